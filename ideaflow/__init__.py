@@ -1,0 +1,1 @@
+"""ideaflow: the service layer, configuration and command line around the lifecycle domain."""

@@ -1,0 +1,367 @@
+"""The `ideaflow` command line: parse, call one service, print.
+
+Exit codes are a contract: 0 success, 1 refused (not allowed, invalid transition, budget, conflict),
+2 bad input; failures print one line on stderr. Prefect is imported only by commands that run flows.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ideaflow import formatting as fmt
+from states.errors import BadInput, IdeaflowError, Refused
+from states.vocabulary import Decision, Language, Outcome, Role, Stage
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  no_args_is_help=True, help="Workflow engine for municipal innovation pools.")
+pool_app = typer.Typer(help="Innovation pools: budgets and criteria.", no_args_is_help=True)
+person_app = typer.Typer(help="Coordinators, reviewers, proposers and followers.", no_args_is_help=True)
+app.add_typer(pool_app, name="pool")
+app.add_typer(person_app, name="person")
+
+out = Console(highlight=False, soft_wrap=True)
+
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+By = Annotated[str, typer.Option("--by", help="Email of the person acting.")]
+
+
+def _services():
+    from ideaflow.runtime import services
+
+    return services()
+
+
+def _now(value: str | None = None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"--now {value!r} is not an ISO-8601 time (e.g. 2026-11-22T07:00:00+01:00)") from None
+    if parsed.tzinfo is None:
+        from states.model import COPENHAGEN
+
+        parsed = parsed.replace(tzinfo=COPENHAGEN)
+    return parsed.astimezone(UTC)
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, answer = value.partition("=")
+        if not sep or not name:
+            raise BadInput(f"{option} {value!r} must look like CRITERION=VALUE")
+        if name in pairs:
+            raise BadInput(f"{option} names {name!r} twice")
+        pairs[name] = answer
+    return pairs
+
+
+def _scores(values: list[str]) -> dict[str, int]:
+    scores = {}
+    for name, answer in _pairs(values, "--score").items():
+        if not answer.strip().isdigit():
+            raise BadInput(f"--score {name}={answer!r}: the score must be a whole number from 1 to 5")
+        scores[name] = int(answer)
+    return scores
+
+
+def _must(values: list[str]) -> dict[str, bool]:
+    answers = {"yes": True, "ja": True, "no": False, "nej": False}
+    must = {}
+    for name, answer in _pairs(values, "--must").items():
+        if answer.lower() not in answers:
+            raise BadInput(f"--must {name}={answer!r}: answer yes or no")
+        must[name] = answers[answer.lower()]
+    return must
+
+
+def _print_json(document: object) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+
+
+# -- setup -------------------------------------------------------------------------------------------
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database; safe to repeat."""
+    from ideaflow.runtime import engine
+    from storage.migrate import upgrade
+
+    revision = upgrade(engine())
+    out.print(f"database ready: {engine().url.render_as_string(hide_password=True)} (schema {revision})")
+
+
+@pool_app.command("create")
+def pool_create(
+    name: str,
+    budget_dkk: Annotated[int, typer.Option("--budget-dkk", help="Budget in whole kroner.")],
+    year: Annotated[int | None, typer.Option(help="Budget year (default: this year).")] = None,
+    criteria: Annotated[Path | None, typer.Option(help="YAML or JSON file replacing the Tårnby criteria.")] = None,
+    screening_days: Annotated[int, typer.Option(min=1, max=3650)] = 30,
+    funding_days: Annotated[int, typer.Option(min=1, max=3650)] = 45,
+    evaluation_days: Annotated[int, typer.Option(min=1, max=3650)] = 30,
+    reminder_days: Annotated[int, typer.Option(min=0, max=365)] = 5,
+    lapse_unscreened: Annotated[bool, typer.Option(help="Let ideas lapse when the screening deadline passes.")] = False,
+) -> None:
+    """Create an innovation pool."""
+    from states.criteria import TAARNBY_CRITERIA
+    from states.model import GatePolicy
+    from states.vocabulary import DeadlinePolicy
+
+    now = _now()
+    policy = GatePolicy(screening_days, funding_days, evaluation_days, reminder_days,
+                        DeadlinePolicy.LAPSE if lapse_unscreened else DeadlinePolicy.ESCALATE)
+    chosen = _read_criteria(criteria) if criteria else TAARNBY_CRITERIA
+    pool = _services().create_pool(name, budget_dkk, year or now.year, now, chosen, policy)
+    out.print(f"pool {pool.name!r} created: budget {fmt.dkk(pool.budget_dkk)}, {len(pool.criteria)} criteria")
+
+
+def _read_criteria(path: Path):
+    import yaml
+
+    from states.criteria import criteria_from_document
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BadInput(f"cannot read criteria file {str(path)!r}: {error.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise BadInput(f"criteria file {str(path)!r} is not valid YAML or JSON: {str(error).splitlines()[0]}") from None
+    return criteria_from_document(document)
+
+
+@pool_app.command("show")
+def pool_show(name: str, as_json: Json = False) -> None:
+    """Show a pool's budget, criteria and ideas per stage."""
+    from ideaflow.runtime import engine
+    from ideaflow.views import pool_view
+
+    view = pool_view(engine(), name)
+    if as_json:
+        _print_json(view.model_dump(mode="json"))
+        return
+    out.print(f"[bold]{view.name}[/] ({view.year})")
+    out.print(f"budget {fmt.dkk(view.budget_dkk)} · allocated {fmt.dkk(view.allocated_dkk)} · "
+              f"left {fmt.dkk(view.remaining_dkk)}")
+    table = Table("criterion", "weight", "must-meet", "description")
+    for c in view.criteria:
+        table.add_row(c.name, fmt.score(c.weight), "yes" if c.must_meet else "", c.description)
+    out.print(table)
+    out.print("ideas: " + ", ".join(f"{stage} {n}" for stage, n in view.ideas_by_stage.items() if n) or "ideas: none")
+
+
+@person_app.command("add")
+def person_add(
+    email: str,
+    name: Annotated[str, typer.Option("--name")],
+    role: Annotated[Role, typer.Option("--role")],
+    lang: Annotated[Language, typer.Option("--lang")] = Language.DA,
+) -> None:
+    """Register a person with one role."""
+    person = _services().add_person(email, name, role, _now(), lang)
+    out.print(f"added {person.name} <{person.email}> as {person.role}")
+
+
+# -- the lifecycle -----------------------------------------------------------------------------------
+
+
+@app.command()
+def submit(
+    title: Annotated[str, typer.Option("--title")],
+    description: Annotated[str, typer.Option("--description")],
+    proposer: Annotated[str, typer.Option("--proposer", help="Email of the citizen or employee.")],
+    pool: Annotated[str, typer.Option("--pool")],
+    requested_dkk: Annotated[int | None, typer.Option("--requested-dkk")] = None,
+    department: Annotated[list[str] | None, typer.Option("--department")] = None,
+    as_json: Json = False,
+) -> None:
+    """Submit an idea; prints its id."""
+    idea_id = _services().submit(title=title, description=description, proposer=proposer, pool=pool, now=_now(),
+                                 requested_dkk=requested_dkk, departments=tuple(department or ()))
+    if as_json:
+        _print_json({"id": idea_id, "title": title, "stage": Stage.SUBMITTED.value, "pool": pool})
+    else:
+        sys.stdout.write(f"{idea_id}\n")
+
+
+@app.command()
+def review(
+    idea: int,
+    by: By,
+    score: Annotated[list[str], typer.Option("--score", help="CRITERION=1..5, repeatable.")],
+    must: Annotated[list[str] | None, typer.Option("--must", help="CRITERION=yes|no for must-meet criteria.")] = None,
+    comment: Annotated[str, typer.Option("--comment")] = "",
+) -> None:
+    """Review an idea at its open screening or funding gate."""
+    weighted = _services().review(idea, by, _scores(score), _now(), _must(must or []), comment)
+    out.print(f"review recorded for idea {idea}: weighted score {fmt.score(weighted)}")
+
+
+@app.command()
+def decide(
+    idea: int,
+    decision: Decision,
+    by: By,
+    amount_dkk: Annotated[int | None, typer.Option("--amount-dkk", help="Allocation for a funding go.")] = None,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+) -> None:
+    """Decide the idea's open gate: go, kill, hold or recycle."""
+    result = _services().decide(idea, decision, by, _now(), amount_dkk, reason)
+    extra = f", {fmt.dkk(result.allocated_dkk)} allocated" if amount_dkk or result.stage == Stage.FUNDED else ""
+    out.print(f"idea {idea}: {decision} → {result.stage}{extra}")
+
+
+@app.command()
+def pilot(
+    idea: int,
+    start: Annotated[str, typer.Option("--start", help="YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--end", help="YYYY-MM-DD")],
+    site: Annotated[list[str], typer.Option("--site", help="Test site, repeatable.")],
+    follower: Annotated[list[str] | None, typer.Option("--follower", help="Follow-up group member's email.")] = None,
+    measure: Annotated[list[str] | None, typer.Option("--measure", help="What the pilot is evaluated on.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Coordinator planning the pilot.")] = None,
+) -> None:
+    """Plan a funded idea's pilot; it starts piloting when the start date arrives (sweep)."""
+    result = _services().plan_pilot(idea, start=_day(start, "--start"), end=_day(end, "--end"), sites=tuple(site),
+                                    now=_now(), followers=tuple(follower or ()), measures=tuple(measure or ()), by=by)
+    out.print(f"idea {idea}: pilot planned {fmt.day(result.pilot.start)} – {fmt.day(result.pilot.end)} "
+              f"at {', '.join(result.pilot.sites)}")
+
+
+@app.command()
+def evaluate(
+    idea: int,
+    by: By,
+    score: Annotated[list[str], typer.Option("--score", help="CRITERION=1..5 for every criterion.")],
+    outcome: Annotated[Outcome, typer.Option("--outcome")],
+    comment: Annotated[str, typer.Option("--comment")] = "",
+) -> None:
+    """Record a pilot's evaluation and its outcome."""
+    result = _services().evaluate(idea, by, _scores(score), outcome, _now(), comment)
+    out.print(f"idea {idea}: evaluated, outcome {outcome}, weighted score {fmt.score(result.evaluation.weighted_score)}")
+
+
+@app.command()
+def withdraw(idea: int, by: By, reason: Annotated[str, typer.Option("--reason")] = "") -> None:
+    """Withdraw your own idea."""
+    _services().withdraw(idea, by, _now(), reason)
+    out.print(f"idea {idea}: withdrawn")
+
+
+@app.command()
+def resume(idea: int, by: By) -> None:
+    """Resume an idea on hold, back to the stage it left."""
+    result = _services().resume(idea, by, _now())
+    out.print(f"idea {idea}: resumed → {result.stage}")
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_ideas(
+    stage: Annotated[Stage | None, typer.Option("--stage")] = None,
+    pool: Annotated[str | None, typer.Option("--pool")] = None,
+    as_json: Json = False,
+) -> None:
+    """List ideas, optionally by stage and pool."""
+    from ideaflow.runtime import engine
+    from ideaflow.views import idea_lines
+
+    lines = idea_lines(engine(), stage=stage, pool=pool)
+    if as_json:
+        _print_json([line.model_dump(mode="json") for line in lines])
+        return
+    table = Table("id", "title", "stage", "pool", "deadline", "allocated")
+    for line in lines:
+        table.add_row(str(line.id), line.title, line.stage, line.pool, fmt.moment(line.deadline),
+                      fmt.dkk(line.allocated_dkk) if line.allocated_dkk else "")
+    out.print(table)
+
+
+@app.command()
+def show(idea: int, as_json: Json = False) -> None:
+    """Show an idea, its reviews, pilot and whole history."""
+    from ideaflow.runtime import engine
+    from ideaflow.views import idea_view
+
+    view = idea_view(engine(), idea)
+    if as_json:
+        _print_json(view.model_dump(mode="json", by_alias=True))
+        return
+    from ideaflow.render import print_idea
+
+    print_idea(out, view)
+
+
+@app.command()
+def sweep(now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to sweep for.")] = None) -> None:
+    """Fire every due timer once; prints what it did."""
+    report = _services().sweep(_now(now))
+    for fired in report.fired:
+        out.print(f"idea {fired.idea_id}: {fired.kind}: {fired.outcome}")
+    out.print(report.summary())
+
+
+@app.command()
+def demo() -> None:
+    """Run a sample portfolio of real Danish cases through the whole lifecycle."""
+    from ideaflow.demo import run_demo
+
+    run_demo(out)
+
+
+# -- entry point -------------------------------------------------------------------------------------
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    sys.stderr.write(f"ideaflow: {message}\n")
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="ideaflow", standalone_mode=False)
+    except BadInput as error:
+        _fail(2, f"bad input: {error}")
+    except Refused as error:
+        _fail(1, f"refused: {error}")
+    except IdeaflowError as error:
+        _fail(1, str(error))
+    except typer.Exit as done:
+        raise SystemExit(done.exit_code) from None
+    except typer.Abort:
+        _fail(1, "aborted")
+    except typer.TyperException as error:
+        message = error.format_message()
+        if "\n" in message.strip():  # a bare command group answers with its help
+            sys.stderr.write(message)
+            raise SystemExit(2) from None
+        _fail(2, f"bad input: {message}")
+    except (OperationalError, ProgrammingError) as error:
+        detail = str(error.orig).splitlines()[0]
+        if "no such table" in detail or "does not exist" in detail:
+            _fail(1, "the database has no ideaflow tables yet; run 'ideaflow init' first")
+        _fail(1, f"database error: {detail}")
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

@@ -1,0 +1,42 @@
+"""Human-readable output of an idea for `show` and the demo."""
+
+from rich.console import Console
+from rich.table import Table
+
+from ideaflow import formatting as fmt
+from ideaflow.views import IdeaView
+
+
+def print_idea(out: Console, view: IdeaView) -> None:
+    out.print(f"[bold]#{view.id} {view.title}[/]")
+    out.print(f"stage {view.stage}" + (f" (held from {view.held_from})" if view.held_from else "")
+              + f" · pool {view.pool} · proposer {view.proposer}")
+    if view.open_gate:
+        out.print(f"{view.open_gate} gate open, deadline {fmt.moment(view.deadline)}")
+    out.print(f"requested {fmt.dkk(view.requested_dkk)} · allocated {fmt.dkk(view.allocated_dkk)}"
+              + (f" · departments: {', '.join(view.departments)}" if view.departments else ""))
+    out.print(view.description)
+    if view.reviews:
+        table = Table("gate", "round", "reviewer", "weighted", "scores", "comment", title="reviews")
+        for r in view.reviews:
+            scores = ", ".join(f"{k} {v}" for k, v in r.scores.items())
+            must = ", ".join(f"{k}: {'ja' if ok else 'nej'}" for k, ok in r.must_meet.items())
+            table.add_row(r.gate, str(r.round), r.reviewer, fmt.score(r.weighted_score),
+                          scores + (f" · {must}" if must else ""), r.comment)
+        out.print(table)
+    if view.pilot:
+        p = view.pilot
+        out.print(f"pilot {fmt.day(p.start)} – {fmt.day(p.end)} at {', '.join(p.sites)}"
+                  + (f"; follow-up group: {', '.join(p.followers)}" if p.followers else "")
+                  + (f"; measures: {'; '.join(p.measures)}" if p.measures else ""))
+    if view.evaluation:
+        e = view.evaluation
+        out.print(f"evaluation: outcome {e.outcome}, weighted score {fmt.score(e.weighted_score)} ({e.by})")
+    print_history(out, view)
+
+
+def print_history(out: Console, view: IdeaView) -> None:
+    table = Table("when", "action", "from", "to", "by", "reason", title=f"history of #{view.id}")
+    for h in view.history:
+        table.add_row(fmt.moment(h.at), h.action, h.from_ or "", h.to, h.by or "system", h.reason)
+    out.print(table)

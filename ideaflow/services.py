@@ -1,0 +1,212 @@
+"""The service layer: one function per use case, called alike by the CLI, the flows and the tests.
+
+Each function opens one unit of work (one transaction), loads what it needs, lets the domain decide,
+and commits; a domain refusal propagates and the unit of work rolls back, so a refused command
+changes nothing. Times come in as `now`, never from a clock in here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Engine
+
+from notifications.handlers import queue_mail
+from states import text
+from states.criteria import TAARNBY_CRITERIA, Criterion
+from states.errors import BadInput, Conflict
+from states.model import GatePolicy, Idea, Person, PilotPlan, Pool
+from states.vocabulary import Decision, Language, Outcome, Role
+from storage.unit_of_work import UnitOfWork
+
+
+class Services:
+    """Binds the use cases to one database engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _uow(self, *, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.engine, read_only=read_only, subscriber=queue_mail)
+
+    # -- pools and people ------------------------------------------------------------------------
+
+    def create_pool(
+        self,
+        name: str,
+        budget_dkk: int,
+        year: int,
+        now: datetime,
+        criteria: tuple[Criterion, ...] = TAARNBY_CRITERIA,
+        policy: GatePolicy | None = None,
+    ) -> Pool:
+        text.text(name, "pool name", max_length=200)
+        text.amount_dkk(budget_dkk, "--budget-dkk", allow_zero=True)
+        if not 2000 <= year <= 2200:
+            raise BadInput(f"--year {year} is not a plausible budget year")
+        with self._uow() as uow:
+            if uow.pools.exists(name):
+                raise Conflict(f"pool {name!r} already exists")
+            pool = uow.pools.add(Pool(name, year, budget_dkk, criteria, policy or GatePolicy()), now)
+            uow.commit(now)
+        return pool
+
+    def add_person(self, email: str, name: str, role: Role, now: datetime, lang: Language = Language.DA) -> Person:
+        text.email(email)
+        text.text(name, "--name", max_length=200)
+        with self._uow() as uow:
+            if uow.people.find(email) is not None:
+                raise Conflict(f"person {email!r} already exists")
+            person = uow.people.add(Person(email, name, role, lang), now)
+            uow.commit(now)
+        return person
+
+    # -- the lifecycle ---------------------------------------------------------------------------
+
+    def submit(
+        self,
+        *,
+        title: str,
+        description: str,
+        proposer: str,
+        pool: str,
+        now: datetime,
+        requested_dkk: int | None = None,
+        departments: tuple[str, ...] = (),
+    ) -> int:
+        """Submit an idea; an unknown proposer is registered as a proposer (citizens rarely are)."""
+        text.text(title, "--title", max_length=200)
+        text.text(description, "--description", max_length=20_000, multiline=True)
+        text.email(proposer)
+        if requested_dkk is not None:
+            text.amount_dkk(requested_dkk, "--requested-dkk")
+        for department in departments:
+            text.text(department, "--department", max_length=200)
+        with self._uow() as uow:
+            the_pool = uow.pools.get(pool)
+            person = uow.people.find(proposer) or uow.people.add(
+                Person(proposer, proposer.split("@")[0], Role.PROPOSER), now
+            )
+            idea = Idea.submit(title=title, description=description, pool=the_pool, proposer=person, now=now,
+                               requested_dkk=requested_dkk, departments=departments)
+            uow.ideas.add(idea)
+            uow.commit(now)
+        return idea.id
+
+    def review(
+        self, idea_id: int, by: str, scores: dict[str, int], now: datetime,
+        must_meet: dict[str, bool] | None = None, comment: str = "",
+    ) -> float | None:
+        text.text(comment, "--comment", max_length=5000, multiline=True, required=False)
+        with self._uow() as uow:
+            idea = uow.ideas.get(idea_id)
+            review = idea.review(uow.people.get(by), scores, must_meet or {}, comment, now)
+            uow.commit(now)
+        return review.weighted_score
+
+    def decide(
+        self, idea_id: int, decision: Decision, by: str, now: datetime,
+        amount_dkk: int | None = None, reason: str = "",
+    ) -> Idea:
+        text.text(reason, "--reason", max_length=5000, multiline=True, required=False)
+        if amount_dkk is not None:
+            text.amount_dkk(amount_dkk, "--amount-dkk")
+        with self._uow() as uow:
+            idea = uow.ideas.get(idea_id)
+            idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason)
+            uow.commit(now)
+        return idea
+
+    def plan_pilot(
+        self, idea_id: int, *, start: date, end: date, sites: tuple[str, ...], now: datetime,
+        followers: tuple[str, ...] = (), measures: tuple[str, ...] = (), by: str | None = None,
+    ) -> Idea:
+        for site in sites:
+            text.text(site, "--site", max_length=200)
+        for measure in measures:
+            text.text(measure, "--measure", max_length=1000)
+        with self._uow() as uow:
+            idea = uow.ideas.get(idea_id)
+            plan = PilotPlan(start, end, tuple(sites), tuple(uow.people.get(f) for f in dict.fromkeys(followers)),
+                             tuple(measures))
+            idea.plan_pilot(plan, uow.people.get(by) if by else None, now)
+            uow.commit(now)
+        return idea
+
+    def evaluate(
+        self, idea_id: int, by: str, scores: dict[str, int], outcome: Outcome, now: datetime, comment: str = ""
+    ) -> Idea:
+        text.text(comment, "--comment", max_length=5000, multiline=True, required=False)
+        with self._uow() as uow:
+            idea = uow.ideas.get(idea_id)
+            idea.evaluate(uow.people.get(by), scores, outcome, comment, now)
+            uow.commit(now)
+        return idea
+
+    def withdraw(self, idea_id: int, by: str, now: datetime, reason: str = "") -> Idea:
+        text.text(reason, "--reason", max_length=5000, multiline=True, required=False)
+        with self._uow() as uow:
+            idea = uow.ideas.get(idea_id)
+            idea.withdraw(uow.people.get(by), now, reason)
+            uow.commit(now)
+        return idea
+
+    def resume(self, idea_id: int, by: str, now: datetime) -> Idea:
+        with self._uow() as uow:
+            idea = uow.ideas.get(idea_id)
+            idea.resume(uow.people.get(by), now)
+            uow.commit(now)
+        return idea
+
+    # -- deadlines -------------------------------------------------------------------------------
+
+    def sweep(self, now: datetime, batch_size: int = 500, max_conflicts: int = 20) -> SweepReport:
+        """Fire every timer due at `now`, exactly once, a batch per transaction.
+
+        A timer is claimed (marked fired) in the same transaction as the change it causes, so a
+        crash loses or repeats nothing: the transaction either committed both or neither. A batch
+        that collides with a concurrent change to one of its ideas is rolled back and retried.
+        """
+        report = SweepReport()
+        conflicts = 0
+        while True:
+            try:
+                with self._uow() as uow:
+                    due = uow.timers.due(now, batch_size)
+                    if not due:
+                        return report
+                    claimed = uow.timers.claim([t.id for t in due], now)
+                    fired = []
+                    for timer in due:
+                        if timer.id in claimed:
+                            outcome = uow.ideas.get(timer.idea_id).fire_timer(timer.kind, now)
+                            fired.append(FiredTimer(timer.id, timer.idea_id, timer.kind, outcome))
+                    uow.timers.record_outcomes((f.timer_id, f.outcome) for f in fired)
+                    uow.commit(now)
+            except Conflict:
+                conflicts += 1
+                if conflicts > max_conflicts:
+                    raise
+                continue
+            report.fired.extend(fired)
+
+
+@dataclass(frozen=True, slots=True)
+class FiredTimer:
+    timer_id: int
+    idea_id: int
+    kind: str
+    outcome: str
+
+
+@dataclass(slots=True)
+class SweepReport:
+    fired: list[FiredTimer] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if not self.fired:
+            return "nothing was due"
+        counts = Counter(f.outcome.split(";")[0] if f.outcome.startswith("skipped") else f.outcome for f in self.fired)
+        return f"fired {len(self.fired)} timer(s): " + ", ".join(f"{n} × {what}" for what, n in counts.most_common())

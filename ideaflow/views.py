@@ -1,0 +1,179 @@
+"""Read models: what `show`, `list` and `pool show` print, as pydantic models for `--json`.
+
+Reads go through a read-only unit of work (a deferred BEGIN on SQLite) so they never queue behind
+writers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, func, select
+
+from states.model import Idea
+from states.vocabulary import Stage
+from storage.tables import IdeaRow, PersonRow, PoolRow
+from storage.unit_of_work import UnitOfWork
+
+
+class View(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class HistoryView(View):
+    from_: str | None = Field(alias="from", serialization_alias="from")
+    to: str
+    at: datetime
+    by: str | None
+    reason: str
+    action: str
+
+
+class ReviewView(View):
+    reviewer: str
+    gate: str
+    round: int
+    scores: dict[str, int]
+    must_meet: dict[str, bool]
+    weighted_score: float | None
+    comment: str
+    at: datetime
+
+
+class PilotView(View):
+    start: date
+    end: date
+    sites: list[str]
+    followers: list[str]
+    measures: list[str]
+
+
+class EvaluationView(View):
+    by: str
+    scores: dict[str, int]
+    weighted_score: float | None
+    outcome: str
+    comment: str
+    at: datetime
+
+
+class IdeaView(View):
+    id: int
+    title: str
+    description: str
+    stage: str
+    pool: str
+    proposer: str
+    deadline: datetime | None
+    open_gate: str | None
+    held_from: str | None
+    requested_dkk: int | None
+    allocated_dkk: int | None
+    departments: list[str]
+    created_at: datetime
+    reviews: list[ReviewView]
+    pilot: PilotView | None
+    evaluation: EvaluationView | None
+    history: list[HistoryView]
+
+
+class IdeaLine(View):
+    id: int
+    title: str
+    stage: str
+    pool: str
+    proposer: str
+    deadline: datetime | None
+    allocated_dkk: int | None
+
+
+class CriterionView(View):
+    name: str
+    weight: float
+    must_meet: bool
+    description: str
+
+
+class PoolView(View):
+    name: str
+    year: int
+    budget_dkk: int
+    allocated_dkk: int
+    remaining_dkk: int
+    criteria: list[CriterionView]
+    deadlines_days: dict[str, int]
+    on_screening_deadline: str
+    ideas_by_stage: dict[str, int]
+
+
+def idea_view(engine: Engine, idea_id: int) -> IdeaView:
+    with UnitOfWork(engine, read_only=True) as uow:
+        idea = uow.ideas.get(idea_id)
+        return _idea_view(idea, uow)
+
+
+def _idea_view(idea: Idea, uow: UnitOfWork) -> IdeaView:
+    pilot, evaluation = idea.pilot, idea.evaluation
+    return IdeaView(
+        id=idea.id, title=idea.title, description=idea.description, stage=idea.stage, pool=idea.pool.name,
+        proposer=idea.proposer.email, deadline=idea.deadline, open_gate=idea.open_gate, held_from=idea.held_from,
+        requested_dkk=idea.requested_dkk, allocated_dkk=idea.allocated_dkk, departments=list(idea.departments),
+        created_at=idea.created_at,
+        reviews=[
+            ReviewView(reviewer=r.reviewer.email, gate=r.gate, round=r.round, scores=r.scores, must_meet=r.must_meet,
+                       weighted_score=r.weighted_score, comment=r.comment, at=r.at)
+            for r in uow.ideas.reviews(idea.id)
+        ],
+        pilot=PilotView(start=pilot.start, end=pilot.end, sites=list(pilot.sites),
+                        followers=[p.email for p in pilot.followers], measures=list(pilot.measures))
+        if pilot else None,
+        evaluation=EvaluationView(by=evaluation.by.email, scores=evaluation.scores,
+                                  weighted_score=evaluation.weighted_score, outcome=evaluation.outcome,
+                                  comment=evaluation.comment, at=evaluation.at)
+        if evaluation else None,
+        history=[
+            HistoryView(from_=h.from_stage, to=h.to_stage, at=h.at, by=h.by, reason=h.reason, action=h.action)
+            for h in uow.ideas.history(idea.id)
+        ],
+    )
+
+
+def idea_lines(engine: Engine, *, stage: Stage | None = None, pool: str | None = None) -> list[IdeaLine]:
+    with UnitOfWork(engine, read_only=True) as uow:
+        query = (
+            select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, PoolRow.name, PersonRow.email, IdeaRow.deadline,
+                   IdeaRow.allocated_dkk)
+            .join(PoolRow, IdeaRow.pool_id == PoolRow.id)
+            .join(PersonRow, IdeaRow.proposer_id == PersonRow.id)
+            .order_by(IdeaRow.id)
+        )
+        if stage is not None:
+            query = query.where(IdeaRow.stage == stage)
+        if pool is not None:
+            query = query.where(IdeaRow.pool_id == uow.pools.get(pool).id)
+        return [
+            IdeaLine(id=i, title=t, stage=s, pool=p, proposer=e, deadline=d, allocated_dkk=a)
+            for i, t, s, p, e, d, a in uow.session.execute(query)
+        ]
+
+
+def pool_view(engine: Engine, name: str) -> PoolView:
+    with UnitOfWork(engine, read_only=True) as uow:
+        pool = uow.pools.get(name)
+        counts = dict(
+            uow.session.execute(
+                select(IdeaRow.stage, func.count()).where(IdeaRow.pool_id == pool.id).group_by(IdeaRow.stage)
+            ).all()
+        )
+        policy = pool.policy
+        return PoolView(
+            name=pool.name, year=pool.year, budget_dkk=pool.budget_dkk, allocated_dkk=pool.allocated_dkk,
+            remaining_dkk=pool.remaining_dkk,
+            criteria=[CriterionView(name=c.name, weight=c.weight, must_meet=c.must_meet, description=c.description)
+                      for c in pool.criteria],
+            deadlines_days={"screening": policy.screening_days, "funding": policy.funding_days,
+                            "evaluation": policy.evaluation_days, "reminder": policy.reminder_days},
+            on_screening_deadline=policy.on_screening_deadline,
+            ideas_by_stage={s.value: counts.get(s.value, 0) for s in Stage},
+        )

@@ -1,0 +1,1 @@
+"""Who hears about what (handlers writing outbox rows), the templates, and delivery."""

@@ -1,0 +1,83 @@
+"""A pool's criteria and how reviews are scored against them."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from states.errors import BadInput
+
+MIN_SCORE, MAX_SCORE = 1, 5
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    name: str
+    weight: float = 1.0
+    must_meet: bool = False
+    description: str = ""
+
+
+#: Tårnby's innovation pool: three primary parameters and three that may also be weighed.
+TAARNBY_CRITERIA: tuple[Criterion, ...] = (
+    Criterion("effektivitet", 2.0, description="Mere effektiv opgaveløsning"),
+    Criterion("kvalitet", 2.0, description="Kvalitet målt efter en anerkendt faglig standard"),
+    Criterion("resultat", 2.0, description="Bedre og/eller billigere resultat for borgeren"),
+    Criterion("arbejdsmiljø", 1.0, description="Bedre arbejdsmiljø"),
+    Criterion("begejstring", 1.0, description="Begejstring blandt medarbejdere og borgere"),
+    Criterion("omtale", 1.0, description="Positiv omtale"),
+)
+
+
+def criteria_from_document(document: object) -> tuple[Criterion, ...]:
+    """Read criteria from a parsed YAML/JSON document.
+
+    Accepts a list of criteria or a mapping with a `criteria` list; each criterion is a mapping
+    with `name` and optional `weight`, `must_meet` and `description`.
+    """
+    items = document.get("criteria") if isinstance(document, Mapping) else document
+    if not isinstance(items, list) or not items:
+        raise BadInput("criteria file must hold a non-empty list of criteria")
+    criteria = []
+    for position, item in enumerate(items, start=1):
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+            raise BadInput(f"criterion #{position} needs a 'name'")
+        unknown = set(item) - {"name", "weight", "must_meet", "description"}
+        if unknown:
+            raise BadInput(f"criterion {item['name']!r} has unknown keys: {', '.join(sorted(unknown))}")
+        weight = item.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 100:
+            raise BadInput(f"criterion {item['name']!r} needs a weight between 0 and 100")
+        must_meet = item.get("must_meet", False)
+        if not isinstance(must_meet, bool):
+            raise BadInput(f"criterion {item['name']!r}: must_meet is true or false")
+        name = item["name"].strip()
+        if not name or len(name) > 60 or not name.isprintable():
+            raise BadInput(f"criterion #{position} needs a printable name of at most 60 characters")
+        criteria.append(Criterion(name, float(weight), must_meet, str(item.get("description", ""))))
+    names = [c.name for c in criteria]
+    if len(set(names)) != len(names):
+        raise BadInput("criteria names must be unique")
+    return tuple(criteria)
+
+
+def check_scores(criteria: Iterable[Criterion], scores: Mapping[str, int]) -> None:
+    """Refuse scores for unknown criteria or outside 1–5 (bad input, not a rule)."""
+    known = {c.name for c in criteria}
+    for name, score in scores.items():
+        if name not in known:
+            raise BadInput(f"unknown criterion {name!r}; the pool's criteria are: {', '.join(sorted(known))}")
+        if isinstance(score, bool) or not isinstance(score, int) or not MIN_SCORE <= score <= MAX_SCORE:
+            raise BadInput(f"score for {name!r} must be a whole number from {MIN_SCORE} to {MAX_SCORE}")
+
+
+def weighted_score(criteria: Iterable[Criterion], scores: Mapping[str, int]) -> float | None:
+    """The weight-averaged score over the criteria that were scored, or None if none were."""
+    total = weights = 0.0
+    for criterion in criteria:
+        if criterion.name in scores:
+            total += criterion.weight * scores[criterion.name]
+            weights += criterion.weight
+    return round(total / weights, 2) if weights else None
+
+
+def missing_scores(criteria: Iterable[Criterion], scores: Mapping[str, int]) -> list[str]:
+    return [c.name for c in criteria if c.name not in scores]

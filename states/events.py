@@ -1,0 +1,66 @@
+"""Domain events: facts the lifecycle announces and notifications subscribe to.
+
+They are recorded on the idea during a command and handled before the command's transaction commits,
+so an email row is written together with the change that caused it, or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from states.vocabulary import Decision, Gate, Outcome
+
+if TYPE_CHECKING:
+    from states.model import Idea, Person
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaSubmitted:
+    idea: Idea
+
+
+@dataclass(frozen=True, slots=True)
+class GateOpened:
+    idea: Idea
+    gate: Gate
+    deadline: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecided:
+    idea: Idea
+    gate: Gate | None
+    decision: Decision
+    by: Person
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlinePassed:
+    idea: Idea
+    gate: Gate
+    deadline: datetime
+    lapsed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PilotStarted:
+    idea: Idea
+
+
+@dataclass(frozen=True, slots=True)
+class PilotEnded:
+    idea: Idea
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRecorded:
+    idea: Idea
+    outcome: Outcome
+
+
+Event = (
+    IdeaSubmitted | GateOpened | GateDecided | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded
+)

@@ -1,0 +1,415 @@
+"""The idea aggregate and the value objects around it.
+
+`Idea` is the consistency boundary: every command goes through one of its methods, which checks who
+is acting, fires the shared lifecycle machine, and records what happened (history entries, the
+timers the new state needs, events for notifications). Storage persists those records; it never
+decides anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from states import events
+from states.criteria import Criterion, check_scores, weighted_score
+from states.errors import BadInput, BudgetExceeded, InvalidTransition
+from states.lifecycle import fire
+from states.rules import Action, require
+from states.vocabulary import (
+    Decision,
+    DeadlinePolicy,
+    Gate,
+    Language,
+    Outcome,
+    Role,
+    Stage,
+    TimerKind,
+)
+
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+#: Which gate is open in which stage (the evaluation gate only once the pilot has ended).
+GATE_OF_STAGE = {Stage.SUBMITTED: Gate.SCREENING, Stage.SCREENED: Gate.FUNDING}
+
+
+def local_midnight(day: date) -> datetime:
+    """The UTC instant a Copenhagen calendar day begins: pilots start and end on local days."""
+    return datetime.combine(day, time.min, tzinfo=COPENHAGEN).astimezone(UTC)
+
+
+@dataclass(eq=False, slots=True)
+class Person:
+    email: str
+    name: str
+    role: Role
+    lang: Language = Language.DA
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatePolicy:
+    """A pool's deadlines, in days; reminders are sent `reminder_days` before a gate deadline."""
+
+    screening_days: int = 30
+    funding_days: int = 45
+    evaluation_days: int = 30
+    reminder_days: int = 5
+    on_screening_deadline: DeadlinePolicy = DeadlinePolicy.ESCALATE
+
+    def days_for(self, gate: Gate) -> int:
+        return {
+            Gate.SCREENING: self.screening_days,
+            Gate.FUNDING: self.funding_days,
+            Gate.EVALUATION: self.evaluation_days,
+        }[gate]
+
+
+@dataclass(eq=False, slots=True)
+class Pool:
+    name: str
+    year: int
+    budget_dkk: int
+    criteria: tuple[Criterion, ...]
+    policy: GatePolicy = field(default_factory=GatePolicy)
+    allocated_dkk: int = 0
+    id: int | None = None
+
+    @property
+    def remaining_dkk(self) -> int:
+        return self.budget_dkk - self.allocated_dkk
+
+    def check_affordable(self, amount_dkk: int) -> None:
+        """The budget invariant: a pool never allocates more than its budget."""
+        if amount_dkk > self.remaining_dkk:
+            raise BudgetExceeded(f"pool {self.name!r} cannot afford {amount_dkk} DKK: {self.remaining_dkk} DKK left")
+
+    def allocate(self, amount_dkk: int) -> None:
+        self.check_affordable(amount_dkk)
+        self.allocated_dkk += amount_dkk
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    reviewer: Person
+    gate: Gate
+    round: int
+    scores: dict[str, int]
+    must_meet: dict[str, bool]
+    comment: str
+    weighted_score: float | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PilotPlan:
+    start: date
+    end: date
+    sites: tuple[str, ...]
+    followers: tuple[Person, ...] = ()
+    measures: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.start < self.end:
+            raise BadInput(f"pilot start {self.start} must be before its end {self.end}")
+        if not self.sites:
+            raise BadInput("a pilot needs at least one site (--site)")
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    by: Person
+    scores: dict[str, int]
+    outcome: Outcome
+    comment: str
+    weighted_score: float | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of the append-only record: who moved the idea from where to where, when and why.
+
+    `by` is None when the system acted (a timer fired). Entries whose from and to are equal record
+    gate events that change no stage (recycle, escalation, the evaluation gate opening).
+    """
+
+    action: str
+    from_stage: Stage | None
+    to_stage: Stage
+    at: datetime
+    by: Person | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    kind: TimerKind
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    gate: Gate | None
+    round: int
+    decision: Decision
+    by: Person
+    amount_dkk: int | None
+    reason: str
+    at: datetime
+
+
+@dataclass(eq=False, slots=True)
+class Idea:
+    title: str
+    description: str
+    pool: Pool
+    proposer: Person
+    stage: Stage = Stage.SUBMITTED
+    requested_dkk: int | None = None
+    departments: tuple[str, ...] = ()
+    held_from: Stage | None = None
+    gate_round: int = 1
+    deadline: datetime | None = None
+    evaluation_open: bool = False
+    allocated_dkk: int | None = None
+    pilot: PilotPlan | None = None
+    evaluation: Evaluation | None = None
+    reviews: list[Review] = field(default_factory=list)
+    created_at: datetime | None = None
+    id: int | None = None
+    version: int = 0
+    # What this command changed, for the repository to persist and the bus to publish.
+    new_history: list[HistoryEntry] = field(default_factory=list)
+    new_reviews: list[Review] = field(default_factory=list)
+    new_decisions: list[DecisionRecord] = field(default_factory=list)
+    new_timers: list[Timer] | None = None
+    new_pilot: PilotPlan | None = None
+    new_evaluation: Evaluation | None = None
+    new_allocation_dkk: int | None = None
+    events: list[events.Event] = field(default_factory=list)
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def submit(
+        cls,
+        *,
+        title: str,
+        description: str,
+        pool: Pool,
+        proposer: Person,
+        now: datetime,
+        requested_dkk: int | None = None,
+        departments: tuple[str, ...] = (),
+    ) -> Idea:
+        idea = cls(
+            title=title,
+            description=description,
+            pool=pool,
+            proposer=proposer,
+            requested_dkk=requested_dkk,
+            departments=departments,
+            created_at=now,
+        )
+        idea._record("submit", None, Stage.SUBMITTED, now, proposer, "submitted")
+        idea.events.append(events.IdeaSubmitted(idea))
+        idea._arm(now)
+        return idea
+
+    # -- gates ---------------------------------------------------------------------------------
+
+    @property
+    def open_gate(self) -> Gate | None:
+        if self.stage == Stage.PILOTING:
+            return Gate.EVALUATION if self.evaluation_open else None
+        return GATE_OF_STAGE.get(self.stage)
+
+    def review(
+        self,
+        reviewer: Person,
+        scores: dict[str, int],
+        must_meet: dict[str, bool],
+        comment: str,
+        now: datetime,
+    ) -> Review:
+        require(reviewer, Action.REVIEW, self)
+        gate = self.open_gate
+        if gate not in (Gate.SCREENING, Gate.FUNDING):
+            raise InvalidTransition(f"no screening or funding gate is open for an idea that is {self.stage}")
+        if not scores:
+            raise BadInput("a review needs at least one --score CRITERION=1..5")
+        check_scores(self.pool.criteria, scores)
+        must_names = {c.name for c in self.pool.criteria if c.must_meet}
+        unknown = set(must_meet) - must_names
+        if unknown:
+            raise BadInput(
+                f"{', '.join(sorted(unknown))} is not a must-meet criterion of pool {self.pool.name!r}"
+                + (f" (must-meet: {', '.join(sorted(must_names))})" if must_names else " (it has none)")
+            )
+        if any(r.reviewer.email == reviewer.email for r in self.reviews):
+            raise InvalidTransition(f"{reviewer.email} has already reviewed this {gate} gate (round {self.gate_round})")
+        review = Review(
+            reviewer, gate, self.gate_round, dict(scores), dict(must_meet), comment,
+            weighted_score(self.pool.criteria, scores), now,
+        )
+        self.reviews.append(review)
+        self.new_reviews.append(review)
+        return review
+
+    def decide(
+        self, decision: Decision, by: Person, now: datetime, *, amount_dkk: int | None = None, reason: str = ""
+    ) -> None:
+        require(by, Action.DECIDE, self)
+        gate = self.open_gate
+        if amount_dkk is not None and not (decision == Decision.GO and gate == Gate.FUNDING):
+            raise BadInput("--amount-dkk applies only to a go at the funding gate")
+        if decision in (Decision.GO, Decision.RECYCLE):
+            if gate is None:
+                raise InvalidTransition(f"no gate is open for an idea that is {self.stage}")
+            if gate == Gate.EVALUATION:
+                raise InvalidTransition("the evaluation gate is decided with 'ideaflow evaluate'")
+        if decision == Decision.GO and gate == Gate.FUNDING:
+            amount_dkk = self._funding_amount(amount_dkk)
+            from_stage, _ = fire(self, "go", amount_dkk=amount_dkk)
+            self.pool.allocate(amount_dkk)
+            self.allocated_dkk = self.new_allocation_dkk = amount_dkk
+        else:
+            from_stage, _ = fire(self, decision.value)
+        if decision == Decision.HOLD:
+            self.held_from = from_stage
+        if decision == Decision.RECYCLE:
+            self.gate_round += 1
+            self.reviews = []
+        self._moved(decision.value, from_stage, by, now, reason or f"{decision} at the {gate or from_stage} gate")
+        self.new_decisions.append(DecisionRecord(gate, self.gate_round, decision, by, amount_dkk, reason, now))
+        self.events.append(events.GateDecided(self, gate, decision, by, reason))
+
+    def _funding_amount(self, amount_dkk: int | None) -> int:
+        amount = amount_dkk if amount_dkk is not None else self.requested_dkk
+        if amount is None:
+            raise BadInput("a funding go needs --amount-dkk (the idea requested no amount)")
+        if amount <= 0:
+            raise BadInput("--amount-dkk must be a positive whole number of kroner")
+        return amount
+
+    # -- pilots and evaluation -------------------------------------------------------------------
+
+    def plan_pilot(self, plan: PilotPlan, by: Person | None, now: datetime) -> None:
+        if by is not None:
+            require(by, Action.PLAN_PILOT, self)
+        if self.stage != Stage.FUNDED:
+            raise InvalidTransition(f"only a funded idea can plan its pilot; this one is {self.stage}")
+        self.pilot = self.new_pilot = plan
+        self._arm(now)
+
+    def start_pilot(self, now: datetime) -> None:
+        from_stage, _ = fire(self, "start_pilot")
+        self._moved("start_pilot", from_stage, None, now, f"pilot start date {self.pilot.start.isoformat()} arrived")
+        self.events.append(events.PilotStarted(self))
+
+    def end_pilot(self, now: datetime) -> None:
+        """The pilot's end date has passed: open the evaluation gate (the stage stays piloting)."""
+        if self.stage != Stage.PILOTING or self.evaluation_open:
+            raise InvalidTransition(f"no running pilot to end for an idea that is {self.stage}")
+        self.evaluation_open = True
+        self._moved("open_evaluation", self.stage, None, now, f"pilot ended {self.pilot.end.isoformat()}")
+        self.events.append(events.PilotEnded(self))
+
+    def evaluate(self, by: Person, scores: dict[str, int], outcome: Outcome, comment: str, now: datetime) -> None:
+        require(by, Action.EVALUATE, self)
+        check_scores(self.pool.criteria, scores)
+        missing = [c.name for c in self.pool.criteria if c.name not in scores]
+        if missing:
+            raise BadInput(f"an evaluation scores every criterion; missing: {', '.join(missing)}")
+        from_stage, _ = fire(self, "evaluate")
+        self.evaluation = self.new_evaluation = Evaluation(
+            by, dict(scores), outcome, comment, weighted_score(self.pool.criteria, scores), now
+        )
+        self._moved("evaluate", from_stage, by, now, f"outcome {outcome}" + (f": {comment}" if comment else ""))
+        self.events.append(events.EvaluationRecorded(self, outcome))
+
+    # -- the proposer and the coordinator -----------------------------------------------------
+
+    def withdraw(self, by: Person, now: datetime, reason: str = "") -> None:
+        require(by, Action.WITHDRAW, self)
+        from_stage, _ = fire(self, "withdraw")
+        self._moved("withdraw", from_stage, by, now, reason or "withdrawn by the proposer")
+
+    def resume(self, by: Person, now: datetime) -> None:
+        require(by, Action.RESUME, self)
+        from_stage, _ = fire(self, "resume")
+        self.held_from = None
+        self._moved("resume", from_stage, by, now, "resumed")
+
+    # -- timers --------------------------------------------------------------------------------
+
+    def deadline_passed(self, now: datetime) -> None:
+        """A gate deadline fired: escalate to the coordinators, or let an unscreened idea lapse."""
+        gate = self.open_gate
+        if gate is None:
+            raise InvalidTransition(f"no gate is open for an idea that is {self.stage}")
+        deadline = self.deadline
+        lapse = gate == Gate.SCREENING and self.pool.policy.on_screening_deadline == DeadlinePolicy.LAPSE
+        if lapse:
+            from_stage, _ = fire(self, "kill")
+            self._moved("lapse", from_stage, None, now, "screening deadline passed; the pool's policy lets the idea lapse")
+        else:
+            self._record("escalate", self.stage, self.stage, now, None, f"{gate} deadline passed; escalated")
+        self.events.append(events.DeadlinePassed(self, gate, deadline, lapse))
+
+    def fire_timer(self, kind: TimerKind, now: datetime) -> str:
+        """Do what a due timer stands for and say what happened, or why nothing did."""
+        try:
+            if kind == TimerKind.PILOT_START:
+                self.start_pilot(now)
+                return "pilot started"
+            if kind == TimerKind.PILOT_END:
+                self.end_pilot(now)
+                return "pilot ended; evaluation gate opened"
+            gate = self.open_gate
+            self.deadline_passed(now)
+            return f"{gate} deadline passed; " + ("idea lapsed" if self.stage == Stage.REJECTED else "escalated")
+        except InvalidTransition as refused:
+            return f"skipped: {refused}"
+
+    def _arm(self, now: datetime) -> None:
+        """Replace the idea's pending timers by the ones its current state needs."""
+        timers: list[Timer] = []
+        gate = self.open_gate
+        self.deadline = None
+        if gate is not None:
+            if gate == Gate.EVALUATION:
+                self.deadline = local_midnight(self.pilot.end) + timedelta(days=1 + self.pool.policy.evaluation_days)
+            else:
+                self.deadline = now + timedelta(days=self.pool.policy.days_for(gate))
+            timers.append(Timer(TimerKind.GATE_DEADLINE, self.deadline))
+            self.events.append(events.GateOpened(self, gate, self.deadline))
+        elif self.stage == Stage.FUNDED and self.pilot is not None:
+            timers.append(Timer(TimerKind.PILOT_START, local_midnight(self.pilot.start)))
+        elif self.stage == Stage.PILOTING:
+            timers.append(Timer(TimerKind.PILOT_END, local_midnight(self.pilot.end) + timedelta(days=1)))
+        self.new_timers = timers
+
+    @property
+    def changed(self) -> bool:
+        """Whether this command recorded anything the repository must write."""
+        return bool(self.new_history or self.new_reviews or self.new_timers is not None)
+
+    def forget_changes(self) -> None:
+        """Called once the changes are written, so a second save in the same session writes nothing twice."""
+        self.new_history, self.new_reviews, self.new_decisions, self.events = [], [], [], []
+        self.new_timers = self.new_pilot = self.new_evaluation = self.new_allocation_dkk = None
+
+    # -- the record ----------------------------------------------------------------------------
+
+    def _moved(self, action: str, from_stage: Stage, by: Person | None, now: datetime, reason: str) -> None:
+        """Record a move that `fire` just made, then re-arm the timers the new state needs."""
+        self._record(action, from_stage, self.stage, now, by, reason)
+        self._arm(now)
+
+    def _record(
+        self, action: str, from_stage: Stage | None, to_stage: Stage, now: datetime, by: Person | None, reason: str
+    ) -> None:
+        self.new_history.append(HistoryEntry(action, from_stage, to_stage, now, by, reason))

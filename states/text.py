@@ -1,0 +1,41 @@
+"""What free text and addresses the domain accepts.
+
+Text is stored exactly as given or refused, never silently trimmed or rewritten: a municipality's
+record must show what the person wrote. Control characters are refused (NUL cannot even be stored
+in PostgreSQL), except line breaks and tabs where text may span lines.
+"""
+
+import re
+import unicodedata
+
+from states.errors import BadInput
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_ALLOWED_IN_MULTILINE = {"\n", "\t", "\r"}
+
+
+def text(value: str, what: str, *, max_length: int, multiline: bool = False, required: bool = True) -> str:
+    if required and not value.strip():
+        raise BadInput(f"{what} must not be empty")
+    if len(value) > max_length:
+        raise BadInput(f"{what} is {len(value)} characters long; at most {max_length} are allowed")
+    for char in value:
+        if unicodedata.category(char) == "Cc" and not (multiline and char in _ALLOWED_IN_MULTILINE):
+            raise BadInput(f"{what} contains a control character (U+{ord(char):04X})")
+        if unicodedata.category(char) == "Cs":
+            raise BadInput(f"{what} contains an unpaired surrogate")
+    return value
+
+
+def email(value: str) -> str:
+    if len(value) > 320 or not EMAIL.match(value) or any(unicodedata.category(c)[0] == "C" for c in value):
+        raise BadInput(f"{value!r} is not an email address")
+    return value
+
+
+def amount_dkk(value: int, what: str, *, allow_zero: bool = False) -> int:
+    """Whole kroner, positive, and below a trillion (far above any municipal budget)."""
+    low = 0 if allow_zero else 1
+    if not low <= value < 10**12:
+        raise BadInput(f"{what} must be a whole number of kroner from {low} to 999.999.999.999")
+    return value

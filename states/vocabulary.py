@@ -1,0 +1,64 @@
+"""The words of the design brief as enums, so a typo is an error rather than a new stage."""
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    SUBMITTED = "submitted"
+    SCREENED = "screened"
+    FUNDED = "funded"
+    PILOTING = "piloting"
+    EVALUATED = "evaluated"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    ON_HOLD = "on_hold"
+
+
+#: Stages in which work still moves forward; `hold` is possible from these.
+OPEN_STAGES = (Stage.SUBMITTED, Stage.SCREENED, Stage.FUNDED, Stage.PILOTING)
+#: Stages an idea never leaves.
+FINAL_STAGES = (Stage.EVALUATED, Stage.REJECTED, Stage.WITHDRAWN)
+
+
+class Gate(StrEnum):
+    SCREENING = "screening"
+    FUNDING = "funding"
+    EVALUATION = "evaluation"
+
+
+class Decision(StrEnum):
+    GO = "go"
+    KILL = "kill"
+    HOLD = "hold"
+    RECYCLE = "recycle"
+
+
+class Outcome(StrEnum):
+    SCALE = "scale"
+    ADJUST = "adjust"
+    STOP = "stop"
+
+
+class Role(StrEnum):
+    COORDINATOR = "coordinator"
+    REVIEWER = "reviewer"
+    PROPOSER = "proposer"
+    FOLLOWER = "follower"
+
+
+class Language(StrEnum):
+    DA = "da"
+    EN = "en"
+
+
+class TimerKind(StrEnum):
+    GATE_DEADLINE = "gate_deadline"
+    PILOT_START = "pilot_start"
+    PILOT_END = "pilot_end"
+
+
+class DeadlinePolicy(StrEnum):
+    """What a passed screening deadline does: tell the coordinators, or let the idea lapse."""
+
+    ESCALATE = "escalate"
+    LAPSE = "lapse"

@@ -1,0 +1,416 @@
+"""Repositories: turn rows into domain objects and a command's recorded changes back into rows.
+
+The domain never sees a row. An idea is loaded with what its rules need (its pool and criteria, its
+proposer, the reviews of the gate that is open, its pilot and evaluation); after the command, the
+repository writes what the idea recorded: the row itself (optimistically locked by `version`), new
+history, reviews, decisions, allocation, pilot, evaluation, and the replacement of its pending timers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from states.criteria import Criterion
+from states.errors import BudgetExceeded, Conflict, NotFound
+from states.model import (
+    Evaluation,
+    GatePolicy,
+    Idea,
+    Person,
+    PilotPlan,
+    Pool,
+    Review,
+)
+from states.vocabulary import DeadlinePolicy, Gate, Language, Outcome, Role, Stage, TimerKind
+from storage.tables import (
+    AllocationRow,
+    CriterionRow,
+    DecisionRow,
+    EvaluationRow,
+    HistoryRow,
+    IdeaRow,
+    OutboxRow,
+    PersonRow,
+    PilotFollowerRow,
+    PilotMeasureRow,
+    PilotRow,
+    PilotSiteRow,
+    PoolRow,
+    ReviewRow,
+    TimerRow,
+)
+
+
+class PersonRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._by_email: dict[str, Person] = {}
+        self._by_id: dict[int, Person] = {}
+
+    def add(self, person: Person, now: datetime) -> Person:
+        row = PersonRow(email=person.email, name=person.name, role=person.role, lang=person.lang, created_at=now)
+        self.session.add(row)
+        self.session.flush()
+        person.id = row.id
+        return self._remember(person)
+
+    def find(self, email: str) -> Person | None:
+        if email in self._by_email:
+            return self._by_email[email]
+        row = self.session.scalars(select(PersonRow).where(PersonRow.email == email)).one_or_none()
+        return self._from_row(row) if row else None
+
+    def get(self, email: str) -> Person:
+        person = self.find(email)
+        if person is None:
+            raise NotFound(f"unknown person {email!r} (add them with 'ideaflow person add')")
+        return person
+
+    def by_id(self, person_id: int) -> Person:
+        if person_id not in self._by_id:
+            self._from_row(self.session.get_one(PersonRow, person_id))
+        return self._by_id[person_id]
+
+    def with_role(self, role: Role) -> list[Person]:
+        rows = self.session.scalars(select(PersonRow).where(PersonRow.role == role).order_by(PersonRow.id))
+        return [self._from_row(row) for row in rows]
+
+    def _from_row(self, row: PersonRow) -> Person:
+        if row.id in self._by_id:
+            return self._by_id[row.id]
+        return self._remember(Person(row.email, row.name, Role(row.role), Language(row.lang), row.id))
+
+    def _remember(self, person: Person) -> Person:
+        self._by_email[person.email] = self._by_id[person.id] = person
+        return person
+
+
+class PoolRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._by_id: dict[int, Pool] = {}
+
+    def add(self, pool: Pool, now: datetime) -> Pool:
+        policy = pool.policy
+        row = PoolRow(
+            name=pool.name, year=pool.year, budget_dkk=pool.budget_dkk, allocated_dkk=0,
+            screening_days=policy.screening_days, funding_days=policy.funding_days,
+            evaluation_days=policy.evaluation_days, reminder_days=policy.reminder_days,
+            on_screening_deadline=policy.on_screening_deadline, created_at=now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        self.session.execute(
+            insert(CriterionRow),
+            [
+                {"pool_id": row.id, "position": n, "name": c.name, "weight": c.weight,
+                 "must_meet": c.must_meet, "description": c.description}
+                for n, c in enumerate(pool.criteria)
+            ],
+        )
+        pool.id = row.id
+        self._by_id[row.id] = pool
+        return pool
+
+    def exists(self, name: str) -> bool:
+        return self.session.scalar(select(PoolRow.id).where(PoolRow.name == name)) is not None
+
+    def get(self, name: str) -> Pool:
+        row = self.session.scalars(select(PoolRow).where(PoolRow.name == name)).one_or_none()
+        if row is None:
+            raise NotFound(f"unknown pool {name!r}")
+        return self._from_row(row)
+
+    def by_id(self, pool_id: int) -> Pool:
+        if pool_id not in self._by_id:
+            self._from_row(self.session.get_one(PoolRow, pool_id))
+        return self._by_id[pool_id]
+
+    def all(self) -> list[Pool]:
+        return [self._from_row(row) for row in self.session.scalars(select(PoolRow).order_by(PoolRow.name))]
+
+    def allocate(self, pool: Pool, amount_dkk: int) -> None:
+        """Add to the pool's allocation only if the budget still allows it, atomically in SQL.
+
+        The domain already checked against what it loaded; this guards against a concurrent
+        allocation committed since (the conditional UPDATE re-reads the row under its write lock).
+        """
+        result = self.session.execute(
+            update(PoolRow)
+            .where(PoolRow.id == pool.id, PoolRow.allocated_dkk + amount_dkk <= PoolRow.budget_dkk)
+            .values(allocated_dkk=PoolRow.allocated_dkk + amount_dkk)
+        )
+        if result.rowcount != 1:
+            left = self.session.scalar(select(PoolRow.budget_dkk - PoolRow.allocated_dkk).where(PoolRow.id == pool.id))
+            raise BudgetExceeded(f"pool {pool.name!r} cannot afford {amount_dkk} DKK: {left} DKK left")
+
+    def _from_row(self, row: PoolRow) -> Pool:
+        if row.id in self._by_id:
+            return self._by_id[row.id]
+        criteria = tuple(
+            Criterion(c.name, c.weight, c.must_meet, c.description)
+            for c in self.session.scalars(
+                select(CriterionRow).where(CriterionRow.pool_id == row.id).order_by(CriterionRow.position)
+            )
+        )
+        policy = GatePolicy(
+            row.screening_days, row.funding_days, row.evaluation_days, row.reminder_days,
+            DeadlinePolicy(row.on_screening_deadline),
+        )
+        pool = Pool(row.name, row.year, row.budget_dkk, criteria, policy, row.allocated_dkk, row.id)
+        self._by_id[row.id] = pool
+        return pool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    """A history row as read back for display."""
+
+    action: str
+    from_stage: str | None
+    to_stage: str
+    at: datetime
+    by: str | None
+    reason: str
+
+
+class IdeaRepository:
+    def __init__(self, session: Session, people: PersonRepository, pools: PoolRepository) -> None:
+        self.session = session
+        self.people = people
+        self.pools = pools
+        self.seen: dict[int, tuple[Idea, IdeaRow]] = {}
+
+    def add(self, idea: Idea) -> Idea:
+        row = IdeaRow(
+            pool_id=idea.pool.id, proposer_id=idea.proposer.id, title=idea.title, description=idea.description,
+            requested_dkk=idea.requested_dkk, departments=list(idea.departments), created_at=idea.created_at,
+        )
+        self._copy_state(idea, row, idea.created_at)
+        self.session.add(row)
+        self.session.flush()
+        idea.id = row.id
+        self.seen[row.id] = (idea, row)
+        return idea
+
+    def get(self, idea_id: int) -> Idea:
+        if idea_id in self.seen:
+            return self.seen[idea_id][0]
+        row = self.session.get(IdeaRow, idea_id)
+        if row is None:
+            raise NotFound(f"unknown idea {idea_id}")
+        idea = Idea(
+            id=row.id, title=row.title, description=row.description,
+            pool=self.pools.by_id(row.pool_id), proposer=self.people.by_id(row.proposer_id),
+            stage=Stage(row.stage), requested_dkk=row.requested_dkk, departments=tuple(row.departments),
+            held_from=Stage(row.held_from) if row.held_from else None, gate_round=row.gate_round,
+            deadline=row.deadline, evaluation_open=row.evaluation_open, allocated_dkk=row.allocated_dkk,
+            created_at=row.created_at, version=row.version,
+        )
+        idea.pilot = self._load_pilot(idea_id)
+        idea.evaluation = self._load_evaluation(idea_id)
+        if idea.open_gate in (Gate.SCREENING, Gate.FUNDING):
+            idea.reviews = self.reviews(idea_id, idea.open_gate, idea.gate_round)
+        self.seen[idea_id] = (idea, row)
+        return idea
+
+    def ids(self, *, stage: Stage | None = None, pool: Pool | None = None) -> list[int]:
+        query = select(IdeaRow.id).order_by(IdeaRow.id)
+        if stage is not None:
+            query = query.where(IdeaRow.stage == stage)
+        if pool is not None:
+            query = query.where(IdeaRow.pool_id == pool.id)
+        return list(self.session.scalars(query))
+
+    def reviews(self, idea_id: int, gate: Gate | None = None, round: int | None = None) -> list[Review]:
+        query = select(ReviewRow).where(ReviewRow.idea_id == idea_id).order_by(ReviewRow.id)
+        if gate is not None:
+            query = query.where(ReviewRow.gate == gate, ReviewRow.round == round)
+        return [
+            Review(self.people.by_id(r.reviewer_id), Gate(r.gate), r.round, r.scores, r.must_meet, r.comment,
+                   r.weighted_score, r.created_at)
+            for r in self.session.scalars(query)
+        ]
+
+    def history(self, idea_id: int) -> list[HistoryLine]:
+        rows = self.session.execute(
+            select(HistoryRow, PersonRow.email)
+            .outerjoin(PersonRow, HistoryRow.by_id == PersonRow.id)
+            .where(HistoryRow.idea_id == idea_id)
+            .order_by(HistoryRow.id)
+        )
+        return [HistoryLine(h.action, h.from_stage, h.to_stage, h.at, email, h.reason) for h, email in rows]
+
+    def persist_changes(self, now: datetime) -> None:
+        """Write what every idea of this unit of work recorded, then forget the records."""
+        for idea, row in self.seen.values():
+            if not idea.changed:
+                continue
+            if idea.new_allocation_dkk is not None:
+                self.pools.allocate(idea.pool, idea.new_allocation_dkk)
+                self.session.add(
+                    AllocationRow(pool_id=idea.pool.id, idea_id=idea.id, amount_dkk=idea.new_allocation_dkk, at=now)
+                )
+            self._copy_state(idea, row, now)
+            self._write_records(idea, now)
+
+    def _copy_state(self, idea: Idea, row: IdeaRow, now: datetime) -> None:
+        row.stage = idea.stage
+        row.held_from = idea.held_from
+        row.gate_round = idea.gate_round
+        row.deadline = idea.deadline
+        row.evaluation_open = idea.evaluation_open
+        row.allocated_dkk = idea.allocated_dkk
+        row.updated_at = now
+
+    def _write_records(self, idea: Idea, now: datetime) -> None:
+        person_id = lambda p: p.id if p is not None else None  # noqa: E731
+        if idea.new_history:
+            self.session.execute(insert(HistoryRow), [
+                {"idea_id": idea.id, "action": h.action, "from_stage": h.from_stage, "to_stage": h.to_stage,
+                 "at": h.at, "by_id": person_id(h.by), "reason": h.reason}
+                for h in idea.new_history
+            ])
+        if idea.new_reviews:
+            self.session.execute(insert(ReviewRow), [
+                {"idea_id": idea.id, "gate": r.gate, "round": r.round, "reviewer_id": r.reviewer.id,
+                 "scores": r.scores, "must_meet": r.must_meet, "comment": r.comment,
+                 "weighted_score": r.weighted_score, "created_at": r.at}
+                for r in idea.new_reviews
+            ])
+        if idea.new_decisions:
+            self.session.execute(insert(DecisionRow), [
+                {"idea_id": idea.id, "gate": d.gate, "round": d.round, "decision": d.decision, "by_id": d.by.id,
+                 "amount_dkk": d.amount_dkk, "reason": d.reason, "at": d.at}
+                for d in idea.new_decisions
+            ])
+        if idea.new_pilot is not None:
+            self._save_pilot(idea.id, idea.new_pilot, now)
+        if idea.new_evaluation is not None:
+            e = idea.new_evaluation
+            self.session.add(EvaluationRow(idea_id=idea.id, by_id=e.by.id, scores=e.scores,
+                                           weighted_score=e.weighted_score, outcome=e.outcome,
+                                           comment=e.comment, at=e.at))
+        if idea.new_timers is not None:
+            self.session.execute(
+                update(TimerRow).where(TimerRow.idea_id == idea.id, TimerRow.fired_at.is_(None),
+                                       TimerRow.cancelled_at.is_(None)).values(cancelled_at=now)
+            )
+            if idea.new_timers:
+                self.session.execute(insert(TimerRow), [
+                    {"idea_id": idea.id, "kind": t.kind, "due_at": t.due_at, "created_at": now}
+                    for t in idea.new_timers
+                ])
+
+    def _save_pilot(self, idea_id: int, plan: PilotPlan, now: datetime) -> None:
+        """Store a pilot plan, replacing an earlier plan of the same idea (a funded idea may re-plan)."""
+        existing = self.session.scalar(select(PilotRow.id).where(PilotRow.idea_id == idea_id))
+        if existing is not None:
+            for table in (PilotSiteRow, PilotFollowerRow, PilotMeasureRow):
+                self.session.execute(delete(table).where(table.pilot_id == existing))
+            self.session.execute(delete(PilotRow).where(PilotRow.id == existing))
+        row = PilotRow(idea_id=idea_id, start_date=plan.start, end_date=plan.end, planned_at=now)
+        self.session.add(row)
+        self.session.flush()
+        self.session.add_all(
+            [PilotSiteRow(pilot_id=row.id, name=s) for s in plan.sites]
+            + [PilotFollowerRow(pilot_id=row.id, person_id=p.id) for p in plan.followers]
+            + [PilotMeasureRow(pilot_id=row.id, description=m) for m in plan.measures]
+        )
+
+    def _load_pilot(self, idea_id: int) -> PilotPlan | None:
+        row = self.session.scalar(select(PilotRow).where(PilotRow.idea_id == idea_id))
+        if row is None:
+            return None
+        sites = self.session.scalars(select(PilotSiteRow.name).where(PilotSiteRow.pilot_id == row.id).order_by(PilotSiteRow.id))
+        followers = self.session.scalars(
+            select(PilotFollowerRow.person_id).where(PilotFollowerRow.pilot_id == row.id).order_by(PilotFollowerRow.id)
+        )
+        measures = self.session.scalars(
+            select(PilotMeasureRow.description).where(PilotMeasureRow.pilot_id == row.id).order_by(PilotMeasureRow.id)
+        )
+        return PilotPlan(row.start_date, row.end_date, tuple(sites), tuple(self.people.by_id(i) for i in followers),
+                         tuple(measures))
+
+    def _load_evaluation(self, idea_id: int) -> Evaluation | None:
+        row = self.session.scalar(select(EvaluationRow).where(EvaluationRow.idea_id == idea_id))
+        if row is None:
+            return None
+        return Evaluation(self.people.by_id(row.by_id), row.scores, Outcome(row.outcome), row.comment,
+                          row.weighted_score, row.at)
+
+
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    id: int
+    idea_id: int
+    kind: TimerKind
+    due_at: datetime
+
+
+class TimerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def due(self, now: datetime, limit: int) -> list[DueTimer]:
+        """Pending timers due by `now`, oldest first, found through the partial index."""
+        rows = self.session.execute(
+            select(TimerRow.id, TimerRow.idea_id, TimerRow.kind, TimerRow.due_at)
+            .where(TimerRow.fired_at.is_(None), TimerRow.cancelled_at.is_(None), TimerRow.due_at <= now)
+            .order_by(TimerRow.due_at, TimerRow.id)
+            .limit(limit)
+        )
+        return [DueTimer(i, idea, TimerKind(kind), due) for i, idea, kind, due in rows]
+
+    def claim(self, timer_ids: Sequence[int], now: datetime) -> set[int]:
+        """Mark timers fired if nobody else has; return the ids this transaction owns.
+
+        The WHERE clause re-checks that each is still pending, so of two overlapping sweeps only one
+        gets each timer (on PostgreSQL the second waits for the first's row locks, then sees them fired).
+        """
+        if not timer_ids:
+            return set()
+        claimed = self.session.scalars(
+            update(TimerRow)
+            .where(TimerRow.id.in_(timer_ids), TimerRow.fired_at.is_(None), TimerRow.cancelled_at.is_(None))
+            .values(fired_at=now)
+            .returning(TimerRow.id)
+        )
+        return set(claimed)
+
+    def record_outcomes(self, outcomes: Iterable[tuple[int, str]]) -> None:
+        rows = [{"timer_id": timer_id, "outcome": outcome} for timer_id, outcome in outcomes]
+        if rows:
+            self.session.execute(
+                update(TimerRow.__table__)
+                .where(TimerRow.__table__.c.id == bindparam("timer_id"))
+                .values(outcome=bindparam("outcome")),
+                rows,
+            )
+
+    def pending(self, idea_id: int) -> list[DueTimer]:
+        rows = self.session.execute(
+            select(TimerRow.id, TimerRow.idea_id, TimerRow.kind, TimerRow.due_at)
+            .where(TimerRow.idea_id == idea_id, TimerRow.fired_at.is_(None), TimerRow.cancelled_at.is_(None))
+            .order_by(TimerRow.due_at)
+        )
+        return [DueTimer(i, idea, TimerKind(kind), due) for i, idea, kind, due in rows]
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, kind: str, recipient: Person, idea: Idea | None, payload: dict, now: datetime) -> None:
+        self.session.add(OutboxRow(kind=kind, idea_id=idea.id if idea else None, recipient_id=recipient.id,
+                                   payload=payload, created_at=now, status="pending", attempts=0,
+                                   next_attempt_at=now))
+
+    def count_pending(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "pending"))
+

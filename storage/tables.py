@@ -1,0 +1,276 @@
+"""The schema, as SQLAlchemy 2 typed models. Alembic migrations are generated from these.
+
+Times are stored as UTC (naive on SQLite, `timestamptz` on PostgreSQL) and always computed in
+Python, never defaulted in SQL, so an injected clock is the only clock.
+"""
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime(), dict: JSON(), list: JSON(), int: Integer()}
+
+
+class PoolRow(Base):
+    __tablename__ = "pools"
+    __table_args__ = (
+        CheckConstraint("allocated_dkk >= 0 AND allocated_dkk <= budget_dkk", name="within_budget"),
+        CheckConstraint("budget_dkk >= 0", name="budget_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    year: Mapped[int]
+    budget_dkk: Mapped[int] = mapped_column(BigInteger)
+    allocated_dkk: Mapped[int] = mapped_column(BigInteger, default=0)
+    screening_days: Mapped[int]
+    funding_days: Mapped[int]
+    evaluation_days: Mapped[int]
+    reminder_days: Mapped[int]
+    on_screening_deadline: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+
+class CriterionRow(Base):
+    __tablename__ = "criteria"
+    __table_args__ = (UniqueConstraint("pool_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(60))
+    weight: Mapped[float]
+    must_meet: Mapped[bool]
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class PersonRow(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), index=True)
+    lang: Mapped[str] = mapped_column(String(5))
+    created_at: Mapped[datetime]
+
+
+class IdeaRow(Base):
+    __tablename__ = "ideas"
+    __table_args__ = (Index(None, "pool_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    requested_dkk: Mapped[int | None] = mapped_column(BigInteger)
+    departments: Mapped[list]
+    stage: Mapped[str] = mapped_column(String(20), index=True)
+    held_from: Mapped[str | None] = mapped_column(String(20))
+    gate_round: Mapped[int]
+    deadline: Mapped[datetime | None]
+    evaluation_open: Mapped[bool]
+    allocated_dkk: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ReviewRow(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("idea_id", "gate", "round", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    gate: Mapped[str] = mapped_column(String(20))
+    round: Mapped[int]
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    scores: Mapped[dict]
+    must_meet: Mapped[dict]
+    comment: Mapped[str] = mapped_column(Text)
+    weighted_score: Mapped[float | None]
+    created_at: Mapped[datetime]
+
+
+class DecisionRow(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    gate: Mapped[str | None] = mapped_column(String(20))
+    round: Mapped[int]
+    decision: Mapped[str] = mapped_column(String(20))
+    by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    amount_dkk: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class AllocationRow(Base):
+    __tablename__ = "allocations"
+    __table_args__ = (CheckConstraint("amount_dkk > 0", name="positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), unique=True)
+    amount_dkk: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+
+
+class PilotRow(Base):
+    __tablename__ = "pilots"
+    __table_args__ = (CheckConstraint("start_date < end_date", name="starts_before_end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), unique=True)
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    planned_at: Mapped[datetime]
+
+
+class PilotSiteRow(Base):
+    __tablename__ = "pilot_sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class PilotFollowerRow(Base):
+    __tablename__ = "pilot_followers"
+    __table_args__ = (UniqueConstraint("pilot_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+
+
+class PilotMeasureRow(Base):
+    __tablename__ = "pilot_measures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+
+
+class EvaluationRow(Base):
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), unique=True)
+    by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    scores: Mapped[dict]
+    weighted_score: Mapped[float | None]
+    outcome: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class HistoryRow(Base):
+    """Append-only: rows are inserted with their stage change and never updated or deleted."""
+
+    __tablename__ = "history"
+    __table_args__ = (Index(None, "idea_id", "id"), Index(None, "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+PENDING = "fired_at IS NULL AND cancelled_at IS NULL"
+
+
+class TimerRow(Base):
+    """A durable timer. Pending means neither fired nor cancelled; the partial index finds due ones."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        Index(
+            "ix_timers_pending_due",
+            "due_at",
+            sqlite_where=text(PENDING),
+            postgresql_where=text(PENDING),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    """Mail to send, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    payload: Mapped[dict]
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
