@@ -27,7 +27,8 @@ person_app = typer.Typer(help="Coordinators, reviewers, proposers and followers.
 app.add_typer(pool_app, name="pool")
 app.add_typer(person_app, name="person")
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output is not squeezed into 80 columns: tables stay readable in logs and CI.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 By = Annotated[str, typer.Option("--by", help="Email of the person acting.")]

@@ -1,0 +1,3 @@
+from ideaflow.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""`ideaflow demo`, the main job, run as a person would run it: the installed command in an empty folder."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+IDEAFLOW = str(Path(sys.executable).with_name("ideaflow"))
+
+
+def run(*args, cwd):
+    return subprocess.run([IDEAFLOW, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(cwd)})
+
+
+def test_demo_runs_the_portfolio_through_the_lifecycle_and_can_run_again(tmp_path):
+    first = run("demo", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "ideaflow.db").exists()
+    for text in ("Tværgående sagsbehandling", "Gundsømagle", "Én indgang for unge", "Samskabelse",
+                 "5.000.000 kr.", "history of #2", "pilot started", "escalated"):
+        assert text in first.stdout
+
+    ideas = {i["title"]: i for i in json.loads(run("list", "--json", cwd=tmp_path).stdout)}
+    assert ideas["Tværgående sagsbehandling"]["stage"] == "evaluated"
+    assert ideas["ZebraByer: landsbyer der deler hverdagens opgaver"]["stage"] == "evaluated"
+    assert ideas["Én indgang for unge"]["stage"] == "piloting"
+    assert ideas["Droner til tagrendeinspektion"]["stage"] == "rejected"
+    assert ideas["Robotplæneklippere i parkerne"]["stage"] == "submitted"
+
+    zebra = json.loads(run("show", str(ideas["ZebraByer: landsbyer der deler hverdagens opgaver"]["id"]), "--json",
+                           cwd=tmp_path).stdout)
+    assert [(h["from"], h["to"]) for h in zebra["history"]] == [
+        (None, "submitted"), ("submitted", "screened"), ("screened", "funded"), ("funded", "piloting"),
+        ("piloting", "piloting"), ("piloting", "evaluated"),
+    ]
+    assert zebra["pilot"]["sites"] == ["Gundsømagle", "Viby"]
+    assert len(zebra["pilot"]["followers"]) == 4
+
+    second = run("demo", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "(demo 2)" in second.stdout
+    assert len(json.loads(run("list", "--json", cwd=tmp_path).stdout)) == 12
