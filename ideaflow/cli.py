@@ -322,6 +322,50 @@ def sweep(now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment
 
 
 @app.command()
+def digest(now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to build digests for.")] = None) -> None:
+    """Build and queue the weekly digests that are due."""
+    from ideaflow.config import get_settings
+    from ideaflow.digests import Cadence
+
+    settings = get_settings()
+    cadence = Cadence(settings.digest_weekday, settings.digest_time, settings.digest_horizon_days, settings.stuck_days)
+    out.print(_services().queue_digests(_now(now), cadence).summary())
+
+
+@app.command()
+def outbox(
+    flush: Annotated[bool, typer.Option("--flush", help="Deliver the pending mail now.")] = False,
+    now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to flush for.")] = None,
+) -> None:
+    """Show pending mail; --flush delivers it (SMTP if IDEAFLOW_SMTP_HOST is set, else .eml files)."""
+    from ideaflow.config import get_settings
+
+    settings = get_settings()
+    if flush:
+        from notifications.delivery import transport_for
+
+        report = _services().flush_outbox(_now(now), transport_for(settings), settings.mail_from)
+        for failure in report.failed:
+            out.print(f"failed: {failure}")
+        if not report.ok:
+            raise Refused(f"delivery failed; {report.summary()}")
+        out.print(report.summary())
+        return
+    from ideaflow.runtime import engine
+    from storage.unit_of_work import UnitOfWork
+
+    with UnitOfWork(engine(), read_only=True) as uow:
+        lines = uow.outbox.lines()
+    table = Table("id", "kind", "recipient", "idea", "status", "attempts", "next attempt", "last error")
+    for line in lines:
+        table.add_row(str(line.id), line.kind, line.recipient, str(line.idea_id or ""), line.status,
+                      str(line.attempts), fmt.moment(line.next_attempt_at), line.last_error or "")
+    out.print(table)
+    out.print(f"{sum(line.status == 'pending' for line in lines)} pending, "
+              f"{sum(line.status == 'failed' for line in lines)} failed")
+
+
+@app.command()
 def demo() -> None:
     """Run a sample portfolio of real Danish cases through the whole lifecycle."""
     from ideaflow.demo import run_demo

@@ -1,9 +1,10 @@
 """Configuration from the environment (prefix IDEAFLOW_) or a `.env` file in the working folder."""
 
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +20,11 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = 30.0
     mail_from: str = "ideaflow <ideaflow@localhost>"
     mail_dir: Path = Path("mail")
+    # Weekly digests: weekday (0 = Monday) and local time in Europe/Copenhagen.
+    digest_weekday: int = Field(default=0, ge=0, le=6)
+    digest_time: time = time(7, 0)
+    digest_horizon_days: int = Field(default=14, ge=1)
+    stuck_days: int = Field(default=60, ge=1)
 
 
 @lru_cache

@@ -1,4 +1,8 @@
-"""Amounts, dates and times the Danish way (Babel), shown in Europe/Copenhagen."""
+"""Amounts, dates and times the Danish way (Babel), shown in Europe/Copenhagen.
+
+English readers get English month names; amounts stay in kroner with Danish separators only in
+Danish (`1.500.000 kr.` / `DKK 1,500,000`).
+"""
 
 from datetime import date, datetime
 
@@ -7,20 +11,32 @@ from babel.numbers import format_decimal
 
 from states.model import COPENHAGEN
 
-
-def dkk(amount: int | None) -> str:
-    return "–" if amount is None else f"{format_decimal(amount, locale='da_DK')} kr."
+LOCALES = {"da": "da_DK", "en": "en_GB"}
 
 
-def day(value: date | None) -> str:
-    return "–" if value is None else format_date(value, format="long", locale="da_DK")
+def dkk(amount: int | None, lang: str = "da") -> str:
+    if amount is None:
+        return "–"
+    number = format_decimal(amount, locale=LOCALES[lang])
+    return f"{number} kr." if lang == "da" else f"DKK {number}"
 
 
-def moment(value: datetime | None) -> str:
+def day(value: date | str | None, lang: str = "da") -> str:
     if value is None:
         return "–"
-    return format_datetime(value, "d. MMMM y 'kl.' HH:mm", tzinfo=COPENHAGEN, locale="da_DK")
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return format_date(value, format="long", locale=LOCALES[lang])
 
 
-def score(value: float | None) -> str:
-    return "–" if value is None else format_decimal(value, format="0.00", locale="da_DK")
+def moment(value: datetime | str | None, lang: str = "da") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    pattern = "d. MMMM y 'kl.' HH:mm" if lang == "da" else "d MMMM y 'at' HH:mm"
+    return format_datetime(value, pattern, tzinfo=COPENHAGEN, locale=LOCALES[lang])
+
+
+def score(value: float | None, lang: str = "da") -> str:
+    return "–" if value is None else format_decimal(value, format="0.00", locale=LOCALES[lang])

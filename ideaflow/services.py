@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from ideaflow.digests import Cadence, DigestReport, queue_digests
+from notifications.delivery import PermanentFailure, TemporaryFailure, Transport
 from notifications.handlers import queue_mail
+from notifications.message import build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import BadInput, Conflict
 from states.model import GatePolicy, Idea, Person, PilotPlan, Pool
 from states.vocabulary import Decision, Language, Outcome, Role
+from storage.repository import OutgoingMail
 from storage.unit_of_work import UnitOfWork
 
 
@@ -191,6 +195,93 @@ class Services:
                     raise
                 continue
             report.fired.extend(fired)
+
+
+    def queue_digests(self, now: datetime, cadence: Cadence) -> DigestReport:
+        return queue_digests(self._uow, now, cadence)
+
+    # -- mail ----------------------------------------------------------------------------------------
+
+    def flush_outbox(
+        self, now: datetime, transport: Transport, sender: str, *, batch_size: int = 100,
+        lease: timedelta = timedelta(minutes=10), max_attempts: int = 8,
+    ) -> FlushReport:
+        """Deliver due outbox mail; each row is marked sent only after the transport accepted it.
+
+        Rows are leased in one short transaction, sent outside any transaction, and settled in
+        another, so two flushes never hold the same row and a slow server blocks no other command.
+        A crash between "accepted" and "marked sent" re-sends that one message after the lease:
+        the only duplicate possible, and it carries the same Message-ID.
+        """
+        report = FlushReport()
+        try:
+            while True:
+                with self._uow() as uow:
+                    batch = uow.outbox.claim_due(now, batch_size, lease)
+                    uow.commit(now)
+                if not batch:
+                    break
+                outcomes = self._send_batch(batch, transport, sender)
+                with self._uow() as uow:
+                    for mail, error, permanent in outcomes:
+                        if error is None:
+                            uow.outbox.settle(mail.id, now, status="sent")
+                            report.sent += 1
+                        elif permanent or mail.attempts >= max_attempts:
+                            uow.outbox.settle(mail.id, now, status="failed", error=error)
+                            report.failed.append(f"{mail.recipient_email}: {error}")
+                        else:
+                            retry_at = now + min(timedelta(minutes=2 ** mail.attempts), timedelta(hours=6))
+                            uow.outbox.settle(mail.id, now, status="pending", next_attempt_at=retry_at, error=error)
+                            report.retrying += 1
+                    uow.commit(now)
+                if any(error is not None and not permanent for _, error, permanent in outcomes):
+                    break  # the server is struggling: leave the rest for the next flush
+        finally:
+            transport.close()
+        with self._uow(read_only=True) as uow:
+            report.pending = uow.outbox.count("pending")
+        return report
+
+    @staticmethod
+    def _send_batch(batch, transport: Transport, sender: str) -> list[tuple[OutgoingMail, str | None, bool]]:
+        outcomes = []
+        for index, mail in enumerate(batch):
+            try:
+                message = build_message(mail, sender)
+            except Exception as error:  # a broken template must not hold back the rest of the outbox
+                outcomes.append((mail, f"cannot render {mail.kind}: {error}", True))
+                continue
+            try:
+                transport.send(message, mail.recipient_email)
+                outcomes.append((mail, None, False))
+            except PermanentFailure as error:
+                outcomes.append((mail, str(error), True))
+            except TemporaryFailure as error:
+                outcomes.append((mail, str(error), False))
+                if error.connection_lost:
+                    outcomes += [(rest, f"not tried: {error}", False) for rest in batch[index + 1:]]
+                    break
+        return outcomes
+
+
+@dataclass(slots=True)
+class FlushReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: list[str] = field(default_factory=list)
+    pending: int = 0
+
+    def summary(self) -> str:
+        parts = [f"sent {self.sent}"]
+        if self.failed:
+            parts.append(f"failed permanently {len(self.failed)}")
+        parts.append(f"{self.pending} still pending")
+        return ", ".join(parts)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.retrying
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,13 @@ def _messages(uow: UnitOfWork, event: events.Event) -> list[tuple[str, list[Pers
             extra = {"gate": gate.value if gate else None, "decision": decision.value, "by": by.name,
                      "reason": reason, "allocated_dkk": idea.allocated_dkk}
             return [("gate_decided", [idea.proposer, *coordinators], extra)]
+        case events.DeadlineApproaching(gate=gate, deadline=deadline):
+            if gate == Gate.EVALUATION:
+                asked = coordinators
+            else:
+                reviewed = {review.reviewer.email for review in idea.reviews}
+                asked = [p for p in uow.people.with_role(Role.REVIEWER) if p.email not in reviewed]
+            return [("deadline_reminder", asked, {"gate": gate.value, "deadline": deadline.isoformat()})]
         case events.DeadlinePassed(gate=gate, deadline=deadline, lapsed=lapsed):
             extra = {"gate": gate.value, "deadline": deadline.isoformat(), "lapsed": lapsed}
             return [("deadline_escalated", coordinators + ([idea.proposer] if lapsed else []), extra)]

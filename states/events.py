@@ -38,6 +38,13 @@ class GateDecided:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadlineApproaching:
+    idea: Idea
+    gate: Gate
+    deadline: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DeadlinePassed:
     idea: Idea
     gate: Gate
@@ -62,5 +69,5 @@ class EvaluationRecorded:
 
 
 Event = (
-    IdeaSubmitted | GateOpened | GateDecided | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded
+    IdeaSubmitted | GateOpened | GateDecided | DeadlineApproaching | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded
 )

@@ -368,11 +368,20 @@ class Idea:
             if kind == TimerKind.PILOT_END:
                 self.end_pilot(now)
                 return "pilot ended; evaluation gate opened"
+            if kind == TimerKind.GATE_REMINDER:
+                return self.remind(now)
             gate = self.open_gate
             self.deadline_passed(now)
             return f"{gate} deadline passed; " + ("idea lapsed" if self.stage == Stage.REJECTED else "escalated")
         except InvalidTransition as refused:
             return f"skipped: {refused}"
+
+    def remind(self, now: datetime) -> str:
+        gate = self.open_gate
+        if gate is None or self.deadline is None or self.deadline <= now:
+            raise InvalidTransition(f"no gate deadline ahead for an idea that is {self.stage}")
+        self.events.append(events.DeadlineApproaching(self, gate, self.deadline))
+        return f"{gate} deadline reminder sent"
 
     def _arm(self, now: datetime) -> None:
         """Replace the idea's pending timers by the ones its current state needs."""
@@ -385,6 +394,9 @@ class Idea:
             else:
                 self.deadline = now + timedelta(days=self.pool.policy.days_for(gate))
             timers.append(Timer(TimerKind.GATE_DEADLINE, self.deadline))
+            reminder_at = self.deadline - timedelta(days=self.pool.policy.reminder_days)
+            if self.pool.policy.reminder_days and reminder_at > now:
+                timers.append(Timer(TimerKind.GATE_REMINDER, reminder_at))
             self.events.append(events.GateOpened(self, gate, self.deadline))
         elif self.stage == Stage.FUNDED and self.pilot is not None:
             timers.append(Timer(TimerKind.PILOT_START, local_midnight(self.pilot.start)))

@@ -52,6 +52,7 @@ class Language(StrEnum):
 
 
 class TimerKind(StrEnum):
+    GATE_REMINDER = "gate_reminder"
     GATE_DEADLINE = "gate_deadline"
     PILOT_START = "pilot_start"
     PILOT_END = "pilot_end"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from storage.tables import (
     AllocationRow,
     CriterionRow,
     DecisionRow,
+    DigestWatermarkRow,
     EvaluationRow,
     HistoryRow,
     IdeaRow,
@@ -53,10 +54,13 @@ class PersonRepository:
         self._by_id: dict[int, Person] = {}
 
     def add(self, person: Person, now: datetime) -> Person:
+        """Register a person; their first digest will cover what happens from now on."""
         row = PersonRow(email=person.email, name=person.name, role=person.role, lang=person.lang, created_at=now)
         self.session.add(row)
         self.session.flush()
         person.id = row.id
+        latest = self.session.scalar(select(func.coalesce(func.max(HistoryRow.id), 0)))
+        self.session.add(DigestWatermarkRow(person_id=row.id, history_id=latest, digested_at=None))
         return self._remember(person)
 
     def find(self, email: str) -> Person | None:
@@ -402,6 +406,32 @@ class TimerRepository:
         return [DueTimer(i, idea, TimerKind(kind), due) for i, idea, kind, due in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """A claimed outbox row, with what rendering and delivery need."""
+
+    id: int
+    kind: str
+    recipient_email: str
+    recipient_name: str
+    lang: str
+    payload: dict
+    created_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxLine:
+    id: int
+    kind: str
+    recipient: str
+    idea_id: int | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -411,6 +441,52 @@ class OutboxRepository:
                                    payload=payload, created_at=now, status="pending", attempts=0,
                                    next_attempt_at=now))
 
-    def count_pending(self) -> int:
-        return self.session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "pending"))
+    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutgoingMail]:
+        """Lease up to `limit` due messages to this flush: push their next attempt past the lease.
 
+        A concurrent flush no longer sees them as due; if this process dies mid-send, they become
+        due again when the lease runs out. The attempt is counted before sending, so a message that
+        crashes its sender every time still reaches `max_attempts` and stops.
+        """
+        due = list(self.session.scalars(
+            select(OutboxRow.id).where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.id).limit(limit)
+        ))
+        if not due:
+            return []
+        claimed = set(self.session.scalars(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(due), OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
+            .values(next_attempt_at=now + lease, attempts=OutboxRow.attempts + 1)
+            .returning(OutboxRow.id)
+        ))
+        rows = self.session.execute(
+            select(OutboxRow.id, OutboxRow.kind, PersonRow.email, PersonRow.name, PersonRow.lang, OutboxRow.payload,
+                   OutboxRow.created_at, OutboxRow.attempts)
+            .join(PersonRow, OutboxRow.recipient_id == PersonRow.id)
+            .where(OutboxRow.id.in_(claimed))
+            .order_by(OutboxRow.id)
+        )
+        return [OutgoingMail(*row) for row in rows]
+
+    def settle(self, mail_id: int, now: datetime, *, status: str, next_attempt_at: datetime | None = None,
+               error: str | None = None) -> None:
+        values = {"status": status, "last_error": error}
+        if status == "sent":
+            values["sent_at"] = now
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        self.session.execute(update(OutboxRow.__table__).where(OutboxRow.__table__.c.id == mail_id).values(**values))
+
+    def lines(self, statuses: Sequence[str] = ("pending", "failed")) -> list[OutboxLine]:
+        rows = self.session.execute(
+            select(OutboxRow.id, OutboxRow.kind, PersonRow.email, OutboxRow.idea_id, OutboxRow.status,
+                   OutboxRow.attempts, OutboxRow.next_attempt_at, OutboxRow.last_error)
+            .join(PersonRow, OutboxRow.recipient_id == PersonRow.id)
+            .where(OutboxRow.status.in_(statuses))
+            .order_by(OutboxRow.id)
+        )
+        return [OutboxLine(*row) for row in rows]
+
+    def count(self, status: str) -> int:
+        return self.session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == status))

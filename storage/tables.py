@@ -103,7 +103,7 @@ class PersonRow(Base):
 
 class IdeaRow(Base):
     __tablename__ = "ideas"
-    __table_args__ = (Index(None, "pool_id", "stage"),)
+    __table_args__ = (Index(None, "pool_id", "stage"), Index(None, "deadline"), Index(None, "stage", "updated_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
@@ -274,3 +274,17 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DigestWatermarkRow(Base):
+    """How far each recipient's digests have reached: the next digest covers what came after.
+
+    `history_id` is the last history row the previous digest covered; row ids, unlike clocks, never
+    run backwards, so consecutive digests neither overlap nor leave a gap whenever they run.
+    """
+
+    __tablename__ = "digest_watermarks"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    history_id: Mapped[int] = mapped_column(BigInteger)
+    digested_at: Mapped[datetime | None]

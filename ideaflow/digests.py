@@ -1,0 +1,267 @@
+"""Weekly digests: what each recipient needs to know since their previous digest.
+
+Each person has a watermark (the last history row their previous digest covered). A run takes the
+history's current end as its high-water mark, and every due recipient's digest covers exactly the
+rows between their watermark and it; the watermark then moves to it in the same transaction as the
+queued mail. So a run a few minutes early or late, or a second run, neither skips nor repeats
+anything, and a digest with nothing to say is not queued (its watermark still moves).
+
+The portfolio-wide figures (counts per stage, overdue gates, deadlines ahead, budgets, stuck ideas)
+are computed once per run with SQL aggregates and shared by all coordinators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import and_, case, func, select, text, update
+from sqlalchemy.orm import Session
+
+from states.errors import Conflict
+from states.model import COPENHAGEN
+from states.vocabulary import Role, Stage
+from storage.tables import (
+    DigestWatermarkRow,
+    HistoryRow,
+    IdeaRow,
+    PersonRow,
+    PilotFollowerRow,
+    PilotRow,
+    PoolRow,
+    ReviewRow,
+)
+from storage.unit_of_work import UnitOfWork
+
+LIST_LIMIT = 30
+GATE_STAGES = (Stage.SUBMITTED, Stage.SCREENED)
+OPEN_STAGES = (Stage.SUBMITTED, Stage.SCREENED, Stage.FUNDED, Stage.PILOTING)
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    weekday: int = 0
+    at: time = time(7, 0)
+    horizon_days: int = 14
+    stuck_days: int = 60
+
+    def latest_slot(self, now: datetime) -> datetime:
+        """The most recent scheduled digest moment at or before `now` (Copenhagen wall time, DST-safe)."""
+        local = now.astimezone(COPENHAGEN)
+        day = local.date() - timedelta(days=(local.weekday() - self.weekday) % 7)
+        slot = datetime.combine(day, self.at, tzinfo=COPENHAGEN)
+        if slot > local:
+            slot = datetime.combine(day - timedelta(days=7), self.at, tzinfo=COPENHAGEN)
+        return slot.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class DigestReport:
+    queued: dict[str, int] = field(default_factory=dict)
+    silent: int = 0
+
+    def summary(self) -> str:
+        if not self.queued and not self.silent:
+            return "no digests were due"
+        parts = [f"{n} {role} digest(s)" for role, n in sorted(self.queued.items())]
+        return "queued " + (", ".join(parts) or "nothing") + f"; {self.silent} recipient(s) had nothing new"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class Portfolio:
+    """The figures every coordinator's digest shares, read once per run."""
+
+    def __init__(self, session: Session, now: datetime, cadence: Cadence) -> None:
+        self.stage_counts = {
+            stage: count
+            for stage, count in session.execute(select(IdeaRow.stage, func.count()).group_by(IdeaRow.stage))
+        }
+        gate_open = IdeaRow.deadline.is_not(None)
+        idea_line = (IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline)
+        self.overdue_count = session.scalar(select(func.count()).where(gate_open, IdeaRow.deadline < now))
+        self.overdue = _lines(session.execute(
+            select(*idea_line).where(gate_open, IdeaRow.deadline < now).order_by(IdeaRow.deadline).limit(LIST_LIMIT)
+        ))
+        horizon = now + timedelta(days=cadence.horizon_days)
+        self.upcoming = _lines(session.execute(
+            select(*idea_line).where(IdeaRow.deadline >= now, IdeaRow.deadline < horizon)
+            .order_by(IdeaRow.deadline).limit(LIST_LIMIT)
+        ))
+        stuck = and_(IdeaRow.stage.in_(OPEN_STAGES), IdeaRow.updated_at < now - timedelta(days=cadence.stuck_days))
+        self.stuck_count = session.scalar(select(func.count()).where(stuck))
+        self.stuck = _lines(session.execute(
+            select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.updated_at).where(stuck)
+            .order_by(IdeaRow.updated_at).limit(LIST_LIMIT)
+        ))
+        self.budgets = [
+            {"pool": name, "budget_dkk": budget, "allocated_dkk": allocated, "left_dkk": budget - allocated}
+            for name, budget, allocated in session.execute(
+                select(PoolRow.name, PoolRow.budget_dkk, PoolRow.allocated_dkk).order_by(PoolRow.name)
+            )
+        ]
+        # Ideas waiting at a screening or funding gate, soonest deadline first, for reviewers.
+        self.awaiting_review = list(session.execute(
+            select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline, IdeaRow.gate_round)
+            .where(IdeaRow.stage.in_(GATE_STAGES)).order_by(IdeaRow.deadline, IdeaRow.id)
+        ))
+
+
+def _lines(rows) -> list[dict]:
+    return [{"idea_id": i, "title": t, "stage": s, "at": _iso(at)} for i, t, s, at in rows]
+
+
+class DigestBuilder:
+    """Builds one recipient's digest payload, or None when there is nothing to say."""
+
+    def __init__(self, session: Session, portfolio: Portfolio, high: int, now: datetime) -> None:
+        self.session = session
+        self.portfolio = portfolio
+        self.high = high
+        self.now = now
+        self._moves_since: dict[int, dict] = {}
+
+    def build(self, person: PersonRow, since: int) -> dict | None:
+        role = Role(person.role)
+        body = {
+            Role.COORDINATOR: self._coordinator,
+            Role.REVIEWER: self._reviewer,
+            Role.PROPOSER: self._proposer,
+            Role.FOLLOWER: self._follower,
+        }[role](person, since)
+        return None if body is None else {"role": role.value, **body}
+
+    def _window(self, since: int):
+        return and_(HistoryRow.id > since, HistoryRow.id <= self.high)
+
+    def _moves(self, since: int, *extra) -> list[dict]:
+        rows = self.session.execute(
+            select(HistoryRow.idea_id, IdeaRow.title, HistoryRow.action, HistoryRow.from_stage, HistoryRow.to_stage,
+                   HistoryRow.at)
+            .join(IdeaRow, HistoryRow.idea_id == IdeaRow.id)
+            .where(self._window(since), *extra)
+            .order_by(HistoryRow.id)
+        )
+        return [{"idea_id": i, "title": t, "action": a, "from": f, "to": to, "at": _iso(at)}
+                for i, t, a, f, to, at in rows]
+
+    def _coordinator(self, person: PersonRow, since: int) -> dict | None:
+        if since not in self._moves_since:
+            counts = self.session.execute(
+                select(HistoryRow.action, func.count()).where(self._window(since)).group_by(HistoryRow.action)
+            ).all()
+            moved_total = sum(n for _, n in counts)
+            latest = self._moves(since, HistoryRow.id > max(since, self.high - LIST_LIMIT))
+            self._moves_since[since] = {
+                "moved_total": moved_total,
+                "moved_by_action": dict(counts),
+                "moved": latest,
+                "new_ideas": dict(counts).get("submit", 0),
+            }
+        moves = self._moves_since[since]
+        p = self.portfolio
+        if not (moves["moved_total"] or p.overdue_count or p.upcoming or p.stuck_count):
+            return None
+        return {
+            **moves,
+            "stage_counts": {s.value: p.stage_counts.get(s.value, 0) for s in Stage},
+            "overdue_count": p.overdue_count, "overdue": p.overdue,
+            "upcoming": p.upcoming, "stuck_count": p.stuck_count, "stuck": p.stuck,
+            "budgets": p.budgets,
+        }
+
+    def _reviewer(self, person: PersonRow, since: int) -> dict | None:
+        gate_of = case((IdeaRow.stage == Stage.SUBMITTED, "screening"), else_="funding")
+        reviewed = set(self.session.scalars(
+            select(ReviewRow.idea_id).join(IdeaRow, ReviewRow.idea_id == IdeaRow.id)
+            .where(ReviewRow.reviewer_id == person.id, IdeaRow.stage.in_(GATE_STAGES),
+                   ReviewRow.round == IdeaRow.gate_round, ReviewRow.gate == gate_of)
+        ))
+        pending, count = [], 0
+        for idea_id, title, stage, deadline, _ in self.portfolio.awaiting_review:
+            if idea_id in reviewed:
+                continue
+            count += 1
+            if len(pending) < LIST_LIMIT:
+                pending.append({"idea_id": idea_id, "title": title, "stage": stage, "at": _iso(deadline)})
+        return {"pending_count": count, "pending": pending} if count else None
+
+    def _proposer(self, person: PersonRow, since: int) -> dict | None:
+        moves = self._moves(since, IdeaRow.proposer_id == person.id)
+        if not moves:
+            return None
+        ideas = _lines(self.session.execute(
+            select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline)
+            .where(IdeaRow.proposer_id == person.id).order_by(IdeaRow.id)
+        ))
+        return {"moved": moves, "ideas": ideas}
+
+    def _follower(self, person: PersonRow, since: int) -> dict | None:
+        followed = (
+            select(PilotRow.idea_id).join(PilotFollowerRow, PilotFollowerRow.pilot_id == PilotRow.id)
+            .where(PilotFollowerRow.person_id == person.id)
+        )
+        moves = self._moves(since, HistoryRow.idea_id.in_(followed))
+        if not moves:
+            return None
+        pilots = [
+            {"idea_id": i, "title": t, "stage": s, "start": start.isoformat(), "end": end.isoformat()}
+            for i, t, s, start, end in self.session.execute(
+                select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, PilotRow.start_date, PilotRow.end_date)
+                .join(PilotRow, PilotRow.idea_id == IdeaRow.id).where(IdeaRow.id.in_(followed)).order_by(IdeaRow.id)
+            )
+        ]
+        return {"moved": moves, "pilots": pilots}
+
+
+def queue_digests(uow_factory, now: datetime, cadence: Cadence, batch_size: int = 200) -> DigestReport:
+    """Queue the digests due at `now`, a batch of recipients per transaction."""
+    report = DigestReport()
+    slot = cadence.latest_slot(now)
+    with uow_factory() as uow:
+        high = _history_high_water_mark(uow)
+        portfolio = Portfolio(uow.session, now, cadence)
+    due = and_(DigestWatermarkRow.person_id == PersonRow.id,
+               (DigestWatermarkRow.digested_at.is_(None)) | (DigestWatermarkRow.digested_at < slot))
+    while True:
+        with uow_factory() as uow:
+            batch = uow.session.execute(
+                select(PersonRow, DigestWatermarkRow.history_id, DigestWatermarkRow.digested_at)
+                .join(DigestWatermarkRow, due).order_by(PersonRow.id).limit(batch_size)
+            ).all()
+            if not batch:
+                return report
+            builder = DigestBuilder(uow.session, portfolio, high, now)
+            for person, since, digested_at in batch:
+                payload = builder.build(person, since)
+                if payload is not None:
+                    payload.update(period_from=_iso(digested_at), period_to=now.isoformat())
+                    uow.outbox.add("digest", uow.people.by_id(person.id), None, payload, now)
+                    report.queued[person.role] = report.queued.get(person.role, 0) + 1
+                else:
+                    report.silent += 1
+                _advance(uow, person.id, since, digested_at, max(high, since), now)
+            uow.commit(now)
+
+
+def _history_high_water_mark(uow: UnitOfWork) -> int:
+    """The last history row a digest may cover. On PostgreSQL, a SHARE lock first waits for every
+    transaction still inserting history, so no row with a lower id can commit after we looked."""
+    if uow.session.bind.dialect.name == "postgresql":
+        uow.session.execute(text("LOCK TABLE history IN SHARE MODE"))
+    return uow.session.scalar(select(func.coalesce(func.max(HistoryRow.id), 0)))
+
+
+def _advance(uow: UnitOfWork, person_id: int, since: int, digested_at: datetime | None, high: int,
+             now: datetime) -> None:
+    """Move the watermark only if nobody else did: a concurrent run makes this batch roll back."""
+    table = DigestWatermarkRow.__table__
+    unchanged = table.c.digested_at.is_(None) if digested_at is None else table.c.digested_at == digested_at
+    moved = uow.session.execute(
+        update(table).where(table.c.person_id == person_id, table.c.history_id == since, unchanged)
+        .values(history_id=high, digested_at=now)
+    )
+    if moved.rowcount != 1:
+        raise Conflict("another digest run is covering the same recipients")
