@@ -180,6 +180,13 @@ def person_add(
     out.print(f"added {person.name} <{person.email}> as {person.role}")
 
 
+@person_app.command("forget")
+def person_forget(email: str) -> None:
+    """Replace a person's name and address everywhere by a pseudonym; history and decisions stay."""
+    pseudonym = _services().forget_person(email, _now())
+    out.print(f"{email} is now {pseudonym}")
+
+
 # -- the lifecycle -----------------------------------------------------------------------------------
 
 

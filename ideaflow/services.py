@@ -8,6 +8,7 @@ changes nothing. Times come in as `now`, never from a clock in here.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -19,7 +20,7 @@ from notifications.handlers import queue_mail
 from notifications.message import build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
-from states.errors import BadInput, Conflict
+from states.errors import BadInput, Conflict, NotAllowed
 from states.model import GatePolicy, Idea, Person, PilotPlan, Pool
 from states.vocabulary import Decision, Language, Outcome, Role
 from storage.repository import OutgoingMail
@@ -67,6 +68,26 @@ class Services:
             uow.commit(now)
         return person
 
+    def forget_person(self, email: str, now: datetime) -> str:
+        """Pseudonymise a person (GDPR erasure of a citizen) while keeping the record of decisions."""
+        with self._uow() as uow:
+            person = uow.people.get(email)
+            pseudonym = f"glemt-{person.id}@ideaflow.invalid"
+            uow.people.forget(person, pseudonym, f"Glemt person {person.id}")
+            uow.commit(now)
+        return pseudonym
+
+    @contextmanager
+    def _refusals_recorded(self, command: str, by: str | None, idea_id: int | None, now: datetime):
+        """Let a refusal of who-may-do-what propagate, after recording the attempt in its own transaction."""
+        try:
+            yield
+        except NotAllowed as refusal:
+            with self._uow() as uow:
+                uow.people.record_refusal(uow.people.get(by), command, idea_id, str(refusal), now)
+                uow.commit(now)
+            raise
+
     # -- the lifecycle ---------------------------------------------------------------------------
 
     def submit(
@@ -104,7 +125,7 @@ class Services:
         must_meet: dict[str, bool] | None = None, comment: str = "",
     ) -> float | None:
         text.text(comment, "--comment", max_length=5000, multiline=True, required=False)
-        with self._uow() as uow:
+        with self._refusals_recorded("review", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             review = idea.review(uow.people.get(by), scores, must_meet or {}, comment, now)
             uow.commit(now)
@@ -117,7 +138,7 @@ class Services:
         text.text(reason, "--reason", max_length=5000, multiline=True, required=False)
         if amount_dkk is not None:
             text.amount_dkk(amount_dkk, "--amount-dkk")
-        with self._uow() as uow:
+        with self._refusals_recorded("decide", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason)
             uow.commit(now)
@@ -131,7 +152,7 @@ class Services:
             text.text(site, "--site", max_length=200)
         for measure in measures:
             text.text(measure, "--measure", max_length=1000)
-        with self._uow() as uow:
+        with self._refusals_recorded("pilot", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             plan = PilotPlan(start, end, tuple(sites), tuple(uow.people.get(f) for f in dict.fromkeys(followers)),
                              tuple(measures))
@@ -143,7 +164,7 @@ class Services:
         self, idea_id: int, by: str, scores: dict[str, int], outcome: Outcome, now: datetime, comment: str = ""
     ) -> Idea:
         text.text(comment, "--comment", max_length=5000, multiline=True, required=False)
-        with self._uow() as uow:
+        with self._refusals_recorded("evaluate", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             idea.evaluate(uow.people.get(by), scores, outcome, comment, now)
             uow.commit(now)
@@ -151,14 +172,14 @@ class Services:
 
     def withdraw(self, idea_id: int, by: str, now: datetime, reason: str = "") -> Idea:
         text.text(reason, "--reason", max_length=5000, multiline=True, required=False)
-        with self._uow() as uow:
+        with self._refusals_recorded("withdraw", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             idea.withdraw(uow.people.get(by), now, reason)
             uow.commit(now)
         return idea
 
     def resume(self, idea_id: int, by: str, now: datetime) -> Idea:
-        with self._uow() as uow:
+        with self._refusals_recorded("resume", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             idea.resume(uow.people.get(by), now)
             uow.commit(now)

@@ -42,6 +42,7 @@ from storage.tables import (
     PilotRow,
     PilotSiteRow,
     PoolRow,
+    RefusalRow,
     ReviewRow,
     TimerRow,
 )
@@ -80,6 +81,33 @@ class PersonRepository:
             self._from_row(self.session.get_one(PersonRow, person_id))
         return self._by_id[person_id]
 
+    def forget(self, person: Person, email: str, name: str) -> None:
+        """Replace a person's address and name by a pseudonym wherever ideaflow stored them.
+
+        The people row changes; history, decisions and reviews point at it by id and stay intact.
+        Refusal reasons and queued or sent outbox payloads that quote the old address or name are
+        rewritten; mail still waiting for this person is cancelled (it could not be delivered).
+        """
+        old_email, old_name = person.email, person.name
+        self.session.execute(update(PersonRow.__table__).where(PersonRow.__table__.c.id == person.id)
+                             .values(email=email, name=name))
+        refusals = RefusalRow.__table__
+        self.session.execute(update(refusals).where(refusals.c.person_id == person.id)
+                             .values(reason=func.replace(refusals.c.reason, old_email, email)))
+        outbox = OutboxRow.__table__
+        self.session.execute(update(outbox).where(outbox.c.recipient_id == person.id, outbox.c.status == "pending")
+                             .values(status="failed", last_error="recipient forgotten"))
+        for mail_id, payload in self.session.execute(select(outbox.c.id, outbox.c.payload)):
+            scrubbed = _replace_in(payload, {old_email: email, old_name: name})
+            if scrubbed != payload:
+                self.session.execute(update(outbox).where(outbox.c.id == mail_id).values(payload=scrubbed))
+        del self._by_email[old_email]
+        person.email, person.name = email, name
+        self._by_email[email] = person
+
+    def record_refusal(self, person: Person, command: str, idea_id: int | None, reason: str, now: datetime) -> None:
+        self.session.add(RefusalRow(at=now, person_id=person.id, command=command, idea_id=idea_id, reason=reason))
+
     def with_role(self, role: Role) -> list[Person]:
         rows = self.session.scalars(select(PersonRow).where(PersonRow.role == role).order_by(PersonRow.id))
         return [self._from_row(row) for row in rows]
@@ -92,6 +120,19 @@ class PersonRepository:
     def _remember(self, person: Person) -> Person:
         self._by_email[person.email] = self._by_id[person.id] = person
         return person
+
+
+def _replace_in(value: object, replacements: dict[str, str]) -> object:
+    """`value` (a JSON document) with every occurrence of each key replaced inside its strings."""
+    if isinstance(value, str):
+        for old, new in replacements.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, list):
+        return [_replace_in(item, replacements) for item in value]
+    if isinstance(value, dict):
+        return {key: _replace_in(item, replacements) for key, item in value.items()}
+    return value
 
 
 class PoolRepository:

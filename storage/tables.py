@@ -288,3 +288,20 @@ class DigestWatermarkRow(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
     history_id: Mapped[int] = mapped_column(BigInteger)
     digested_at: Mapped[datetime | None]
+
+
+class RefusalRow(Base):
+    """Who tried to do what they may not, and when: the audit of refused actions.
+
+    Written in its own transaction after the refused command rolled back, so the refused change
+    itself leaves no trace but the attempt does.
+    """
+
+    __tablename__ = "refusals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    command: Mapped[str] = mapped_column(String(30))
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"))
+    reason: Mapped[str] = mapped_column(Text)
