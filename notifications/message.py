@@ -6,6 +6,7 @@ after a crash is byte-for-byte the same message and mail clients (and tests) rec
 
 from __future__ import annotations
 
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -17,6 +18,22 @@ if TYPE_CHECKING:
     from storage.repository import OutgoingMail
 
 
+class _Subject(str):
+    """A Subject the standard library folds without losing spaces.
+
+    Python's own folder (3.11 here; fixed upstream only in 2026, python/cpython gh-144156) splits a
+    long non-ASCII subject into adjacent encoded words with the space between them outside both, and
+    RFC 2047 decoders drop that space: "Velfærdsteknologi på" arrives as "Velfærdsteknologipå". The
+    older `email.header.Header` encoder keeps every space inside an encoded word.
+    """
+
+    name = "Subject"
+
+    def fold(self, *, policy) -> str:
+        encoded = Header(str(self), "utf-8", header_name=self.name, maxlinelen=policy.max_line_length)
+        return f"{self.name}: {encoded.encode(linesep=policy.linesep)}{policy.linesep}"
+
+
 def message_id(mail_id: int, sender: str) -> str:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "ideaflow.invalid"
     return f"<outbox-{mail_id}@{domain}>"
@@ -25,7 +42,7 @@ def message_id(mail_id: int, sender: str) -> str:
 def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     rendered = render(mail.kind, mail.lang, mail.payload, mail.recipient_name)
     message = EmailMessage()
-    message["Subject"] = rendered.subject
+    message["Subject"] = rendered.subject if rendered.subject.isascii() else _Subject(rendered.subject)
     message["From"] = sender
     username, _, domain = mail.recipient_email.rpartition("@")
     message["To"] = Address(display_name=mail.recipient_name, username=username, domain=domain)

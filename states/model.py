@@ -263,13 +263,15 @@ class Idea:
     ) -> None:
         require(by, Action.DECIDE, self)
         gate = self.open_gate
-        if amount_dkk is not None and not (decision == Decision.GO and gate == Gate.FUNDING):
-            raise BadInput("--amount-dkk applies only to a go at the funding gate")
+        # The state is checked before the amount: a funding go that finds the gate already decided
+        # (e.g. it lost a race) is refused (exit 1), not misreported as bad input (exit 2).
         if decision in (Decision.GO, Decision.RECYCLE):
             if gate is None:
                 raise InvalidTransition(f"no gate is open for an idea that is {self.stage}")
             if gate == Gate.EVALUATION:
                 raise InvalidTransition("the evaluation gate is decided with 'ideaflow evaluate'")
+        if amount_dkk is not None and not (decision == Decision.GO and gate == Gate.FUNDING):
+            raise BadInput("--amount-dkk applies only to a go at the funding gate")
         if decision == Decision.GO and gate == Gate.FUNDING:
             amount_dkk = self._funding_amount(amount_dkk)
             from_stage, _ = fire(self, "go", amount_dkk=amount_dkk)

@@ -296,12 +296,15 @@ class IdeaRepository:
         for idea, row in self.seen.values():
             if not idea.changed:
                 continue
+            # The versioned UPDATE of the idea row goes first: of two concurrent changes to one idea,
+            # the loser stops here (StaleDataError) before it touches the pool or any other table.
+            self._copy_state(idea, row, now)
+            self.session.flush()
             if idea.new_allocation_dkk is not None:
                 self.pools.allocate(idea.pool, idea.new_allocation_dkk)
                 self.session.add(
                     AllocationRow(pool_id=idea.pool.id, idea_id=idea.id, amount_dkk=idea.new_allocation_dkk, at=now)
                 )
-            self._copy_state(idea, row, now)
             self._write_records(idea, now)
 
     def _copy_state(self, idea: Idea, row: IdeaRow, now: datetime) -> None:
@@ -409,6 +412,9 @@ class TimerRepository:
             .where(TimerRow.fired_at.is_(None), TimerRow.cancelled_at.is_(None), TimerRow.due_at <= now)
             .order_by(TimerRow.due_at, TimerRow.id)
             .limit(limit)
+            # PostgreSQL: concurrent sweeps take different batches instead of queueing for the same
+            # one (SQLite ignores this; its writers are serialised by BEGIN IMMEDIATE anyway).
+            .with_for_update(skip_locked=True)
         )
         return [DueTimer(i, idea, TimerKind(kind), due) for i, idea, kind, due in rows]
 
@@ -491,7 +497,7 @@ class OutboxRepository:
         """
         due = list(self.session.scalars(
             select(OutboxRow.id).where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
-            .order_by(OutboxRow.id).limit(limit)
+            .order_by(OutboxRow.id).limit(limit).with_for_update(skip_locked=True)
         ))
         if not due:
             return []

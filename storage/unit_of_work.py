@@ -63,7 +63,7 @@ class UnitOfWork:
             raise Conflict("the idea was changed by someone else at the same time; nothing was changed, try again") from None
         except IntegrityError as error:
             self.session.rollback()
-            raise Conflict(f"the change conflicts with stored data: {error.orig}") from None
+            raise Conflict(f"the change conflicts with stored data: {str(error.orig).splitlines()[0]}") from None
         except OperationalError as error:
             if "locked" not in str(error.orig) and "deadlock" not in str(error.orig):
                 raise

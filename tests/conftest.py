@@ -1,0 +1,275 @@
+"""Shared fixtures: a real SQLite file per test, the service layer on it, and the installed CLI.
+
+Nothing is mocked. `services` and `world` set the scene in-process (fast); `cli` runs the installed
+`ideaflow` console script as a separate process, the way a coordinator or a script would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from sqlalchemy import inspect, text
+
+from ideaflow.services import Services
+from ideaflow.views import idea_view
+from states.criteria import TAARNBY_CRITERIA
+from states.vocabulary import Decision, Outcome, Role, Stage
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+import pgcluster
+
+IDEAFLOW = Path(sys.executable).with_name("ideaflow")
+
+ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
+
+
+class CliResult(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+DATABASES = os.environ.get("IDEAFLOW_TEST_DATABASES", "sqlite,postgresql").split(",")
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster for the whole session, or the reason there is none."""
+    cluster = pgcluster.Cluster()
+    url = cluster.start()
+    server = make_engine(url) if url else None
+    yield server, cluster.why_not
+    if server is not None:
+        server.dispose()
+    cluster.stop()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "ideaflow.db"
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request, db_path: Path) -> str:
+    """An empty database (the `engine` fixture migrates it): a SQLite file, or a new PostgreSQL database.
+
+    Every test that uses it runs on both; without a PostgreSQL server the second half is skipped
+    with the reason. `IDEAFLOW_TEST_DATABASES=sqlite` limits a local run to SQLite.
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{db_path}"
+    server, why_not = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip(f"PostgreSQL tests skipped: {why_not}")
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    with server.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text(f'CREATE DATABASE "{name}"'))
+    return server.url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def engine(db_url: str):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def services(engine) -> Services:
+    return Services(engine)
+
+
+def clean_env(db_url: str, home: Path) -> dict[str, str]:
+    """The caller's environment without any IDEAFLOW_* setting, pointed at this test's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAFLOW_")}
+    env.update(IDEAFLOW_DATABASE_URL=db_url, IDEAFLOW_MAIL_DIR=str(home / "mail"), HOME=str(home),
+               PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path):
+    """Run `ideaflow ARGS...` as a subprocess in tmp_path; returns (returncode, stdout, stderr)."""
+    assert IDEAFLOW.exists(), f"the console script is not installed next to {sys.executable}"
+    env = clean_env(db_url, tmp_path)
+
+    def run(*args: str | int, timeout: float = 60, database_url: str | None = None) -> CliResult:
+        environment = env if database_url is None else {**env, "IDEAFLOW_DATABASE_URL": database_url}
+        done = subprocess.run([str(IDEAFLOW), *map(str, args)], cwd=tmp_path, env=environment, capture_output=True,
+                              text=True, timeout=timeout)
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+# -- looking at the database --------------------------------------------------------------------------
+
+
+def db_snapshot(engine) -> dict[str, list[tuple]]:
+    """Every row of every table, in primary-key order: the strongest 'nothing changed' there is."""
+    with engine.connect() as connection:
+        tables = inspect(connection).get_table_names()
+        return {t: [tuple(r) for r in connection.execute(text(f'SELECT * FROM "{t}" ORDER BY 1'))]
+                for t in tables}
+
+
+def show_json(engine, idea_id: int) -> dict:
+    """What `ideaflow show IDEA --json` prints, built by the same view the CLI uses."""
+    return idea_view(engine, idea_id).model_dump(mode="json", by_alias=True)
+
+
+@pytest.fixture
+def shown(engine):
+    """`shown(idea_id)`: the idea as `show --json` prints it (same view, in-process)."""
+    return lambda idea_id: show_json(engine, idea_id)
+
+
+@pytest.fixture
+def snapshot(engine):
+    return lambda: db_snapshot(engine)
+
+
+@pytest.fixture
+def unchanged(engine):
+    """`with unchanged(idea_id, ...):` asserts that the block changed no row of any table.
+
+    A refusal of who-may-do-what is recorded in the `refusals` audit table by design (in its own
+    transaction); pass `audited=True` to require exactly that one row and nothing else.
+    """
+
+    @contextmanager
+    def check(*idea_ids: int, audited: bool = False):
+        before = db_snapshot(engine)
+        views = [show_json(engine, i) for i in idea_ids]
+        yield
+        after = db_snapshot(engine)
+        refusals_before, refusals_after = before.pop("refusals"), after.pop("refusals")
+        for table in before:
+            assert after[table] == before[table], f"table {table!r} changed"
+        assert after.keys() == before.keys()
+        assert refusals_after[: len(refusals_before)] == refusals_before
+        assert len(refusals_after) == len(refusals_before) + (1 if audited else 0), "refusals audit rows"
+        assert [show_json(engine, i) for i in idea_ids] == views
+
+    return check
+
+
+@pytest.fixture
+def expect():
+    """`expect.ok(result)` and `expect.failed(result, code, *needles)`, for tests that cannot import conftest."""
+
+    class Expect:
+        ok = staticmethod(assert_ok)
+        failed = staticmethod(assert_failed)
+
+    return Expect
+
+
+def assert_failed(result: CliResult, code: int, *needles: str) -> str:
+    """The command exited with `code`, printed nothing on stdout and exactly one line on stderr."""
+    assert result.returncode == code, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), f"want one stderr line, got {result.stderr!r}"
+    assert lines[0].startswith("ideaflow: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def assert_ok(result: CliResult) -> str:
+    assert result.returncode == 0, result
+    assert result.stderr == "", result.stderr
+    return result.stdout
+
+
+# -- a pool with its people, and ideas moved to any stage ----------------------------------------------
+
+
+class World:
+    """A pool, one coordinator, reviewer, proposer and follower, and a way to put ideas at any stage."""
+
+    coordinator = "koordinator@kommune.dk"
+    reviewer = "bedoemmer@kommune.dk"
+    proposer = "borger@example.dk"
+    follower = "byraad@kommune.dk"
+
+    def __init__(self, services: Services, pool: str = "Innovationspuljen", budget_dkk: int = 5_000_000) -> None:
+        self.services = services
+        self.pool = pool
+        self.now = datetime.now(UTC)
+        services.create_pool(pool, budget_dkk, self.now.year, self.now)
+        for email, name, role in [
+            (self.coordinator, "Karin Koordinator", Role.COORDINATOR),
+            (self.reviewer, "Bent Bedømmer", Role.REVIEWER),
+            (self.proposer, "Birgit Borger", Role.PROPOSER),
+            (self.follower, "Frede Følger", Role.FOLLOWER),
+        ]:
+            services.add_person(email, name, role, self.now)
+        self._count = 0
+
+    def clock(self) -> datetime:
+        return datetime.now(UTC)
+
+    def submit(self, title: str | None = None, *, requested_dkk: int | None = 100_000, pool: str | None = None) -> int:
+        self._count += 1
+        return self.services.submit(title=title or f"Idé nummer {self._count}", description="En god idé.",
+                                    proposer=self.proposer, pool=pool or self.pool, now=self.clock(),
+                                    requested_dkk=requested_dkk)
+
+    def idea(self, stage: Stage | str = Stage.SUBMITTED, *, evaluation_open: bool = False, held_from: Stage | str =
+             Stage.SUBMITTED, amount_dkk: int | None = None, **submit: object) -> int:
+        idea_id = self.submit(**submit)
+        self.move(idea_id, stage, evaluation_open=evaluation_open, held_from=held_from, amount_dkk=amount_dkk)
+        return idea_id
+
+    def move(self, idea_id: int, stage: Stage | str, *, evaluation_open: bool = False,
+             held_from: Stage | str = Stage.SUBMITTED, amount_dkk: int | None = None) -> None:
+        """Move a freshly submitted idea to `stage` through the service layer, the legal way."""
+        s, stage = self.services, Stage(stage)
+        if stage == Stage.SUBMITTED:
+            return
+        if stage == Stage.REJECTED:
+            s.decide(idea_id, Decision.KILL, self.coordinator, self.clock(), reason="not for us")
+            return
+        if stage == Stage.WITHDRAWN:
+            s.withdraw(idea_id, self.proposer, self.clock(), "changed my mind")
+            return
+        if stage == Stage.ON_HOLD:
+            self.move(idea_id, held_from)
+            s.decide(idea_id, Decision.HOLD, self.coordinator, self.clock(), reason="wait for the budget")
+            return
+        s.review(idea_id, self.reviewer, ALL_SCORES, self.clock(), comment="fine")
+        s.decide(idea_id, Decision.GO, self.coordinator, self.clock())
+        if stage == Stage.SCREENED:
+            return
+        s.decide(idea_id, Decision.GO, self.coordinator, self.clock(), amount_dkk=amount_dkk)
+        if stage == Stage.FUNDED:
+            return
+        today = date.today()
+        if evaluation_open or stage == Stage.EVALUATED:
+            start, end = today - timedelta(days=30), today - timedelta(days=2)
+        else:
+            start, end = today - timedelta(days=1), today + timedelta(days=90)
+        s.plan_pilot(idea_id, start=start, end=end, sites=("Gundsømagle", "Viby"), now=self.clock(),
+                     followers=(self.follower,), measures=("ventetid",), by=self.coordinator)
+        s.sweep(self.clock())  # the start (and end) date has arrived
+        if stage == Stage.PILOTING:
+            return
+        s.evaluate(idea_id, self.coordinator, ALL_SCORES, Outcome.SCALE, self.clock(), "skal udbredes")
+        assert stage == Stage.EVALUATED, stage
+
+
+@pytest.fixture
+def world(services) -> World:
+    return World(services)

@@ -1,0 +1,478 @@
+"""The command-line contract, command by command, against a real SQLite file.
+
+Each command: its success path, at least one refusal (exit 1) and at least one bad input (exit 2).
+Failures must print exactly one line on stderr and change nothing in the database (every row of
+every table, and the idea as `show --json` prints it, compared before and after). The scene is set
+through the service layer in-process; only the command under test runs as a process.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from states.vocabulary import Stage
+from storage.migrate import head
+from storage.tables import AllocationRow, HistoryRow, PoolRow, TimerRow
+
+pytestmark = pytest.mark.slow
+
+ALL = [f"{name}=4" for name in ("effektivitet", "kvalitet", "resultat", "arbejdsmiljø", "begejstring", "omtale")]
+SCORES = [arg for pair in ALL for arg in ("--score", pair)]
+HISTORY_KEYS = {"from", "to", "at", "by", "reason"}
+
+
+def scalar(engine, statement):
+    with engine.connect() as connection:
+        return connection.execute(statement).scalar()
+
+
+# -- no database yet, and init --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    ["list"],
+    ["show", "1", "--json"],
+    ["pool", "show", "Innovationspuljen"],
+    ["person", "add", "a@kommune.dk", "--name", "A", "--role", "coordinator"],
+    ["submit", "--title", "T", "--description", "D", "--proposer", "p@example.dk", "--pool", "P"],
+    ["decide", "1", "go", "--by", "k@kommune.dk"],
+    ["sweep"],
+])
+def test_a_database_never_initialised_is_refused_with_a_pointer_to_init(cli, expect, db_path, args):
+    expect.failed(cli(*args), 1, "ideaflow init")
+    if db_path.exists():  # SQLite may leave an empty file behind, but never a schema
+        import sqlite3
+
+        with sqlite3.connect(db_path) as connection:
+            assert connection.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone() == (0,)
+
+
+def test_init_creates_the_schema_and_is_safe_to_repeat(cli, expect, db_url, tmp_path):
+    first = expect.ok(cli("init"))
+    assert head() in first
+    second = expect.ok(cli("init"))
+    assert head() in second
+    assert json.loads(expect.ok(cli("list", "--json"))) == []
+
+    # refused: the database cannot be opened (its folder does not exist); nothing is created
+    missing = tmp_path / "no" / "such" / "folder" / "x.db"
+    expect.failed(cli("init", database_url=f"sqlite:///{missing}"), 1)
+    assert not missing.parent.exists()
+
+    # bad input: an option init does not have
+    expect.failed(cli("init", "--force"), 2, "--force")
+
+
+# -- pools ------------------------------------------------------------------------------------------------
+
+
+def test_pool_create_with_default_yaml_and_json_criteria(cli, expect, engine, tmp_path):
+    expect.ok(cli("pool", "create", "Tårnby", "--budget-dkk", "5000000", "--year", "2020"))
+    yaml_file = tmp_path / "roskilde.yaml"
+    yaml_file.write_text(
+        "criteria:\n"
+        "  - name: borgernytte\n    weight: 3\n    must_meet: true\n    description: Gør det hverdagen lettere?\n"
+        "  - name: økonomi\n    weight: 2\n",
+        encoding="utf-8",
+    )
+    expect.ok(cli("pool", "create", "Roskilde", "--budget-dkk", "750000", "--criteria", yaml_file))
+    json_file = tmp_path / "gentofte.json"
+    json_file.write_text(json.dumps([{"name": "radikal", "weight": 1.5}, {"name": "gevinst"}]), encoding="utf-8")
+    expect.ok(cli("pool", "create", "Gentofte", "--budget-dkk", "0", "--criteria", json_file))
+
+    taarnby = json.loads(expect.ok(cli("pool", "show", "Tårnby", "--json")))
+    assert (taarnby["name"], taarnby["year"], taarnby["budget_dkk"], taarnby["allocated_dkk"]) == \
+        ("Tårnby", 2020, 5_000_000, 0)
+    assert [c["name"] for c in taarnby["criteria"]][:3] == ["effektivitet", "kvalitet", "resultat"]
+    roskilde = json.loads(expect.ok(cli("pool", "show", "Roskilde", "--json")))
+    assert [(c["name"], c["weight"], c["must_meet"]) for c in roskilde["criteria"]] == \
+        [("borgernytte", 3.0, True), ("økonomi", 2.0, False)]
+    gentofte = json.loads(expect.ok(cli("pool", "show", "Gentofte", "--json")))
+    assert [(c["name"], c["weight"]) for c in gentofte["criteria"]] == [("radikal", 1.5), ("gevinst", 1.0)]
+    assert gentofte["budget_dkk"] == 0
+
+
+def test_pool_create_refused_and_bad_input_change_nothing(cli, expect, engine, unchanged, tmp_path, world):
+    with unchanged():
+        expect.failed(cli("pool", "create", world.pool, "--budget-dkk", "10"), 1, "already exists")
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("criteria: [name: x\n", encoding="utf-8")
+    unknown_key = tmp_path / "unknown.json"
+    unknown_key.write_text(json.dumps([{"name": "x", "vægt": 2}]), encoding="utf-8")
+    for args, needle in [
+        (["--budget-dkk", "-5"], "--budget-dkk"),
+        (["--budget-dkk", "fem"], "--budget-dkk"),
+        (["--budget-dkk", "5", "--criteria", tmp_path / "missing.yaml"], "missing.yaml"),
+        (["--budget-dkk", "5", "--criteria", broken], "not valid YAML"),
+        (["--budget-dkk", "5", "--criteria", unknown_key], "unknown keys"),
+        (["--budget-dkk", "5", "--year", "1900"], "--year"),
+    ]:
+        with unchanged():
+            expect.failed(cli("pool", "create", "Ny pulje", *args), 2, needle)
+
+
+def test_pool_show_text_and_json(cli, expect, world, services):
+    funded = world.idea(Stage.FUNDED, requested_dkk=250_000)
+    assert funded
+    shown = json.loads(expect.ok(cli("pool", "show", world.pool, "--json")))
+    assert shown["allocated_dkk"] == 250_000
+    assert shown["remaining_dkk"] == 5_000_000 - 250_000
+    assert shown["ideas_by_stage"]["funded"] == 1
+    plain = expect.ok(cli("pool", "show", world.pool))
+    assert world.pool in plain and "effektivitet" in plain
+
+    expect.failed(cli("pool", "show", "Ingen pulje", "--json"), 2, "unknown pool")
+
+
+# -- people -----------------------------------------------------------------------------------------------
+
+
+def test_person_add(cli, expect, engine, unchanged, world):
+    assert "Ida" in expect.ok(cli("person", "add", "ida@kommune.dk", "--name", "Ida", "--role", "reviewer",
+                                  "--lang", "en"))
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT name, role, lang FROM people WHERE email='ida@kommune.dk'")).one()
+    assert tuple(row) == ("Ida", "reviewer", "en")
+
+    with unchanged():
+        expect.failed(cli("person", "add", "ida@kommune.dk", "--name", "Ida 2", "--role", "proposer"), 1,
+                      "already exists")
+    with unchanged():
+        expect.failed(cli("person", "add", "ikke-en-adresse", "--name", "X", "--role", "proposer"), 2,
+                      "not an email address")
+    with unchanged():
+        expect.failed(cli("person", "add", "x@kommune.dk", "--name", "X", "--role", "borgmester"), 2, "--role")
+
+
+# -- submit -----------------------------------------------------------------------------------------------
+
+
+def test_submit_prints_the_id_and_show_json_has_the_contract_keys(cli, expect, engine, world):
+    before = datetime.now(UTC)
+    out = expect.ok(cli("submit", "--title", "Robotplæneklippere", "--description", "Klip græsset selv",
+                        "--proposer", world.proposer, "--pool", world.pool))
+    idea_id = int(out.strip())
+
+    document = json.loads(expect.ok(cli("submit", "--title", "Droner", "--description", "Tagrender",
+                                        "--proposer", "ny.borger@example.dk", "--pool", world.pool,
+                                        "--requested-dkk", "120000", "--department", "Teknik",
+                                        "--department", "Miljø", "--json")))
+    assert document["id"] == idea_id + 1
+    assert (document["title"], document["stage"]) == ("Droner", "submitted")
+
+    shown = json.loads(expect.ok(cli("show", document["id"], "--json")))
+    assert {"id", "title", "stage", "pool", "proposer", "deadline", "history"} <= shown.keys()
+    assert (shown["id"], shown["title"], shown["stage"], shown["pool"], shown["proposer"]) == \
+        (idea_id + 1, "Droner", "submitted", world.pool, "ny.borger@example.dk")
+    assert shown["requested_dkk"] == 120_000 and shown["departments"] == ["Teknik", "Miljø"]
+    deadline = datetime.fromisoformat(shown["deadline"])
+    assert before + timedelta(days=29) < deadline < datetime.now(UTC) + timedelta(days=31)
+    assert len(shown["history"]) == 1
+    assert HISTORY_KEYS <= shown["history"][0].keys()
+    assert (shown["history"][0]["from"], shown["history"][0]["to"], shown["history"][0]["by"]) == \
+        (None, "submitted", "ny.borger@example.dk")
+
+
+def test_submit_bad_input_changes_nothing(cli, expect, unchanged, world):
+    common = ["--description", "D", "--proposer", world.proposer]
+    for args, needle in [
+        (["--title", " ", *common, "--pool", world.pool], "--title"),
+        (["--title", "T", *common, "--pool", "Ingen pulje"], "unknown pool"),
+        (["--title", "T", *common, "--pool", world.pool, "--requested-dkk", "0"], "--requested-dkk"),
+        (["--title", "T", "--description", "D", "--proposer", "ikke en adresse", "--pool", world.pool], "email"),
+    ]:
+        with unchanged():
+            expect.failed(cli("submit", *args), 2, needle)
+
+
+# -- review -----------------------------------------------------------------------------------------------
+
+
+def test_review(cli, expect, shown, unchanged, world, tmp_path):
+    idea = world.idea()
+    assert "weighted score" in expect.ok(cli("review", idea, "--by", world.reviewer, *SCORES, "--comment", "god"))
+    reviews = shown(idea)["reviews"]
+    assert [(r["reviewer"], r["gate"], r["round"]) for r in reviews] == [(world.reviewer, "screening", 1)]
+
+    # a must-meet criterion answered on a pool that has one
+    criteria = tmp_path / "must.json"
+    criteria.write_text(json.dumps([{"name": "lovlig", "must_meet": True}, {"name": "nytte"}]), encoding="utf-8")
+    expect.ok(cli("pool", "create", "Med krav", "--budget-dkk", "1000", "--criteria", criteria))
+    other = world.submit(pool="Med krav")
+    expect.ok(cli("review", other, "--by", world.reviewer, "--score", "nytte=5", "--must", "lovlig=yes"))
+    assert shown(other)["reviews"][0]["must_meet"] == {"lovlig": True}
+
+    funded = world.idea(Stage.FUNDED)
+    # refused: twice at one gate; a coordinator reviewing (audited); no screening/funding gate open
+    with unchanged(idea):
+        expect.failed(cli("review", idea, "--by", world.reviewer, *SCORES), 1, "already reviewed")
+    with unchanged(idea, audited=True):
+        expect.failed(cli("review", idea, "--by", world.coordinator, *SCORES), 1, "may not review")
+    with unchanged(funded):
+        expect.failed(cli("review", funded, "--by", world.reviewer, *SCORES), 1, "funded")
+    # bad input
+    fresh = world.idea()
+    for args, needle in [
+        (["--score", "effektivitet=9"], "from 1 to 5"),
+        (["--score", "skønhed=3"], "unknown criterion"),
+        (["--score", "effektivitet"], "CRITERION=VALUE"),
+        (["--score", "effektivitet=3", "--must", "kvalitet=yes"], "must-meet"),
+    ]:
+        with unchanged(fresh):
+            expect.failed(cli("review", fresh, "--by", world.reviewer, *args), 2, needle)
+    with unchanged(fresh):
+        expect.failed(cli("review", 9999, "--by", world.reviewer, *SCORES), 2, "unknown idea")
+
+
+# -- decide -----------------------------------------------------------------------------------------------
+
+
+def test_decide_go_at_both_gates_with_an_amount(cli, expect, engine, shown, world):
+    idea = world.idea(requested_dkk=300_000)
+    world.services.review(idea, world.reviewer, {c: 4 for c in world_criteria()}, world.clock())
+    assert "screened" in expect.ok(cli("decide", idea, "go", "--by", world.coordinator, "--reason", "lovende"))
+    out = expect.ok(cli("decide", idea, "go", "--by", world.coordinator, "--amount-dkk", "275000"))
+    assert "funded" in out
+    view = shown(idea)
+    assert view["stage"] == "funded" and view["allocated_dkk"] == 275_000
+    assert [(h["from"], h["to"]) for h in view["history"]] == \
+        [(None, "submitted"), ("submitted", "screened"), ("screened", "funded")]
+    assert view["history"][1]["reason"] == "lovende" and view["history"][1]["by"] == world.coordinator
+    assert scalar(engine, select(PoolRow.allocated_dkk)) == 275_000
+    assert scalar(engine, select(func.sum(AllocationRow.amount_dkk))) == 275_000
+
+
+def world_criteria():
+    return [pair.split("=")[0] for pair in ALL]
+
+
+@pytest.mark.parametrize("decision, start, stage", [
+    ("kill", Stage.SCREENED, "rejected"),
+    ("hold", Stage.FUNDED, "on_hold"),
+    ("recycle", Stage.SUBMITTED, "submitted"),
+])
+def test_decide_kill_hold_recycle(cli, expect, shown, world, decision, start, stage):
+    idea = world.idea(start)
+    before = shown(idea)
+    expect.ok(cli("decide", idea, decision, "--by", world.coordinator, "--reason", f"{decision} it"))
+    after = shown(idea)
+    assert after["stage"] == stage
+    assert after["history"][:-1] == before["history"]  # appended, never rewritten
+    assert (after["history"][-1]["from"], after["history"][-1]["to"], after["history"][-1]["reason"]) == \
+        (start.value, stage, f"{decision} it")
+    if decision == "hold":
+        assert after["held_from"] == "funded"
+    if decision == "recycle":  # the gate reopens with a new deadline and a new round of reviews
+        assert after["deadline"] >= before["deadline"]
+        assert after["open_gate"] == "screening"
+
+
+def test_decide_refusals_change_nothing(cli, expect, unchanged, world):
+    unreviewed = world.idea()
+    screened = world.idea(Stage.SCREENED)
+    rejected = world.idea(Stage.REJECTED)
+    with unchanged(unreviewed):
+        expect.failed(cli("decide", unreviewed, "go", "--by", world.coordinator), 1, "needs at least one review")
+    with unchanged(screened):
+        expect.failed(cli("decide", screened, "go", "--by", world.coordinator, "--amount-dkk", "5000001"), 1,
+                      "cannot afford")
+    with unchanged(screened, audited=True):
+        expect.failed(cli("decide", screened, "kill", "--by", world.reviewer), 1, "may not decide")
+    with unchanged(rejected):
+        expect.failed(cli("decide", rejected, "hold", "--by", world.coordinator), 1, "rejected")
+    # a funding go that comes after the gate was decided is refused, not "bad input" (it was well-formed)
+    funded = world.idea(Stage.FUNDED)
+    with unchanged(funded):
+        expect.failed(cli("decide", funded, "go", "--by", world.coordinator, "--amount-dkk", "1000"), 1,
+                      "no gate is open")
+
+
+def test_decide_bad_input_changes_nothing(cli, expect, unchanged, world):
+    idea = world.idea()
+    screened = world.idea(Stage.SCREENED, requested_dkk=None)
+    for target, args, needle in [
+        (idea, ["maybe"], "decision"),
+        (idea, ["go", "--amount-dkk", "1000"], "--amount-dkk"),
+        (screened, ["go"], "--amount-dkk"),
+        (screened, ["go", "--amount-dkk", "0"], "--amount-dkk"),
+        (screened, ["go", "--amount-dkk", "tusind"], "--amount-dkk"),
+    ]:
+        with unchanged(idea, screened):
+            expect.failed(cli("decide", target, *args, "--by", world.coordinator), 2, needle)
+    with unchanged(idea):
+        expect.failed(cli("decide", 9999, "kill", "--by", world.coordinator), 2, "unknown idea")
+    with unchanged(idea):
+        expect.failed(cli("decide", idea, "kill", "--by", "ukendt@kommune.dk"), 2, "unknown person")
+
+
+# -- pilot, evaluate --------------------------------------------------------------------------------------
+
+
+def test_pilot(cli, expect, engine, shown, unchanged, world):
+    funded = world.idea(Stage.FUNDED)
+    start, end = date.today() + timedelta(days=10), date.today() + timedelta(days=100)
+    out = expect.ok(cli("pilot", funded, "--start", start, "--end", end, "--site", "Gundsømagle", "--site", "Viby",
+                        "--follower", world.follower, "--measure", "ventetid", "--by", world.coordinator))
+    assert "Gundsømagle" in out
+    pilot = shown(funded)["pilot"]
+    assert pilot == {"start": str(start), "end": str(end), "sites": ["Gundsømagle", "Viby"],
+                     "followers": [world.follower], "measures": ["ventetid"]}
+    assert scalar(engine, text(f"SELECT count(*) FROM timers WHERE idea_id={funded} AND kind='pilot_start' "
+                               "AND fired_at IS NULL AND cancelled_at IS NULL")) == 1
+
+    submitted = world.idea()
+    with unchanged(submitted):
+        expect.failed(cli("pilot", submitted, "--start", start, "--end", end, "--site", "Viby"), 1, "only a funded")
+    with unchanged(funded, audited=True):
+        expect.failed(cli("pilot", funded, "--start", start, "--end", end, "--site", "Viby", "--by", world.reviewer),
+                      1, "may not")
+    for args, needle in [
+        (["--start", end, "--end", start, "--site", "Viby"], "must be before"),
+        (["--start", "1. marts", "--end", end, "--site", "Viby"], "--start"),
+        (["--start", start, "--end", end, "--site", "Viby", "--follower", "ukendt@kommune.dk"], "unknown person"),
+    ]:
+        with unchanged(funded):
+            expect.failed(cli("pilot", funded, *args), 2, needle)
+
+
+def test_evaluate(cli, expect, shown, unchanged, world):
+    ready = world.idea(Stage.PILOTING, evaluation_open=True)
+    running = world.idea(Stage.PILOTING)
+    out = expect.ok(cli("evaluate", ready, "--by", world.coordinator, *SCORES, "--outcome", "scale",
+                        "--comment", "udbredes"))
+    assert "scale" in out
+    view = shown(ready)
+    assert view["stage"] == "evaluated" and view["evaluation"]["outcome"] == "scale"
+    assert [h["to"] for h in view["history"]] == ["submitted", "screened", "funded", "piloting", "piloting",
+                                                   "evaluated"]
+
+    with unchanged(running):
+        expect.failed(cli("evaluate", running, "--by", world.coordinator, *SCORES, "--outcome", "stop"), 1,
+                      "evaluation gate opens when the pilot ends")
+    with unchanged(ready):
+        expect.failed(cli("evaluate", ready, "--by", world.coordinator, *SCORES, "--outcome", "stop"), 1,
+                      "evaluated")
+    other = world.idea(Stage.PILOTING, evaluation_open=True)
+    with unchanged(other):
+        expect.failed(cli("evaluate", other, "--by", world.coordinator, "--score", "effektivitet=3",
+                          "--outcome", "adjust"), 2, "missing")
+    with unchanged(other):
+        expect.failed(cli("evaluate", other, "--by", world.coordinator, *SCORES, "--outcome", "forever"), 2,
+                      "--outcome")
+
+
+# -- withdraw, resume -------------------------------------------------------------------------------------
+
+
+def test_withdraw(cli, expect, shown, unchanged, world):
+    idea = world.idea(Stage.SCREENED)
+    expect.ok(cli("withdraw", idea, "--by", world.proposer, "--reason", "flytter"))
+    view = shown(idea)
+    assert view["stage"] == "withdrawn"
+    assert (view["history"][-1]["from"], view["history"][-1]["by"], view["history"][-1]["reason"]) == \
+        ("screened", world.proposer, "flytter")
+
+    other = world.idea()
+    with unchanged(other, audited=True):
+        expect.failed(cli("withdraw", other, "--by", world.coordinator), 1, "proposer")
+    with unchanged(idea):
+        expect.failed(cli("withdraw", idea, "--by", world.proposer), 1, "withdrawn")
+    with unchanged(other):
+        expect.failed(cli("withdraw", other, "--by", "ukendt@kommune.dk"), 2, "unknown person")
+
+
+def test_resume(cli, expect, shown, unchanged, world):
+    held = world.idea(Stage.ON_HOLD, held_from=Stage.SCREENED)
+    assert "screened" in expect.ok(cli("resume", held, "--by", world.coordinator))
+    view = shown(held)
+    assert view["stage"] == "screened" and view["held_from"] is None and view["open_gate"] == "funding"
+    assert [(h["from"], h["to"]) for h in view["history"][-2:]] == [("screened", "on_hold"), ("on_hold", "screened")]
+
+    with unchanged(held):
+        expect.failed(cli("resume", held, "--by", world.coordinator), 1, "cannot resume")
+    other = world.idea(Stage.ON_HOLD)
+    with unchanged(other, audited=True):
+        expect.failed(cli("resume", other, "--by", world.reviewer), 1, "may not resume")
+    with unchanged(other):
+        expect.failed(cli("resume", "abc", "--by", world.coordinator), 2, "'idea'")
+
+
+# -- list, show -------------------------------------------------------------------------------------------
+
+
+def test_list(cli, expect, services, world):
+    submitted = world.idea(title="Første")
+    funded = world.idea(Stage.FUNDED, title="Anden")
+    world.services.create_pool("Anden pulje", 1000, world.now.year, world.now)
+    elsewhere = world.idea(title="Tredje", pool="Anden pulje")
+
+    everything = json.loads(expect.ok(cli("list", "--json")))
+    assert [(i["id"], i["title"], i["stage"]) for i in everything] == \
+        [(submitted, "Første", "submitted"), (funded, "Anden", "funded"), (elsewhere, "Tredje", "submitted")]
+    assert all({"id", "title", "stage"} <= i.keys() for i in everything)
+    by_stage = json.loads(expect.ok(cli("list", "--stage", "submitted", "--json")))
+    assert [i["id"] for i in by_stage] == [submitted, elsewhere]
+    both = json.loads(expect.ok(cli("list", "--stage", "submitted", "--pool", world.pool, "--json")))
+    assert [i["id"] for i in both] == [submitted]
+    plain = expect.ok(cli("list", "--pool", "Anden pulje"))
+    assert "Tredje" in plain and "Første" not in plain
+
+    expect.failed(cli("list", "--stage", "approved"), 2, "--stage")
+    expect.failed(cli("list", "--pool", "Ingen pulje", "--json"), 2, "unknown pool")
+
+
+def test_show(cli, expect, world):
+    idea = world.idea(Stage.ON_HOLD, held_from=Stage.FUNDED, title="Samskabelse")
+    world.services.resume(idea, world.coordinator, world.clock())
+    view = json.loads(expect.ok(cli("show", idea, "--json")))
+    assert {"id", "title", "stage", "pool", "proposer", "deadline", "history"} <= view.keys()
+    assert (view["id"], view["title"], view["stage"], view["pool"], view["proposer"]) == \
+        (idea, "Samskabelse", "funded", world.pool, world.proposer)
+    assert view["deadline"] is None  # no gate is open for a funded idea
+    history = view["history"]
+    assert all(HISTORY_KEYS <= h.keys() for h in history)
+    assert [(h["from"], h["to"]) for h in history] == [
+        (None, "submitted"), ("submitted", "screened"), ("screened", "funded"), ("funded", "on_hold"),
+        ("on_hold", "funded")]
+    assert [h["at"] for h in history] == sorted(h["at"] for h in history)
+    assert [h["by"] for h in history] == [world.proposer] + [world.coordinator] * 4
+
+    plain = expect.ok(cli("show", idea))
+    assert "Samskabelse" in plain and "on_hold" in plain
+
+    expect.failed(cli("show", 9999, "--json"), 2, "unknown idea")
+    expect.failed(cli("show", "første"), 2, "'idea'")
+
+
+# -- sweep ------------------------------------------------------------------------------------------------
+
+
+def test_sweep(cli, expect, engine, shown, unchanged, world):
+    ideas = [world.idea() for _ in range(3)]
+    funded = world.idea(Stage.FUNDED)
+    world.services.plan_pilot(funded, start=date.today() + timedelta(days=3), end=date.today() + timedelta(days=60),
+                              sites=("Viby",), now=world.clock(), by=world.coordinator)
+    assert expect.ok(cli("sweep")).strip() == "nothing was due"
+
+    moment = (datetime.now(UTC) + timedelta(days=31)).isoformat()
+    out = expect.ok(cli("sweep", "--now", moment))
+    for idea in ideas:
+        assert f"idea {idea}: gate_deadline: screening deadline passed; escalated" in out
+    assert f"idea {funded}: pilot_start: pilot started" in out
+    assert "fired" in out.splitlines()[-1]
+    assert shown(funded)["stage"] == "piloting"
+    for idea in ideas:
+        assert [h["to"] for h in shown(idea)["history"]] == ["submitted", "submitted"]
+
+    with unchanged(*ideas, funded):
+        assert expect.ok(cli("sweep", "--now", moment)).strip() == "nothing was due"
+    with unchanged(*ideas, funded):
+        expect.failed(cli("sweep", "--now", "i morgen"), 2, "ISO-8601")
+    fired = scalar(engine, select(func.count()).select_from(TimerRow).where(TimerRow.fired_at.is_not(None)))
+    escalations = scalar(engine, select(func.count()).select_from(HistoryRow).where(HistoryRow.action == "escalate"))
+    assert escalations == 3 and fired >= 3 + 3 + 1  # deadlines, reminders (skipped), pilot start

@@ -1,0 +1,94 @@
+"""Fixtures for the notification tests: a real SQLite file, a real SMTP server, the real CLI.
+
+The SMTP server is aiosmtpd's `Controller` on a free local port (picked first: `port=0` does not
+work with Controller). Its handler records every accepted message and can be told to misbehave:
+refuse everything with a 4xx, refuse given addresses with a 5xx, drop the connection during DATA,
+or stall past the client's timeout. Helpers live in `mailtest.py`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from ideaflow.config import Settings
+from ideaflow.services import Services
+from mailtest import IDEAFLOW, MAIL_FROM, Cast, CliResult, SmtpServer, cli_env
+from notifications.delivery import SmtpTransport
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(smtp, tmp_path) -> Settings:
+    return Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_timeout_s=5.0,
+                    mail_from=MAIL_FROM, mail_dir=tmp_path / "mail")
+
+
+# -- the database --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db_file(tmp_path) -> Path:
+    return tmp_path / "ideaflow.db"
+
+
+@pytest.fixture
+def db(db_file):
+    engine = make_engine(f"sqlite:///{db_file}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def svc(db) -> Services:
+    return Services(db)
+
+
+@pytest.fixture
+def cast(svc) -> Cast:
+    return Cast(svc)
+
+
+# -- delivering and running the CLI ----------------------------------------------------------------
+
+
+@pytest.fixture
+def flush(svc, settings):
+    """`flush(now)`: deliver due outbox mail to the test SMTP server through the service layer."""
+
+    def run(now: datetime, transport=None):
+        return svc.flush_outbox(now, transport or SmtpTransport(settings), settings.mail_from)
+
+    return run
+
+
+@pytest.fixture
+def ideaflow(db_file, tmp_path):
+    """`ideaflow(*args, **settings)`: the installed console script as a subprocess.
+
+    Keyword arguments become IDEAFLOW_* variables (smtp_host="127.0.0.1" -> IDEAFLOW_SMTP_HOST).
+    """
+    assert IDEAFLOW.exists(), f"the console script is not installed next to {sys.executable}"
+
+    def run(*args: str, timeout: float = 120, **settings: str) -> CliResult:
+        done = subprocess.run([str(IDEAFLOW), *map(str, args)], cwd=tmp_path, env=cli_env(db_file, tmp_path,
+                              **settings), capture_output=True, text=True, timeout=timeout)
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+

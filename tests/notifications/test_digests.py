@@ -1,0 +1,150 @@
+"""Weekly digests: run a few minutes late one week and early the next, never skip, never repeat.
+
+The weeks straddle the switch to summer time (29 March 2026), so a slot computed in UTC instead of
+Copenhagen wall time would be an hour off. Runs go through the CLI (`ideaflow digest --now`); the
+digests are read back from the outbox table and, once, as delivered mail.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from mailtest import ALL_SCORES, Cast, parts
+from states.model import COPENHAGEN
+from states.vocabulary import Decision
+from storage.tables import HistoryRow, OutboxRow, PersonRow
+
+
+def cph(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=COPENHAGEN)
+
+
+def digests(db) -> dict[int, dict[str, dict]]:
+    """{digest outbox id: {recipient email: payload}} per row, grouped below by run."""
+    with db.connect() as connection:
+        return {row.id: (row.email, row.payload) for row in connection.execute(
+            select(OutboxRow.id, PersonRow.email, OutboxRow.payload)
+            .join(PersonRow, OutboxRow.recipient_id == PersonRow.id).where(OutboxRow.kind == "digest"))}
+
+
+def new_digests(db, seen: set[int]) -> dict[str, dict]:
+    found = digests(db)
+    fresh = {email: payload for mail_id, (email, payload) in found.items() if mail_id not in seen}
+    assert len(fresh) == len(set(found) - seen), "one digest per recipient and run"
+    seen |= set(found)
+    return fresh
+
+
+def history(db) -> list[tuple[int, str, str]]:
+    with db.connect() as connection:
+        return [(r.idea_id, r.action, r.at.isoformat()) for r in connection.execute(
+            select(HistoryRow).order_by(HistoryRow.id))]
+
+
+def moves(payload: dict) -> list[tuple[int, str, str]]:
+    return [(m["idea_id"], m["action"], m["at"]) for m in payload["moved"]]
+
+
+def pending(payload: dict) -> set[int]:
+    return {p["idea_id"] for p in payload["pending"]}
+
+
+def test_digests_at_0705_and_0701_cover_every_event_exactly_once(svc, db, ideaflow, smtp, flush):
+    c = Cast
+    cast = Cast(svc, now=cph("2026-03-16T10:00"))
+    seen: set[int] = set()
+
+    def digest(now: str) -> str:
+        result = ideaflow("digest", "--now", now)
+        assert result.returncode == 0 and result.stderr == "", result
+        return result.stdout
+
+    # -- the week before the first run, and a few minutes before it
+    p1 = cast.submit("Velfærdsteknologi", c.proposer, cph("2026-03-17T09:00"))
+    p2 = cast.submit("Cykelsti", c.proposer_en, cph("2026-03-18T09:00"))
+    svc.review(p1, c.reviewer, ALL_SCORES, cph("2026-03-19T09:00"))
+    svc.review(p2, c.reviewer, ALL_SCORES, cph("2026-03-19T09:05"))
+    svc.decide(p1, Decision.GO, c.coordinator, cph("2026-03-20T09:00"))
+    svc.decide(p2, Decision.GO, c.coordinator, cph("2026-03-20T09:10"))  # p2's last change
+    p3 = cast.submit("Madservice", c.proposer, cph("2026-03-23T07:03"))  # after the 07:00 slot, before the run
+    svc.review(p3, c.reviewer, ALL_SCORES, cph("2026-03-23T07:04"))
+
+    # -- run 1: Monday 07:05 (winter time, explicit offset)
+    assert "queued" in digest("2026-03-23T07:05:00+01:00")
+    week1 = new_digests(db, seen)
+    assert set(week1) == Cast.COORDINATORS | Cast.REVIEWERS | {c.proposer, c.proposer_en}
+    # nobody with nothing to say: the followers follow no pilot
+    assert not {c.follower, c.follower_en, c.other_follower} & set(week1)
+
+    # -- the week between, including right after run 1 and between the next slot and the next run
+    svc.decide(p3, Decision.HOLD, c.coordinator, cph("2026-03-23T07:06"), reason="afventer budget")
+    svc.review(p1, c.reviewer, ALL_SCORES, cph("2026-03-25T09:00"))
+    svc.decide(p1, Decision.GO, c.coordinator, cph("2026-03-26T09:00"), amount_dkk=250_000)
+    p4 = cast.submit("Lektiecafé", c.proposer, cph("2026-03-30T07:00:30"))  # summer time now
+
+    # -- run 2: Monday 07:01 (summer time, wall clock without an offset)
+    digest("2026-03-30T07:01:00")
+    week2 = new_digests(db, seen)
+    # -- run 3, a minute later: nothing is due, nothing is queued
+    assert "no digests were due" in digest("2026-03-30T07:02:00")
+    assert new_digests(db, seen) == {}
+
+    # together the two coordinator digests cover every history row exactly once, in order
+    covered = history(db)
+    assert len(covered) == 8
+    for coordinator in Cast.COORDINATORS:
+        both = moves(week1[coordinator]) + moves(week2[coordinator])
+        assert both == covered, (both, covered)
+        assert week1[coordinator]["moved_total"] + week2[coordinator]["moved_total"] == len(covered)
+    assert week1[c.coordinator]["new_ideas"] == 3 and week2[c.coordinator]["new_ideas"] == 1
+    assert moves(week1[c.coordinator])[-1][0] == p3  # the 07:03 submission made it into the 07:05 digest
+    assert moves(week2[c.coordinator])[-1][0] == p4  # the 07:00:30 submission into the 07:01 one
+    assert week2[c.coordinator]["budgets"] == [{"pool": c.pool, "budget_dkk": 5_000_000,
+                                                "allocated_dkk": 250_000, "left_dkk": 4_750_000}]
+    assert week2[c.coordinator]["stage_counts"]["funded"] == 1
+    assert week2[c.coordinator]["stage_counts"]["on_hold"] == 1
+
+    # proposers: only their own ideas, only when something changed
+    assert {m[0] for m in moves(week1[c.proposer])} == {p1, p3}
+    assert {m[0] for m in moves(week2[c.proposer])} == {p1, p3, p4}
+    assert moves(week1[c.proposer]) + moves(week2[c.proposer]) == [h for h in covered if h[0] in (p1, p3, p4)]
+    assert moves(week1[c.proposer_en]) == [h for h in covered if h[0] == p2]
+    assert c.proposer_en not in week2  # nothing happened to their idea: no digest
+
+    # reviewers: their pending reviews, with deadlines
+    assert pending(week1[c.reviewer]) == {p1, p2}  # both at the funding gate now; p3 reviewed already
+    assert pending(week1[c.reviewer_en]) == {p1, p2, p3}
+    assert all(p["at"] for p in week1[c.reviewer_en]["pending"])
+    assert pending(week2[c.reviewer]) == {p2, p4}  # p2 at funding now, p1 funded, p3 on hold
+    assert pending(week2[c.reviewer_en]) == {p2, p4}
+
+    # each digest states its period: week 2 starts where week 1 ended
+    for person in week2:
+        if person in week1:
+            assert week2[person]["period_from"] == week1[person]["period_to"]
+
+    # the digests are delivered as multipart mail in each reader's language
+    report = flush(cph("2026-03-30T07:03"))
+    assert report.ok and report.pending == 0, report
+    delivered = {r.rcpt[0]: r.message for r in smtp.handler.received  # week 2's digests name p4
+                 if r.message["X-Ideaflow-Kind"] == "digest" and "Lektiecafé" in parts(r.message)[0]}
+    assert set(delivered) == set(week2)
+    da_text, da_html = parts(delivered[c.coordinator])
+    en_text, _ = parts(delivered[c.coordinator_en])
+    assert delivered[c.coordinator]["Subject"] == "Ugens overblik fra ideaflow"
+    assert delivered[c.coordinator_en]["Subject"] == "Your weekly ideaflow digest"
+    assert "Lektiecafé" in da_text and "Lektiecafé" in da_html and "Lektiecafé" in en_text
+    assert "tilbage 4.750.000 kr." in da_text and "left DKK 4,750,000" in en_text
+    assert delivered[c.reviewer]["Subject"].endswith("2 idé(er) venter på din vurdering")
+
+    # -- after run 2: the next week's digest picks up exactly what came after it
+    svc.withdraw(p4, c.proposer, cph("2026-03-30T07:01:30"), "fandt en anden løsning")
+    digest("2026-04-06T07:00:00")  # exactly on the slot
+    week3 = new_digests(db, seen)
+    everything = history(db)
+    for coordinator in Cast.COORDINATORS:
+        assert moves(week1[coordinator]) + moves(week2[coordinator]) + moves(week3[coordinator]) == everything
+    assert moves(week3[c.proposer]) == [everything[-1]]
+    assert set(week3) == Cast.COORDINATORS | Cast.REVIEWERS | {c.proposer}

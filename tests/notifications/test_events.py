@@ -1,0 +1,208 @@
+"""Every domain event mails the right people, in their language, as a proper multipart message.
+
+One idea (A, proposed by an English-speaking citizen) goes through the whole lifecycle; a second
+idea (B) runs a pilot alongside it with its own follower. After each step the outbox is flushed
+to a real SMTP server and what arrived there is compared with who should have heard what.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from email.utils import parseaddr, parsedate_to_datetime
+
+from sqlalchemy import select
+
+from mailtest import ALL_SCORES, MAIL_FROM, T0, Cast, parts
+from states.criteria import TAARNBY_CRITERIA
+from states.model import local_midnight
+from states.vocabulary import Decision, Outcome
+from storage.tables import OutboxRow
+
+SUBJECT = {  # how each kind's subject starts, per language
+    "da": {"idea_received": "Vi har modtaget din idé", "idea_submitted": "Ny idé i", "review_requested": "",
+           "gate_decided": "Beslutning om", "deadline_reminder": "Påmindelse: frist", "deadline_escalated":
+           "Frist overskredet", "pilot_started": "Piloten er startet", "pilot_ended": "Piloten er slut",
+           "evaluation_recorded": "Evaluering af"},
+    "en": {"idea_received": "We have received your idea", "idea_submitted": "New idea in", "review_requested": "",
+           "gate_decided": "Decision on", "deadline_reminder": "Reminder: deadline", "deadline_escalated":
+           "Deadline passed", "pilot_started": "Pilot started", "pilot_ended": "Pilot ended",
+           "evaluation_recorded": "Evaluation of"},
+}
+GREETING = {"da": "Kære ", "en": "Dear "}
+
+TITLE_A = "Velfærdsteknologi på plejecentrene"
+TITLE_B = "Madservice i Viby"
+
+
+class Mailbox:
+    """What the SMTP server received since the last look, checked message by message."""
+
+    def __init__(self, smtp, flush, db) -> None:
+        self.smtp, self.flush, self.db = smtp, flush, db
+
+    def deliver(self, now: datetime) -> dict[tuple[str, str], list]:
+        report = self.flush(now)
+        assert report.ok and report.pending == 0, report
+        arrived = self.smtp.handler.take()
+        with self.db.connect() as connection:
+            rows = {f"<outbox-{r.id}@kommune.dk>": r for r in connection.execute(select(OutboxRow))}
+        got: dict[tuple[str, str], list] = {}
+        for item in arrived:
+            message = item.message
+            row = rows[message["Message-ID"]]  # the Message-ID names the outbox row it came from
+            assert row.status == "sent" and row.attempts == 1
+            (rcpt,) = item.rcpt
+            assert parseaddr(str(message["To"]))[1] == rcpt
+            assert message["From"] == MAIL_FROM
+            assert message["Auto-Submitted"] == "auto-generated"
+            assert parsedate_to_datetime(message["Date"]) == row.created_at
+            kind = message["X-Ideaflow-Kind"]
+            assert kind == row.kind
+            lang = Cast.LANG[rcpt]
+            assert message["Subject"].startswith(SUBJECT[lang][kind]), (lang, message["Subject"])
+            assert "\n" not in message["Subject"]
+            text, html = parts(message)
+            assert text.startswith(GREETING[lang]), text
+            assert f'lang="{lang}"' in html and "<html" in html
+            got.setdefault((rcpt, kind), []).append(message)
+        return got
+
+
+def of_kind(got, kind):
+    return {rcpt for rcpt, k in got if k == kind}
+
+
+def about(messages, title):
+    return all(title in m["Subject"] for m in messages)
+
+
+def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smtp, flush, db):
+    box = Mailbox(smtp, flush, db)
+    c = Cast
+
+    # -- submitted: a receipt to the (English) proposer, a notice to the coordinators, reviews asked for
+    a = cast.submit(TITLE_A, c.proposer_en, T0)
+    got = box.deliver(T0)
+    assert set(got) == {(c.proposer_en, "idea_received"), (c.coordinator, "idea_submitted"),
+                        (c.coordinator_en, "idea_submitted"), (c.reviewer, "review_requested"),
+                        (c.reviewer_en, "review_requested")}
+    assert got[(c.proposer_en, "idea_received")][0]["Subject"] == f"We have received your idea: {TITLE_A}"
+    assert got[(c.coordinator, "idea_submitted")][0]["Subject"] == f"Ny idé i {c.pool}: {TITLE_A}"
+    # the screening gate's review request lists every criterion and the deadline (T0 + 30 days, shown in
+    # Copenhagen summer time), in each reviewer's language
+    da_text, da_html = parts(got[(c.reviewer, "review_requested")][0])
+    en_text, en_html = parts(got[(c.reviewer_en, "review_requested")][0])
+    assert "Frist: 1. april 2026 kl. 11:00" in da_text and "1. april 2026 kl. 11:00" in da_html
+    assert "Deadline: 1 April 2026 at 11:00" in en_text, en_text
+    for criterion in TAARNBY_CRITERIA:
+        assert criterion.name in da_text and f"<li>{criterion.name}</li>" in da_html
+        assert criterion.name in en_text and f"<li>{criterion.name}</li>" in en_html
+    assert got[(c.reviewer, "review_requested")][0]["Subject"].startswith("Screeningen: ")
+    assert got[(c.reviewer_en, "review_requested")][0]["Subject"].startswith("Screening gate: ")
+
+    # -- reminder five days before the deadline: only the reviewer who has not reviewed yet
+    deadline = T0 + timedelta(days=30)
+    svc.review(a, c.reviewer, ALL_SCORES, T0 + timedelta(hours=1), comment="fin")
+    assert box.deliver(T0 + timedelta(hours=1)) == {}
+    reminder_at = deadline - timedelta(days=5) + timedelta(minutes=1)
+    svc.sweep(reminder_at)
+    got = box.deliver(reminder_at)
+    assert set(got) == {(c.reviewer_en, "deadline_reminder")}
+    assert "1 April 2026 at 11:00" in got[(c.reviewer_en, "deadline_reminder")][0]["Subject"]
+
+    # -- the deadline passes: escalation to the coordinators, nobody else
+    passed = deadline + timedelta(minutes=1)
+    svc.sweep(passed)
+    got = box.deliver(passed)
+    assert set(got) == {(c.coordinator, "deadline_escalated"), (c.coordinator_en, "deadline_escalated")}
+
+    # -- gate decided: proposer and coordinators, with the reason; the funding gate asks the reviewers
+    t = passed + timedelta(hours=1)
+    svc.decide(a, Decision.GO, c.coordinator, t, reason="Stærk idé.\nGå videre til bevilling.")
+    got = box.deliver(t)
+    assert set(got) == {(c.proposer_en, "gate_decided"), (c.coordinator, "gate_decided"),
+                        (c.coordinator_en, "gate_decided"), (c.reviewer, "review_requested"),
+                        (c.reviewer_en, "review_requested")}
+    text_en, html_en = parts(got[(c.proposer_en, "gate_decided")][0])
+    assert "Reason: Stærk idé.\nGå videre til bevilling." in text_en
+    assert "Screening gate" in text_en and "The idea is now: screened" in text_en
+    text_da, _ = parts(got[(c.coordinator, "gate_decided")][0])
+    assert "Begrundelse: Stærk idé.\nGå videre til bevilling." in text_da and "Karin Koordinator" in text_da
+    assert parts(got[(c.reviewer, "review_requested")][0])[0].count("Bevillingsgaten".lower()) == 1
+
+    # -- a second idea by another proposer: the first proposer hears nothing about it
+    t += timedelta(minutes=5)
+    b = cast.submit(TITLE_B, c.proposer, t)
+    got = box.deliver(t)
+    assert of_kind(got, "idea_received") == {c.proposer}
+    assert all(rcpt != c.proposer_en for rcpt, _ in got)
+
+    # -- both ideas funded (amounts in each reader's own format)
+    t += timedelta(hours=1)
+    svc.review(a, c.reviewer, ALL_SCORES, t)
+    svc.decide(a, Decision.GO, c.coordinator, t, amount_dkk=1_500_000)
+    got = box.deliver(t)
+    assert "Allocated: DKK 1,500,000" in parts(got[(c.proposer_en, "gate_decided")][0])[0]
+    assert "Bevilget: 1.500.000 kr." in parts(got[(c.coordinator, "gate_decided")][0])[0]
+    assert not of_kind(got, "review_requested")  # a funded idea has no gate open
+    svc.review(b, c.reviewer, ALL_SCORES, t)
+    svc.decide(b, Decision.GO, c.coordinator, t)
+    svc.review(b, c.reviewer, ALL_SCORES, t)
+    svc.decide(b, Decision.GO, c.coordinator, t)
+    box.deliver(t)
+
+    # -- pilots: A followed by two council members, B by a third
+    start = (t + timedelta(days=2)).date()
+    end = start + timedelta(days=30)
+    svc.plan_pilot(a, start=start, end=end, sites=("Gundsømagle", "Viby"), now=t,
+                   followers=(c.follower, c.follower_en), measures=("ventetid",), by=c.coordinator)
+    svc.plan_pilot(b, start=start, end=end, sites=("Viby",), now=t, followers=(c.other_follower,),
+                   by=c.coordinator)
+    assert box.deliver(t) == {}
+    started = local_midnight(start) + timedelta(minutes=1)
+    svc.sweep(started)
+    got = box.deliver(started)
+    assert set(got) == {(c.proposer_en, "pilot_started"), (c.follower, "pilot_started"),
+                        (c.follower_en, "pilot_started"), (c.proposer, "pilot_started"),
+                        (c.other_follower, "pilot_started")}
+    for rcpt in (c.proposer_en, c.follower, c.follower_en):
+        assert about(got[(rcpt, "pilot_started")], TITLE_A) and len(got[(rcpt, "pilot_started")]) == 1
+    for rcpt in (c.proposer, c.other_follower):  # a follower of the other pilot gets nothing about A
+        assert about(got[(rcpt, "pilot_started")], TITLE_B) and len(got[(rcpt, "pilot_started")]) == 1
+    assert "Gundsømagle, Viby" in parts(got[(c.follower, "pilot_started")][0])[0]
+
+    # -- pilots end: followers and proposers; the evaluation gate goes to the coordinators
+    ended = local_midnight(end) + timedelta(days=1, minutes=1)
+    svc.sweep(ended)
+    got = box.deliver(ended)
+    assert of_kind(got, "pilot_ended") == {c.proposer_en, c.follower, c.follower_en, c.proposer, c.other_follower}
+    assert about(got[(c.other_follower, "pilot_ended")], TITLE_B)
+    assert about(got[(c.follower_en, "pilot_ended")], TITLE_A)
+    assert of_kind(got, "review_requested") == Cast.COORDINATORS
+    assert len(got[(c.coordinator, "review_requested")]) == 2  # one per idea
+    assert got[(c.coordinator_en, "review_requested")][0]["Subject"].startswith("Evaluation gate: ")
+    assert not of_kind(got, "review_requested") & Cast.REVIEWERS
+
+    # -- evaluation recorded: everyone concerned with A, nobody concerned only with B
+    t = ended + timedelta(hours=2)
+    svc.evaluate(a, c.coordinator, ALL_SCORES, Outcome.SCALE, t, "skal udbredes")
+    got = box.deliver(t)
+    assert set(got) == {(r, "evaluation_recorded") for r in
+                        (c.proposer_en, c.follower, c.follower_en, c.coordinator, c.coordinator_en)}
+    assert got[(c.proposer_en, "evaluation_recorded")][0]["Subject"] == f"Evaluation of {TITLE_A}: scale"
+    assert got[(c.follower, "evaluation_recorded")][0]["Subject"] == f"Evaluering af {TITLE_A}: udbred (scale)"
+
+    # every message arrived once, each with its own Message-ID
+    assert set(smtp.handler.ids().values()) == {1}
+    assert all(re.fullmatch(r"<outbox-\d+@kommune\.dk>", m) for m in smtp.handler.ids())
+
+
+def test_dates_are_shown_in_copenhagen_time_whatever_the_season(svc, cast, smtp, flush, db):
+    """A winter deadline is shown in CET, a summer one in CEST (never in UTC)."""
+    box = Mailbox(smtp, flush, db)
+    winter = datetime.fromisoformat("2026-10-27T22:30:00+00:00")  # + 30 days = 26 Nov 23:30 CET
+    cast.submit("Vinteridé", Cast.proposer, winter)
+    got = box.deliver(winter)
+    text, _ = parts(got[(Cast.reviewer, "review_requested")][0])
+    assert "26. november 2026 kl. 23:30" in text, text

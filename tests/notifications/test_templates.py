@@ -1,0 +1,141 @@
+"""Every template, in both languages, with hostile and Danish input.
+
+The payloads are the real ones: a hostile idea is walked through the whole lifecycle (and a digest
+run) by the service layer, and every outbox row it produced is rendered in Danish and in English.
+The HTML part must show the title as text (escaped), the plain part must show it verbatim, and the
+subject must be one line, also after a round trip through a real message's bytes.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import datetime, timedelta
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import select
+
+from ideaflow.digests import Cadence
+from mailtest import ALL_SCORES, T0, Cast, parts
+from notifications.message import build_message
+from notifications.render import TEMPLATES, render
+from states.model import local_midnight
+from states.vocabulary import Decision, Language, Outcome, Role
+from storage.repository import OutgoingMail
+from storage.tables import OutboxRow
+
+SCRIPT = "<script>alert(\"æøå & 'ÆØÅ'\")</script>"
+RTL = "\u202eעברית العربية\u202c"
+TITLE = f'{SCRIPT} Ærøskøbing "citat" {RTL} ' + "Velfærdsteknologi på plejecentrene " * 4
+TITLE = TITLE[:200]  # the longest title the CLI accepts
+OTHER_TITLE = "Småt & godt: <b>fed</b> idé — \u200fשלום"
+REASON = "Første linje.\nAnden linje med <i>HTML</i> & \"citater\".\n\n\tTredje efter en tom linje."
+HOSTILE_NAME = 'Åse "<b>Ø</b>" Ærlig'
+
+KINDS = sorted(p.stem for p in (TEMPLATES / "da").glob("*.j2"))
+
+
+@pytest.fixture(scope="module")
+def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
+    """Every (kind, payload) a hostile idea's life and a digest run put in the outbox."""
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+    from ideaflow.services import Services
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('templates') / 'ideaflow.db'}")
+    upgrade(engine)
+    svc = Services(engine)
+    cast = Cast(svc, people=[*Cast.PEOPLE, ("hostile@kommune.dk", HOSTILE_NAME, Role.FOLLOWER, Language.DA)])
+    c = Cast
+    a = cast.submit(TITLE, c.proposer, T0)
+    cast.submit(OTHER_TITLE, c.proposer_en, T0)  # stays at screening: the reviewers' digest lists it
+    deadline = T0 + timedelta(days=30)
+    svc.sweep(deadline - timedelta(days=4))  # reminders
+    svc.sweep(deadline + timedelta(minutes=1))  # escalations
+    t = deadline + timedelta(hours=1)
+    svc.review(a, c.reviewer, ALL_SCORES, t)
+    svc.decide(a, Decision.GO, c.coordinator, t, reason=REASON)
+    svc.review(a, c.reviewer, ALL_SCORES, t)
+    svc.decide(a, Decision.GO, c.coordinator, t, amount_dkk=1_500_000, reason=REASON)
+    start = (t + timedelta(days=1)).date()
+    svc.plan_pilot(a, start=start, end=start + timedelta(days=10), sites=("Gundsømagle", "<Viby & Ærø>"), now=t,
+                   followers=(c.follower, "hostile@kommune.dk"), by=c.coordinator)
+    svc.sweep(local_midnight(start) + timedelta(minutes=1))
+    ended = local_midnight(start + timedelta(days=11)) + timedelta(minutes=1)
+    svc.sweep(ended)
+    svc.evaluate(a, c.coordinator, ALL_SCORES, Outcome.ADJUST, ended, "kommentar <b>")
+    report = svc.queue_digests(ended + timedelta(days=7), Cadence())
+    assert set(report.queued) == {"coordinator", "reviewer", "proposer", "follower"}, report
+    with engine.connect() as connection:
+        rows = [(r.kind, r.payload) for r in connection.execute(select(OutboxRow).order_by(OutboxRow.id))]
+    engine.dispose()
+    return rows
+
+
+def titles_in(payload: dict) -> set[str]:
+    found = {payload["title"]} if "title" in payload else set()
+    for value in payload.values():
+        if isinstance(value, list):
+            found |= {item["title"] for item in value if isinstance(item, dict) and "title" in item}
+    return found
+
+
+def test_the_walk_produced_every_kind_and_every_digest_role(payloads):
+    assert {kind for kind, _ in payloads} == set(KINDS)
+    assert {p["role"] for kind, p in payloads if kind == "digest"} == {r.value for r in Role}
+    assert set(KINDS) == {p.stem for p in (TEMPLATES / "en").glob("*.j2")}
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_every_template_escapes_html_and_keeps_text_verbatim(payloads, lang):
+    seen = set()
+    for number, (kind, payload) in enumerate(payloads, start=1):
+        rendered = render(kind, lang, payload, HOSTILE_NAME)
+        seen.add(kind)
+        context = f"{kind}/{lang} #{number}"
+        # the subject is one non-empty line
+        assert rendered.subject and "\n" not in rendered.subject and "\r" not in rendered.subject, context
+        # no markup from the data reaches the HTML as markup
+        for raw in ("<script>", "<b>", "<i>", "<Viby"):
+            assert raw not in rendered.html, (context, raw)
+        assert escape(HOSTILE_NAME) in rendered.html, context
+        assert HOSTILE_NAME in rendered.text, context
+        for title in titles_in(payload):
+            assert str(escape(title)) in rendered.html, (context, title)
+            assert title in rendered.text, (context, title)
+        if kind in ("idea_received", "idea_submitted", "gate_decided", "pilot_started", "pilot_ended",
+                    "evaluation_recorded", "deadline_reminder", "deadline_escalated", "review_requested"):
+            assert payload["title"] in rendered.subject, context
+        if payload.get("reason"):
+            assert REASON in rendered.text, context  # line breaks and tabs kept in the plain part
+            assert str(escape(REASON.split("\n")[1])) in rendered.html, context
+        if kind == "gate_decided" and payload["gate"] == "funding":
+            assert ("1.500.000 kr." if lang == "da" else "DKK 1,500,000") in rendered.text, context
+        # a real message built from it survives a round trip through bytes unchanged
+        mail = OutgoingMail(number, kind, "hostile@kommune.dk", HOSTILE_NAME, lang, payload,
+                            datetime(2026, 11, 22, 8, 0, tzinfo=T0.tzinfo), 1)
+        message = build_message(mail, "Innovation <ideaflow@kommune.dk>")
+        parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+        assert parsed["Subject"] == rendered.subject, context
+        assert parsed["To"].addresses[0].display_name == HOSTILE_NAME, context
+        assert all(len(line) <= 998 for line in message.as_bytes().split(b"\n")), context
+        text, html = parts(parsed)
+        assert text == rendered.text and html.rstrip("\n") == rendered.html, context
+    assert seen == set(KINDS)
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "digest"])
+def test_a_title_with_line_breaks_still_gives_a_one_line_subject(kind, lang):
+    """Titles are single-line at the CLI, but a payload from elsewhere must not split a header."""
+    title = "Første\nanden\r\ntredje\u2028fjerde " + "ø" * 150
+    payload = {"idea_id": 7, "title": title, "pool": "Puljen <&>", "stage": "screened", "proposer": "Åse",
+               "gate": "funding", "deadline": "2026-11-22T10:00:00+00:00", "criteria": ["Effektivitet", "<Kvalitet>"],
+               "decision": "recycle", "by": "Karin", "reason": "x\ny", "allocated_dkk": None, "lapsed": True,
+               "start": "2026-11-01", "end": "2026-11-30", "sites": ["Viby"], "outcome": "stop"}
+    rendered = render(kind, lang, payload, "Åse")
+    assert "\n" not in rendered.subject and "\r" not in rendered.subject and "\u2028" not in rendered.subject
+    assert "Første anden tredje fjerde" in rendered.subject
+    assert "&lt;Kvalitet&gt;" in rendered.html or kind != "review_requested"
+    assert "22. november 2026" in rendered.text or "22 November 2026" in rendered.text or "deadline" not in kind
