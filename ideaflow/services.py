@@ -262,6 +262,7 @@ class Services:
             transport.close()
         with self._uow(read_only=True) as uow:
             report.pending = uow.outbox.count("pending")
+            report.waiting_for_retry = uow.outbox.count_waiting_for_retry()
         return report
 
     @staticmethod
@@ -292,17 +293,21 @@ class FlushReport:
     retrying: int = 0
     failed: list[str] = field(default_factory=list)
     pending: int = 0
+    waiting_for_retry: int = 0
 
     def summary(self) -> str:
         parts = [f"sent {self.sent}"]
         if self.failed:
             parts.append(f"failed permanently {len(self.failed)}")
         parts.append(f"{self.pending} still pending")
+        if self.waiting_for_retry:
+            parts.append(f"{self.waiting_for_retry} of them waiting to retry after a failed delivery")
         return ", ".join(parts)
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.retrying
+        """False while any mail failed in this flush or still waits to be retried after an earlier failure."""
+        return not self.failed and not self.retrying and not self.waiting_for_retry
 
 
 @dataclass(frozen=True, slots=True)

@@ -535,5 +535,9 @@ class OutboxRepository:
         )
         return [OutboxLine(*row) for row in rows]
 
+    def count_waiting_for_retry(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(OutboxRow).where(
+            OutboxRow.status == "pending", OutboxRow.last_error.is_not(None)))
+
     def count(self, status: str) -> int:
         return self.session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == status))

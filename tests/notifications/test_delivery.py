@@ -64,7 +64,9 @@ def test_an_outage_keeps_the_mail_and_a_later_flush_delivers_each_message_once(c
     smtp.start()  # back up, same port
     too_early = second + timedelta(seconds=30)
     result = ideaflow("outbox", "--flush", "--now", iso(too_early), **smtp_env(smtp))
-    assert result.returncode == 0 and smtp.handler.received == []  # still backing off
+    # still backing off: nothing is tried, and the flush still says the mail is not delivered
+    assert result.returncode == 1 and smtp.handler.received == []
+    assert "10 still pending" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
     later = max(r.next_attempt_at for r in again)
     result = ideaflow("outbox", "--flush", "--now", iso(later), **smtp_env(smtp))
