@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import tempfile
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -93,7 +92,7 @@ class SmtpTransport:
             self._fail(code, f"{recipient} refused: {code} {reason.decode(errors='replace')}")
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
             self._fail(error.smtp_code, f"{error.smtp_code} {error.smtp_error.decode(errors='replace')}")
-        except (smtplib.SMTPServerDisconnected, socket.timeout, OSError, smtplib.SMTPException) as error:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError, smtplib.SMTPException) as error:
             self.close()
             raise TemporaryFailure(f"connection to {self.settings.smtp_host} lost: {error}", True) from error
 

@@ -18,8 +18,8 @@ from states.errors import BadInput, BudgetExceeded, InvalidTransition
 from states.lifecycle import fire
 from states.rules import Action, require
 from states.vocabulary import (
-    Decision,
     DeadlinePolicy,
+    Decision,
     Gate,
     Language,
     Outcome,

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from states.criteria import Criterion
-from states.errors import BudgetExceeded, Conflict, NotFound
+from states.errors import BudgetExceeded, NotFound
 from states.model import (
     Evaluation,
     GatePolicy,

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 
-from race_workers import cli_at_barrier, sweep_and_die, sweep_at_barrier
 from states.model import Idea
 from states.vocabulary import Stage
 from storage.tables import AllocationRow, DecisionRow, HistoryRow, IdeaRow, OutboxRow, PoolRow, TimerRow
+
+from race_workers import cli_at_barrier, sweep_and_die, sweep_at_barrier
 
 pytestmark = pytest.mark.slow
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from ideaflow.config import Settings
 from ideaflow.services import Services
-from mailtest import IDEAFLOW, MAIL_FROM, Cast, CliResult, SmtpServer, cli_env
 from notifications.delivery import SmtpTransport
-from storage.db import make_engine
-from storage.migrate import upgrade
+
+from mailtest import IDEAFLOW, MAIL_FROM, Cast, CliResult, SmtpServer, cli_env
 
 
 @pytest.fixture
@@ -41,16 +39,9 @@ def settings(smtp, tmp_path) -> Settings:
 
 
 @pytest.fixture
-def db_file(tmp_path) -> Path:
-    return tmp_path / "ideaflow.db"
-
-
-@pytest.fixture
-def db(db_file):
-    engine = make_engine(f"sqlite:///{db_file}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def db(engine):
+    """The suite-wide migrated test database (SQLite, and PostgreSQL where it runs)."""
+    return engine
 
 
 @pytest.fixture
@@ -77,7 +68,7 @@ def flush(svc, settings):
 
 
 @pytest.fixture
-def ideaflow(db_file, tmp_path):
+def ideaflow(db_url, tmp_path):
     """`ideaflow(*args, **settings)`: the installed console script as a subprocess.
 
     Keyword arguments become IDEAFLOW_* variables (smtp_host="127.0.0.1" -> IDEAFLOW_SMTP_HOST).
@@ -85,7 +76,7 @@ def ideaflow(db_file, tmp_path):
     assert IDEAFLOW.exists(), f"the console script is not installed next to {sys.executable}"
 
     def run(*args: str, timeout: float = 120, **settings: str) -> CliResult:
-        done = subprocess.run([str(IDEAFLOW), *map(str, args)], cwd=tmp_path, env=cli_env(db_file, tmp_path,
+        done = subprocess.run([str(IDEAFLOW), *map(str, args)], cwd=tmp_path, env=cli_env(db_url, tmp_path,
                               **settings), capture_output=True, text=True, timeout=timeout)
         return CliResult(done.returncode, done.stdout, done.stderr)
 

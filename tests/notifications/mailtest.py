@@ -153,9 +153,9 @@ class CliResult(NamedTuple):
     stderr: str
 
 
-def cli_env(db_file: Path, home: Path, **settings: str) -> dict[str, str]:
+def cli_env(db_url: str, home: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAFLOW_")}
-    env.update(IDEAFLOW_DATABASE_URL=f"sqlite:///{db_file}", IDEAFLOW_MAIL_FROM=MAIL_FROM, HOME=str(home),
+    env.update(IDEAFLOW_DATABASE_URL=db_url, IDEAFLOW_MAIL_FROM=MAIL_FROM, HOME=str(home),
                PYTHONDONTWRITEBYTECODE="1")
     env.update({f"IDEAFLOW_{k.upper()}": str(v) for k, v in settings.items()})
     return env

@@ -12,9 +12,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ideaflow.config import Settings
-from mailtest import MAIL_FROM, T0, Cast, iso, smtp_env
 from notifications.delivery import SmtpTransport
 from storage.tables import OutboxRow
+
+from mailtest import MAIL_FROM, T0, Cast, iso, smtp_env
 
 
 def rows(db) -> list:

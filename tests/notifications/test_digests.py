@@ -7,14 +7,15 @@ digests are read back from the outbox table and, once, as delivered mail.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
-from mailtest import ALL_SCORES, Cast, parts
 from states.model import COPENHAGEN
 from states.vocabulary import Decision
 from storage.tables import HistoryRow, OutboxRow, PersonRow
+
+from mailtest import ALL_SCORES, Cast, parts
 
 
 def cph(text: str) -> datetime:

@@ -13,11 +13,12 @@ from email.utils import parseaddr, parsedate_to_datetime
 
 from sqlalchemy import select
 
-from mailtest import ALL_SCORES, MAIL_FROM, T0, Cast, parts
 from states.criteria import TAARNBY_CRITERIA
 from states.model import local_midnight
 from states.vocabulary import Decision, Outcome
 from storage.tables import OutboxRow
+
+from mailtest import ALL_SCORES, MAIL_FROM, T0, Cast, parts
 
 SUBJECT = {  # how each kind's subject starts, per language
     "da": {"idea_received": "Vi har modtaget din idé", "idea_submitted": "Ny idé i", "review_requested": "",

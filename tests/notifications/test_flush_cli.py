@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailtest import IDEAFLOW, T0, Cast, cli_env, iso, parts, smtp_env
 from storage.tables import OutboxRow
+
+from mailtest import IDEAFLOW, T0, Cast, cli_env, iso, parts, smtp_env
 
 
 def rows(db) -> list:
@@ -21,13 +22,13 @@ def rows(db) -> list:
 
 
 @pytest.mark.slow
-def test_two_concurrent_flushes_deliver_every_message_exactly_once(cast, smtp, db, db_file, tmp_path):
+def test_two_concurrent_flushes_deliver_every_message_exactly_once(cast, smtp, db, db_url, tmp_path):
     for i in range(50):  # 5 mails each: 250, more than one flush batch (100)
         cast.submit(f"Idé {i}", Cast.proposer, T0)
     total = len(rows(db))
     assert total == 250
     smtp.handler.data_delay_s = 0.003  # a server that takes its time, so the two flushes overlap
-    env = cli_env(db_file, tmp_path, **smtp_env(smtp))
+    env = cli_env(db_url, tmp_path, **smtp_env(smtp))
     command = [str(IDEAFLOW), "outbox", "--flush", "--now", iso(T0 + timedelta(minutes=1))]
     flushes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True) for _ in range(2)]

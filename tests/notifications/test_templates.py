@@ -17,13 +17,14 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from ideaflow.digests import Cadence
-from mailtest import ALL_SCORES, T0, Cast, parts
 from notifications.message import build_message
 from notifications.render import TEMPLATES, render
 from states.model import local_midnight
 from states.vocabulary import Decision, Language, Outcome, Role
 from storage.repository import OutgoingMail
 from storage.tables import OutboxRow
+
+from mailtest import ALL_SCORES, T0, Cast, parts
 
 SCRIPT = "<script>alert(\"æøå & 'ÆØÅ'\")</script>"
 RTL = "\u202eעברית العربية\u202c"
@@ -39,9 +40,9 @@ KINDS = sorted(p.stem for p in (TEMPLATES / "da").glob("*.j2"))
 @pytest.fixture(scope="module")
 def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     """Every (kind, payload) a hostile idea's life and a digest run put in the outbox."""
+    from ideaflow.services import Services
     from storage.db import make_engine
     from storage.migrate import upgrade
-    from ideaflow.services import Services
 
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('templates') / 'ideaflow.db'}")
     upgrade(engine)
