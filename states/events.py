@@ -69,5 +69,6 @@ class EvaluationRecorded:
 
 
 Event = (
-    IdeaSubmitted | GateOpened | GateDecided | DeadlineApproaching | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded
+    IdeaSubmitted | GateOpened | GateDecided | DeadlineApproaching | DeadlinePassed | PilotStarted | PilotEnded
+    | EvaluationRecorded
 )

@@ -342,7 +342,6 @@ class Idea:
     def resume(self, by: Person, now: datetime) -> None:
         require(by, Action.RESUME, self)
         from_stage, _ = fire(self, "resume")
-        self.held_from = None
         self._moved("resume", from_stage, by, now, "resumed")
 
     # -- timers --------------------------------------------------------------------------------
@@ -356,7 +355,8 @@ class Idea:
         lapse = gate == Gate.SCREENING and self.pool.policy.on_screening_deadline == DeadlinePolicy.LAPSE
         if lapse:
             from_stage, _ = fire(self, "kill")
-            self._moved("lapse", from_stage, None, now, "screening deadline passed; the pool's policy lets the idea lapse")
+            self._moved("lapse", from_stage, None, now,
+                        "screening deadline passed; the pool's policy lets the idea lapse")
         else:
             self._record("escalate", self.stage, self.stage, now, None, f"{gate} deadline passed; escalated")
         self.events.append(events.DeadlinePassed(self, gate, deadline, lapse))
@@ -420,6 +420,8 @@ class Idea:
 
     def _moved(self, action: str, from_stage: Stage, by: Person | None, now: datetime, reason: str) -> None:
         """Record a move that `fire` just made, then re-arm the timers the new state needs."""
+        if self.stage != Stage.ON_HOLD:
+            self.held_from = None  # resumed, or killed/withdrawn while on hold
         self._record(action, from_stage, self.stage, now, by, reason)
         self._arm(now)
 

@@ -1,0 +1,266 @@
+"""The lifecycle diagram, its guards and the record each move leaves."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from domain import (
+    ALL_SCORES,
+    COORDINATOR,
+    FOLLOWER,
+    NOW,
+    OTHER_REVIEWER,
+    PROPOSER,
+    REVIEWER,
+    funded,
+    piloting,
+    plan,
+    pool,
+    screened,
+    submitted,
+)
+
+from states import events
+from states.criteria import Criterion
+from states.errors import BadInput, BudgetExceeded, InvalidTransition
+from states.lifecycle import MACHINE, allowed_triggers
+from states.model import Person, PilotPlan, local_midnight
+from states.vocabulary import DeadlinePolicy, Decision, Gate, Outcome, Role, Stage, TimerKind
+
+
+def moves(idea):
+    return [(h.action, h.from_stage, h.to_stage) for h in idea.new_history]
+
+
+def test_the_happy_path_records_every_move_in_order():
+    idea = piloting()
+    idea.end_pilot(NOW + timedelta(days=71))
+    idea.evaluate(COORDINATOR, dict(ALL_SCORES), Outcome.SCALE, "Udbredes", NOW + timedelta(days=80))
+    assert moves(idea) == [
+        ("submit", None, Stage.SUBMITTED),
+        ("go", Stage.SUBMITTED, Stage.SCREENED),
+        ("go", Stage.SCREENED, Stage.FUNDED),
+        ("start_pilot", Stage.FUNDED, Stage.PILOTING),
+        ("open_evaluation", Stage.PILOTING, Stage.PILOTING),
+        ("evaluate", Stage.PILOTING, Stage.EVALUATED),
+    ]
+    assert idea.evaluation.outcome == Outcome.SCALE and idea.evaluation.weighted_score == 4.0
+    assert idea.new_history[1].by is COORDINATOR and idea.new_history[3].by is None  # the system started it
+
+
+def test_the_shared_machine_has_no_shortcuts_and_holds_no_models():
+    assert not any(name.startswith("to_") for name in MACHINE.events)
+    assert MACHINE.models == []
+    assert allowed_triggers(Stage.EVALUATED) == allowed_triggers(Stage.REJECTED) == []
+    assert set(allowed_triggers(Stage.ON_HOLD)) == {"kill", "withdraw", "resume"}
+
+
+def test_screening_go_needs_a_review_scoring_every_criterion():
+    idea = submitted()
+    with pytest.raises(InvalidTransition, match="at least one review"):
+        idea.decide(Decision.GO, COORDINATOR, NOW)
+    idea.review(REVIEWER, {"effektivitet": 5}, {}, "", NOW)
+    with pytest.raises(InvalidTransition, match="every criterion"):
+        idea.decide(Decision.GO, COORDINATOR, NOW)
+    idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    idea.decide(Decision.GO, COORDINATOR, NOW)
+    assert idea.stage == Stage.SCREENED
+
+
+def test_a_must_meet_criterion_answered_no_refuses_the_screening_go():
+    criteria = (Criterion("effekt", 2.0), Criterion("lovlig", 1.0, must_meet=True))
+    idea = submitted(pool(criteria=criteria))
+    idea.review(REVIEWER, {"effekt": 5, "lovlig": 5}, {}, "", NOW)
+    with pytest.raises(InvalidTransition, match="must-meet lovlig"):
+        idea.decide(Decision.GO, COORDINATOR, NOW)
+    idea.review(OTHER_REVIEWER, {"effekt": 5, "lovlig": 5}, {"lovlig": False}, "", NOW)
+    with pytest.raises(InvalidTransition, match="answered no: lovlig"):
+        idea.decide(Decision.GO, COORDINATOR, NOW)
+    assert idea.stage == Stage.SUBMITTED and len(idea.new_history) == 1
+    with pytest.raises(BadInput, match="not a must-meet criterion"):
+        idea.review(Person("x@y.dk", "X", Role.REVIEWER, id=9), {"effekt": 3}, {"effekt": True}, "", NOW)
+
+
+def test_funding_go_allocates_within_the_budget_only():
+    the_pool = pool(budget_dkk=500_000)
+    idea = screened(the_pool)
+    with pytest.raises(BudgetExceeded, match="500000 DKK left"):
+        idea.decide(Decision.GO, COORDINATOR, NOW, amount_dkk=600_000)
+    assert idea.stage == Stage.SCREENED and the_pool.allocated_dkk == 0
+    idea.decide(Decision.GO, COORDINATOR, NOW)  # the requested 300.000
+    assert (idea.stage, idea.allocated_dkk, the_pool.remaining_dkk) == (Stage.FUNDED, 300_000, 200_000)
+    other = screened(the_pool, requested_dkk=None)
+    with pytest.raises(BadInput, match="needs --amount-dkk"):
+        other.decide(Decision.GO, COORDINATOR, NOW)
+    with pytest.raises(BudgetExceeded):
+        other.decide(Decision.GO, COORDINATOR, NOW, amount_dkk=200_001)
+    other.decide(Decision.GO, COORDINATOR, NOW, amount_dkk=200_000)
+    assert the_pool.remaining_dkk == 0
+
+
+def test_an_amount_belongs_to_a_funding_go_only():
+    with pytest.raises(BadInput, match="amount"):
+        submitted().decide(Decision.KILL, COORDINATOR, NOW, amount_dkk=5)
+    with pytest.raises(BadInput, match="amount"):
+        submitted().decide(Decision.GO, COORDINATOR, NOW, amount_dkk=5)
+    with pytest.raises(InvalidTransition, match="no gate is open"):  # the gate closed: refused, not bad input
+        funded().decide(Decision.GO, COORDINATOR, NOW, amount_dkk=5)
+
+
+def test_recycle_reopens_the_gate_with_a_new_round_and_deadline():
+    idea = submitted()
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    later = NOW + timedelta(days=7)
+    idea.decide(Decision.RECYCLE, COORDINATOR, later, reason="Uddyb")
+    assert (idea.stage, idea.gate_round, idea.reviews) == (Stage.SUBMITTED, 2, [])
+    assert idea.deadline == later + timedelta(days=30)
+    assert idea.new_history[-1].reason == "Uddyb"
+    with pytest.raises(InvalidTransition):
+        idea.decide(Decision.GO, COORDINATOR, later)  # the first round's review no longer counts
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "", later)  # the same reviewer may review the new round
+    assert idea.reviews[0].round == 2
+    with pytest.raises(InvalidTransition, match="no gate is open"):
+        funded().decide(Decision.RECYCLE, COORDINATOR, NOW)
+
+
+@pytest.mark.parametrize("make", [submitted, screened, funded, piloting])
+def test_hold_and_resume_return_to_the_stage_left(make):
+    idea = make()
+    stage = idea.stage
+    idea.decide(Decision.HOLD, COORDINATOR, NOW, reason="Afventer")
+    assert (idea.stage, idea.held_from, idea.deadline) == (Stage.ON_HOLD, stage, None)
+    assert idea.new_timers == []  # nothing fires while on hold
+    with pytest.raises(InvalidTransition):
+        idea.decide(Decision.HOLD, COORDINATOR, NOW)
+    idea.resume(COORDINATOR, NOW + timedelta(days=3))
+    assert (idea.stage, idea.held_from) == (stage, None)
+    assert moves(idea)[-2:] == [("hold", stage, Stage.ON_HOLD), ("resume", Stage.ON_HOLD, stage)]
+
+
+@pytest.mark.parametrize("make", [submitted, screened, funded, piloting])
+def test_kill_and_withdraw_end_any_active_stage_including_on_hold(make):
+    killed, withdrawn, held = make(), make(), make()
+    killed.decide(Decision.KILL, COORDINATOR, NOW)
+    withdrawn.withdraw(PROPOSER, NOW, "Flytter")
+    held.decide(Decision.HOLD, COORDINATOR, NOW)
+    held.decide(Decision.KILL, COORDINATOR, NOW)
+    assert (killed.stage, withdrawn.stage, held.stage) == (Stage.REJECTED, Stage.WITHDRAWN, Stage.REJECTED)
+    for final in (killed, withdrawn):
+        for attempt in (lambda i: i.decide(Decision.KILL, COORDINATOR, NOW),
+                        lambda i: i.withdraw(PROPOSER, NOW), lambda i: i.resume(COORDINATOR, NOW)):
+            with pytest.raises(InvalidTransition):
+                attempt(final)
+
+
+def test_a_pilot_needs_sites_and_a_start_before_its_end():
+    with pytest.raises(BadInput, match="before its end"):
+        PilotPlan(date(2027, 2, 1), date(2027, 2, 1), ("Viby",))
+    with pytest.raises(BadInput, match="at least one site"):
+        PilotPlan(date(2027, 2, 1), date(2027, 3, 1), ())
+    with pytest.raises(InvalidTransition, match="only a funded idea"):
+        screened().plan_pilot(plan(), COORDINATOR, NOW)
+    idea = funded()
+    with pytest.raises(InvalidTransition, match="before it is planned"):
+        idea.start_pilot(NOW)
+
+
+def test_timers_follow_the_state():
+    idea = submitted()
+    assert [(t.kind, t.due_at) for t in idea.new_timers] == [
+        (TimerKind.GATE_DEADLINE, NOW + timedelta(days=30)),
+        (TimerKind.GATE_REMINDER, NOW + timedelta(days=25)),
+    ]
+    idea = funded()
+    assert idea.new_timers == [] and idea.deadline is None
+    the_plan = plan(start_in_days=10, days=60)
+    idea.plan_pilot(the_plan, COORDINATOR, NOW)
+    assert [(t.kind, t.due_at) for t in idea.new_timers] == [(TimerKind.PILOT_START, local_midnight(the_plan.start))]
+    assert local_midnight(date(2026, 12, 3)) == datetime(2026, 12, 2, 23, 0, tzinfo=UTC)  # Copenhagen winter time
+    assert local_midnight(date(2027, 6, 3)) == datetime(2027, 6, 2, 22, 0, tzinfo=UTC)  # summer time
+    idea.start_pilot(NOW)
+    assert [(t.kind, t.due_at) for t in idea.new_timers] == [
+        (TimerKind.PILOT_END, local_midnight(the_plan.end) + timedelta(days=1))
+    ]
+    idea.end_pilot(NOW + timedelta(days=71))
+    assert idea.open_gate == Gate.EVALUATION
+    assert idea.deadline == local_midnight(the_plan.end) + timedelta(days=31)
+
+
+def test_no_reminder_when_the_deadline_is_too_close():
+    idea = submitted(pool(screening_days=3, reminder_days=5))
+    assert [t.kind for t in idea.new_timers] == [TimerKind.GATE_DEADLINE]
+
+
+def test_timers_fire_once_and_skip_when_stale():
+    idea = funded()
+    idea.plan_pilot(plan(), COORDINATOR, NOW)
+    assert idea.fire_timer(TimerKind.PILOT_START, NOW) == "pilot started"
+    assert idea.fire_timer(TimerKind.PILOT_START, NOW).startswith("skipped:")
+    assert idea.fire_timer(TimerKind.PILOT_END, NOW) == "pilot ended; evaluation gate opened"
+    assert idea.fire_timer(TimerKind.PILOT_END, NOW).startswith("skipped:")
+    assert [h.action for h in idea.new_history][-2:] == ["start_pilot", "open_evaluation"]
+
+
+def test_a_passed_deadline_escalates_or_lets_an_unscreened_idea_lapse():
+    escalated = submitted()
+    outcome = escalated.fire_timer(TimerKind.GATE_DEADLINE, NOW + timedelta(days=30))
+    assert outcome == "screening deadline passed; escalated"
+    assert escalated.stage == Stage.SUBMITTED and escalated.new_history[-1].action == "escalate"
+    assert isinstance(escalated.events[-1], events.DeadlinePassed) and not escalated.events[-1].lapsed
+
+    lapsing = submitted(pool(on_screening_deadline=DeadlinePolicy.LAPSE))
+    assert lapsing.fire_timer(TimerKind.GATE_DEADLINE, NOW) == "screening deadline passed; idea lapsed"
+    assert lapsing.stage == Stage.REJECTED and lapsing.new_history[-1].by is None
+    funding = screened(pool(on_screening_deadline=DeadlinePolicy.LAPSE))
+    funding.fire_timer(TimerKind.GATE_DEADLINE, NOW)
+    assert funding.stage == Stage.SCREENED  # only the screening gate lapses
+
+
+def test_reminder_goes_only_before_the_deadline():
+    idea = submitted()
+    assert idea.fire_timer(TimerKind.GATE_REMINDER, NOW + timedelta(days=25)) == "screening deadline reminder sent"
+    assert isinstance(idea.events[-1], events.DeadlineApproaching)
+    assert idea.fire_timer(TimerKind.GATE_REMINDER, NOW + timedelta(days=31)).startswith("skipped:")
+
+
+def test_evaluation_needs_the_gate_open_and_every_criterion():
+    idea = piloting()
+    with pytest.raises(InvalidTransition, match="evaluation gate opens"):
+        idea.evaluate(COORDINATOR, dict(ALL_SCORES), Outcome.STOP, "", NOW)
+    idea.end_pilot(NOW)
+    with pytest.raises(BadInput, match="missing: kvalitet"):
+        idea.evaluate(COORDINATOR, {"effektivitet": 3}, Outcome.STOP, "", NOW)
+    with pytest.raises(InvalidTransition, match="ideaflow evaluate"):
+        idea.decide(Decision.GO, COORDINATOR, NOW)
+    idea.evaluate(COORDINATOR, dict(ALL_SCORES), Outcome.STOP, "Virkede ikke", NOW)
+    assert idea.stage == Stage.EVALUATED
+
+
+def test_events_announce_what_notifications_need():
+    idea = funded()
+    idea.plan_pilot(plan(), COORDINATOR, NOW)
+    kinds = [type(e).__name__ for e in idea.events]
+    assert kinds[:2] == ["IdeaSubmitted", "GateOpened"]
+    assert kinds.count("GateDecided") == 2 and kinds.count("GateOpened") == 2
+    idea.start_pilot(NOW)
+    assert isinstance(idea.events[-1], events.PilotStarted)
+    assert idea.pilot.followers == (FOLLOWER,)
+
+
+def test_reviews_are_scored_and_checked():
+    idea = submitted()
+    with pytest.raises(BadInput, match="1 to 5"):
+        idea.review(REVIEWER, {"kvalitet": 6}, {}, "", NOW)
+    with pytest.raises(BadInput, match="unknown criterion"):
+        idea.review(REVIEWER, {"hygge": 3}, {}, "", NOW)
+    with pytest.raises(BadInput, match="at least one"):
+        idea.review(REVIEWER, {}, {}, "", NOW)
+    review = idea.review(REVIEWER, {"effektivitet": 5, "omtale": 2}, {}, "", NOW)
+    assert review.weighted_score == pytest.approx((5 * 2 + 2 * 1) / 3)
+    with pytest.raises(InvalidTransition, match="already reviewed"):
+        idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    with pytest.raises(InvalidTransition, match="no screening or funding gate"):
+        funded().review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+
+
+def test_utc_is_kept():
+    assert submitted().created_at.tzinfo is UTC

@@ -1,0 +1,116 @@
+"""Who may do what, the criteria, and what text the domain accepts."""
+
+import subprocess
+import sys
+
+import pytest
+from domain import ALL_SCORES, COORDINATOR, EVERYONE, FOLLOWER, NOW, PROPOSER, REVIEWER, piloting, submitted
+
+from states import text
+from states.criteria import TAARNBY_CRITERIA, check_scores, criteria_from_document, weighted_score
+from states.errors import BadInput, NotAllowed
+from states.model import Person
+from states.rules import Action, may
+from states.vocabulary import Decision, Outcome, Role
+
+ALLOWED = {
+    Action.REVIEW: {REVIEWER},
+    Action.DECIDE: {COORDINATOR},
+    Action.PLAN_PILOT: {COORDINATOR},
+    Action.EVALUATE: {COORDINATOR},
+    Action.RESUME: {COORDINATOR},
+    Action.WITHDRAW: {PROPOSER},
+}
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_each_action_belongs_to_one_role(action):
+    idea = submitted()
+    assert {p for p in EVERYONE if may(p, action, idea)} == ALLOWED[action]
+
+
+def test_only_the_ideas_own_proposer_withdraws():
+    another_proposer = Person("anden@example.dk", "Anden", Role.PROPOSER, id=7)
+    with pytest.raises(NotAllowed, match="only the idea's proposer"):
+        submitted().withdraw(another_proposer, NOW)
+
+
+@pytest.mark.parametrize("person", [REVIEWER, PROPOSER, FOLLOWER])
+def test_refused_roles_change_nothing(person):
+    idea = piloting()
+    idea.end_pilot(NOW)
+    before = (idea.stage, len(idea.new_history), idea.pool.allocated_dkk)
+    with pytest.raises(NotAllowed):
+        idea.decide(Decision.KILL, person, NOW)
+    with pytest.raises(NotAllowed):
+        idea.evaluate(person, dict(ALL_SCORES), Outcome.SCALE, "", NOW)
+    assert (idea.stage, len(idea.new_history), idea.pool.allocated_dkk) == before
+
+
+def test_criteria_documents():
+    listed = criteria_from_document([{"name": "effekt", "weight": 2}, {"name": "lovlig", "must_meet": True}])
+    wrapped = criteria_from_document({"criteria": [{"name": "effekt", "weight": 2},
+                                                   {"name": "lovlig", "must_meet": True}]})
+    assert listed == wrapped and listed[1].must_meet and listed[1].weight == 1.0
+    for bad, reason in [([], "non-empty"), ({"x": 1}, "non-empty"), ([{"weight": 1}], "name"),
+                        ([{"name": "a", "weight": 0}], "weight"), ([{"name": "a", "weight": True}], "weight"),
+                        ([{"name": "a"}, {"name": "a"}], "unique"), ([{"name": "a", "colour": "red"}], "unknown keys"),
+                        ([{"name": "a", "must_meet": "yes"}], "true or false")]:
+        with pytest.raises(BadInput, match=reason):
+            criteria_from_document(bad)
+
+
+def test_weighted_score_and_score_checks():
+    assert weighted_score(TAARNBY_CRITERIA, {}) is None
+    assert weighted_score(TAARNBY_CRITERIA, ALL_SCORES) == 4.0
+    assert weighted_score(TAARNBY_CRITERIA, {"effektivitet": 5, "omtale": 1}) == pytest.approx(11 / 3, abs=0.005)
+    for scores in ({"kvalitet": 0}, {"kvalitet": 6}, {"kvalitet": True}, {"kvalitet": 2.5}, {"ukendt": 3}):
+        with pytest.raises(BadInput):
+            check_scores(TAARNBY_CRITERIA, scores)
+
+
+@pytest.mark.parametrize("value", ["", "   ", "a\x00b", "a\x1bb", "x" * 201, "a\ud800b"])
+def test_text_refused(value):
+    with pytest.raises(BadInput):
+        text.text(value, "--title", max_length=200)
+
+
+@pytest.mark.parametrize("value", ["Æblegrød på Ærø", "<script>alert(1)</script>", "'; DROP TABLE ideas; --",
+                                   "שלום עולם", "\u202eRTL override", "x" * 200])
+def test_text_accepted_exactly_as_given(value):
+    assert text.text(value, "--title", max_length=200) is value
+
+
+def test_line_breaks_only_where_text_may_span_lines():
+    assert text.text("a\nb\tc", "--description", max_length=100, multiline=True) == "a\nb\tc"
+    with pytest.raises(BadInput):
+        text.text("a\nb", "--title", max_length=100)
+
+
+@pytest.mark.parametrize("value", ["a@b.dk", "fornavn.efternavn@kommune.dk"])
+def test_emails(value):
+    assert text.email(value) == value
+
+
+@pytest.mark.parametrize("value", ["", "ab", "a@b", "a b@c.dk", "a@b.dk\n", "@b.dk"])
+def test_not_emails(value):
+    with pytest.raises(BadInput):
+        text.email(value)
+
+
+def test_amounts():
+    assert text.amount_dkk(1, "x") == 1
+    assert text.amount_dkk(0, "x", allow_zero=True) == 0
+    for bad in (0, -1, 10**12):
+        with pytest.raises(BadInput):
+            text.amount_dkk(bad, "x")
+
+
+def test_the_domain_imports_no_database_prefect_or_smtp():
+    modules = ("states.lifecycle, states.model, states.rules, states.criteria, states.text, states.events, "
+               "states.diagram")
+    code = (f"import sys, {modules}; bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('sqlalchemy', 'prefect', 'smtplib', 'aiosmtpd', 'storage', 'notifications', 'ideaflow', 'psycopg')]; "
+            "print(bad); assert not bad")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
