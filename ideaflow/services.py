@@ -188,20 +188,27 @@ class Services:
     # -- deadlines -------------------------------------------------------------------------------
 
     def sweep(self, now: datetime, batch_size: int = 500, max_conflicts: int = 20) -> SweepReport:
-        """Fire every timer due at `now`, exactly once, a batch per transaction.
+        """Fire every timer due at `now`, exactly once, a batch per transaction."""
+        report = SweepReport()
+        while fired := self.sweep_batch(now, batch_size, max_conflicts):
+            report.fired.extend(fired)
+        return report
+
+    def sweep_batch(self, now: datetime, batch_size: int = 500, max_conflicts: int = 20) -> list[FiredTimer]:
+        """Fire up to `batch_size` due timers in one transaction; an empty list means nothing is due.
 
         A timer is claimed (marked fired) in the same transaction as the change it causes, so a
-        crash loses or repeats nothing: the transaction either committed both or neither. A batch
-        that collides with a concurrent change to one of its ideas is rolled back and retried.
+        crash loses or repeats nothing: the transaction either committed both or neither, and a
+        re-run (or a retried flow) only finds what is still due. A batch that collides with a
+        concurrent change to one of its ideas is rolled back and retried.
         """
-        report = SweepReport()
         conflicts = 0
         while True:
             try:
                 with self._uow() as uow:
                     due = uow.timers.due(now, batch_size)
                     if not due:
-                        return report
+                        return []
                     claimed = uow.timers.claim([t.id for t in due], now)
                     fired = []
                     for timer in due:
@@ -210,13 +217,11 @@ class Services:
                             fired.append(FiredTimer(timer.id, timer.idea_id, timer.kind, outcome))
                     uow.timers.record_outcomes((f.timer_id, f.outcome) for f in fired)
                     uow.commit(now)
+                    return fired
             except Conflict:
                 conflicts += 1
                 if conflicts > max_conflicts:
                     raise
-                continue
-            report.fired.extend(fired)
-
 
     def queue_digests(self, now: datetime, cadence: Cadence) -> DigestReport:
         return queue_digests(self._uow, now, cadence)
@@ -227,39 +232,51 @@ class Services:
         self, now: datetime, transport: Transport, sender: str, *, batch_size: int = 100,
         lease: timedelta = timedelta(minutes=10), max_attempts: int = 8,
     ) -> FlushReport:
-        """Deliver due outbox mail; each row is marked sent only after the transport accepted it.
-
-        Rows are leased in one short transaction, sent outside any transaction, and settled in
-        another, so two flushes never hold the same row and a slow server blocks no other command.
-        A crash between "accepted" and "marked sent" re-sends that one message after the lease:
-        the only duplicate possible, and it carries the same Message-ID.
-        """
+        """Deliver due outbox mail, a batch at a time, until none is due or the server struggles."""
         report = FlushReport()
         try:
-            while True:
-                with self._uow() as uow:
-                    batch = uow.outbox.claim_due(now, batch_size, lease)
-                    uow.commit(now)
-                if not batch:
-                    break
-                outcomes = self._send_batch(batch, transport, sender)
-                with self._uow() as uow:
-                    for mail, error, permanent in outcomes:
-                        if error is None:
-                            uow.outbox.settle(mail.id, now, status="sent")
-                            report.sent += 1
-                        elif permanent or mail.attempts >= max_attempts:
-                            uow.outbox.settle(mail.id, now, status="failed", error=error)
-                            report.failed.append(f"{mail.recipient_email}: {error}")
-                        else:
-                            retry_at = now + min(timedelta(minutes=2 ** mail.attempts), timedelta(hours=6))
-                            uow.outbox.settle(mail.id, now, status="pending", next_attempt_at=retry_at, error=error)
-                            report.retrying += 1
-                    uow.commit(now)
-                if any(error is not None and not permanent for _, error, permanent in outcomes):
-                    break  # the server is struggling: leave the rest for the next flush
+            while self.deliver_batch(now, transport, sender, report, batch_size=batch_size, lease=lease,
+                                     max_attempts=max_attempts):
+                pass
         finally:
             transport.close()
+        return self.count_pending(report)
+
+    def deliver_batch(
+        self, now: datetime, transport: Transport, sender: str, report: FlushReport, *, batch_size: int = 100,
+        lease: timedelta = timedelta(minutes=10), max_attempts: int = 8,
+    ) -> bool:
+        """Deliver one batch of due mail; True when it is worth trying the next batch now.
+
+        Each row is marked sent only after the transport accepted it. Rows are leased in one short
+        transaction, sent outside any transaction, and settled in another, so two flushes never
+        hold the same row and a slow server blocks no other command. A crash between "accepted" and
+        "marked sent" re-sends that one message after the lease: the only duplicate possible, and
+        it carries the same Message-ID.
+        """
+        with self._uow() as uow:
+            batch = uow.outbox.claim_due(now, batch_size, lease)
+            uow.commit(now)
+        if not batch:
+            return False
+        outcomes = self._send_batch(batch, transport, sender)
+        with self._uow() as uow:
+            for mail, error, permanent in outcomes:
+                if error is None:
+                    uow.outbox.settle(mail.id, now, status="sent")
+                    report.sent += 1
+                elif permanent or mail.attempts >= max_attempts:
+                    uow.outbox.settle(mail.id, now, status="failed", error=error)
+                    report.failed.append(f"{mail.recipient_email}: {error}")
+                else:
+                    retry_at = now + min(timedelta(minutes=2 ** mail.attempts), timedelta(hours=6))
+                    uow.outbox.settle(mail.id, now, status="pending", next_attempt_at=retry_at, error=error)
+                    report.retrying += 1
+            uow.commit(now)
+        # A temporary failure means the server is struggling: leave the rest for the next flush.
+        return not any(error is not None and not permanent for _, error, permanent in outcomes)
+
+    def count_pending(self, report: FlushReport) -> FlushReport:
         with self._uow(read_only=True) as uow:
             report.pending = uow.outbox.count("pending")
             report.waiting_for_retry = uow.outbox.count_waiting_for_retry()
