@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ideaflow import formatting as fmt
 from states.errors import BadInput, IdeaflowError, Refused
-from states.vocabulary import Decision, Language, Outcome, Role, Stage
+from states.vocabulary import Decision, Gate, Language, Outcome, Role, Stage
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
                   no_args_is_help=True, help="Workflow engine for municipal innovation pools.")
@@ -229,11 +229,24 @@ def decide(
     by: By,
     amount_dkk: Annotated[int | None, typer.Option("--amount-dkk", help="Allocation for a funding go.")] = None,
     reason: Annotated[str, typer.Option("--reason")] = "",
+    gate: Annotated[Gate | None, typer.Option("--gate", help="Refuse unless this gate is the one open.")] = None,
 ) -> None:
     """Decide the idea's open gate: go, kill, hold or recycle."""
-    result = _services().decide(idea, decision, by, _now(), amount_dkk, reason)
+    result = _services().decide(idea, decision, by, _now(), amount_dkk, reason, at_gate=gate)
     extra = f", {fmt.dkk(result.allocated_dkk)} allocated" if amount_dkk or result.stage == Stage.FUNDED else ""
     out.print(f"idea {idea}: {decision} → {result.stage}{extra}")
+
+
+@app.command()
+def assign(
+    idea: int,
+    by: By,
+    reviewer: Annotated[list[str] | None, typer.Option("--reviewer", help="Reviewer's email, repeatable.")] = None,
+) -> None:
+    """Ask reviewers (default: every reviewer) to review the idea at its open gate; nobody is asked twice."""
+    asked = _services().assign_reviewers(idea, by, _now(), tuple(reviewer or ()))
+    out.print(f"idea {idea}: asked {', '.join(p.email for p in asked)}" if asked
+              else f"idea {idea}: every one of them was already asked")
 
 
 @app.command()

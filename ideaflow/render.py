@@ -12,7 +12,8 @@ def print_idea(out: Console, view: IdeaView) -> None:
     out.print(f"stage {view.stage}" + (f" (held from {view.held_from})" if view.held_from else "")
               + f" · pool {view.pool} · proposer {view.proposer}")
     if view.open_gate:
-        out.print(f"{view.open_gate} gate open, deadline {fmt.moment(view.deadline)}")
+        out.print(f"{view.open_gate} gate open, deadline {fmt.moment(view.deadline)}"
+                  + (f"; reviewers asked: {', '.join(view.reviewers_asked)}" if view.reviewers_asked else ""))
     out.print(f"requested {fmt.dkk(view.requested_dkk)} · allocated {fmt.dkk(view.allocated_dkk)}"
               + (f" · departments: {', '.join(view.departments)}" if view.departments else ""))
     out.print(view.description)

@@ -22,7 +22,7 @@ from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import BadInput, Conflict, NotAllowed
 from states.model import GatePolicy, Idea, Person, PilotPlan, Pool
-from states.vocabulary import Decision, Language, Outcome, Role
+from states.vocabulary import Decision, Gate, Language, Outcome, Role
 from storage.repository import OutgoingMail
 from storage.unit_of_work import UnitOfWork
 
@@ -133,16 +133,36 @@ class Services:
 
     def decide(
         self, idea_id: int, decision: Decision, by: str, now: datetime,
-        amount_dkk: int | None = None, reason: str = "",
+        amount_dkk: int | None = None, reason: str = "", at_gate: Gate | None = None, request_id: str | None = None,
     ) -> Idea:
+        """Record a gate decision; with a `request_id` seen before, do nothing and return the idea as it is."""
         text.text(reason, "--reason", max_length=5000, multiline=True, required=False)
         if amount_dkk is not None:
             text.amount_dkk(amount_dkk, "--amount-dkk")
         with self._refusals_recorded("decide", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
-            idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason)
+            if request_id is not None:
+                recorded_for = uow.ideas.decided_by_request(request_id)
+                if recorded_for == idea_id:
+                    return idea
+                if recorded_for is not None:
+                    raise BadInput(f"request {request_id} already decided idea {recorded_for}, not idea {idea_id}")
+            idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason,
+                        at_gate=at_gate, request_id=request_id)
             uow.commit(now)
         return idea
+
+    def assign_reviewers(self, idea_id: int, by: str, now: datetime, reviewers: tuple[str, ...] = ()) -> list[Person]:
+        """Ask reviewers (default: every registered reviewer) for a review at the idea's open gate.
+
+        Returns the ones newly asked, who get a review request; asking again asks nobody twice.
+        """
+        with self._refusals_recorded("assign", by, idea_id, now), self._uow() as uow:
+            idea = uow.ideas.get(idea_id)
+            asked = [uow.people.get(email) for email in reviewers] if reviewers else uow.people.with_role(Role.REVIEWER)
+            new = idea.assign_reviewers(asked, uow.people.get(by), now)
+            uow.commit(now)
+        return new
 
     def plan_pilot(
         self, idea_id: int, *, start: date, end: date, sites: tuple[str, ...], now: datetime,

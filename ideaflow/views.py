@@ -67,6 +67,7 @@ class IdeaView(View):
     proposer: str
     deadline: datetime | None
     open_gate: str | None
+    reviewers_asked: list[str]
     held_from: str | None
     requested_dkk: int | None
     allocated_dkk: int | None
@@ -117,7 +118,8 @@ def _idea_view(idea: Idea, uow: UnitOfWork) -> IdeaView:
     pilot, evaluation = idea.pilot, idea.evaluation
     return IdeaView(
         id=idea.id, title=idea.title, description=idea.description, stage=idea.stage, pool=idea.pool.name,
-        proposer=idea.proposer.email, deadline=idea.deadline, open_gate=idea.open_gate, held_from=idea.held_from,
+        proposer=idea.proposer.email, deadline=idea.deadline, open_gate=idea.open_gate,
+        reviewers_asked=[p.email for p in idea.assigned], held_from=idea.held_from,
         requested_dkk=idea.requested_dkk, allocated_dkk=idea.allocated_dkk, departments=list(idea.departments),
         created_at=idea.created_at,
         reviews=[

@@ -1,7 +1,8 @@
 """Turn domain events into outbox rows, inside the transaction of the change that caused them.
 
 Who hears what: proposers about their own ideas, followers about their own pilots, reviewers when a
-gate asks for their review, coordinators about everything that needs a decision.
+gate asks for their review (all of them when it opens, then the ones a coordinator assigned, and
+reminders go to the assigned ones if any were), coordinators about everything that needs a decision.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def _messages(uow: UnitOfWork, event: events.Event) -> list[tuple[str, list[Pers
             criteria = [c.name for c in idea.pool.criteria]
             return [("review_requested", asked, {"gate": gate.value, "deadline": deadline.isoformat(),
                                                   "criteria": criteria})]
+        case events.ReviewersAssigned(gate=gate, deadline=deadline, reviewers=reviewers, by=by):
+            criteria = [c.name for c in idea.pool.criteria]
+            return [("review_requested", list(reviewers), {"gate": gate.value, "deadline": deadline.isoformat(),
+                                                           "criteria": criteria, "asked_by": by.name})]
         case events.GateDecided(gate=gate, decision=decision, by=by, reason=reason):
             extra = {"gate": gate.value if gate else None, "decision": decision.value, "by": by.name,
                      "reason": reason, "allocated_dkk": idea.allocated_dkk}
@@ -56,7 +61,8 @@ def _messages(uow: UnitOfWork, event: events.Event) -> list[tuple[str, list[Pers
                 asked = coordinators
             else:
                 reviewed = {review.reviewer.email for review in idea.reviews}
-                asked = [p for p in uow.people.with_role(Role.REVIEWER) if p.email not in reviewed]
+                candidates = idea.assigned or uow.people.with_role(Role.REVIEWER)
+                asked = [p for p in candidates if p.email not in reviewed]
             return [("deadline_reminder", asked, {"gate": gate.value, "deadline": deadline.isoformat()})]
         case events.DeadlinePassed(gate=gate, deadline=deadline, lapsed=lapsed):
             extra = {"gate": gate.value, "deadline": deadline.isoformat(), "lapsed": lapsed}

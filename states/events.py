@@ -29,6 +29,15 @@ class GateOpened:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewersAssigned:
+    idea: Idea
+    gate: Gate
+    deadline: datetime
+    reviewers: tuple[Person, ...]
+    by: Person
+
+
+@dataclass(frozen=True, slots=True)
 class GateDecided:
     idea: Idea
     gate: Gate | None
@@ -69,6 +78,6 @@ class EvaluationRecorded:
 
 
 Event = (
-    IdeaSubmitted | GateOpened | GateDecided | DeadlineApproaching | DeadlinePassed | PilotStarted | PilotEnded
+    IdeaSubmitted | GateOpened | ReviewersAssigned | GateDecided | DeadlineApproaching | DeadlinePassed | PilotStarted | PilotEnded
     | EvaluationRecorded
 )

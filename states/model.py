@@ -158,6 +158,16 @@ class DecisionRecord:
     amount_dkk: int | None
     reason: str
     at: datetime
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    gate: Gate
+    round: int
+    reviewer: Person
+    by: Person
+    at: datetime
 
 
 @dataclass(eq=False, slots=True)
@@ -177,6 +187,8 @@ class Idea:
     pilot: PilotPlan | None = None
     evaluation: Evaluation | None = None
     reviews: list[Review] = field(default_factory=list)
+    #: Reviewers a coordinator asked for at the open gate in this round (empty: every reviewer is asked).
+    assigned: list[Person] = field(default_factory=list)
     created_at: datetime | None = None
     id: int | None = None
     version: int = 0
@@ -184,6 +196,7 @@ class Idea:
     new_history: list[HistoryEntry] = field(default_factory=list)
     new_reviews: list[Review] = field(default_factory=list)
     new_decisions: list[DecisionRecord] = field(default_factory=list)
+    new_assignments: list[Assignment] = field(default_factory=list)
     new_timers: list[Timer] | None = None
     new_pilot: PilotPlan | None = None
     new_evaluation: Evaluation | None = None
@@ -226,6 +239,30 @@ class Idea:
             return Gate.EVALUATION if self.evaluation_open else None
         return GATE_OF_STAGE.get(self.stage)
 
+    def assign_reviewers(self, reviewers: list[Person], by: Person, now: datetime) -> list[Person]:
+        """Ask these reviewers for a review at the open gate; returns those not already asked this round.
+
+        Repeating an assignment changes nothing, so a retried or duplicated request asks nobody twice.
+        """
+        require(by, Action.ASSIGN, self)
+        gate = self._review_gate()
+        not_reviewers = [p.email for p in reviewers if p.role != Role.REVIEWER]
+        if not_reviewers:
+            raise BadInput(f"{', '.join(not_reviewers)} cannot be asked to review: not registered as a reviewer")
+        asked = {p.email for p in self.assigned}
+        new = [p for p in {p.email: p for p in reviewers}.values() if p.email not in asked]
+        self.assigned += new
+        self.new_assignments += [Assignment(gate, self.gate_round, p, by, now) for p in new]
+        if new:
+            self.events.append(events.ReviewersAssigned(self, gate, self.deadline, tuple(new), by))
+        return new
+
+    def _review_gate(self) -> Gate:
+        gate = self.open_gate
+        if gate not in (Gate.SCREENING, Gate.FUNDING):
+            raise InvalidTransition(f"no screening or funding gate is open for an idea that is {self.stage}")
+        return gate
+
     def review(
         self,
         reviewer: Person,
@@ -235,9 +272,7 @@ class Idea:
         now: datetime,
     ) -> Review:
         require(reviewer, Action.REVIEW, self)
-        gate = self.open_gate
-        if gate not in (Gate.SCREENING, Gate.FUNDING):
-            raise InvalidTransition(f"no screening or funding gate is open for an idea that is {self.stage}")
+        gate = self._review_gate()
         if not scores:
             raise BadInput("a review needs at least one --score CRITERION=1..5")
         check_scores(self.pool.criteria, scores)
@@ -259,10 +294,16 @@ class Idea:
         return review
 
     def decide(
-        self, decision: Decision, by: Person, now: datetime, *, amount_dkk: int | None = None, reason: str = ""
+        self, decision: Decision, by: Person, now: datetime, *, amount_dkk: int | None = None, reason: str = "",
+        at_gate: Gate | None = None, request_id: str | None = None,
     ) -> None:
+        """Record a gate decision. `at_gate` names the gate the decider saw, so a stale or repeated
+        request cannot decide the next gate instead; `request_id` lets storage recognise a retry."""
         require(by, Action.DECIDE, self)
         gate = self.open_gate
+        if at_gate is not None and gate != at_gate:
+            where = f"its {gate} gate is open" if gate else f"it is {self.stage} with no gate open"
+            raise InvalidTransition(f"idea {self.id} is not at the {at_gate} gate: {where}")
         # The state is checked before the amount: a funding go that finds the gate already decided
         # (e.g. it lost a race) is refused (exit 1), not misreported as bad input (exit 2).
         if decision in (Decision.GO, Decision.RECYCLE):
@@ -284,8 +325,11 @@ class Idea:
         if decision == Decision.RECYCLE:
             self.gate_round += 1
             self.reviews = []
+            self.assigned = []
         self._moved(decision.value, from_stage, by, now, reason or f"{decision} at the {gate or from_stage} gate")
-        self.new_decisions.append(DecisionRecord(gate, self.gate_round, decision, by, amount_dkk, reason, now))
+        self.new_decisions.append(
+            DecisionRecord(gate, self.gate_round, decision, by, amount_dkk, reason, now, request_id)
+        )
         self.events.append(events.GateDecided(self, gate, decision, by, reason))
 
     def _funding_amount(self, amount_dkk: int | None) -> int:
@@ -409,11 +453,12 @@ class Idea:
     @property
     def changed(self) -> bool:
         """Whether this command recorded anything the repository must write."""
-        return bool(self.new_history or self.new_reviews or self.new_timers is not None)
+        return bool(self.new_history or self.new_reviews or self.new_assignments or self.new_timers is not None)
 
     def forget_changes(self) -> None:
         """Called once the changes are written, so a second save in the same session writes nothing twice."""
-        self.new_history, self.new_reviews, self.new_decisions, self.events = [], [], [], []
+        self.new_history, self.new_reviews, self.new_decisions, self.new_assignments = [], [], [], []
+        self.events = []
         self.new_timers = self.new_pilot = self.new_evaluation = self.new_allocation_dkk = None
 
     # -- the record ----------------------------------------------------------------------------

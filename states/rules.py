@@ -1,6 +1,6 @@
 """Who may do what.
 
-Coordinators decide gates, plan pilots, resume held ideas and evaluate; reviewers review; an idea's
+Coordinators decide gates, ask reviewers, plan pilots, resume held ideas and evaluate; reviewers review; an idea's
 own proposer withdraws it. Nobody else. Anyone registered may submit an idea.
 """
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class Action(StrEnum):
     REVIEW = "review"
     DECIDE = "decide"
+    ASSIGN = "ask reviewers for"
     PLAN_PILOT = "plan a pilot for"
     EVALUATE = "evaluate"
     RESUME = "resume"
@@ -28,6 +29,7 @@ class Action(StrEnum):
 ROLE_MAY: dict[Action, Role] = {
     Action.REVIEW: Role.REVIEWER,
     Action.DECIDE: Role.COORDINATOR,
+    Action.ASSIGN: Role.COORDINATOR,
     Action.PLAN_PILOT: Role.COORDINATOR,
     Action.EVALUATE: Role.COORDINATOR,
     Action.RESUME: Role.COORDINATOR,

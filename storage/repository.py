@@ -31,6 +31,7 @@ from storage.tables import (
     AllocationRow,
     CriterionRow,
     DecisionRow,
+    ReviewAssignmentRow,
     DigestWatermarkRow,
     EvaluationRow,
     HistoryRow,
@@ -261,6 +262,7 @@ class IdeaRepository:
         idea.evaluation = self._load_evaluation(idea_id)
         if idea.open_gate in (Gate.SCREENING, Gate.FUNDING):
             idea.reviews = self.reviews(idea_id, idea.open_gate, idea.gate_round)
+            idea.assigned = self.assigned(idea_id, idea.open_gate, idea.gate_round)
         self.seen[idea_id] = (idea, row)
         return idea
 
@@ -281,6 +283,17 @@ class IdeaRepository:
                    r.weighted_score, r.created_at)
             for r in self.session.scalars(query)
         ]
+
+    def assigned(self, idea_id: int, gate: Gate, round: int) -> list[Person]:
+        query = (select(ReviewAssignmentRow.reviewer_id)
+                 .where(ReviewAssignmentRow.idea_id == idea_id, ReviewAssignmentRow.gate == gate,
+                        ReviewAssignmentRow.round == round)
+                 .order_by(ReviewAssignmentRow.id))
+        return [self.people.by_id(person_id) for person_id in self.session.scalars(query)]
+
+    def decided_by_request(self, request_id: str) -> int | None:
+        """The idea a decision with this request id was recorded for, if one was."""
+        return self.session.scalar(select(DecisionRow.idea_id).where(DecisionRow.request_id == request_id))
 
     def history(self, idea_id: int) -> list[HistoryLine]:
         rows = self.session.execute(
@@ -334,8 +347,14 @@ class IdeaRepository:
         if idea.new_decisions:
             self.session.execute(insert(DecisionRow), [
                 {"idea_id": idea.id, "gate": d.gate, "round": d.round, "decision": d.decision, "by_id": d.by.id,
-                 "amount_dkk": d.amount_dkk, "reason": d.reason, "at": d.at}
+                 "amount_dkk": d.amount_dkk, "reason": d.reason, "at": d.at, "request_id": d.request_id}
                 for d in idea.new_decisions
+            ])
+        if idea.new_assignments:
+            self.session.execute(insert(ReviewAssignmentRow), [
+                {"idea_id": idea.id, "gate": a.gate, "round": a.round, "reviewer_id": a.reviewer.id,
+                 "by_id": a.by.id, "at": a.at}
+                for a in idea.new_assignments
             ])
         if idea.new_pilot is not None:
             self._save_pilot(idea.id, idea.new_pilot, now)

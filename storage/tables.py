@@ -153,6 +153,23 @@ class DecisionRow(Base):
     amount_dkk: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
+    # Set by requests that may be retried (a Prefect flow run's id): a retry finds it and does nothing.
+    request_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+
+
+class ReviewAssignmentRow(Base):
+    """A reviewer a coordinator asked for at one gate round; asking again is a no-op, not a new row."""
+
+    __tablename__ = "review_assignments"
+    __table_args__ = (UniqueConstraint("idea_id", "gate", "round", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    gate: Mapped[str] = mapped_column(String(20))
+    round: Mapped[int]
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime]
 
 
 class AllocationRow(Base):

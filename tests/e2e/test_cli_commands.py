@@ -14,15 +14,17 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from states.vocabulary import Stage
+from states.criteria import TAARNBY_CRITERIA
+from states.vocabulary import Role, Stage
 from storage.migrate import head
-from storage.tables import AllocationRow, HistoryRow, PoolRow, TimerRow
+from storage.tables import AllocationRow, HistoryRow, OutboxRow, PersonRow, PoolRow, TimerRow
 
 pytestmark = pytest.mark.slow
 
 ALL = [f"{name}=4" for name in ("effektivitet", "kvalitet", "resultat", "arbejdsmiljø", "begejstring", "omtale")]
 SCORES = [arg for pair in ALL for arg in ("--score", pair)]
 HISTORY_KEYS = {"from", "to", "at", "by", "reason"}
+ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
 
 
 def scalar(engine, statement):
@@ -290,6 +292,51 @@ def test_decide_refusals_change_nothing(cli, expect, unchanged, world):
     with unchanged(funded):
         expect.failed(cli("decide", funded, "go", "--by", world.coordinator, "--amount-dkk", "1000"), 1,
                       "no gate is open")
+
+
+def test_decide_at_a_named_gate_refuses_a_repeat_that_would_decide_the_next_gate(cli, expect, shown, unchanged,
+                                                                                   world):
+    idea = world.idea()
+    world.services.review(idea, world.reviewer, ALL_SCORES, world.clock())
+    expect.ok(cli("decide", idea, "go", "--by", world.coordinator, "--gate", "screening"))
+    with unchanged(idea):
+        expect.failed(cli("decide", idea, "go", "--by", world.coordinator, "--gate", "screening"), 1,
+                      "not at the screening gate: its funding gate is open")
+    with unchanged(idea):
+        expect.failed(cli("decide", idea, "go", "--by", world.coordinator, "--gate", "sideways"), 2, "--gate")
+    assert shown(idea)["stage"] == "screened"
+
+
+def test_assign_asks_each_reviewer_once_and_reminders_go_to_the_asked(cli, expect, engine, shown, unchanged, world):
+    second = "anden.bedoemmer@kommune.dk"
+    world.services.add_person(second, "Anne Anden", Role.REVIEWER, world.clock())
+    idea = world.idea()
+    requests = lambda: outbox_rows(engine, "review_requested", idea)  # noqa: E731
+    opened = requests()
+    assert sorted(opened) == sorted([world.reviewer, second])  # the gate opened: every reviewer was asked
+    assert f"asked {second}" in expect.ok(cli("assign", idea, "--by", world.coordinator, "--reviewer", second))
+    with unchanged(idea):
+        assert "already asked" in expect.ok(cli("assign", idea, "--by", world.coordinator, "--reviewer", second))
+    assert requests() == [*opened, second]
+    assert shown(idea)["reviewers_asked"] == [second]
+    with unchanged(idea, audited=True):
+        expect.failed(cli("assign", idea, "--by", world.reviewer), 1, "may not ask reviewers")
+    with unchanged(idea):
+        expect.failed(cli("assign", idea, "--by", world.coordinator, "--reviewer", world.proposer), 2,
+                      "not registered as a reviewer")
+    with unchanged(idea):
+        expect.failed(cli("assign", idea, "--by", world.coordinator, "--reviewer", "nobody@kommune.dk"), 2,
+                      "unknown person")
+    deadline = datetime.fromisoformat(shown(idea)["deadline"])
+    world.services.sweep(deadline - timedelta(days=3))
+    assert outbox_rows(engine, "deadline_reminder", idea) == [second]  # only the asked reviewer is reminded
+
+
+def outbox_rows(engine, kind: str, idea_id: int) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.scalars(
+            select(PersonRow.email).join(OutboxRow, OutboxRow.recipient_id == PersonRow.id)
+            .where(OutboxRow.kind == kind, OutboxRow.idea_id == idea_id).order_by(OutboxRow.id)))
 
 
 def test_decide_bad_input_changes_nothing(cli, expect, unchanged, world):

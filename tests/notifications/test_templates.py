@@ -55,6 +55,7 @@ def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     svc.sweep(deadline - timedelta(days=4))  # reminders
     svc.sweep(deadline + timedelta(minutes=1))  # escalations
     t = deadline + timedelta(hours=1)
+    assert [p.email for p in svc.assign_reviewers(a, c.coordinator, t, (c.reviewer,))] == [c.reviewer]
     svc.review(a, c.reviewer, ALL_SCORES, t)
     svc.decide(a, Decision.GO, c.coordinator, t, reason=REASON)
     svc.review(a, c.reviewer, ALL_SCORES, t)

@@ -122,6 +122,35 @@ def test_recycle_reopens_the_gate_with_a_new_round_and_deadline():
         funded().decide(Decision.RECYCLE, COORDINATOR, NOW)
 
 
+def test_a_decision_names_its_gate_so_a_repeat_cannot_decide_the_next_one():
+    idea = submitted()
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    idea.decide(Decision.GO, COORDINATOR, NOW, at_gate=Gate.SCREENING, request_id="run-1")
+    assert idea.new_decisions[-1].request_id == "run-1"
+    with pytest.raises(InvalidTransition, match="not at the screening gate: its funding gate is open"):
+        idea.decide(Decision.GO, COORDINATOR, NOW, at_gate=Gate.SCREENING)
+    assert idea.stage == Stage.SCREENED and len(idea.new_history) == 2
+    with pytest.raises(InvalidTransition, match="it is funded with no gate open"):
+        funded().decide(Decision.KILL, COORDINATOR, NOW, at_gate=Gate.FUNDING)
+
+
+def test_asking_reviewers_asks_each_once_per_round_and_only_reviewers():
+    idea = submitted()
+    assert idea.assign_reviewers([REVIEWER], COORDINATOR, NOW) == [REVIEWER]
+    assert idea.assign_reviewers([REVIEWER, OTHER_REVIEWER, OTHER_REVIEWER], COORDINATOR, NOW) == [OTHER_REVIEWER]
+    assert idea.assign_reviewers([REVIEWER], COORDINATOR, NOW) == []
+    asked = [e for e in idea.events if isinstance(e, events.ReviewersAssigned)]
+    assert [e.reviewers for e in asked] == [(REVIEWER,), (OTHER_REVIEWER,)]
+    assert [(a.gate, a.round, a.reviewer) for a in idea.new_assignments] == [
+        (Gate.SCREENING, 1, REVIEWER), (Gate.SCREENING, 1, OTHER_REVIEWER)]
+    with pytest.raises(BadInput, match="not registered as a reviewer"):
+        idea.assign_reviewers([PROPOSER], COORDINATOR, NOW)
+    idea.decide(Decision.RECYCLE, COORDINATOR, NOW)
+    assert idea.assigned == [] and idea.assign_reviewers([REVIEWER], COORDINATOR, NOW) == [REVIEWER]
+    with pytest.raises(InvalidTransition, match="no screening or funding gate"):
+        funded().assign_reviewers([REVIEWER], COORDINATOR, NOW)
+
+
 @pytest.mark.parametrize("make", [submitted, screened, funded, piloting])
 def test_hold_and_resume_return_to_the_stage_left(make):
     idea = make()

@@ -16,6 +16,7 @@ from states.vocabulary import Decision, Outcome, Role
 ALLOWED = {
     Action.REVIEW: {REVIEWER},
     Action.DECIDE: {COORDINATOR},
+    Action.ASSIGN: {COORDINATOR},
     Action.PLAN_PILOT: {COORDINATOR},
     Action.EVALUATE: {COORDINATOR},
     Action.RESUME: {COORDINATOR},
