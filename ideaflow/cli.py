@@ -276,7 +276,8 @@ def evaluate(
 ) -> None:
     """Record a pilot's evaluation and its outcome."""
     result = _services().evaluate(idea, by, _scores(score), outcome, _now(), comment)
-    out.print(f"idea {idea}: evaluated, outcome {outcome}, weighted score {fmt.score(result.evaluation.weighted_score)}")
+    score = fmt.score(result.evaluation.weighted_score)
+    out.print(f"idea {idea}: evaluated, outcome {outcome}, weighted score {score}")
 
 
 @app.command()
@@ -342,14 +343,13 @@ def sweep(now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment
 
 
 @app.command()
-def digest(now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to build digests for.")] = None) -> None:
+def digest(
+    now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to build digests for.")] = None,
+) -> None:
     """Build and queue the weekly digests that are due."""
-    from ideaflow.config import get_settings
-    from ideaflow.digests import Cadence
+    from ideaflow.runtime import digest_cadence
 
-    settings = get_settings()
-    cadence = Cadence(settings.digest_weekday, settings.digest_time, settings.digest_horizon_days, settings.stuck_days)
-    out.print(_services().queue_digests(_now(now), cadence).summary())
+    out.print(_services().queue_digests(_now(now), digest_cadence()).summary())
 
 
 @app.command()
@@ -358,13 +358,10 @@ def outbox(
     now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to flush for.")] = None,
 ) -> None:
     """Show pending mail; --flush delivers it (SMTP if IDEAFLOW_SMTP_HOST is set, else .eml files)."""
-    from ideaflow.config import get_settings
-
-    settings = get_settings()
     if flush:
-        from notifications.delivery import transport_for
+        from ideaflow.runtime import mail_sender, mail_transport
 
-        report = _services().flush_outbox(_now(now), transport_for(settings), settings.mail_from)
+        report = _services().flush_outbox(_now(now), mail_transport(), mail_sender())
         for failure in report.failed:
             out.print(f"failed: {failure}")
         if not report.ok:
@@ -383,6 +380,32 @@ def outbox(
     out.print(table)
     out.print(f"{sum(line.status == 'pending' for line in lines)} pending, "
               f"{sum(line.status == 'failed' for line in lines)} failed")
+
+
+@app.command()
+def serve() -> None:
+    """Run the scheduled flows (sweep, digest, outbox) and the gate-review form until Ctrl-C.
+
+    Uses the Prefect server in PREFECT_API_URL, or starts one on 127.0.0.1 (IDEAFLOW_PREFECT_PORT).
+    """
+    import os
+    from contextlib import nullcontext
+
+    from ideaflow.config import get_settings
+    from workflows.local_server import ServerDidNotStart, local_prefect_server
+
+    settings = get_settings()
+    own_server = not os.environ.get("PREFECT_API_URL")
+    try:
+        with local_prefect_server(settings.prefect_port) if own_server else nullcontext() as url:
+            if url:
+                os.environ["PREFECT_API_URL"] = url  # before Prefect is imported: it reads it once
+                out.print(f"Prefect server and UI: {url.removesuffix('/api')}")
+            from workflows.deployments import serve as serve_deployments
+
+            serve_deployments(settings)
+    except ServerDidNotStart as error:
+        raise Refused(str(error)) from None
 
 
 @app.command()

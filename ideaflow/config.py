@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     digest_time: time = time(7, 0)
     digest_horizon_days: int = Field(default=14, ge=1)
     stuck_days: int = Field(default=60, ge=1)
+    # How often `ideaflow serve` sweeps and delivers (prefect.yaml has the same defaults for servers).
+    sweep_every_s: int = Field(default=15 * 60, ge=1)
+    deliver_every_s: int = Field(default=5 * 60, ge=1)
+    # The port of the Prefect server (and UI) `ideaflow serve` starts when PREFECT_API_URL is not set.
+    prefect_port: int = Field(default=4200, ge=1, le=65535)
 
 
 @lru_cache

@@ -1,12 +1,16 @@
 """`ideaflow demo`: a sample portfolio drawn from real Danish cases, run through the whole lifecycle.
 
 It goes through the same service layer as every command, with a simulated clock that steps through
-about eight months so that deadlines pass and pilots start and end (each step is a sweep with
-`--now`). Running it again in the same database adds a second portfolio beside the first.
+about eight months so that deadlines pass and pilots start and end. The sweeps, the digests and the
+mail go through the Prefect flows that `ideaflow serve` schedules (in Prefect's local mode: the
+first flow run starts a temporary Prefect server, about ten seconds), and the mail lands in
+IDEAFLOW_MAIL_DIR (or on the SMTP server if one is set). Running it again in the same database
+adds a second portfolio beside the first.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 from rich.console import Console
@@ -110,7 +114,9 @@ class Demo:
         self.out.print(f"  #{idea.id} {idea.title}: {decision}{money} → {idea.stage}")
 
     def sweep(self) -> None:
-        report = self.svc.sweep(self.now)
+        from workflows.flows import sweep_deadlines
+
+        report = asyncio.run(sweep_deadlines(now=self.now))
         for fired in report.fired:
             self.out.print(f"  sweep: #{fired.idea_id} {fired.outcome}")
         self.out.print(f"  sweep: {report.summary()}")
@@ -177,7 +183,17 @@ class Demo:
         self.sweep()
         self.at(170, "evaluation of ZebraByer")
         self._evaluate("zebrabyer", (3, 4, 4, 4, 5, 5), Outcome.ADJUST, "Justeres før næste testby")
+        self.at(175, "the weekly digests, and all the mail of the eight months, delivered")
+        self.mail()
         self.summary()
+
+    def mail(self) -> None:
+        from workflows.flows import send_digests
+
+        run = asyncio.run(send_digests(now=self.now))
+        queued = ", ".join(f"{n} × {role}" for role, n in run.queued.items()) or "none due"
+        self.out.print(f"  digests queued: {queued}")
+        self.out.print(f"  mail: {run.delivery.summary()}")
 
     def _evaluate(self, key: str, scores: tuple[int, ...], outcome: Outcome, comment: str) -> None:
         coordinator = COORDINATORS[IDEAS[key]["pool"]][0]

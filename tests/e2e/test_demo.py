@@ -1,6 +1,7 @@
 """`ideaflow demo`, the main job, run as a person would run it: the installed command in an empty folder."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,11 @@ def test_demo_runs_the_portfolio_through_the_lifecycle_and_can_run_again(tmp_pat
     for text in ("Tværgående sagsbehandling", "Gundsømagle", "Én indgang for unge", "Samskabelse",
                  "5.000.000 kr.", "history of #2", "pilot started", "escalated"):
         assert text in first.stdout
+    # the sweeps, digests and mail went through the Prefect flows, and the mail landed in mail/
+    assert "Flow run" in first.stderr and "sweep-deadlines" in first.stderr and "send-digests" in first.stderr
+    sent = int(re.search(r"mail: sent (\d+), 0 still pending", first.stdout)[1])
+    assert sent == len(list((tmp_path / "mail").glob("*.eml"))) > 0
+    assert re.search(r"digests queued: \d+ × coordinator", first.stdout)
 
     ideas = {i["title"]: i for i in json.loads(run("list", "--json", cwd=tmp_path).stdout)}
     assert ideas["Tværgående sagsbehandling"]["stage"] == "evaluated"

@@ -1,0 +1,53 @@
+"""Fixtures for the flow tests: one Prefect test harness for the whole session, a real SQLite file.
+
+The harness (a temporary Prefect server, about ten seconds to start here) is started once, lazily,
+by the first test that needs it. The flows get their services the way they do in production, from
+`ideaflow.runtime`, which reads IDEAFLOW_* from the environment: `runtime` points it at the test's
+database (and mail settings) and resets it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ideaflow import runtime
+from ideaflow.config import get_settings
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def db_url(db_path) -> str:
+    """The flow tests run on SQLite; the flows call the same service layer whose tests cover PostgreSQL."""
+    return f"sqlite:///{db_path}"
+
+
+def _reset_runtime() -> None:
+    if runtime.engine.cache_info().currsize:
+        runtime.engine().dispose()
+    for cached in (get_settings, runtime.engine, runtime.services):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def configure(engine, monkeypatch, tmp_path, prefect_harness):
+    """`configure(**settings)`: the IDEAFLOW_* settings the flows of this test run with."""
+
+    def apply(**settings: object) -> None:
+        monkeypatch.setenv("IDEAFLOW_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+        monkeypatch.setenv("IDEAFLOW_MAIL_DIR", str(tmp_path / "mail"))
+        for key, value in settings.items():
+            monkeypatch.setenv(f"IDEAFLOW_{key.upper()}", str(value))
+        _reset_runtime()
+
+    apply()
+    yield apply
+    _reset_runtime()

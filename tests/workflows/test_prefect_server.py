@@ -1,0 +1,217 @@
+"""The deployments for real: `prefect server start`, `prefect deploy --all`, process workers, `ideaflow serve`.
+
+These run the commands of the README's "Running on a Prefect server" as separate processes on free
+local ports, with Prefect's own database in a temporary PREFECT_HOME. The scale-out test points two
+workers at one shared PostgreSQL database (SQLite where no PostgreSQL server can be started).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import func, select, text
+
+from ideaflow.config import Settings
+from ideaflow.services import Services
+from states.vocabulary import Stage
+from storage.db import make_engine
+from storage.migrate import upgrade
+from storage.tables import HistoryRow, TimerRow
+from workflows.deployments import DEPLOYMENT_NAME, WORK_POOL, deployments
+from workflows.local_server import local_prefect_server
+
+from mailtest import ALL_SCORES, Cast, free_port
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def test_prefect_yaml_declares_what_ideaflow_serve_serves():
+    declared = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+    served = deployments(Settings(_env_file=None))
+    assert [d["entrypoint"] for d in declared] == [d.entrypoint for d in served]
+    for yaml_deployment, deployment in zip(declared, served, strict=True):
+        assert yaml_deployment["name"] == DEPLOYMENT_NAME
+        assert yaml_deployment["work_pool"]["name"] == WORK_POOL
+        assert yaml_deployment["description"] == deployment.description
+        schedules = [{k: getattr(s, k) for k in ("cron", "interval", "timezone") if getattr(s, k, None)}
+                     for s in deployment.schedules]
+        for schedule in schedules:
+            if "interval" in schedule:
+                schedule["interval"] = int(schedule["interval"].total_seconds())
+        assert yaml_deployment["schedules"] == schedules
+    assert "/work/" not in (REPO / "prefect.yaml").read_text() and "/home/" not in (REPO / "prefect.yaml").read_text()
+
+
+def test_the_plain_commands_do_not_import_prefect():
+    probe = "import sys, ideaflow.cli; assert 'prefect' not in sys.modules, 'prefect imported'"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+# -- one shared database and a Prefect server ---------------------------------------------------------
+
+
+@pytest.fixture
+def shared_db_url(request, tmp_path) -> str:
+    server, why_not = request.getfixturevalue("postgres_server")
+    if server is None:
+        return f"sqlite:///{tmp_path / 'ideaflow.db'}"
+    name = f"scaleout_{os.getpid()}_{time.monotonic_ns()}"
+    with server.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text(f'CREATE DATABASE "{name}"'))
+    return server.url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def prefect_env(tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDEAFLOW_", "PREFECT_"))}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               HOME=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+@pytest.fixture
+def prefect_server(prefect_env, monkeypatch):
+    monkeypatch.setenv("PREFECT_HOME", prefect_env["PREFECT_HOME"])
+    with local_prefect_server(free_port()) as url:
+        prefect_env["PREFECT_API_URL"] = url
+        yield url
+
+
+def prefect(env: dict[str, str], *args: str, timeout: float = 180) -> str:
+    done = subprocess.run([str(BIN / "prefect"), *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def run_deployment(env: dict[str, str], name: str, *args: str) -> str:
+    """`prefect deployment run NAME`; returns the new flow run's id."""
+    output = prefect(env, "deployment", "run", name, *args)
+    return re.search(r"UUID: ([0-9a-f-]{36})", output)[1]
+
+
+def final_states(api: str, run_ids: list[str]) -> list[str] | None:
+    """The runs' final state types, once every one of them has finished."""
+    states = [httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]["type"] for run_id in run_ids]
+    return states if all(s in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states) else None
+
+
+def wait_for(condition, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Workers stop on SIGINT (a worker whose server is gone ignores SIGTERM)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_two_workers_on_a_prefect_server_sweep_a_shared_database_once_and_take_a_gate_decision(
+        shared_db_url, prefect_env, prefect_server, tmp_path):
+    engine = make_engine(shared_db_url)
+    upgrade(engine)
+    services = Services(engine)
+    cast = Cast(services, now=datetime.now(UTC) - timedelta(days=60))
+    overdue = [cast.submit(f"Idé {n}", cast.proposer, datetime.now(UTC) - timedelta(days=40)) for n in range(150)]
+    decided = cast.submit("Fælles kørselsordning", cast.proposer, datetime.now(UTC))
+    services.review(decided, cast.reviewer, ALL_SCORES, datetime.now(UTC))
+
+    prefect(prefect_env, "work-pool", "create", WORK_POOL, "--type", "process")
+    deployed = prefect(prefect_env, "--no-prompt", "deploy", "--all")
+    for flow_name in ("sweep-deadlines", "deliver-outbox", "send-digests", "gate-review"):
+        assert f"{flow_name}/{DEPLOYMENT_NAME}" in deployed
+    worker_env = {**prefect_env, "IDEAFLOW_DATABASE_URL": shared_db_url, "IDEAFLOW_MAIL_DIR": str(tmp_path / "mail")}
+    workers = [subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", WORK_POOL, "--name", f"w{n}"],
+                                cwd=tmp_path, env=worker_env, stdout=(tmp_path / f"worker{n}.log").open("w"),
+                                stderr=subprocess.STDOUT)
+               for n in range(2)]
+    try:
+        # Two sweeps at once (as when two schedules or two coordinators overlap), one per worker.
+        sweeps = [run_deployment(prefect_env, f"sweep-deadlines/{DEPLOYMENT_NAME}") for _ in range(2)]
+        form = {"review": {"idea": decided, "by": Cast.coordinator, "gate": "screening", "decision": "go",
+                           "reason": "Besluttet i Prefect"}}
+        gate = run_deployment(prefect_env, f"gate-review/{DEPLOYMENT_NAME}", "--params", json.dumps(form))
+
+        assert wait_for(lambda: final_states(prefect_server, sweeps), 240, "both sweeps") == ["COMPLETED"] * 2
+        assert wait_for(lambda: final_states(prefect_server, [gate]), 120, "the gate decision") == ["COMPLETED"]
+    finally:
+        for worker in workers:
+            stop(worker)
+
+    with engine.connect() as connection:
+        escalations = dict(connection.execute(
+            select(HistoryRow.idea_id, func.count()).where(HistoryRow.action == "escalate")
+            .group_by(HistoryRow.idea_id)).all())
+        fired = connection.execute(select(TimerRow.id, func.count()).where(TimerRow.fired_at.is_not(None))
+                                   .group_by(TimerRow.id)).all()
+        still_due = connection.execute(select(func.count()).select_from(TimerRow).where(
+            TimerRow.fired_at.is_(None), TimerRow.cancelled_at.is_(None),
+            TimerRow.due_at <= datetime.now(UTC))).scalar_one()
+    assert escalations == {idea: 1 for idea in overdue}  # every overdue idea escalated exactly once
+    assert still_due == 0 and len(fired) >= len(overdue)
+    from ideaflow.views import idea_view
+
+    view = idea_view(engine, decided)
+    assert view.stage == Stage.SCREENED and view.history[-1].reason == "Besluttet i Prefect"
+    engine.dispose()
+
+
+def test_ideaflow_serve_runs_the_schedules_on_its_own_prefect_server_and_stops_on_ctrl_c(prefect_env, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'ideaflow.db'}"
+    engine = make_engine(db_url)
+    upgrade(engine)
+    services = Services(engine)
+    cast = Cast(services, now=datetime.now(UTC) - timedelta(days=60))
+    overdue = cast.submit("Forsinket idé", cast.proposer, datetime.now(UTC) - timedelta(days=40))
+    env = {**prefect_env, "IDEAFLOW_DATABASE_URL": db_url, "IDEAFLOW_PREFECT_PORT": str(free_port()),
+           "IDEAFLOW_SWEEP_EVERY_S": "5", "IDEAFLOW_DELIVER_EVERY_S": "5", "IDEAFLOW_MAIL_DIR": str(tmp_path / "mail")}
+    log = (tmp_path / "serve.log").open("w+")
+    serve = subprocess.Popen([str(BIN / "ideaflow"), "serve"], cwd=tmp_path, env=env, stdout=log,
+                             stderr=subprocess.STDOUT)
+    try:
+        def escalated():
+            from ideaflow.views import idea_view
+
+            return idea_view(engine, overdue).history[-1].action == "escalate"
+
+        wait_for(escalated, 180, "a scheduled sweep-deadlines run")
+        wait_for(lambda: list((tmp_path / "mail").glob("*.eml")), 60, "a scheduled deliver-outbox run")
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=60) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        log.seek(0)
+        output = log.read()
+        engine.dispose()
+    assert "sweep-deadlines/ideaflow" in output and "Prefect server and UI: http://127.0.0.1:" in output
+    assert "screening deadline passed; escalated" in output, output[-3000:]
+    # the Prefect server that `serve` started is gone with it
+    port = env["IDEAFLOW_PREFECT_PORT"]
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)

@@ -1,0 +1,159 @@
+"""ideaflow's Prefect flows: thin orchestration of the same service calls the CLI makes.
+
+One flow run handles all the work that is due, one task run per batch (never a run per idea: a flow
+run costs about a second here, a task run a few milliseconds). Every flow may be retried or run
+twice at once, because the database, not Prefect, records what is done: a timer is claimed in the
+transaction of the change it causes, an outbox row is leased and settled, a digest moves its
+recipient's watermark, and a decision carries its flow run's id. A re-run finds only what is left.
+
+Waiting is not done here: an open gate is a row with a deadline timer, so no process waits for a
+decision and a restart of every process loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from pydantic import BaseModel, ConfigDict, Field
+
+from ideaflow.digests import Cadence
+from ideaflow.runtime import digest_cadence, mail_sender, mail_transport, services
+from ideaflow.services import FiredTimer, FlushReport, SweepReport
+from notifications.delivery import Transport
+from states.errors import Conflict, IdeaflowError
+from states.vocabulary import Decision, Gate
+
+
+def _not_refused(task, task_run, state) -> bool:
+    """Retry a lost race or an infrastructure failure, never a refusal: it would only be refused again.
+
+    Retrying is safe because each task's work is recorded in the database it ran against (claimed
+    timers, leased mail, watermarks, decision request ids), whether or not the failure came before
+    or after its commit.
+    """
+    error = state.data
+    return isinstance(error, Conflict) or not isinstance(error, IdeaflowError)
+
+
+_retried = dict(retries=3, retry_delay_seconds=[1, 5, 15], retry_condition_fn=_not_refused)
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(UTC)
+
+
+@task(name="fire-due-timers", cache_policy=NO_CACHE, **_retried)
+def fire_due_timers(now: datetime, batch_size: int) -> list[FiredTimer]:
+    return services().sweep_batch(now, batch_size)
+
+
+@task(name="deliver-mail-batch", cache_policy=NO_CACHE, **_retried)
+def deliver_mail_batch(now: datetime, transport: Transport, report: FlushReport, batch_size: int) -> bool:
+    # No retry after a send: a failed delivery is the outbox's business (backoff), not Prefect's.
+    return services().deliver_batch(now, transport, mail_sender(), report, batch_size=batch_size)
+
+
+@task(name="queue-digests", cache_policy=NO_CACHE, **_retried)
+def queue_due_digests(now: datetime, cadence: Cadence) -> dict[str, int]:
+    return services().queue_digests(now, cadence).queued
+
+
+@flow(name="sweep-deadlines", retries=2, retry_delay_seconds=30)
+async def sweep_deadlines(now: datetime | None = None, batch_size: int = 500) -> SweepReport:
+    """Fire every due deadline, reminder and pilot timer once."""
+    logger = get_run_logger()
+    moment, report = _now(now), SweepReport()
+    while fired := fire_due_timers(moment, batch_size):
+        report.fired.extend(fired)
+        for timer in fired:
+            logger.info("idea %s: %s: %s", timer.idea_id, timer.kind, timer.outcome)
+    logger.info("sweep at %s: %s", moment.isoformat(), report.summary())
+    return report
+
+
+@flow(name="deliver-outbox", retries=2, retry_delay_seconds=30)
+async def deliver_outbox(now: datetime | None = None, batch_size: int = 100) -> FlushReport:
+    """Deliver the pending mail (SMTP, or .eml files without an SMTP host)."""
+    logger = get_run_logger()
+    moment, report, transport = _now(now), FlushReport(), mail_transport()
+    try:
+        while deliver_mail_batch(moment, transport, report, batch_size):
+            pass
+    finally:
+        transport.close()
+    services().count_pending(report)
+    for failure in report.failed:
+        logger.error("permanently failed: %s", failure)
+    (logger.info if report.ok else logger.warning)("outbox: %s", report.summary())
+    return report
+
+
+@flow(name="send-digests", retries=2, retry_delay_seconds=30)
+async def send_digests(now: datetime | None = None) -> DigestRun:
+    """Queue the weekly digests that are due, then deliver them with the rest of the outbox."""
+    logger = get_run_logger()
+    moment = _now(now)
+    queued = queue_due_digests(moment, digest_cadence())
+    logger.info("digests queued: %s", ", ".join(f"{n} × {role}" for role, n in queued.items()) or "none due")
+    return DigestRun(queued, await deliver_outbox(now=moment))
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    queued: dict[str, int]
+    delivery: FlushReport
+
+
+class GateReview(BaseModel):
+    """The form a coordinator fills in on the gate-review deployment in the Prefect UI.
+
+    There is deliberately no default decision: an empty decision only asks reviewers.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    idea: int = Field(ge=1, description="The idea's id, as `ideaflow submit` printed it.")
+    by: str = Field(min_length=3, description="Email of the coordinator acting.")
+    gate: Gate = Field(description="The gate under review; a request for any other gate is refused.")
+    decision: Decision | None = Field(
+        default=None, description="go, kill, hold or recycle. Leave empty to ask reviewers only.")
+    amount_dkk: int | None = Field(default=None, ge=1, description="Allocation in whole DKK for a funding go.")
+    reason: str = Field(default="", description="Why; shown to the proposer and kept in the history.")
+    reviewers: list[str] = Field(
+        default_factory=list, description="Reviewers to ask (emails); empty asks every reviewer.")
+
+
+@task(name="ask-reviewers", cache_policy=NO_CACHE, **_retried)
+def ask_reviewers(review: GateReview, now: datetime) -> list[str]:
+    return [p.email for p in services().assign_reviewers(review.idea, review.by, now, tuple(review.reviewers))]
+
+
+@task(name="record-decision", cache_policy=NO_CACHE, **_retried)
+def record_decision(review: GateReview, now: datetime, request_id: str) -> str:
+    idea = services().decide(review.idea, review.decision, review.by, now, review.amount_dkk, review.reason,
+                             at_gate=review.gate, request_id=request_id)
+    return idea.stage.value
+
+
+@flow(name="gate-review")
+async def gate_review(review: GateReview) -> str:
+    """Ask reviewers for one idea's open gate, or record the coordinator's decision on it.
+
+    The decision carries this flow run's id, so a retry of the run records it once; a second run
+    with the same form finds the gate already decided and is refused.
+    """
+    logger = get_run_logger()
+    now = datetime.now(UTC)
+    if review.decision is None:
+        asked = ask_reviewers(review, now)
+        summary = f"idea {review.idea}: asked {', '.join(asked)}" if asked else \
+            f"idea {review.idea}: every reviewer named was already asked"
+    else:
+        stage = record_decision(review, now, f"prefect-flow-run:{flow_run.id}")
+        summary = f"idea {review.idea}: {review.decision} at the {review.gate} gate, now {stage}"
+    logger.info(summary)
+    return summary
