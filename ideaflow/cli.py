@@ -334,9 +334,12 @@ def show(idea: int, as_json: Json = False) -> None:
 
 
 @app.command()
-def sweep(now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to sweep for.")] = None) -> None:
+def sweep(
+    now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to sweep for.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Timers per transaction.")] = 500,
+) -> None:
     """Fire every due timer once; prints what it did."""
-    report = _services().sweep(_now(now))
+    report = _services().sweep(_now(now), batch_size)
     for fired in report.fired:
         out.print(f"idea {fired.idea_id}: {fired.kind}: {fired.outcome}")
     out.print(report.summary())
