@@ -1,0 +1,111 @@
+"""Mail under concurrency and a misbehaving server, through the real `ideaflow` command.
+
+The SMTP server is aiosmtpd on a free local port. Every message carries a stable Message-ID
+(`<outbox-ID@domain>`), so the server's log shows whether anything arrived twice.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.tables import HistoryRow, OutboxRow, TimerRow
+
+from mailtest import IDEAFLOW, T0, Cast, SmtpServer, cli_env, iso, smtp_env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cast(services) -> Cast:
+    return Cast(services)
+
+
+def outbox(engine) -> list:
+    with engine.connect() as connection:
+        return list(connection.execute(select(OutboxRow).order_by(OutboxRow.id)))
+
+
+def start(env, tmp_path, *args) -> subprocess.Popen:
+    return subprocess.Popen([str(IDEAFLOW), *map(str, args)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_two_sweeps_and_two_flushes_at_once_fire_and_send_everything_once(
+        engine, db_url, cast, smtp, tmp_path):
+    ideas = [cast.submit(f"Idé {n}", Cast.proposer, T0) for n in range(150)]
+    later = T0 + timedelta(days=31)  # every screening deadline (and reminder) is due
+    smtp.handler.data_delay_s = 0.002  # a server that takes its time, so the flushes overlap
+    env = cli_env(db_url, tmp_path, **smtp_env(smtp))
+    processes = [start(env, tmp_path, "sweep", "--now", iso(later), "--batch-size", "20") for _ in range(2)]
+    processes += [start(env, tmp_path, "outbox", "--flush", "--now", iso(later)) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, outputs
+    # The flushes may have started before the sweeps queued their mail: one more delivers the rest.
+    final = subprocess.run([str(IDEAFLOW), "outbox", "--flush", "--now", iso(later)], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert final.returncode == 0 and "0 still pending" in final.stdout, final
+
+    fired = [int(m) for out, _ in outputs[:2] for m in re.findall(r"fired (\d+) timer", out)]
+    with engine.connect() as connection:
+        timers = connection.execute(select(func.count()).select_from(TimerRow)
+                                    .where(TimerRow.fired_at.is_not(None))).scalar_one()
+        escalations = dict(connection.execute(select(HistoryRow.idea_id, func.count())
+                                              .where(HistoryRow.action == "escalate")
+                                              .group_by(HistoryRow.idea_id)).all())
+    assert sum(fired) == timers == 2 * len(ideas)  # split between the two sweeps, nothing twice
+    assert escalations == {idea: 1 for idea in ideas}
+    rows = outbox(engine)
+    assert all(r.status == "sent" and r.attempts == 1 for r in rows)
+    ids = smtp.handler.ids()
+    assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows) and set(ids.values()) == {1}
+
+
+@pytest.mark.parametrize("fault", ["refuses", "disconnects mid-DATA", "stalls past the timeout"])
+def test_a_faulty_smtp_server_loses_nothing_and_once_it_recovers_delivers_everything_once(
+        engine, db_url, cast, smtp, tmp_path, fault):
+    for n in range(30):
+        cast.submit(f"Idé {n}", Cast.proposer, T0)
+    total = len(outbox(engine))
+    mode = {"refuses": "tempfail", "disconnects mid-DATA": "disconnect", "stalls past the timeout": "stall"}[fault]
+    smtp.handler.mode, smtp.handler.fail_after, smtp.handler.stall_s = mode, 10, 1.5
+    env = cli_env(db_url, tmp_path, **smtp_env(smtp, smtp_timeout_s="0.5"))
+
+    def flush(at):
+        return subprocess.run([str(IDEAFLOW), "outbox", "--flush", "--now", iso(at)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    now = T0 + timedelta(minutes=1)
+    for attempt in range(3):  # the server misbehaves for three flushes, a backoff apart
+        result = flush(now)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result  # told, in one line
+        assert "waiting to retry" in result.stderr
+        now += timedelta(minutes=2 ** (attempt + 2))
+    delivered_while_faulty = len(smtp.handler.received)
+    assert delivered_while_faulty < total
+    assert all(r.status in ("sent", "pending") for r in outbox(engine))  # nothing given up on, nothing lost
+
+    smtp.handler.mode = "accept"
+    for _ in range(3):
+        now += timedelta(hours=6)  # beyond the longest backoff
+        result = flush(now)
+    assert result.returncode == 0 and "0 still pending" in result.stdout, result
+    time.sleep(smtp.handler.stall_s)  # a stalled session that wakes up must not deliver what was given up on
+    rows = outbox(engine)
+    assert all(r.status == "sent" for r in rows) and len(rows) == total
+    ids = smtp.handler.ids()
+    assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows)
+    assert set(ids.values()) == {1}, [m for m, n in ids.items() if n > 1]
