@@ -41,7 +41,6 @@ def test_a_sweep_killed_at_random_points_fires_every_timer_exactly_once(engine, 
     with engine.connect() as connection:
         due = connection.execute(select(func.count()).select_from(TimerRow).where(
             TimerRow.due_at <= datetime.now(UTC), TimerRow.cancelled_at.is_(None))).scalar_one()
-        outbox_before = connection.execute(select(func.count()).select_from(OutboxRow)).scalar_one()
     assert due == 2 * OVERDUE_IDEAS == 5_000
     env = {"IDEAFLOW_DATABASE_URL": db_url, "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     now = datetime.now(UTC).isoformat()

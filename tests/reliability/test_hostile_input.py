@@ -1,0 +1,202 @@
+"""Hostile input through the command line: stored exactly as given, or refused with a reason and no change.
+
+Hypothesis generates submissions, reviews, decisions and pilot plans from huge and empty strings,
+control characters, right-to-left text, HTML and SQL fragments, negative and enormous amounts,
+malformed and out-of-order dates, unknown ids, people and criteria. Every command either succeeds
+and `show --json` gives back exactly what was given, or exits 1 (refused) or 2 (bad input) with one
+line on stderr, and then not one row of any table has changed. Each test also checks that its
+examples included both outcomes, so neither half of the property is vacuous. The CLI entry point
+runs in this process (`ideaflow_here`): hundreds of processes would take minutes; tests/e2e runs it
+as a process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from states.vocabulary import Stage
+
+from mailtest import ALL_SCORES
+
+pytestmark = pytest.mark.slow
+
+# Text a person may well write, and which must come back exactly as written.
+STORABLE = ["<script>alert(1)</script>", "<b>fed</b> &amp;", "'; DROP TABLE ideas; --", "\" OR 1=1 --", "%s%n",
+            "{{ 7*7 }}", "${jndi:ldap://x}", "ÆØÅ æøå", "\u202eעברית\u202c", "العربية", "🤖", "Robert'); --", "\\",
+            "NULL", "\u200f", "  indrykket  "]
+# Text that must be refused: control characters, lone surrogates, nothing at all.
+REFUSED = ["\x00", "\x07", "\x1b[31m", "\ud800", "", "   "]
+
+storable = st.one_of(
+    st.lists(st.sampled_from(STORABLE), min_size=1, max_size=4).map("".join),
+    st.text(alphabet=st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=60)
+      .filter(lambda s: s.strip()),
+)
+hostile = st.one_of(
+    st.tuples(storable, st.sampled_from(REFUSED)).map("".join),
+    st.sampled_from(REFUSED),
+    st.integers(min_value=195, max_value=205).map(lambda n: "æ" * n),
+    st.integers(min_value=4995, max_value=5005).map(lambda n: "x" * n),
+    st.just("y" * 100_001),
+)
+texts = st.one_of(storable, hostile)
+emails = st.one_of(st.sampled_from(["ny.borger@example.dk", "anne+idé@kommune.dk", "o'brien@example.ie"]), texts)
+amounts = st.one_of(
+    st.integers(min_value=1, max_value=4_000_000).map(str),
+    st.integers(min_value=-10**15, max_value=10**15).map(str),
+    st.sampled_from(["0", "-1", "999999999999", "1000000000000", "", "abc", "1e6", "1.5", " 7", "١٢٣", "0x10"]),
+)
+dates = st.one_of(
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)).map(date.isoformat),
+    st.sampled_from(["", "2026-02-30", "31-12-2026", "2026/01/01", "i morgen", "2026-1-1", "99999-01-01"]),
+)
+criteria = st.one_of(st.sampled_from(sorted(ALL_SCORES)), texts)
+score_values = st.one_of(st.integers(min_value=1, max_value=5).map(str), st.integers(-2, 8).map(str), texts)
+
+EXAMPLES = settings(max_examples=50, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                           HealthCheck.data_too_large, HealthCheck.filter_too_much])
+
+
+@pytest.fixture
+def check(ideaflow_here, snapshot, shown):
+    """`check(argv, stored)`: run the command; on success `stored(stdout, shown)` must hold, on failure
+    nothing may have changed. Returns the exit code."""
+
+    def run(argv: list, stored) -> int:
+        before = snapshot()
+        code, stdout, stderr = ideaflow_here(*argv)
+        if code == 0:
+            assert stderr == "", stderr
+            stored(stdout, shown)
+        else:
+            assert code in (1, 2), (code, stdout, stderr)
+            lines = stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("ideaflow: ") and len(lines[0]) > 20, stderr
+            assert snapshot() == before, f"a refused command changed the database: {lines[0]}"
+        return code
+
+    return run
+
+
+def covered(codes: Counter) -> None:
+    assert codes[0] and (codes[1] + codes[2]), f"the examples did not cover both success and refusal: {codes}"
+
+
+def test_hostile_submissions(world, check):
+    codes: Counter[int] = Counter()
+
+    @given(title=storable, description=storable, departments=st.lists(storable, max_size=2),
+           requested=st.none() | st.integers(1, 4_000_000).map(str), proposer=st.sampled_from(
+               [world.proposer, "ny.borger@example.dk"]), spoil=st.sampled_from(
+               [None, None, "title", "description", "departments", "requested", "proposer", "pool"]),
+           bad_text=hostile, bad_amount=amounts, bad_email=emails)
+    @EXAMPLES
+    def example(title, description, departments, requested, proposer, spoil, bad_text, bad_amount, bad_email):
+        pool = bad_text if spoil == "pool" else world.pool
+        title = bad_text if spoil == "title" else title
+        description = bad_text if spoil == "description" else description
+        departments = [*departments, bad_text] if spoil == "departments" else departments
+        requested = bad_amount if spoil == "requested" else requested
+        proposer = bad_email if spoil == "proposer" else proposer
+        argv = ["submit", f"--title={title}", f"--description={description}", f"--proposer={proposer}",
+                f"--pool={pool}", "--json"]
+        argv += [f"--requested-dkk={requested}"] if requested is not None else []
+        argv += [f"--department={d}" for d in departments]
+
+        def stored(stdout, shown):
+            idea = shown(json.loads(stdout)["id"])
+            assert (idea["title"], idea["description"], idea["departments"]) == (title, description, departments)
+            assert idea["requested_dkk"] == (int(requested) if requested is not None else None)
+            assert idea["proposer"] == proposer and idea["pool"] == pool
+
+        codes[check(argv, stored)] += 1
+
+    example()
+    covered(codes)
+
+
+def test_hostile_reviews(world, check):
+    codes: Counter[int] = Counter()
+
+    @given(scores=st.dictionaries(criteria, score_values, max_size=3), comment=texts, known=st.booleans(),
+           full=st.booleans())
+    @EXAMPLES
+    def example(scores, comment, known, full):
+        idea = world.idea() if known or full else 10**9
+        given_scores = ({k: str(v) for k, v in ALL_SCORES.items()} | scores) if full else scores
+        argv = ["review", idea, f"--by={world.reviewer}", f"--comment={comment}",
+                *[f"--score={name}={value}" for name, value in given_scores.items()]]
+
+        def stored(stdout, shown):
+            review = shown(idea)["reviews"][-1]
+            assert review["comment"] == comment
+            assert review["scores"] == {k: int(v) for k, v in given_scores.items()}
+
+        codes[check(argv, stored)] += 1
+
+    example()
+    covered(codes)
+
+
+def test_hostile_decisions(world, check):
+    codes: Counter[int] = Counter()
+
+    @given(decision=st.sampled_from(["go", "kill", "hold", "recycle"]), reason=storable | st.just(""),
+           stage=st.sampled_from([Stage.SUBMITTED, Stage.SCREENED]), good_amount=st.integers(1, 4_000_000),
+           spoil=st.sampled_from([None, None, "decision", "amount", "reason", "by", "idea"]),
+           bad_text=hostile, bad_amount=amounts)
+    @EXAMPLES
+    def example(decision, reason, stage, good_amount, spoil, bad_text, bad_amount):
+        decision = bad_text if spoil == "decision" else decision
+        reason = bad_text if spoil == "reason" else reason
+        amount = bad_amount if spoil == "amount" else (
+            str(good_amount) if decision == "go" and stage == Stage.SCREENED else None)
+        by_known = spoil != "by"
+        idea = world.idea(stage)
+        if stage == Stage.SUBMITTED:
+            world.services.review(idea, world.reviewer, ALL_SCORES, world.clock())
+        by = world.coordinator if by_known else "ukendt@kommune.dk"
+        argv = ["decide", 10**9 if spoil == "idea" else idea, decision, f"--by={by}", f"--reason={reason}"]
+        argv += [f"--amount-dkk={amount}"] if amount is not None else []
+
+        def stored(stdout, shown):
+            shown_idea = shown(idea)
+            if reason:  # an empty reason is recorded as the default one, e.g. "go at the screening gate"
+                assert shown_idea["history"][-1]["reason"] == reason
+            if amount is not None:
+                assert shown_idea["allocated_dkk"] == int(amount)
+
+        codes[check(argv, stored)] += 1
+
+    example()
+    covered(codes)
+
+
+def test_hostile_pilot_plans(world, check):
+    codes: Counter[int] = Counter()
+
+    @given(start=dates, end=dates, sites=st.lists(texts, max_size=3), measures=st.lists(texts, max_size=2),
+           offsets=st.none() | st.tuples(st.integers(-400, 400), st.integers(-400, 400)))
+    @EXAMPLES
+    def example(start, end, sites, measures, offsets):
+        idea = world.idea(Stage.FUNDED)
+        if offsets is not None:  # plausible dates around today, in either order
+            start, end = ((date.today() + timedelta(days=o)).isoformat() for o in offsets)
+        argv = ["pilot", idea, f"--start={start}", f"--end={end}", f"--by={world.coordinator}",
+                *[f"--site={s}" for s in sites], *[f"--measure={m}" for m in measures]]
+
+        def stored(stdout, shown):
+            pilot = shown(idea)["pilot"]
+            assert (pilot["start"], pilot["end"], pilot["sites"], pilot["measures"]) == (start, end, sites, measures)
+
+        codes[check(argv, stored)] += 1
+
+    example()
+    covered(codes)
