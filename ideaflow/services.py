@@ -230,6 +230,7 @@ class Services:
                     if not due:
                         return []
                     claimed = uow.timers.claim([t.id for t in due], now)
+                    uow.ideas.load(t.idea_id for t in due if t.id in claimed)
                     fired = []
                     for timer in due:
                         if timer.id in claimed:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from states.criteria import Criterion
 from states.errors import BudgetExceeded, NotFound
@@ -31,7 +32,6 @@ from storage.tables import (
     AllocationRow,
     CriterionRow,
     DecisionRow,
-    ReviewAssignmentRow,
     DigestWatermarkRow,
     EvaluationRow,
     HistoryRow,
@@ -44,6 +44,7 @@ from storage.tables import (
     PilotSiteRow,
     PoolRow,
     RefusalRow,
+    ReviewAssignmentRow,
     ReviewRow,
     TimerRow,
 )
@@ -54,9 +55,11 @@ class PersonRepository:
         self.session = session
         self._by_email: dict[str, Person] = {}
         self._by_id: dict[int, Person] = {}
+        self._with_role: dict[Role, list[Person]] = {}
 
     def add(self, person: Person, now: datetime) -> Person:
         """Register a person; their first digest will cover what happens from now on."""
+        self._with_role.clear()
         row = PersonRow(email=person.email, name=person.name, role=person.role, lang=person.lang, created_at=now)
         self.session.add(row)
         self.session.flush()
@@ -90,6 +93,7 @@ class PersonRepository:
         rewritten; mail still waiting for this person is cancelled (it could not be delivered).
         """
         old_email, old_name = person.email, person.name
+        self._with_role.clear()
         self.session.execute(update(PersonRow.__table__).where(PersonRow.__table__.c.id == person.id)
                              .values(email=email, name=name))
         refusals = RefusalRow.__table__
@@ -109,9 +113,19 @@ class PersonRepository:
     def record_refusal(self, person: Person, command: str, idea_id: int | None, reason: str, now: datetime) -> None:
         self.session.add(RefusalRow(at=now, person_id=person.id, command=command, idea_id=idea_id, reason=reason))
 
+    def load(self, person_ids: Iterable[int]) -> None:
+        """Bring these people into the unit of work with one query (a sweep batch needs many)."""
+        missing = {i for i in person_ids if i not in self._by_id}
+        if missing:
+            for row in self.session.scalars(select(PersonRow).where(PersonRow.id.in_(missing))):
+                self._from_row(row)
+
     def with_role(self, role: Role) -> list[Person]:
-        rows = self.session.scalars(select(PersonRow).where(PersonRow.role == role).order_by(PersonRow.id))
-        return [self._from_row(row) for row in rows]
+        """Everyone with the role, read once per unit of work (every event of a batch asks)."""
+        if role not in self._with_role:
+            rows = self.session.scalars(select(PersonRow).where(PersonRow.role == role).order_by(PersonRow.id))
+            self._with_role[role] = [self._from_row(row) for row in rows]
+        return list(self._with_role[role])
 
     def _from_row(self, row: PersonRow) -> Person:
         if row.id in self._by_id:
@@ -225,46 +239,80 @@ class HistoryLine:
     reason: str
 
 
+IDEAS = IdeaRow.__table__
+STATE_COLUMNS = ("stage", "held_from", "gate_round", "deadline", "evaluation_open", "allocated_dkk", "updated_at")
+
+
 class IdeaRepository:
     def __init__(self, session: Session, people: PersonRepository, pools: PoolRepository) -> None:
         self.session = session
         self.people = people
         self.pools = pools
-        self.seen: dict[int, tuple[Idea, IdeaRow]] = {}
+        self.seen: dict[int, Idea] = {}
 
     def add(self, idea: Idea) -> Idea:
-        row = IdeaRow(
+        idea.version = 1
+        idea.id = self.session.scalar(insert(IDEAS).returning(IDEAS.c.id).values(
             pool_id=idea.pool.id, proposer_id=idea.proposer.id, title=idea.title, description=idea.description,
             requested_dkk=idea.requested_dkk, departments=list(idea.departments), created_at=idea.created_at,
-        )
-        self._copy_state(idea, row, idea.created_at)
-        self.session.add(row)
-        self.session.flush()
-        idea.id = row.id
-        self.seen[row.id] = (idea, row)
+            version=idea.version, **self._state(idea, idea.created_at),
+        ))
+        self.seen[idea.id] = idea
         return idea
 
     def get(self, idea_id: int) -> Idea:
-        if idea_id in self.seen:
-            return self.seen[idea_id][0]
-        row = self.session.get(IdeaRow, idea_id)
-        if row is None:
-            raise NotFound(f"unknown idea {idea_id}")
-        idea = Idea(
+        return self.load([idea_id])[idea_id]
+
+    def load(self, idea_ids: Iterable[int]) -> dict[int, Idea]:
+        """Ideas with everything their rules need, loaded with one query per table for the whole batch."""
+        idea_ids = list(dict.fromkeys(idea_ids))
+        wanted = [i for i in idea_ids if i not in self.seen]
+        if wanted:
+            rows = {row.id: row for row in self.session.execute(select(IDEAS).where(IDEAS.c.id.in_(wanted)))}
+            for idea_id in wanted:
+                if idea_id not in rows:
+                    raise NotFound(f"unknown idea {idea_id}")
+            self.people.load(row.proposer_id for row in rows.values())
+            pilots, evaluations = self._load_pilots(rows), self._load_evaluations(rows)
+            ideas = {i: self._from_row(row, pilots.get(i), evaluations.get(i)) for i, row in rows.items()}
+            self._load_open_gates([idea for idea in ideas.values() if idea.open_gate in (Gate.SCREENING, Gate.FUNDING)])
+            self.seen.update(ideas)
+        return {i: self.seen[i] for i in idea_ids}
+
+    def _from_row(self, row: IdeaRow, pilot: PilotPlan | None, evaluation: Evaluation | None) -> Idea:
+        return Idea(
             id=row.id, title=row.title, description=row.description,
             pool=self.pools.by_id(row.pool_id), proposer=self.people.by_id(row.proposer_id),
             stage=Stage(row.stage), requested_dkk=row.requested_dkk, departments=tuple(row.departments),
             held_from=Stage(row.held_from) if row.held_from else None, gate_round=row.gate_round,
             deadline=row.deadline, evaluation_open=row.evaluation_open, allocated_dkk=row.allocated_dkk,
-            created_at=row.created_at, version=row.version,
+            created_at=row.created_at, version=row.version, pilot=pilot, evaluation=evaluation,
         )
-        idea.pilot = self._load_pilot(idea_id)
-        idea.evaluation = self._load_evaluation(idea_id)
-        if idea.open_gate in (Gate.SCREENING, Gate.FUNDING):
-            idea.reviews = self.reviews(idea_id, idea.open_gate, idea.gate_round)
-            idea.assigned = self.assigned(idea_id, idea.open_gate, idea.gate_round)
-        self.seen[idea_id] = (idea, row)
-        return idea
+
+    def _load_open_gates(self, ideas: list[Idea]) -> None:
+        """The reviews and asked reviewers of each idea's open screening or funding gate, this round."""
+        if not ideas:
+            return
+        by_id = {idea.id: idea for idea in ideas}
+        reviews = list(self.session.scalars(
+            select(ReviewRow).where(ReviewRow.idea_id.in_(by_id)).order_by(ReviewRow.id)))
+        asked = self.session.execute(
+            select(ReviewAssignmentRow.idea_id, ReviewAssignmentRow.gate, ReviewAssignmentRow.round,
+                   ReviewAssignmentRow.reviewer_id)
+            .where(ReviewAssignmentRow.idea_id.in_(by_id)).order_by(ReviewAssignmentRow.id)).all()
+        self.people.load([r.reviewer_id for r in reviews] + [a.reviewer_id for a in asked])
+        at_open_gate = lambda idea_id, gate, round: (gate, round) == (by_id[idea_id].open_gate,  # noqa: E731
+                                                                      by_id[idea_id].gate_round)
+        for r in reviews:
+            if at_open_gate(r.idea_id, r.gate, r.round):
+                by_id[r.idea_id].reviews.append(self._review(r))
+        for a in asked:
+            if at_open_gate(a.idea_id, a.gate, a.round):
+                by_id[a.idea_id].assigned.append(self.people.by_id(a.reviewer_id))
+
+    def _review(self, r: ReviewRow) -> Review:
+        return Review(self.people.by_id(r.reviewer_id), Gate(r.gate), r.round, r.scores, r.must_meet, r.comment,
+                      r.weighted_score, r.created_at)
 
     def ids(self, *, stage: Stage | None = None, pool: Pool | None = None) -> list[int]:
         query = select(IdeaRow.id).order_by(IdeaRow.id)
@@ -274,22 +322,11 @@ class IdeaRepository:
             query = query.where(IdeaRow.pool_id == pool.id)
         return list(self.session.scalars(query))
 
-    def reviews(self, idea_id: int, gate: Gate | None = None, round: int | None = None) -> list[Review]:
-        query = select(ReviewRow).where(ReviewRow.idea_id == idea_id).order_by(ReviewRow.id)
-        if gate is not None:
-            query = query.where(ReviewRow.gate == gate, ReviewRow.round == round)
-        return [
-            Review(self.people.by_id(r.reviewer_id), Gate(r.gate), r.round, r.scores, r.must_meet, r.comment,
-                   r.weighted_score, r.created_at)
-            for r in self.session.scalars(query)
-        ]
-
-    def assigned(self, idea_id: int, gate: Gate, round: int) -> list[Person]:
-        query = (select(ReviewAssignmentRow.reviewer_id)
-                 .where(ReviewAssignmentRow.idea_id == idea_id, ReviewAssignmentRow.gate == gate,
-                        ReviewAssignmentRow.round == round)
-                 .order_by(ReviewAssignmentRow.id))
-        return [self.people.by_id(person_id) for person_id in self.session.scalars(query)]
+    def reviews(self, idea_id: int) -> list[Review]:
+        """Every review of the idea, all gates and rounds, oldest first (for display)."""
+        rows = list(self.session.scalars(select(ReviewRow).where(ReviewRow.idea_id == idea_id).order_by(ReviewRow.id)))
+        self.people.load(r.reviewer_id for r in rows)
+        return [self._review(r) for r in rows]
 
     def decided_by_request(self, request_id: str) -> int | None:
         """The idea a decision with this request id was recorded for, if one was."""
@@ -305,74 +342,79 @@ class IdeaRepository:
         return [HistoryLine(h.action, h.from_stage, h.to_stage, h.at, email, h.reason) for h, email in rows]
 
     def persist_changes(self, now: datetime) -> None:
-        """Write what every idea of this unit of work recorded, then forget the records."""
-        for idea, row in self.seen.values():
-            if not idea.changed:
-                continue
-            # The versioned UPDATE of the idea row goes first: of two concurrent changes to one idea,
-            # the loser stops here (StaleDataError) before it touches the pool or any other table.
-            self._copy_state(idea, row, now)
-            self.session.flush()
+        """Write what every idea of this unit of work recorded, a statement per table for all of them."""
+        ideas = [idea for idea in self.seen.values() if idea.changed]
+        if not ideas:
+            return
+        # The versioned UPDATEs of the idea rows go first: of two concurrent changes to one idea,
+        # the loser stops here (StaleDataError) before it touches the pool or any other table.
+        updated = self.session.execute(
+            update(IDEAS).where(IDEAS.c.id == bindparam("_id"), IDEAS.c.version == bindparam("_version"))
+            .values({**{column: bindparam(f"_{column}") for column in STATE_COLUMNS},
+                     "version": bindparam("_version_new")}),
+            [{"_id": idea.id, "_version": idea.version, "_version_new": idea.version + 1,
+              **{f"_{column}": value for column, value in self._state(idea, now).items()}} for idea in ideas],
+        )
+        if updated.rowcount != len(ideas):
+            raise StaleDataError(f"{len(ideas) - updated.rowcount} idea(s) changed by someone else meanwhile")
+        for idea in ideas:
+            idea.version += 1
+        for idea in ideas:
             if idea.new_allocation_dkk is not None:
                 self.pools.allocate(idea.pool, idea.new_allocation_dkk)
                 self.session.add(
                     AllocationRow(pool_id=idea.pool.id, idea_id=idea.id, amount_dkk=idea.new_allocation_dkk, at=now)
                 )
-            self._write_records(idea, now)
-
-    def _copy_state(self, idea: Idea, row: IdeaRow, now: datetime) -> None:
-        row.stage = idea.stage
-        row.held_from = idea.held_from
-        row.gate_round = idea.gate_round
-        row.deadline = idea.deadline
-        row.evaluation_open = idea.evaluation_open
-        row.allocated_dkk = idea.allocated_dkk
-        row.updated_at = now
-
-    def _write_records(self, idea: Idea, now: datetime) -> None:
         person_id = lambda p: p.id if p is not None else None  # noqa: E731
-        if idea.new_history:
-            self.session.execute(insert(HistoryRow), [
-                {"idea_id": idea.id, "action": h.action, "from_stage": h.from_stage, "to_stage": h.to_stage,
-                 "at": h.at, "by_id": person_id(h.by), "reason": h.reason}
-                for h in idea.new_history
-            ])
-        if idea.new_reviews:
-            self.session.execute(insert(ReviewRow), [
-                {"idea_id": idea.id, "gate": r.gate, "round": r.round, "reviewer_id": r.reviewer.id,
-                 "scores": r.scores, "must_meet": r.must_meet, "comment": r.comment,
-                 "weighted_score": r.weighted_score, "created_at": r.at}
-                for r in idea.new_reviews
-            ])
-        if idea.new_decisions:
-            self.session.execute(insert(DecisionRow), [
-                {"idea_id": idea.id, "gate": d.gate, "round": d.round, "decision": d.decision, "by_id": d.by.id,
-                 "amount_dkk": d.amount_dkk, "reason": d.reason, "at": d.at, "request_id": d.request_id}
-                for d in idea.new_decisions
-            ])
-        if idea.new_assignments:
-            self.session.execute(insert(ReviewAssignmentRow), [
-                {"idea_id": idea.id, "gate": a.gate, "round": a.round, "reviewer_id": a.reviewer.id,
-                 "by_id": a.by.id, "at": a.at}
-                for a in idea.new_assignments
-            ])
-        if idea.new_pilot is not None:
-            self._save_pilot(idea.id, idea.new_pilot, now)
-        if idea.new_evaluation is not None:
-            e = idea.new_evaluation
-            self.session.add(EvaluationRow(idea_id=idea.id, by_id=e.by.id, scores=e.scores,
-                                           weighted_score=e.weighted_score, outcome=e.outcome,
-                                           comment=e.comment, at=e.at))
-        if idea.new_timers is not None:
+        self._insert(HistoryRow, [
+            {"idea_id": idea.id, "action": h.action, "from_stage": h.from_stage, "to_stage": h.to_stage,
+             "at": h.at, "by_id": person_id(h.by), "reason": h.reason}
+            for idea in ideas for h in idea.new_history
+        ])
+        self._insert(ReviewRow, [
+            {"idea_id": idea.id, "gate": r.gate, "round": r.round, "reviewer_id": r.reviewer.id,
+             "scores": r.scores, "must_meet": r.must_meet, "comment": r.comment,
+             "weighted_score": r.weighted_score, "created_at": r.at}
+            for idea in ideas for r in idea.new_reviews
+        ])
+        self._insert(DecisionRow, [
+            {"idea_id": idea.id, "gate": d.gate, "round": d.round, "decision": d.decision, "by_id": d.by.id,
+             "amount_dkk": d.amount_dkk, "reason": d.reason, "at": d.at, "request_id": d.request_id}
+            for idea in ideas for d in idea.new_decisions
+        ])
+        self._insert(ReviewAssignmentRow, [
+            {"idea_id": idea.id, "gate": a.gate, "round": a.round, "reviewer_id": a.reviewer.id,
+             "by_id": a.by.id, "at": a.at}
+            for idea in ideas for a in idea.new_assignments
+        ])
+        self._insert(EvaluationRow, [
+            {"idea_id": idea.id, "by_id": e.by.id, "scores": e.scores, "weighted_score": e.weighted_score,
+             "outcome": e.outcome, "comment": e.comment, "at": e.at}
+            for idea in ideas if (e := idea.new_evaluation) is not None
+        ])
+        for idea in ideas:
+            if idea.new_pilot is not None:
+                self._save_pilot(idea.id, idea.new_pilot, now)
+        rearmed = [idea for idea in ideas if idea.new_timers is not None]
+        if rearmed:
             self.session.execute(
-                update(TimerRow).where(TimerRow.idea_id == idea.id, TimerRow.fired_at.is_(None),
-                                       TimerRow.cancelled_at.is_(None)).values(cancelled_at=now)
+                update(TimerRow).where(TimerRow.idea_id.in_([idea.id for idea in rearmed]),
+                                       TimerRow.fired_at.is_(None), TimerRow.cancelled_at.is_(None))
+                .values(cancelled_at=now)
             )
-            if idea.new_timers:
-                self.session.execute(insert(TimerRow), [
-                    {"idea_id": idea.id, "kind": t.kind, "due_at": t.due_at, "created_at": now}
-                    for t in idea.new_timers
-                ])
+            self._insert(TimerRow, [{"idea_id": idea.id, "kind": t.kind, "due_at": t.due_at, "created_at": now}
+                                    for idea in rearmed for t in idea.new_timers])
+
+    def _insert(self, mapped: type, rows: list[dict]) -> None:
+        if rows:
+            self.session.execute(insert(mapped.__table__), rows)
+
+    @staticmethod
+    def _state(idea: Idea, now: datetime) -> dict:
+        """The columns a command may change (STATE_COLUMNS)."""
+        return {"stage": idea.stage, "held_from": idea.held_from, "gate_round": idea.gate_round,
+                "deadline": idea.deadline, "evaluation_open": idea.evaluation_open,
+                "allocated_dkk": idea.allocated_dkk, "updated_at": now}
 
     def _save_pilot(self, idea_id: int, plan: PilotPlan, now: datetime) -> None:
         """Store a pilot plan, replacing an earlier plan of the same idea (a funded idea may re-plan)."""
@@ -390,26 +432,32 @@ class IdeaRepository:
             + [PilotMeasureRow(pilot_id=row.id, description=m) for m in plan.measures]
         )
 
-    def _load_pilot(self, idea_id: int) -> PilotPlan | None:
-        row = self.session.scalar(select(PilotRow).where(PilotRow.idea_id == idea_id))
-        if row is None:
-            return None
-        sites = self.session.scalars(select(PilotSiteRow.name).where(PilotSiteRow.pilot_id == row.id).order_by(PilotSiteRow.id))
-        followers = self.session.scalars(
-            select(PilotFollowerRow.person_id).where(PilotFollowerRow.pilot_id == row.id).order_by(PilotFollowerRow.id)
-        )
-        measures = self.session.scalars(
-            select(PilotMeasureRow.description).where(PilotMeasureRow.pilot_id == row.id).order_by(PilotMeasureRow.id)
-        )
-        return PilotPlan(row.start_date, row.end_date, tuple(sites), tuple(self.people.by_id(i) for i in followers),
-                         tuple(measures))
+    def _load_pilots(self, rows: dict[int, IdeaRow]) -> dict[int, PilotPlan]:
+        pilots = {row.idea_id: row for row in self.session.scalars(select(PilotRow).where(PilotRow.idea_id.in_(rows)))}
+        if not pilots:
+            return {}
+        pilot_ids = [row.id for row in pilots.values()]
+        parts: dict[str, dict[int, list]] = {"sites": {}, "followers": {}, "measures": {}}
+        for key, column, table in (("sites", PilotSiteRow.name, PilotSiteRow),
+                                   ("followers", PilotFollowerRow.person_id, PilotFollowerRow),
+                                   ("measures", PilotMeasureRow.description, PilotMeasureRow)):
+            for pilot_id, value in self.session.execute(
+                    select(table.pilot_id, column).where(table.pilot_id.in_(pilot_ids)).order_by(table.id)):
+                parts[key].setdefault(pilot_id, []).append(value)
+        self.people.load(i for ids in parts["followers"].values() for i in ids)
+        return {
+            idea_id: PilotPlan(row.start_date, row.end_date, tuple(parts["sites"].get(row.id, ())),
+                               tuple(self.people.by_id(i) for i in parts["followers"].get(row.id, ())),
+                               tuple(parts["measures"].get(row.id, ())))
+            for idea_id, row in pilots.items()
+        }
 
-    def _load_evaluation(self, idea_id: int) -> Evaluation | None:
-        row = self.session.scalar(select(EvaluationRow).where(EvaluationRow.idea_id == idea_id))
-        if row is None:
-            return None
-        return Evaluation(self.people.by_id(row.by_id), row.scores, Outcome(row.outcome), row.comment,
-                          row.weighted_score, row.at)
+    def _load_evaluations(self, rows: dict[int, IdeaRow]) -> dict[int, Evaluation]:
+        found = list(self.session.scalars(select(EvaluationRow).where(EvaluationRow.idea_id.in_(rows))))
+        self.people.load(row.by_id for row in found)
+        return {row.idea_id: Evaluation(self.people.by_id(row.by_id), row.scores, Outcome(row.outcome), row.comment,
+                                        row.weighted_score, row.at)
+                for row in found}
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,11 +549,18 @@ class OutboxLine:
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._queued: list[dict] = []
 
     def add(self, kind: str, recipient: Person, idea: Idea | None, payload: dict, now: datetime) -> None:
-        self.session.add(OutboxRow(kind=kind, idea_id=idea.id if idea else None, recipient_id=recipient.id,
-                                   payload=payload, created_at=now, status="pending", attempts=0,
-                                   next_attempt_at=now))
+        """Queue a message; written with the others of this unit of work by `write_queued` at commit."""
+        self._queued.append({"kind": kind, "idea_id": idea.id if idea else None, "recipient_id": recipient.id,
+                             "payload": payload, "created_at": now, "status": "pending", "attempts": 0,
+                             "next_attempt_at": now})
+
+    def write_queued(self) -> None:
+        if self._queued:
+            self.session.execute(insert(OutboxRow.__table__), self._queued)
+            self._queued = []
 
     def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutgoingMail]:
         """Lease up to `limit` due messages to this flush: push their next attempt past the lease.

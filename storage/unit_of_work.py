@@ -57,10 +57,12 @@ class UnitOfWork:
         try:
             self.ideas.persist_changes(now)
             self._publish(now)
+            self.outbox.write_queued()
             self.session.commit()
         except StaleDataError:
             self.session.rollback()
-            raise Conflict("the idea was changed by someone else at the same time; nothing was changed, try again") from None
+            raise Conflict("the idea was changed by someone else at the same time; nothing was changed, "
+                           "try again") from None
         except IntegrityError as error:
             self.session.rollback()
             raise Conflict(f"the change conflicts with stored data: {str(error.orig).splitlines()[0]}") from None
@@ -71,7 +73,7 @@ class UnitOfWork:
             raise Conflict("the database was busy with another change; nothing was changed, try again") from None
 
     def _publish(self, now: datetime) -> None:
-        for idea, _ in list(self.ideas.seen.values()):
+        for idea in list(self.ideas.seen.values()):
             pending, idea.events = idea.events, []
             for event in pending:
                 if self.subscriber is not None:
