@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, select, text, update
+from sqlalchemy import and_, case, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from states.errors import Conflict
@@ -102,11 +102,7 @@ class Portfolio:
                 select(PoolRow.name, PoolRow.budget_dkk, PoolRow.allocated_dkk).order_by(PoolRow.name)
             )
         ]
-        # Ideas waiting at a screening or funding gate, soonest deadline first, for reviewers.
-        self.awaiting_review = list(session.execute(
-            select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline, IdeaRow.gate_round)
-            .where(IdeaRow.stage.in_(GATE_STAGES)).order_by(IdeaRow.deadline, IdeaRow.id)
-        ))
+        self.awaiting_review = session.scalar(select(func.count()).where(IdeaRow.stage.in_(GATE_STAGES)))
 
 
 def _lines(rows) -> list[dict]:
@@ -136,16 +132,20 @@ class DigestBuilder:
     def _window(self, since: int):
         return and_(HistoryRow.id > since, HistoryRow.id <= self.high)
 
-    def _moves(self, since: int, *extra) -> list[dict]:
-        rows = self.session.execute(
-            select(HistoryRow.idea_id, IdeaRow.title, HistoryRow.action, HistoryRow.from_stage, HistoryRow.to_stage,
-                   HistoryRow.at)
-            .join(IdeaRow, HistoryRow.idea_id == IdeaRow.id)
-            .where(self._window(since), *extra)
-            .order_by(HistoryRow.id)
-        )
+    def _moves(self, since: int, *extra, latest: int | None = None) -> list[dict]:
+        """History rows in the window, oldest first; only the `latest` ones if given."""
+        query = (select(HistoryRow.id, HistoryRow.idea_id, IdeaRow.title, HistoryRow.action, HistoryRow.from_stage,
+                        HistoryRow.to_stage, HistoryRow.at)
+                 .join(IdeaRow, HistoryRow.idea_id == IdeaRow.id).where(self._window(since), *extra))
+        if latest is not None:
+            query = query.order_by(HistoryRow.id.desc()).limit(latest)
+        rows = sorted(self.session.execute(query))
         return [{"idea_id": i, "title": t, "action": a, "from": f, "to": to, "at": _iso(at)}
-                for i, t, a, f, to, at in rows]
+                for _, i, t, a, f, to, at in rows]
+
+    def _count_moves(self, since: int, *extra) -> int:
+        return self.session.scalar(select(func.count()).select_from(HistoryRow)
+                                   .join(IdeaRow, HistoryRow.idea_id == IdeaRow.id).where(self._window(since), *extra))
 
     def _coordinator(self, person: PersonRow, since: int) -> dict | None:
         if since not in self._moves_since:
@@ -153,7 +153,7 @@ class DigestBuilder:
                 select(HistoryRow.action, func.count()).where(self._window(since)).group_by(HistoryRow.action)
             ).all()
             moved_total = sum(n for _, n in counts)
-            latest = self._moves(since, HistoryRow.id > max(since, self.high - LIST_LIMIT))
+            latest = self._moves(since, latest=LIST_LIMIT)
             self._moves_since[since] = {
                 "moved_total": moved_total,
                 "moved_by_action": dict(counts),
@@ -173,38 +173,43 @@ class DigestBuilder:
         }
 
     def _reviewer(self, person: PersonRow, since: int) -> dict | None:
+        """What awaits this reviewer: a count (all waiting ideas less those they reviewed this round)
+        and the first few by deadline, so the cost does not grow with the size of the portfolio."""
         gate_of = case((IdeaRow.stage == Stage.SUBMITTED, "screening"), else_="funding")
-        reviewed = set(self.session.scalars(
-            select(ReviewRow.idea_id).join(IdeaRow, ReviewRow.idea_id == IdeaRow.id)
-            .where(ReviewRow.reviewer_id == person.id, IdeaRow.stage.in_(GATE_STAGES),
-                   ReviewRow.round == IdeaRow.gate_round, ReviewRow.gate == gate_of)
+        reviewed_this_round = and_(ReviewRow.idea_id == IdeaRow.id, ReviewRow.reviewer_id == person.id,
+                                   ReviewRow.round == IdeaRow.gate_round, ReviewRow.gate == gate_of)
+        reviewed = self.session.scalar(select(func.count()).select_from(ReviewRow).join(IdeaRow, reviewed_this_round)
+                                       .where(IdeaRow.stage.in_(GATE_STAGES)))
+        count = self.portfolio.awaiting_review - reviewed
+        if not count:
+            return None
+        pending = _lines(self.session.execute(
+            select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline)
+            .where(IdeaRow.stage.in_(GATE_STAGES), ~exists().where(reviewed_this_round))
+            .order_by(IdeaRow.deadline, IdeaRow.id).limit(LIST_LIMIT)
         ))
-        pending, count = [], 0
-        for idea_id, title, stage, deadline, _ in self.portfolio.awaiting_review:
-            if idea_id in reviewed:
-                continue
-            count += 1
-            if len(pending) < LIST_LIMIT:
-                pending.append({"idea_id": idea_id, "title": title, "stage": stage, "at": _iso(deadline)})
-        return {"pending_count": count, "pending": pending} if count else None
+        return {"pending_count": count, "pending": pending}
 
     def _proposer(self, person: PersonRow, since: int) -> dict | None:
-        moves = self._moves(since, IdeaRow.proposer_id == person.id)
-        if not moves:
+        mine = IdeaRow.proposer_id == person.id
+        moved_total = self._count_moves(since, mine)
+        if not moved_total:
             return None
         ideas = _lines(self.session.execute(
-            select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline)
-            .where(IdeaRow.proposer_id == person.id).order_by(IdeaRow.id)
+            select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline).where(mine)
+            .order_by(IdeaRow.id.desc()).limit(LIST_LIMIT)
         ))
-        return {"moved": moves, "ideas": ideas}
+        return {"moved": self._moves(since, mine, latest=LIST_LIMIT), "moved_total": moved_total,
+                "ideas": ideas[::-1], "ideas_total": self.session.scalar(select(func.count()).where(mine))}
 
     def _follower(self, person: PersonRow, since: int) -> dict | None:
         followed = (
             select(PilotRow.idea_id).join(PilotFollowerRow, PilotFollowerRow.pilot_id == PilotRow.id)
             .where(PilotFollowerRow.person_id == person.id)
         )
-        moves = self._moves(since, HistoryRow.idea_id.in_(followed))
-        if not moves:
+        mine = HistoryRow.idea_id.in_(followed)
+        moved_total = self._count_moves(since, mine)
+        if not moved_total:
             return None
         pilots = [
             {"idea_id": i, "title": t, "stage": s, "start": start.isoformat(), "end": end.isoformat()}
@@ -213,7 +218,7 @@ class DigestBuilder:
                 .join(PilotRow, PilotRow.idea_id == IdeaRow.id).where(IdeaRow.id.in_(followed)).order_by(IdeaRow.id)
             )
         ]
-        return {"moved": moves, "pilots": pilots}
+        return {"moved": self._moves(since, mine, latest=LIST_LIMIT), "moved_total": moved_total, "pilots": pilots}
 
 
 def queue_digests(uow_factory, now: datetime, cadence: Cadence, batch_size: int = 200) -> DigestReport:

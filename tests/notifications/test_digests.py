@@ -149,3 +149,31 @@ def test_digests_at_0705_and_0701_cover_every_event_exactly_once(svc, db, ideafl
         assert moves(week1[coordinator]) + moves(week2[coordinator]) + moves(week3[coordinator]) == everything
     assert moves(week3[c.proposer]) == [everything[-1]]
     assert set(week3) == Cast.COORDINATORS | Cast.REVIEWERS | {c.proposer}
+
+
+def test_long_digests_list_the_latest_and_say_how_many_more(svc, db, flush, smtp):
+    """A digest is a summary: its lists stop at 30 and say how many are left out, so its size (and the
+    time to build it) does not grow with a busy proposer's portfolio or a long review queue."""
+    from ideaflow.digests import LIST_LIMIT, Cadence
+
+    cast = Cast(svc, now=cph("2026-03-01T09:00"))
+    submitted = cph("2026-03-03T10:00")
+    ideas = [cast.submit(f"Idé {n}", Cast.proposer, submitted) for n in range(LIST_LIMIT + 5)]
+    svc.review(ideas[0], Cast.reviewer, ALL_SCORES, submitted)
+    monday = cph("2026-03-09T07:05")
+    svc.queue_digests(monday, Cadence())
+    by_email = {email: payload for email, payload in digests(db).values()}
+
+    proposer = by_email[Cast.proposer]
+    assert proposer["moved_total"] == proposer["ideas_total"] == LIST_LIMIT + 5
+    assert [m["idea_id"] for m in proposer["moved"]] == ideas[5:]  # the latest 30, oldest first
+    assert [i["idea_id"] for i in proposer["ideas"]] == ideas[5:]
+    reviewer = by_email[Cast.reviewer]
+    assert reviewer["pending_count"] == LIST_LIMIT + 4 and len(reviewer["pending"]) == LIST_LIMIT
+    assert ideas[0] not in pending(reviewer)
+    assert by_email[Cast.reviewer_en]["pending_count"] == LIST_LIMIT + 5
+
+    flush(monday)
+    mails = {r.rcpt[0]: parts(r.message) for r in smtp.handler.received if r.message["X-Ideaflow-Kind"] == "digest"}
+    text, html = mails[Cast.proposer]
+    assert "… og 5 flere" in text and "… og 5 flere" in html
