@@ -91,7 +91,7 @@ def _raw_transitions(path: Path, n: int, ideas: int) -> float:
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={BUSY_TIMEOUT_MS}", "foreign_keys=ON"):
         db.execute(f"PRAGMA {pragma}")
     now = stamp(NOW)
-    coordinators, reviewers, proposer_of = [1, 2], [3, 4, 5], {}
+    coordinators, reviewers = [1, 2], [3, 4, 5]
     payload = json.dumps({"idea_id": 0, "title": "Idé", "pool": "Benchmarkpuljen", "stage": "on_hold"})
     started = time.perf_counter()
     for change in range(n):
@@ -99,13 +99,12 @@ def _raw_transitions(path: Path, n: int, ideas: int) -> float:
         hold = (change // ideas) % 2 == 0
         db.execute("BEGIN IMMEDIATE")
         version, proposer = db.execute("SELECT version, proposer_id FROM ideas WHERE id = ?", (idea,)).fetchone()
-        proposer_of[idea] = proposer
-        db.execute("UPDATE ideas SET stage = ?, held_from = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?",
-                   ("on_hold" if hold else "submitted", "submitted" if hold else None, now, version + 1, idea, version))
+        stages = ("submitted", "on_hold") if hold else ("on_hold", "submitted")
+        db.execute("UPDATE ideas SET stage = ?, held_from = ?, updated_at = ?, version = ?"
+                   " WHERE id = ? AND version = ?",
+                   (stages[1], "submitted" if hold else None, now, version + 1, idea, version))
         db.execute("INSERT INTO history (idea_id, action, from_stage, to_stage, at, by_id, reason)"
-                   " VALUES (?, ?, ?, ?, ?, 1, 'afventer')",
-                   (idea, "hold" if hold else "resume", *(("submitted", "on_hold") if hold else ("on_hold", "submitted")),
-                    now))
+                   " VALUES (?, ?, ?, ?, ?, 1, 'afventer')", (idea, "hold" if hold else "resume", *stages, now))
         db.execute("UPDATE timers SET cancelled_at = ? WHERE idea_id = ? AND fired_at IS NULL AND cancelled_at IS NULL",
                    (now, idea))
         if hold:
@@ -185,4 +184,5 @@ def prefect_overhead(work: Path, due: int) -> dict:
     flow = child("sweep-flow", portfolio.url, warm.url)
     bare = child("sweep-ideaflow", f"sqlite:///{bare_copy}")
     assert flow["fired"] == bare["fired"] == due
-    return {"flow_s": flow["seconds"], "bare_s": bare["seconds"], "prefect_overhead_ratio": flow["seconds"] / bare["seconds"]}
+    return {"flow_s": flow["seconds"], "bare_s": bare["seconds"],
+            "prefect_overhead_ratio": flow["seconds"] / bare["seconds"]}

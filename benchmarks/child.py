@@ -92,7 +92,7 @@ def sweep_flow(url: str, warm_url: str) -> dict:
     point_at(url)
     started = time.perf_counter()
     report = asyncio.run(sweep_deadlines(now=NOW))
-    return {"seconds": time.perf_counter() - started, "fired": len(report.fired), "peak_mb": peak_mb()}
+    return {"seconds": time.perf_counter() - started, "fired": report.fired, "peak_mb": peak_mb()}
 
 
 MODES = {"sweep-ideaflow": sweep_ideaflow, "sweep-raw": sweep_raw, "sweep-flow": sweep_flow}

@@ -39,7 +39,8 @@ def measure(sizes: cases.Sizes, work: Path, *, prefect: bool = True, log=print) 
         log(f"  done in {time.perf_counter() - started:.1f} s")
         return figures
 
-    t = step(f"transitions: {sizes.transitions} audited stage changes", lambda: cases.transitions(work, sizes.transitions))
+    t = step(f"transitions: {sizes.transitions} audited stage changes",
+             lambda: cases.transitions(work, sizes.transitions))
     results.update(transition_ratio=t["transition_ratio"], transitions_per_s=t["ideaflow_per_s"],
                    raw_transitions_per_s=t["raw_per_s"])
     s = step(f"sweep: {sizes.sweep_due} due among {sizes.sweep_ideas} ideas",

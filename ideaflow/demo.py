@@ -117,8 +117,6 @@ class Demo:
         from workflows.flows import sweep_deadlines
 
         report = asyncio.run(sweep_deadlines(now=self.now))
-        for fired in report.fired:
-            self.out.print(f"  sweep: #{fired.idea_id} {fired.outcome}")
         self.out.print(f"  sweep: {report.summary()}")
 
     def run(self) -> None:

@@ -360,8 +360,33 @@ class FiredTimer:
 class SweepReport:
     fired: list[FiredTimer] = field(default_factory=list)
 
+    def tally(self) -> SweepTally:
+        return SweepTally(Counter(_outcome_kind(f.outcome) for f in self.fired))
+
+    def summary(self) -> str:
+        return self.tally().summary()
+
+
+@dataclass(slots=True)
+class SweepTally:
+    """How many timers fired, by outcome: what a flow reports (each idea's history has the details)."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def fired(self) -> int:
+        return sum(self.outcomes.values())
+
+    def add(self, other: SweepTally) -> None:
+        self.outcomes.update(other.outcomes)
+
     def summary(self) -> str:
         if not self.fired:
             return "nothing was due"
-        counts = Counter(f.outcome.split(";")[0] if f.outcome.startswith("skipped") else f.outcome for f in self.fired)
-        return f"fired {len(self.fired)} timer(s): " + ", ".join(f"{n} × {what}" for what, n in counts.most_common())
+        return f"fired {self.fired} timer(s): " + ", ".join(
+            f"{n} × {what}" for what, n in self.outcomes.most_common())
+
+
+def _outcome_kind(outcome: str) -> str:
+    """'skipped: <why>' outcomes are grouped by their first clause, so the summary stays short."""
+    return outcome.split(";")[0] if outcome.startswith("skipped") else outcome

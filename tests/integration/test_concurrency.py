@@ -81,7 +81,8 @@ def test_a_sweep_run_twice_fires_each_timer_once(engine, services, world):
     assert again.fired == [] and again.summary() == "nothing was due"
     assert timer_state(engine) == state
     assert value(engine, select(func.count()).select_from(OutboxRow)) == mail
-    reminders = Counter(i for (i,) in rows(engine, select(OutboxRow.idea_id).where(OutboxRow.kind == "deadline_reminder")))
+    reminders = Counter(i for (i,) in rows(engine, select(OutboxRow.idea_id)
+                                           .where(OutboxRow.kind == "deadline_reminder")))
     assert reminders == Counter({idea: 1 for idea in ideas})  # one reminder to the one reviewer, per idea
 
     second = services.sweep(deadlines_at)
