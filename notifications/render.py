@@ -27,7 +27,8 @@ NAMES = {
                   "evaluated": "evalueret", "rejected": "afvist", "withdrawn": "trukket tilbage",
                   "on_hold": "i bero"},
         "outcome": {"scale": "udbred (scale)", "adjust": "justér (adjust)", "stop": "stop"},
-        "action": {"submit": "indsendt", "go": "go", "kill": "kill", "hold": "sat i bero", "recycle": "sendt til revision",
+        "action": {"submit": "indsendt", "go": "go", "kill": "kill", "hold": "sat i bero",
+                   "recycle": "sendt til revision",
                    "resume": "genoptaget", "withdraw": "trukket tilbage", "start_pilot": "pilot startet",
                    "open_evaluation": "pilot slut, evaluering åben", "evaluate": "evalueret",
                    "escalate": "frist overskredet", "lapse": "bortfaldet"},
@@ -93,4 +94,5 @@ def render(kind: str, lang: str, payload: dict, recipient_name: str) -> Rendered
     html = "".join(template.blocks["html"](template.new_context(context))).strip()
     # A subject is one header line: fold any line breaks a title might smuggle in.
     subject = " ".join(subject.split())
-    return Rendered(subject, f"{names['greeting'].format(name=recipient_name)}\n\n{text}\n\n-- \n{names['footer']}\n", html)
+    greeting = names["greeting"].format(name=recipient_name)
+    return Rendered(subject, f"{greeting}\n\n{text}\n\n-- \n{names['footer']}\n", html)

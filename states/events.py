@@ -78,6 +78,6 @@ class EvaluationRecorded:
 
 
 Event = (
-    IdeaSubmitted | GateOpened | ReviewersAssigned | GateDecided | DeadlineApproaching | DeadlinePassed | PilotStarted | PilotEnded
-    | EvaluationRecorded
+    IdeaSubmitted | GateOpened | ReviewersAssigned | GateDecided | DeadlineApproaching | DeadlinePassed
+    | PilotStarted | PilotEnded | EvaluationRecorded
 )
