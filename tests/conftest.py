@@ -18,6 +18,8 @@ from typing import NamedTuple
 import pytest
 from sqlalchemy import inspect, text
 
+from ideaflow import runtime
+from ideaflow.config import get_settings
 from ideaflow.services import Services
 from ideaflow.views import idea_view
 from states.criteria import TAARNBY_CRITERIA
@@ -26,6 +28,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 
 import pgcluster
+from mailtest import SmtpServer
 
 IDEAFLOW = Path(sys.executable).with_name("ideaflow")
 
@@ -111,6 +114,39 @@ def cli(db_url: str, tmp_path: Path):
         return CliResult(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+@pytest.fixture
+def smtp():
+    """aiosmtpd on a free local port, recording every message it accepts (see mailtest.py)."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def reset_runtime() -> None:
+    """Forget this process's settings, engine and services, so the next use reads the environment again."""
+    if runtime.engine.cache_info().currsize:
+        runtime.engine().dispose()
+    for cached in (get_settings, runtime.engine, runtime.services):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def runtime_env(monkeypatch, tmp_path):
+    """`runtime_env(db_url, **settings)`: point what runs in this process (flows, the in-process CLI)
+    at a database and IDEAFLOW_* settings (smtp_port=... -> IDEAFLOW_SMTP_PORT); undone afterwards."""
+
+    def apply(db_url: str, **settings: object) -> None:
+        monkeypatch.setenv("IDEAFLOW_DATABASE_URL", db_url)
+        monkeypatch.setenv("IDEAFLOW_MAIL_DIR", str(tmp_path / "mail"))
+        for key, value in settings.items():
+            monkeypatch.setenv(f"IDEAFLOW_{key.upper()}", str(value))
+        reset_runtime()
+
+    yield apply
+    reset_runtime()
 
 
 # -- looking at the database --------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def local_prefect_server(port: int, startup_timeout_s: float = 120) -> Iterator[
             time.sleep(0.5)
         yield url
     finally:
-        _stop(server)
+        stop_gracefully(server)
 
 
 def _healthy(url: str) -> bool:
@@ -64,11 +64,12 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGINT)
+def stop_gracefully(process: subprocess.Popen) -> None:
+    """SIGINT, as Ctrl-C would (a Prefect worker whose server is gone ignores SIGTERM), then SIGKILL."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
         try:
-            server.wait(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            process.kill()
+            process.wait()

@@ -6,34 +6,20 @@ barrier, so the racing parts start within milliseconds of each other.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 from datetime import datetime
 
-
-def _configure(db_url: str) -> None:
-    for key in [k for k in os.environ if k.startswith("IDEAFLOW_")]:
-        del os.environ[key]
-    os.environ["IDEAFLOW_DATABASE_URL"] = db_url
+from cli_inproc import configure, run_cli
 
 
 def cli_at_barrier(db_url: str, argv: list[str], barrier, results, key) -> None:
     """Run `ideaflow ARGV` (the real entry point, in this process) once every racer is ready."""
-    _configure(db_url)
-    from ideaflow import cli
+    configure(db_url)
     from ideaflow.runtime import engine
 
     engine().connect().close()
-    out, err = io.StringIO(), io.StringIO()
     barrier.wait(timeout=120)
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            cli.main(argv)
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    results.put((key, (code, out.getvalue(), err.getvalue())))
+    results.put((key, run_cli(argv)))
 
 
 def sweep_at_barrier(db_url: str, now_iso: str, batch_size: int, pause_s: float, barrier, results, key) -> None:
@@ -43,7 +29,7 @@ def sweep_at_barrier(db_url: str, now_iso: str, batch_size: int, pause_s: float,
     would): SQLite's busy handler is not fair, so without it the sweeper that commits a batch takes
     the write lock straight back and the other one never gets a batch in between.
     """
-    _configure(db_url)
+    configure(db_url)
     import time
 
     from ideaflow.services import Services
@@ -69,7 +55,7 @@ def sweep_at_barrier(db_url: str, now_iso: str, batch_size: int, pause_s: float,
 
 def sweep_and_die(db_url: str, now_iso: str, batch_size: int, die_after: int) -> None:
     """Sweep, and drop dead (no cleanup, no rollback) in the middle of firing timer number `die_after + 1`."""
-    _configure(db_url)
+    configure(db_url)
     from ideaflow.services import Services
     from states.model import Idea
     from storage.db import make_engine

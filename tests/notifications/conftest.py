@@ -18,15 +18,7 @@ from ideaflow.config import Settings
 from ideaflow.services import Services
 from notifications.delivery import SmtpTransport
 
-from mailtest import IDEAFLOW, MAIL_FROM, Cast, CliResult, SmtpServer, cli_env
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
+from mailtest import IDEAFLOW, MAIL_FROM, Cast, CliResult, cli_env
 
 
 @pytest.fixture

@@ -16,17 +16,9 @@ from sqlalchemy import func, select
 
 from storage.tables import HistoryRow, OutboxRow, TimerRow
 
-from mailtest import IDEAFLOW, T0, Cast, SmtpServer, cli_env, iso, smtp_env
+from mailtest import IDEAFLOW, T0, Cast, cli_env, iso, smtp_env
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

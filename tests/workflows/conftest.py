@@ -12,9 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from ideaflow import runtime
-from ideaflow.config import get_settings
-
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
@@ -30,24 +27,13 @@ def db_url(db_path) -> str:
     return f"sqlite:///{db_path}"
 
 
-def _reset_runtime() -> None:
-    if runtime.engine.cache_info().currsize:
-        runtime.engine().dispose()
-    for cached in (get_settings, runtime.engine, runtime.services):
-        cached.cache_clear()
-
-
 @pytest.fixture
-def configure(engine, monkeypatch, tmp_path, prefect_harness):
+def configure(engine, runtime_env, prefect_harness):
     """`configure(**settings)`: the IDEAFLOW_* settings the flows of this test run with."""
+    url = engine.url.render_as_string(hide_password=False)
 
     def apply(**settings: object) -> None:
-        monkeypatch.setenv("IDEAFLOW_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-        monkeypatch.setenv("IDEAFLOW_MAIL_DIR", str(tmp_path / "mail"))
-        for key, value in settings.items():
-            monkeypatch.setenv(f"IDEAFLOW_{key.upper()}", str(value))
-        _reset_runtime()
+        runtime_env(url, **settings)
 
     apply()
-    yield apply
-    _reset_runtime()
+    return apply

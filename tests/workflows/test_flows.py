@@ -17,7 +17,7 @@ from states.vocabulary import Stage
 from storage.tables import DecisionRow, HistoryRow, OutboxRow, TimerRow
 from workflows.flows import GateReview, deliver_outbox, gate_review, send_digests, sweep_deadlines
 
-from mailtest import ALL_SCORES, Cast, SmtpServer
+from mailtest import ALL_SCORES, Cast
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -47,14 +47,6 @@ def history_rows(engine) -> int:
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def cast(services) -> Cast:
     return Cast(services, now=datetime.now(UTC) - timedelta(days=60))
 
@@ -77,25 +69,34 @@ async def test_the_sweep_flow_moves_due_ideas_and_a_rerun_does_nothing(configure
     assert again.fired == 0 and fired_timers(engine) == fired and history_rows(engine) == before + len(ideas)
 
 
+def crash_between_the_first_two_batches(monkeypatch, service: str, task: str) -> list:
+    """Make the service's second batch fail as a lost connection would, once; returns the calls.
+
+    The batch task's own retries are switched off, so the crash fails the flow run and Prefect
+    retries the whole run: the retry must find only what the first attempt left.
+    """
+    from workflows import flows
+
+    original, calls = getattr(Services, service), []
+
+    def crash_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ConnectionError("the worker lost the database between two batches")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Services, service, crash_once)
+    monkeypatch.setattr(flows, task, getattr(flows, task).with_options(retries=0))
+    return calls
+
+
 async def test_a_sweep_flow_retried_after_a_crash_between_batches_does_no_work_twice(
         configure, engine, services, cast, monkeypatch):
     configure()
     submitted_at = datetime.now(UTC) - timedelta(days=40)
     ideas = [cast.submit(f"Idé {n}", cast.proposer, submitted_at) for n in range(6)]
     before = history_rows(engine)
-    original, calls = Services.sweep_batch, []
-
-    def crash_after_the_first_batch(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise ConnectionError("the worker lost the database between two batches")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Services, "sweep_batch", crash_after_the_first_batch)
-    # The batch task's own retries are switched off, so the crash fails the flow run and Prefect
-    # retries the whole run: the retry must find only what the first attempt left.
-    from workflows import flows
-    monkeypatch.setattr(flows, "fire_due_timers", flows.fire_due_timers.with_options(retries=0))
+    calls = crash_between_the_first_two_batches(monkeypatch, "sweep_batch", "fire_due_timers")
     report = await sweep_deadlines.with_options(retry_delay_seconds=0)(batch_size=4)
 
     assert len(calls) > 3, "the flow was not retried after the crash"
@@ -132,17 +133,7 @@ async def test_an_outbox_flow_retried_after_a_crash_between_batches_sends_nothin
     for n in range(4):
         cast.submit(f"Idé {n}", cast.proposer, datetime.now(UTC) - timedelta(days=1))
     total = count(engine, select(func.count()).select_from(OutboxRow))
-    original, calls = Services.deliver_batch, []
-
-    def crash_after_the_first_batch(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise ConnectionError("the worker lost the database between two batches")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Services, "deliver_batch", crash_after_the_first_batch)
-    from workflows import flows
-    monkeypatch.setattr(flows, "deliver_mail_batch", flows.deliver_mail_batch.with_options(retries=0))
+    calls = crash_between_the_first_two_batches(monkeypatch, "deliver_batch", "deliver_mail_batch")
     report = await deliver_outbox.with_options(retry_delay_seconds=0)(batch_size=3)
 
     assert len(calls) > 3, "the flow was not retried after the crash"

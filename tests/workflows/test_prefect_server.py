@@ -29,7 +29,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.tables import HistoryRow, TimerRow
 from workflows.deployments import DEPLOYMENT_NAME, WORK_POOL, deployments
-from workflows.local_server import local_prefect_server
+from workflows.local_server import local_prefect_server, stop_gracefully
 
 from mailtest import ALL_SCORES, Cast, free_port
 
@@ -120,17 +120,6 @@ def wait_for(condition, timeout_s: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def stop(process: subprocess.Popen) -> None:
-    """Workers stop on SIGINT (a worker whose server is gone ignores SIGTERM)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def test_two_workers_on_a_prefect_server_sweep_a_shared_database_once_and_take_a_gate_decision(
         shared_db_url, prefect_env, prefect_server, tmp_path):
     engine = make_engine(shared_db_url)
@@ -161,7 +150,7 @@ def test_two_workers_on_a_prefect_server_sweep_a_shared_database_once_and_take_a
         assert wait_for(lambda: final_states(prefect_server, [gate]), 120, "the gate decision") == ["COMPLETED"]
     finally:
         for worker in workers:
-            stop(worker)
+            stop_gracefully(worker)
 
     with engine.connect() as connection:
         escalations = dict(connection.execute(

@@ -1,8 +1,8 @@
-"""Process bodies for the reliability tests (imported by 'spawn' children, so kept light).
+"""The real `ideaflow` entry point (`ideaflow.cli.main`) run inside a process, and process bodies
+that race it (imported by 'spawn' children, so kept light).
 
-Each worker is a separate process that runs the real `ideaflow` entry point (`ideaflow.cli.main`)
-in-process, many times, so a test can race hundreds of commands without paying a Python start-up
-for each one. A command's exit code, stdout and stderr are exactly what the console script gives.
+A worker process can run hundreds of commands without paying a Python start-up for each one; a
+command's exit code, stdout and stderr are exactly what the console script gives.
 """
 
 from __future__ import annotations
