@@ -73,9 +73,14 @@ def sweep_raw(url: str) -> dict:
     return {"seconds": time.perf_counter() - started, "fired": fired, "peak_mb": peak_mb()}
 
 
-def sweep_flow(url: str, warm_url: str) -> dict:
-    """The same sweep as the `sweep-deadlines` flow, timed after Prefect's one-off server start."""
+def sweep_flow(url: str, warm_url: str, bare_url: str) -> dict:
+    """The same sweep as the `sweep-deadlines` flow, timed after Prefect's one-off server start;
+    and, for comparison, the bare service call while that server is up (on these 2 cores the
+    server process competes with the sweep even when idle)."""
     import asyncio
+
+    from ideaflow.services import Services
+    from storage.db import make_engine
 
     def point_at(database: str) -> None:
         from ideaflow import runtime
@@ -89,10 +94,14 @@ def sweep_flow(url: str, warm_url: str) -> dict:
 
     point_at(warm_url)
     asyncio.run(sweep_deadlines(now=NOW))  # starts the temporary server; not part of the figure
+    started = time.perf_counter()
+    Services(make_engine(bare_url)).sweep(NOW)
+    bare_seconds = time.perf_counter() - started
     point_at(url)
     started = time.perf_counter()
     report = asyncio.run(sweep_deadlines(now=NOW))
-    return {"seconds": time.perf_counter() - started, "fired": report.fired, "peak_mb": peak_mb()}
+    return {"seconds": time.perf_counter() - started, "fired": report.fired, "bare_server_up_seconds": bare_seconds,
+            "peak_mb": peak_mb()}
 
 
 MODES = {"sweep-ideaflow": sweep_ideaflow, "sweep-raw": sweep_raw, "sweep-flow": sweep_flow}

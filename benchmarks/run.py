@@ -57,8 +57,9 @@ def measure(sizes: cases.Sizes, work: Path, *, prefect: bool = True, log=print) 
     if prefect:
         p = step(f"Prefect: the {sizes.prefect_due}-timer sweep as the sweep-deadlines flow",
                  lambda: cases.prefect_overhead(work, sizes.prefect_due))
-        results.update(prefect_overhead_ratio=p["prefect_overhead_ratio"], flow_sweep_s=p["flow_s"],
-                       bare_sweep_s=p["bare_s"])
+        results.update(prefect_overhead_ratio=p["prefect_overhead_ratio"],
+                       prefect_overhead_ratio_server_up=p["prefect_overhead_ratio_server_up"],
+                       flow_sweep_s=p["flow_s"], bare_sweep_s=p["bare_s"])
     else:
         results["prefect_overhead_ratio"] = None
     return results
