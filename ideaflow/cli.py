@@ -336,7 +336,7 @@ def show(idea: int, as_json: Json = False) -> None:
 @app.command()
 def sweep(
     now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to sweep for.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Timers per transaction.")] = 500,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help="Timers per transaction.")] = 500,
 ) -> None:
     """Fire every due timer once; prints what it did."""
     report = _services().sweep(_now(now), batch_size)

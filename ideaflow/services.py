@@ -8,6 +8,7 @@ changes nothing. Times come in as `now`, never from a clock in here.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -269,23 +270,22 @@ class Services:
     ) -> bool:
         """Deliver one batch of due mail; True when it is worth trying the next batch now.
 
-        Each row is marked sent only after the transport accepted it. Rows are leased in one short
-        transaction, sent outside any transaction, and settled in another, so two flushes never
-        hold the same row and a slow server blocks no other command. A crash between "accepted" and
-        "marked sent" re-sends that one message after the lease: the only duplicate possible, and
-        it carries the same Message-ID.
+        Each row is marked sent only after the transport accepted it, and at once, in its own short
+        transaction. Rows are leased in one short transaction, sent outside any transaction, and
+        their failures settled in another, so two flushes never hold the same row and a slow server
+        blocks no other command. A crash between "accepted" and "marked sent" re-sends that one
+        message after the lease: the only duplicate possible, and it carries the same Message-ID.
         """
         with self._uow() as uow:
             batch = uow.outbox.claim_due(now, batch_size, lease)
             uow.commit(now)
         if not batch:
             return False
-        outcomes = self._send_batch(batch, transport, sender)
+        outcomes = self._send_batch(batch, transport, sender, lambda mail: self._mark_sent(mail.id, now))
         with self._uow() as uow:
             for mail, error, permanent in outcomes:
                 if error is None:
-                    uow.outbox.settle(mail.id, now, status="sent")
-                    report.sent += 1
+                    report.sent += 1  # already marked sent
                 elif permanent or mail.attempts >= max_attempts:
                     uow.outbox.settle(mail.id, now, status="failed", error=error)
                     report.failed.append(f"{mail.recipient_email}: {error}")
@@ -303,8 +303,15 @@ class Services:
             report.waiting_for_retry = uow.outbox.count_waiting_for_retry()
         return report
 
+    def _mark_sent(self, mail_id: int, now: datetime) -> None:
+        with self._uow() as uow:
+            uow.outbox.settle(mail_id, now, status="sent")
+            uow.commit(now)
+
     @staticmethod
-    def _send_batch(batch, transport: Transport, sender: str) -> list[tuple[OutgoingMail, str | None, bool]]:
+    def _send_batch(
+        batch, transport: Transport, sender: str, sent: Callable[[OutgoingMail], None],
+    ) -> list[tuple[OutgoingMail, str | None, bool]]:
         outcomes = []
         for index, mail in enumerate(batch):
             try:
@@ -314,6 +321,7 @@ class Services:
                 continue
             try:
                 transport.send(message, mail.recipient_email)
+                sent(mail)
                 outcomes.append((mail, None, False))
             except PermanentFailure as error:
                 outcomes.append((mail, str(error), True))

@@ -267,6 +267,9 @@ class IdeaRepository:
         """Ideas with everything their rules need, loaded with one query per table for the whole batch."""
         idea_ids = list(dict.fromkeys(idea_ids))
         wanted = [i for i in idea_ids if i not in self.seen]
+        for idea_id in wanted:  # ids are INTEGER columns (32-bit in PostgreSQL): a larger one cannot exist,
+            if not 0 < idea_id < 2**31:  # and querying for it fails (out of range, or SQLite's OverflowError)
+                raise NotFound(f"unknown idea {idea_id}")
         if wanted:
             rows = {row.id: row for row in self.session.execute(select(IDEAS).where(IDEAS.c.id.in_(wanted)))}
             for idea_id in wanted:

@@ -1,12 +1,13 @@
-"""Mail under concurrency and a misbehaving server, through the real `ideaflow` command.
+"""Mail under concurrency, a misbehaving server and a killed flush, through the real `ideaflow` command.
 
-The SMTP server is aiosmtpd on a free local port. Every message carries a stable Message-ID
-(`<outbox-ID@domain>`), so the server's log shows whether anything arrived twice.
+The SMTP server is aiosmtpd on a free local port (mailtest.py). Every message carries a stable
+Message-ID (`<outbox-ID@domain>`), so the server's log shows whether anything arrived twice.
 """
 
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import time
 from datetime import timedelta
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from storage.tables import HistoryRow, OutboxRow, TimerRow
 
-from mailtest import IDEAFLOW, T0, Cast, cli_env, iso, smtp_env
+from mailtest import IDEAFLOW, T0, Cast, RecordingHandler, SmtpServer, cli_env, iso, smtp_env
 
 pytestmark = pytest.mark.slow
 
@@ -66,14 +67,18 @@ def test_two_sweeps_and_two_flushes_at_once_fire_and_send_everything_once(
     assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows) and set(ids.values()) == {1}
 
 
-@pytest.mark.parametrize("fault", ["refuses", "disconnects mid-DATA", "stalls past the timeout"])
+@pytest.mark.parametrize("fault", ["is down", "refuses", "disconnects mid-DATA", "stalls past the timeout"])
 def test_a_faulty_smtp_server_loses_nothing_and_once_it_recovers_delivers_everything_once(
         engine, db_url, cast, smtp, tmp_path, fault):
     for n in range(30):
         cast.submit(f"Idé {n}", Cast.proposer, T0)
     total = len(outbox(engine))
-    mode = {"refuses": "tempfail", "disconnects mid-DATA": "disconnect", "stalls past the timeout": "stall"}[fault]
+    assert total == 30 * 5  # a receipt, two coordinators told, two reviewers asked, for each idea
+    mode = {"is down": "accept", "refuses": "tempfail", "disconnects mid-DATA": "disconnect",
+            "stalls past the timeout": "stall"}[fault]
     smtp.handler.mode, smtp.handler.fail_after, smtp.handler.stall_s = mode, 10, 1.5
+    if fault == "is down":
+        smtp.stop()  # connections are refused until it is started again on the same port
     env = cli_env(db_url, tmp_path, **smtp_env(smtp, smtp_timeout_s="0.5"))
 
     def flush(at):
@@ -91,6 +96,8 @@ def test_a_faulty_smtp_server_loses_nothing_and_once_it_recovers_delivers_everyt
     assert all(r.status in ("sent", "pending") for r in outbox(engine))  # nothing given up on, nothing lost
 
     smtp.handler.mode = "accept"
+    if fault == "is down":
+        smtp.start()
     for _ in range(3):
         now += timedelta(hours=6)  # beyond the longest backoff
         result = flush(now)
@@ -101,3 +108,54 @@ def test_a_faulty_smtp_server_loses_nothing_and_once_it_recovers_delivers_everyt
     ids = smtp.handler.ids()
     assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows)
     assert set(ids.values()) == {1}, [m for m, n in ids.items() if n > 1]
+
+
+class KillsTheSender(RecordingHandler):
+    """Accepts mail, and SIGKILLs `victim` right after accepting message number `kill_at` (before the
+    sender can hear the server's 250 and mark that message sent)."""
+
+    def __init__(self, kill_at: int) -> None:
+        super().__init__()
+        self.kill_at = kill_at
+        self.victim: subprocess.Popen | None = None
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        if len(self.received) == self.kill_at and self.victim is not None:
+            self.victim.kill()
+            self.victim.wait(timeout=10)
+        return reply
+
+
+def test_a_flush_killed_after_the_server_accepted_a_message_sends_that_one_again_with_its_message_id(
+        engine, db_url, cast, tmp_path):
+    """The one duplicate the README owns up to, and no other: only the message in flight is repeated."""
+    for n in range(10):
+        cast.submit(f"Idé {n}", Cast.proposer, T0)
+    total = len(outbox(engine))
+    smtp = SmtpServer()
+    smtp.handler = handler = KillsTheSender(kill_at=20)
+    smtp.start()
+    try:
+        env = cli_env(db_url, tmp_path, **smtp_env(smtp))
+        now = T0 + timedelta(minutes=1)
+        handler.victim = flush = start(env, tmp_path, "outbox", "--flush", "--now", iso(now))
+        flush.communicate(timeout=120)
+        assert flush.returncode == -signal.SIGKILL and len(handler.received) == 20
+        in_flight = handler.received[-1].message_id
+
+        def flush_at(moment):
+            return subprocess.run([str(IDEAFLOW), "outbox", "--flush", "--now", iso(moment)], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=120)
+
+        early = flush_at(now + timedelta(minutes=5))  # the dead flush's lease still holds: nothing is sent
+        assert early.returncode == 0 and early.stdout.startswith("sent 0,") and len(handler.received) == 20, early
+        late = flush_at(now + timedelta(minutes=11))  # the lease has run out
+        assert late.returncode == 0 and "0 still pending" in late.stdout, late
+    finally:
+        smtp.stop()
+    rows = outbox(engine)
+    assert len(rows) == total and all(r.status == "sent" for r in rows)
+    ids = handler.ids()
+    assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows)  # nothing lost
+    assert {m: n for m, n in ids.items() if n > 1} == {in_flight: 2}  # the one in flight, once more

@@ -11,7 +11,7 @@ The alternative, one `ideaflow decide` subprocess per decision, costs a Python s
 CPU here) per command: 1,600 of them for 8 racers x 200 ideas is ~8 minutes on two cores, and their
 start-up jitter (hundreds of milliseconds) would make them overlap far less than the barrier does.
 So the 200-idea race runs in long-lived racer processes, and a small race of the installed console
-script itself (8 real `ideaflow decide` processes per idea) shows the command behaves the same.
+script itself (8 real `ideaflow decide` processes on one idea) shows the command behaves the same.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def test_eight_processes_deciding_one_idea_at_once_exactly_one_wins_for_each_of_
 
 
 def test_eight_ideaflow_decide_processes_at_once_one_wins(engine, db_url, world, tmp_path):
-    """The same race through the installed console script: 8 `ideaflow decide` processes per idea."""
-    ideas = reviewed_ideas(world, 2)
+    """The same race through the installed console script: 8 `ideaflow decide` processes on one idea."""
+    ideas = reviewed_ideas(world, 1)
     before = history_per_idea(engine)
     env = cli_env(db_url, tmp_path)
     runs_by_idea = {}
