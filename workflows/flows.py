@@ -57,7 +57,8 @@ async def fire_due_timers(now: datetime, batch_size: int) -> SweepTally:
 
 @task(name="deliver-mail-batch", cache_policy=NO_CACHE, **_retried)
 async def deliver_mail_batch(now: datetime, transport: Transport, report: FlushReport, batch_size: int) -> bool:
-    # No retry after a send: a failed delivery is the outbox's business (backoff), not Prefect's.
+    # A failed delivery is not an exception but the outbox's business (backoff). A retry after an
+    # exception cannot send twice: the rows this attempt leased stay leased until their lease ends.
     return services().deliver_batch(now, transport, mail_sender(), report, batch_size=batch_size)
 
 
