@@ -27,14 +27,27 @@ class Deployment:
         return f"workflows/flows.py:{self.flow.fn.__name__}"
 
 
+def digest_cron(settings: Settings) -> str:
+    """The digest slot of the settings as a cron line (cron counts Sunday as 0, Python Monday as 0).
+
+    The flow only queues digests whose slot has come, so a schedule off the settings' slot would
+    send each week's digests at the next run after it, up to a week late.
+    """
+    at = settings.digest_time
+    return f"{at.minute} {at.hour} * * {(settings.digest_weekday + 1) % 7}"
+
+
 def deployments(settings: Settings) -> tuple[Deployment, ...]:
     return (
         Deployment(sweep_deadlines, (Interval(settings.sweep_every_s),),
-                   "Every 15 minutes: fire due gate deadlines, reminders and pilot start/end dates."),
+                   "Every 15 minutes (IDEAFLOW_SWEEP_EVERY_S): fire due gate deadlines, reminders and pilot "
+                   "start/end dates."),
         Deployment(deliver_outbox, (Interval(settings.deliver_every_s),),
-                   "Every 5 minutes: deliver pending mail; failed deliveries are retried with backoff."),
-        Deployment(send_digests, (Cron("0 7 * * 1", timezone=DIGEST_TIMEZONE),),
-                   "Mondays 07:00 Copenhagen time: queue and send the weekly status digests."),
+                   "Every 5 minutes (IDEAFLOW_DELIVER_EVERY_S): deliver pending mail; failed deliveries are "
+                   "retried with backoff."),
+        Deployment(send_digests, (Cron(digest_cron(settings), timezone=DIGEST_TIMEZONE),),
+                   "Mondays 07:00 Copenhagen time (IDEAFLOW_DIGEST_WEEKDAY, IDEAFLOW_DIGEST_TIME): queue and "
+                   "send the weekly status digests."),
         Deployment(gate_review, (),
                    "Run from the Prefect UI: ask reviewers for an idea's open gate, or record the gate decision."),
     )

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 import httpx
@@ -28,7 +29,7 @@ from states.vocabulary import Stage
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.tables import HistoryRow, TimerRow
-from workflows.deployments import DEPLOYMENT_NAME, WORK_POOL, deployments
+from workflows.deployments import DEPLOYMENT_NAME, WORK_POOL, deployments, digest_cron
 from workflows.local_server import local_prefect_server, stop_gracefully
 
 from mailtest import ALL_SCORES, Cast, free_port
@@ -54,6 +55,15 @@ def test_prefect_yaml_declares_what_ideaflow_serve_serves():
                 schedule["interval"] = int(schedule["interval"].total_seconds())
         assert yaml_deployment["schedules"] == schedules
     assert "/work/" not in (REPO / "prefect.yaml").read_text() and "/home/" not in (REPO / "prefect.yaml").read_text()
+
+
+def test_served_schedules_follow_the_settings():
+    settings = Settings(_env_file=None, digest_weekday=6, digest_time=clock_time(8, 30), sweep_every_s=60,
+                        deliver_every_s=30)
+    sweep, deliver, digests, _ = (d.schedules for d in deployments(settings))
+    assert (sweep[0].interval, deliver[0].interval) == (timedelta(seconds=60), timedelta(seconds=30))
+    assert (digests[0].cron, digests[0].timezone) == ("30 8 * * 0", "Europe/Copenhagen")  # Sunday is 0 in cron
+    assert digest_cron(Settings(_env_file=None)) == "0 7 * * 1"
 
 
 def test_the_plain_commands_do_not_import_prefect():
