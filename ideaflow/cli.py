@@ -391,22 +391,11 @@ def serve() -> None:
 
     Uses the Prefect server in PREFECT_API_URL, or starts one on 127.0.0.1 (IDEAFLOW_PREFECT_PORT).
     """
-    import os
-    from contextlib import nullcontext
-
     from ideaflow.config import get_settings
-    from workflows.local_server import ServerDidNotStart, local_prefect_server
+    from workflows.local_server import ServerDidNotStart, serve_until_stopped
 
-    settings = get_settings()
-    own_server = not os.environ.get("PREFECT_API_URL")
     try:
-        with local_prefect_server(settings.prefect_port) if own_server else nullcontext() as url:
-            if url:
-                os.environ["PREFECT_API_URL"] = url  # before Prefect is imported: it reads it once
-                out.print(f"Prefect server and UI: {url.removesuffix('/api')}")
-            from workflows.deployments import serve as serve_deployments
-
-            serve_deployments(settings)
+        serve_until_stopped(get_settings(), out.print)
     except ServerDidNotStart as error:
         raise Refused(str(error)) from None
 

@@ -17,13 +17,29 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ideaflow.config import Settings
 
 
 class ServerDidNotStart(RuntimeError):
     pass
+
+
+def serve_until_stopped(settings: Settings, announce: Callable[[str], None]) -> None:
+    """`ideaflow serve`: the deployments on the server in PREFECT_API_URL, or on one of our own."""
+    own_server = not os.environ.get("PREFECT_API_URL")
+    with local_prefect_server(settings.prefect_port) if own_server else nullcontext() as url:
+        if url:
+            os.environ["PREFECT_API_URL"] = url  # before Prefect is imported: it reads it once
+            announce(f"Prefect server and UI: {url.removesuffix('/api')}")
+        from workflows.deployments import serve
+
+        serve(settings)
 
 
 def prefect_home() -> Path:
