@@ -240,7 +240,6 @@ class HistoryLine:
 
 
 IDEAS = IdeaRow.__table__
-STATE_COLUMNS = ("stage", "held_from", "gate_round", "deadline", "evaluation_open", "allocated_dkk", "updated_at")
 
 
 class IdeaRepository:
@@ -351,12 +350,13 @@ class IdeaRepository:
             return
         # The versioned UPDATEs of the idea rows go first: of two concurrent changes to one idea,
         # the loser stops here (StaleDataError) before it touches the pool or any other table.
+        states = [self._state(idea, now) for idea in ideas]
         updated = self.session.execute(
             update(IDEAS).where(IDEAS.c.id == bindparam("_id"), IDEAS.c.version == bindparam("_version"))
-            .values({**{column: bindparam(f"_{column}") for column in STATE_COLUMNS},
+            .values({**{column: bindparam(f"_{column}") for column in states[0]},
                      "version": bindparam("_version_new")}),
             [{"_id": idea.id, "_version": idea.version, "_version_new": idea.version + 1,
-              **{f"_{column}": value for column, value in self._state(idea, now).items()}} for idea in ideas],
+              **{f"_{column}": value for column, value in state.items()}} for idea, state in zip(ideas, states, strict=True)],
         )
         if updated.rowcount != len(ideas):
             raise StaleDataError(f"{len(ideas) - updated.rowcount} idea(s) changed by someone else meanwhile")
@@ -414,7 +414,7 @@ class IdeaRepository:
 
     @staticmethod
     def _state(idea: Idea, now: datetime) -> dict:
-        """The columns a command may change (STATE_COLUMNS)."""
+        """The columns a command may change, with their new values."""
         return {"stage": idea.stage, "held_from": idea.held_from, "gate_round": idea.gate_round,
                 "deadline": idea.deadline, "evaluation_open": idea.evaluation_open,
                 "allocated_dkk": idea.allocated_dkk, "updated_at": now}
