@@ -8,7 +8,7 @@ changes nothing. Times come in as `now`, never from a clock in here.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -264,9 +264,22 @@ class Services:
             transport.close()
         return self.count_pending(report)
 
+    def deliver_now(self, mail_ids: Sequence[int], now: datetime, transport: Transport, sender: str) -> FlushReport:
+        """Deliver these outbox rows at once (a sign-in link cannot wait for the next scheduled flush).
+
+        They go through the same lease and settlement as a flush: one that fails stays in the outbox
+        for the flushes to retry, and a flush running at the same moment does not send it twice.
+        """
+        report = FlushReport()
+        try:
+            self.deliver_batch(now, transport, sender, report, batch_size=len(mail_ids), only=mail_ids)
+        finally:
+            transport.close()
+        return report
+
     def deliver_batch(
         self, now: datetime, transport: Transport, sender: str, report: FlushReport, *, batch_size: int = 100,
-        lease: timedelta = timedelta(minutes=10), max_attempts: int = 8,
+        lease: timedelta = timedelta(minutes=10), max_attempts: int = 8, only: Sequence[int] | None = None,
     ) -> bool:
         """Deliver one batch of due mail; True when it is worth trying the next batch now.
 
@@ -277,7 +290,7 @@ class Services:
         message after the lease: the only duplicate possible, and it carries the same Message-ID.
         """
         with self._uow() as uow:
-            batch = uow.outbox.claim_due(now, batch_size, lease)
+            batch = uow.outbox.claim_due(now, batch_size, lease, only)
             uow.commit(now)
         if not batch:
             return False

@@ -565,17 +565,19 @@ class OutboxRepository:
             self.session.execute(insert(OutboxRow.__table__), self._queued)
             self._queued = []
 
-    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutgoingMail]:
-        """Lease up to `limit` due messages to this flush: push their next attempt past the lease.
+    def claim_due(self, now: datetime, limit: int, lease: timedelta,
+                  only: Sequence[int] | None = None) -> list[OutgoingMail]:
+        """Lease up to `limit` due messages (of `only` these, if given) to this flush: push their
+        next attempt past the lease.
 
         A concurrent flush no longer sees them as due; if this process dies mid-send, they become
         due again when the lease runs out. The attempt is counted before sending, so a message that
         crashes its sender every time still reaches `max_attempts` and stops.
         """
-        due = list(self.session.scalars(
-            select(OutboxRow.id).where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
-            .order_by(OutboxRow.id).limit(limit).with_for_update(skip_locked=True)
-        ))
+        query = select(OutboxRow.id).where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
+        if only is not None:
+            query = query.where(OutboxRow.id.in_(only))
+        due = list(self.session.scalars(query.order_by(OutboxRow.id).limit(limit).with_for_update(skip_locked=True)))
         if not due:
             return []
         claimed = set(self.session.scalars(

@@ -322,3 +322,66 @@ class RefusalRow(Base):
     command: Mapped[str] = mapped_column(String(30))
     idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"))
     reason: Mapped[str] = mapped_column(Text)
+
+
+class SecretRow(Base):
+    """Secrets generated once per installation (the key that signs sessions and tokens when
+    IDEAFLOW_SECRET_KEY is not set), shared by every process on the database."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class SignInTokenRow(Base):
+    """A sign-in link sent by mail: only a keyed hash of its token is kept, and it is spent once."""
+
+    __tablename__ = "signin_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    next_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+
+
+class SignInAttemptRow(Base):
+    """One request for a sign-in link, for the rate limits; address and IP only as keyed hashes."""
+
+    __tablename__ = "signin_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    address_hash: Mapped[str] = mapped_column(String(64), index=True)
+    ip_hash: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser. The cookie holds the session id; the table only its keyed hash."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    # How the person signed in ("link" or "oidc"), for the record.
+    method: Mapped[str] = mapped_column(String(10))
+
+
+class OidcLoginRow(Base):
+    """A single sign-on under way: the state sent to the identity provider, its nonce and PKCE verifier."""
+
+    __tablename__ = "oidc_logins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(100))
+    code_verifier: Mapped[str] = mapped_column(String(200))
+    next_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -26,6 +26,7 @@ from storage.repository import (
     PoolRepository,
     TimerRepository,
 )
+from storage.signin import SignInRepository
 
 Subscriber = Callable[["UnitOfWork", Event, datetime], None]
 
@@ -46,6 +47,7 @@ class UnitOfWork:
         self.ideas = IdeaRepository(self.session, self.people, self.pools)
         self.timers = TimerRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.signin = SignInRepository(self.session)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -17,6 +17,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from ideaflow.digests import Cadence
+from ideaflow.signin import Keys, SignIn, SignInPolicy
 from notifications.message import build_message
 from notifications.render import TEMPLATES, render
 from states.model import local_midnight
@@ -69,6 +70,8 @@ def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     svc.evaluate(a, c.coordinator, ALL_SCORES, Outcome.ADJUST, ended, "kommentar <b>")
     report = svc.queue_digests(ended + timedelta(days=7), Cadence())
     assert set(report.queued) == {"coordinator", "reviewer", "proposer", "follower"}, report
+    signin = SignIn(engine, Keys(b"k" * 32), SignInPolicy(), "https://kommune.dk/ideaflow/", lambda ids, now: None)
+    assert signin.request_link(c.proposer, "127.0.0.1", ended).mail_id is not None
     with engine.connect() as connection:
         rows = [(r.kind, r.payload) for r in connection.execute(select(OutboxRow).order_by(OutboxRow.id))]
     engine.dispose()
@@ -128,7 +131,7 @@ def test_every_template_escapes_html_and_keeps_text_verbatim(payloads, lang):
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])
-@pytest.mark.parametrize("kind", [k for k in KINDS if k != "digest"])
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("digest", "signin_link")])  # no title in them
 def test_a_title_with_line_breaks_still_gives_a_one_line_subject(kind, lang):
     """Titles are single-line at the CLI, but a payload from elsewhere must not split a header."""
     title = "Første\nanden\r\ntredje\u2028fjerde " + "ø" * 150

@@ -1,0 +1,192 @@
+"""The sign-in service (ideaflow.signin) on a real database, SQLite and PostgreSQL.
+
+Links by e-mail: only keyed hashes are stored, a token works once and only until it expires, the
+rate limits count per address and per IP address whether or not the address is known, and the mail
+is delivered at once. Sessions: a new id at every sign-in, idle and absolute time-outs, sign-out.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from ideaflow.signin import Keys, SignIn, SignInPolicy, installation_secret, places, safe_next
+from notifications.delivery import FolderTransport
+from states.errors import BadInput
+from states.vocabulary import Language, Role
+
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+COORDINATOR = "koordinator@kommune.dk"
+POLICY = SignInPolicy(link_valid=timedelta(minutes=15), idle=timedelta(minutes=60), absolute=timedelta(hours=12),
+                      per_address=3, per_ip=5, window=timedelta(minutes=15))
+
+
+@pytest.fixture
+def mail_dir(tmp_path: Path) -> Path:
+    return tmp_path / "mail"
+
+
+@pytest.fixture
+def signin(services, engine, mail_dir) -> SignIn:
+    services.add_person(COORDINATOR, "Karin Koordinator", Role.COORDINATOR, T0)
+    services.add_person("bedoemmer@kommune.dk", "Bent Bedømmer", Role.REVIEWER, T0, Language.EN)
+
+    def deliver(mail_ids, now):
+        return services.deliver_now(mail_ids, now, FolderTransport(mail_dir), "ideaflow <ideaflow@kommune.dk>")
+
+    return SignIn(engine, Keys(b"s" * 32), POLICY, "https://kommune.dk/ideaflow/", deliver)
+
+
+def plain_text(path: Path) -> str:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    return message.get_body(("plain",)).get_content()
+
+
+def token_of(mail_dir: Path) -> str:
+    """The token in the link of the newest sign-in mail delivered."""
+    newest = max(mail_dir.glob("*.eml"), key=lambda p: int(p.stem.rpartition("-")[2]))
+    return plain_text(newest).split("/login/continue?token=")[1].split()[0]
+
+
+def rows(engine, sql: str) -> list[tuple]:
+    with engine.connect() as connection:
+        return [tuple(r) for r in connection.execute(text(sql))]
+
+
+def test_a_link_is_mailed_at_once_and_signs_in_once(signin, engine, mail_dir):
+    asked = signin.request_link("Koordinator@Kommune.dk", "10.0.0.1", T0, "/ideas/7")
+    assert not asked.limited and asked.mail_id is not None
+    signin.deliver(asked, T0)
+    token = token_of(mail_dir)
+    assert f"https://kommune.dk/ideaflow/login/continue?token={token}\n" in plain_text(next(mail_dir.glob("*.eml")))
+    # The database holds the keyed hash only, and the sent mail no longer holds the link.
+    assert token not in str(rows(engine, "SELECT * FROM signin_tokens"))
+    assert token not in str(rows(engine, "SELECT payload FROM outbox"))
+    assert rows(engine, "SELECT status FROM outbox") == [("sent",)]
+
+    assert signin.link_usable(token, T0 + timedelta(minutes=1))
+    assert signin.link_usable(token, T0 + timedelta(minutes=1)), "looking at the link spends nothing"
+    session = signin.redeem(token, T0 + timedelta(minutes=2))
+    assert session is not None and session.next_path == "/ideas/7"
+    assert session.account.email == COORDINATOR and session.account.name == "Karin Koordinator"
+    assert [p.path for p in places(session.account)] == ["/portfolio"]
+    assert session.session_id not in str(rows(engine, "SELECT * FROM web_sessions"))
+    assert signin.redeem(token, T0 + timedelta(minutes=3)) is None, "a token works once"
+    assert not signin.link_usable(token, T0 + timedelta(minutes=3))
+
+
+def test_an_expired_or_unknown_token_signs_nobody_in(signin, mail_dir):
+    signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
+    token = token_of(mail_dir)
+    assert not signin.link_usable(token, T0 + timedelta(minutes=15))
+    assert signin.redeem(token, T0 + timedelta(minutes=15)) is None
+    assert signin.redeem("made-up", T0) is None
+    assert signin.redeem(token[:-1] + ("A" if token[-1] != "A" else "B"), T0) is None
+
+
+def test_two_redeems_racing_for_one_token_give_one_session(signin, mail_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
+    token = token_of(mail_dir)
+    with ThreadPoolExecutor(4) as pool:
+        sessions = list(pool.map(lambda _: signin.redeem(token, T0 + timedelta(seconds=5)), range(4)))
+    assert sum(s is not None for s in sessions) == 1
+
+
+def test_an_unknown_address_gets_the_same_outcome_and_no_mail(signin, engine, mail_dir):
+    asked = signin.request_link("nobody@example.dk", "10.0.0.1", T0)
+    assert asked.limited is False and asked.mail_id is None
+    signin.deliver(asked, T0)
+    assert not mail_dir.exists() or not list(mail_dir.glob("*.eml"))
+    assert rows(engine, "SELECT count(*) FROM outbox") == [(0,)]
+    # The attempt still counts towards the address's limit, exactly as a known address's would.
+    assert [signin.request_link("nobody@example.dk", "10.0.0.2", T0).limited for _ in range(3)] == [False, False, True]
+    assert [signin.request_link(COORDINATOR, "10.0.0.3", T0).limited for _ in range(4)] == [False] * 3 + [True]
+
+
+def test_rate_limits_per_address_and_per_ip_address_with_a_window(signin, engine):
+    limited = [signin.request_link(f"p{n}@example.dk", "10.9.9.9", T0 + timedelta(seconds=n)).limited
+               for n in range(6)]
+    assert limited == [False] * 5 + [True], "per IP address: 5 in the window"
+    assert not signin.request_link("p0@example.dk", "10.1.1.1", T0).limited, "another IP is not limited"
+    later = T0 + POLICY.window + timedelta(seconds=10)
+    assert not signin.request_link("p9@example.dk", "10.9.9.9", later).limited, "the window moves on"
+    # Neither the address nor the IP address is stored, only keyed hashes of them.
+    stored = str(rows(engine, "SELECT * FROM signin_attempts"))
+    assert "example.dk" not in stored and "10.9.9.9" not in stored
+
+
+def test_something_that_is_no_address_is_bad_input(signin):
+    with pytest.raises(BadInput):
+        signin.request_link("not an address", "10.0.0.1", T0)
+
+
+def test_signing_in_starts_a_new_session_and_ends_the_old_one(signin, mail_dir):
+    signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
+    first = signin.redeem(token_of(mail_dir), T0)
+    later = T0 + timedelta(minutes=1)
+    signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", later), later)
+    second = signin.redeem(token_of(mail_dir), T0 + timedelta(minutes=1), replacing=first.session_id)
+    assert second.session_id != first.session_id
+    assert signin.session(first.session_id, T0 + timedelta(minutes=2)) is None
+    assert signin.session(second.session_id, T0 + timedelta(minutes=2)).email == COORDINATOR
+
+
+def test_idle_and_absolute_time_outs_and_sign_out(signin, mail_dir):
+    def new_session(at):
+        signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", at), at)
+        return signin.redeem(token_of(mail_dir), at).session_id
+
+    idle = new_session(T0)
+    assert signin.session(idle, T0 + timedelta(minutes=59)) is not None
+    assert signin.session(idle, T0 + timedelta(minutes=59, seconds=30) + POLICY.idle) is None, "idle too long"
+    assert signin.session(idle, T0 + timedelta(minutes=59)) is None, "an expired session is ended"
+
+    busy = new_session(T0)
+    moment = T0
+    while moment < T0 + POLICY.absolute - timedelta(minutes=30):  # used every half hour: never idle
+        moment += timedelta(minutes=30)
+        assert signin.session(busy, moment) is not None, moment
+    assert signin.session(busy, T0 + POLICY.absolute) is None, "too old, however busy"
+
+    ended = new_session(T0)
+    signin.sign_out(ended, T0 + timedelta(minutes=1))
+    assert signin.session(ended, T0 + timedelta(minutes=1)) is None
+
+
+def test_language_preference_is_kept_with_the_person(signin, mail_dir):
+    signin.deliver(signin.request_link("bedoemmer@kommune.dk", "10.0.0.1", T0), T0)
+    assert "You asked to sign in" in plain_text(next(mail_dir.glob("*.eml"))), "English mail for English people"
+    session = signin.redeem(token_of(mail_dir), T0)
+    assert session.account.lang == "en"
+    signin.set_language(session.account, Language.DA, T0)
+    assert signin.session(session.session_id, T0).lang == "da"
+
+
+def test_keys_hash_per_purpose_and_need_a_real_secret():
+    keys = Keys(b"k" * 32)
+    assert keys.digest("token", "x") != keys.digest("session", "x")
+    assert keys.digest("token", "x") != Keys(b"j" * 32).digest("token", "x")
+    assert len(keys.digest("token", "x")) == 64
+    with pytest.raises(BadInput):
+        Keys(b"short")
+
+
+def test_the_installation_secret_is_drawn_once_and_shared(engine):
+    first = installation_secret(engine, T0)
+    assert len(first) == 32
+    assert installation_secret(engine, T0 + timedelta(days=1)) == first
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/ideas/7?x=1", "/ideas/7?x=1"), ("", "/home"), (None, "/home"), ("//evil.example/", "/home"),
+    ("https://evil.example/", "/home"), ("/\\evil.example", "/home"), ("/a\nb", "/home"), ("x", "/home"),
+])
+def test_only_pages_of_this_site_are_followed_after_sign_in(path, expected):
+    assert safe_next(path) == expected
