@@ -401,6 +401,18 @@ def serve() -> None:
 
 
 @app.command()
+def web(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")] = 8000,
+) -> None:
+    """Run the web console alone until stopped (Ctrl-C or SIGTERM)."""
+    from ideaflow.runtime import web_app
+    from web.server import run
+
+    run(web_app(), host, port, lambda line: print(line, flush=True))
+
+
+@app.command()
 def demo() -> None:
     """Run a sample portfolio of real Danish cases through the whole lifecycle."""
     from ideaflow.demo import run_demo

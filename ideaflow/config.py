@@ -31,6 +31,43 @@ class Settings(BaseSettings):
     # The port of the Prefect server (and UI) `ideaflow serve` starts when PREFECT_API_URL is not set.
     prefect_port: int = Field(default=4200, ge=1, le=65535)
 
+    # -- the web console -----------------------------------------------------------------------------
+    # The address people reach the console at (links in mail are made from it; https:// makes cookies Secure).
+    public_url: str = "http://127.0.0.1:8000/"
+    # Signs sessions, tokens and forms. Unset: one is generated once and kept in the database, so a
+    # restart keeps sessions and every worker process on one database shares it.
+    secret_key: SecretStr | None = None
+    # Send cookies only over HTTPS. Unset: on when public_url starts with https://.
+    cookie_secure: bool | None = None
+    # The accessibility statement (Danish authorities publish theirs with WAS-Tool) and the privacy notice.
+    accessibility_url: str = "/accessibility"
+    privacy_url: str = "/privacy"
+    # Largest request body the console reads (forms, attachments), in bytes.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Signing in by e-mail link, and how long a session lasts.
+    signin_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    session_idle_minutes: int = Field(default=60, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    # Sign-in links one address and one IP address may ask for per rate window.
+    signin_per_address: int = Field(default=5, ge=1)
+    signin_per_ip: int = Field(default=30, ge=1)
+    signin_window_minutes: int = Field(default=15, ge=1)
+    # Single sign-on by OpenID Connect: all three set turn it on. The issuer is the exact issuer
+    # address (Entra ID: the tenant's, https://login.microsoftonline.com/<tenant>/v2.0, not "common").
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    # The ID token claim holding the person's address (Entra ID may need "preferred_username").
+    oidc_email_claim: str = "email"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://") if self.cookie_secure is None else self.cookie_secure
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
 
 @lru_cache
 def get_settings() -> Settings:

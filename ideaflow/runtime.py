@@ -13,10 +13,12 @@ from ideaflow.config import get_settings
 from storage.db import make_engine
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from sqlalchemy import Engine
 
     from ideaflow.digests import Cadence
     from ideaflow.services import Services
+    from ideaflow.signin import SignIn
     from notifications.delivery import Transport
 
 
@@ -48,3 +50,31 @@ def mail_transport() -> Transport:
 
 def mail_sender() -> str:
     return get_settings().mail_from
+
+
+@lru_cache
+def signin() -> SignIn:
+    """Signing in to the web console, keyed by IDEAFLOW_SECRET_KEY or the installation's stored secret."""
+    from datetime import UTC, datetime, timedelta
+
+    from ideaflow.signin import Keys, SignIn, SignInPolicy, installation_secret
+
+    s = get_settings()
+    if s.secret_key:
+        secret = s.secret_key.get_secret_value().encode()
+    else:
+        secret = installation_secret(engine(), datetime.now(UTC))
+    policy = SignInPolicy(
+        link_valid=timedelta(minutes=s.signin_link_minutes), idle=timedelta(minutes=s.session_idle_minutes),
+        absolute=timedelta(hours=s.session_absolute_hours), per_address=s.signin_per_address,
+        per_ip=s.signin_per_ip, window=timedelta(minutes=s.signin_window_minutes),
+    )
+    return SignIn(engine(), Keys(secret), policy, s.public_url,
+                  lambda mail_ids, now: services().deliver_now(mail_ids, now, mail_transport(), mail_sender()))
+
+
+def web_app() -> FastAPI:
+    """The web console for these settings (`uvicorn --factory ideaflow.runtime:web_app` runs it too)."""
+    from web.app import create_app
+
+    return create_app(get_settings(), services(), signin())

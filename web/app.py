@@ -1,0 +1,108 @@
+"""The web console's application factory.
+
+    app = create_app(settings, services, signin)          # what `ideaflow web` serves
+
+The console is an entry point like the CLI: every page calls the service layer (`app.state.services`,
+`app.state.signin`) and holds no business rule and no SQL. Pages are server-rendered and work
+without JavaScript. Page modules add an `APIRouter` to `ROUTERS` below. What every page gets
+without asking (security headers, CSRF on every POST, the body limit, error pages that never show a
+stack trace, the layout, the language) is set up here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from ideaflow.config import Settings
+from ideaflow.oidc import SingleSignOn
+from ideaflow.services import Services
+from ideaflow.signin import SignIn
+from states.errors import BadInput, NotAllowed, NotFound, Refused
+from web import auth, pages
+from web.routes import home, signin
+from web.security import BodyTooLarge, CsrfRefused, SecurityMiddleware, csrf_protect, protect
+
+STATIC = Path(__file__).with_name("static")
+ROUTERS = (signin.router, home.router)
+
+
+def create_app(settings: Settings, services: Services, signin_service: SignIn, *,
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
+    app = FastAPI(title="ideaflow", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(csrf_protect)])
+    app.state.settings = settings
+    app.state.services = services
+    app.state.signin = signin_service
+    app.state.clock = clock
+    app.state.single_sign_on = SingleSignOn(
+        signin_service, issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(), public_url=settings.public_url,
+        email_claim=settings.oidc_email_claim,
+    ) if settings.oidc_enabled else None
+    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes, secure=settings.secure_cookies)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    _error_pages(app)
+    return app
+
+
+def _error(request: Request, code: int, reason: str = "", *, look_up_person: bool = True) -> Response:
+    return pages.render(request, "error.html", {"code": code, "reason": reason}, status_code=code,
+                        look_up_person=look_up_person)
+
+
+def _error_pages(app: FastAPI) -> None:
+    """Every failure answers with a page in the visitor's language, never a stack trace or JSON."""
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> Response:
+        return _error(request, exc.status_code if exc.status_code in (403, 404, 405) else 400)
+
+    @app.exception_handler(RequestValidationError)
+    def malformed(request: Request, exc: RequestValidationError) -> Response:
+        # A page's path or query parameter of the wrong form (/ideas/abc): no such page.
+        return _error(request, 404)
+
+    @app.exception_handler(CsrfRefused)
+    def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
+        return _error(request, 403, "csrf")
+
+    @app.exception_handler(BodyTooLarge)
+    def too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return _error(request, 413)
+
+    @app.exception_handler(auth.SignInRequired)
+    def sign_in_first(request: Request, exc: auth.SignInRequired) -> Response:
+        return auth.login_redirect(exc.next_path)
+
+    @app.exception_handler(NotFound)
+    def not_found(request: Request, exc: NotFound) -> Response:
+        return _error(request, 404)
+
+    @app.exception_handler(NotAllowed)
+    def not_allowed(request: Request, exc: NotAllowed) -> Response:
+        return _error(request, 403)
+
+    @app.exception_handler(Refused)
+    def refused(request: Request, exc: Refused) -> Response:
+        return _error(request, 409, str(exc))
+
+    @app.exception_handler(BadInput)
+    def bad_input(request: Request, exc: BadInput) -> Response:
+        return _error(request, 400, str(exc))
+
+    @app.exception_handler(Exception)
+    def server_error(request: Request, exc: Exception) -> Response:
+        # Starlette then re-raises, so the server logs the traceback; the visitor sees only the page.
+        response = _error(request, 500, look_up_person=False)
+        protect(response.headers, request.app.state.settings.secure_cookies)
+        return response

@@ -1,0 +1,101 @@
+"""Forms that come back right when they are wrong.
+
+    @router.post("/login")
+    def ask_for_link(request: Request, form: PostedForm) -> Response:
+        email = form.text("email", required=True, max_length=320)
+        if form.errors:
+            return form.invalid(request, "login.html")      # 422: the form again, with its values
+        ...
+
+(`PostedForm` reads the body before the page's own, synchronous, function runs in a worker thread,
+where it may call the service layer.)
+
+A form whose input is wrong is shown again with status 422 (never FastAPI's JSON): every value as
+typed, an error summary at the top that links to each wrong field (`{{ error_summary(form) }}`)
+and each field's own message next to it (`{{ field(form, "email", _("E-mail address")) }}`, see
+`templates/_forms.html`). Messages are texts for `_()`; they are translated when shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+
+from web import i18n, pages
+from web.i18n import N_
+from web.security import CSRF_FIELD
+
+REQUIRED = N_("Fill in this field.")
+TOO_LONG = N_("Write at most %(max)s characters.")
+NOT_WHOLE_NUMBER = N_("Write a whole number, for example 250000.")
+OUT_OF_RANGE = N_("Write a number from %(low)s to %(high)s.")
+CONTROL_CHARACTER = N_("Remove the control characters from the text.")
+
+
+class Form:
+    """The values of a submitted form (as typed) and the error of each field, in field order."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+        self.errors: dict[str, tuple[str, dict]] = {}
+
+    @classmethod
+    async def read(cls, request: Request) -> Form:
+        data = await request.form()
+        return cls({k: v for k, v in data.items() if isinstance(v, str) and k != CSRF_FIELD})
+
+    @classmethod
+    def empty(cls) -> Form:
+        return cls({})
+
+    def value(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def error(self, name: str, message: str, **variables: object) -> None:
+        """Record the field's first error (a text for `_()`, with %(name)s variables)."""
+        self.errors.setdefault(name, (message, variables))
+
+    def message(self, name: str, lang: str) -> str | None:
+        if name not in self.errors:
+            return None
+        message, variables = self.errors[name]
+        return i18n.gettext(lang, message, **variables)
+
+    def text(self, name: str, *, required: bool = False, max_length: int = 200, multiline: bool = False) -> str:
+        """The field's text as typed; an error if it is missing, too long or holds control characters."""
+        value = self.value(name)
+        if required and not value.strip():
+            self.error(name, REQUIRED)
+        elif len(value) > max_length:
+            self.error(name, TOO_LONG, max=max_length)
+        elif any(ord(c) < 32 and not (multiline and c in "\r\n\t") or ord(c) == 127 for c in value):
+            self.error(name, CONTROL_CHARACTER)
+        return value
+
+    def whole_number(self, name: str, *, required: bool = False, low: int = 0, high: int = 10**12 - 1) -> int | None:
+        value = self.value(name).strip().replace(".", "").replace(" ", "")
+        if not value:
+            if required:
+                self.error(name, REQUIRED)
+            return None
+        if not value.isdigit():
+            self.error(name, NOT_WHOLE_NUMBER)
+            return None
+        if not low <= int(value) <= high:
+            self.error(name, OUT_OF_RANGE, low=low, high=high)
+            return None
+        return int(value)
+
+    def invalid(self, request: Request, template: str, context: Mapping[str, object] | None = None) -> HTMLResponse:
+        """The form's page again, with the values, the summary and the messages: status 422."""
+        return pages.render(request, template, {"form": self, **(context or {})}, status_code=422)
+
+
+async def _posted(request: Request) -> Form:
+    return await Form.read(request)
+
+
+PostedForm = Annotated[Form, Depends(_posted)]

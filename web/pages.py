@@ -1,0 +1,125 @@
+"""Rendering pages: one Jinja2 environment, the request's language, the signed-in person, the layout.
+
+Templates are `web/templates/*.html`, autoescaped (a title `<script>` is shown as text), with
+`{% trans %}` and `_()` for words. Every page gets: `lang`, `account` (None when signed out),
+`places` (the person's pages), `csrf_token` (put `{{ csrf_field() }}` in every POST form), `status`
+(a message for the live region, from `?status=<key>` of `STATUS`), the footer's links, and the
+language switch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from markupsafe import Markup
+
+from ideaflow.signin import Account, places
+from web import i18n
+from web.i18n import N_
+from web.security import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, csrf_token
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+# Messages a page may show in its live region after a redirect (`?status=<key>`): only these keys,
+# so a crafted link cannot put words of its own on the page.
+STATUS = {
+    "signed_out": N_("You are signed out."),
+    "language": N_("The language is changed."),
+}
+
+# The person's places (ideaflow.signin.places): name and what it is for.
+PLACES = {
+    "portfolio": (N_("Portfolio"), N_("The ideas of your pools: decide gates, plan pilots, watch deadlines.")),
+    "inbox": (N_("Reviews to do"), N_("The ideas that wait for your review.")),
+    "pilots": (N_("Pilots"), N_("The pilots you follow.")),
+    "people": (N_("People and roles"), N_("Add people and give them roles.")),
+    "my_ideas": (N_("My ideas"), N_("The ideas you have submitted, and where they are now.")),
+}
+
+
+@pass_context
+def _gettext(context, message: str) -> str:
+    return i18n.translations(context["lang"]).gettext(message)
+
+
+@pass_context
+def _ngettext(context, singular: str, plural: str, n: int) -> str:
+    return i18n.translations(context["lang"]).ngettext(singular, plural, n)
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
+    return env
+
+
+def account(request: Request) -> Account | None:
+    """The signed-in person of this request (looked up once per request), or None."""
+    if not hasattr(request.state, "account"):
+        session_id = request.cookies.get(SESSION_COOKIE)
+        signin = request.app.state.signin
+        request.state.account = signin.session(session_id, request.app.state.clock()) if session_id else None
+    return request.state.account
+
+
+def language(request: Request, *, look_up_person: bool = True) -> str:
+    """The signed-in person's language, else the visitor's choice (cookie), else Danish."""
+    person = account(request) if look_up_person else None
+    if person is not None and person.lang in i18n.LANGUAGES:
+        return person.lang
+    chosen = request.cookies.get(LANG_COOKIE)
+    return chosen if chosen in i18n.LANGUAGES else i18n.DEFAULT
+
+
+def gettext(request: Request, message: str, **variables: object) -> str:
+    """`message` in the request's language (for texts made in Python, such as form errors)."""
+    return i18n.gettext(language(request), message, **variables)
+
+
+def render(request: Request, template: str, context: Mapping[str, object] | None = None, *,
+           status_code: int = 200, look_up_person: bool = True) -> HTMLResponse:
+    """The page, in the request's language. `look_up_person=False` renders without touching the
+    database (the page for a server error, when the database may be what failed)."""
+    settings = request.app.state.settings
+    lang = language(request, look_up_person=look_up_person)
+    person = account(request) if look_up_person else None
+    token = csrf_token(request)
+    status_key = request.query_params.get("status", "")
+    page = {
+        "request": request,
+        "lang": lang,
+        "account": person,
+        "places": places(person) if person else [],
+        "csrf_token": token,
+        "csrf_field": lambda: Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token),
+        "status": i18n.gettext(lang, STATUS[status_key]) if status_key in STATUS else "",
+        "accessibility_url": settings.accessibility_url,
+        "privacy_url": settings.privacy_url,
+        "languages": [(code, i18n.NAMES[code]) for code in i18n.LANGUAGES if code != lang],
+        "here": _here(request),
+        "place_name": lambda key: i18n.gettext(lang, PLACES[key][0]),
+        "place_help": lambda key: i18n.gettext(lang, PLACES[key][1]),
+        **(context or {}),
+    }
+    html = environment().get_template(template).render(page)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def _here(request: Request) -> str:
+    """This page's path and query (without a status message), to come back to after switching language."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "status"]
+    return request.url.path + (f"?{urlencode(query)}" if query else "")

@@ -1,0 +1,117 @@
+"""Signing in and out: `/login` (a link by e-mail), `/login/continue` (the page the link opens, whose
+POST signs in), `/login/oidc` (single sign-on, when configured) and `/logout`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.background import BackgroundTask
+
+from ideaflow.oidc import SingleSignOnFailed
+from states.errors import BadInput
+from web import auth, pages
+from web.forms import Form, PostedForm
+from web.i18n import N_
+from web.security import SESSION_COOKIE, cookie_attributes
+
+router = APIRouter()
+log = logging.getLogger("ideaflow.web")
+
+OIDC_STATE_COOKIE = "ideaflow_oidc_state"
+NOT_AN_ADDRESS = N_("Write an e-mail address, for example navn@kommune.dk.")
+
+
+def _now(request: Request):
+    return request.app.state.clock()
+
+
+def _login_page(request: Request, form: Form, status_code: int = 200) -> Response:
+    return pages.render(request, "login.html", {"form": form, "oidc": request.app.state.single_sign_on is not None},
+                        status_code=status_code)
+
+
+@router.get("/login")
+def login(request: Request, next: str = "") -> Response:  # noqa: A002 (the parameter's name in the URL)
+    return _login_page(request, Form({"next": next}))
+
+
+@router.post("/login")
+def ask_for_link(request: Request, form: PostedForm) -> Response:
+    email = form.text("email", required=True, max_length=320).strip()
+    if not form.errors and ("@" not in email or " " in email):
+        form.error("email", NOT_AN_ADDRESS)
+    if form.errors:
+        return _login_page(request, form, 422)
+    signin = request.app.state.signin
+    client = request.client.host if request.client else "unknown"
+    try:
+        asked = signin.request_link(email, client, _now(request), form.value("next") or None)
+    except BadInput:
+        form.error("email", NOT_AN_ADDRESS)
+        return _login_page(request, form, 422)
+    if asked.limited:
+        return pages.render(request, "login_limited.html", status_code=429)
+    response = pages.render(request, "login_sent.html", {"email": email})
+    # Sent after the answer: a known address then takes no longer to answer than an unknown one.
+    response.background = BackgroundTask(signin.deliver, asked, _now(request))
+    return response
+
+
+@router.get("/login/continue")
+def continue_page(request: Request, token: str = "") -> Response:
+    """The page a sign-in link opens. Opening it spends nothing: mail scanners open links too."""
+    if not token or not request.app.state.signin.link_usable(token, _now(request)):
+        return pages.render(request, "login_expired.html", status_code=410)
+    return pages.render(request, "login_continue.html", {"token": token})
+
+
+@router.post("/login/continue")
+def sign_in(request: Request, form: PostedForm) -> Response:
+    session = request.app.state.signin.redeem(form.value("token"), _now(request),
+                                              replacing=request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return pages.render(request, "login_expired.html", status_code=410)
+    return auth.start_session(request, session)
+
+
+@router.post("/logout")
+def sign_out(request: Request) -> Response:
+    return auth.end_session(request, RedirectResponse("/login?status=signed_out", status_code=303))
+
+
+@router.get("/login/oidc")
+def single_sign_on(request: Request, next: str = "") -> Response:  # noqa: A002
+    sso = request.app.state.single_sign_on
+    if sso is None:
+        return pages.render(request, "error.html", {"code": 404}, status_code=404)
+    try:
+        redirect = sso.start(next or None, _now(request))
+    except SingleSignOnFailed as failure:
+        log.warning("single sign-on could not start: %s", failure)
+        return pages.render(request, "login_sso_failed.html", status_code=502)
+    response = RedirectResponse(redirect.url, status_code=303)
+    response.set_cookie(OIDC_STATE_COOKIE, redirect.state, max_age=15 * 60,
+                        **cookie_attributes(request.app.state.settings.secure_cookies))
+    return response
+
+
+@router.get("/login/oidc/callback")
+def single_sign_on_callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
+    sso = request.app.state.single_sign_on
+    if sso is None:
+        return pages.render(request, "error.html", {"code": 404}, status_code=404)
+    try:
+        if error or not code:
+            raise SingleSignOnFailed(f"the identity provider answered {error or 'without a code'}")
+        session = sso.finish(code=code, state=state, browser_state=request.cookies.get(OIDC_STATE_COOKIE),
+                             now=_now(request), replacing=request.cookies.get(SESSION_COOKIE))
+    except SingleSignOnFailed as failure:
+        log.warning("single sign-on failed: %s", failure)
+        return pages.render(request, "login_sso_failed.html", status_code=400)
+    if session is None:
+        return pages.render(request, "login_sso_unknown.html", status_code=403)
+    response = auth.start_session(request, session)
+    response.delete_cookie(OIDC_STATE_COOKIE, **cookie_attributes(request.app.state.settings.secure_cookies))
+    return response

@@ -1,0 +1,139 @@
+"""What every response and every POST gets, whoever wrote the page.
+
+- Headers: a Content-Security-Policy that allows no inline script or style and no framing,
+  `nosniff`, a referrer policy, and `no-store` on pages (they may show personal data).
+- A request body limit: reading more than `max_body_bytes` raises `BodyTooLarge` (a 413 page).
+- CSRF: a random cookie (HttpOnly, SameSite=Lax) and, in every form, a hidden field holding a keyed
+  hash of that cookie and the session cookie. Every POST must carry it (a global dependency checks),
+  so forms work without JavaScript and a form posted from another site is refused. Binding the
+  token to the session means a token learnt before signing in is worthless after it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from http.cookies import SimpleCookie
+
+from fastapi import Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSRF_COOKIE = "ideaflow_csrf"
+CSRF_FIELD = "csrf_token"
+SESSION_COOKIE = "ideaflow_session"
+LANG_COOKIE = "ideaflow_lang"
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+def cookie_attributes(secure: bool) -> dict:
+    return {"httponly": True, "samesite": "lax", "secure": secure, "path": "/"}
+
+
+class SecurityMiddleware:
+    """Pure ASGI: adds the security headers, hands out the CSRF cookie, and limits request bodies.
+
+    The CSRF cookie's value is put in `scope["state"]["csrf_cookie"]` (drawn now if the browser
+    sent none, and then set on the response), so the page rendered in this same request can already
+    carry a token that the next POST will match.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, secure: bool) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookie = _cookie(scope, CSRF_COOKIE)
+        new_cookie = None
+        if not cookie or len(cookie) > 100:
+            cookie = new_cookie = secrets.token_urlsafe(32)
+        scope.setdefault("state", {})["csrf_cookie"] = cookie
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                protect(headers, self.secure)
+                if new_cookie:
+                    jar = SimpleCookie()
+                    jar[CSRF_COOKIE] = new_cookie
+                    morsel = jar[CSRF_COOKIE]
+                    morsel.update({"httponly": True, "samesite": "Lax", "path": "/", "secure": self.secure})
+                    headers.append("Set-Cookie", morsel.OutputString())
+            await send(message)
+
+        await self.app(scope, self._limited(scope, receive), send_with_headers)
+
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
+        limit = self.max_body_bytes
+        declared = dict(scope["headers"]).get(b"content-length")
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            if declared is not None and (not declared.isdigit() or int(declared) > limit):
+                raise BodyTooLarge()
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge()
+            return message
+
+        return limited_receive
+
+
+def protect(headers: MutableHeaders, secure: bool) -> None:
+    """The security headers every response carries (the server-error page adds them itself: Starlette
+    sends it from outside every middleware)."""
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if headers.get("content-type", "").startswith("text/html"):
+        headers.setdefault("Cache-Control", "no-store")
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            jar = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # a malformed Cookie header is the browser's problem, not a crash
+                return None
+            if name in jar:
+                return jar[name].value
+    return None
+
+
+def csrf_token(request: Request) -> str:
+    """The hidden field's value for forms on this page."""
+    keys = request.app.state.signin.keys
+    return keys.digest("csrf", request.state.csrf_cookie + "|" + request.cookies.get(SESSION_COOKIE, ""))
+
+
+async def csrf_protect(request: Request) -> None:
+    """Global dependency: a POST without the right hidden field is refused (403) before its page runs."""
+    if request.method != "POST":
+        return
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(request)):
+        raise CsrfRefused()

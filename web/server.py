@@ -1,0 +1,48 @@
+"""Serving the console with uvicorn: `ideaflow web` (and `ideaflow serve`, beside the flows).
+
+`run()` prints `ideaflow web console: http://HOST:PORT/` once the socket accepts connections (the
+automation contract: scripts and tests wait for that line), and returns when SIGINT or SIGTERM
+stops the server after in-flight requests finish; uvicorn handles both signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+READY = "ideaflow web console: http://{host}:{port}/"
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[str], None]) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            self.on_ready(READY.format(host=f"[{host}]" if ":" in host else host, port=port))
+
+
+class _NoTokensInLog(logging.Filter):
+    """Access log lines show paths with their query; a sign-in link's token has no place in a log."""
+
+    TOKEN = re.compile(r"(token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.TOKEN.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def run(app: FastAPI, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+    """Serve `app` until stopped by SIGINT or SIGTERM (port 0: any free port, named in the line)."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", server_header=False,
+                            date_header=True, proxy_headers=True)
+    logging.getLogger("uvicorn.access").addFilter(_NoTokensInLog())
+    _Server(config, on_ready).run()
