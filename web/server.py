@@ -22,6 +22,12 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.on_ready = on_ready
 
+    def handle_exit(self, sig, frame) -> None:
+        # uvicorn re-raises a captured SIGINT/SIGTERM once it has shut down, so the process would die
+        # of the signal; stopping by signal is how the console is meant to end: exit 0 (the contract).
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
     async def startup(self, sockets=None) -> None:
         await super().startup(sockets)
         if self.started:

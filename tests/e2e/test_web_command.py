@@ -1,0 +1,34 @@
+"""`ideaflow web` as the automation contract says: the line once it accepts requests, exit 0 on
+SIGINT and on SIGTERM, and pages served meanwhile."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import urllib.request
+
+import pytest
+
+from conftest import IDEAFLOW, clean_env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_web_prints_its_address_serves_and_stops_cleanly(cli, db_url, tmp_path, stop):
+    assert cli("init").returncode == 0
+    process = subprocess.Popen([str(IDEAFLOW), "web", "--port", "0"], cwd=tmp_path, env=clean_env(db_url, tmp_path),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline().strip()
+        assert line.startswith("ideaflow web console: http://127.0.0.1:"), line
+        address = line.removeprefix("ideaflow web console: ")
+        assert address.endswith("/") and not address.endswith(":0/")
+        with urllib.request.urlopen(address + "login", timeout=10) as response:  # accepting at once
+            assert response.status == 200
+            assert 'name="email"' in response.read().decode()
+        process.send_signal(stop)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
