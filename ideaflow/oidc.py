@@ -50,7 +50,7 @@ class SingleSignOn:
         self.signin = signin
         self.issuer = issuer
         self.email_claim = email_claim
-        self.callback = public_url.rstrip("/") + "/login/oidc/callback"
+        self.callback = public_url.rstrip("/") + "/auth/oidc/callback"
         self._provider = _Provider(
             None, name="oidc", client_id=client_id, client_secret=client_secret,
             server_metadata_url=issuer.rstrip("/") + "/.well-known/openid-configuration",
@@ -67,6 +67,14 @@ class SingleSignOn:
             raise SingleSignOnFailed(f"the identity provider's discovery names issuer {published!r}, not the "
                                      f"configured {self.issuer!r} (Entra ID: use the tenant's issuer, not 'common')")
         return metadata
+
+    def _from_userinfo(self, token: dict, claims: dict) -> dict:
+        """The ID token's claims with the UserInfo endpoint's: in the code flow a provider may send the
+        `email` scope's claims only from there (OIDC Core 5.4). Its `sub` must be the ID token's (5.3.2)."""
+        info = self._provider.userinfo(token=token)
+        if info.get("sub") != claims.get("sub"):
+            raise SingleSignOnFailed("the UserInfo endpoint answered for another subject than the ID token's")
+        return {**info, **claims}
 
     def start(self, next_path: str | None, now: datetime) -> Redirect:
         """The identity provider's sign-in page for a new sign-on (its state, nonce and PKCE verifier kept)."""
@@ -89,10 +97,12 @@ class SingleSignOn:
             token = self._provider.fetch_access_token(redirect_uri=self.callback, code=code,
                                                       code_verifier=pending.code_verifier)
             claims = self._provider.parse_id_token(token, nonce=pending.nonce)
+            if claims is None:
+                raise SingleSignOnFailed("the identity provider sent no ID token")
+            if self.email_claim not in claims:
+                claims = self._from_userinfo(token, claims)
         except (OAuthError, JoseError, requests.RequestException, ValueError, KeyError) as error:
             raise SingleSignOnFailed(f"the identity provider's answer was not accepted: {error}") from error
-        if claims is None:
-            raise SingleSignOnFailed("the identity provider sent no ID token")
         email = claims.get(self.email_claim)
         if not isinstance(email, str) or "@" not in email:
             raise SingleSignOnFailed(f"the ID token has no address in its {self.email_claim!r} claim")

@@ -1,5 +1,5 @@
 """Signing in and out: `/login` (a link by e-mail), `/login/continue` (the page the link opens, whose
-POST signs in), `/login/oidc` (single sign-on, when configured) and `/logout`."""
+POST signs in), `/auth/oidc` (single sign-on, when configured) and `/logout`."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def sign_out(request: Request) -> Response:
     return auth.end_session(request, RedirectResponse("/login?status=signed_out", status_code=303))
 
 
-@router.get("/login/oidc")
+@router.get("/auth/oidc")
 def single_sign_on(request: Request, next: str = "") -> Response:  # noqa: A002
     sso = request.app.state.single_sign_on
     if sso is None:
@@ -97,7 +97,7 @@ def single_sign_on(request: Request, next: str = "") -> Response:  # noqa: A002
     return response
 
 
-@router.get("/login/oidc/callback")
+@router.get("/auth/oidc/callback")
 def single_sign_on_callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
     sso = request.app.state.single_sign_on
     if sso is None:
