@@ -75,6 +75,7 @@ class Services:
             person = uow.people.get(email)
             pseudonym = f"glemt-{person.id}@ideaflow.invalid"
             uow.people.forget(person, pseudonym, f"Glemt person {person.id}")
+            uow.signin.end_all(person.id)  # a forgotten person is signed in nowhere
             uow.commit(now)
         return pseudonym
 

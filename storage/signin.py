@@ -167,6 +167,11 @@ class SignInRepository:
     def end_session(self, session_hash: str) -> None:
         self.session.execute(delete(WebSessionRow).where(WebSessionRow.session_hash == session_hash))
 
+    def end_all(self, person_id: int) -> None:
+        """End the person's sessions and unused sign-in links (they are being forgotten)."""
+        self.session.execute(delete(WebSessionRow).where(WebSessionRow.person_id == person_id))
+        self.session.execute(delete(SignInTokenRow).where(SignInTokenRow.person_id == person_id))
+
     def purge_sessions(self, idle_before: datetime, created_before: datetime) -> None:
         self.session.execute(delete(WebSessionRow).where(
             (WebSessionRow.last_seen_at < idle_before) | (WebSessionRow.created_at < created_before)))

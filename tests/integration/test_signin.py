@@ -160,6 +160,16 @@ def test_idle_and_absolute_time_outs_and_sign_out(signin, mail_dir):
     assert signin.session(ended, T0 + timedelta(minutes=1)) is None
 
 
+def test_a_forgotten_person_is_signed_out_and_their_links_stop_working(signin, services, mail_dir):
+    signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
+    session = signin.redeem(token_of(mail_dir), T0)
+    signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
+    unused = token_of(mail_dir)
+    services.forget_person(COORDINATOR, T0)
+    assert signin.session(session.session_id, T0) is None
+    assert signin.redeem(unused, T0) is None
+
+
 def test_language_preference_is_kept_with_the_person(signin, mail_dir):
     signin.deliver(signin.request_link("bedoemmer@kommune.dk", "10.0.0.1", T0), T0)
     assert "You asked to sign in" in plain_text(next(mail_dir.glob("*.eml"))), "English mail for English people"
