@@ -1,0 +1,64 @@
+"""The form helper and its macros, as page authors use them: values kept as typed, one message per
+field in the reader's language, markup that ties each message to its field, and no markup from the
+values."""
+
+from __future__ import annotations
+
+import re
+
+from web.forms import Form
+from web.pages import environment
+
+PAGE = """{% from "_forms.html" import error_summary, field, radios, select, checkbox with context %}
+<!DOCTYPE html><html lang="{{ lang }}"><head><meta charset="utf-8"><title>Form</title></head><body><main>
+<h1>Form</h1>
+{{ error_summary(form) }}
+<form method="post" action="/x" novalidate>
+{{ field(form, "title", _("E-mail address"), hint="Hint <b>") }}
+{{ field(form, "description", "Beskrivelse", rows=5, required=False) }}
+{{ radios(form, "score", "Effektivitet", [(1, "1"), (2, "2"), (3, "3"), (4, "4"), (5, "5")]) }}
+{{ select(form, "pool", "Pulje", [("", "Vælg"), ("7", "Tårnby <2026>")]) }}
+{{ checkbox(form, "must", "Lovmedholdelig") }}
+<button type="submit">Gem</button>
+</form></main></body></html>"""
+
+
+def rendered(form: Form, lang: str = "da") -> str:
+    return environment().from_string(PAGE).render(form=form, lang=lang)
+
+
+def test_checks_keep_values_and_collect_one_message_per_field():
+    form = Form({"title": " ", "description": "x\u0007y", "amount": "12.000", "score": "4", "long": "ø" * 201})
+    assert form.text("title", required=True) == " "
+    assert form.text("description", multiline=True) == "x\u0007y"
+    assert form.whole_number("amount") == 12000
+    assert form.text("long") == "ø" * 201
+    form.error("title", "Write at most %(max)s characters.", max=3)  # a second error keeps the first
+    assert list(form.errors) == ["title", "description", "long"]
+    assert form.message("title", "da") == "Udfyld feltet."
+    assert form.message("long", "da") == "Skriv højst 200 tegn."
+    assert form.message("long", "en") == "Write at most 200 characters."
+    assert form.message("amount", "da") is None
+    bad = Form({"n": "12a", "m": "5", "k": ""})
+    assert bad.whole_number("n") is None and bad.whole_number("m", low=10, high=20) is None
+    assert bad.whole_number("k", required=True) is None
+    assert [bad.message(f, "da") for f in "nmk"] == ["Skriv et helt tal, for eksempel 250000.",
+                                                      "Skriv et tal fra 10 til 20.", "Udfyld feltet."]
+
+
+def test_macros_tie_messages_to_fields_and_show_values_as_text():
+    form = Form({"title": '"><script>alert(1)</script>', "score": "4", "pool": "7", "must": "yes"})
+    form.error("title", "Fill in this field.")
+    form.error("score", "Fill in this field.")
+    html = rendered(form)
+    assert "<script>" not in html and "&#34;&gt;&lt;script&gt;" in html
+    assert 'href="#title"' in html and 'href="#score"' in html, "the summary links to each field"
+    assert re.search(r'id="title"[^>]*aria-invalid="true"[^>]*aria-describedby="title-hint title-error"', html)
+    assert '<span class="form-error-message" id="title-error"><span class="sr-only">Fejl: </span>Udfyld feltet.' in html
+    assert re.search(r'id="score" name="score" value="1"', html), "the group's first radio carries its id"
+    assert re.search(r'id="score-4" name="score" value="4" checked', html)
+    assert re.search(r'<option value="7" selected>Tårnby &lt;2026&gt;</option>', html)
+    assert re.search(r'id="must" name="must" value="yes" checked', html)
+    assert "Beskrivelse<span class=\"weight-normal\"> (frivilligt)</span>" in html
+    assert "Hint &lt;b&gt;" in html
+
