@@ -26,14 +26,15 @@ def test_the_console_announces_its_address_answers_there_and_stops_on_ctrl_c(web
     server = web_server(db_url)
     assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/")
     assert server.env["IDEAFLOW_PUBLIC_URL"] == server.url
-    start = httpx.get(server.url, timeout=30)
-    assert start.status_code == 200, start.text[:500]
-    assert start.headers["content-type"].startswith("text/html")
+    login = httpx.get(server.url + "login", timeout=30)  # a page of the contract's URL map
+    assert login.status_code == 200, login.text[:500]
+    assert login.headers["content-type"].startswith("text/html")
     assert server.stop(signal.SIGINT) == 0, server.output
 
 
 def test_two_consoles_run_side_by_side_on_their_own_ports(web_command, engine, db_url, web_server):
     first, second = web_server(db_url), web_server(db_url)
     assert first.url != second.url
-    assert httpx.get(first.url, timeout=30).status_code == httpx.get(second.url, timeout=30).status_code == 200
+    assert httpx.get(first.url + "login", timeout=30).status_code == 200
+    assert httpx.get(second.url + "login", timeout=30).status_code == 200
     assert second.stop(signal.SIGTERM) == 0, second.output
