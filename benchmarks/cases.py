@@ -62,13 +62,13 @@ def transitions(work: Path, n: int) -> dict:
     proposer and the coordinators; a resume writes the idea, a history row, re-arms two timers and
     asks the reviewers. The raw baseline issues exactly those statements, one transaction per change.
     """
-    from ideaflow.services import Services
+    from ideaflow.bootstrap import bootstrap
+    from ideaflow.config import Settings
     from states.vocabulary import Decision
-    from storage.db import make_engine
 
     ideas = max(n // 10, 1)
     portfolio = build(work / "transitions.db", ideas=ideas, due=0, proposers=ideas, reviewers=3, coordinators=2)
-    services = Services(make_engine(portfolio.url))
+    services = bootstrap(Settings(_env_file=None, database_url=portfolio.url)).services
     coordinator = "person1@bench.example.dk"
     started = time.perf_counter()
     for change in range(n):
@@ -157,15 +157,15 @@ def cli_show(portfolio_url: str, runs: int = 5) -> dict:
 
 def digests(work: Path, ideas: int, recipients: int) -> dict:
     """Every recipient's first weekly digest: coordinators, reviewers and proposers over the portfolio."""
+    from ideaflow.bootstrap import bootstrap
+    from ideaflow.config import Settings
     from ideaflow.digests import Cadence
-    from ideaflow.services import Services
-    from storage.db import make_engine
 
     coordinators, reviewers = max(recipients // 100, 1), max(recipients // 25, 1)
     portfolio = build(work / f"digests-{ideas}.db", ideas=ideas, due=ideas // 100,
                       proposers=recipients - coordinators - reviewers, reviewers=reviewers,
                       coordinators=coordinators)
-    services = Services(make_engine(portfolio.url))
+    services = bootstrap(Settings(_env_file=None, database_url=portfolio.url)).services
     started = time.perf_counter()
     report = services.queue_digests(NOW, Cadence())
     seconds = time.perf_counter() - started

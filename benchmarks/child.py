@@ -24,10 +24,10 @@ def peak_mb() -> float:
 
 
 def sweep_ideaflow(url: str) -> dict:
-    from ideaflow.services import Services
-    from storage.db import make_engine
+    from ideaflow.bootstrap import bootstrap
+    from ideaflow.config import Settings
 
-    services = Services(make_engine(url))
+    services = bootstrap(Settings(_env_file=None, database_url=url)).services
     started = time.perf_counter()
     report = services.sweep(NOW)
     seconds = time.perf_counter() - started
@@ -79,23 +79,18 @@ def sweep_flow(url: str, warm_url: str, bare_url: str) -> dict:
     server process competes with the sweep even when idle)."""
     import asyncio
 
-    from ideaflow.services import Services
-    from storage.db import make_engine
+    from ideaflow.bootstrap import bootstrap
+    from ideaflow.config import Settings
 
     def point_at(database: str) -> None:
-        from ideaflow import runtime
-        from ideaflow.config import get_settings
-
-        os.environ["IDEAFLOW_DATABASE_URL"] = database
-        for cached in (get_settings, runtime.engine, runtime.services):
-            cached.cache_clear()
+        os.environ["IDEAFLOW_DATABASE_URL"] = database  # each flow run builds its application from it
 
     from workflows.flows import sweep_deadlines
 
     point_at(warm_url)
     asyncio.run(sweep_deadlines(now=NOW))  # starts the temporary server; not part of the figure
     started = time.perf_counter()
-    Services(make_engine(bare_url)).sweep(NOW)
+    bootstrap(Settings(_env_file=None, database_url=bare_url)).services.sweep(NOW)
     bare_seconds = time.perf_counter() - started
     point_at(url)
     started = time.perf_counter()

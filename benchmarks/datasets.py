@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ideaflow.services import Services
+from ideaflow.bootstrap import bootstrap
+from ideaflow.config import Settings
 from states.vocabulary import Role
-from storage.db import make_engine
 from storage.migrate import upgrade
 
 POOL = "Benchmarkpuljen"
@@ -47,10 +47,9 @@ def build(path: Path, *, ideas: int, due: int, proposers: int, reviewers: int = 
     Each idea has its submit row in the history; submissions are spread over the 25 days before NOW,
     so every deadline still ahead falls within the next five days.
     """
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    Services(engine).create_pool(POOL, 10**11, NOW.year, NOW - timedelta(days=400))
-    engine.dispose()
+    with bootstrap(Settings(_env_file=None, database_url=f"sqlite:///{path}")) as app:
+        upgrade(app.engine)
+        app.services.create_pool(POOL, 10**11, NOW.year, NOW - timedelta(days=400))
     rng = random.Random(seed)
     overdue = set(rng.sample(range(1, ideas + 1), due))
     created = stamp(NOW - timedelta(days=400))

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import json
 import sys
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ideaflow import formatting as fmt
+from states import formatting as fmt
 from states.errors import BadInput, IdeaflowError, Refused
 from states.vocabulary import Decision, Gate, Language, Outcome, Role, Stage
+
+if TYPE_CHECKING:
+    from ideaflow.bootstrap import Container
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
                   no_args_is_help=True, help="Workflow engine for municipal innovation pools.")
@@ -34,10 +38,32 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 By = Annotated[str, typer.Option("--by", help="Email of the person acting.")]
 
 
-def _services():
-    from ideaflow.runtime import services
+class _Invocation:
+    """One run of `main`: its application (ideaflow.bootstrap), built on first use, so that a command
+    builds only the parts it needs (`show` no mail machinery), and closed when the run ends."""
 
-    return services()
+    def __init__(self) -> None:
+        self.app: Container | None = None
+
+    def close(self) -> None:
+        if self.app is not None:
+            self.app.close()
+
+
+_invocation: ContextVar[_Invocation] = ContextVar("ideaflow_invocation")
+
+
+def _app() -> Container:
+    invocation = _invocation.get()  # set by main()
+    if invocation.app is None:
+        from ideaflow.bootstrap import bootstrap
+
+        invocation.app = bootstrap()
+    return invocation.app
+
+
+def _services():
+    return _app().services
 
 
 def _now(value: str | None = None) -> datetime:
@@ -102,11 +128,11 @@ def _print_json(document: object) -> None:
 @app.command()
 def init() -> None:
     """Create or upgrade the database; safe to repeat."""
-    from ideaflow.runtime import engine
     from storage.migrate import upgrade
 
-    revision = upgrade(engine())
-    out.print(f"database ready: {engine().url.render_as_string(hide_password=True)} (schema {revision})")
+    engine = _app().engine
+    revision = upgrade(engine)
+    out.print(f"database ready: {engine.url.render_as_string(hide_password=True)} (schema {revision})")
 
 
 @pool_app.command("create")
@@ -151,10 +177,7 @@ def _read_criteria(path: Path):
 @pool_app.command("show")
 def pool_show(name: str, as_json: Json = False) -> None:
     """Show a pool's budget, criteria and ideas per stage."""
-    from ideaflow.runtime import engine
-    from ideaflow.views import pool_view
-
-    view = pool_view(engine(), name)
+    view = _app().views.pool(name)
     if as_json:
         _print_json(view.model_dump(mode="json"))
         return
@@ -304,10 +327,7 @@ def list_ideas(
     as_json: Json = False,
 ) -> None:
     """List ideas, optionally by stage and pool."""
-    from ideaflow.runtime import engine
-    from ideaflow.views import idea_lines
-
-    lines = idea_lines(engine(), stage=stage, pool=pool)
+    lines = _app().views.lines(stage=stage, pool=pool)
     if as_json:
         _print_json([line.model_dump(mode="json") for line in lines])
         return
@@ -321,10 +341,7 @@ def list_ideas(
 @app.command()
 def show(idea: int, as_json: Json = False) -> None:
     """Show an idea, its reviews, pilot and whole history."""
-    from ideaflow.runtime import engine
-    from ideaflow.views import idea_view
-
-    view = idea_view(engine(), idea)
+    view = _app().views.idea(idea)
     if as_json:
         _print_json(view.model_dump(mode="json", by_alias=True))
         return
@@ -350,9 +367,7 @@ def digest(
     now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to build digests for.")] = None,
 ) -> None:
     """Build and queue the weekly digests that are due."""
-    from ideaflow.runtime import digest_cadence
-
-    out.print(_services().queue_digests(_now(now), digest_cadence()).summary())
+    out.print(_services().queue_digests(_now(now), _app().digest_cadence).summary())
 
 
 @app.command()
@@ -362,19 +377,16 @@ def outbox(
 ) -> None:
     """Show pending mail; --flush delivers it (SMTP if IDEAFLOW_SMTP_HOST is set, else .eml files)."""
     if flush:
-        from ideaflow.runtime import mail_sender, mail_transport
-
-        report = _services().flush_outbox(_now(now), mail_transport(), mail_sender())
+        report = _services().flush_outbox(_now(now), _app().mail_transport(), _app().mail_sender)
         for failure in report.failed:
             out.print(f"failed: {failure}")
         if not report.ok:
             raise Refused(f"delivery failed; {report.summary()}")
         out.print(report.summary())
         return
-    from ideaflow.runtime import engine
     from storage.unit_of_work import UnitOfWork
 
-    with UnitOfWork(engine(), read_only=True) as uow:
+    with UnitOfWork(_app().engine, read_only=True) as uow:
         lines = uow.outbox.lines()
     table = Table("id", "kind", "recipient", "idea", "status", "attempts", "next attempt", "last error")
     for line in lines:
@@ -391,11 +403,10 @@ def serve() -> None:
 
     Uses the Prefect server in PREFECT_API_URL, or starts one on 127.0.0.1 (IDEAFLOW_PREFECT_PORT).
     """
-    from ideaflow.config import get_settings
     from workflows.local_server import ServerDidNotStart, serve_until_stopped
 
     try:
-        serve_until_stopped(get_settings(), out.print)
+        serve_until_stopped(_app().settings, out.print)
     except ServerDidNotStart as error:
         raise Refused(str(error)) from None
 
@@ -406,10 +417,11 @@ def web(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")] = 8000,
 ) -> None:
     """Run the web console alone until stopped (Ctrl-C or SIGTERM)."""
-    from ideaflow.runtime import web_app
+    from web.app import create_app
     from web.server import run
 
-    run(web_app(), host, port, lambda line: print(line, flush=True))
+    app = _app()
+    run(create_app(app.settings, app.services, app.signin), host, port, lambda line: print(line, flush=True))
 
 
 @app.command()
@@ -417,7 +429,7 @@ def demo() -> None:
     """Run a sample portfolio of real Danish cases through the whole lifecycle."""
     from ideaflow.demo import run_demo
 
-    run_demo(out)
+    run_demo(out, _app())
 
 
 # -- entry point -------------------------------------------------------------------------------------
@@ -428,7 +440,7 @@ def _fail(code: int, message: str) -> NoReturn:
     raise SystemExit(code)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _run(argv: list[str] | None) -> None:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     command = typer.main.get_command(app)
@@ -457,3 +469,15 @@ def main(argv: list[str] | None = None) -> None:
         _fail(1, f"database error: {detail}")
     if isinstance(code, int) and code:
         raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script. Each call builds its own application from the IDEAFLOW_* settings of the
+    moment, so calls in one process (tests, racing workers) share nothing."""
+    invocation = _Invocation()
+    token = _invocation.set(invocation)
+    try:
+        _run(argv)
+    finally:
+        _invocation.reset(token)
+        invocation.close()

@@ -1,7 +1,10 @@
-"""Configuration from the environment (prefix IDEAFLOW_) or a `.env` file in the working folder."""
+"""Configuration from the environment (prefix IDEAFLOW_) or a `.env` file in the working folder.
+
+Read only by the composition root (ideaflow.bootstrap) and the entry points: each builds its own
+`Settings()` when it starts, so nothing here is cached for the whole process.
+"""
 
 from datetime import time
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -67,8 +70,3 @@ class Settings(BaseSettings):
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

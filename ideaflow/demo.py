@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from ideaflow import formatting as fmt
 from ideaflow.render import print_history
-from ideaflow.runtime import engine, services
-from ideaflow.views import idea_lines, idea_view, pool_view
+from states import formatting as fmt
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import Conflict
 from states.vocabulary import Decision, Outcome, Role
 from storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from ideaflow.bootstrap import Container
 
 COORDINATORS = {
     "Tårnby": ("innovation@taarnby.example.dk", "Mette Sørensen"),
@@ -72,10 +74,11 @@ IDEAS = {
 
 
 class Demo:
-    def __init__(self, out: Console, start: datetime) -> None:
+    def __init__(self, out: Console, app: Container, start: datetime) -> None:
         self.out = out
         self.now = start
-        self.svc = services()
+        self.svc = app.services
+        self.views = app.views
         self.ids: dict[str, int] = {}
         self.pools: dict[str, str] = {}
 
@@ -206,22 +209,25 @@ class Demo:
         self.out.print("\n[bold]The portfolio[/]")
         mine = set(self.ids.values())
         table = Table("id", "idea", "pool", "stage", "allocated", "deadline")
-        for line in idea_lines(engine()):
+        for line in self.views.lines():
             if line.id in mine:
                 table.add_row(str(line.id), line.title, line.pool, line.stage,
                               fmt.dkk(line.allocated_dkk) if line.allocated_dkk else "", fmt.moment(line.deadline))
         self.out.print(table)
         budgets = Table("pool", "budget", "allocated", "left", title="Budgets")
         for name in self.pools.values():
-            view = pool_view(engine(), name)
+            view = self.views.pool(name)
             budgets.add_row(name, fmt.dkk(view.budget_dkk), fmt.dkk(view.allocated_dkk), fmt.dkk(view.remaining_dkk))
         self.out.print(budgets)
-        print_history(self.out, idea_view(engine(), self.ids["zebrabyer"]))
+        print_history(self.out, self.views.idea(self.ids["zebrabyer"]))
 
 
-def run_demo(out: Console, start: datetime | None = None) -> dict[str, int]:
-    """Create or upgrade the database, run the portfolio, print the summary; returns the idea ids."""
-    upgrade(engine())
-    demo = Demo(out, start or datetime.now(UTC).replace(microsecond=0))
+def run_demo(out: Console, app: Container, start: datetime | None = None) -> dict[str, int]:
+    """Create or upgrade the database, run the portfolio, print the summary; returns the idea ids.
+
+    The flows it runs build their own application per flow run, from the same IDEAFLOW_* settings.
+    """
+    upgrade(app.engine)
+    demo = Demo(out, app, start or datetime.now(UTC).replace(microsecond=0))
     demo.run()
     return demo.ids

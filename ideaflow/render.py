@@ -3,8 +3,8 @@
 from rich.console import Console
 from rich.table import Table
 
-from ideaflow import formatting as fmt
 from ideaflow.views import IdeaView
+from states import formatting as fmt
 
 
 def print_idea(out: Console, view: IdeaView) -> None:

@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 
 from ideaflow.digests import Cadence, DigestReport, queue_digests
 from notifications.delivery import PermanentFailure, TemporaryFailure, Transport
-from notifications.handlers import queue_mail
 from notifications.message import build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
@@ -25,17 +24,22 @@ from states.errors import BadInput, Conflict, NotAllowed
 from states.model import GatePolicy, Idea, Person, PilotPlan, Pool
 from states.vocabulary import Decision, Gate, Language, Outcome, Role
 from storage.repository import OutgoingMail
-from storage.unit_of_work import UnitOfWork
+from storage.unit_of_work import Subscriber, UnitOfWork
 
 
 class Services:
-    """Binds the use cases to one database engine."""
+    """Binds the use cases to one database engine and to what hears their domain events.
 
-    def __init__(self, engine: Engine) -> None:
+    The composition root (ideaflow.bootstrap) wires in the notification subscriber
+    (`notifications.handlers.queue_mail`), which turns events into outbox rows in the same transaction.
+    """
+
+    def __init__(self, engine: Engine, *, subscriber: Subscriber) -> None:
         self.engine = engine
+        self.subscriber = subscriber
 
     def _uow(self, *, read_only: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.engine, read_only=read_only, subscriber=queue_mail)
+        return UnitOfWork(self.engine, read_only=read_only, subscriber=self.subscriber)
 
     # -- pools and people ------------------------------------------------------------------------
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import smtplib
 import tempfile
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
-
-from ideaflow.config import Settings
 
 
 class DeliveryFailure(Exception):
@@ -62,29 +61,43 @@ class FolderTransport:
         pass
 
 
+@dataclass(frozen=True)
+class SmtpConfig:
+    """What the SMTP transport needs to know, and nothing else: the composition root builds it from
+    the settings, so delivery does not depend on how ideaflow is configured."""
+
+    host: str
+    mail_from: str  # its address is the envelope sender
+    port: int = 25
+    user: str | None = None
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    timeout_s: float = 30.0
+
+
 class SmtpTransport:
     """One connection per flush, opened on the first message and reopened after it is lost."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
         self.connection: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
-        s = self.settings
+        c = self.config
         try:
-            connection = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_s)
-            if s.smtp_starttls:
+            connection = smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
+            if c.starttls:
                 connection.starttls()
-            if s.smtp_user:
-                connection.login(s.smtp_user, s.smtp_password.get_secret_value() if s.smtp_password else "")
+            if c.user:
+                connection.login(c.user, c.password)
         except (OSError, smtplib.SMTPException) as error:
-            raise TemporaryFailure(f"cannot connect to {s.smtp_host}:{s.smtp_port}: {error}", True) from error
+            raise TemporaryFailure(f"cannot connect to {c.host}:{c.port}: {error}", True) from error
         return connection
 
     def send(self, message: EmailMessage, recipient: str) -> None:
         if self.connection is None:
             self.connection = self._connect()
-        sender = parseaddr(self.settings.mail_from)[1]
+        sender = parseaddr(self.config.mail_from)[1]
         try:
             self.connection.send_message(message, from_addr=sender, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as error:
@@ -94,7 +107,7 @@ class SmtpTransport:
             self._fail(error.smtp_code, f"{error.smtp_code} {error.smtp_error.decode(errors='replace')}")
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError, smtplib.SMTPException) as error:
             self.close()
-            raise TemporaryFailure(f"connection to {self.settings.smtp_host} lost: {error}", True) from error
+            raise TemporaryFailure(f"connection to {self.config.host} lost: {error}", True) from error
 
     @staticmethod
     def _fail(code: int, reason: str) -> None:
@@ -107,7 +120,3 @@ class SmtpTransport:
             except (OSError, smtplib.SMTPException):
                 self.connection.close()
             self.connection = None
-
-
-def transport_for(settings: Settings) -> Transport:
-    return SmtpTransport(settings) if settings.smtp_host else FolderTransport(settings.mail_dir)

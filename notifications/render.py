@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from ideaflow import formatting as fmt
+from states import formatting as fmt
 
 TEMPLATES = Path(__file__).with_name("templates")
 

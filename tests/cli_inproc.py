@@ -18,6 +18,19 @@ def configure(db_url: str) -> None:
     os.environ["IDEAFLOW_DATABASE_URL"] = db_url
 
 
+def warm_up() -> None:
+    """Import what the commands import and connect once, so that racers released together start together.
+
+    Each command still builds its own application (and engine) from the environment, as the
+    console script does.
+    """
+    import ideaflow.services  # noqa: F401  (the service layer and the mail machinery)
+    from ideaflow.bootstrap import bootstrap
+
+    with bootstrap() as app:
+        app.engine.connect().close()
+
+
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
     from ideaflow import cli
 
@@ -34,9 +47,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 def decide_in_lockstep(db_url: str, ideas: list[int], argv_tail: list[str], barrier, results) -> None:
     """For each idea in turn: wait until every racer is ready, then `ideaflow decide IDEA ...ARGV_TAIL`."""
     configure(db_url)
-    from ideaflow.runtime import engine
-
-    engine().connect().close()
+    warm_up()
     outcomes = []
     for idea in ideas:
         barrier.wait(timeout=120)

@@ -1,6 +1,7 @@
 """Shared fixtures: a real SQLite file per test, the service layer on it, and the installed CLI.
 
-Nothing is mocked. `services` and `world` set the scene in-process (fast); `cli` runs the installed
+Nothing is mocked. `app` is the application as the composition root builds it for this test's
+database; `services` and `world` set the scene in-process (fast); `cli` runs the installed
 `ideaflow` console script as a separate process, the way a coordinator or a script would.
 """
 
@@ -18,8 +19,8 @@ from typing import NamedTuple
 import pytest
 from sqlalchemy import inspect, text
 
-from ideaflow import runtime
-from ideaflow.config import get_settings
+from ideaflow.bootstrap import Container, bootstrap
+from ideaflow.config import Settings
 from ideaflow.services import Services
 from ideaflow.views import idea_view
 from states.criteria import TAARNBY_CRITERIA
@@ -81,16 +82,21 @@ def db_url(request, db_path: Path) -> str:
 
 
 @pytest.fixture
-def engine(db_url: str):
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def app(db_url: str, tmp_path: Path):
+    """The application on this test's (migrated) database, mail to .eml files in tmp_path/mail."""
+    with bootstrap(Settings(_env_file=None, database_url=db_url, mail_dir=tmp_path / "mail")) as app:
+        upgrade(app.engine)
+        yield app
 
 
 @pytest.fixture
-def services(engine) -> Services:
-    return Services(engine)
+def engine(app: Container):
+    return app.engine
+
+
+@pytest.fixture
+def services(app: Container) -> Services:
+    return app.services
 
 
 def clean_env(db_url: str, home: Path) -> dict[str, str]:
@@ -125,28 +131,21 @@ def smtp():
     server.stop()
 
 
-def reset_runtime() -> None:
-    """Forget this process's settings, engine and services, so the next use reads the environment again."""
-    if runtime.engine.cache_info().currsize:
-        runtime.engine().dispose()
-    for cached in (get_settings, runtime.engine, runtime.services):
-        cached.cache_clear()
-
-
 @pytest.fixture
 def runtime_env(monkeypatch, tmp_path):
     """`runtime_env(db_url, **settings)`: point what runs in this process (flows, the in-process CLI)
-    at a database and IDEAFLOW_* settings (smtp_port=... -> IDEAFLOW_SMTP_PORT); undone afterwards."""
+    at a database and IDEAFLOW_* settings (smtp_port=... -> IDEAFLOW_SMTP_PORT); undone afterwards.
+
+    The environment is all there is to set: each CLI invocation and flow run builds its application
+    from it anew, so no cache needs clearing."""
 
     def apply(db_url: str, **settings: object) -> None:
         monkeypatch.setenv("IDEAFLOW_DATABASE_URL", db_url)
         monkeypatch.setenv("IDEAFLOW_MAIL_DIR", str(tmp_path / "mail"))
         for key, value in settings.items():
             monkeypatch.setenv(f"IDEAFLOW_{key.upper()}", str(value))
-        reset_runtime()
 
-    yield apply
-    reset_runtime()
+    return apply
 
 
 # -- looking at the database --------------------------------------------------------------------------

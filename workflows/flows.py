@@ -8,6 +8,10 @@ recipient's watermark, and a decision carries its flow run's id. A re-run finds 
 
 Waiting is not done here: an open gate is a row with a deadline timer, so no process waits for a
 decision and a restart of every process loses nothing.
+
+Each flow run builds its own application (ideaflow.bootstrap) from the IDEAFLOW_* settings of the
+process that runs it, hands it to its tasks and closes it at the end: a served process runs for
+weeks, and nothing in it is cached beyond one run.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, Field
 
+from ideaflow.bootstrap import Container, bootstrap
 from ideaflow.digests import Cadence
-from ideaflow.runtime import digest_cadence, mail_sender, mail_transport, services
 from ideaflow.services import FlushReport, SweepReport, SweepTally
 from notifications.delivery import Transport
 from states.errors import Conflict, IdeaflowError
@@ -47,24 +51,25 @@ def _now(now: datetime | None) -> datetime:
 
 
 @task(name="fire-due-timers", cache_policy=NO_CACHE, **_retried)
-async def fire_due_timers(now: datetime, batch_size: int) -> SweepTally:
+async def fire_due_timers(app: Container, now: datetime, batch_size: int) -> SweepTally:
     # A tally, not the fired timers: Prefect walks every task result, and a batch's thousand
     # objects cost more than the batch itself. The tasks are async (their database work still
     # blocks, briefly): measured here, a sync task in this async flow cost about 0.1 s a run
     # (a new API client with its SSL context each time), an async one a few milliseconds.
-    return SweepReport(services().sweep_batch(now, batch_size)).tally()
+    return SweepReport(app.services.sweep_batch(now, batch_size)).tally()
 
 
 @task(name="deliver-mail-batch", cache_policy=NO_CACHE, **_retried)
-async def deliver_mail_batch(now: datetime, transport: Transport, report: FlushReport, batch_size: int) -> bool:
+async def deliver_mail_batch(app: Container, now: datetime, transport: Transport, report: FlushReport,
+                             batch_size: int) -> bool:
     # A failed delivery is not an exception but the outbox's business (backoff). A retry after an
     # exception cannot send twice: the rows this attempt leased stay leased until their lease ends.
-    return services().deliver_batch(now, transport, mail_sender(), report, batch_size=batch_size)
+    return app.services.deliver_batch(now, transport, app.mail_sender, report, batch_size=batch_size)
 
 
 @task(name="queue-digests", cache_policy=NO_CACHE, **_retried)
-async def queue_due_digests(now: datetime, cadence: Cadence) -> dict[str, int]:
-    return services().queue_digests(now, cadence).queued
+async def queue_due_digests(app: Container, now: datetime, cadence: Cadence) -> dict[str, int]:
+    return app.services.queue_digests(now, cadence).queued
 
 
 @flow(name="sweep-deadlines", retries=2, retry_delay_seconds=30)
@@ -72,9 +77,10 @@ async def sweep_deadlines(now: datetime | None = None, batch_size: int = 1000) -
     """Fire every due deadline, reminder and pilot timer once."""
     logger = get_run_logger()
     moment, total = _now(now), SweepTally()
-    while (batch := await fire_due_timers(moment, batch_size)).fired:
-        total.add(batch)
-        logger.info("batch: %s", batch.summary())
+    with bootstrap() as app:
+        while (batch := await fire_due_timers(app, moment, batch_size)).fired:
+            total.add(batch)
+            logger.info("batch: %s", batch.summary())
     logger.info("sweep at %s: %s", moment.isoformat(), total.summary())
     return total
 
@@ -83,13 +89,14 @@ async def sweep_deadlines(now: datetime | None = None, batch_size: int = 1000) -
 async def deliver_outbox(now: datetime | None = None, batch_size: int = 100) -> FlushReport:
     """Deliver the pending mail (SMTP, or .eml files without an SMTP host)."""
     logger = get_run_logger()
-    moment, report, transport = _now(now), FlushReport(), mail_transport()
-    try:
-        while await deliver_mail_batch(moment, transport, report, batch_size):
-            pass
-    finally:
-        transport.close()
-    services().count_pending(report)
+    with bootstrap() as app:
+        moment, report, transport = _now(now), FlushReport(), app.mail_transport()
+        try:
+            while await deliver_mail_batch(app, moment, transport, report, batch_size):
+                pass
+        finally:
+            transport.close()
+        app.services.count_pending(report)
     for failure in report.failed:
         logger.error("permanently failed: %s", failure)
     (logger.info if report.ok else logger.warning)("outbox: %s", report.summary())
@@ -101,7 +108,8 @@ async def send_digests(now: datetime | None = None) -> DigestRun:
     """Queue the weekly digests that are due, then deliver them with the rest of the outbox."""
     logger = get_run_logger()
     moment = _now(now)
-    queued = await queue_due_digests(moment, digest_cadence())
+    with bootstrap() as app:
+        queued = await queue_due_digests(app, moment, app.digest_cadence)
     logger.info("digests queued: %s", ", ".join(f"{n} × {role}" for role, n in queued.items()) or "none due")
     return DigestRun(queued, await deliver_outbox(now=moment))
 
@@ -132,14 +140,14 @@ class GateReview(BaseModel):
 
 
 @task(name="ask-reviewers", cache_policy=NO_CACHE, **_retried)
-async def ask_reviewers(review: GateReview, now: datetime) -> list[str]:
-    return [p.email for p in services().assign_reviewers(review.idea, review.by, now, tuple(review.reviewers))]
+async def ask_reviewers(app: Container, review: GateReview, now: datetime) -> list[str]:
+    return [p.email for p in app.services.assign_reviewers(review.idea, review.by, now, tuple(review.reviewers))]
 
 
 @task(name="record-decision", cache_policy=NO_CACHE, **_retried)
-async def record_decision(review: GateReview, now: datetime, request_id: str) -> str:
-    idea = services().decide(review.idea, review.decision, review.by, now, review.amount_dkk, review.reason,
-                             at_gate=review.gate, request_id=request_id)
+async def record_decision(app: Container, review: GateReview, now: datetime, request_id: str) -> str:
+    idea = app.services.decide(review.idea, review.decision, review.by, now, review.amount_dkk, review.reason,
+                               at_gate=review.gate, request_id=request_id)
     return idea.stage.value
 
 
@@ -152,12 +160,13 @@ async def gate_review(review: GateReview) -> str:
     """
     logger = get_run_logger()
     now = datetime.now(UTC)
-    if review.decision is None:
-        asked = await ask_reviewers(review, now)
-        summary = f"idea {review.idea}: asked {', '.join(asked)}" if asked else \
-            f"idea {review.idea}: every reviewer named was already asked"
-    else:
-        stage = await record_decision(review, now, f"prefect-flow-run:{flow_run.id}")
-        summary = f"idea {review.idea}: {review.decision} at the {review.gate} gate, now {stage}"
+    with bootstrap() as app:
+        if review.decision is None:
+            asked = await ask_reviewers(app, review, now)
+            summary = f"idea {review.idea}: asked {', '.join(asked)}" if asked else \
+                f"idea {review.idea}: every reviewer named was already asked"
+        else:
+            stage = await record_decision(app, review, now, f"prefect-flow-run:{flow_run.id}")
+            summary = f"idea {review.idea}: {review.decision} at the {review.gate} gate, now {stage}"
     logger.info(summary)
     return summary

@@ -2,12 +2,12 @@
 
 from alembic import context
 
-from ideaflow.config import get_settings
+from ideaflow.config import Settings
 from storage.db import make_engine
 from storage.tables import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
+url = config.get_main_option("sqlalchemy.url") or Settings().database_url
 
 
 def run_migrations_online() -> None:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from cli_inproc import configure, run_cli
+from cli_inproc import configure, run_cli, warm_up
 
 
 def cli_at_barrier(db_url: str, argv: list[str], barrier, results, key) -> None:
     """Run `ideaflow ARGV` (the real entry point, in this process) once every racer is ready."""
     configure(db_url)
-    from ideaflow.runtime import engine
-
-    engine().connect().close()
+    warm_up()
     barrier.wait(timeout=120)
     results.put((key, run_cli(argv)))
 
@@ -32,8 +30,7 @@ def sweep_at_barrier(db_url: str, now_iso: str, batch_size: int, pause_s: float,
     configure(db_url)
     import time
 
-    from ideaflow.services import Services
-    from storage.db import make_engine
+    from ideaflow.bootstrap import bootstrap
     from storage.unit_of_work import UnitOfWork
 
     if pause_s:
@@ -45,9 +42,9 @@ def sweep_at_barrier(db_url: str, now_iso: str, batch_size: int, pause_s: float,
 
         UnitOfWork.__exit__ = exit_then_pause
 
-    engine = make_engine(db_url)
-    engine.connect().close()
-    services = Services(engine)
+    app = bootstrap()
+    app.engine.connect().close()
+    services = app.services
     barrier.wait(timeout=120)
     report = services.sweep(datetime.fromisoformat(now_iso), batch_size=batch_size)
     results.put((key, [(f.timer_id, f.idea_id, f.kind, f.outcome) for f in report.fired]))
@@ -56,9 +53,8 @@ def sweep_at_barrier(db_url: str, now_iso: str, batch_size: int, pause_s: float,
 def sweep_and_die(db_url: str, now_iso: str, batch_size: int, die_after: int) -> None:
     """Sweep, and drop dead (no cleanup, no rollback) in the middle of firing timer number `die_after + 1`."""
     configure(db_url)
-    from ideaflow.services import Services
+    from ideaflow.bootstrap import bootstrap
     from states.model import Idea
-    from storage.db import make_engine
 
     real = Idea.fire_timer
     calls = 0
@@ -71,5 +67,5 @@ def sweep_and_die(db_url: str, now_iso: str, batch_size: int, die_after: int) ->
         return real(self, kind, now)
 
     Idea.fire_timer = fire_timer
-    Services(make_engine(db_url)).sweep(datetime.fromisoformat(now_iso), batch_size=batch_size)
+    bootstrap().services.sweep(datetime.fromisoformat(now_iso), batch_size=batch_size)
     os._exit(0)  # not reached unless there were too few timers

@@ -14,9 +14,9 @@ from datetime import datetime
 
 import pytest
 
+from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
 from ideaflow.services import Services
-from notifications.delivery import SmtpTransport
 
 from mailtest import IDEAFLOW, MAIL_FROM, Cast, CliResult, cli_env
 
@@ -37,8 +37,8 @@ def db(engine):
 
 
 @pytest.fixture
-def svc(db) -> Services:
-    return Services(db)
+def svc(services) -> Services:
+    return services
 
 
 @pytest.fixture
@@ -51,10 +51,11 @@ def cast(svc) -> Cast:
 
 @pytest.fixture
 def flush(svc, settings):
-    """`flush(now)`: deliver due outbox mail to the test SMTP server through the service layer."""
+    """`flush(now)`: deliver due outbox mail to the test SMTP server through the service layer, by the
+    SMTP transport the composition root builds from IDEAFLOW_SMTP_* settings."""
 
     def run(now: datetime, transport=None):
-        return svc.flush_outbox(now, transport or SmtpTransport(settings), settings.mail_from)
+        return svc.flush_outbox(now, transport or bootstrap(settings).mail_transport(), settings.mail_from)
 
     return run
 

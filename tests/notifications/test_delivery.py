@@ -11,8 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from ideaflow.config import Settings
-from notifications.delivery import SmtpTransport
+from notifications.delivery import SmtpConfig, SmtpTransport
 from storage.tables import OutboxRow
 
 from mailtest import MAIL_FROM, T0, Cast, iso, smtp_env
@@ -142,18 +141,17 @@ def test_a_server_that_drops_the_line_mid_data_loses_nothing_and_sends_nothing_t
 
 def test_a_server_that_stalls_past_the_timeout_loses_nothing_and_sends_nothing_twice(cast, smtp, db, svc):
     total = queue(cast)
-    settings = Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_timeout_s=0.3,
-                        mail_from=MAIL_FROM)
+    config = SmtpConfig(host="127.0.0.1", port=smtp.port, timeout_s=0.3, mail_from=MAIL_FROM)
     smtp.handler.mode, smtp.handler.fail_after, smtp.handler.stall_s = "stall", 1, 1.2
     now = T0 + timedelta(minutes=1)
     started = time.monotonic()
-    report = svc.flush_outbox(now, SmtpTransport(settings), MAIL_FROM)
+    report = svc.flush_outbox(now, SmtpTransport(config), MAIL_FROM)
     assert time.monotonic() - started < 1.2  # the client gave up at its timeout, not the server's pace
     assert (report.sent, report.retrying, report.pending) == (1, total - 1, total - 1)
     assert any("timed out" in (r.last_error or "") for r in rows(db)), [r.last_error for r in rows(db)]
 
     smtp.handler.mode = "accept"
-    report = svc.flush_outbox(now + timedelta(minutes=2), SmtpTransport(settings), MAIL_FROM)
+    report = svc.flush_outbox(now + timedelta(minutes=2), SmtpTransport(config), MAIL_FROM)
     assert (report.sent, report.pending) == (total - 1, 0)
     time.sleep(1.5)  # let the stalled server session wake up: it must not deliver what the client gave up on
     assert sorted(smtp.handler.ids()) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows(db))

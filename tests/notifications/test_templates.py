@@ -41,13 +41,14 @@ KINDS = sorted(p.stem for p in (TEMPLATES / "da").glob("*.j2"))
 @pytest.fixture(scope="module")
 def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     """Every (kind, payload) a hostile idea's life and a digest run put in the outbox."""
-    from ideaflow.services import Services
-    from storage.db import make_engine
+    from ideaflow.bootstrap import bootstrap
+    from ideaflow.config import Settings
     from storage.migrate import upgrade
 
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('templates') / 'ideaflow.db'}")
+    app = bootstrap(Settings(_env_file=None,
+                             database_url=f"sqlite:///{tmp_path_factory.mktemp('templates') / 'ideaflow.db'}"))
+    engine, svc = app.engine, app.services
     upgrade(engine)
-    svc = Services(engine)
     cast = Cast(svc, people=[*Cast.PEOPLE, ("hostile@kommune.dk", HOSTILE_NAME, Role.FOLLOWER, Language.DA)])
     c = Cast
     a = cast.submit(TITLE, c.proposer, T0)
@@ -74,7 +75,7 @@ def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     assert signin.request_link(c.proposer, "127.0.0.1", ended).mail_id is not None
     with engine.connect() as connection:
         rows = [(r.kind, r.payload) for r in connection.execute(select(OutboxRow).order_by(OutboxRow.id))]
-    engine.dispose()
+    app.close()
     return rows
 
 

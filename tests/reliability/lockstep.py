@@ -7,7 +7,7 @@ commands of one round start within milliseconds of each other.
 
 from __future__ import annotations
 
-from cli_inproc import configure, run_cli
+from cli_inproc import configure, run_cli, warm_up
 
 
 def in_lockstep(db_url: str, commands: list[tuple[object, list[str]]], barrier, results) -> None:
@@ -16,9 +16,7 @@ def in_lockstep(db_url: str, commands: list[tuple[object, list[str]]], barrier, 
     Puts `[(key, exit code, stdout, stderr), ...]` on `results` when done.
     """
     configure(db_url)
-    from ideaflow.runtime import engine
-
-    engine().connect().close()  # import everything and connect before the first start signal
+    warm_up()  # import everything and connect before the first start signal
     outcomes = []
     for key, argv in commands:
         barrier.wait(timeout=120)

@@ -109,7 +109,7 @@ def test_amounts():
 
 def test_the_domain_imports_no_database_prefect_or_smtp():
     modules = ("states.lifecycle, states.model, states.rules, states.criteria, states.text, states.events, "
-               "states.diagram")
+               "states.diagram, states.formatting")
     code = (f"import sys, {modules}; bad = [m for m in sys.modules if m.split('.')[0] in "
             "('sqlalchemy', 'prefect', 'smtplib', 'aiosmtpd', 'storage', 'notifications', 'ideaflow', 'psycopg')]; "
             "print(bad); assert not bad")

@@ -1,9 +1,9 @@
 """Fixtures for the flow tests: one Prefect test harness for the whole session, a real SQLite file.
 
 The harness (a temporary Prefect server, about ten seconds to start here) is started once, lazily,
-by the first test that needs it. The flows get their services the way they do in production, from
-`ideaflow.runtime`, which reads IDEAFLOW_* from the environment: `runtime` points it at the test's
-database (and mail settings) and resets it afterwards.
+by the first test that needs it. The flows get their services the way they do in production: each
+flow run builds its application (ideaflow.bootstrap) from IDEAFLOW_* in the environment, which
+`configure` points at the test's database (and mail settings) until the test ends.
 """
 
 from __future__ import annotations

@@ -23,10 +23,9 @@ import pytest
 import yaml
 from sqlalchemy import func, select, text
 
+from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
-from ideaflow.services import Services
 from states.vocabulary import Stage
-from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.tables import HistoryRow, TimerRow
 from workflows.deployments import DEPLOYMENT_NAME, WORK_POOL, deployments, digest_cron
@@ -132,9 +131,9 @@ def wait_for(condition, timeout_s: float, what: str):
 
 def test_two_workers_on_a_prefect_server_sweep_a_shared_database_once_and_take_a_gate_decision(
         shared_db_url, prefect_env, prefect_server, tmp_path):
-    engine = make_engine(shared_db_url)
+    app = bootstrap(Settings(_env_file=None, database_url=shared_db_url))
+    engine, services = app.engine, app.services
     upgrade(engine)
-    services = Services(engine)
     cast = Cast(services, now=datetime.now(UTC) - timedelta(days=60))
     overdue = [cast.submit(f"Idé {n}", cast.proposer, datetime.now(UTC) - timedelta(days=40)) for n in range(150)]
     decided = cast.submit("Fælles kørselsordning", cast.proposer, datetime.now(UTC))
@@ -177,14 +176,14 @@ def test_two_workers_on_a_prefect_server_sweep_a_shared_database_once_and_take_a
 
     view = idea_view(engine, decided)
     assert view.stage == Stage.SCREENED and view.history[-1].reason == "Besluttet i Prefect"
-    engine.dispose()
+    app.close()
 
 
 def test_ideaflow_serve_runs_the_schedules_on_its_own_prefect_server_and_stops_on_ctrl_c(prefect_env, tmp_path):
     db_url = f"sqlite:///{tmp_path / 'ideaflow.db'}"
-    engine = make_engine(db_url)
+    app = bootstrap(Settings(_env_file=None, database_url=db_url))
+    engine, services = app.engine, app.services
     upgrade(engine)
-    services = Services(engine)
     cast = Cast(services, now=datetime.now(UTC) - timedelta(days=60))
     overdue = cast.submit("Forsinket idé", cast.proposer, datetime.now(UTC) - timedelta(days=40))
     env = {**prefect_env, "IDEAFLOW_DATABASE_URL": db_url, "IDEAFLOW_PREFECT_PORT": str(free_port()),
@@ -207,7 +206,7 @@ def test_ideaflow_serve_runs_the_schedules_on_its_own_prefect_server_and_stops_o
             serve.kill()
         log.seek(0)
         output = log.read()
-        engine.dispose()
+        app.close()
     assert "sweep-deadlines/ideaflow" in output and "Prefect server and UI: http://127.0.0.1:" in output
     assert "screening deadline passed; escalated" in output, output[-3000:]
     # the Prefect server that `serve` started is gone with it

@@ -1,0 +1,122 @@
+"""The composition root: the one place that turns Settings into ideaflow's parts and wires them.
+
+Every entry point builds its own application with `bootstrap(settings)`: the CLI once per
+invocation, each Prefect flow run, the web console (`ideaflow web` hands the container's settings,
+services and sign-in to `web.app.create_app`), each test in a fixture.
+Nothing is kept for the whole process, so another database or SMTP server needs no cache cleared,
+and `close()` gives the database connections back. Parts are built on first use: `ideaflow show`
+needs the engine and the read models, not the mail and digest machinery (nor their imports).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, partial
+from typing import TYPE_CHECKING
+
+from ideaflow.config import Settings
+from storage.db import make_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ideaflow.digests import Cadence
+    from ideaflow.services import Services
+    from ideaflow.signin import SignIn
+    from notifications.delivery import Transport
+
+
+class ReadModels:
+    """The read models of `ideaflow.views`, bound to one engine: `idea(id)`, `lines(stage=, pool=)`,
+    `pool(name)` take the views' own arguments after the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        from ideaflow import views
+
+        self.idea = partial(views.idea_view, engine)
+        self.lines = partial(views.idea_lines, engine)
+        self.pool = partial(views.pool_view, engine)
+
+
+class Container:
+    """One application: its settings, and the parts built from them on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def services(self) -> Services:
+        from ideaflow.services import Services
+        from notifications.handlers import queue_mail
+
+        return Services(self.engine, subscriber=queue_mail)
+
+    @cached_property
+    def views(self) -> ReadModels:
+        return ReadModels(self.engine)
+
+    @cached_property
+    def digest_cadence(self) -> Cadence:
+        from ideaflow.digests import Cadence
+
+        s = self.settings
+        return Cadence(s.digest_weekday, s.digest_time, s.digest_horizon_days, s.stuck_days)
+
+    @property
+    def mail_sender(self) -> str:
+        return self.settings.mail_from
+
+    def mail_transport(self) -> Transport:
+        """A new transport for one delivery run (an SMTP transport holds its connection until closed):
+        SMTP when IDEAFLOW_SMTP_HOST is set, else one .eml file per message in IDEAFLOW_MAIL_DIR."""
+        from notifications.delivery import FolderTransport, SmtpConfig, SmtpTransport
+
+        s = self.settings
+        if not s.smtp_host:
+            return FolderTransport(s.mail_dir)
+        return SmtpTransport(SmtpConfig(
+            host=s.smtp_host, mail_from=s.mail_from, port=s.smtp_port, user=s.smtp_user,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else "", starttls=s.smtp_starttls,
+            timeout_s=s.smtp_timeout_s,
+        ))
+
+    @cached_property
+    def signin(self) -> SignIn:
+        """Signing in to the web console, keyed by IDEAFLOW_SECRET_KEY or the installation's stored secret;
+        a sign-in link is delivered at once, not at the next scheduled flush."""
+        from datetime import UTC, datetime, timedelta
+
+        from ideaflow.signin import Keys, SignIn, SignInPolicy, installation_secret
+
+        s = self.settings
+        if s.secret_key:
+            secret = s.secret_key.get_secret_value().encode()
+        else:
+            secret = installation_secret(self.engine, datetime.now(UTC))
+        policy = SignInPolicy(
+            link_valid=timedelta(minutes=s.signin_link_minutes), idle=timedelta(minutes=s.session_idle_minutes),
+            absolute=timedelta(hours=s.session_absolute_hours), per_address=s.signin_per_address,
+            per_ip=s.signin_per_ip, window=timedelta(minutes=s.signin_window_minutes),
+        )
+        return SignIn(self.engine, Keys(secret), policy, s.public_url,
+                      lambda mail_ids, now: self.services.deliver_now(mail_ids, now, self.mail_transport(),
+                                                                      self.mail_sender))
+
+    def close(self) -> None:
+        """Give back the engine's pooled connections, if it was built (SQLAlchemy's engine stays usable)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def bootstrap(settings: Settings | None = None) -> Container:
+    """The application for `settings` (default: IDEAFLOW_* from the environment and `.env`)."""
+    return Container(Settings() if settings is None else settings)
