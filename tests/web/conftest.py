@@ -20,7 +20,10 @@ Fixtures
   session-scoped) to register another redirect path.
 - `oidc_provider` (session): npm `oidc-provider` on a free loopback port (`issuer`,
   `discovery_url`, `client`). `oidc_provider.sign_in(page, email)` fills its sign-in form: the
-  account's `email` claim is the address the test typed.
+  account's `email` claim (verified; in the ID token and from the userinfo endpoint) is the address
+  the test typed, its `sub` an opaque id derived from it. No consent page.
+- `oidc_providers(claims_in_userinfo_only=True)`: a second provider whose ID token carries only
+  `sub`, the e-mail coming from the userinfo endpoint alone (OIDC Core 5.4), as some providers do.
 
 Helpers (import from webtest): `assert_no_axe_violations(page)` fails with each WCAG 2.1 A/AA
 violation readably; `axe_violations(page)` returns them; `free_port()`.
@@ -109,9 +112,23 @@ def oidc_client() -> OidcClient:
 
 
 @pytest.fixture(scope="session")
-def oidc_provider(oidc_client, tmp_path_factory):
-    if why := node_missing():
-        unavailable(why)
-    provider = start_oidc_provider(oidc_client, tmp_path_factory.mktemp("oidc"))
-    yield provider
-    provider.announced.stop()
+def oidc_providers(oidc_client, tmp_path_factory):
+    """`oidc_providers(claims_in_userinfo_only=False)`: the provider of that kind, started once per worker."""
+    started = {}
+
+    def get(*, claims_in_userinfo_only: bool = False):
+        if claims_in_userinfo_only not in started:
+            if why := node_missing():
+                unavailable(why)
+            started[claims_in_userinfo_only] = start_oidc_provider(
+                oidc_client, tmp_path_factory.mktemp("oidc"), claims_in_userinfo_only=claims_in_userinfo_only)
+        return started[claims_in_userinfo_only]
+
+    yield get
+    for provider in started.values():
+        provider.announced.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(oidc_providers):
+    return oidc_providers()

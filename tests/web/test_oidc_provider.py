@@ -69,6 +69,25 @@ def test_a_person_signs_in_with_the_email_the_test_chose(oidc_provider, page, ca
     assert userinfo["sub"] == claims["sub"] and "karin" not in claims["sub"]
 
 
+def test_the_other_kind_sends_the_email_only_from_the_userinfo_endpoint(oidc_providers, page, callback):
+    provider = oidc_providers(claims_in_userinfo_only=True)
+    discovery = httpx.get(provider.discovery_url, timeout=30).json()
+    client = OAuth2Session(provider.client.client_id, provider.client.client_secret, scope="openid email",
+                           redirect_uri=callback.redirect_uri, code_challenge_method="S256")
+    url, _ = client.create_authorization_url(discovery["authorization_endpoint"], code_verifier="x" * 64,
+                                             nonce="n")
+    page.goto(url)
+    provider.sign_in(page, "bent@roskilde.dk")
+    page.wait_for_url(f"{callback.redirect_uri}?**")
+    token = client.fetch_token(discovery["token_endpoint"], authorization_response=callback.returned(),
+                               code_verifier="x" * 64)
+    claims = jwt.decode(token["id_token"], KeySet.import_key_set(httpx.get(discovery["jwks_uri"], timeout=30).json())
+                        ).claims
+    assert "email" not in claims and claims["iss"] == provider.issuer
+    userinfo = client.get(discovery["userinfo_endpoint"]).json()
+    assert (userinfo["sub"], userinfo["email"]) == (claims["sub"], "bent@roskilde.dk")
+
+
 def test_a_code_is_spent_once_and_a_foreign_redirect_is_refused(oidc_provider, page, callback):
     """The provider is strict where the console's tests rely on it: codes are single-use, redirect URIs
     must match the registration (any loopback port, not any path or host)."""

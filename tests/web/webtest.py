@@ -305,9 +305,12 @@ class OidcProvider:
 PROVIDER_LINE = re.compile(r"^oidc provider: (http://127\.0\.0\.1:\d+)$")
 
 
-def start_oidc_provider(client: OidcClient, cwd: Path, *, timeout: float = 60) -> OidcProvider:
+def start_oidc_provider(client: OidcClient, cwd: Path, *, claims_in_userinfo_only: bool = False,
+                        timeout: float = 60) -> OidcProvider:
     argv = ["node", str(OIDC_DIR / "provider.mjs"), "--client-id", client.client_id,
             "--client-secret", client.client_secret]
+    if claims_in_userinfo_only:
+        argv.append("--claims-in-userinfo-only")
     for uri in client.redirect_uris:
         argv += ["--redirect-uri", uri]
     announced = AnnouncedProcess(argv, env={**os.environ, "NODE_ENV": "test"}, cwd=cwd)

@@ -3,6 +3,7 @@
 // address the signed-in account carries in its `email` claim.
 //
 //   node provider.mjs --client-id ID --client-secret SECRET --redirect-uri URI [--redirect-uri URI...]
+//                     [--claims-in-userinfo-only]
 //
 // (or OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URIS separated by spaces). It listens on a
 // free port of 127.0.0.1 chosen by the system, then prints one line, the contract its starter waits
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
     'client-id': { type: 'string', default: process.env.OIDC_CLIENT_ID },
     'client-secret': { type: 'string', default: process.env.OIDC_CLIENT_SECRET },
     'redirect-uri': { type: 'string', multiple: true, default: (process.env.OIDC_REDIRECT_URIS || '').split(' ').filter(Boolean) },
+    'claims-in-userinfo-only': { type: 'boolean', default: false },
   },
 });
 if (!args['client-id'] || !args['client-secret'] || args['redirect-uri'].length === 0) {
@@ -74,9 +76,10 @@ server.listen(0, '127.0.0.1', () => {
       token_endpoint_auth_method: 'client_secret_basic',
     }],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-    // The ID token carries the scopes' claims too, as most municipal identity providers send them
-    // (Entra ID, Keycloak); the userinfo endpoint has them as well.
-    conformIdTokenClaims: false,
+    // By default the ID token carries the scopes' claims (email) too, as Entra ID and Keycloak send
+    // them; with --claims-in-userinfo-only it carries only `sub` and the email is to be read from the
+    // userinfo endpoint (OIDC Core 5.4), as some providers do in the code flow.
+    conformIdTokenClaims: args['claims-in-userinfo-only'],
     cookies: { keys: [randomBytes(32).toString('hex')] },
     jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test-key', use: 'sig', alg: 'RS256' }] },
     features: { devInteractions: { enabled: false } },
