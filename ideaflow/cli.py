@@ -19,7 +19,7 @@ from rich.table import Table
 
 from states import formatting as fmt
 from states.errors import BadInput, IdeaflowError, Refused
-from states.vocabulary import Decision, Gate, Language, Outcome, Role, Stage
+from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role, Stage
 
 if TYPE_CHECKING:
     from ideaflow.bootstrap import Container
@@ -36,6 +36,8 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 By = Annotated[str, typer.Option("--by", help="Email of the person acting.")]
+Operator = Annotated[str, typer.Option("--by", help="Email of the administrator acting (default: the command "
+                                                    "line's operator, named as such in the record).")]
 
 
 class _Invocation:
@@ -146,6 +148,7 @@ def pool_create(
     evaluation_days: Annotated[int, typer.Option(min=1, max=3650)] = 30,
     reminder_days: Annotated[int, typer.Option(min=0, max=365)] = 5,
     lapse_unscreened: Annotated[bool, typer.Option(help="Let ideas lapse when the screening deadline passes.")] = False,
+    by: Operator = OPERATOR_EMAIL,
 ) -> None:
     """Create an innovation pool."""
     from states.criteria import TAARNBY_CRITERIA
@@ -156,7 +159,7 @@ def pool_create(
     policy = GatePolicy(screening_days, funding_days, evaluation_days, reminder_days,
                         DeadlinePolicy.LAPSE if lapse_unscreened else DeadlinePolicy.ESCALATE)
     chosen = _read_criteria(criteria) if criteria else TAARNBY_CRITERIA
-    pool = _services().create_pool(name, budget_dkk, year or now.year, now, chosen, policy)
+    pool = _services().create_pool(name, budget_dkk, year or now.year, now, chosen, policy, by=by)
     out.print(f"pool {pool.name!r} created: budget {fmt.dkk(pool.budget_dkk)}, {len(pool.criteria)} criteria")
 
 
@@ -197,16 +200,40 @@ def person_add(
     name: Annotated[str, typer.Option("--name")],
     role: Annotated[Role, typer.Option("--role")],
     lang: Annotated[Language, typer.Option("--lang")] = Language.DA,
+    by: Operator = OPERATOR_EMAIL,
 ) -> None:
-    """Register a person with one role."""
-    person = _services().add_person(email, name, role, _now(), lang)
-    out.print(f"added {person.name} <{person.email}> as {person.role}")
+    """Register a person; a coordinator, reviewer or administrator role is granted on every pool."""
+    person = _services().add_person(email, name, role, _now(), lang, by=by)
+    scope = " on every pool" if role in GRANTABLE_ROLES else ""
+    out.print(f"added {person.name} <{person.email}> as {role}{scope}")
+
+
+PoolOption = Annotated[str | None, typer.Option("--pool", help="The pool (default: every pool).")]
+
+
+@person_app.command("grant")
+def person_grant(email: str, role: Annotated[Role, typer.Option("--role")], pool: PoolOption = None,
+                 by: Operator = OPERATOR_EMAIL) -> None:
+    """Grant a role (administrator, coordinator, reviewer) on one pool or on every pool."""
+    changed = _services().grant_role(email, role, _now(), pool=pool, by=by)
+    where = f"pool {pool!r}" if pool else "every pool"
+    out.print(f"{email}: {role} on {where}" + ("" if changed else " (already held)"))
+
+
+@person_app.command("revoke")
+def person_revoke(email: str, role: Annotated[Role, typer.Option("--role")], pool: PoolOption = None,
+                  by: Operator = OPERATOR_EMAIL) -> None:
+    """Revoke a role on one pool, or the grant on every pool."""
+    where = f"pool {pool!r}" if pool else "every pool"
+    if not _services().revoke_role(email, role, _now(), pool=pool, by=by):
+        raise Refused(f"{email} holds no {role} role on {where}")
+    out.print(f"{email}: {role} on {where} revoked")
 
 
 @person_app.command("forget")
-def person_forget(email: str) -> None:
+def person_forget(email: str, by: Operator = OPERATOR_EMAIL) -> None:
     """Replace a person's name and address everywhere by a pseudonym; history and decisions stay."""
-    pseudonym = _services().forget_person(email, _now())
+    pseudonym = _services().forget_person(email, _now(), by=by)
     out.print(f"{email} is now {pseudonym}")
 
 
@@ -280,7 +307,8 @@ def pilot(
     site: Annotated[list[str], typer.Option("--site", help="Test site, repeatable.")],
     follower: Annotated[list[str] | None, typer.Option("--follower", help="Follow-up group member's email.")] = None,
     measure: Annotated[list[str] | None, typer.Option("--measure", help="What the pilot is evaluated on.")] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Coordinator planning the pilot.")] = None,
+    by: Annotated[str, typer.Option("--by", help="Coordinator planning the pilot (default: the command line's "
+                                                 "operator, named as such in the record).")] = OPERATOR_EMAIL,
 ) -> None:
     """Plan a funded idea's pilot; it starts piloting when the start date arrives (sweep)."""
     result = _services().plan_pilot(idea, start=_day(start, "--start"), end=_day(end, "--end"), sites=tuple(site),
@@ -301,6 +329,13 @@ def evaluate(
     result = _services().evaluate(idea, by, _scores(score), outcome, _now(), comment)
     score = fmt.score(result.evaluation.weighted_score)
     out.print(f"idea {idea}: evaluated, outcome {outcome}, weighted score {score}")
+
+
+@app.command()
+def conflict(idea: int, by: By, reason: Annotated[str, typer.Option("--reason")]) -> None:
+    """Declare a conflict of interest: BY may then neither review nor decide the idea."""
+    _services().declare_conflict(idea, by, reason, _now())
+    out.print(f"idea {idea}: conflict of interest recorded for {by}")
 
 
 @app.command()
@@ -339,9 +374,13 @@ def list_ideas(
 
 
 @app.command()
-def show(idea: int, as_json: Json = False) -> None:
+def show(
+    idea: int,
+    as_json: Json = False,
+    viewer: Annotated[str | None, typer.Option("--as", help="Show what this person may see and do now.")] = None,
+) -> None:
     """Show an idea, its reviews, pilot and whole history."""
-    view = _app().views.idea(idea)
+    view = _app().views.idea(idea, viewer)
     if as_json:
         _print_json(view.model_dump(mode="json", by_alias=True))
         return

@@ -21,7 +21,7 @@ from ideaflow.render import print_history
 from states import formatting as fmt
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import Conflict
-from states.vocabulary import Decision, Outcome, Role
+from states.vocabulary import OPERATOR_EMAIL, Decision, Outcome, Role
 from storage.migrate import upgrade
 
 if TYPE_CHECKING:
@@ -32,7 +32,13 @@ COORDINATORS = {
     "Roskilde": ("innovation@roskilde.example.dk", "Jonas Holm"),
     "Gentofte": ("innovationschef@gentofte.example.dk", "Anne Kjær"),
 }
-REVIEWERS = [("bedømmer1@example.dk", "Lars Østergaard"), ("bedømmer2@example.dk", "Sofie Bæk")]
+#: Each municipality's reviewers review its own pool only (their role is granted on that pool).
+REVIEWERS = {
+    "Tårnby": [("bedoemmer@taarnby.example.dk", "Lars Østergaard"), ("oekonomi@taarnby.example.dk", "Sofie Bæk")],
+    "Roskilde": [("bedoemmer@roskilde.example.dk", "Mads Vinther"), ("plan@roskilde.example.dk", "Nadia Rasmussen")],
+    "Gentofte": [("bedoemmer@gentofte.example.dk", "Jens Kirk"), ("kultur@gentofte.example.dk", "Eva Lind")],
+}
+ADMINISTRATOR = ("it@kommune.example.dk", "Ida Administrator")
 FOLLOWERS = [  # Roskilde's political follow-up group of four council members
     ("byraad.a@roskilde.example.dk", "Karen Friis"),
     ("byraad.b@roskilde.example.dk", "Peter Lund"),
@@ -86,11 +92,14 @@ class Demo:
         self.now = self.start + timedelta(days=days)
         self.out.print(f"\n[bold]{fmt.moment(self.now)}[/] — {what}")
 
-    def person(self, email: str, name: str, role: Role) -> None:
+    def person(self, email: str, name: str, role: Role | None = None, pool: str | None = None) -> None:
+        """Add the person unless a previous demo run did; grant `role` on `pool` (or on every pool)."""
         try:
-            self.svc.add_person(email, name, role, self.now)
+            self.svc.add_person(email, name, None, self.now, by=OPERATOR_EMAIL)
         except Conflict:
             pass  # a second demo run reuses the people of the first
+        if role is not None:
+            self.svc.grant_role(email, role, self.now, pool=pool, by=OPERATOR_EMAIL)
 
     def pool(self, municipality: str, budget_dkk: int) -> None:
         name = f"{municipality} innovationspulje {self.now.year}"
@@ -98,7 +107,7 @@ class Demo:
         while True:
             try:
                 self.svc.create_pool(name if n == 1 else f"{name} (demo {n})", budget_dkk, self.now.year, self.now,
-                                     TAARNBY_CRITERIA)
+                                     TAARNBY_CRITERIA, by=OPERATOR_EMAIL)
                 break
             except Conflict:
                 n += 1
@@ -106,7 +115,7 @@ class Demo:
 
     def review_all(self, key: str, scores: tuple[int, ...], comment: str) -> None:
         named = dict(zip((c.name for c in TAARNBY_CRITERIA), scores, strict=True))
-        for email, _ in REVIEWERS:
+        for email, _ in REVIEWERS[IDEAS[key]["pool"]]:
             weighted = self.svc.review(self.ids[key], email, named, self.now, comment=comment)
             self.out.print(f"  {email} reviewed #{self.ids[key]}: weighted score {fmt.score(weighted)}")
 
@@ -125,13 +134,14 @@ class Demo:
     def run(self) -> None:
         self.start = self.now
         self.at(0, "pools, people and six ideas")
+        self.person(*ADMINISTRATOR, Role.ADMINISTRATOR)
         for municipality, budget in (("Tårnby", 5_000_000), ("Roskilde", 2_000_000), ("Gentofte", 1_000_000)):
             self.pool(municipality, budget)
-            self.person(*COORDINATORS[municipality], Role.COORDINATOR)
-        for email, name in REVIEWERS:
-            self.person(email, name, Role.REVIEWER)
+            self.person(*COORDINATORS[municipality], Role.COORDINATOR, self.pools[municipality])
+            for email, name in REVIEWERS[municipality]:
+                self.person(email, name, Role.REVIEWER, self.pools[municipality])
         for email, name in FOLLOWERS:
-            self.person(email, name, Role.FOLLOWER)
+            self.person(email, name)
         for key, spec in IDEAS.items():
             fields = {k: v for k, v in spec.items() if k != "pool"}
             self.ids[key] = self.svc.submit(pool=self.pools[spec["pool"]], now=self.now, **fields)
@@ -158,12 +168,13 @@ class Demo:
         self.at(22, "pilots planned")
         self.svc.plan_pilot(self.ids["sagsbehandling"], start=self._day(30), end=self._day(120),
                             sites=("Tårnby Rådhus",), measures=("Sagsbehandlingstid", "Borgertilfredshed"),
-                            now=self.now)
+                            now=self.now, by=self._coordinator_of("sagsbehandling"))
         self.svc.plan_pilot(self.ids["zebrabyer"], start=self._day(35), end=self._day(150),
                             sites=("Gundsømagle", "Viby"), followers=tuple(e for e, _ in FOLLOWERS),
-                            measures=("Antal fællesaktiviteter", "Oplevet fællesskab"), now=self.now)
+                            measures=("Antal fællesaktiviteter", "Oplevet fællesskab"), now=self.now,
+                            by=self._coordinator_of("zebrabyer"))
         self.svc.plan_pilot(self.ids["unge"], start=self._day(60), end=self._day(400), sites=("Roskilde Bibliotek",),
-                            now=self.now)
+                            now=self.now, by=self._coordinator_of("unge"))
         self.out.print("  three pilots planned; they start when their start dates arrive")
 
         self.at(40, "sweep: pilots start, the unreviewed idea's screening deadline has passed")
@@ -201,6 +212,10 @@ class Demo:
         named = dict(zip((c.name for c in TAARNBY_CRITERIA), scores, strict=True))
         idea = self.svc.evaluate(self.ids[key], coordinator, named, outcome, self.now, comment)
         self.out.print(f"  #{idea.id} evaluated: {outcome}, weighted score {fmt.score(idea.evaluation.weighted_score)}")
+
+    @staticmethod
+    def _coordinator_of(key: str) -> str:
+        return COORDINATORS[IDEAS[key]["pool"]][0]
 
     def _day(self, days: int) -> date:
         return (self.start + timedelta(days=days)).date()

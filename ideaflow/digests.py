@@ -12,14 +12,15 @@ are computed once per run with SQL aggregates and shared by all coordinators.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import and_, case, exists, func, select, text, update
+from sqlalchemy import and_, case, exists, func, select, text, true, update
 from sqlalchemy.orm import Session
 
 from states.errors import Conflict
-from states.model import COPENHAGEN
+from states.model import COPENHAGEN, Person
 from states.vocabulary import Role, Stage
 from storage.tables import (
     DigestWatermarkRow,
@@ -71,15 +72,30 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-class Portfolio:
-    """The figures every coordinator's digest shares, read once per run."""
+#: Which pools a role is held on: None for every pool, else the pool ids.
+Scope = frozenset[int] | None
 
-    def __init__(self, session: Session, now: datetime, cadence: Cadence) -> None:
+
+def scope_of(person: Person, role: Role) -> Scope | bool:
+    """The pools `person` holds `role` on (None: every pool), or False if on none."""
+    pools = {g.pool_id for g in person.grants if g.role == role}
+    if not pools:
+        return False
+    return None if None in pools else frozenset(pools)
+
+
+class Portfolio:
+    """The figures the coordinators of the same pools share, read once per run and scope."""
+
+    def __init__(self, session: Session, now: datetime, cadence: Cadence, scope: Scope) -> None:
+        in_scope = IdeaRow.pool_id.in_(scope) if scope is not None else true()
+        self.in_scope = in_scope
         self.stage_counts = {
             stage: count
-            for stage, count in session.execute(select(IdeaRow.stage, func.count()).group_by(IdeaRow.stage))
+            for stage, count in session.execute(
+                select(IdeaRow.stage, func.count()).where(in_scope).group_by(IdeaRow.stage))
         }
-        gate_open = IdeaRow.deadline.is_not(None)
+        gate_open = and_(in_scope, IdeaRow.deadline.is_not(None))
         idea_line = (IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline)
         self.overdue_count = session.scalar(select(func.count()).where(gate_open, IdeaRow.deadline < now))
         self.overdue = _lines(session.execute(
@@ -87,10 +103,11 @@ class Portfolio:
         ))
         horizon = now + timedelta(days=cadence.horizon_days)
         self.upcoming = _lines(session.execute(
-            select(*idea_line).where(IdeaRow.deadline >= now, IdeaRow.deadline < horizon)
+            select(*idea_line).where(in_scope, IdeaRow.deadline >= now, IdeaRow.deadline < horizon)
             .order_by(IdeaRow.deadline).limit(LIST_LIMIT)
         ))
-        stuck = and_(IdeaRow.stage.in_(OPEN_STAGES), IdeaRow.updated_at < now - timedelta(days=cadence.stuck_days))
+        stuck = and_(in_scope, IdeaRow.stage.in_(OPEN_STAGES),
+                     IdeaRow.updated_at < now - timedelta(days=cadence.stuck_days))
         self.stuck_count = session.scalar(select(func.count()).where(stuck))
         self.stuck = _lines(session.execute(
             select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.updated_at).where(stuck)
@@ -99,10 +116,11 @@ class Portfolio:
         self.budgets = [
             {"pool": name, "budget_dkk": budget, "allocated_dkk": allocated, "left_dkk": budget - allocated}
             for name, budget, allocated in session.execute(
-                select(PoolRow.name, PoolRow.budget_dkk, PoolRow.allocated_dkk).order_by(PoolRow.name)
+                select(PoolRow.name, PoolRow.budget_dkk, PoolRow.allocated_dkk)
+                .where(PoolRow.id.in_(scope) if scope is not None else true()).order_by(PoolRow.name)
             )
         ]
-        self.awaiting_review = session.scalar(select(func.count()).where(IdeaRow.stage.in_(GATE_STAGES)))
+        self.awaiting_review = session.scalar(select(func.count()).where(in_scope, IdeaRow.stage.in_(GATE_STAGES)))
 
 
 def _lines(rows) -> list[dict]:
@@ -112,22 +130,25 @@ def _lines(rows) -> list[dict]:
 class DigestBuilder:
     """Builds one recipient's digest payload, or None when there is nothing to say."""
 
-    def __init__(self, session: Session, portfolio: Portfolio, high: int, now: datetime) -> None:
+    def __init__(self, session: Session, portfolio: Callable[[Scope], Portfolio], high: int, now: datetime) -> None:
         self.session = session
         self.portfolio = portfolio
         self.high = high
         self.now = now
-        self._moves_since: dict[int, dict] = {}
+        self._moves_since: dict[tuple[int, Scope], dict] = {}
 
-    def build(self, person: PersonRow, since: int) -> dict | None:
-        role = Role(person.role)
-        body = {
-            Role.COORDINATOR: self._coordinator,
-            Role.REVIEWER: self._reviewer,
-            Role.PROPOSER: self._proposer,
-            Role.FOLLOWER: self._follower,
-        }[role](person, since)
-        return None if body is None else {"role": role.value, **body}
+    def build(self, person: Person, since: int) -> list[dict]:
+        """One payload per role the person has news for: coordinator and reviewer on the pools they
+        hold the role on, proposer of their own ideas, follower of their own pilots."""
+        payloads = []
+        for role, builder in ((Role.COORDINATOR, self._coordinator), (Role.REVIEWER, self._reviewer)):
+            scope = scope_of(person, role)
+            if scope is not False and (body := builder(person, since, scope)) is not None:
+                payloads.append({"role": role.value, **body})
+        for role, builder in ((Role.PROPOSER, self._proposer), (Role.FOLLOWER, self._follower)):
+            if (body := builder(person, since)) is not None:
+                payloads.append({"role": role.value, **body})
+        return payloads
 
     def _window(self, since: int):
         return and_(HistoryRow.id > since, HistoryRow.id <= self.high)
@@ -147,21 +168,22 @@ class DigestBuilder:
         return self.session.scalar(select(func.count()).select_from(HistoryRow)
                                    .join(IdeaRow, HistoryRow.idea_id == IdeaRow.id).where(self._window(since), *extra))
 
-    def _coordinator(self, person: PersonRow, since: int) -> dict | None:
-        if since not in self._moves_since:
+    def _coordinator(self, person: Person, since: int, scope: Scope) -> dict | None:
+        p = self.portfolio(scope)
+        if (since, scope) not in self._moves_since:
             counts = self.session.execute(
-                select(HistoryRow.action, func.count()).where(self._window(since)).group_by(HistoryRow.action)
+                select(HistoryRow.action, func.count()).join(IdeaRow, HistoryRow.idea_id == IdeaRow.id)
+                .where(self._window(since), p.in_scope).group_by(HistoryRow.action)
             ).all()
             moved_total = sum(n for _, n in counts)
-            latest = self._moves(since, latest=LIST_LIMIT)
-            self._moves_since[since] = {
+            latest = self._moves(since, p.in_scope, latest=LIST_LIMIT)
+            self._moves_since[(since, scope)] = {
                 "moved_total": moved_total,
                 "moved_by_action": dict(counts),
                 "moved": latest,
                 "new_ideas": dict(counts).get("submit", 0),
             }
-        moves = self._moves_since[since]
-        p = self.portfolio
+        moves = self._moves_since[(since, scope)]
         if not (moves["moved_total"] or p.overdue_count or p.upcoming or p.stuck_count):
             return None
         return {
@@ -172,25 +194,26 @@ class DigestBuilder:
             "budgets": p.budgets,
         }
 
-    def _reviewer(self, person: PersonRow, since: int) -> dict | None:
+    def _reviewer(self, person: Person, since: int, scope: Scope) -> dict | None:
         """What awaits this reviewer: a count (all waiting ideas less those they reviewed this round)
         and the first few by deadline, so the cost does not grow with the size of the portfolio."""
         gate_of = case((IdeaRow.stage == Stage.SUBMITTED, "screening"), else_="funding")
         reviewed_this_round = and_(ReviewRow.idea_id == IdeaRow.id, ReviewRow.reviewer_id == person.id,
                                    ReviewRow.round == IdeaRow.gate_round, ReviewRow.gate == gate_of)
+        portfolio = self.portfolio(scope)
         reviewed = self.session.scalar(select(func.count()).select_from(ReviewRow).join(IdeaRow, reviewed_this_round)
-                                       .where(IdeaRow.stage.in_(GATE_STAGES)))
-        count = self.portfolio.awaiting_review - reviewed
+                                       .where(portfolio.in_scope, IdeaRow.stage.in_(GATE_STAGES)))
+        count = portfolio.awaiting_review - reviewed
         if not count:
             return None
         pending = _lines(self.session.execute(
             select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline)
-            .where(IdeaRow.stage.in_(GATE_STAGES), ~exists().where(reviewed_this_round))
+            .where(portfolio.in_scope, IdeaRow.stage.in_(GATE_STAGES), ~exists().where(reviewed_this_round))
             .order_by(IdeaRow.deadline, IdeaRow.id).limit(LIST_LIMIT)
         ))
         return {"pending_count": count, "pending": pending}
 
-    def _proposer(self, person: PersonRow, since: int) -> dict | None:
+    def _proposer(self, person: Person, since: int) -> dict | None:
         mine = IdeaRow.proposer_id == person.id
         moved_total = self._count_moves(since, mine)
         if not moved_total:
@@ -202,7 +225,7 @@ class DigestBuilder:
         return {"moved": self._moves(since, mine, latest=LIST_LIMIT), "moved_total": moved_total,
                 "ideas": ideas[::-1], "ideas_total": self.session.scalar(select(func.count()).where(mine))}
 
-    def _follower(self, person: PersonRow, since: int) -> dict | None:
+    def _follower(self, person: Person, since: int) -> dict | None:
         followed = (
             select(PilotRow.idea_id).join(PilotFollowerRow, PilotFollowerRow.pilot_id == PilotRow.id)
             .where(PilotFollowerRow.person_id == person.id)
@@ -225,9 +248,9 @@ def queue_digests(uow_factory, now: datetime, cadence: Cadence, batch_size: int 
     """Queue the digests due at `now`, a batch of recipients per transaction."""
     report = DigestReport()
     slot = cadence.latest_slot(now)
+    portfolios: dict[Scope, Portfolio] = {}
     with uow_factory() as uow:
         high = _history_high_water_mark(uow)
-        portfolio = Portfolio(uow.session, now, cadence)
     due = and_(DigestWatermarkRow.person_id == PersonRow.id,
                (DigestWatermarkRow.digested_at.is_(None)) | (DigestWatermarkRow.digested_at < slot))
     while True:
@@ -238,16 +261,23 @@ def queue_digests(uow_factory, now: datetime, cadence: Cadence, batch_size: int 
             ).all()
             if not batch:
                 return report
+            def portfolio(scope: Scope, session=uow.session) -> Portfolio:
+                if scope not in portfolios:
+                    portfolios[scope] = Portfolio(session, now, cadence, scope)
+                return portfolios[scope]
+
             builder = DigestBuilder(uow.session, portfolio, high, now)
-            for person, since, digested_at in batch:
-                payload = builder.build(person, since)
-                if payload is not None:
+            uow.people.load(row.id for row, _, _ in batch)
+            for row, since, digested_at in batch:
+                person = uow.people.by_id(row.id)
+                payloads = builder.build(person, since)
+                for payload in payloads:
                     payload.update(period_from=_iso(digested_at), period_to=now.isoformat())
-                    uow.outbox.add("digest", uow.people.by_id(person.id), None, payload, now)
-                    report.queued[person.role] = report.queued.get(person.role, 0) + 1
-                else:
+                    uow.outbox.add("digest", person, None, payload, now)
+                    report.queued[payload["role"]] = report.queued.get(payload["role"], 0) + 1
+                if not payloads:
                     report.silent += 1
-                _advance(uow, person.id, since, digested_at, max(high, since), now)
+                _advance(uow, row.id, since, digested_at, max(high, since), now)
             uow.commit(now)
 
 

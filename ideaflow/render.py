@@ -33,11 +33,16 @@ def print_idea(out: Console, view: IdeaView) -> None:
     if view.evaluation:
         e = view.evaluation
         out.print(f"evaluation: outcome {e.outcome}, weighted score {fmt.score(e.weighted_score)} ({e.by})")
+    if view.conflicts:
+        out.print(f"conflicts of interest declared: {', '.join(view.conflicts)}")
+    if view.actions is not None:
+        out.print("you may now: " + (", ".join(view.actions) or "nothing"))
     print_history(out, view)
 
 
 def print_history(out: Console, view: IdeaView) -> None:
     table = Table("when", "action", "from", "to", "by", "reason", title=f"history of #{view.id}")
     for h in view.history:
-        table.add_row(fmt.moment(h.at), h.action, h.from_ or "", h.to, h.by or "system", h.reason)
+        reason = f"{h.reason} ({h.subject})" if h.subject else h.reason
+        table.add_row(fmt.moment(h.at), h.action, h.from_ or "", h.to, h.by or "system", reason)
     out.print(table)

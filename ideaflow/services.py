@@ -2,7 +2,9 @@
 
 Each function opens one unit of work (one transaction), loads what it needs, lets the domain decide,
 and commits; a domain refusal propagates and the unit of work rolls back, so a refused command
-changes nothing. Times come in as `now`, never from a clock in here.
+changes nothing. Times come in as `now`, never from a clock in here. Every change has an actor
+(`by`): administrative calls and pilot planning default to the command line's operator, a person
+of its own whom the record names; everything else must say who acts.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from notifications.message import build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import BadInput, Conflict, NotAllowed
-from states.model import GatePolicy, Idea, Person, PilotPlan, Pool
-from states.vocabulary import Decision, Gate, Language, Outcome, Role
+from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool
+from states.rules import Action, available_actions, may, require_administrator
+from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
 from storage.repository import OutgoingMail
 from storage.unit_of_work import Subscriber, UnitOfWork
 
@@ -51,34 +54,79 @@ class Services:
         now: datetime,
         criteria: tuple[Criterion, ...] = TAARNBY_CRITERIA,
         policy: GatePolicy | None = None,
+        *,
+        by: str = OPERATOR_EMAIL,
     ) -> Pool:
         text.text(name, "pool name", max_length=200)
         text.amount_dkk(budget_dkk, "--budget-dkk", allow_zero=True)
         if not 2000 <= year <= 2200:
             raise BadInput(f"--year {year} is not a plausible budget year")
-        with self._uow() as uow:
+        with self._refusals_recorded("pool create", by, None, now), self._uow() as uow:
+            require_administrator(uow.people.get(by), "create pools")
             if uow.pools.exists(name):
                 raise Conflict(f"pool {name!r} already exists")
             pool = uow.pools.add(Pool(name, year, budget_dkk, criteria, policy or GatePolicy()), now)
             uow.commit(now)
         return pool
 
-    def add_person(self, email: str, name: str, role: Role, now: datetime, lang: Language = Language.DA) -> Person:
+    def add_person(
+        self, email: str, name: str, role: Role, now: datetime, lang: Language = Language.DA, *,
+        by: str = OPERATOR_EMAIL,
+    ) -> Person:
+        """Register a person; a coordinator, reviewer or administrator role is granted on every pool
+        (proposers and followers need no grant)."""
         text.email(email)
         text.text(name, "--name", max_length=200)
-        with self._uow() as uow:
+        if role == Role.OPERATOR:
+            raise BadInput("the operator role belongs to the command line itself")
+        with self._refusals_recorded("person add", by, None, now), self._uow() as uow:
+            actor = uow.people.get(by)
+            require_administrator(actor, "add people")
             if uow.people.find(email) is not None:
-                raise Conflict(f"person {email!r} already exists")
-            person = uow.people.add(Person(email, name, role, lang), now)
+                raise Conflict(f"person {email!r} already exists; give them another role with 'ideaflow person grant'")
+            person = uow.people.add(Person(email, name, lang), now)
+            uow.people.audit(actor, person, "add", now)
+            if role in GRANTABLE_ROLES:
+                uow.people.grant(person, Grant(role), actor, now)
             uow.commit(now)
         return person
 
-    def forget_person(self, email: str, now: datetime) -> str:
-        """Pseudonymise a person (GDPR erasure of a citizen) while keeping the record of decisions."""
-        with self._uow() as uow:
+    def grant_role(self, email: str, role: Role, now: datetime, *, pool: str | None = None, by: str) -> bool:
+        """Grant `role` on `pool` (None: every pool); False if the person already held exactly that."""
+        return self._change_role("grant", email, role, now, pool, by)
+
+    def revoke_role(self, email: str, role: Role, now: datetime, *, pool: str | None = None, by: str) -> bool:
+        """Revoke exactly the grant named (on `pool`, or the every-pool grant); False if there was none."""
+        return self._change_role("revoke", email, role, now, pool, by)
+
+    def _change_role(self, change: str, email: str, role: Role, now: datetime, pool: str | None, by: str) -> bool:
+        if role not in GRANTABLE_ROLES:
+            raise BadInput(f"--role {role} is not granted: choose {', '.join(GRANTABLE_ROLES)}")
+        if role == Role.ADMINISTRATOR and pool is not None:
+            raise BadInput("the administrator role holds for every pool; leave out --pool")
+        with self._refusals_recorded(f"person {change}", by, None, now), self._uow() as uow:
+            actor = uow.people.get(by)
+            require_administrator(actor, f"{change} roles")
             person = uow.people.get(email)
+            grant = Grant(role, uow.pools.get(pool).id if pool is not None else None)
+            changed = (uow.people.grant if change == "grant" else uow.people.revoke)(person, grant, actor, now)
+            uow.commit(now)
+        return changed
+
+    def forget_person(self, email: str, now: datetime, *, by: str = OPERATOR_EMAIL) -> str:
+        """Pseudonymise a person (GDPR erasure of a citizen) while keeping the record of decisions.
+
+        Each idea they proposed gains a history row saying that the proposer was erased (not who)."""
+        with self._refusals_recorded("person forget", by, None, now), self._uow() as uow:
+            actor = uow.people.get(by)
+            require_administrator(actor, "forget people")
+            person = uow.people.get(email)
+            if person.holds(Role.OPERATOR):
+                raise BadInput("the command line's operator cannot be forgotten")
             pseudonym = f"glemt-{person.id}@ideaflow.invalid"
             uow.people.forget(person, pseudonym, f"Glemt person {person.id}")
+            uow.people.audit(actor, person, "forget", now)
+            uow.ideas.record_forgotten(person, actor, now)
             uow.signin.end_all(person.id)  # a forgotten person is signed in nowhere
             uow.commit(now)
         return pseudonym
@@ -117,9 +165,7 @@ class Services:
             text.text(department, "--department", max_length=200)
         with self._uow() as uow:
             the_pool = uow.pools.get(pool)
-            person = uow.people.find(proposer) or uow.people.add(
-                Person(proposer, proposer.split("@")[0], Role.PROPOSER), now
-            )
+            person = uow.people.find(proposer) or uow.people.add(Person(proposer, proposer.split("@")[0]), now)
             idea = Idea.submit(title=title, description=description, pool=the_pool, proposer=person, now=now,
                                requested_dkk=requested_dkk, departments=departments)
             uow.ideas.add(idea)
@@ -159,20 +205,24 @@ class Services:
         return idea
 
     def assign_reviewers(self, idea_id: int, by: str, now: datetime, reviewers: tuple[str, ...] = ()) -> list[Person]:
-        """Ask reviewers (default: every registered reviewer) for a review at the idea's open gate.
+        """Ask reviewers (default: every reviewer of the idea's pool who may review it) for a review at
+        the idea's open gate.
 
         Returns the ones newly asked, who get a review request; asking again asks nobody twice.
         """
         with self._refusals_recorded("assign", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
-            asked = [uow.people.get(email) for email in reviewers] if reviewers else uow.people.with_role(Role.REVIEWER)
+            if reviewers:
+                asked = [uow.people.get(email) for email in reviewers]
+            else:
+                asked = [p for p in uow.people.holding(Role.REVIEWER, idea.pool) if may(p, Action.REVIEW, idea)]
             new = idea.assign_reviewers(asked, uow.people.get(by), now)
             uow.commit(now)
         return new
 
     def plan_pilot(
         self, idea_id: int, *, start: date, end: date, sites: tuple[str, ...], now: datetime,
-        followers: tuple[str, ...] = (), measures: tuple[str, ...] = (), by: str | None = None,
+        by: str = OPERATOR_EMAIL, followers: tuple[str, ...] = (), measures: tuple[str, ...] = (),
     ) -> Idea:
         for site in sites:
             text.text(site, "--site", max_length=200)
@@ -182,7 +232,7 @@ class Services:
             idea = uow.ideas.get(idea_id)
             plan = PilotPlan(start, end, tuple(sites), tuple(uow.people.get(f) for f in dict.fromkeys(followers)),
                              tuple(measures))
-            idea.plan_pilot(plan, uow.people.get(by) if by else None, now)
+            idea.plan_pilot(plan, uow.people.get(by), now)
             uow.commit(now)
         return idea
 
@@ -195,6 +245,20 @@ class Services:
             idea.evaluate(uow.people.get(by), scores, outcome, comment, now)
             uow.commit(now)
         return idea
+
+    def declare_conflict(self, idea_id: int, by: str, reason: str, now: datetime) -> Idea:
+        """`by` declares a conflict of interest on the idea: from now on they neither review nor decide it."""
+        text.text(reason, "--reason", max_length=5000, multiline=True)
+        with self._refusals_recorded("conflict", by, idea_id, now), self._uow() as uow:
+            idea = uow.ideas.get(idea_id)
+            idea.declare_conflict(uow.people.get(by), reason, now)
+            uow.commit(now)
+        return idea
+
+    def available_actions(self, idea_id: int, email: str) -> list[Action]:
+        """What this person may do on the idea now (the buttons a page shows them)."""
+        with self._uow(read_only=True) as uow:
+            return available_actions(uow.people.get(email), uow.ideas.get(idea_id))
 
     def withdraw(self, idea_id: int, by: str, now: datetime, reason: str = "") -> Idea:
         text.text(reason, "--reason", max_length=5000, multiline=True, required=False)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, func, select
 
 from states.model import Idea
+from states.rules import available_actions
 from states.vocabulary import Stage
 from storage.tables import IdeaRow, PersonRow, PoolRow
 from storage.unit_of_work import UnitOfWork
@@ -28,6 +29,8 @@ class HistoryView(View):
     by: str | None
     reason: str
     action: str
+    #: Whom the row is about when that is not the actor (the reviewer a coordinator asked).
+    subject: str | None = None
 
 
 class ReviewView(View):
@@ -77,6 +80,10 @@ class IdeaView(View):
     pilot: PilotView | None
     evaluation: EvaluationView | None
     history: list[HistoryView]
+    #: People who declared a conflict of interest (they may neither review nor decide).
+    conflicts: list[str]
+    #: With a viewer (`show --as`): what that person may do on the idea now.
+    actions: list[str] | None = None
 
 
 class IdeaLine(View):
@@ -108,10 +115,14 @@ class PoolView(View):
     ideas_by_stage: dict[str, int]
 
 
-def idea_view(engine: Engine, idea_id: int) -> IdeaView:
+def idea_view(engine: Engine, idea_id: int, viewer: str | None = None) -> IdeaView:
+    """The idea as the operator sees it, or, with a viewer, with what that person may do now."""
     with UnitOfWork(engine, read_only=True) as uow:
         idea = uow.ideas.get(idea_id)
-        return _idea_view(idea, uow)
+        view = _idea_view(idea, uow)
+        if viewer is not None:
+            view.actions = [action.value for action in available_actions(uow.people.get(viewer), idea)]
+        return view
 
 
 def _idea_view(idea: Idea, uow: UnitOfWork) -> IdeaView:
@@ -135,9 +146,11 @@ def _idea_view(idea: Idea, uow: UnitOfWork) -> IdeaView:
                                   comment=evaluation.comment, at=evaluation.at)
         if evaluation else None,
         history=[
-            HistoryView(from_=h.from_stage, to=h.to_stage, at=h.at, by=h.by, reason=h.reason, action=h.action)
+            HistoryView(from_=h.from_stage, to=h.to_stage, at=h.at, by=h.by, reason=h.reason, action=h.action,
+                        subject=h.subject)
             for h in uow.ideas.history(idea.id)
         ],
+        conflicts=sorted(idea.conflicted),
     )
 
 

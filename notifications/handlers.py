@@ -1,8 +1,9 @@
 """Turn domain events into outbox rows, inside the transaction of the change that caused them.
 
-Who hears what: proposers about their own ideas, followers about their own pilots, reviewers when a
-gate asks for their review (all of them when it opens, then the ones a coordinator assigned, and
-reminders go to the assigned ones if any were), coordinators about everything that needs a decision.
+Who hears what: proposers about their own ideas, followers about their own pilots, the reviewers of
+the idea's pool when a gate asks for their review (all who may review it when it opens, then the ones
+a coordinator assigned, and reminders go to the assigned ones if any were), and the coordinators of
+the idea's pool about everything that needs a decision. Roles on other pools count for nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from states import events
 from states.model import Idea, Person
+from states.rules import Action, may
 from states.vocabulary import Gate, Role
 
 if TYPE_CHECKING:
@@ -39,12 +41,12 @@ def _followers(idea: Idea) -> tuple[Person, ...]:
 
 def _messages(uow: UnitOfWork, event: events.Event) -> list[tuple[str, list[Person], dict]]:
     idea = event.idea
-    coordinators = uow.people.with_role(Role.COORDINATOR)
+    coordinators = uow.people.holding(Role.COORDINATOR, idea.pool)
     match event:
         case events.IdeaSubmitted():
             return [("idea_received", [idea.proposer], {}), ("idea_submitted", coordinators, {})]
         case events.GateOpened(gate=gate, deadline=deadline):
-            asked = coordinators if gate == Gate.EVALUATION else uow.people.with_role(Role.REVIEWER)
+            asked = coordinators if gate == Gate.EVALUATION else _reviewers(uow, idea)
             criteria = [c.name for c in idea.pool.criteria]
             return [("review_requested", asked, {"gate": gate.value, "deadline": deadline.isoformat(),
                                                   "criteria": criteria})]
@@ -61,7 +63,7 @@ def _messages(uow: UnitOfWork, event: events.Event) -> list[tuple[str, list[Pers
                 asked = coordinators
             else:
                 reviewed = {review.reviewer.email for review in idea.reviews}
-                candidates = idea.assigned or uow.people.with_role(Role.REVIEWER)
+                candidates = idea.assigned or _reviewers(uow, idea)
                 asked = [p for p in candidates if p.email not in reviewed]
             return [("deadline_reminder", asked, {"gate": gate.value, "deadline": deadline.isoformat()})]
         case events.DeadlinePassed(gate=gate, deadline=deadline, lapsed=lapsed):
@@ -75,6 +77,11 @@ def _messages(uow: UnitOfWork, event: events.Event) -> list[tuple[str, list[Pers
             return [("evaluation_recorded", [idea.proposer, *_followers(idea), *coordinators],
                      {"outcome": outcome.value, **_pilot_extra(idea)})]
     raise TypeError(f"no handler for {type(event).__name__}")
+
+
+def _reviewers(uow: UnitOfWork, idea: Idea) -> list[Person]:
+    """The pool's reviewers who may review this idea (not its proposer, nobody with a conflict)."""
+    return [p for p in uow.people.holding(Role.REVIEWER, idea.pool) if may(p, Action.REVIEW, idea)]
 
 
 def _pilot_extra(idea: Idea) -> dict:

@@ -25,23 +25,28 @@ if TYPE_CHECKING:
     from states.model import Idea
 
 
-def _screening_passed(event: EventData) -> bool:
-    idea: Idea = event.model
+def screening_refusal(idea: Idea) -> str | None:
+    """Why a screening go would be refused now (must-meet answered no, or no complete review), or None."""
     criteria = idea.pool.criteria
     reviews = idea.reviews
     if any(answer is False for review in reviews for answer in review.must_meet.values()):
         failed = sorted({name for r in reviews for name, ok in r.must_meet.items() if not ok})
-        raise InvalidTransition(f"screening go refused: must-meet criteria answered no: {', '.join(failed)}")
+        return f"screening go refused: must-meet criteria answered no: {', '.join(failed)}"
     must = [c.name for c in criteria if c.must_meet]
     complete = [
         r for r in reviews if not missing_scores(criteria, r.scores) and all(name in r.must_meet for name in must)
     ]
     if not complete:
         needed = ", ".join(c.name for c in criteria)
-        raise InvalidTransition(
-            f"screening go needs at least one review scoring every criterion ({needed})"
-            + (f" and answering must-meet {', '.join(must)}" if must else "")
-        )
+        return (f"screening go needs at least one review scoring every criterion ({needed})"
+                + (f" and answering must-meet {', '.join(must)}" if must else ""))
+    return None
+
+
+def _screening_passed(event: EventData) -> bool:
+    refusal = screening_refusal(event.model)
+    if refusal is not None:
+        raise InvalidTransition(refusal)
     return True
 
 

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from states import events
 from states.criteria import Criterion, check_scores, weighted_score
 from states.errors import BadInput, BudgetExceeded, InvalidTransition
-from states.lifecycle import fire
-from states.rules import Action, require
+from states.lifecycle import fire, screening_refusal
+from states.rules import Action, require, why_not
 from states.vocabulary import (
     DeadlinePolicy,
     Decision,
@@ -39,13 +39,31 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=COPENHAGEN).astimezone(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A role held on one pool (`pool_id`) or on every pool (None)."""
+
+    role: Role
+    pool_id: int | None = None
+
+
+def everywhere(*roles: Role) -> frozenset[Grant]:
+    return frozenset(Grant(role) for role in roles)
+
+
 @dataclass(eq=False, slots=True)
 class Person:
     email: str
     name: str
-    role: Role
     lang: Language = Language.DA
     id: int | None = None
+    grants: frozenset[Grant] = frozenset()
+
+    def holds(self, role: Role, pool: Pool | None = None) -> bool:
+        """Whether the person holds `role` on `pool` (by a grant on it or on every pool); without a
+        pool, whether they hold it on every pool."""
+        return any(g.role == role and (g.pool_id is None or (pool is not None and g.pool_id == pool.id))
+                   for g in self.grants)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +134,31 @@ class PilotPlan:
         if not self.sites:
             raise BadInput("a pilot needs at least one site (--site)")
 
+    def summary(self) -> str:
+        """The plan in one line for the record. Followers are counted, not named: the history is
+        append-only, and a name written into it could not be erased when the person is forgotten."""
+        parts = [f"{self.start.isoformat()} to {self.end.isoformat()}", f"sites: {', '.join(self.sites)}"]
+        if self.measures:
+            parts.append(f"measures: {'; '.join(self.measures)}")
+        parts.append(f"follow-up group of {len(self.followers)}")
+        return ", ".join(parts)
+
+    def changes_since(self, earlier: PilotPlan) -> str:
+        """What re-planning changed, in one line (empty if nothing did)."""
+        changes = []
+        for what, old, new in (("start", earlier.start, self.start), ("end", earlier.end, self.end)):
+            if old != new:
+                changes.append(f"{what} {old.isoformat()} → {new.isoformat()}")
+        for what, old, new in (("sites", earlier.sites, self.sites), ("measures", earlier.measures, self.measures)):
+            added, removed = [x for x in new if x not in old], [x for x in old if x not in new]
+            if added or removed:
+                changes.append(f"{what} " + ", ".join([f"+{x}" for x in added] + [f"−{x}" for x in removed]))
+        old_group, new_group = {p.email for p in earlier.followers}, {p.email for p in self.followers}
+        if old_group != new_group:
+            changes.append(f"follow-up group {len(new_group - old_group)} added, {len(old_group - new_group)} removed"
+                           f" (now {len(new_group)})")
+        return "; ".join(changes)
+
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
@@ -141,6 +184,17 @@ class HistoryEntry:
     at: datetime
     by: Person | None
     reason: str
+    #: The person the entry is about when that is not the actor (a reviewer asked by a coordinator).
+    subject: Person | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A declared conflict of interest: the person may neither review nor decide the idea."""
+
+    person: Person
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +243,8 @@ class Idea:
     reviews: list[Review] = field(default_factory=list)
     #: Reviewers a coordinator asked for at the open gate in this round (empty: every reviewer is asked).
     assigned: list[Person] = field(default_factory=list)
+    #: Emails of the people who declared a conflict of interest on this idea.
+    conflicted: set[str] = field(default_factory=set)
     created_at: datetime | None = None
     id: int | None = None
     version: int = 0
@@ -197,6 +253,7 @@ class Idea:
     new_reviews: list[Review] = field(default_factory=list)
     new_decisions: list[DecisionRecord] = field(default_factory=list)
     new_assignments: list[Assignment] = field(default_factory=list)
+    new_conflicts: list[Conflict] = field(default_factory=list)
     new_timers: list[Timer] | None = None
     new_pilot: PilotPlan | None = None
     new_evaluation: Evaluation | None = None
@@ -246,13 +303,20 @@ class Idea:
         """
         require(by, Action.ASSIGN, self)
         gate = self._review_gate()
-        not_reviewers = [p.email for p in reviewers if p.role != Role.REVIEWER]
+        not_reviewers = [p.email for p in reviewers if not p.holds(Role.REVIEWER, self.pool)]
         if not_reviewers:
-            raise BadInput(f"{', '.join(not_reviewers)} cannot be asked to review: not registered as a reviewer")
+            raise BadInput(f"{', '.join(not_reviewers)} cannot be asked to review: "
+                           f"not a reviewer of pool {self.pool.name!r}")
+        barred = [f"{p.email} ({why})" for p in reviewers if (why := why_not(p, Action.REVIEW, self))]
+        if barred:
+            raise InvalidTransition(f"cannot ask {', '.join(barred)}")
         asked = {p.email for p in self.assigned}
         new = [p for p in {p.email: p for p in reviewers}.values() if p.email not in asked]
         self.assigned += new
         self.new_assignments += [Assignment(gate, self.gate_round, p, by, now) for p in new]
+        for person in new:
+            self._record("assign", self.stage, self.stage, now, by, f"asked to review at the {gate} gate",
+                         subject=person)
         if new:
             self.events.append(events.ReviewersAssigned(self, gate, self.deadline, tuple(new), by))
         return new
@@ -299,7 +363,7 @@ class Idea:
     ) -> None:
         """Record a gate decision. `at_gate` names the gate the decider saw, so a stale or repeated
         request cannot decide the next gate instead; `request_id` lets storage recognise a retry."""
-        require(by, Action.DECIDE, self)
+        require(by, Action.deciding(decision), self)
         gate = self.open_gate
         if at_gate is not None and gate != at_gate:
             where = f"its {gate} gate is open" if gate else f"it is {self.stage} with no gate open"
@@ -326,7 +390,10 @@ class Idea:
             self.gate_round += 1
             self.reviews = []
             self.assigned = []
-        self._moved(decision.value, from_stage, by, now, reason or f"{decision} at the {gate or from_stage} gate")
+        said = reason or f"{decision} at the {gate or from_stage} gate"
+        if decision == Decision.GO and gate == Gate.FUNDING:  # the record states the amount, whatever was said
+            said = f"go at the funding gate, {_kroner(amount_dkk)} allocated" + (f": {reason}" if reason else "")
+        self._moved(decision.value, from_stage, by, now, said)
         self.new_decisions.append(
             DecisionRecord(gate, self.gate_round, decision, by, amount_dkk, reason, now, request_id)
         )
@@ -342,13 +409,38 @@ class Idea:
 
     # -- pilots and evaluation -------------------------------------------------------------------
 
-    def plan_pilot(self, plan: PilotPlan, by: Person | None, now: datetime) -> None:
-        if by is not None:
-            require(by, Action.PLAN_PILOT, self)
+    def plan_pilot(self, plan: PilotPlan, by: Person, now: datetime) -> None:
+        """Plan the pilot, or re-plan it before it starts; the history says what changed."""
+        require(by, Action.PLAN_PILOT, self)
         if self.stage != Stage.FUNDED:
             raise InvalidTransition(f"only a funded idea can plan its pilot; this one is {self.stage}")
-        self.pilot = self.new_pilot = plan
+        earlier, self.pilot = self.pilot, plan
+        if earlier is None:
+            self._record("plan_pilot", self.stage, self.stage, now, by, f"pilot planned: {plan.summary()}")
+        else:
+            changes = plan.changes_since(earlier)
+            if not changes:
+                return
+            self._record("replan_pilot", self.stage, self.stage, now, by, f"pilot re-planned: {changes}")
+        self.new_pilot = plan
         self._arm(now)
+
+    def declare_conflict(self, person: Person, reason: str, now: datetime) -> None:
+        """Record that `person` has a conflict of interest: from now on they neither review nor decide."""
+        require(person, Action.DECLARE_CONFLICT, self)
+        if person.email in self.conflicted:
+            raise InvalidTransition(f"{person.email} has already declared a conflict of interest on idea {self.id}")
+        self.conflicted.add(person.email)
+        self.new_conflicts.append(Conflict(person, reason, now))
+        self._record("conflict", self.stage, self.stage, now, person, f"conflict of interest declared: {reason}")
+
+    def go_blocked_by(self) -> str | None:
+        """Why a go at the open screening or funding gate would be refused now, or None."""
+        if self.open_gate == Gate.SCREENING:
+            return screening_refusal(self)
+        if self.open_gate == Gate.FUNDING and self.pool.remaining_dkk <= 0:
+            return f"pool {self.pool.name!r} has nothing left to allocate"
+        return None
 
     def start_pilot(self, now: datetime) -> None:
         from_stage, _ = fire(self, "start_pilot")
@@ -453,11 +545,13 @@ class Idea:
     @property
     def changed(self) -> bool:
         """Whether this command recorded anything the repository must write."""
-        return bool(self.new_history or self.new_reviews or self.new_assignments or self.new_timers is not None)
+        return bool(self.new_history or self.new_reviews or self.new_assignments or self.new_conflicts
+                    or self.new_timers is not None)
 
     def forget_changes(self) -> None:
         """Called once the changes are written, so a second save in the same session writes nothing twice."""
         self.new_history, self.new_reviews, self.new_decisions, self.new_assignments = [], [], [], []
+        self.new_conflicts = []
         self.events = []
         self.new_timers = self.new_pilot = self.new_evaluation = self.new_allocation_dkk = None
 
@@ -471,6 +565,12 @@ class Idea:
         self._arm(now)
 
     def _record(
-        self, action: str, from_stage: Stage | None, to_stage: Stage, now: datetime, by: Person | None, reason: str
+        self, action: str, from_stage: Stage | None, to_stage: Stage, now: datetime, by: Person | None, reason: str,
+        subject: Person | None = None,
     ) -> None:
-        self.new_history.append(HistoryEntry(action, from_stage, to_stage, now, by, reason))
+        self.new_history.append(HistoryEntry(action, from_stage, to_stage, now, by, reason, subject))
+
+
+def _kroner(amount: int) -> str:
+    """`1.000.000 kr.`: how the record states an amount (the Danish way, as everywhere in ideaflow)."""
+    return f"{amount:,} kr.".replace(",", ".")

@@ -1,7 +1,13 @@
-"""Who may do what.
+"""Who may do what, on which pool, and what a person can do on an idea right now.
 
-Coordinators decide gates, ask reviewers, plan pilots, resume held ideas and evaluate; reviewers review; an idea's
-own proposer withdraws it. Nobody else. Anyone registered may submit an idea.
+Roles belong to a pool: a coordinator of pool A decides A's ideas and nothing of pool B, and the same
+person may review B. Nobody reviews, decides or evaluates an idea they proposed or declared a
+conflict of interest on. An idea's own proposer withdraws it. Administrators create pools and people
+and grant roles; they decide nothing by being administrators. The command line's operator may do
+what an administrator may, and plan pilots (the contract lets `ideaflow pilot` go without `--by`).
+
+`available_actions` is the one answer to "which buttons does this person get": it combines these
+rules with the lifecycle (stage, open gate) and the gates' guards, so no entry point re-derives them.
 """
 
 from __future__ import annotations
@@ -10,25 +16,46 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from states.errors import NotAllowed
-from states.vocabulary import Role
+from states.vocabulary import FINAL_STAGES, OPEN_STAGES, Decision, Gate, Role, Stage
 
 if TYPE_CHECKING:
-    from states.model import Idea, Person
+    from states.model import Idea, Person, Pool
 
 
 class Action(StrEnum):
     REVIEW = "review"
-    DECIDE = "decide"
-    ASSIGN = "ask reviewers for"
-    PLAN_PILOT = "plan a pilot for"
+    GO = "go"
+    KILL = "kill"
+    HOLD = "hold"
+    RECYCLE = "recycle"
+    ASSIGN = "assign"
+    PLAN_PILOT = "plan_pilot"
     EVALUATE = "evaluate"
     RESUME = "resume"
     WITHDRAW = "withdraw"
+    DECLARE_CONFLICT = "declare_conflict"
+
+    @classmethod
+    def deciding(cls, decision: Decision) -> Action:
+        return cls(decision.value)
+
+    @property
+    def words(self) -> str:
+        """How a refusal names the action: "may not <words> idea 7"."""
+        return _WORDS.get(self, self.value.replace("_", " "))
 
 
-ROLE_MAY: dict[Action, Role] = {
+_WORDS = {Action.GO: "decide", Action.KILL: "decide", Action.HOLD: "decide", Action.RECYCLE: "decide",
+          Action.ASSIGN: "ask reviewers for", Action.PLAN_PILOT: "plan a pilot for",
+          Action.DECLARE_CONFLICT: "declare a conflict on"}
+
+DECISIONS = (Action.GO, Action.KILL, Action.HOLD, Action.RECYCLE)
+#: Actions that judge the idea: its proposer and anyone with a declared conflict are kept out.
+JUDGING = (Action.REVIEW, *DECISIONS, Action.EVALUATE)
+#: The role each action needs on the idea's pool (withdraw is the proposer's own).
+ROLE_FOR: dict[Action, Role] = {
     Action.REVIEW: Role.REVIEWER,
-    Action.DECIDE: Role.COORDINATOR,
+    **dict.fromkeys(DECISIONS, Role.COORDINATOR),
     Action.ASSIGN: Role.COORDINATOR,
     Action.PLAN_PILOT: Role.COORDINATOR,
     Action.EVALUATE: Role.COORDINATOR,
@@ -36,13 +63,76 @@ ROLE_MAY: dict[Action, Role] = {
 }
 
 
-def may(person: Person, action: Action, idea: Idea) -> bool:
+def coordinates(person: Person, pool: Pool) -> bool:
+    return person.holds(Role.COORDINATOR, pool)
+
+
+def is_staff_of(person: Person, pool: Pool) -> bool:
+    return person.holds(Role.COORDINATOR, pool) or person.holds(Role.REVIEWER, pool)
+
+
+def may_administer(person: Person) -> bool:
+    return person.holds(Role.ADMINISTRATOR) or person.holds(Role.OPERATOR)
+
+
+def require_administrator(person: Person, what: str) -> None:
+    if not may_administer(person):
+        raise NotAllowed(f"{person.email} may not {what}: only an administrator may")
+
+
+def why_not(person: Person, action: Action, idea: Idea) -> str | None:
+    """Why `person` may not take `action` on `idea` whatever its stage, or None if their role allows it."""
     if action == Action.WITHDRAW:
-        return person.email == idea.proposer.email
-    return person.role == ROLE_MAY[action]
+        return None if person.email == idea.proposer.email else "only the idea's proposer may"
+    if action in JUDGING:
+        if person.email == idea.proposer.email:
+            return "nobody judges an idea they proposed"
+        if person.email in idea.conflicted:
+            return "they declared a conflict of interest on it"
+    if action == Action.DECLARE_CONFLICT:
+        return None if is_staff_of(person, idea.pool) else f"only a coordinator or reviewer of pool {idea.pool.name!r} may"
+    if action == Action.PLAN_PILOT and person.holds(Role.OPERATOR):
+        return None
+    role = ROLE_FOR[action]
+    return None if person.holds(role, idea.pool) else f"only a {role} of pool {idea.pool.name!r} may"
+
+
+def may(person: Person, action: Action, idea: Idea) -> bool:
+    return why_not(person, action, idea) is None
 
 
 def require(person: Person, action: Action, idea: Idea) -> None:
-    if not may(person, action, idea):
-        who = "the idea's proposer" if action == Action.WITHDRAW else f"a {ROLE_MAY[action]}"
-        raise NotAllowed(f"{person.email} ({person.role}) may not {action} idea {idea.id}: only {who} may")
+    reason = why_not(person, action, idea)
+    if reason is not None:
+        raise NotAllowed(f"{person.email} may not {action.words} idea {idea.id}: {reason}")
+
+
+def stage_allows(action: Action, idea: Idea) -> bool:
+    """Whether the idea's stage, open gate and the gates' guards let `action` happen now."""
+    gate = idea.open_gate
+    review_gate_open = gate in (Gate.SCREENING, Gate.FUNDING)
+    match action:
+        case Action.REVIEW | Action.ASSIGN | Action.RECYCLE:
+            return review_gate_open
+        case Action.GO:
+            return review_gate_open and idea.go_blocked_by() is None
+        case Action.KILL | Action.WITHDRAW:
+            return idea.stage not in FINAL_STAGES
+        case Action.HOLD:
+            return idea.stage in OPEN_STAGES
+        case Action.RESUME:
+            return idea.stage == Stage.ON_HOLD
+        case Action.PLAN_PILOT:
+            return idea.stage == Stage.FUNDED
+        case Action.EVALUATE:
+            return gate == Gate.EVALUATION
+        case Action.DECLARE_CONFLICT:
+            return idea.stage not in FINAL_STAGES
+    raise ValueError(action)
+
+
+def available_actions(person: Person, idea: Idea) -> list[Action]:
+    """What `person` can do on `idea` now: allowed by their role on its pool and possible in its state."""
+    return [action for action in Action
+            if may(person, action, idea) and stage_allows(action, idea)
+            and not (action == Action.DECLARE_CONFLICT and person.email in idea.conflicted)]

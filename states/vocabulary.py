@@ -40,10 +40,23 @@ class Outcome(StrEnum):
 
 
 class Role(StrEnum):
+    """What a person may be. Administrators, coordinators and reviewers hold the role by a grant (on
+    one pool or on every pool); proposers and followers need none: proposing an idea or being named
+    in a pilot's follow-up group is what makes somebody one. The operator is the command line's own
+    actor (`OPERATOR_EMAIL`), named in the record when a command was given without `--by`."""
+
+    ADMINISTRATOR = "administrator"
     COORDINATOR = "coordinator"
     REVIEWER = "reviewer"
     PROPOSER = "proposer"
     FOLLOWER = "follower"
+    OPERATOR = "operator"
+
+
+#: Roles that are granted (and revoked); coordinator and reviewer per pool, administrator everywhere.
+GRANTABLE_ROLES = (Role.ADMINISTRATOR, Role.COORDINATOR, Role.REVIEWER)
+#: The built-in actor of commands given on the command line without `--by`.
+OPERATOR_EMAIL = "operator@ideaflow.invalid"
 
 
 class Language(StrEnum):

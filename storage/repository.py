@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from states.criteria import Criterion
@@ -21,15 +21,18 @@ from states.errors import BudgetExceeded, NotFound
 from states.model import (
     Evaluation,
     GatePolicy,
+    Grant,
     Idea,
     Person,
     PilotPlan,
     Pool,
     Review,
 )
-from states.vocabulary import DeadlinePolicy, Gate, Language, Outcome, Role, Stage, TimerKind
+from states.vocabulary import OPERATOR_EMAIL, DeadlinePolicy, Gate, Language, Outcome, Role, Stage, TimerKind
 from storage.tables import (
     AllocationRow,
+    AuditRow,
+    ConflictRow,
     CriterionRow,
     DecisionRow,
     DigestWatermarkRow,
@@ -46,6 +49,7 @@ from storage.tables import (
     RefusalRow,
     ReviewAssignmentRow,
     ReviewRow,
+    RoleGrantRow,
     TimerRow,
 )
 
@@ -55,12 +59,11 @@ class PersonRepository:
         self.session = session
         self._by_email: dict[str, Person] = {}
         self._by_id: dict[int, Person] = {}
-        self._with_role: dict[Role, list[Person]] = {}
+        self._holding: dict[tuple[Role, int | None], list[Person]] = {}
 
     def add(self, person: Person, now: datetime) -> Person:
         """Register a person; their first digest will cover what happens from now on."""
-        self._with_role.clear()
-        row = PersonRow(email=person.email, name=person.name, role=person.role, lang=person.lang, created_at=now)
+        row = PersonRow(email=person.email, name=person.name, lang=person.lang, created_at=now)
         self.session.add(row)
         self.session.flush()
         person.id = row.id
@@ -72,7 +75,7 @@ class PersonRepository:
         if email in self._by_email:
             return self._by_email[email]
         row = self.session.scalars(select(PersonRow).where(PersonRow.email == email)).one_or_none()
-        return self._from_row(row) if row else None
+        return self._from_rows([row])[0] if row else None
 
     def get(self, email: str) -> Person:
         person = self.find(email)
@@ -80,10 +83,47 @@ class PersonRepository:
             raise NotFound(f"unknown person {email!r} (add them with 'ideaflow person add')")
         return person
 
+    def operator(self) -> Person:
+        """The command line's own actor, named in the record for commands given without --by."""
+        return self.get(OPERATOR_EMAIL)
+
     def by_id(self, person_id: int) -> Person:
         if person_id not in self._by_id:
-            self._from_row(self.session.get_one(PersonRow, person_id))
+            self._from_rows([self.session.get_one(PersonRow, person_id)])
         return self._by_id[person_id]
+
+    def everyone(self) -> list[Person]:
+        """Every person with their grants, by name (the administrator's list)."""
+        rows = list(self.session.scalars(select(PersonRow).where(PersonRow.email != OPERATOR_EMAIL)
+                                         .order_by(PersonRow.name, PersonRow.id)))
+        return self._from_rows(rows)
+
+    def grant(self, person: Person, grant: Grant, by: Person, now: datetime) -> bool:
+        """Give `person` the role; False if they already held exactly this grant."""
+        if grant in person.grants:
+            return False
+        self.session.add(RoleGrantRow(person_id=person.id, role=grant.role, pool_id=grant.pool_id, granted_at=now))
+        self.audit(by, person, "grant", now, grant)
+        person.grants = person.grants | {grant}
+        self._holding.clear()
+        return True
+
+    def revoke(self, person: Person, grant: Grant, by: Person, now: datetime) -> bool:
+        """Take the role away; False if they did not hold exactly this grant."""
+        if grant not in person.grants:
+            return False
+        pool_matches = (RoleGrantRow.pool_id.is_(None) if grant.pool_id is None
+                        else RoleGrantRow.pool_id == grant.pool_id)
+        self.session.execute(delete(RoleGrantRow).where(RoleGrantRow.person_id == person.id,
+                                                        RoleGrantRow.role == grant.role, pool_matches))
+        self.audit(by, person, "revoke", now, grant)
+        person.grants = person.grants - {grant}
+        self._holding.clear()
+        return True
+
+    def audit(self, by: Person, person: Person, action: str, now: datetime, grant: Grant | None = None) -> None:
+        self.session.add(AuditRow(at=now, by_id=by.id, person_id=person.id, action=action,
+                                  role=grant.role if grant else None, pool_id=grant.pool_id if grant else None))
 
     def forget(self, person: Person, email: str, name: str) -> None:
         """Replace a person's address and name by a pseudonym wherever ideaflow stored them.
@@ -93,7 +133,7 @@ class PersonRepository:
         rewritten; mail still waiting for this person is cancelled (it could not be delivered).
         """
         old_email, old_name = person.email, person.name
-        self._with_role.clear()
+        self._holding.clear()
         self.session.execute(update(PersonRow.__table__).where(PersonRow.__table__.c.id == person.id)
                              .values(email=email, name=name))
         refusals = RefusalRow.__table__
@@ -117,20 +157,32 @@ class PersonRepository:
         """Bring these people into the unit of work with one query (a sweep batch needs many)."""
         missing = {i for i in person_ids if i not in self._by_id}
         if missing:
-            for row in self.session.scalars(select(PersonRow).where(PersonRow.id.in_(missing))):
-                self._from_row(row)
+            self._from_rows(list(self.session.scalars(select(PersonRow).where(PersonRow.id.in_(missing)))))
 
-    def with_role(self, role: Role) -> list[Person]:
-        """Everyone with the role, read once per unit of work (every event of a batch asks)."""
-        if role not in self._with_role:
-            rows = self.session.scalars(select(PersonRow).where(PersonRow.role == role).order_by(PersonRow.id))
-            self._with_role[role] = [self._from_row(row) for row in rows]
-        return list(self._with_role[role])
+    def holding(self, role: Role, pool: Pool) -> list[Person]:
+        """Everyone who holds `role` on `pool` (there or on every pool), read once per unit of work:
+        every event of a sweep batch asks."""
+        key = (role, pool.id)
+        if key not in self._holding:
+            rows = self.session.scalars(
+                select(PersonRow).join(RoleGrantRow, RoleGrantRow.person_id == PersonRow.id)
+                .where(RoleGrantRow.role == role, (RoleGrantRow.pool_id == pool.id) | RoleGrantRow.pool_id.is_(None))
+                .distinct().order_by(PersonRow.id))
+            self._holding[key] = self._from_rows(list(rows))
+        return list(self._holding[key])
 
-    def _from_row(self, row: PersonRow) -> Person:
-        if row.id in self._by_id:
-            return self._by_id[row.id]
-        return self._remember(Person(row.email, row.name, Role(row.role), Language(row.lang), row.id))
+    def _from_rows(self, rows: list[PersonRow]) -> list[Person]:
+        """People for these rows, with their grants (one query for all the new ones)."""
+        new = [row for row in rows if row.id not in self._by_id]
+        if new:
+            grants: dict[int, set[Grant]] = {row.id: set() for row in new}
+            for person_id, role, pool_id in self.session.execute(
+                    select(RoleGrantRow.person_id, RoleGrantRow.role, RoleGrantRow.pool_id)
+                    .where(RoleGrantRow.person_id.in_(grants))):
+                grants[person_id].add(Grant(Role(role), pool_id))
+            for row in new:
+                self._remember(Person(row.email, row.name, Language(row.lang), row.id, frozenset(grants[row.id])))
+        return [self._by_id[row.id] for row in rows]
 
     def _remember(self, person: Person) -> Person:
         self._by_email[person.email] = self._by_id[person.id] = person
@@ -237,6 +289,7 @@ class HistoryLine:
     at: datetime
     by: str | None
     reason: str
+    subject: str | None = None
 
 
 IDEAS = IdeaRow.__table__
@@ -278,6 +331,7 @@ class IdeaRepository:
             pilots, evaluations = self._load_pilots(rows), self._load_evaluations(rows)
             ideas = {i: self._from_row(row, pilots.get(i), evaluations.get(i)) for i, row in rows.items()}
             self._load_open_gates([idea for idea in ideas.values() if idea.open_gate in (Gate.SCREENING, Gate.FUNDING)])
+            self._load_conflicts(ideas)
             self.seen.update(ideas)
         return {i: self.seen[i] for i in idea_ids}
 
@@ -312,6 +366,23 @@ class IdeaRepository:
             if at_open_gate(a.idea_id, a.gate, a.round):
                 by_id[a.idea_id].assigned.append(self.people.by_id(a.reviewer_id))
 
+    def _load_conflicts(self, ideas: dict[int, Idea]) -> None:
+        rows = self.session.execute(
+            select(ConflictRow.idea_id, PersonRow.email).join(PersonRow, ConflictRow.person_id == PersonRow.id)
+            .where(ConflictRow.idea_id.in_(ideas)))
+        for idea_id, email in rows:
+            ideas[idea_id].conflicted.add(email)
+
+    def record_forgotten(self, person: Person, by: Person, now: datetime) -> int:
+        """A history row on every idea the forgotten person proposed, naming the erasure, not them."""
+        ideas = self.session.execute(select(IDEAS.c.id, IDEAS.c.stage).where(IDEAS.c.proposer_id == person.id)).all()
+        self._insert(HistoryRow, [
+            {"idea_id": idea_id, "action": "forget", "from_stage": stage, "to_stage": stage, "at": now,
+             "by_id": by.id, "reason": "the proposer's name and e-mail address were erased", "subject_id": None}
+            for idea_id, stage in ideas
+        ])
+        return len(ideas)
+
     def _review(self, r: ReviewRow) -> Review:
         return Review(self.people.by_id(r.reviewer_id), Gate(r.gate), r.round, r.scores, r.must_meet, r.comment,
                       r.weighted_score, r.created_at)
@@ -335,13 +406,15 @@ class IdeaRepository:
         return self.session.scalar(select(DecisionRow.idea_id).where(DecisionRow.request_id == request_id))
 
     def history(self, idea_id: int) -> list[HistoryLine]:
+        actor, subject = aliased(PersonRow), aliased(PersonRow)
         rows = self.session.execute(
-            select(HistoryRow, PersonRow.email)
-            .outerjoin(PersonRow, HistoryRow.by_id == PersonRow.id)
+            select(HistoryRow, actor.email, subject.email)
+            .outerjoin(actor, HistoryRow.by_id == actor.id)
+            .outerjoin(subject, HistoryRow.subject_id == subject.id)
             .where(HistoryRow.idea_id == idea_id)
             .order_by(HistoryRow.id)
         )
-        return [HistoryLine(h.action, h.from_stage, h.to_stage, h.at, email, h.reason) for h, email in rows]
+        return [HistoryLine(h.action, h.from_stage, h.to_stage, h.at, by, h.reason, about) for h, by, about in rows]
 
     def persist_changes(self, now: datetime) -> None:
         """Write what every idea of this unit of work recorded, a statement per table for all of them."""
@@ -371,8 +444,12 @@ class IdeaRepository:
         person_id = lambda p: p.id if p is not None else None  # noqa: E731
         self._insert(HistoryRow, [
             {"idea_id": idea.id, "action": h.action, "from_stage": h.from_stage, "to_stage": h.to_stage,
-             "at": h.at, "by_id": person_id(h.by), "reason": h.reason}
+             "at": h.at, "by_id": person_id(h.by), "reason": h.reason, "subject_id": person_id(h.subject)}
             for idea in ideas for h in idea.new_history
+        ])
+        self._insert(ConflictRow, [
+            {"idea_id": idea.id, "person_id": c.person.id, "reason": c.reason, "at": c.at}
+            for idea in ideas for c in idea.new_conflicts
         ])
         self._insert(ReviewRow, [
             {"idea_id": idea.id, "gate": r.gate, "round": r.round, "reviewer_id": r.reviewer.id,

@@ -96,9 +96,44 @@ class PersonRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20), index=True)
     lang: Mapped[str] = mapped_column(String(5))
     created_at: Mapped[datetime]
+
+
+EVERY_POOL = "pool_id IS NULL"
+
+
+class RoleGrantRow(Base):
+    """A role a person holds on one pool, or on every pool (`pool_id` NULL). Revoking deletes the
+    row; the `audit` table keeps who granted and revoked what, and when."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (
+        UniqueConstraint("person_id", "role", "pool_id"),
+        # NULLs are distinct in a UNIQUE constraint: a second index keeps "every pool" grants single.
+        Index("uq_role_grants_every_pool", "person_id", "role", unique=True,
+              sqlite_where=text(EVERY_POOL), postgresql_where=text(EVERY_POOL)),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"))
+    granted_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """Changes to people and their roles: granted, revoked, added, forgotten; who did it and when."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str | None] = mapped_column(String(20))
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"))
 
 
 class IdeaRow(Base):
@@ -246,6 +281,21 @@ class HistoryRow(Base):
     at: Mapped[datetime]
     by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     reason: Mapped[str] = mapped_column(Text)
+    # The person the row is about when that is not the actor (a reviewer asked by a coordinator).
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+
+class ConflictRow(Base):
+    """A declared conflict of interest: the person neither reviews nor decides the idea."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (UniqueConstraint("idea_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
 
 
 PENDING = "fired_at IS NULL AND cancelled_at IS NULL"

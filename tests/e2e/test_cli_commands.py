@@ -323,7 +323,7 @@ def test_assign_asks_each_reviewer_once_and_reminders_go_to_the_asked(cli, expec
         expect.failed(cli("assign", idea, "--by", world.reviewer), 1, "may not ask reviewers")
     with unchanged(idea):
         expect.failed(cli("assign", idea, "--by", world.coordinator, "--reviewer", world.proposer), 2,
-                      "not registered as a reviewer")
+                      "not a reviewer of pool")
     with unchanged(idea):
         expect.failed(cli("assign", idea, "--by", world.coordinator, "--reviewer", "nobody@kommune.dk"), 2,
                       "unknown person")

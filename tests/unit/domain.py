@@ -3,15 +3,15 @@
 from datetime import UTC, date, datetime, timedelta
 
 from states.criteria import TAARNBY_CRITERIA, Criterion
-from states.model import GatePolicy, Idea, Person, PilotPlan, Pool
+from states.model import GatePolicy, Idea, Person, PilotPlan, Pool, everywhere
 from states.vocabulary import Decision, Role
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-COORDINATOR = Person("k@kommune.dk", "Koordinator", Role.COORDINATOR, id=1)
-REVIEWER = Person("r@kommune.dk", "Bedømmer", Role.REVIEWER, id=2)
-OTHER_REVIEWER = Person("r2@kommune.dk", "Bedømmer 2", Role.REVIEWER, id=5)
-PROPOSER = Person("p@example.dk", "Borger", Role.PROPOSER, id=3)
-FOLLOWER = Person("f@kommune.dk", "Byråd", Role.FOLLOWER, id=4)
+COORDINATOR = Person("k@kommune.dk", "Koordinator", id=1, grants=everywhere(Role.COORDINATOR))
+REVIEWER = Person("r@kommune.dk", "Bedømmer", id=2, grants=everywhere(Role.REVIEWER))
+OTHER_REVIEWER = Person("r2@kommune.dk", "Bedømmer 2", id=5, grants=everywhere(Role.REVIEWER))
+PROPOSER = Person("p@example.dk", "Borger", id=3)
+FOLLOWER = Person("f@kommune.dk", "Byråd", id=4)
 EVERYONE = (COORDINATOR, REVIEWER, PROPOSER, FOLLOWER)
 ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
 

@@ -23,7 +23,7 @@ from states import events
 from states.criteria import Criterion
 from states.errors import BadInput, BudgetExceeded, InvalidTransition
 from states.lifecycle import MACHINE, allowed_triggers
-from states.model import Person, PilotPlan, local_midnight
+from states.model import Person, PilotPlan, everywhere, local_midnight
 from states.vocabulary import DeadlinePolicy, Decision, Gate, Outcome, Role, Stage, TimerKind
 
 
@@ -39,12 +39,13 @@ def test_the_happy_path_records_every_move_in_order():
         ("submit", None, Stage.SUBMITTED),
         ("go", Stage.SUBMITTED, Stage.SCREENED),
         ("go", Stage.SCREENED, Stage.FUNDED),
+        ("plan_pilot", Stage.FUNDED, Stage.FUNDED),
         ("start_pilot", Stage.FUNDED, Stage.PILOTING),
         ("open_evaluation", Stage.PILOTING, Stage.PILOTING),
         ("evaluate", Stage.PILOTING, Stage.EVALUATED),
     ]
     assert idea.evaluation.outcome == Outcome.SCALE and idea.evaluation.weighted_score == 4.0
-    assert idea.new_history[1].by is COORDINATOR and idea.new_history[3].by is None  # the system started it
+    assert idea.new_history[1].by is COORDINATOR and idea.new_history[4].by is None  # the system started it
 
 
 def test_the_shared_machine_has_no_shortcuts_and_holds_no_models():
@@ -76,8 +77,9 @@ def test_a_must_meet_criterion_answered_no_refuses_the_screening_go():
     with pytest.raises(InvalidTransition, match="answered no: lovlig"):
         idea.decide(Decision.GO, COORDINATOR, NOW)
     assert idea.stage == Stage.SUBMITTED and len(idea.new_history) == 1
+    stranger = Person("x@y.dk", "X", id=9, grants=everywhere(Role.REVIEWER))
     with pytest.raises(BadInput, match="not a must-meet criterion"):
-        idea.review(Person("x@y.dk", "X", Role.REVIEWER, id=9), {"effekt": 3}, {"effekt": True}, "", NOW)
+        idea.review(stranger, {"effekt": 3}, {"effekt": True}, "", NOW)
 
 
 def test_funding_go_allocates_within_the_budget_only():
@@ -143,7 +145,7 @@ def test_asking_reviewers_asks_each_once_per_round_and_only_reviewers():
     assert [e.reviewers for e in asked] == [(REVIEWER,), (OTHER_REVIEWER,)]
     assert [(a.gate, a.round, a.reviewer) for a in idea.new_assignments] == [
         (Gate.SCREENING, 1, REVIEWER), (Gate.SCREENING, 1, OTHER_REVIEWER)]
-    with pytest.raises(BadInput, match="not registered as a reviewer"):
+    with pytest.raises(BadInput, match="not a reviewer of pool"):
         idea.assign_reviewers([PROPOSER], COORDINATOR, NOW)
     idea.decide(Decision.RECYCLE, COORDINATOR, NOW)
     assert idea.assigned == [] and idea.assign_reviewers([REVIEWER], COORDINATOR, NOW) == [REVIEWER]

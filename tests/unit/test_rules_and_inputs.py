@@ -15,23 +15,24 @@ from states.vocabulary import Decision, Outcome, Role
 
 ALLOWED = {
     Action.REVIEW: {REVIEWER},
-    Action.DECIDE: {COORDINATOR},
+    **dict.fromkeys((Action.GO, Action.KILL, Action.HOLD, Action.RECYCLE), {COORDINATOR}),
     Action.ASSIGN: {COORDINATOR},
     Action.PLAN_PILOT: {COORDINATOR},
     Action.EVALUATE: {COORDINATOR},
     Action.RESUME: {COORDINATOR},
     Action.WITHDRAW: {PROPOSER},
+    Action.DECLARE_CONFLICT: {COORDINATOR, REVIEWER},
 }
 
 
 @pytest.mark.parametrize("action", list(Action))
-def test_each_action_belongs_to_one_role(action):
+def test_each_action_belongs_to_its_roles(action):
     idea = submitted()
     assert {p for p in EVERYONE if may(p, action, idea)} == ALLOWED[action]
 
 
 def test_only_the_ideas_own_proposer_withdraws():
-    another_proposer = Person("anden@example.dk", "Anden", Role.PROPOSER, id=7)
+    another_proposer = Person("anden@example.dk", "Anden", id=7)
     with pytest.raises(NotAllowed, match="only the idea's proposer"):
         submitted().withdraw(another_proposer, NOW)
 
