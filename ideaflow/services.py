@@ -91,11 +91,13 @@ class Services:
             uow.commit(now)
         return person
 
-    def grant_role(self, email: str, role: Role, now: datetime, *, pool: str | None = None, by: str) -> bool:
+    def grant_role(self, email: str, role: Role, now: datetime, *, pool: str | None = None,
+                   by: str = OPERATOR_EMAIL) -> bool:
         """Grant `role` on `pool` (None: every pool); False if the person already held exactly that."""
         return self._change_role("grant", email, role, now, pool, by)
 
-    def revoke_role(self, email: str, role: Role, now: datetime, *, pool: str | None = None, by: str) -> bool:
+    def revoke_role(self, email: str, role: Role, now: datetime, *, pool: str | None = None,
+                    by: str = OPERATOR_EMAIL) -> bool:
         """Revoke exactly the grant named (on `pool`, or the every-pool grant); False if there was none."""
         return self._change_role("revoke", email, role, now, pool, by)
 

@@ -90,7 +90,8 @@ def why_not(person: Person, action: Action, idea: Idea) -> str | None:
         if person.email in idea.conflicted:
             return "they declared a conflict of interest on it"
     if action == Action.DECLARE_CONFLICT:
-        return None if is_staff_of(person, idea.pool) else f"only a coordinator or reviewer of pool {idea.pool.name!r} may"
+        staff = is_staff_of(person, idea.pool)
+        return None if staff else f"only a coordinator or reviewer of pool {idea.pool.name!r} may"
     if action == Action.PLAN_PILOT and person.holds(Role.OPERATOR):
         return None
     role = ROLE_FOR[action]

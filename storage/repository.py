@@ -429,7 +429,8 @@ class IdeaRepository:
             .values({**{column: bindparam(f"_{column}") for column in states[0]},
                      "version": bindparam("_version_new")}),
             [{"_id": idea.id, "_version": idea.version, "_version_new": idea.version + 1,
-              **{f"_{column}": value for column, value in state.items()}} for idea, state in zip(ideas, states, strict=True)],
+              **{f"_{column}": value for column, value in state.items()}}
+             for idea, state in zip(ideas, states, strict=True)],
         )
         if updated.rowcount != len(ideas):
             raise StaleDataError(f"{len(ideas) - updated.rowcount} idea(s) changed by someone else meanwhile")

@@ -138,12 +138,13 @@ def test_person_add(cli, expect, engine, unchanged, world):
     assert "Ida" in expect.ok(cli("person", "add", "ida@kommune.dk", "--name", "Ida", "--role", "reviewer",
                                   "--lang", "en"))
     with engine.connect() as connection:
-        row = connection.execute(text("SELECT name, role, lang FROM people WHERE email='ida@kommune.dk'")).one()
-    assert tuple(row) == ("Ida", "reviewer", "en")
+        row = connection.execute(text("SELECT p.name, g.role, g.pool_id, p.lang FROM people p "
+                                      "JOIN role_grants g ON g.person_id = p.id WHERE email='ida@kommune.dk'")).one()
+    assert tuple(row) == ("Ida", "reviewer", None, "en")  # a grant on every pool
 
     with unchanged():
         expect.failed(cli("person", "add", "ida@kommune.dk", "--name", "Ida 2", "--role", "proposer"), 1,
-                      "already exists")
+                      "already exists; give them another role with 'ideaflow person grant'")
     with unchanged():
         expect.failed(cli("person", "add", "ikke-en-adresse", "--name", "X", "--role", "proposer"), 2,
                       "not an email address")
@@ -395,8 +396,8 @@ def test_evaluate(cli, expect, shown, unchanged, world):
     assert "scale" in out
     view = shown(ready)
     assert view["stage"] == "evaluated" and view["evaluation"]["outcome"] == "scale"
-    assert [h["to"] for h in view["history"]] == ["submitted", "screened", "funded", "piloting", "piloting",
-                                                   "evaluated"]
+    assert [h["to"] for h in view["history"]] == ["submitted", "screened", "funded", "funded", "piloting",
+                                                   "piloting", "evaluated"]
 
     with unchanged(running):
         expect.failed(cli("evaluate", running, "--by", world.coordinator, *SCORES, "--outcome", "stop"), 1,

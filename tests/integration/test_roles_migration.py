@@ -60,7 +60,8 @@ def test_every_person_keeps_what_they_could_do(db_url):
                 "SELECT p.email, g.role, g.pool_id FROM role_grants g JOIN people p ON p.id = g.person_id "
                 "ORDER BY p.email")).all()
             columns = [c["name"] for c in inspect(connection).get_columns("people")]
-        assert sorted(grants) == sorted([("koord@kommune.dk", "coordinator", None), ("bed@kommune.dk", "reviewer", None),
+        assert sorted(grants) == sorted([("koord@kommune.dk", "coordinator", None),
+                                         ("bed@kommune.dk", "reviewer", None),
                                          (OPERATOR_EMAIL, Role.OPERATOR.value, None)])
         assert "role" not in columns
     finally:

@@ -89,7 +89,8 @@ def titles_in(payload: dict) -> set[str]:
 
 def test_the_walk_produced_every_kind_and_every_digest_role(payloads):
     assert {kind for kind, _ in payloads} == set(KINDS)
-    assert {p["role"] for kind, p in payloads if kind == "digest"} == {r.value for r in Role}
+    assert {p["role"] for kind, p in payloads if kind == "digest"} == {"coordinator", "reviewer", "proposer",
+                                                                        "follower"}
     assert set(KINDS) == {p.stem for p in (TEMPLATES / "en").glob("*.j2")}
 
 

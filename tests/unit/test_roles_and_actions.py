@@ -111,7 +111,8 @@ def test_planning_and_re_planning_a_pilot_are_recorded_with_what_changed():
     first = plan()
     idea.plan_pilot(first, COORDINATOR, NOW)
     planned = idea.new_history[-1]
-    assert planned.action == "plan_pilot" and "sites: Viby" in planned.reason and "follow-up group of 1" in planned.reason
+    assert planned.action == "plan_pilot"
+    assert "sites: Viby" in planned.reason and "follow-up group of 1" in planned.reason
     later = PilotPlan(first.start + timedelta(days=7), first.end, ("Viby", "Gundsømagle"), (), first.measures)
     idea.plan_pilot(later, COORDINATOR, NOW)
     replanned = idea.new_history[-1]

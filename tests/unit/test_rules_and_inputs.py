@@ -11,7 +11,7 @@ from states.criteria import TAARNBY_CRITERIA, check_scores, criteria_from_docume
 from states.errors import BadInput, NotAllowed
 from states.model import Person
 from states.rules import Action, may
-from states.vocabulary import Decision, Outcome, Role
+from states.vocabulary import Decision, Outcome
 
 ALLOWED = {
     Action.REVIEW: {REVIEWER},
