@@ -22,6 +22,7 @@ from storage.tables import (
     OutboxRow,
     PersonRow,
     PilotFollowerRow,
+    RoleGrantRow,
     SecretRow,
     SignInAttemptRow,
     SignInTokenRow,
@@ -85,13 +86,14 @@ class SignInRepository:
         follows = exists().where(PilotFollowerRow.person_id == PersonRow.id)
         proposed = exists().where(IdeaRow.proposer_id == PersonRow.id)
         row = self.session.execute(
-            select(PersonRow.id, PersonRow.email, PersonRow.name, PersonRow.lang, PersonRow.role,
+            select(PersonRow.id, PersonRow.email, PersonRow.name, PersonRow.lang,
                    follows.label("follows"), proposed.label("proposed"))
             .where(PersonRow.id == person_id)).one_or_none()
         if row is None:
             return None
-        return AccountRow(row.id, row.email, row.name, row.lang, frozenset({row.role}), bool(row.follows),
-                       bool(row.proposed))
+        roles = frozenset(self.session.scalars(
+            select(RoleGrantRow.role).where(RoleGrantRow.person_id == person_id).distinct()))
+        return AccountRow(row.id, row.email, row.name, row.lang, roles, bool(row.follows), bool(row.proposed))
 
     def set_language(self, person_id: int, lang: str) -> None:
         self.session.execute(update(PersonRow).where(PersonRow.id == person_id).values(lang=lang))

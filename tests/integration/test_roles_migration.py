@@ -13,7 +13,7 @@ from states.vocabulary import OPERATOR_EMAIL, Decision, Role
 from storage.db import make_engine
 from storage.migrate import alembic_config, head, upgrade
 
-PREVIOUS_HEAD = "d488c832ca5e"  # the schema with one global role per person
+PREVIOUS_HEAD = "c097eaabe3d6"  # the schema with one global role per person
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 PEOPLE = [("koord@kommune.dk", "Karin", "coordinator"), ("bed@kommune.dk", "Bent", "reviewer"),
           ("borger@example.dk", "Birgit", "proposer"), ("byraad@kommune.dk", "Frede", "follower")]

@@ -7,7 +7,7 @@ command line's operator becomes a person, so the record can name it as the actor
 without --by.
 
 Revision ID: f92decc3fe42
-Revises: d488c832ca5e
+Revises: c097eaabe3d6
 Create Date: 2026-12-02 08:01:35.718162
 """
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ import storage.tables
 OPERATOR_EMAIL = "operator@ideaflow.invalid"
 
 revision: str = 'f92decc3fe42'
-down_revision: str | None = 'd488c832ca5e'
+down_revision: str | None = 'c097eaabe3d6'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
