@@ -9,7 +9,7 @@ from datetime import date, datetime
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
-from states.model import COPENHAGEN
+from states.vocabulary import COPENHAGEN
 
 LOCALES = {"da": "da_DK", "en": "en_GB"}
 

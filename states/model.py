@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from states import events
 from states.criteria import Criterion, check_scores, weighted_score
 from states.errors import BadInput, BudgetExceeded, InvalidTransition
+from states.formatting import dkk
 from states.lifecycle import fire, screening_refusal
 from states.rules import Action, require, why_not
 from states.vocabulary import (
+    COPENHAGEN,
     DeadlinePolicy,
     Decision,
     Gate,
@@ -27,8 +28,6 @@ from states.vocabulary import (
     Stage,
     TimerKind,
 )
-
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 #: Which gate is open in which stage (the evaluation gate only once the pilot has ended).
 GATE_OF_STAGE = {Stage.SUBMITTED: Gate.SCREENING, Stage.SCREENED: Gate.FUNDING}
@@ -392,7 +391,7 @@ class Idea:
             self.assigned = []
         said = reason or f"{decision} at the {gate or from_stage} gate"
         if decision == Decision.GO and gate == Gate.FUNDING:  # the record states the amount, whatever was said
-            said = f"go at the funding gate, {_kroner(amount_dkk)} allocated" + (f": {reason}" if reason else "")
+            said = f"go at the funding gate, {dkk(amount_dkk)} allocated" + (f": {reason}" if reason else "")
         self._moved(decision.value, from_stage, by, now, said)
         self.new_decisions.append(
             DecisionRecord(gate, self.gate_round, decision, by, amount_dkk, reason, now, request_id)
@@ -570,7 +569,3 @@ class Idea:
     ) -> None:
         self.new_history.append(HistoryEntry(action, from_stage, to_stage, now, by, reason, subject))
 
-
-def _kroner(amount: int) -> str:
-    """`1.000.000 kr.`: how the record states an amount (the Danish way, as everywhere in ideaflow)."""
-    return f"{amount:,} kr.".replace(",", ".")

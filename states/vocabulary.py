@@ -1,6 +1,10 @@
 """The words of the design brief as enums, so a typo is an error rather than a new stage."""
 
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+#: Times are stored in UTC and shown, and days counted, in Copenhagen.
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
 class Stage(StrEnum):
