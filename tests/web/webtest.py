@@ -202,13 +202,6 @@ class AnnouncedProcess:
 # -- ideaflow web -----------------------------------------------------------------------------------------
 
 
-def web_command_exists() -> bool:
-    """Whether the installed `ideaflow` has a `web` command (it is being built while this is written)."""
-    done = subprocess.run([str(IDEAFLOW), "web", "--help"], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "IDEAFLOW_DATABASE_URL": "sqlite://"})
-    return done.returncode == 0
-
-
 def web_env(db_url: str, home: Path, **settings: object) -> dict[str, str]:
     """This environment without any IDEAFLOW_* setting, pointed at `db_url`, mail files under `home`/mail,
     and `settings` as IDEAFLOW_* variables (smtp_port=2525 -> IDEAFLOW_SMTP_PORT=2525)."""
