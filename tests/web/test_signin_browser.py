@@ -1,0 +1,459 @@
+"""Signing in and the console's foundation, in Chromium against `ideaflow web` as a process, with a
+real database and the mail the server really delivered (.eml files in its mail folder).
+
+Each security promise is a test that would fail without it: a mail scanner's GET of the link does
+not sign in, a token works once and not after it expired, a POST without the CSRF field is refused,
+the session id changes at sign-in, sign-out and the idle/absolute time-outs end the session,
+hostile text is shown as text, the security headers are on every kind of response. axe-core checks
+every page of the sign-in in Danish and English at 1280 and 320 px.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import text
+
+from states.vocabulary import Language, Role
+
+from webtest import assert_no_axe_violations
+
+pytestmark = pytest.mark.slow
+
+KARIN = "koordinator@kommune.dk"
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> Åse'
+SECURITY_HEADERS = {
+    "content-security-policy": "frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
+
+
+@pytest.fixture
+def people(services):
+    now = datetime.now(UTC)
+    services.add_person(KARIN, "Karin Koordinator", Role.COORDINATOR, now)
+    services.add_person("reviewer@kommune.dk", "Bent Bedømmer", Role.REVIEWER, now, Language.EN)
+    services.add_person("hostile@kommune.dk", HOSTILE, Role.FOLLOWER, now)
+
+
+@pytest.fixture
+def console(web_server, db_url, engine, people):
+    return web_server(db_url)
+
+
+def mail_folder(server) -> Path:
+    return Path(server.env["IDEAFLOW_MAIL_DIR"])
+
+
+def delivered_link(server, to: str, *, after: int = 0, timeout: float = 20) -> str:
+    """The sign-in link of the newest mail to `to` (waiting for it: it is sent after the answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = []
+        for path in sorted(mail_folder(server).glob("*.eml")) if mail_folder(server).exists() else []:
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if to in message["To"] and path.stat().st_mtime_ns > after:
+                body = message.get_body(("plain",)).get_content()
+                found.append((path.stat().st_mtime_ns, re.search(r"(http\S+/login/continue\?token=\S+)", body)[1]))
+        if found:
+            return max(found)[1]
+        time.sleep(0.1)
+    raise AssertionError(f"no sign-in mail to {to} in {mail_folder(server)}")
+
+
+def ask_for_link(page, server, address: str) -> str:
+    started = time.time_ns()
+    page.goto(server.url + "login")
+    page.get_by_label(re.compile("E-mail")).fill(address)
+    page.get_by_role("button", name=re.compile("Send mig et link|Send me a link")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Tjek din e-mail|Check your e-mail"))
+    return delivered_link(server, address, after=started)
+
+
+def sign_in(page, server, address: str = KARIN) -> str:
+    page.goto(ask_for_link(page, server, address))
+    page.get_by_role("button", name=re.compile("Fortsæt|Continue")).click()
+    expect(page).to_have_url(re.compile(r"/home$"))
+    return session_cookie(page)
+
+
+def session_cookie(page) -> str | None:
+    return next((c["value"] for c in page.context.cookies() if c["name"] == "ideaflow_session"), None)
+
+
+def fetch(url: str, *, data: bytes | None = None, cookie: str = "") -> tuple[int, dict[str, str], str]:
+    """A plain HTTP request, not a browser (a mail scanner, or an attacker's script)."""
+    request = urllib.request.Request(url, data=data, headers={"Cookie": cookie} if cookie else {})
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_sign_in_through_the_link_in_the_delivered_mail(page, console):
+    link = ask_for_link(page, console, KARIN)
+    assert link.startswith(console.url + "login/continue?token="), "the mail links to this console"
+    page.goto(link)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log ind")
+    page.get_by_role("button", name="Fortsæt").click()
+    expect(page).to_have_url(console.url + "home")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Velkommen, Karin Koordinator")
+    expect(page.get_by_role("link", name="Portefølje").first).to_have_attribute("href", "/portfolio")
+    expect(page.locator("header")).to_contain_text("Karin Koordinator")
+    assert_no_axe_violations(page)
+
+
+def test_the_same_answer_for_an_unknown_address_and_no_mail(page, console):
+    page.goto(console.url + "login")
+    page.get_by_label("E-mailadresse").fill("nobody@example.dk")
+    page.get_by_role("button", name="Send mig et link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tjek din e-mail")
+    expect(page.locator("main")).to_contain_text("Hvis nobody@example.dk tilhører en")
+    time.sleep(1)
+    assert not list(mail_folder(console).glob("*.eml")) if mail_folder(console).exists() else True
+
+
+def test_a_prefetched_link_does_not_sign_in_and_stays_usable(page, console):
+    link = ask_for_link(page, console, KARIN)
+    for _ in range(3):  # Safe Links and other scanners open the link, sometimes more than once
+        status, _, body = fetch(link)
+        assert status == 200 and "Fortsæt" in body
+    assert session_cookie(page) is None
+    page.goto(link)
+    page.get_by_role("button", name="Fortsæt").click()
+    expect(page).to_have_url(console.url + "home")
+
+
+def test_a_token_works_once(page, browser, console):
+    link = ask_for_link(page, console, KARIN)
+    page.goto(link)
+    page.get_by_role("button", name="Fortsæt").click()
+    expect(page).to_have_url(console.url + "home")
+    other = browser.new_context(locale="da-DK")
+    try:
+        second = other.new_page()
+        response = second.goto(link)
+        assert response.status == 410
+        expect(second.get_by_role("heading", level=1)).to_have_text("Linket virker ikke længere")
+        assert_no_axe_violations(second)
+        assert session_cookie(second) is None
+    finally:
+        other.close()
+
+
+def test_a_token_used_twice_by_post_is_refused(page, browser, console):
+    """Two browsers both showing the Continue page: only the first press signs in."""
+    link = ask_for_link(page, console, KARIN)
+    other = browser.new_context(locale="da-DK")
+    try:
+        second = other.new_page()
+        page.goto(link)
+        second.goto(link)
+        page.get_by_role("button", name="Fortsæt").click()
+        expect(page).to_have_url(console.url + "home")
+        second.get_by_role("button", name="Fortsæt").click()
+        expect(second.get_by_role("heading", level=1)).to_have_text("Linket virker ikke længere")
+        assert session_cookie(second) is None
+    finally:
+        other.close()
+
+
+def test_an_expired_token_is_refused(page, console, engine):
+    link = ask_for_link(page, console, KARIN)
+    page.goto(link)
+    with engine.begin() as connection:  # a quarter of an hour passes
+        connection.execute(text("UPDATE signin_tokens SET expires_at = :past"),
+                           {"past": datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)}
+                           if engine.dialect.name == "sqlite" else {"past": datetime.now(UTC) - timedelta(seconds=1)})
+    page.get_by_role("button", name="Fortsæt").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Linket virker ikke længere")
+    assert session_cookie(page) is None
+
+
+def test_a_post_without_the_csrf_field_is_refused(page, console):
+    sign_in(page, console)
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+    for form in (b"", b"csrf_token=forged"):
+        status, headers, body = fetch(console.url + "logout", data=form, cookie=cookies)
+        assert status == 403 and "Formularen var udløbet" in body
+        assert "Traceback" not in body
+    page.goto(console.url + "home")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Velkommen, Karin Koordinator"), "still signed in"
+    # A form on another site cannot post either: it has no token, and SameSite=Lax keeps the cookie home.
+    status, _, _ = fetch(console.url + "login", data=b"email=" + KARIN.encode())
+    assert status == 403
+
+
+def test_the_session_id_changes_at_sign_in(page, console):
+    page.context.add_cookies([{"name": "ideaflow_session", "value": "planted-by-an-attacker", "url": console.url}])
+    first = sign_in(page, console)
+    assert first and first != "planted-by-an-attacker"
+    second = sign_in(page, console)
+    assert second != first
+    status, headers, _ = fetch(console.url + "home", cookie=f"ideaflow_session={first}")
+    assert status == 303 and headers["location"].startswith("/login"), "signing in again ended the old session"
+
+
+def test_sign_out_ends_the_session(page, console):
+    session = sign_in(page, console)
+    page.get_by_role("button", name="Log ud").click()
+    expect(page).to_have_url(re.compile(r"/login\?status=signed_out$"))
+    expect(page.get_by_role("status")).to_have_text("Du er logget ud.")
+    assert session_cookie(page) is None
+    status, headers, _ = fetch(console.url + "home", cookie=f"ideaflow_session={session}")
+    assert status == 303 and headers["location"] == "/login?next=/home"
+
+
+@pytest.mark.parametrize("column, age", [("last_seen_at", timedelta(minutes=61)), ("created_at", timedelta(hours=12))])
+def test_idle_and_absolute_time_outs_end_the_session(page, console, engine, column, age):
+    sign_in(page, console)
+    past = datetime.now(UTC) - age
+    with engine.begin() as connection:
+        connection.execute(text(f"UPDATE web_sessions SET {column} = :past"),
+                           {"past": past.replace(tzinfo=None) if engine.dialect.name == "sqlite" else past})
+    page.goto(console.url + "home")
+    expect(page).to_have_url(console.url + "login?next=/home")
+
+
+def test_a_page_for_signed_in_people_sends_others_to_sign_in_and_back(page, console):
+    page.goto(console.url + "home")
+    expect(page).to_have_url(console.url + "login?next=/home")
+    link = ask_for_link(page, console, KARIN)
+    page.goto(link)
+    page.get_by_role("button", name="Fortsæt").click()
+    expect(page).to_have_url(console.url + "home")
+
+
+def test_hostile_text_is_shown_as_text(page, console):
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, console, "hostile@kommune.dk")
+    expect(page.locator("header .user")).to_have_text(HOSTILE)
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Velkommen, {HOSTILE}")
+    # The address typed into the form comes back as text too.
+    page.goto(console.url + "login")
+    page.get_by_label("E-mailadresse").fill('"><script>alert(2)</script>@x.dk')
+    page.get_by_role("button", name="Send mig et link").click()
+    expect(page.locator("main")).to_contain_text('"><script>alert(2)</script>@x.dk')
+    assert page.locator("main script").count() == 0
+    assert dialogs == []
+
+
+def test_a_wrong_address_comes_back_with_its_value_a_summary_and_the_fields_message(page, console):
+    page.goto(console.url + "login")
+    field = page.get_by_label("E-mailadresse")
+    field.fill("karin at kommune")
+    with page.expect_response(console.url + "login") as answer:
+        page.get_by_role("button", name="Send mig et link").click()
+    assert answer.value.status == 422
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Der er et problem")
+    expect(summary).to_be_focused()
+    summary.get_by_role("link", name="Skriv en e-mailadresse, for eksempel navn@kommune.dk.").click()
+    expect(field).to_be_focused()
+    expect(field).to_have_value("karin at kommune")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#email-error")).to_contain_text("Skriv en e-mailadresse")
+    assert page.title().startswith("Fejl:")
+    assert_no_axe_violations(page)
+
+
+def test_sign_in_by_keyboard_alone(page, console):
+    page.goto(console.url + "login")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Gå til sidens indhold")).to_be_focused()
+    page.keyboard.press("Enter")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "email":
+            break
+    page.keyboard.type(KARIN)
+    started = time.time_ns()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tjek din e-mail")
+    page.goto(delivered_link(console, KARIN, after=started))
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Fortsæt":
+            break
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(console.url + "home")
+
+
+def test_english_at_a_click_and_kept_with_the_person(page, console, engine):
+    page.goto(console.url + "login")
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    expect(page.get_by_role("status")).to_have_text("The language is changed.")
+    assert_no_axe_violations(page)
+    sign_in(page, console)  # Karin's own language is Danish: signed in, the console follows her
+    expect(page.locator("html")).to_have_attribute("lang", "da")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, Karin Koordinator")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT lang FROM people WHERE email = :e"), {"e": KARIN}).scalar() == "en"
+
+
+def test_security_headers_on_pages_files_and_errors(page, console):
+    sign_in(page, console)
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+    answers = {
+        "page": fetch(console.url + "home", cookie=cookies),
+        "signed-out page": fetch(console.url + "login"),
+        "static file": fetch(console.url + "static/dkfds/css/dkfds.min.css"),
+        "not found": fetch(console.url + "no/such/page"),
+        "refused POST": fetch(console.url + "logout", data=b""),
+        "redirect": fetch(console.url + "home"),
+    }
+    for what, (status, headers, body) in answers.items():
+        for name, needle in SECURITY_HEADERS.items():
+            assert needle in headers.get(name, ""), (what, status, name, headers)
+        assert "'unsafe-inline'" not in headers["content-security-policy"], what
+        assert "Traceback" not in body, what
+    assert answers["not found"][0] == 404 and "Siden blev ikke fundet" in answers["not found"][2]
+    assert answers["page"][1]["cache-control"] == "no-store"
+    for cookie in page.context.cookies():
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax", cookie
+
+
+def test_a_body_over_the_limit_gets_a_page_not_a_crash(web_server, db_url, engine, people):
+    console = web_server(db_url, max_body_bytes=4096)
+    status, headers, body = fetch(console.url + "login", data=b"email=" + b"x" * 10_000)
+    assert status == 413 and "Det, du sendte, er for stort" in body
+    assert "nosniff" in headers["x-content-type-options"]
+
+
+def test_too_many_links_for_one_address(page, web_server, db_url, engine, people):
+    console = web_server(db_url, signin_per_address=2)
+    for _ in range(2):
+        ask_for_link(page, console, KARIN)
+    page.goto(console.url + "login")
+    page.get_by_label("E-mailadresse").fill(KARIN.upper())
+    with page.expect_response(console.url + "login") as answer:
+        page.get_by_role("button", name="Send mig et link").click()
+    assert answer.value.status == 429
+    expect(page.get_by_role("heading", level=1)).to_have_text("For mange links til at logge ind")
+    assert_no_axe_violations(page)
+
+
+@pytest.mark.parametrize("locale, width", [("da-DK", 1280), ("da-DK", 320), ("en-GB", 1280), ("en-GB", 320)])
+def test_no_wcag_violation_on_the_sign_in_pages(browser, console, locale, width):
+    context = browser.new_context(locale=locale, viewport={"width": width, "height": 700})
+    try:
+        page = context.new_page()
+        page.goto(console.url + "login")
+        if locale == "en-GB":
+            page.get_by_role("button", name="English").click()
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+        checked = []
+
+        def check(name: str) -> None:
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name}: no sideways scrolling"
+            assert_no_axe_violations(page)
+            checked.append(name)
+
+        check("login")
+        page.get_by_role("button", name=re.compile("Send mig et link|Send me a link")).click()
+        check("login with an error")
+        link = ask_for_link(page, console, KARIN)
+        check("link sent")
+        page.goto(link)
+        check("continue")
+        page.get_by_role("button", name=re.compile("Fortsæt|Continue")).click()
+        if locale == "en-GB":
+            page.get_by_role("button", name="English").click()
+        check("home")
+        page.goto(link)
+        check("link used")
+        page.goto(console.url + "no/such/page")
+        check("not found")
+        page.get_by_role("button", name=re.compile("Log ud|Sign out")).click()
+        check("signed out")
+        assert len(checked) == 8
+    finally:
+        context.close()
+
+
+def test_single_sign_on_against_the_oidc_provider_on_loopback(page, web_server, db_url, engine, people, oidc_provider):
+    client = oidc_provider.client
+    console = web_server(db_url, oidc_issuer=oidc_provider.issuer, oidc_client_id=client.client_id,
+                         oidc_client_secret=client.client_secret)
+    page.goto(console.url + "home")
+    expect(page).to_have_url(console.url + "login?next=/home")
+    assert_no_axe_violations(page)
+    page.get_by_role("link", name="Log ind med din arbejdskonto").click()
+    expect(page).to_have_url(re.compile("^" + re.escape(oidc_provider.issuer)))
+    callbacks = []
+    page.on("request", lambda request: callbacks.append(request.url) if "/auth/oidc/callback" in request.url else None)
+    oidc_provider.sign_in(page, "Koordinator@Kommune.dk")
+    expect(page).to_have_url(console.url + "home")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Velkommen, Karin Koordinator")
+    assert session_cookie(page) and len(callbacks) == 1
+    # The provider's answer works once: replayed, even with the browser's state cookie, it signs nobody in.
+    state = parse_qs(urlsplit(callbacks[0]).query)["state"][0]
+    status, headers, body = fetch(callbacks[0], cookie=f"ideaflow_oidc_state={state}")
+    assert status == 400 and "Det lykkedes ikke at logge ind" in body
+    assert "ideaflow_session" not in headers.get("set-cookie", "")
+    assert "unknown, was already used" in console.output
+
+
+def test_single_sign_on_for_an_address_nobody_has_signs_nobody_in(page, web_server, db_url, engine, people,
+                                                                   oidc_provider):
+    client = oidc_provider.client
+    console = web_server(db_url, oidc_issuer=oidc_provider.issuer, oidc_client_id=client.client_id,
+                         oidc_client_secret=client.client_secret)
+    page.goto(console.url + "login")
+    page.get_by_role("link", name="Log ind med din arbejdskonto").click()
+    oidc_provider.sign_in(page, "stranger@kommune.dk")
+    expect(page.get_by_role("heading", level=1)).to_have_text("ideaflow kender dig ikke endnu")
+    assert session_cookie(page) is None
+    assert_no_axe_violations(page)
+
+
+def test_single_sign_on_refuses_an_issuer_other_than_the_discovered_one(page, web_server, db_url, engine, people,
+                                                                        oidc_provider):
+    """Entra ID's `common` endpoint publishes a placeholder issuer; a mismatch must fail at once, visibly."""
+    client = oidc_provider.client
+    console = web_server(db_url, oidc_issuer=oidc_provider.issuer + "/", oidc_client_id=client.client_id,
+                         oidc_client_secret=client.client_secret)
+    page.goto(console.url + "login")
+    page.get_by_role("link", name="Log ind med din arbejdskonto").click()
+    expect(page).to_have_url(re.compile("^" + re.escape(oidc_provider.issuer)))  # trailing slash only: same issuer
+    console_wrong = web_server(db_url, oidc_issuer=oidc_provider.issuer.replace("127.0.0.1", "localhost"),
+                               oidc_client_id=client.client_id, oidc_client_secret=client.client_secret)
+    page.goto(console_wrong.url + "auth/oidc")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Det lykkedes ikke at logge ind med din arbejdskonto")
+    assert "discovery names issuer" in console_wrong.output
+
+
+def test_a_server_error_shows_a_page_never_a_stack_trace(page, console, engine):
+    sign_in(page, console)
+    with engine.begin() as connection:  # the database breaks under the running console
+        connection.execute(text("DROP TABLE web_sessions"))
+    response = page.goto(console.url + "home")
+    assert response.status == 500
+    expect(page.get_by_role("heading", level=1)).to_have_text("Der gik noget galt hos os")
+    assert "Traceback" not in page.content() and "web_sessions" not in page.content()
+    for name, needle in SECURITY_HEADERS.items():
+        assert needle in response.headers.get(name, ""), name
+    assert "Traceback" in console.output, "the server's log keeps what went wrong"
+    assert_no_axe_violations(page)
