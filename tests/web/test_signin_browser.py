@@ -276,15 +276,24 @@ def test_a_wrong_address_comes_back_with_its_value_a_summary_and_the_fields_mess
     assert_no_axe_violations(page)
 
 
+def visible_focus(page) -> bool:
+    """The focused element has a visible outline (WCAG 2.4.7)."""
+    style = page.evaluate("(() => { const s = getComputedStyle(document.activeElement);"
+                          " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
+    return style[0] != "none" and style[1] >= 2
+
+
 def test_sign_in_by_keyboard_alone(page, console):
     page.goto(console.url + "login")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Gå til sidens indhold")).to_be_focused()
+    assert visible_focus(page), "the focused element shows it"
     page.keyboard.press("Enter")
     for _ in range(10):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.id") == "email":
             break
+    assert visible_focus(page)
     page.keyboard.type(KARIN)
     started = time.time_ns()
     page.keyboard.press("Enter")
@@ -294,6 +303,7 @@ def test_sign_in_by_keyboard_alone(page, console):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent.trim()") == "Fortsæt":
             break
+    assert visible_focus(page)
     page.keyboard.press("Enter")
     expect(page).to_have_url(console.url + "home")
 
