@@ -1,13 +1,17 @@
 """The form helper and its macros, as page authors use them: values kept as typed, one message per
 field in the reader's language, markup that ties each message to its field, and no markup from the
-values."""
+values. The browser half runs axe-core on the rendered parts."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+
 from web.forms import Form
 from web.pages import environment
+
+from webtest import assert_no_axe_violations
 
 PAGE = """{% from "_forms.html" import error_summary, field, radios, select, checkbox with context %}
 <!DOCTYPE html><html lang="{{ lang }}"><head><meta charset="utf-8"><title>Form</title></head><body><main>
@@ -62,3 +66,16 @@ def test_macros_tie_messages_to_fields_and_show_values_as_text():
     assert "Beskrivelse<span class=\"weight-normal\"> (frivilligt)</span>" in html
     assert "Hint &lt;b&gt;" in html
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_the_form_parts_pass_axe_with_and_without_errors(page, lang):
+    form = Form({"title": "x", "score": "2"})
+    page.set_content(rendered(form, lang))
+    assert_no_axe_violations(page)
+    for name in ("title", "description", "score", "pool", "must"):
+        form.error(name, "Fill in this field.")
+    page.set_content(rendered(form, lang))
+    assert_no_axe_violations(page)
+    page.get_by_role("link").nth(2).click()
+    assert page.evaluate("document.activeElement.id") == "score"
