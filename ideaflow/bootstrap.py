@@ -1,8 +1,8 @@
 """The composition root: the one place that turns Settings into ideaflow's parts and wires them.
 
 Every entry point builds its own application with `bootstrap(settings)`: the CLI once per
-invocation, each Prefect flow run, the web console (`ideaflow web` hands the container's settings,
-services and sign-in to `web.app.create_app`), each test in a fixture.
+invocation, each Prefect flow run, the web console (`web.app.create_app(container)`), each test in
+a fixture.
 Nothing is kept for the whole process, so another database or SMTP server needs no cache cleared,
 and `close()` gives the database connections back. Parts are built on first use: `ideaflow show`
 needs the engine and the read models, not the mail and digest machinery (nor their imports).

@@ -459,8 +459,7 @@ def web(
     from web.app import create_app
     from web.server import run
 
-    app = _app()
-    run(create_app(app.settings, app.services, app.signin), host, port, lambda line: print(line, flush=True))
+    run(create_app(_app()), host, port, lambda line: print(line, flush=True))
 
 
 @app.command()

@@ -119,9 +119,9 @@ class Place:
 _PLACES = (
     ("portfolio", "/portfolio", lambda a: Role.COORDINATOR in a.roles),
     ("inbox", "/inbox", lambda a: Role.REVIEWER in a.roles),
-    ("pilots", "/pilots", lambda a: a.follows_pilots or Role.FOLLOWER in a.roles),
-    ("people", "/people", lambda a: "administrator" in a.roles),
-    ("my_ideas", "/my-ideas", lambda a: a.proposed_ideas or Role.PROPOSER in a.roles),
+    ("pilots", "/pilots", lambda a: a.follows_pilots),
+    ("people", "/people", lambda a: Role.ADMINISTRATOR in a.roles),
+    ("my_ideas", "/my-ideas", lambda a: a.proposed_ideas),
 )
 
 

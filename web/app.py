@@ -1,12 +1,14 @@
 """The web console's application factory.
 
-    app = create_app(settings, services, signin)          # what `ideaflow web` serves
+    app = create_app(bootstrap(settings))     # what `ideaflow web` serves
+    uvicorn --factory web.app:from_environment   # the same, for uvicorn's own workers
 
-The console is an entry point like the CLI: every page calls the service layer (`app.state.services`,
-`app.state.signin`) and holds no business rule and no SQL. Pages are server-rendered and work
-without JavaScript. Page modules add an `APIRouter` to `ROUTERS` below. What every page gets
-without asking (security headers, CSRF on every POST, the body limit, error pages that never show a
-stack trace, the layout, the language) is set up here.
+The console is an entry point like the CLI: every page calls the service layer through the
+composition root's container (`app.state.container`: `services`, `views`, `signin`, …; the most used
+are also `app.state.services` and `app.state.signin`) and holds no business rule and no SQL. Pages
+are server-rendered and work without JavaScript. Page modules add an `APIRouter` to `ROUTERS` below.
+What every page gets without asking (security headers, CSRF on every POST, the body limit, error
+pages that never show a stack trace, the layout, the language) is set up here.
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from ideaflow.config import Settings
+from ideaflow.bootstrap import Container, bootstrap
 from ideaflow.oidc import SingleSignOn
-from ideaflow.services import Services
-from ideaflow.signin import SignIn
 from states.errors import BadInput, NotAllowed, NotFound, Refused
 from web import auth, pages
 from web.routes import home, signin
@@ -34,16 +34,17 @@ STATIC = Path(__file__).with_name("static")
 ROUTERS = (signin.router, home.router)
 
 
-def create_app(settings: Settings, services: Services, signin_service: SignIn, *,
-               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
+def create_app(container: Container, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
+    settings = container.settings
     app = FastAPI(title="ideaflow", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(csrf_protect)])
+    app.state.container = container
     app.state.settings = settings
-    app.state.services = services
-    app.state.signin = signin_service
+    app.state.services = container.services
+    app.state.signin = container.signin
     app.state.clock = clock
     app.state.single_sign_on = SingleSignOn(
-        signin_service, issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
+        container.signin, issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
         client_secret=settings.oidc_client_secret.get_secret_value(), public_url=settings.public_url,
         email_claim=settings.oidc_email_claim,
     ) if settings.oidc_enabled else None
@@ -106,3 +107,8 @@ def _error_pages(app: FastAPI) -> None:
         response = _error(request, 500, look_up_person=False)
         protect(response.headers, request.app.state.settings.secure_cookies)
         return response
+
+
+def from_environment() -> FastAPI:
+    """The console for IDEAFLOW_* settings from the environment: `uvicorn --factory web.app:from_environment`."""
+    return create_app(bootstrap())

@@ -3,20 +3,25 @@ SIGINT and on SIGTERM, and pages served meanwhile."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from conftest import IDEAFLOW, clean_env
+IDEAFLOW = Path(sys.executable).with_name("ideaflow")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_web_prints_its_address_serves_and_stops_cleanly(cli, db_url, tmp_path, stop):
     assert cli("init").returncode == 0
-    process = subprocess.Popen([str(IDEAFLOW), "web", "--port", "0"], cwd=tmp_path, env=clean_env(db_url, tmp_path),
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAFLOW_")}
+    env.update(IDEAFLOW_DATABASE_URL=db_url, IDEAFLOW_MAIL_DIR=str(tmp_path / "mail"))
+    process = subprocess.Popen([str(IDEAFLOW), "web", "--port", "0"], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline().strip()

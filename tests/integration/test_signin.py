@@ -18,7 +18,7 @@ from sqlalchemy import text
 from ideaflow.signin import Keys, SignIn, SignInPolicy, installation_secret, places, safe_next
 from notifications.delivery import FolderTransport
 from states.errors import BadInput
-from states.vocabulary import Language, Role
+from states.vocabulary import Language, Role, Stage
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 COORDINATOR = "koordinator@kommune.dk"
@@ -168,6 +168,22 @@ def test_a_forgotten_person_is_signed_out_and_their_links_stop_working(signin, s
     services.forget_person(COORDINATOR, T0)
     assert signin.session(session.session_id, T0) is None
     assert signin.redeem(unused, T0) is None
+
+
+def test_each_person_is_led_to_the_places_of_their_roles(services, engine, world):
+    world.idea(Stage.PILOTING)  # the follower follows its pilot; the proposer proposed it
+    services.grant_role(world.reviewer, Role.ADMINISTRATOR, world.now)
+    services.grant_role(world.reviewer, Role.COORDINATOR, world.now, pool=world.pool)
+    signin = SignIn(engine, Keys(b"s" * 32), POLICY, "https://kommune.dk/", lambda ids, now: None)
+
+    def paths(address: str) -> list[str]:
+        return [p.path for p in places(signin.sign_in_verified(address, world.now, "/home").account)]
+
+    assert paths(world.coordinator) == ["/portfolio"]
+    assert paths(world.reviewer) == ["/portfolio", "/inbox", "/people"]
+    assert paths(world.follower) == ["/pilots"]
+    assert paths(world.proposer) == ["/my-ideas"]
+    assert signin.sign_in_verified("stranger@example.dk", world.now, "/home") is None
 
 
 def test_language_preference_is_kept_with_the_person(signin, mail_dir):
