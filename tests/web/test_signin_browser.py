@@ -347,7 +347,10 @@ def test_no_wcag_violation_on_the_sign_in_pages(browser, console, locale, width)
         context.close()
 
 
-def test_single_sign_on_against_the_oidc_provider_on_loopback(page, web_server, db_url, engine, people, oidc_provider):
+@pytest.mark.parametrize("claims_in_userinfo_only", [False, True], ids=["email-in-id-token", "email-from-userinfo"])
+def test_single_sign_on_against_the_oidc_provider_on_loopback(page, web_server, db_url, engine, people, oidc_providers,
+                                                              claims_in_userinfo_only):
+    oidc_provider = oidc_providers(claims_in_userinfo_only=claims_in_userinfo_only)
     client = oidc_provider.client
     console = web_server(db_url, oidc_issuer=oidc_provider.issuer, oidc_client_id=client.client_id,
                          oidc_client_secret=client.client_secret)
