@@ -91,6 +91,9 @@ def test_a_prefetched_link_does_not_sign_in_and_stays_usable(page, console):
     page.goto(link)
     page.get_by_role("button", name="Fortsæt").click()
     expect(page).to_have_url(console.url + "home")
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    assert "GET /login/continue?token=… HTTP/1.1" in console.output and token not in console.output, \
+        "the access log keeps no token"
 
 
 def test_a_token_works_once(page, browser, console):
