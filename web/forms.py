@@ -47,10 +47,6 @@ class Form:
         data = await request.form()
         return cls({k: v for k, v in data.items() if isinstance(v, str) and k != CSRF_FIELD})
 
-    @classmethod
-    def empty(cls) -> Form:
-        return cls({})
-
     def value(self, name: str) -> str:
         return self.values.get(name, "")
 

@@ -85,11 +85,6 @@ def language(request: Request, *, look_up_person: bool = True) -> str:
     return chosen if chosen in i18n.LANGUAGES else i18n.DEFAULT
 
 
-def gettext(request: Request, message: str, **variables: object) -> str:
-    """`message` in the request's language (for texts made in Python, such as form errors)."""
-    return i18n.gettext(language(request), message, **variables)
-
-
 def render(request: Request, template: str, context: Mapping[str, object] | None = None, *,
            status_code: int = 200, look_up_person: bool = True) -> HTMLResponse:
     """The page, in the request's language. `look_up_person=False` renders without touching the

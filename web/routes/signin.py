@@ -27,14 +27,13 @@ def _now(request: Request):
     return request.app.state.clock()
 
 
-def _login_page(request: Request, form: Form, status_code: int = 200) -> Response:
-    return pages.render(request, "login.html", {"form": form, "oidc": request.app.state.single_sign_on is not None},
-                        status_code=status_code)
+def _oidc(request: Request) -> dict:
+    return {"oidc": request.app.state.single_sign_on is not None}
 
 
 @router.get("/login")
 def login(request: Request, next: str = "") -> Response:  # noqa: A002 (the parameter's name in the URL)
-    return _login_page(request, Form({"next": next}))
+    return pages.render(request, "login.html", {"form": Form({"next": next}), **_oidc(request)})
 
 
 @router.post("/login")
@@ -43,14 +42,14 @@ def ask_for_link(request: Request, form: PostedForm) -> Response:
     if not form.errors and ("@" not in email or " " in email):
         form.error("email", NOT_AN_ADDRESS)
     if form.errors:
-        return _login_page(request, form, 422)
+        return form.invalid(request, "login.html", _oidc(request))
     signin = request.app.state.signin
     client = request.client.host if request.client else "unknown"
     try:
         asked = signin.request_link(email, client, _now(request), form.value("next") or None)
     except BadInput:
         form.error("email", NOT_AN_ADDRESS)
-        return _login_page(request, form, 422)
+        return form.invalid(request, "login.html", _oidc(request))
     if asked.limited:
         return pages.render(request, "login_limited.html", status_code=429)
     response = pages.render(request, "login_sent.html", {"email": email})
