@@ -6,11 +6,11 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
-from ideaflow.services import Services
+from ideaflow.bootstrap import bootstrap
+from ideaflow.config import Settings
 from states.errors import NotAllowed
 from states.rules import Action
 from states.vocabulary import OPERATOR_EMAIL, Decision, Role
-from storage.db import make_engine
 from storage.migrate import alembic_config, head, upgrade
 
 PREVIOUS_HEAD = "c097eaabe3d6"  # the schema with one global role per person
@@ -38,11 +38,12 @@ def _previous_schema_with_people(engine, db_url) -> None:
 
 
 def test_every_person_keeps_what_they_could_do(db_url):
-    engine = make_engine(db_url)
+    app = bootstrap(Settings(_env_file=None, database_url=db_url))
+    engine = app.engine
     try:
         _previous_schema_with_people(engine, db_url)
         assert upgrade(engine) == head()
-        services = Services(engine)
+        services = app.services
         # A pool made after the migration: the old global roles hold on it too.
         services.create_pool("Ny pulje", 500_000, 2026, NOW)
         coordinator, reviewer, proposer, follower = (email for email, _, _ in PEOPLE)
@@ -65,4 +66,4 @@ def test_every_person_keeps_what_they_could_do(db_url):
                                          (OPERATOR_EMAIL, Role.OPERATOR.value, None)])
         assert "role" not in columns
     finally:
-        engine.dispose()
+        app.close()
