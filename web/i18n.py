@@ -5,7 +5,7 @@ Texts are written in English in the templates and the code (`{% trans %}`, `_()`
 are compiled in memory when the process starts, so no compiled `.mo` file can fall out of step.
 
     pybabel extract -F babel.cfg -o web/translations/messages.pot --no-location --omit-header .
-    pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --omit-header
+    pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --no-wrap
 
 (then translate the new Danish entries; English needs none). A test fails while a text in the code
 or templates has no Danish translation.

@@ -31,6 +31,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 STATUS = {
     "signed_out": N_("You are signed out."),
     "language": N_("The language is changed."),
+    "saved": N_("Your preferences are saved."),
 }
 
 # The person's places (ideaflow.signin.places): name and what it is for.

@@ -417,3 +417,24 @@ def test_a_server_error_shows_a_page_never_a_stack_trace(page, console, engine):
         assert needle in response.headers.get(name, ""), name
     assert "Traceback" in console.output, "the server's log keeps what went wrong"
     assert_no_axe_violations(page)
+
+
+def test_preferences_keep_the_language_with_the_person(page, console, engine):
+    page.goto(console.url + "preferences")
+    expect(page).to_have_url(console.url + "login?next=/preferences")
+    sign_in(page, console)
+    page.get_by_role("link", name="Indstillinger").click()
+    expect(page.get_by_role("radio", name="Dansk")).to_be_checked()
+    assert_no_axe_violations(page)
+    page.get_by_role("radio", name="English").check()
+    page.get_by_role("button", name="Gem").click()
+    expect(page).to_have_url(console.url + "preferences?status=saved")
+    expect(page.get_by_role("status")).to_have_text("Your preferences are saved.")
+    expect(page.get_by_role("radio", name="English")).to_be_checked()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT lang FROM people WHERE email = :e"), {"e": KARIN}).scalar() == "en"
+    # A forged choice comes back as a form error, not a crash.
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+    status, _, body = fetch(console.url + "preferences", data=f"csrf_token={token}&lang=xx".encode(), cookie=cookies)
+    assert status == 422 and "Choose a language." in body and 'href="#lang"' in body
