@@ -1,7 +1,8 @@
 """The `ideaflow` command line: parse, call one service, print.
 
 Exit codes are a contract: 0 success, 1 refused (not allowed, invalid transition, budget, conflict),
-2 bad input; failures print one line on stderr. Prefect is imported only by commands that run flows.
+2 bad input; failures print one line on stderr, naming the field by its flag (`--amount-dkk`), in
+English or, with IDEAFLOW_LANG=da, in Danish. Prefect is imported only by commands that run flows.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from states import formatting as fmt
 from states.errors import BadInput, IdeaflowError, Refused
+from states.messages import render
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role, Stage
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ def _now(value: str | None = None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise BadInput(f"--now {value!r} is not an ISO-8601 time (e.g. 2026-11-22T07:00:00+01:00)") from None
+        raise BadInput("input.not_a_time", field="now", value=value) from None
     if parsed.tzinfo is None:
         from states.model import COPENHAGEN
 
@@ -82,30 +84,30 @@ def _now(value: str | None = None) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _day(value: str, option: str) -> date:
+def _day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise BadInput(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
+        raise BadInput("input.not_a_date", field=field, value=value) from None
 
 
-def _pairs(values: list[str], option: str) -> dict[str, str]:
+def _pairs(values: list[str], field: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for value in values:
         name, sep, answer = value.partition("=")
         if not sep or not name:
-            raise BadInput(f"{option} {value!r} must look like CRITERION=VALUE")
+            raise BadInput("input.not_a_pair", field=field, value=value)
         if name in pairs:
-            raise BadInput(f"{option} names {name!r} twice")
+            raise BadInput("input.pair_twice", field=field, criterion=name)
         pairs[name] = answer
     return pairs
 
 
 def _scores(values: list[str]) -> dict[str, int]:
     scores = {}
-    for name, answer in _pairs(values, "--score").items():
+    for name, answer in _pairs(values, "scores").items():
         if not answer.strip().isdigit():
-            raise BadInput(f"--score {name}={answer!r}: the score must be a whole number from 1 to 5")
+            raise BadInput("input.not_a_score", field="scores", criterion=name, value=answer)
         scores[name] = int(answer)
     return scores
 
@@ -113,9 +115,9 @@ def _scores(values: list[str]) -> dict[str, int]:
 def _must(values: list[str]) -> dict[str, bool]:
     answers = {"yes": True, "ja": True, "no": False, "nej": False}
     must = {}
-    for name, answer in _pairs(values, "--must").items():
+    for name, answer in _pairs(values, "must_meet").items():
         if answer.lower() not in answers:
-            raise BadInput(f"--must {name}={answer!r}: answer yes or no")
+            raise BadInput("input.not_yes_no", field="must_meet", criterion=name, value=answer)
         must[name] = answers[answer.lower()]
     return must
 
@@ -171,9 +173,10 @@ def _read_criteria(path: Path):
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise BadInput(f"cannot read criteria file {str(path)!r}: {error.strerror}") from None
+        raise BadInput("criteria.unreadable", field="criteria", path=str(path), reason=error.strerror) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise BadInput(f"criteria file {str(path)!r} is not valid YAML or JSON: {str(error).splitlines()[0]}") from None
+        raise BadInput("criteria.unparsable", field="criteria", path=str(path),
+                       reason=str(error).splitlines()[0]) from None
     return criteria_from_document(document)
 
 
@@ -226,7 +229,9 @@ def person_revoke(email: str, role: Annotated[Role, typer.Option("--role")], poo
     """Revoke a role on one pool, or the grant on every pool."""
     where = f"pool {pool!r}" if pool else "every pool"
     if not _services().revoke_role(email, role, _now(), pool=pool, by=by):
-        raise Refused(f"{email} holds no {role} role on {where}")
+        if pool:
+            raise Refused("role.not_held", field="role", email=email, role=role, pool=pool)
+        raise Refused("role.not_held_everywhere", field="role", email=email, role=role)
     out.print(f"{email}: {role} on {where} revoked")
 
 
@@ -311,7 +316,7 @@ def pilot(
                                                  "operator, named as such in the record).")] = OPERATOR_EMAIL,
 ) -> None:
     """Plan a funded idea's pilot; it starts piloting when the start date arrives (sweep)."""
-    result = _services().plan_pilot(idea, start=_day(start, "--start"), end=_day(end, "--end"), sites=tuple(site),
+    result = _services().plan_pilot(idea, start=_day(start, "start"), end=_day(end, "end"), sites=tuple(site),
                                     now=_now(), followers=tuple(follower or ()), measures=tuple(measure or ()), by=by)
     out.print(f"idea {idea}: pilot planned {fmt.day(result.pilot.start)} – {fmt.day(result.pilot.end)} "
               f"at {', '.join(result.pilot.sites)}")
@@ -420,7 +425,7 @@ def outbox(
         for failure in report.failed:
             out.print(f"failed: {failure}")
         if not report.ok:
-            raise Refused(f"delivery failed; {report.summary()}")
+            raise Refused("delivery.failed", summary=report.summary())
         out.print(report.summary())
         return
     from storage.unit_of_work import UnitOfWork
@@ -447,7 +452,7 @@ def serve() -> None:
     try:
         serve_until_stopped(_app().settings, out.print)
     except ServerDidNotStart as error:
-        raise Refused(str(error)) from None
+        raise Refused("server.not_started", detail=str(error)) from None
 
 
 @app.command()
@@ -478,6 +483,25 @@ def _fail(code: int, message: str) -> NoReturn:
     raise SystemExit(code)
 
 
+#: The flag or argument of each field a service names in an error, where it is not `--field-name`.
+FLAGS = {"pool_name": "NAME", "email": "EMAIL", "idea": "IDEA", "scores": "--score", "must_meet": "--must",
+         "sites": "--site", "measures": "--measure", "followers": "--follower", "reviewers": "--reviewer",
+         "departments": "--department", "request_id": "--request-id"}
+
+
+def flag(field: str) -> str:
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def _message(error: IdeaflowError) -> str:
+    """The error in the command line's language (IDEAFLOW_LANG; English unless it says da)."""
+    from ideaflow.config import Settings
+
+    app = _invocation.get().app
+    lang = (app.settings if app is not None else Settings()).lang
+    return render(error, lang, flag)
+
+
 def _run(argv: list[str] | None) -> None:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -485,11 +509,11 @@ def _run(argv: list[str] | None) -> None:
     try:
         code = command.main(args=argv, prog_name="ideaflow", standalone_mode=False)
     except BadInput as error:
-        _fail(2, f"bad input: {error}")
+        _fail(2, f"bad input: {_message(error)}")
     except Refused as error:
-        _fail(1, f"refused: {error}")
+        _fail(1, f"refused: {_message(error)}")
     except IdeaflowError as error:
-        _fail(1, str(error))
+        _fail(1, _message(error))
     except typer.Exit as done:
         raise SystemExit(done.exit_code) from None
     except typer.Abort:

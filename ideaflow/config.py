@@ -10,11 +10,15 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from states.vocabulary import Language
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IDEAFLOW_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///ideaflow.db"
+    # The command line's language for its error lines: "en" (default, as its commands and output) or "da".
+    lang: Language = Language.EN
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None

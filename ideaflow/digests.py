@@ -299,4 +299,4 @@ def _advance(uow: UnitOfWork, person_id: int, since: int, digested_at: datetime 
         .values(history_id=high, digested_at=now)
     )
     if moved.rowcount != 1:
-        raise Conflict("another digest run is covering the same recipients")
+        raise Conflict("digest.running")

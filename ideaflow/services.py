@@ -57,14 +57,14 @@ class Services:
         *,
         by: str = OPERATOR_EMAIL,
     ) -> Pool:
-        text.text(name, "pool name", max_length=200)
-        text.amount_dkk(budget_dkk, "--budget-dkk", allow_zero=True)
+        text.text(name, "pool_name", max_length=200)
+        text.amount_dkk(budget_dkk, "budget_dkk", allow_zero=True)
         if not 2000 <= year <= 2200:
-            raise BadInput(f"--year {year} is not a plausible budget year")
+            raise BadInput("pool.implausible_year", field="year", year=year)
         with self._refusals_recorded("pool create", by, None, now), self._uow() as uow:
-            require_administrator(uow.people.get(by), "create pools")
+            require_administrator(uow.people.get(by), "create_pools")
             if uow.pools.exists(name):
-                raise Conflict(f"pool {name!r} already exists")
+                raise Conflict("pool.exists", field="pool_name", pool=name)
             pool = uow.pools.add(Pool(name, year, budget_dkk, criteria, policy or GatePolicy()), now)
             uow.commit(now)
         return pool
@@ -76,14 +76,14 @@ class Services:
         """Register a person; a coordinator, reviewer or administrator role is granted on every pool
         (proposers and followers need no grant)."""
         text.email(email)
-        text.text(name, "--name", max_length=200)
+        text.text(name, "name", max_length=200)
         if role == Role.OPERATOR:
-            raise BadInput("the operator role belongs to the command line itself")
+            raise BadInput("person.operator_role", field="role")
         with self._refusals_recorded("person add", by, None, now), self._uow() as uow:
             actor = uow.people.get(by)
-            require_administrator(actor, "add people")
+            require_administrator(actor, "add_people")
             if uow.people.find(email) is not None:
-                raise Conflict(f"person {email!r} already exists; give them another role with 'ideaflow person grant'")
+                raise Conflict("person.exists", field="email", email=email)
             person = uow.people.add(Person(email, name, lang), now)
             uow.people.audit(actor, person, "add", now)
             if role in GRANTABLE_ROLES:
@@ -103,12 +103,12 @@ class Services:
 
     def _change_role(self, change: str, email: str, role: Role, now: datetime, pool: str | None, by: str) -> bool:
         if role not in GRANTABLE_ROLES:
-            raise BadInput(f"--role {role} is not granted: choose {', '.join(GRANTABLE_ROLES)}")
+            raise BadInput("role.not_grantable", field="role", value=role, choices=list(GRANTABLE_ROLES))
         if role == Role.ADMINISTRATOR and pool is not None:
-            raise BadInput("the administrator role holds for every pool; leave out --pool")
+            raise BadInput("role.everywhere", field="pool")
         with self._refusals_recorded(f"person {change}", by, None, now), self._uow() as uow:
             actor = uow.people.get(by)
-            require_administrator(actor, f"{change} roles")
+            require_administrator(actor, f"{change}_roles")
             person = uow.people.get(email)
             grant = Grant(role, uow.pools.get(pool).id if pool is not None else None)
             changed = (uow.people.grant if change == "grant" else uow.people.revoke)(person, grant, actor, now)
@@ -121,10 +121,10 @@ class Services:
         Each idea they proposed gains a history row saying that the proposer was erased (not who)."""
         with self._refusals_recorded("person forget", by, None, now), self._uow() as uow:
             actor = uow.people.get(by)
-            require_administrator(actor, "forget people")
+            require_administrator(actor, "forget_people")
             person = uow.people.get(email)
             if person.holds(Role.OPERATOR):
-                raise BadInput("the command line's operator cannot be forgotten")
+                raise BadInput("person.operator_kept", field="email")
             pseudonym = f"glemt-{person.id}@ideaflow.invalid"
             uow.people.forget(person, pseudonym, f"Glemt person {person.id}")
             uow.people.audit(actor, person, "forget", now)
@@ -158,13 +158,13 @@ class Services:
         departments: tuple[str, ...] = (),
     ) -> int:
         """Submit an idea; an unknown proposer is registered as a proposer (citizens rarely are)."""
-        text.text(title, "--title", max_length=200)
-        text.text(description, "--description", max_length=20_000, multiline=True)
-        text.email(proposer)
+        text.text(title, "title", max_length=200)
+        text.text(description, "description", max_length=20_000, multiline=True)
+        text.email(proposer, "proposer")
         if requested_dkk is not None:
-            text.amount_dkk(requested_dkk, "--requested-dkk")
+            text.amount_dkk(requested_dkk, "requested_dkk")
         for department in departments:
-            text.text(department, "--department", max_length=200)
+            text.text(department, "departments", max_length=200)
         with self._uow() as uow:
             the_pool = uow.pools.get(pool)
             person = uow.people.find(proposer) or uow.people.add(Person(proposer, proposer.split("@")[0]), now)
@@ -178,7 +178,7 @@ class Services:
         self, idea_id: int, by: str, scores: dict[str, int], now: datetime,
         must_meet: dict[str, bool] | None = None, comment: str = "",
     ) -> float | None:
-        text.text(comment, "--comment", max_length=5000, multiline=True, required=False)
+        text.text(comment, "comment", max_length=5000, multiline=True, required=False)
         with self._refusals_recorded("review", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             review = idea.review(uow.people.get(by), scores, must_meet or {}, comment, now)
@@ -190,9 +190,9 @@ class Services:
         amount_dkk: int | None = None, reason: str = "", at_gate: Gate | None = None, request_id: str | None = None,
     ) -> Idea:
         """Record a gate decision; with a `request_id` seen before, do nothing and return the idea as it is."""
-        text.text(reason, "--reason", max_length=5000, multiline=True, required=False)
+        text.text(reason, "reason", max_length=5000, multiline=True, required=False)
         if amount_dkk is not None:
-            text.amount_dkk(amount_dkk, "--amount-dkk")
+            text.amount_dkk(amount_dkk, "amount_dkk")
         with self._refusals_recorded("decide", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             if request_id is not None:
@@ -200,7 +200,8 @@ class Services:
                 if recorded_for == idea_id:
                     return idea
                 if recorded_for is not None:
-                    raise BadInput(f"request {request_id} already decided idea {recorded_for}, not idea {idea_id}")
+                    raise BadInput("decide.request_reused", field="request_id", request=request_id,
+                                   recorded=recorded_for, idea=idea_id)
             idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason,
                         at_gate=at_gate, request_id=request_id)
             uow.commit(now)
@@ -227,9 +228,9 @@ class Services:
         by: str = OPERATOR_EMAIL, followers: tuple[str, ...] = (), measures: tuple[str, ...] = (),
     ) -> Idea:
         for site in sites:
-            text.text(site, "--site", max_length=200)
+            text.text(site, "sites", max_length=200)
         for measure in measures:
-            text.text(measure, "--measure", max_length=1000)
+            text.text(measure, "measures", max_length=1000)
         with self._refusals_recorded("pilot", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             plan = PilotPlan(start, end, tuple(sites), tuple(uow.people.get(f) for f in dict.fromkeys(followers)),
@@ -241,7 +242,7 @@ class Services:
     def evaluate(
         self, idea_id: int, by: str, scores: dict[str, int], outcome: Outcome, now: datetime, comment: str = ""
     ) -> Idea:
-        text.text(comment, "--comment", max_length=5000, multiline=True, required=False)
+        text.text(comment, "comment", max_length=5000, multiline=True, required=False)
         with self._refusals_recorded("evaluate", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             idea.evaluate(uow.people.get(by), scores, outcome, comment, now)
@@ -250,7 +251,7 @@ class Services:
 
     def declare_conflict(self, idea_id: int, by: str, reason: str, now: datetime) -> Idea:
         """`by` declares a conflict of interest on the idea: from now on they neither review nor decide it."""
-        text.text(reason, "--reason", max_length=5000, multiline=True)
+        text.text(reason, "reason", max_length=5000, multiline=True)
         with self._refusals_recorded("conflict", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             idea.declare_conflict(uow.people.get(by), reason, now)
@@ -263,7 +264,7 @@ class Services:
             return available_actions(uow.people.get(email), uow.ideas.get(idea_id))
 
     def withdraw(self, idea_id: int, by: str, now: datetime, reason: str = "") -> Idea:
-        text.text(reason, "--reason", max_length=5000, multiline=True, required=False)
+        text.text(reason, "reason", max_length=5000, multiline=True, required=False)
         with self._refusals_recorded("withdraw", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             idea.withdraw(uow.people.get(by), now, reason)

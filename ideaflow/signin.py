@@ -55,7 +55,7 @@ class Keys:
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
-            raise BadInput("the secret key must be at least 16 bytes")
+            raise BadInput("signin.short_key", field="secret_key")
         self._secret = secret
 
     def digest(self, purpose: str, value: str) -> str:

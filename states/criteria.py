@@ -35,27 +35,27 @@ def criteria_from_document(document: object) -> tuple[Criterion, ...]:
     """
     items = document.get("criteria") if isinstance(document, Mapping) else document
     if not isinstance(items, list) or not items:
-        raise BadInput("criteria file must hold a non-empty list of criteria")
+        raise BadInput("criteria.empty", field="criteria")
     criteria = []
     for position, item in enumerate(items, start=1):
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-            raise BadInput(f"criterion #{position} needs a 'name'")
+            raise BadInput("criteria.no_name", field="criteria", position=position)
         unknown = set(item) - {"name", "weight", "must_meet", "description"}
         if unknown:
-            raise BadInput(f"criterion {item['name']!r} has unknown keys: {', '.join(sorted(unknown))}")
+            raise BadInput("criteria.unknown_keys", field="criteria", criterion=item["name"], keys=sorted(unknown))
         weight = item.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 100:
-            raise BadInput(f"criterion {item['name']!r} needs a weight between 0 and 100")
+            raise BadInput("criteria.bad_weight", field="criteria", criterion=item["name"])
         must_meet = item.get("must_meet", False)
         if not isinstance(must_meet, bool):
-            raise BadInput(f"criterion {item['name']!r}: must_meet is true or false")
+            raise BadInput("criteria.bad_must_meet", field="criteria", criterion=item["name"])
         name = item["name"].strip()
         if not name or len(name) > 60 or not name.isprintable():
-            raise BadInput(f"criterion #{position} needs a printable name of at most 60 characters")
+            raise BadInput("criteria.bad_name", field="criteria", position=position)
         criteria.append(Criterion(name, float(weight), must_meet, str(item.get("description", ""))))
     names = [c.name for c in criteria]
     if len(set(names)) != len(names):
-        raise BadInput("criteria names must be unique")
+        raise BadInput("criteria.not_unique", field="criteria")
     return tuple(criteria)
 
 
@@ -64,9 +64,9 @@ def check_scores(criteria: Iterable[Criterion], scores: Mapping[str, int]) -> No
     known = {c.name for c in criteria}
     for name, score in scores.items():
         if name not in known:
-            raise BadInput(f"unknown criterion {name!r}; the pool's criteria are: {', '.join(sorted(known))}")
+            raise BadInput("score.unknown_criterion", field="scores", criterion=name, known=sorted(known))
         if isinstance(score, bool) or not isinstance(score, int) or not MIN_SCORE <= score <= MAX_SCORE:
-            raise BadInput(f"score for {name!r} must be a whole number from {MIN_SCORE} to {MAX_SCORE}")
+            raise BadInput("score.out_of_range", field="scores", criterion=name, low=MIN_SCORE, high=MAX_SCORE)
 
 
 def weighted_score(criteria: Iterable[Criterion], scores: Mapping[str, int]) -> float | None:

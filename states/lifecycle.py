@@ -25,28 +25,29 @@ if TYPE_CHECKING:
     from states.model import Idea
 
 
-def screening_refusal(idea: Idea) -> str | None:
+def screening_refusal(idea: Idea) -> InvalidTransition | None:
     """Why a screening go would be refused now (must-meet answered no, or no complete review), or None."""
     criteria = idea.pool.criteria
     reviews = idea.reviews
     if any(answer is False for review in reviews for answer in review.must_meet.values()):
         failed = sorted({name for r in reviews for name, ok in r.must_meet.items() if not ok})
-        return f"screening go refused: must-meet criteria answered no: {', '.join(failed)}"
+        return InvalidTransition("screening.must_meet_failed", criteria=failed)
     must = [c.name for c in criteria if c.must_meet]
     complete = [
         r for r in reviews if not missing_scores(criteria, r.scores) and all(name in r.must_meet for name in must)
     ]
     if not complete:
-        needed = ", ".join(c.name for c in criteria)
-        return (f"screening go needs at least one review scoring every criterion ({needed})"
-                + (f" and answering must-meet {', '.join(must)}" if must else ""))
+        needed = [c.name for c in criteria]
+        if must:
+            return InvalidTransition("screening.no_complete_review_must", criteria=needed, must=must)
+        return InvalidTransition("screening.no_complete_review", criteria=needed)
     return None
 
 
 def _screening_passed(event: EventData) -> bool:
     refusal = screening_refusal(event.model)
     if refusal is not None:
-        raise InvalidTransition(refusal)
+        raise refusal
     return True
 
 
@@ -57,18 +58,16 @@ def _funding_affordable(event: EventData) -> bool:
 
 def _pilot_planned(event: EventData) -> bool:
     if event.model.pilot is None:
-        raise InvalidTransition("the pilot cannot start before it is planned (ideaflow pilot)")
+        raise InvalidTransition("pilot.not_planned")
     return True
 
 
 def _evaluation_open(event: EventData) -> bool:
     idea: Idea = event.model
     if not idea.evaluation_open:
-        raise InvalidTransition(
-            f"the evaluation gate opens when the pilot ends ({idea.pilot.end.isoformat()})"
-            if idea.pilot
-            else "the evaluation gate is not open"
-        )
+        if idea.pilot:
+            raise InvalidTransition("evaluation.opens_at_end", end=idea.pilot.end)
+        raise InvalidTransition("evaluation.not_open")
     return True
 
 
@@ -112,9 +111,9 @@ def fire(idea: Idea, trigger: str, **context: object) -> tuple[Stage, Stage]:
     try:
         moved = MACHINE.events[trigger].trigger(idea, **context)
     except MachineError:
-        raise InvalidTransition(f"cannot {trigger.replace('_', ' ')} an idea that is {before}") from None
+        raise InvalidTransition("transition.impossible", trigger=trigger, stage=before) from None
     if not moved:
-        raise InvalidTransition(f"cannot {trigger.replace('_', ' ')} an idea that is {before}")
+        raise InvalidTransition("transition.impossible", trigger=trigger, stage=before)
     return before, idea.stage
 
 

@@ -100,7 +100,8 @@ class Pool:
     def check_affordable(self, amount_dkk: int) -> None:
         """The budget invariant: a pool never allocates more than its budget."""
         if amount_dkk > self.remaining_dkk:
-            raise BudgetExceeded(f"pool {self.name!r} cannot afford {amount_dkk} DKK: {self.remaining_dkk} DKK left")
+            raise BudgetExceeded("budget.exceeded", field="amount_dkk", pool=self.name, amount_dkk=amount_dkk,
+                                 remaining_dkk=self.remaining_dkk)
 
     def allocate(self, amount_dkk: int) -> None:
         self.check_affordable(amount_dkk)
@@ -129,9 +130,9 @@ class PilotPlan:
 
     def __post_init__(self) -> None:
         if not self.start < self.end:
-            raise BadInput(f"pilot start {self.start} must be before its end {self.end}")
+            raise BadInput("pilot.dates", field="end", start=self.start, end=self.end)
         if not self.sites:
-            raise BadInput("a pilot needs at least one site (--site)")
+            raise BadInput("pilot.no_site", field="sites")
 
     def summary(self) -> str:
         """The plan in one line for the record. Followers are counted, not named: the history is
@@ -304,11 +305,10 @@ class Idea:
         gate = self._review_gate()
         not_reviewers = [p.email for p in reviewers if not p.holds(Role.REVIEWER, self.pool)]
         if not_reviewers:
-            raise BadInput(f"{', '.join(not_reviewers)} cannot be asked to review: "
-                           f"not a reviewer of pool {self.pool.name!r}")
-        barred = [f"{p.email} ({why})" for p in reviewers if (why := why_not(p, Action.REVIEW, self))]
+            raise BadInput("assign.not_reviewers", field="reviewers", people=not_reviewers, pool=self.pool.name)
+        barred = [p.email for p in reviewers if why_not(p, Action.REVIEW, self)]
         if barred:
-            raise InvalidTransition(f"cannot ask {', '.join(barred)}")
+            raise InvalidTransition("assign.barred", field="reviewers", people=barred)
         asked = {p.email for p in self.assigned}
         new = [p for p in {p.email: p for p in reviewers}.values() if p.email not in asked]
         self.assigned += new
@@ -323,7 +323,7 @@ class Idea:
     def _review_gate(self) -> Gate:
         gate = self.open_gate
         if gate not in (Gate.SCREENING, Gate.FUNDING):
-            raise InvalidTransition(f"no screening or funding gate is open for an idea that is {self.stage}")
+            raise InvalidTransition("gate.no_review_gate", stage=self.stage)
         return gate
 
     def review(
@@ -365,17 +365,19 @@ class Idea:
         require(by, Action.deciding(decision), self)
         gate = self.open_gate
         if at_gate is not None and gate != at_gate:
-            where = f"its {gate} gate is open" if gate else f"it is {self.stage} with no gate open"
-            raise InvalidTransition(f"idea {self.id} is not at the {at_gate} gate: {where}")
+            if gate is None:
+                raise InvalidTransition("gate.not_this_one_none", field="gate", idea=self.id, gate=at_gate,
+                                        stage=self.stage)
+            raise InvalidTransition("gate.not_this_one", field="gate", idea=self.id, gate=at_gate, open_gate=gate)
         # The state is checked before the amount: a funding go that finds the gate already decided
         # (e.g. it lost a race) is refused (exit 1), not misreported as bad input (exit 2).
         if decision in (Decision.GO, Decision.RECYCLE):
             if gate is None:
-                raise InvalidTransition(f"no gate is open for an idea that is {self.stage}")
+                raise InvalidTransition("gate.none_open", stage=self.stage)
             if gate == Gate.EVALUATION:
-                raise InvalidTransition("the evaluation gate is decided with 'ideaflow evaluate'")
+                raise InvalidTransition("gate.evaluation_by_evaluate")
         if amount_dkk is not None and not (decision == Decision.GO and gate == Gate.FUNDING):
-            raise BadInput("--amount-dkk applies only to a go at the funding gate")
+            raise BadInput("amount.only_funding_go", field="amount_dkk")
         if decision == Decision.GO and gate == Gate.FUNDING:
             amount_dkk = self._funding_amount(amount_dkk)
             from_stage, _ = fire(self, "go", amount_dkk=amount_dkk)
@@ -401,9 +403,9 @@ class Idea:
     def _funding_amount(self, amount_dkk: int | None) -> int:
         amount = amount_dkk if amount_dkk is not None else self.requested_dkk
         if amount is None:
-            raise BadInput("a funding go needs --amount-dkk (the idea requested no amount)")
+            raise BadInput("amount.needed", field="amount_dkk")
         if amount <= 0:
-            raise BadInput("--amount-dkk must be a positive whole number of kroner")
+            raise BadInput("amount.not_positive", field="amount_dkk")
         return amount
 
     # -- pilots and evaluation -------------------------------------------------------------------
@@ -412,7 +414,7 @@ class Idea:
         """Plan the pilot, or re-plan it before it starts; the history says what changed."""
         require(by, Action.PLAN_PILOT, self)
         if self.stage != Stage.FUNDED:
-            raise InvalidTransition(f"only a funded idea can plan its pilot; this one is {self.stage}")
+            raise InvalidTransition("pilot.not_funded", stage=self.stage)
         earlier, self.pilot = self.pilot, plan
         if earlier is None:
             self._record("plan_pilot", self.stage, self.stage, now, by, f"pilot planned: {plan.summary()}")
@@ -428,17 +430,17 @@ class Idea:
         """Record that `person` has a conflict of interest: from now on they neither review nor decide."""
         require(person, Action.DECLARE_CONFLICT, self)
         if person.email in self.conflicted:
-            raise InvalidTransition(f"{person.email} has already declared a conflict of interest on idea {self.id}")
+            raise InvalidTransition("conflict.already_declared", person=person.email, idea=self.id)
         self.conflicted.add(person.email)
         self.new_conflicts.append(Conflict(person, reason, now))
         self._record("conflict", self.stage, self.stage, now, person, f"conflict of interest declared: {reason}")
 
-    def go_blocked_by(self) -> str | None:
+    def go_blocked_by(self) -> InvalidTransition | None:
         """Why a go at the open screening or funding gate would be refused now, or None."""
         if self.open_gate == Gate.SCREENING:
             return screening_refusal(self)
         if self.open_gate == Gate.FUNDING and self.pool.remaining_dkk <= 0:
-            return f"pool {self.pool.name!r} has nothing left to allocate"
+            return InvalidTransition("funding.nothing_left", pool=self.pool.name)
         return None
 
     def start_pilot(self, now: datetime) -> None:
@@ -449,7 +451,7 @@ class Idea:
     def end_pilot(self, now: datetime) -> None:
         """The pilot's end date has passed: open the evaluation gate (the stage stays piloting)."""
         if self.stage != Stage.PILOTING or self.evaluation_open:
-            raise InvalidTransition(f"no running pilot to end for an idea that is {self.stage}")
+            raise InvalidTransition("pilot.not_running", stage=self.stage)
         self.evaluation_open = True
         self._moved("open_evaluation", self.stage, None, now, f"pilot ended {self.pilot.end.isoformat()}")
         self.events.append(events.PilotEnded(self))
@@ -459,7 +461,7 @@ class Idea:
         check_scores(self.pool.criteria, scores)
         missing = [c.name for c in self.pool.criteria if c.name not in scores]
         if missing:
-            raise BadInput(f"an evaluation scores every criterion; missing: {', '.join(missing)}")
+            raise BadInput("score.missing", field="scores", criteria=missing)
         from_stage, _ = fire(self, "evaluate")
         self.evaluation = self.new_evaluation = Evaluation(
             by, dict(scores), outcome, comment, weighted_score(self.pool.criteria, scores), now
@@ -485,7 +487,7 @@ class Idea:
         """A gate deadline fired: escalate to the coordinators, or let an unscreened idea lapse."""
         gate = self.open_gate
         if gate is None:
-            raise InvalidTransition(f"no gate is open for an idea that is {self.stage}")
+            raise InvalidTransition("gate.none_open", stage=self.stage)
         deadline = self.deadline
         lapse = gate == Gate.SCREENING and self.pool.policy.on_screening_deadline == DeadlinePolicy.LAPSE
         if lapse:
@@ -516,7 +518,7 @@ class Idea:
     def remind(self, now: datetime) -> str:
         gate = self.open_gate
         if gate is None or self.deadline is None or self.deadline <= now:
-            raise InvalidTransition(f"no gate deadline ahead for an idea that is {self.stage}")
+            raise InvalidTransition("gate.no_deadline_ahead", stage=self.stage)
         self.events.append(events.DeadlineApproaching(self, gate, self.deadline))
         return f"{gate} deadline reminder sent"
 

@@ -39,15 +39,6 @@ class Action(StrEnum):
     def deciding(cls, decision: Decision) -> Action:
         return cls(decision.value)
 
-    @property
-    def words(self) -> str:
-        """How a refusal names the action: "may not <words> idea 7"."""
-        return _WORDS.get(self, self.value.replace("_", " "))
-
-
-_WORDS = {Action.GO: "decide", Action.KILL: "decide", Action.HOLD: "decide", Action.RECYCLE: "decide",
-          Action.ASSIGN: "ask reviewers for", Action.PLAN_PILOT: "plan a pilot for",
-          Action.DECLARE_CONFLICT: "declare a conflict on"}
 
 DECISIONS = (Action.GO, Action.KILL, Action.HOLD, Action.RECYCLE)
 #: Actions that judge the idea: its proposer and anyone with a declared conflict are kept out.
@@ -75,27 +66,27 @@ def may_administer(person: Person) -> bool:
     return person.holds(Role.ADMINISTRATOR) or person.holds(Role.OPERATOR)
 
 
-def require_administrator(person: Person, what: str) -> None:
+def require_administrator(person: Person, task: str) -> None:
+    """Refuse unless `person` administers; `task` names what they tried (a `task` term of states.messages)."""
     if not may_administer(person):
-        raise NotAllowed(f"{person.email} may not {what}: only an administrator may")
+        raise NotAllowed("not_allowed.administrator", person=person.email, task=task)
 
 
 def why_not(person: Person, action: Action, idea: Idea) -> str | None:
-    """Why `person` may not take `action` on `idea` whatever its stage, or None if their role allows it."""
+    """Why `person` may not take `action` on `idea` whatever its stage (a reason that completes the
+    code `not_allowed.<reason>` of states.messages), or None if their role allows it."""
     if action == Action.WITHDRAW:
-        return None if person.email == idea.proposer.email else "only the idea's proposer may"
+        return None if person.email == idea.proposer.email else "proposer_only"
     if action in JUDGING:
         if person.email == idea.proposer.email:
-            return "nobody judges an idea they proposed"
+            return "own_idea"
         if person.email in idea.conflicted:
-            return "they declared a conflict of interest on it"
+            return "conflicted"
     if action == Action.DECLARE_CONFLICT:
-        staff = is_staff_of(person, idea.pool)
-        return None if staff else f"only a coordinator or reviewer of pool {idea.pool.name!r} may"
+        return None if is_staff_of(person, idea.pool) else "staff_only"
     if action == Action.PLAN_PILOT and person.holds(Role.OPERATOR):
         return None
-    role = ROLE_FOR[action]
-    return None if person.holds(role, idea.pool) else f"only a {role} of pool {idea.pool.name!r} may"
+    return None if person.holds(ROLE_FOR[action], idea.pool) else "role_needed"
 
 
 def may(person: Person, action: Action, idea: Idea) -> bool:
@@ -105,7 +96,8 @@ def may(person: Person, action: Action, idea: Idea) -> bool:
 def require(person: Person, action: Action, idea: Idea) -> None:
     reason = why_not(person, action, idea)
     if reason is not None:
-        raise NotAllowed(f"{person.email} may not {action.words} idea {idea.id}: {reason}")
+        raise NotAllowed(f"not_allowed.{reason}", person=person.email, action=action, idea=idea.id,
+                         pool=idea.pool.name, role=ROLE_FOR.get(action))
 
 
 def stage_allows(action: Action, idea: Idea) -> bool:

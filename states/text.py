@@ -14,28 +14,28 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _ALLOWED_IN_MULTILINE = {"\n", "\t", "\r"}
 
 
-def text(value: str, what: str, *, max_length: int, multiline: bool = False, required: bool = True) -> str:
+def text(value: str, field: str, *, max_length: int, multiline: bool = False, required: bool = True) -> str:
     if required and not value.strip():
-        raise BadInput(f"{what} must not be empty")
+        raise BadInput("text.empty", field=field)
     if len(value) > max_length:
-        raise BadInput(f"{what} is {len(value)} characters long; at most {max_length} are allowed")
+        raise BadInput("text.too_long", field=field, length=len(value), max_length=max_length)
     for char in value:
         if unicodedata.category(char) == "Cc" and not (multiline and char in _ALLOWED_IN_MULTILINE):
-            raise BadInput(f"{what} contains a control character (U+{ord(char):04X})")
+            raise BadInput("text.control_character", field=field, character=f"U+{ord(char):04X}")
         if unicodedata.category(char) == "Cs":
-            raise BadInput(f"{what} contains an unpaired surrogate")
+            raise BadInput("text.surrogate", field=field)
     return value
 
 
-def email(value: str) -> str:
+def email(value: str, field: str = "email") -> str:
     if len(value) > 320 or not EMAIL.match(value) or any(unicodedata.category(c)[0] == "C" for c in value):
-        raise BadInput(f"{value!r} is not an email address")
+        raise BadInput("email.invalid", field=field, value=value)
     return value
 
 
-def amount_dkk(value: int, what: str, *, allow_zero: bool = False) -> int:
+def amount_dkk(value: int, field: str, *, allow_zero: bool = False) -> int:
     """Whole kroner, positive, and below a trillion (far above any municipal budget)."""
     low = 0 if allow_zero else 1
     if not low <= value < 10**12:
-        raise BadInput(f"{what} must be a whole number of kroner from {low} to 999.999.999.999")
+        raise BadInput("amount.out_of_range", field=field, low_dkk=low, high_dkk=10**12 - 1)
     return value

@@ -80,7 +80,7 @@ class PersonRepository:
     def get(self, email: str) -> Person:
         person = self.find(email)
         if person is None:
-            raise NotFound(f"unknown person {email!r} (add them with 'ideaflow person add')")
+            raise NotFound("person.unknown", email=email)
         return person
 
     def operator(self) -> Person:
@@ -235,7 +235,7 @@ class PoolRepository:
     def get(self, name: str) -> Pool:
         row = self.session.scalars(select(PoolRow).where(PoolRow.name == name)).one_or_none()
         if row is None:
-            raise NotFound(f"unknown pool {name!r}")
+            raise NotFound("pool.unknown", field="pool", pool=name)
         return self._from_row(row)
 
     def by_id(self, pool_id: int) -> Pool:
@@ -259,7 +259,8 @@ class PoolRepository:
         )
         if result.rowcount != 1:
             left = self.session.scalar(select(PoolRow.budget_dkk - PoolRow.allocated_dkk).where(PoolRow.id == pool.id))
-            raise BudgetExceeded(f"pool {pool.name!r} cannot afford {amount_dkk} DKK: {left} DKK left")
+            raise BudgetExceeded("budget.exceeded", field="amount_dkk", pool=pool.name, amount_dkk=amount_dkk,
+                                 remaining_dkk=left)
 
     def _from_row(self, row: PoolRow) -> Pool:
         if row.id in self._by_id:
@@ -321,12 +322,12 @@ class IdeaRepository:
         wanted = [i for i in idea_ids if i not in self.seen]
         for idea_id in wanted:  # ids are INTEGER columns (32-bit in PostgreSQL): a larger one cannot exist,
             if not 0 < idea_id < 2**31:  # and querying for it fails (out of range, or SQLite's OverflowError)
-                raise NotFound(f"unknown idea {idea_id}")
+                raise NotFound("idea.unknown", field="idea", idea=idea_id)
         if wanted:
             rows = {row.id: row for row in self.session.execute(select(IDEAS).where(IDEAS.c.id.in_(wanted)))}
             for idea_id in wanted:
                 if idea_id not in rows:
-                    raise NotFound(f"unknown idea {idea_id}")
+                    raise NotFound("idea.unknown", field="idea", idea=idea_id)
             self.people.load(row.proposer_id for row in rows.values())
             pilots, evaluations = self._load_pilots(rows), self._load_evaluations(rows)
             ideas = {i: self._from_row(row, pilots.get(i), evaluations.get(i)) for i, row in rows.items()}

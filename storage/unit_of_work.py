@@ -63,16 +63,15 @@ class UnitOfWork:
             self.session.commit()
         except StaleDataError:
             self.session.rollback()
-            raise Conflict("the idea was changed by someone else at the same time; nothing was changed, "
-                           "try again") from None
+            raise Conflict("conflict.concurrent") from None
         except IntegrityError as error:
             self.session.rollback()
-            raise Conflict(f"the change conflicts with stored data: {str(error.orig).splitlines()[0]}") from None
+            raise Conflict("conflict.stored_data", detail=str(error.orig).splitlines()[0]) from None
         except OperationalError as error:
             if "locked" not in str(error.orig) and "deadlock" not in str(error.orig):
                 raise
             self.session.rollback()
-            raise Conflict("the database was busy with another change; nothing was changed, try again") from None
+            raise Conflict("conflict.busy") from None
 
     def _publish(self, now: datetime) -> None:
         for idea in list(self.ideas.seen.values()):

@@ -113,8 +113,11 @@ def cli(db_url: str, tmp_path: Path):
     assert IDEAFLOW.exists(), f"the console script is not installed next to {sys.executable}"
     env = clean_env(db_url, tmp_path)
 
-    def run(*args: str | int, timeout: float = 60, database_url: str | None = None) -> CliResult:
+    def run(*args: str | int, timeout: float = 60, database_url: str | None = None,
+            lang: str | None = None) -> CliResult:
         environment = env if database_url is None else {**env, "IDEAFLOW_DATABASE_URL": database_url}
+        if lang is not None:
+            environment = {**environment, "IDEAFLOW_LANG": lang}
         done = subprocess.run([str(IDEAFLOW), *map(str, args)], cwd=tmp_path, env=environment, capture_output=True,
                               text=True, timeout=timeout)
         return CliResult(done.returncode, done.stdout, done.stderr)

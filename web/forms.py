@@ -14,16 +14,27 @@ A form whose input is wrong is shown again with status 422 (never FastAPI's JSON
 typed, an error summary at the top that links to each wrong field (`{{ error_summary(form) }}`)
 and each field's own message next to it (`{{ field(form, "email", _("E-mail address")) }}`, see
 `templates/_forms.html`). Messages are texts for `_()`; they are translated when shown.
+
+A refusal or bad input from the service layer goes on the field it names, in the reader's language
+and naming the field by its label (`states.messages.render`):
+
+        try:
+            services.decide(..., amount_dkk=amount, ...)
+        except IdeaflowError as error:
+            form.failed(error, {"amount_dkk": ("amount", N_("Amount"))})   # service field: (form field, label)
+            return form.invalid(request, "decide.html")
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from states.errors import IdeaflowError
+from states.messages import render
 from web import i18n, pages
 from web.i18n import N_
 from web.security import CSRF_FIELD
@@ -36,11 +47,16 @@ CONTROL_CHARACTER = N_("Remove the control characters from the text.")
 
 
 class Form:
-    """The values of a submitted form (as typed) and the error of each field, in field order."""
+    """The values of a submitted form (as typed) and the error of each field, in field order.
+
+    An error that concerns no field of the form (who may do what, the idea's state) is kept under
+    `GENERAL` and shown in the summary only."""
+
+    GENERAL = ""
 
     def __init__(self, values: Mapping[str, str]) -> None:
         self.values = dict(values)
-        self.errors: dict[str, tuple[str, dict]] = {}
+        self.errors: dict[str, Callable[[str], str]] = {}  # field -> its message in a language
 
     @classmethod
     async def read(cls, request: Request) -> Form:
@@ -52,13 +68,24 @@ class Form:
 
     def error(self, name: str, message: str, **variables: object) -> None:
         """Record the field's first error (a text for `_()`, with %(name)s variables)."""
-        self.errors.setdefault(name, (message, variables))
+        self.errors.setdefault(name, lambda lang: i18n.gettext(lang, message, **variables))
+
+    def failed(self, error: IdeaflowError, fields: Mapping[str, tuple[str, str]]) -> None:
+        """Record a service's refusal or bad input on the form field it concerns. `fields` maps the
+        service's field names to this form's (field name, label as a text for `_()`); an error of
+        another field, or of none, is the form's general error."""
+        name = fields[error.field][0] if error.field in fields else self.GENERAL
+
+        def message(lang: str) -> str:
+            def label(field: str) -> str:
+                return i18n.gettext(lang, fields[field][1]) if field in fields else field
+
+            return render(error, lang, label)
+
+        self.errors.setdefault(name, message)
 
     def message(self, name: str, lang: str) -> str | None:
-        if name not in self.errors:
-            return None
-        message, variables = self.errors[name]
-        return i18n.gettext(lang, message, **variables)
+        return self.errors[name](lang) if name in self.errors else None
 
     def text(self, name: str, *, required: bool = False, max_length: int = 200, multiline: bool = False) -> str:
         """The field's text as typed; an error if it is missing, too long or holds control characters."""

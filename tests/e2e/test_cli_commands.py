@@ -282,8 +282,8 @@ def test_decide_refusals_change_nothing(cli, expect, unchanged, world):
     with unchanged(unreviewed):
         expect.failed(cli("decide", unreviewed, "go", "--by", world.coordinator), 1, "needs at least one review")
     with unchanged(screened):
-        expect.failed(cli("decide", screened, "go", "--by", world.coordinator, "--amount-dkk", "5000001"), 1,
-                      "cannot afford")
+        expect.failed(cli("decide", screened, "go", "--by", world.coordinator, "--amount-dkk", "6000000"), 1,
+                      "refused: pool 'Innovationspuljen' cannot afford DKK 6,000,000: DKK 5,000,000 left")
     with unchanged(screened, audited=True):
         expect.failed(cli("decide", screened, "kill", "--by", world.reviewer), 1, "may not decide")
     with unchanged(rejected):
@@ -338,6 +338,26 @@ def outbox_rows(engine, kind: str, idea_id: int) -> list[str]:
         return list(connection.scalars(
             select(PersonRow.email).join(OutboxRow, OutboxRow.recipient_id == PersonRow.id)
             .where(OutboxRow.kind == kind, OutboxRow.idea_id == idea_id).order_by(OutboxRow.id)))
+
+
+def test_errors_name_the_flags_in_english_or_danish(cli, expect, unchanged, world):
+    """One line naming the flag the person typed, in English, or in Danish with IDEAFLOW_LANG=da;
+    amounts the reader's way; exit codes as always."""
+    idea, screened = world.idea(), world.idea(Stage.SCREENED)
+    go_with_amount = ("decide", idea, "go", "--by", world.coordinator, "--amount-dkk", "1000")
+    with unchanged(idea, screened):
+        assert expect.failed(cli(*go_with_amount), 2) == \
+            "ideaflow: bad input: --amount-dkk applies only to a go at the funding gate"
+        assert expect.failed(cli(*go_with_amount, lang="da"), 2) == \
+            "ideaflow: bad input: --amount-dkk gælder kun et go ved bevillingsgaten"
+        expect.failed(cli("decide", screened, "go", "--by", world.coordinator, "--amount-dkk", "6000000", lang="da"),
+                      1, "refused: puljen 'Innovationspuljen' har ikke råd til 6.000.000 kr.: 5.000.000 kr. tilbage")
+        expect.failed(cli("submit", "--title", "", "--description", "D", "--proposer", world.proposer,
+                          "--pool", world.pool, lang="da"), 2, "bad input: --title skal udfyldes")
+        expect.failed(cli("pilot", idea, "--start", "2027-05-01", "--end", "2027-04-01", "--site", "Rådhuset"), 2,
+                      "bad input: pilot start 1 May 2027 must be before its end 1 April 2027")
+        expect.failed(cli("review", idea, "--by", world.reviewer, "--score", "effektivitet=x", lang="da"), 2,
+                      "--score effektivitet='x': scoren skal være et helt tal fra 1 til 5")
 
 
 def test_decide_bad_input_changes_nothing(cli, expect, unchanged, world):

@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from states import text
+from states.errors import BadInput, NotAllowed
 from web.forms import Form
 from web.pages import environment
 
@@ -79,3 +81,26 @@ def test_the_form_parts_pass_axe_with_and_without_errors(page, lang):
     assert_no_axe_violations(page)
     page.get_by_role("link").nth(2).click()
     assert page.evaluate("document.activeElement.id") == "score"
+
+
+def test_a_service_error_lands_on_its_field_named_by_its_label_in_the_readers_language():
+    """The service names its field (`email`, `amount_dkk`); the page shows the message at its own
+    field, naming it by the label people see (never a command-line flag), in their language; an
+    error of no field of the form goes to the summary alone."""
+    form = Form({"title": " ", "amount": "0"})
+    fields = {"email": ("title", "E-mail address"), "amount_dkk": ("amount", "Amount")}
+    for bad in (lambda: text.text(" ", "email", max_length=320), lambda: text.amount_dkk(0, "amount_dkk")):
+        with pytest.raises(BadInput) as error:
+            bad()
+        form.failed(error.value, fields)
+    assert form.message("title", "da") == "E-mailadresse skal udfyldes"
+    assert form.message("title", "en") == "E-mail address must not be empty"
+    assert form.message("amount", "en") == "Amount must be a whole number of kroner from DKK 1 to DKK 999,999,999,999"
+    assert form.message("amount", "da") == "Amount skal være et helt antal kroner fra 1 kr. til 999.999.999.999 kr."
+    form.failed(NotAllowed("not_allowed.proposer_only", person="k@kommune.dk", action="withdraw", idea=7), fields)
+    refusal = "k@kommune.dk må ikke tilbagetrække idé 7: det må kun idéens forslagsstiller"
+    assert form.message(Form.GENERAL, "da") == refusal
+    html = rendered(form, "da")
+    assert '<span class="sr-only">Fejl: </span>E-mailadresse skal udfyldes' in html
+    assert 'href="#amount"' in html and f"<li>{refusal}</li>" in html, "the summary; no link for no field"
+    assert "--" not in html.split("<main>")[1]
