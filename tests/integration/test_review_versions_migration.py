@@ -10,16 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, insert, select
 
 from ideaflow.services import Services
 from ideaflow.views import idea_view
 from states.criteria import TAARNBY_CRITERIA
 from storage.db import make_engine
-from storage.migrate import alembic_config, upgrade
+from storage.migrate import MIGRATIONS, alembic_config, upgrade
 from storage.tables import ReviewRow
 
-BEFORE = "d488c832ca5e"  # the last revision with one review per reviewer and gate round
+VERSIONS = "c30b08210d21"  # the migration to review versions
+BEFORE = ScriptDirectory(str(MIGRATIONS)).get_revision(VERSIONS).down_revision  # one review per reviewer and round
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
