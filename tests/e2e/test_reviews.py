@@ -22,7 +22,7 @@ from states.errors import BadInput, InvalidTransition, NotFound
 from states.vocabulary import Decision, Role
 from storage.tables import OutboxRow, PersonRow
 
-from conftest import ALL_SCORES
+from mailtest import ALL_SCORES
 
 pytestmark = pytest.mark.slow
 
