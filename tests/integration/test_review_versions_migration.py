@@ -13,10 +13,10 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, insert, select
 
-from ideaflow.services import Services
+from ideaflow.bootstrap import bootstrap
+from ideaflow.config import Settings
 from ideaflow.views import idea_view
 from states.criteria import TAARNBY_CRITERIA
-from storage.db import make_engine
 from storage.migrate import MIGRATIONS, alembic_config, upgrade
 from storage.tables import ReviewRow
 
@@ -65,9 +65,9 @@ def legacy_database(engine) -> tuple[int, dict[str, int]]:
     return idea, people
 
 
-def test_stored_reviews_become_version_1_submitted_and_their_reviewers_can_revise(db_url):
-    engine = make_engine(db_url)
-    try:
+def test_stored_reviews_become_version_1_submitted_and_their_reviewers_can_revise(db_url, tmp_path):
+    with bootstrap(Settings(_env_file=None, database_url=db_url, mail_dir=tmp_path / "mail")) as app:
+        engine, services = app.engine, app.services
         idea, _ = legacy_database(engine)
         upgrade(engine)
         with engine.connect() as connection:
@@ -80,7 +80,6 @@ def test_stored_reviews_become_version_1_submitted_and_their_reviewers_can_revis
             ("effektivitet", 2, 4.5), ("kvalitet", 1, 4.0)]  # the partial review counts where it scored
 
         # the reviewer locked out before ("has already reviewed") completes their review now
-        services = Services(engine)
         now = datetime.now(UTC)
         assert services.review(idea, "r2@kommune.dk", {c.name: 3 for c in TAARNBY_CRITERIA}, now).version == 2
         view = idea_view(engine, idea)
@@ -97,5 +96,3 @@ def test_stored_reviews_become_version_1_submitted_and_their_reviewers_can_revis
             kept = connection.execute(select(reviews.tables["reviews"].c.comment)
                                       .order_by(reviews.tables["reviews"].c.id)).scalars().all()
         assert kept == ["fin", ""]
-    finally:
-        engine.dispose()
