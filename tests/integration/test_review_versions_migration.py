@@ -47,9 +47,12 @@ def legacy_database(engine) -> tuple[int, dict[str, int]]:
              "description": c.description} for n, c in enumerate(TAARNBY_CRITERIA)])
         people = {}
         for email, role in [("k@kommune.dk", "coordinator"), ("r1@kommune.dk", "reviewer"),
-                            ("r2@kommune.dk", "reviewer"), ("p@example.dk", "proposer")]:
+                            ("r2@kommune.dk", "reviewer"), ("p@example.dk", None)]:
             people[email] = connection.execute(insert(t["people"]).returning(t["people"].c.id).values(
-                email=email, name=email, role=role, lang="da", created_at=AT)).scalar()
+                email=email, name=email, lang="da", created_at=AT)).scalar()
+            if role:
+                connection.execute(insert(t["role_grants"]).values(person_id=people[email], role=role, pool_id=None,
+                                                                   granted_at=AT))
         idea = connection.execute(insert(t["ideas"]).returning(t["ideas"].c.id).values(
             pool_id=pool, proposer_id=people["p@example.dk"], title="Idé", description="d", requested_dkk=None,
             departments=[], stage="submitted", held_from=None, gate_round=1, deadline=None, evaluation_open=False,

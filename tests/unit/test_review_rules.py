@@ -6,11 +6,11 @@ import pytest
 from domain import ALL_SCORES, COORDINATOR, FOLLOWER, NOW, OTHER_REVIEWER, PROPOSER, REVIEWER, pool, submitted
 
 from states.criteria import Criterion
-from states.model import Person
+from states.model import Grant, Person, everywhere
 from states.reviews import CriterionSpread, counting, readable_by, spread
 from states.vocabulary import Decision, Gate, Role
 
-THIRD_REVIEWER = Person("r3@kommune.dk", "Bedømmer 3", Role.REVIEWER, id=6)
+THIRD_REVIEWER = Person("r3@kommune.dk", "Bedømmer 3", id=6, grants=everywhere(Role.REVIEWER))
 
 
 def test_the_newest_submitted_version_counts_and_a_later_draft_does_not_withdraw_it():
@@ -90,8 +90,15 @@ def test_a_criterion_no_counting_review_scored_has_no_figures():
     ]
 
 
-@pytest.mark.parametrize("person", [COORDINATOR, REVIEWER, PROPOSER, FOLLOWER])
-def test_only_coordinators_read_without_reviewing(person):
-    idea = submitted()
+ELSEWHERE = Person("k2@kommune.dk", "Koordinator i en anden pulje", id=7,
+                   grants=frozenset({Grant(Role.COORDINATOR, pool_id=99)}))
+HERE = Person("k3@kommune.dk", "Koordinator i puljen", id=8, grants=frozenset({Grant(Role.COORDINATOR, pool_id=1)}))
+
+
+@pytest.mark.parametrize("person", [COORDINATOR, HERE, ELSEWHERE, REVIEWER, PROPOSER, FOLLOWER])
+def test_only_coordinators_of_the_ideas_pool_read_without_reviewing(person):
+    the_pool = pool()
+    the_pool.id = 1
+    idea = submitted(the_pool)
     theirs = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
-    assert readable_by(person, idea.pool, idea.reviews) == ([theirs] if person is COORDINATOR else [])
+    assert readable_by(person, idea.pool, idea.reviews) == ([theirs] if person in (COORDINATOR, HERE) else [])

@@ -4,7 +4,7 @@ A reviewer's review of a gate round becomes a series of versions (drafts and sub
 unique constraint takes the version in. Reviews stored before keep counting: version 1, submitted.
 
 Revision ID: c30b08210d21
-Revises: c097eaabe3d6
+Revises: f92decc3fe42
 Create Date: 2026-12-02 08:02:35.189510
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'c30b08210d21'
-down_revision: str | None = 'c097eaabe3d6'
+down_revision: str | None = 'f92decc3fe42'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
