@@ -268,13 +268,18 @@ def submit(
 def review(
     idea: int,
     by: By,
-    score: Annotated[list[str], typer.Option("--score", help="CRITERION=1..5, repeatable.")],
+    score: Annotated[list[str] | None, typer.Option("--score", help="CRITERION=1..5, repeatable.")] = None,
     must: Annotated[list[str] | None, typer.Option("--must", help="CRITERION=yes|no for must-meet criteria.")] = None,
     comment: Annotated[str, typer.Option("--comment")] = "",
+    draft: Annotated[bool, typer.Option("--draft", help="Save it unfinished; it counts once submitted.")] = False,
 ) -> None:
-    """Review an idea at its open screening or funding gate."""
-    weighted = _services().review(idea, by, _scores(score), _now(), _must(must or []), comment)
-    out.print(f"review recorded for idea {idea}: weighted score {fmt.score(weighted)}")
+    """Review an idea at its open screening or funding gate; a second review before the decision revises it."""
+    done = _services().review(idea, by, _scores(score or []), _now(), _must(must or []), comment, draft=draft)
+    if draft:
+        out.print(f"draft review saved for idea {idea} (version {done.version}); it counts once submitted")
+    else:
+        out.print(f"review submitted for idea {idea} (version {done.version}): "
+                  f"weighted score {fmt.score(done.weighted_score)}")
 
 
 @app.command()

@@ -116,8 +116,8 @@ class Demo:
     def review_all(self, key: str, scores: tuple[int, ...], comment: str) -> None:
         named = dict(zip((c.name for c in TAARNBY_CRITERIA), scores, strict=True))
         for email, _ in REVIEWERS[IDEAS[key]["pool"]]:
-            weighted = self.svc.review(self.ids[key], email, named, self.now, comment=comment)
-            self.out.print(f"  {email} reviewed #{self.ids[key]}: weighted score {fmt.score(weighted)}")
+            review = self.svc.review(self.ids[key], email, named, self.now, comment=comment)
+            self.out.print(f"  {email} reviewed #{self.ids[key]}: weighted score {fmt.score(review.weighted_score)}")
 
     def decide(self, key: str, decision: Decision, amount: int | None = None, reason: str = "") -> None:
         coordinator = COORDINATORS[IDEAS[key]["pool"]][0]

@@ -195,13 +195,16 @@ class DigestBuilder:
         }
 
     def _reviewer(self, person: Person, since: int, scope: Scope) -> dict | None:
-        """What awaits this reviewer: a count (all waiting ideas less those they reviewed this round)
-        and the first few by deadline, so the cost does not grow with the size of the portfolio."""
+        """What awaits this reviewer: a count (all waiting ideas less those they submitted a review of
+        this round; a draft still awaits) and the first few by deadline, so the cost does not grow with
+        the size of the portfolio."""
         gate_of = case((IdeaRow.stage == Stage.SUBMITTED, "screening"), else_="funding")
         reviewed_this_round = and_(ReviewRow.idea_id == IdeaRow.id, ReviewRow.reviewer_id == person.id,
-                                   ReviewRow.round == IdeaRow.gate_round, ReviewRow.gate == gate_of)
+                                   ReviewRow.round == IdeaRow.gate_round, ReviewRow.gate == gate_of,
+                                   ReviewRow.submitted.is_(True))
         portfolio = self.portfolio(scope)
-        reviewed = self.session.scalar(select(func.count()).select_from(ReviewRow).join(IdeaRow, reviewed_this_round)
+        reviewed = self.session.scalar(select(func.count(ReviewRow.idea_id.distinct())).select_from(ReviewRow)
+                                       .join(IdeaRow, reviewed_this_round)
                                        .where(portfolio.in_scope, IdeaRow.stage.in_(GATE_STAGES)))
         count = portfolio.awaiting_review - reviewed
         if not count:

@@ -18,12 +18,20 @@ def print_idea(out: Console, view: IdeaView) -> None:
               + (f" · departments: {', '.join(view.departments)}" if view.departments else ""))
     out.print(view.description)
     if view.reviews:
-        table = Table("gate", "round", "reviewer", "weighted", "scores", "comment", title="reviews")
+        table = Table("gate", "round", "reviewer", "version", "weighted", "scores", "comment", title="reviews")
         for r in view.reviews:
             scores = ", ".join(f"{k} {v}" for k, v in r.scores.items())
             must = ", ".join(f"{k}: {'ja' if ok else 'nej'}" for k, ok in r.must_meet.items())
-            table.add_row(r.gate, str(r.round), r.reviewer, fmt.score(r.weighted_score),
+            status = ("submitted" if r.submitted else "draft") + (", counts" if r.counts else "")
+            table.add_row(r.gate, str(r.round), r.reviewer, f"{r.version} ({status})", fmt.score(r.weighted_score),
                           scores + (f" · {must}" if must else ""), r.comment)
+        out.print(table)
+    if view.criteria_summary:
+        table = Table("gate", "round", "criterion", "weight", "reviews", "mean", "min–max", "std. dev.",
+                      title="per criterion, over the reviews that count")
+        for c in view.criteria_summary:
+            table.add_row(c.gate, str(c.round), c.criterion, fmt.score(c.weight), str(c.count), fmt.score(c.mean),
+                          f"{c.min}–{c.max}" if c.count else "", fmt.score(c.stdev))
         out.print(table)
     if view.pilot:
         p = view.pilot

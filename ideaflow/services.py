@@ -23,7 +23,7 @@ from notifications.message import build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import BadInput, Conflict, NotAllowed
-from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool
+from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool, Review
 from states.rules import Action, available_actions, may, require_administrator
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
 from storage.repository import OutgoingMail
@@ -176,14 +176,15 @@ class Services:
 
     def review(
         self, idea_id: int, by: str, scores: dict[str, int], now: datetime,
-        must_meet: dict[str, bool] | None = None, comment: str = "",
-    ) -> float | None:
+        must_meet: dict[str, bool] | None = None, comment: str = "", *, draft: bool = False,
+    ) -> Review:
+        """Save a draft, submit, or revise (a second review before the gate is decided) `by`'s review."""
         text.text(comment, "comment", max_length=5000, multiline=True, required=False)
         with self._refusals_recorded("review", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
-            review = idea.review(uow.people.get(by), scores, must_meet or {}, comment, now)
+            review = idea.review(uow.people.get(by), scores, must_meet or {}, comment, now, draft=draft)
             uow.commit(now)
-        return review.weighted_score
+        return review
 
     def decide(
         self, idea_id: int, decision: Decision, by: str, now: datetime,

@@ -11,7 +11,8 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, func, select
 
-from states.model import Idea
+from states.model import Idea, Person
+from states.reviews import counting, readable_by, spread
 from states.rules import available_actions
 from states.vocabulary import Stage
 from storage.tables import IdeaRow, PersonRow, PoolRow
@@ -34,14 +35,35 @@ class HistoryView(View):
 
 
 class ReviewView(View):
+    """One version of a review. `counts` marks the version that counts: the reviewer's newest submitted
+    one at its gate and round (drafts and superseded versions are kept for the record)."""
+
     reviewer: str
     gate: str
     round: int
+    version: int
+    submitted: bool
+    counts: bool
     scores: dict[str, int]
     must_meet: dict[str, bool]
     weighted_score: float | None
     comment: str
     at: datetime
+
+
+class CriterionSpreadView(View):
+    """How the counting reviews of one gate and round scored one criterion: `mean`, lowest and highest
+    score (`min`, `max`) and `stdev`, the population standard deviation (0 when all agree)."""
+
+    gate: str
+    round: int
+    criterion: str
+    weight: float
+    count: int
+    mean: float | None
+    min: int | None
+    max: int | None
+    stdev: float | None
 
 
 class PilotView(View):
@@ -77,6 +99,7 @@ class IdeaView(View):
     departments: list[str]
     created_at: datetime
     reviews: list[ReviewView]
+    criteria_summary: list[CriterionSpreadView]
     pilot: PilotView | None
     evaluation: EvaluationView | None
     history: list[HistoryView]
@@ -116,17 +139,26 @@ class PoolView(View):
 
 
 def idea_view(engine: Engine, idea_id: int, viewer: str | None = None) -> IdeaView:
-    """The idea as the operator sees it, or, with a viewer, with what that person may do now."""
+    """The idea as `viewer` (an email) may see it, or everything when no viewer is given (the operator).
+
+    A viewer gets the reviews the blind rule lets them read (`states.reviews.readable_by`), the
+    per-criterion figures of those only (the figures reveal the scores), and what they may do now.
+    """
     with UnitOfWork(engine, read_only=True) as uow:
         idea = uow.ideas.get(idea_id)
-        view = _idea_view(idea, uow)
-        if viewer is not None:
-            view.actions = [action.value for action in available_actions(uow.people.get(viewer), idea)]
+        person = uow.people.get(viewer) if viewer is not None else None
+        view = _idea_view(idea, uow, person)
+        if person is not None:
+            view.actions = [action.value for action in available_actions(person, idea)]
         return view
 
 
-def _idea_view(idea: Idea, uow: UnitOfWork) -> IdeaView:
+def _idea_view(idea: Idea, uow: UnitOfWork, viewer: Person | None) -> IdeaView:
     pilot, evaluation = idea.pilot, idea.evaluation
+    reviews = uow.ideas.reviews(idea.id)
+    if viewer is not None:
+        reviews = readable_by(viewer, idea.pool, reviews)
+    counted = {id(r) for r in counting(reviews)}
     return IdeaView(
         id=idea.id, title=idea.title, description=idea.description, stage=idea.stage, pool=idea.pool.name,
         proposer=idea.proposer.email, deadline=idea.deadline, open_gate=idea.open_gate,
@@ -134,9 +166,15 @@ def _idea_view(idea: Idea, uow: UnitOfWork) -> IdeaView:
         requested_dkk=idea.requested_dkk, allocated_dkk=idea.allocated_dkk, departments=list(idea.departments),
         created_at=idea.created_at,
         reviews=[
-            ReviewView(reviewer=r.reviewer.email, gate=r.gate, round=r.round, scores=r.scores, must_meet=r.must_meet,
+            ReviewView(reviewer=r.reviewer.email, gate=r.gate, round=r.round, version=r.version,
+                       submitted=r.submitted, counts=id(r) in counted, scores=r.scores, must_meet=r.must_meet,
                        weighted_score=r.weighted_score, comment=r.comment, at=r.at)
-            for r in uow.ideas.reviews(idea.id)
+            for r in reviews
+        ],
+        criteria_summary=[
+            CriterionSpreadView(gate=c.gate, round=c.round, criterion=c.criterion, weight=c.weight, count=c.count,
+                                mean=c.mean, min=c.min, max=c.max, stdev=c.stdev)
+            for c in spread(idea.pool.criteria, reviews)
         ],
         pilot=PilotView(start=pilot.start, end=pilot.end, sites=list(pilot.sites),
                         followers=[p.email for p in pilot.followers], measures=list(pilot.measures))

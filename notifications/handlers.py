@@ -62,7 +62,7 @@ def _messages(uow: UnitOfWork, event: events.Event) -> list[tuple[str, list[Pers
             if gate == Gate.EVALUATION:
                 asked = coordinators
             else:
-                reviewed = {review.reviewer.email for review in idea.reviews}
+                reviewed = {review.reviewer.email for review in idea.counting_reviews}  # a draft is not done
                 candidates = idea.assigned or _reviewers(uow, idea)
                 asked = [p for p in candidates if p.email not in reviewed]
             return [("deadline_reminder", asked, {"gate": gate.value, "deadline": deadline.isoformat()})]

@@ -26,9 +26,13 @@ if TYPE_CHECKING:
 
 
 def screening_refusal(idea: Idea) -> InvalidTransition | None:
-    """Why a screening go would be refused now (must-meet answered no, or no complete review), or None."""
+    """Why a screening go would be refused now (must-meet answered no, or no complete review), or None.
+
+    Only the reviews that count (each reviewer's newest submitted version) are weighed. Submissions are
+    complete since reviews have versions; reviews stored before that are kept as submitted, complete
+    or not, hence the completeness check."""
     criteria = idea.pool.criteria
-    reviews = idea.reviews
+    reviews = idea.counting_reviews
     if any(answer is False for review in reviews for answer in review.must_meet.values()):
         failed = sorted({name for r in reviews for name, ok in r.must_meet.items() if not ok})
         return InvalidTransition("screening.must_meet_failed", criteria=failed)

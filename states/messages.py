@@ -130,12 +130,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "screening.must_meet_failed": {"en": "screening go refused: must-meet criteria answered no: {criteria}",
                                    "da": "go ved screeningen afvist: skal-krav besvaret med nej: {criteria}"},
     "screening.no_complete_review": {
-        "en": "screening go needs at least one review scoring every criterion ({criteria})",
-        "da": "go ved screeningen kræver mindst én bedømmelse, der scorer alle kriterier ({criteria})"},
+        "en": "screening go needs at least one review submitted that scores every criterion ({criteria})",
+        "da": "go ved screeningen kræver mindst én indsendt bedømmelse, der scorer alle kriterier ({criteria})"},
     "screening.no_complete_review_must": {
-        "en": "screening go needs at least one review scoring every criterion ({criteria}) "
+        "en": "screening go needs at least one review submitted that scores every criterion ({criteria}) "
               "and answering must-meet {must}",
-        "da": "go ved screeningen kræver mindst én bedømmelse, der scorer alle kriterier ({criteria}) "
+        "da": "go ved screeningen kræver mindst én indsendt bedømmelse, der scorer alle kriterier ({criteria}) "
               "og besvarer skal-krav {must}"},
     "funding.nothing_left": {"en": "pool '{pool}' has nothing left to allocate",
                              "da": "puljen '{pool}' har intet tilbage at bevilge"},
@@ -145,6 +145,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
                       "da": "et go ved bevillingsgaten kræver {field} (idéen søgte intet beløb)"},
     "amount.not_positive": {"en": "{field} must be a positive whole number of kroner",
                             "da": "{field} skal være et positivt helt antal kroner"},
+    "review.not_must_meet": {"en": "{criteria} is not a must-meet criterion of pool '{pool}' (must-meet: {must})",
+                             "da": "{criteria} er ikke et skal-krav i puljen '{pool}' (skal-krav: {must})"},
+    "review.empty_draft": {"en": "a draft review needs at least a score, a must-meet answer or a comment",
+                           "da": "en kladde skal have mindst én score, et svar på et skal-krav eller en kommentar"},
+    **{f"review.incomplete_{what}": {
+        "en": "a submitted review scores every criterion and answers every must-meet criterion; missing " + en
+              + " (or save it as a draft)",
+        "da": "en indsendt bedømmelse scorer alle kriterier og svarer på alle skal-krav; mangler " + da
+              + " (eller gem den som kladde)"}
+       for what, en, da in (
+           ("scores", "scores for {unscored}", "score for {unscored}"),
+           ("must", "must-meet answers for {unanswered}", "svar på skal-krav for {unanswered}"),
+           ("both", "scores for {unscored} and must-meet answers for {unanswered}",
+            "score for {unscored} og svar på skal-krav for {unanswered}"))},
     "assign.not_reviewers": {"en": "{people} cannot be asked to review: not a reviewer of pool '{pool}'",
                              "da": "{people} kan ikke bedes om en bedømmelse: ikke bedømmer i puljen '{pool}'"},
     "assign.barred": {"en": "cannot ask {people}: nobody judges an idea they proposed or declared a conflict "

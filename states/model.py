@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from states import events
-from states.criteria import Criterion, check_scores, weighted_score
+from states.criteria import Criterion, check_scores, missing_scores, weighted_score
 from states.errors import BadInput, BudgetExceeded, InvalidTransition
 from states.formatting import dkk
 from states.lifecycle import fire, screening_refusal
+from states.reviews import counting
 from states.rules import Action, require, why_not
 from states.vocabulary import (
     COPENHAGEN,
@@ -110,6 +111,12 @@ class Pool:
 
 @dataclass(frozen=True, slots=True)
 class Review:
+    """One version of a reviewer's review of a gate and round (see states/reviews.py for which counts).
+
+    A draft (`submitted` False) may be incomplete; a submitted version scores every criterion and
+    answers every must-meet criterion. Versions are numbered from 1 per reviewer, gate and round.
+    """
+
     reviewer: Person
     gate: Gate
     round: int
@@ -118,6 +125,8 @@ class Review:
     comment: str
     weighted_score: float | None
     at: datetime
+    version: int
+    submitted: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +249,7 @@ class Idea:
     allocated_dkk: int | None = None
     pilot: PilotPlan | None = None
     evaluation: Evaluation | None = None
+    #: Every version of every review of the open screening or funding gate in this round, drafts included.
     reviews: list[Review] = field(default_factory=list)
     #: Reviewers a coordinator asked for at the open gate in this round (empty: every reviewer is asked).
     assigned: list[Person] = field(default_factory=list)
@@ -333,28 +343,52 @@ class Idea:
         must_meet: dict[str, bool],
         comment: str,
         now: datetime,
+        *,
+        draft: bool = False,
     ) -> Review:
+        """Add a version of `reviewer`'s review of the open gate: a draft, a submission or a revision.
+
+        A submission must be complete (bad input otherwise, naming what is missing); a draft may be
+        anything valid. Submissions and revisions are recorded in the history (who, not the scores).
+        """
         require(reviewer, Action.REVIEW, self)
         gate = self._review_gate()
-        if not scores:
-            raise BadInput("a review needs at least one --score CRITERION=1..5")
-        check_scores(self.pool.criteria, scores)
-        must_names = {c.name for c in self.pool.criteria if c.must_meet}
+        criteria = self.pool.criteria
+        check_scores(criteria, scores)
+        must_names = {c.name for c in criteria if c.must_meet}
         unknown = set(must_meet) - must_names
         if unknown:
-            raise BadInput(
-                f"{', '.join(sorted(unknown))} is not a must-meet criterion of pool {self.pool.name!r}"
-                + (f" (must-meet: {', '.join(sorted(must_names))})" if must_names else " (it has none)")
-            )
-        if any(r.reviewer.email == reviewer.email for r in self.reviews):
-            raise InvalidTransition(f"{reviewer.email} has already reviewed this {gate} gate (round {self.gate_round})")
+            raise BadInput("review.not_must_meet", field="must_meet", criteria=sorted(unknown), pool=self.pool.name,
+                           must=sorted(must_names) or "–")
+        if draft and not (scores or must_meet or comment):
+            raise BadInput("review.empty_draft", field="score")
+        if not draft:
+            unscored = missing_scores(criteria, scores)
+            unanswered = [c.name for c in criteria if c.must_meet and c.name not in must_meet]
+            if unscored or unanswered:
+                what = "both" if unscored and unanswered else "scores" if unscored else "must"
+                raise BadInput(f"review.incomplete_{what}", field="score" if unscored else "must_meet",
+                               unscored=unscored, unanswered=unanswered)
+        mine = [r for r in self.reviews if r.reviewer.email == reviewer.email]
         review = Review(
             reviewer, gate, self.gate_round, dict(scores), dict(must_meet), comment,
-            weighted_score(self.pool.criteria, scores), now,
+            weighted_score(criteria, scores), now, max((r.version for r in mine), default=0) + 1, not draft,
         )
         self.reviews.append(review)
         self.new_reviews.append(review)
+        if not draft:
+            where = f"at the {gate} gate, round {self.gate_round}"
+            if any(r.submitted for r in mine):
+                self._record("revise_review", self.stage, self.stage, now, reviewer,
+                             f"review revised {where} (version {review.version})")
+            else:
+                self._record("submit_review", self.stage, self.stage, now, reviewer, f"review submitted {where}")
         return review
+
+    @property
+    def counting_reviews(self) -> list[Review]:
+        """The reviews of the open gate this round that count: each reviewer's newest submitted version."""
+        return counting(self.reviews)
 
     def decide(
         self, decision: Decision, by: Person, now: datetime, *, amount_dkk: int | None = None, reason: str = "",
@@ -389,6 +423,7 @@ class Idea:
             self.held_from = from_stage
         if decision == Decision.RECYCLE:
             self.gate_round += 1
+        if decision in (Decision.GO, Decision.RECYCLE):  # a new gate or round: its reviews start afresh
             self.reviews = []
             self.assigned = []
         said = reason or f"{decision} at the {gate or from_stage} gate"

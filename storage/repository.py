@@ -347,7 +347,7 @@ class IdeaRepository:
         )
 
     def _load_open_gates(self, ideas: list[Idea]) -> None:
-        """The reviews and asked reviewers of each idea's open screening or funding gate, this round."""
+        """Every review version and asked reviewer of each idea's open screening or funding gate, this round."""
         if not ideas:
             return
         by_id = {idea.id: idea for idea in ideas}
@@ -386,7 +386,7 @@ class IdeaRepository:
 
     def _review(self, r: ReviewRow) -> Review:
         return Review(self.people.by_id(r.reviewer_id), Gate(r.gate), r.round, r.scores, r.must_meet, r.comment,
-                      r.weighted_score, r.created_at)
+                      r.weighted_score, r.created_at, r.version, r.submitted)
 
     def ids(self, *, stage: Stage | None = None, pool: Pool | None = None) -> list[int]:
         query = select(IdeaRow.id).order_by(IdeaRow.id)
@@ -397,7 +397,7 @@ class IdeaRepository:
         return list(self.session.scalars(query))
 
     def reviews(self, idea_id: int) -> list[Review]:
-        """Every review of the idea, all gates and rounds, oldest first (for display)."""
+        """Every version of every review of the idea, all gates and rounds, oldest first (for display)."""
         rows = list(self.session.scalars(select(ReviewRow).where(ReviewRow.idea_id == idea_id).order_by(ReviewRow.id)))
         self.people.load(r.reviewer_id for r in rows)
         return [self._review(r) for r in rows]
@@ -456,7 +456,7 @@ class IdeaRepository:
         self._insert(ReviewRow, [
             {"idea_id": idea.id, "gate": r.gate, "round": r.round, "reviewer_id": r.reviewer.id,
              "scores": r.scores, "must_meet": r.must_meet, "comment": r.comment,
-             "weighted_score": r.weighted_score, "created_at": r.at}
+             "weighted_score": r.weighted_score, "created_at": r.at, "version": r.version, "submitted": r.submitted}
             for idea in ideas for r in idea.new_reviews
         ])
         self._insert(DecisionRow, [

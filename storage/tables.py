@@ -161,8 +161,10 @@ class IdeaRow(Base):
 
 
 class ReviewRow(Base):
+    """One version of a reviewer's review of a gate round; revisions add versions, nothing is overwritten."""
+
     __tablename__ = "reviews"
-    __table_args__ = (UniqueConstraint("idea_id", "gate", "round", "reviewer_id"),)
+    __table_args__ = (UniqueConstraint("idea_id", "gate", "round", "reviewer_id", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
@@ -174,6 +176,8 @@ class ReviewRow(Base):
     comment: Mapped[str] = mapped_column(Text)
     weighted_score: Mapped[float | None]
     created_at: Mapped[datetime]
+    version: Mapped[int]
+    submitted: Mapped[bool]
 
 
 class DecisionRow(Base):

@@ -198,33 +198,50 @@ def test_submit_bad_input_changes_nothing(cli, expect, unchanged, world):
 
 def test_review(cli, expect, shown, unchanged, world, tmp_path):
     idea = world.idea()
-    assert "weighted score" in expect.ok(cli("review", idea, "--by", world.reviewer, *SCORES, "--comment", "god"))
+    out = expect.ok(cli("review", idea, "--by", world.reviewer, *SCORES, "--comment", "god"))
+    assert "review submitted for idea" in out and "weighted score 4,00" in out
     reviews = shown(idea)["reviews"]
-    assert [(r["reviewer"], r["gate"], r["round"]) for r in reviews] == [(world.reviewer, "screening", 1)]
+    assert [(r["reviewer"], r["gate"], r["round"], r["version"], r["submitted"], r["counts"]) for r in reviews] == \
+        [(world.reviewer, "screening", 1, 1, True, True)]
+
+    # a draft (unfinished, counts for nothing), then a second submission revises the review
+    out = expect.ok(cli("review", idea, "--by", world.reviewer, "--score", "kvalitet=2", "--draft"))
+    assert "draft review saved" in out and "version 2" in out
+    assert "version 3" in expect.ok(cli("review", idea, "--by", world.reviewer, *SCORES[:-2], "--score", "omtale=1",
+                                         "--comment", "ændret"))
+    assert [(r["version"], r["submitted"], r["counts"], r["comment"]) for r in shown(idea)["reviews"]] == [
+        (1, True, False, "god"), (2, False, False, ""), (3, True, True, "ændret")]
+    plain = expect.ok(cli("show", idea))
+    assert "3 (submitted, counts)" in plain and "2 (draft)" in plain and "std. dev." in plain
 
     # a must-meet criterion answered on a pool that has one
     criteria = tmp_path / "must.json"
     criteria.write_text(json.dumps([{"name": "lovlig", "must_meet": True}, {"name": "nytte"}]), encoding="utf-8")
     expect.ok(cli("pool", "create", "Med krav", "--budget-dkk", "1000", "--criteria", criteria))
     other = world.submit(pool="Med krav")
-    expect.ok(cli("review", other, "--by", world.reviewer, "--score", "nytte=5", "--must", "lovlig=yes"))
+    with unchanged(other):
+        expect.failed(cli("review", other, "--by", world.reviewer, "--score", "nytte=5", "--score", "lovlig=4"), 2,
+                      "missing must-meet answers for lovlig")
+    expect.ok(cli("review", other, "--by", world.reviewer, "--score", "nytte=5", "--score", "lovlig=4",
+                  "--must", "lovlig=yes"))
     assert shown(other)["reviews"][0]["must_meet"] == {"lovlig": True}
 
     funded = world.idea(Stage.FUNDED)
-    # refused: twice at one gate; a coordinator reviewing (audited); no screening/funding gate open
-    with unchanged(idea):
-        expect.failed(cli("review", idea, "--by", world.reviewer, *SCORES), 1, "already reviewed")
+    # refused: a coordinator reviewing (audited); no screening/funding gate open
     with unchanged(idea, audited=True):
         expect.failed(cli("review", idea, "--by", world.coordinator, *SCORES), 1, "may not review")
     with unchanged(funded):
         expect.failed(cli("review", funded, "--by", world.reviewer, *SCORES), 1, "funded")
-    # bad input
+    # bad input, drafts included
     fresh = world.idea()
     for args, needle in [
-        (["--score", "effektivitet=9"], "from 1 to 5"),
-        (["--score", "skønhed=3"], "unknown criterion"),
-        (["--score", "effektivitet"], "CRITERION=VALUE"),
-        (["--score", "effektivitet=3", "--must", "kvalitet=yes"], "must-meet"),
+        (["--score", "effektivitet=3"], "missing scores for kvalitet, resultat, arbejdsmiljø, begejstring, omtale"),
+        ([], "missing scores for effektivitet, kvalitet"),
+        (["--draft"], "a draft review needs"),
+        (["--score", "effektivitet=9", "--draft"], "from 1 to 5"),
+        (["--score", "skønhed=3", "--draft"], "unknown criterion"),
+        (["--score", "effektivitet", "--draft"], "CRITERION=VALUE"),
+        (["--score", "effektivitet=3", "--must", "kvalitet=yes", "--draft"], "must-meet"),
     ]:
         with unchanged(fresh):
             expect.failed(cli("review", fresh, "--by", world.reviewer, *args), 2, needle)
@@ -244,8 +261,8 @@ def test_decide_go_at_both_gates_with_an_amount(cli, expect, engine, shown, worl
     view = shown(idea)
     assert view["stage"] == "funded" and view["allocated_dkk"] == 275_000
     assert [(h["from"], h["to"]) for h in view["history"]] == \
-        [(None, "submitted"), ("submitted", "screened"), ("screened", "funded")]
-    assert view["history"][1]["reason"] == "lovende" and view["history"][1]["by"] == world.coordinator
+        [(None, "submitted"), ("submitted", "submitted"), ("submitted", "screened"), ("screened", "funded")]
+    assert view["history"][2]["reason"] == "lovende" and view["history"][2]["by"] == world.coordinator
     assert scalar(engine, select(PoolRow.allocated_dkk)) == 275_000
     assert scalar(engine, select(func.sum(AllocationRow.amount_dkk))) == 275_000
 
@@ -416,8 +433,8 @@ def test_evaluate(cli, expect, shown, unchanged, world):
     assert "scale" in out
     view = shown(ready)
     assert view["stage"] == "evaluated" and view["evaluation"]["outcome"] == "scale"
-    assert [h["to"] for h in view["history"]] == ["submitted", "screened", "funded", "funded", "piloting",
-                                                   "piloting", "evaluated"]
+    assert [h["to"] for h in view["history"]] == ["submitted", "submitted", "screened", "funded", "funded",
+                                                   "piloting", "piloting", "evaluated"]
 
     with unchanged(running):
         expect.failed(cli("evaluate", running, "--by", world.coordinator, *SCORES, "--outcome", "stop"), 1,
@@ -505,10 +522,10 @@ def test_show(cli, expect, world):
     history = view["history"]
     assert all(HISTORY_KEYS <= h.keys() for h in history)
     assert [(h["from"], h["to"]) for h in history] == [
-        (None, "submitted"), ("submitted", "screened"), ("screened", "funded"), ("funded", "on_hold"),
-        ("on_hold", "funded")]
+        (None, "submitted"), ("submitted", "submitted"), ("submitted", "screened"), ("screened", "funded"),
+        ("funded", "on_hold"), ("on_hold", "funded")]
     assert [h["at"] for h in history] == sorted(h["at"] for h in history)
-    assert [h["by"] for h in history] == [world.proposer] + [world.coordinator] * 4
+    assert [h["by"] for h in history] == [world.proposer, world.reviewer] + [world.coordinator] * 4
 
     plain = expect.ok(cli("show", idea))
     assert "Samskabelse" in plain and "on_hold" in plain

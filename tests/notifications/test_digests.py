@@ -94,7 +94,7 @@ def test_digests_at_0705_and_0701_cover_every_event_exactly_once(svc, db, ideafl
 
     # together the two coordinator digests cover every history row exactly once, in order
     covered = history(db)
-    assert len(covered) == 8
+    assert len(covered) == 12  # 4 submitted, 4 reviews submitted (who, not the scores), 4 decisions
     for coordinator in Cast.COORDINATORS:
         both = moves(week1[coordinator]) + moves(week2[coordinator])
         assert both == covered, (both, covered)
@@ -165,8 +165,9 @@ def test_long_digests_list_the_latest_and_say_how_many_more(svc, db, flush, smtp
     by_email = {email: payload for email, payload in digests(db).values()}
 
     proposer = by_email[Cast.proposer]
-    assert proposer["moved_total"] == proposer["ideas_total"] == LIST_LIMIT + 5
-    assert [m["idea_id"] for m in proposer["moved"]] == ideas[5:]  # the latest 30, oldest first
+    assert proposer["ideas_total"] == LIST_LIMIT + 5
+    assert proposer["moved_total"] == LIST_LIMIT + 6  # every idea submitted, and the first one's review
+    assert [m["idea_id"] for m in proposer["moved"]] == [*ideas[6:], ideas[0]]  # the latest 30, oldest first
     assert [i["idea_id"] for i in proposer["ideas"]] == ideas[5:]
     reviewer = by_email[Cast.reviewer]
     assert reviewer["pending_count"] == LIST_LIMIT + 4 and len(reviewer["pending"]) == LIST_LIMIT
@@ -176,4 +177,4 @@ def test_long_digests_list_the_latest_and_say_how_many_more(svc, db, flush, smtp
     flush(monday)
     mails = {r.rcpt[0]: parts(r.message) for r in smtp.handler.received if r.message["X-Ideaflow-Kind"] == "digest"}
     text, html = mails[Cast.proposer]
-    assert "… og 5 flere" in text and "… og 5 flere" in html
+    assert "… og 6 flere" in text and "… og 6 flere" in html

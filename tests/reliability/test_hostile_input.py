@@ -138,18 +138,21 @@ def test_hostile_reviews(world, check):
     codes: Counter[int] = Counter()
 
     @given(scores=st.dictionaries(criteria, score_values, max_size=3), comment=texts, known=st.booleans(),
-           full=st.booleans(), unknown=unknown_ids)
+           full=st.booleans(), draft=st.booleans(), unknown=unknown_ids)
     @EXAMPLES
-    def example(scores, comment, known, full, unknown):
+    def example(scores, comment, known, full, draft, unknown):
         idea = world.idea() if known or full else unknown
         given_scores = ({k: str(v) for k, v in ALL_SCORES.items()} | scores) if full else scores
         argv = ["review", idea, f"--by={world.reviewer}", f"--comment={comment}",
-                *[f"--score={name}={value}" for name, value in given_scores.items()]]
+                *[f"--score={name}={value}" for name, value in given_scores.items()], *(["--draft"] if draft else [])]
 
         def stored(stdout, shown):
             review = shown(idea)["reviews"][-1]
             assert review["comment"] == comment
             assert review["scores"] == {k: int(v) for k, v in given_scores.items()}
+            assert review["submitted"] is not draft
+            if not draft:  # only a complete review is accepted as submitted
+                assert set(review["scores"]) == set(ALL_SCORES)
 
         codes[check(argv, stored)] += 1
 

@@ -33,7 +33,7 @@ def test_the_database_itself_refuses_to_change_or_delete_history(engine, world, 
         pytest.skip("SQLite has no TRUNCATE (its DELETE FROM history is refused above)")
     world.idea(Stage.FUNDED)
     before = snapshot()["history"]
-    assert len(before) == 3
+    assert len(before) == 4  # submitted, reviewed, screened, funded
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
         connection.execute(text(statement))
     assert snapshot()["history"] == before
@@ -41,7 +41,7 @@ def test_the_database_itself_refuses_to_change_or_delete_history(engine, world, 
         connection.execute(text("INSERT INTO history (idea_id, action, from_stage, to_stage, at, reason) "
                                 "SELECT idea_id, 'note', to_stage, to_stage, at, 'appended' FROM history "
                                 "WHERE id = (SELECT MAX(id) FROM history)"))
-    assert snapshot()["history"][:3] == before
+    assert snapshot()["history"][:4] == before
 
 
 # -- who may do what: every other role is refused, and the attempt is recorded -----------------------------

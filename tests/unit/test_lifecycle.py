@@ -37,6 +37,7 @@ def test_the_happy_path_records_every_move_in_order():
     idea.evaluate(COORDINATOR, dict(ALL_SCORES), Outcome.SCALE, "Udbredes", NOW + timedelta(days=80))
     assert moves(idea) == [
         ("submit", None, Stage.SUBMITTED),
+        ("submit_review", Stage.SUBMITTED, Stage.SUBMITTED),
         ("go", Stage.SUBMITTED, Stage.SCREENED),
         ("go", Stage.SCREENED, Stage.FUNDED),
         ("plan_pilot", Stage.FUNDED, Stage.FUNDED),
@@ -45,7 +46,9 @@ def test_the_happy_path_records_every_move_in_order():
         ("evaluate", Stage.PILOTING, Stage.EVALUATED),
     ]
     assert idea.evaluation.outcome == Outcome.SCALE and idea.evaluation.weighted_score == 4.0
-    assert idea.new_history[1].by is COORDINATOR and idea.new_history[4].by is None  # the system started it
+    assert idea.new_history[1].by is REVIEWER and idea.new_history[1].reason == \
+        "review submitted at the screening gate, round 1"  # who, not the scores
+    assert idea.new_history[2].by is COORDINATOR and idea.new_history[5].by is None  # the system started it
 
 
 def test_the_shared_machine_has_no_shortcuts_and_holds_no_models():
@@ -55,31 +58,75 @@ def test_the_shared_machine_has_no_shortcuts_and_holds_no_models():
     assert set(allowed_triggers(Stage.ON_HOLD)) == {"kill", "withdraw", "resume"}
 
 
-def test_screening_go_needs_a_review_scoring_every_criterion():
+def test_screening_go_needs_a_submitted_review_and_a_draft_counts_for_nothing():
     idea = submitted()
-    with pytest.raises(InvalidTransition, match="at least one review"):
+    with pytest.raises(InvalidTransition, match="at least one review submitted"):
         idea.decide(Decision.GO, COORDINATOR, NOW)
-    idea.review(REVIEWER, {"effektivitet": 5}, {}, "", NOW)
-    with pytest.raises(InvalidTransition, match="every criterion"):
-        idea.decide(Decision.GO, COORDINATOR, NOW)
+    draft = idea.review(REVIEWER, dict(ALL_SCORES), {}, "næsten færdig", NOW, draft=True)
+    assert (draft.version, draft.submitted, draft.weighted_score) == (1, False, 4.0)
+    assert idea.counting_reviews == [] and moves(idea) == [("submit", None, Stage.SUBMITTED)]  # no history row
+    with pytest.raises(InvalidTransition, match="at least one review submitted"):
+        idea.decide(Decision.GO, COORDINATOR, NOW)  # a complete draft is still a draft
     idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
     idea.decide(Decision.GO, COORDINATOR, NOW)
     assert idea.stage == Stage.SCREENED
 
 
+def test_an_incomplete_submission_is_refused_naming_what_is_missing_and_a_draft_may_be_incomplete():
+    criteria = (Criterion("effekt", 2.0), Criterion("pris", 1.0), Criterion("lovlig", 1.0, must_meet=True))
+    idea = submitted(pool(criteria=criteria))
+    with pytest.raises(BadInput, match="missing scores for pris, lovlig and must-meet answers for lovlig"):
+        idea.review(REVIEWER, {"effekt": 5}, {}, "", NOW)
+    with pytest.raises(BadInput, match=r"missing must-meet answers for lovlig \(or save it as a draft\)$"):
+        idea.review(REVIEWER, {"effekt": 5, "pris": 3, "lovlig": 4}, {}, "", NOW)
+    with pytest.raises(BadInput, match="missing scores for effekt, pris, lovlig"):
+        idea.review(REVIEWER, {}, {}, "", NOW)
+    assert idea.reviews == [] and len(idea.new_history) == 1  # refused: nothing recorded
+    with pytest.raises(BadInput, match="a draft review needs at least"):
+        idea.review(REVIEWER, {}, {}, "", NOW, draft=True)
+    with pytest.raises(BadInput, match="1 to 5"):
+        idea.review(REVIEWER, {"effekt": 9}, {}, "", NOW, draft=True)  # a draft holds only valid answers
+    draft = idea.review(REVIEWER, {"effekt": 5}, {}, "", NOW, draft=True)
+    assert (draft.submitted, draft.weighted_score) == (False, 5.0)
+    assert idea.review(REVIEWER, {}, {}, "tænker", NOW, draft=True).version == 2
+
+
 def test_a_must_meet_criterion_answered_no_refuses_the_screening_go():
     criteria = (Criterion("effekt", 2.0), Criterion("lovlig", 1.0, must_meet=True))
     idea = submitted(pool(criteria=criteria))
-    idea.review(REVIEWER, {"effekt": 5, "lovlig": 5}, {}, "", NOW)
-    with pytest.raises(InvalidTransition, match="must-meet lovlig"):
-        idea.decide(Decision.GO, COORDINATOR, NOW)
+    idea.review(REVIEWER, {"effekt": 5, "lovlig": 5}, {"lovlig": True}, "", NOW)
     idea.review(OTHER_REVIEWER, {"effekt": 5, "lovlig": 5}, {"lovlig": False}, "", NOW)
     with pytest.raises(InvalidTransition, match="answered no: lovlig"):
         idea.decide(Decision.GO, COORDINATOR, NOW)
-    assert idea.stage == Stage.SUBMITTED and len(idea.new_history) == 1
+    assert idea.stage == Stage.SUBMITTED and len(idea.new_history) == 3  # submitted and two reviews
     stranger = Person("x@y.dk", "X", id=9, grants=everywhere(Role.REVIEWER))
     with pytest.raises(BadInput, match="not a must-meet criterion"):
         idea.review(stranger, {"effekt": 3}, {"effekt": True}, "", NOW)
+    idea.review(OTHER_REVIEWER, {"effekt": 4, "lovlig": 5}, {"lovlig": True}, "efter dialog", NOW)  # revised
+    idea.decide(Decision.GO, COORDINATOR, NOW)
+    assert idea.stage == Stage.SCREENED
+
+
+def test_a_revision_before_the_decision_replaces_the_first_and_both_are_kept():
+    idea = submitted()
+    first = idea.review(REVIEWER, dict(ALL_SCORES), {}, "første", NOW)
+    later = NOW + timedelta(hours=2)
+    draft = idea.review(REVIEWER, {"kvalitet": 1}, {}, "overvejer", later, draft=True)
+    assert idea.counting_reviews == [first]  # a draft after a submission does not withdraw it
+    revised = idea.review(REVIEWER, {**ALL_SCORES, "kvalitet": 1}, {}, "anden", later)
+    assert [(r.version, r.submitted) for r in idea.reviews] == [(1, True), (2, False), (3, True)]
+    assert idea.reviews == [first, draft, revised] == idea.new_reviews  # every version kept
+    assert idea.counting_reviews == [revised] and revised.weighted_score == round(30 / 9, 2)  # kvalitet weighs 2 of 9
+    assert [(h.action, h.from_stage, h.to_stage, h.by, h.reason) for h in idea.new_history[1:]] == [
+        ("submit_review", Stage.SUBMITTED, Stage.SUBMITTED, REVIEWER,
+         "review submitted at the screening gate, round 1"),
+        ("revise_review", Stage.SUBMITTED, Stage.SUBMITTED, REVIEWER,
+         "review revised at the screening gate, round 1 (version 3)"),
+    ]
+    idea.decide(Decision.GO, COORDINATOR, later)  # decided: the screening review can no longer change
+    funding = idea.review(REVIEWER, dict(ALL_SCORES), {}, "", later)  # the funding gate's review is a new one
+    assert (funding.gate, funding.version, idea.reviews) == (Gate.FUNDING, 1, [funding])
+    assert idea.new_history[-1].action == "submit_review"
 
 
 def test_funding_go_allocates_within_the_budget_only():
@@ -119,7 +166,7 @@ def test_recycle_reopens_the_gate_with_a_new_round_and_deadline():
     with pytest.raises(InvalidTransition):
         idea.decide(Decision.GO, COORDINATOR, later)  # the first round's review no longer counts
     idea.review(REVIEWER, dict(ALL_SCORES), {}, "", later)  # the same reviewer may review the new round
-    assert idea.reviews[0].round == 2
+    assert (idea.reviews[0].round, idea.reviews[0].version) == (2, 1)
     with pytest.raises(InvalidTransition, match="no gate is open"):
         funded().decide(Decision.RECYCLE, COORDINATOR, NOW)
 
@@ -131,7 +178,7 @@ def test_a_decision_names_its_gate_so_a_repeat_cannot_decide_the_next_one():
     assert idea.new_decisions[-1].request_id == "run-1"
     with pytest.raises(InvalidTransition, match="not at the screening gate: its funding gate is open"):
         idea.decide(Decision.GO, COORDINATOR, NOW, at_gate=Gate.SCREENING)
-    assert idea.stage == Stage.SCREENED and len(idea.new_history) == 2
+    assert idea.stage == Stage.SCREENED and len(idea.new_history) == 3  # submitted, reviewed, screened
     with pytest.raises(InvalidTransition, match="it is funded with no gate open"):
         funded().decide(Decision.KILL, COORDINATOR, NOW, at_gate=Gate.FUNDING)
 
@@ -283,12 +330,8 @@ def test_reviews_are_scored_and_checked():
         idea.review(REVIEWER, {"kvalitet": 6}, {}, "", NOW)
     with pytest.raises(BadInput, match="unknown criterion"):
         idea.review(REVIEWER, {"hygge": 3}, {}, "", NOW)
-    with pytest.raises(BadInput, match="at least one"):
-        idea.review(REVIEWER, {}, {}, "", NOW)
-    review = idea.review(REVIEWER, {"effektivitet": 5, "omtale": 2}, {}, "", NOW)
-    assert review.weighted_score == pytest.approx((5 * 2 + 2 * 1) / 3)
-    with pytest.raises(InvalidTransition, match="already reviewed"):
-        idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    review = idea.review(REVIEWER, {"effektivitet": 5, "omtale": 2}, {}, "", NOW, draft=True)
+    assert review.weighted_score == pytest.approx((5 * 2 + 2 * 1) / 3)  # over the criteria scored so far
     with pytest.raises(InvalidTransition, match="no screening or funding gate"):
         funded().review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
 

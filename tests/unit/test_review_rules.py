@@ -1,0 +1,104 @@
+"""Which review versions count, who may read which (blind until submitted), and the per-criterion spread."""
+
+from dataclasses import replace
+
+import pytest
+from domain import ALL_SCORES, COORDINATOR, FOLLOWER, NOW, OTHER_REVIEWER, PROPOSER, REVIEWER, pool, submitted
+
+from states.criteria import Criterion
+from states.model import Grant, Person, everywhere
+from states.reviews import CriterionSpread, counting, readable_by, spread
+from states.vocabulary import Decision, Gate, Role
+
+THIRD_REVIEWER = Person("r3@kommune.dk", "Bedømmer 3", id=6, grants=everywhere(Role.REVIEWER))
+
+
+def test_the_newest_submitted_version_counts_and_a_later_draft_does_not_withdraw_it():
+    idea = submitted()
+    first = idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    idea.review(REVIEWER, {"kvalitet": 2}, {}, "", NOW, draft=True)
+    only_draft = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW, draft=True)
+    assert counting(idea.reviews) == [first]
+    revised = idea.review(REVIEWER, {**ALL_SCORES, "kvalitet": 2}, {}, "", NOW)
+    submitted_later = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    assert counting(idea.reviews) == [revised, submitted_later]
+    assert only_draft not in counting(idea.reviews)
+    # the same reviewer's review of another round is another review
+    next_round = replace(first, round=2)
+    assert counting([*idea.reviews, next_round]) == [revised, submitted_later, next_round]
+
+
+def test_a_reviewer_reads_the_others_only_once_their_own_review_is_submitted():
+    """Blind until submitted; coordinators read every submitted version; nobody reads another's draft."""
+    idea = submitted()
+    mine = idea.review(REVIEWER, dict(ALL_SCORES), {}, "min", NOW)
+    their_draft = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "kladde", NOW, draft=True)
+    the_pool = idea.pool
+    assert readable_by(REVIEWER, the_pool, idea.reviews) == [mine]  # not the other's draft
+    assert readable_by(OTHER_REVIEWER, the_pool, idea.reviews) == [their_draft]  # not mine: they have not submitted
+    assert readable_by(COORDINATOR, the_pool, idea.reviews) == [mine]
+    assert readable_by(PROPOSER, the_pool, idea.reviews) == readable_by(FOLLOWER, the_pool, idea.reviews) == []
+    assert readable_by(THIRD_REVIEWER, the_pool, idea.reviews) == []  # asked or not, they have submitted nothing
+
+    theirs = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "færdig", NOW)
+    my_draft = idea.review(REVIEWER, {"kvalitet": 1}, {}, "", NOW, draft=True)
+    assert readable_by(OTHER_REVIEWER, the_pool, idea.reviews) == [mine, their_draft, theirs]
+    assert readable_by(REVIEWER, the_pool, idea.reviews) == [mine, theirs, my_draft]
+    assert readable_by(COORDINATOR, the_pool, idea.reviews) == [mine, theirs]
+
+
+def test_the_blind_holds_per_gate_and_round():
+    idea = submitted()
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    round_one = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    record = list(idea.reviews)
+    idea.decide(Decision.RECYCLE, COORDINATOR, NOW)
+    round_two = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    record.append(round_two)
+    # REVIEWER submitted in round 1 only: they read round 1's reviews, not round 2's
+    assert [(r.reviewer, r.round) for r in readable_by(REVIEWER, idea.pool, record)] == [
+        (REVIEWER, 1), (OTHER_REVIEWER, 1)]
+    assert round_one in readable_by(REVIEWER, idea.pool, record)
+    assert round_two not in readable_by(REVIEWER, idea.pool, record)
+    assert readable_by(COORDINATOR, idea.pool, record) == record
+
+
+def test_the_spread_per_criterion_is_the_mean_min_max_and_population_standard_deviation():
+    criteria = (Criterion("effekt", 2.0), Criterion("pris", 1.0))
+    idea = submitted(pool(criteria=criteria))
+    idea.review(REVIEWER, {"effekt": 1, "pris": 1}, {}, "", NOW)  # superseded below: does not count
+    idea.review(REVIEWER, {"effekt": 2, "pris": 3}, {}, "", NOW)
+    idea.review(OTHER_REVIEWER, {"effekt": 4, "pris": 3}, {}, "", NOW)
+    idea.review(THIRD_REVIEWER, {"effekt": 5, "pris": 3}, {}, "", NOW)
+    idea.review(THIRD_REVIEWER, {"effekt": 1}, {}, "", NOW, draft=True)  # a draft does not count
+    assert spread(criteria, idea.reviews) == [
+        CriterionSpread(Gate.SCREENING, 1, "effekt", 2.0, 3, 3.67, 2, 5, 1.25),  # sqrt(14/9)
+        CriterionSpread(Gate.SCREENING, 1, "pris", 1.0, 3, 3.0, 3, 3, 0.0),
+    ]
+    assert spread(criteria, []) == []
+    assert spread(criteria, [r for r in idea.reviews if not r.submitted]) == []
+
+
+def test_a_criterion_no_counting_review_scored_has_no_figures():
+    """Reviews stored before submissions had to be complete are kept as submitted, possibly partial."""
+    criteria = (Criterion("effekt", 2.0), Criterion("pris", 1.0))
+    idea = submitted(pool(criteria=criteria))
+    partial = replace(idea.review(REVIEWER, {"effekt": 4}, {}, "", NOW, draft=True), submitted=True)
+    assert spread(criteria, [partial]) == [
+        CriterionSpread(Gate.SCREENING, 1, "effekt", 2.0, 1, 4.0, 4, 4, 0.0),
+        CriterionSpread(Gate.SCREENING, 1, "pris", 1.0, 0, None, None, None, None),
+    ]
+
+
+ELSEWHERE = Person("k2@kommune.dk", "Koordinator i en anden pulje", id=7,
+                   grants=frozenset({Grant(Role.COORDINATOR, pool_id=99)}))
+HERE = Person("k3@kommune.dk", "Koordinator i puljen", id=8, grants=frozenset({Grant(Role.COORDINATOR, pool_id=1)}))
+
+
+@pytest.mark.parametrize("person", [COORDINATOR, HERE, ELSEWHERE, REVIEWER, PROPOSER, FOLLOWER])
+def test_only_coordinators_of_the_ideas_pool_read_without_reviewing(person):
+    the_pool = pool()
+    the_pool.id = 1
+    idea = submitted(the_pool)
+    theirs = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    assert readable_by(person, idea.pool, idea.reviews) == ([theirs] if person in (COORDINATOR, HERE) else [])
