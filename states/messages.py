@@ -236,6 +236,8 @@ def _value(name: str, value: object, lang: str) -> str:
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(str(item) for item in value)
     text = str(value)
+    if not text.isprintable():  # what a person typed, shown on one line: control characters escaped
+        return repr(text)[1:-1]
     return TERMS[lang].get(name, {}).get(text, text)
 
 

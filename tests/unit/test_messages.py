@@ -119,3 +119,8 @@ def test_danish_names_the_stage_and_the_action():
     assert render(moment, "en") == "the evaluation gate opens when the pilot ends (1 April 2027)"
     assert render(IdeaflowError("gate.none_open", stage="on_hold"), "da") == \
         "ingen gate er åben for en idé, der er i bero"
+
+
+def test_typed_values_stay_on_one_line():
+    error = BadInput("input.not_a_pair", field="scores", value="a\nb\u0007")
+    assert render(error, "en", {"scores": "--score"}.get) == "--score 'a\\nb\\x07' must look like CRITERION=VALUE"
