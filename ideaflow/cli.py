@@ -438,11 +438,12 @@ def outbox(
 
 @app.command()
 def serve() -> None:
-    """Run the scheduled flows (sweep, digest, outbox) and the gate-review form until Ctrl-C.
+    """Run the scheduled flows (sweep, digest, outbox) and the gate-review form until Ctrl-C or SIGTERM.
 
     Uses the Prefect server in PREFECT_API_URL, or starts one on 127.0.0.1 (IDEAFLOW_PREFECT_PORT).
     """
-    from workflows.local_server import ServerDidNotStart, serve_until_stopped
+    from ideaflow.serve import serve_until_stopped
+    from workflows.local_server import ServerDidNotStart
 
     try:
         serve_until_stopped(_app().settings, out.print)
@@ -466,8 +467,12 @@ def web(
 def demo() -> None:
     """Run a sample portfolio of real Danish cases through the whole lifecycle."""
     from ideaflow.demo import run_demo
+    from workflows.local_server import ServerDidNotStart
 
-    run_demo(out, _app())
+    try:
+        run_demo(out, _app())
+    except ServerDidNotStart as error:
+        raise Refused(str(error)) from None
 
 
 # -- entry point -------------------------------------------------------------------------------------
