@@ -411,12 +411,14 @@ def digest(
 
 @app.command()
 def outbox(
-    flush: Annotated[bool, typer.Option("--flush", help="Deliver the pending mail now.")] = False,
+    flush: Annotated[bool, typer.Option(
+        "--flush", help="Deliver the pending mail now, also mail waiting to retry after a failure.")] = False,
     now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to flush for.")] = None,
 ) -> None:
     """Show pending mail; --flush delivers it (SMTP if IDEAFLOW_SMTP_HOST is set, else .eml files)."""
     if flush:
-        report = _services().flush_outbox(_now(now), _app().mail_transport(), _app().mail_sender)
+        report = _services().flush_outbox(_now(now), _app().mail_transport(), _app().mail_sender,
+                                          retry_deferred=True)
         for failure in report.failed:
             out.print(f"failed: {failure}")
         if not report.ok:
