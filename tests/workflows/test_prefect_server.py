@@ -220,8 +220,7 @@ def test_ideaflow_serve_runs_the_schedules_on_its_own_prefect_server_and_stops_o
         serve.send_signal(signal.SIGINT)
         assert serve.wait(timeout=60) == 0
     finally:
-        if serve.poll() is None:
-            serve.kill()
+        stop_and_clean_up(serve, port)
         log.seek(0)
         output = log.read()
         app.close()
@@ -258,6 +257,14 @@ def hosts_a_browser_contacts(url: str, tmp_path: Path) -> set[str]:
             and urlsplit(e["params"]["url"]).scheme in ("http", "https", "ws", "wss")}
 
 
+def stop_and_clean_up(serve: subprocess.Popen, port: int | str) -> None:
+    """However the test went: stop serve as an operator would, and leave no Prefect server of it
+    running (a SIGKILLed serve cannot stop its own, which then loads the machine for the next tests)."""
+    stop_gracefully(serve)
+    for pid in prefect_servers_on(int(port)):
+        os.kill(pid, signal.SIGKILL)
+
+
 def prefect_servers_on(port: int) -> list[int]:
     """The ids of the running `prefect server start ... --port PORT` processes."""
     found = []
@@ -289,8 +296,7 @@ def test_sigterm_while_serve_starts_its_prefect_server_stops_that_server_and_exi
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=60) == 0, serve.stdout.read()
     finally:
-        if serve.poll() is None:
-            serve.kill()
+        stop_and_clean_up(serve, port)
     assert "stopped (SIGTERM)" in serve.stdout.read()
     assert prefect_servers_on(port) == []
     for pid in children:
