@@ -421,12 +421,14 @@ def digest(
 
 @app.command()
 def outbox(
-    flush: Annotated[bool, typer.Option("--flush", help="Deliver the pending mail now.")] = False,
+    flush: Annotated[bool, typer.Option(
+        "--flush", help="Deliver the pending mail now, also mail waiting to retry after a failure.")] = False,
     now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to flush for.")] = None,
 ) -> None:
     """Show pending mail; --flush delivers it (SMTP if IDEAFLOW_SMTP_HOST is set, else .eml files)."""
     if flush:
-        report = _services().flush_outbox(_now(now), _app().mail_transport(), _app().mail_sender)
+        report = _services().flush_outbox(_now(now), _app().mail_transport(), _app().mail_sender,
+                                          retry_deferred=True)
         for failure in report.failed:
             out.print(f"failed: {failure}")
         if not report.ok:
@@ -448,11 +450,12 @@ def outbox(
 
 @app.command()
 def serve() -> None:
-    """Run the scheduled flows (sweep, digest, outbox) and the gate-review form until Ctrl-C.
+    """Run the scheduled flows (sweep, digest, outbox) and the gate-review form until Ctrl-C or SIGTERM.
 
     Uses the Prefect server in PREFECT_API_URL, or starts one on 127.0.0.1 (IDEAFLOW_PREFECT_PORT).
     """
-    from workflows.local_server import ServerDidNotStart, serve_until_stopped
+    from ideaflow.serve import serve_until_stopped
+    from workflows.local_server import ServerDidNotStart
 
     try:
         serve_until_stopped(_app().settings, out.print)
@@ -476,8 +479,12 @@ def web(
 def demo() -> None:
     """Run a sample portfolio of real Danish cases through the whole lifecycle."""
     from ideaflow.demo import run_demo
+    from workflows.local_server import ServerDidNotStart
 
-    run_demo(out, _app())
+    try:
+        run_demo(out, _app())
+    except ServerDidNotStart as error:
+        raise Refused(str(error)) from None
 
 
 # -- entry point -------------------------------------------------------------------------------------

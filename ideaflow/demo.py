@@ -2,10 +2,10 @@
 
 It goes through the same service layer as every command, with a simulated clock that steps through
 about eight months so that deadlines pass and pilots start and end. The sweeps, the digests and the
-mail go through the Prefect flows that `ideaflow serve` schedules (in Prefect's local mode: the
-first flow run starts a temporary Prefect server, about ten seconds), and the mail lands in
-IDEAFLOW_MAIL_DIR (or on the SMTP server if one is set). Running it again in the same database
-adds a second portfolio beside the first.
+mail go through the Prefect flows that `ideaflow serve` schedules, against a Prefect server that
+the demo starts first (saying so: 15–50 s on these shared machines) and stops at the end, or against
+PREFECT_API_URL's server; the mail lands in IDEAFLOW_MAIL_DIR (or on the SMTP server if one is set).
+Running it again in the same database adds a second portfolio beside the first.
 """
 
 from __future__ import annotations
@@ -240,9 +240,14 @@ class Demo:
 def run_demo(out: Console, app: Container, start: datetime | None = None) -> dict[str, int]:
     """Create or upgrade the database, run the portfolio, print the summary; returns the idea ids.
 
-    The flows it runs build their own application per flow run, from the same IDEAFLOW_* settings.
+    The flows it runs build their own application per flow run, from the same IDEAFLOW_* settings,
+    against the Prefect server started here (or PREFECT_API_URL's).
     """
+    from ideaflow.processes import stop_signals
+    from workflows.local_server import prefect_api
+
     upgrade(app.engine)
     demo = Demo(out, app, start or datetime.now(UTC).replace(microsecond=0))
-    demo.run()
+    with stop_signals(), prefect_api(out.print):
+        demo.run()
     return demo.ids

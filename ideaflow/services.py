@@ -325,13 +325,17 @@ class Services:
 
     def flush_outbox(
         self, now: datetime, transport: Transport, sender: str, *, batch_size: int = 100,
-        lease: timedelta = timedelta(minutes=10), max_attempts: int = 8,
+        lease: timedelta = timedelta(minutes=10), max_attempts: int = 8, retry_deferred: bool = False,
     ) -> FlushReport:
-        """Deliver due outbox mail, a batch at a time, until none is due or the server struggles."""
+        """Deliver due outbox mail, a batch at a time, until none is due or the server struggles.
+
+        `retry_deferred` also tries, now, the mail that waits for its backoff after a failed attempt:
+        what an operator means by *flush* (as `postqueue -f`); scheduled deliveries keep the backoff.
+        """
         report = FlushReport()
         try:
             while self.deliver_batch(now, transport, sender, report, batch_size=batch_size, lease=lease,
-                                     max_attempts=max_attempts):
+                                     max_attempts=max_attempts, retry_deferred=retry_deferred):
                 pass
         finally:
             transport.close()
@@ -353,6 +357,7 @@ class Services:
     def deliver_batch(
         self, now: datetime, transport: Transport, sender: str, report: FlushReport, *, batch_size: int = 100,
         lease: timedelta = timedelta(minutes=10), max_attempts: int = 8, only: Sequence[int] | None = None,
+        retry_deferred: bool = False,
     ) -> bool:
         """Deliver one batch of due mail; True when it is worth trying the next batch now.
 
@@ -361,27 +366,31 @@ class Services:
         their failures settled in another, so two flushes never hold the same row and a slow server
         blocks no other command. A crash between "accepted" and "marked sent" re-sends that one
         message after the lease: the only duplicate possible, and it carries the same Message-ID.
+        Messages a lost connection kept from being tried give their attempt back, so flushing again
+        and again during an outage does not use up the attempts of the whole outbox.
         """
         with self._uow() as uow:
-            batch = uow.outbox.claim_due(now, batch_size, lease, only)
+            batch = uow.outbox.claim_due(now, batch_size, lease, only, deferred_too=retry_deferred)
             uow.commit(now)
         if not batch:
             return False
         outcomes = self._send_batch(batch, transport, sender, lambda mail: self._mark_sent(mail.id, now))
         with self._uow() as uow:
-            for mail, error, permanent in outcomes:
+            for mail, error, permanent, tried in outcomes:
                 if error is None:
                     report.sent += 1  # already marked sent
                 elif permanent or mail.attempts >= max_attempts:
                     uow.outbox.settle(mail.id, now, status="failed", error=error)
                     report.failed.append(f"{mail.recipient_email}: {error}")
                 else:
-                    retry_at = now + min(timedelta(minutes=2 ** mail.attempts), timedelta(hours=6))
-                    uow.outbox.settle(mail.id, now, status="pending", next_attempt_at=retry_at, error=error)
+                    attempts = mail.attempts if tried else mail.attempts - 1
+                    retry_at = now + min(timedelta(minutes=2 ** attempts), timedelta(hours=6))
+                    uow.outbox.settle(mail.id, now, status="pending", next_attempt_at=retry_at, error=error,
+                                      tried=tried)
                     report.retrying += 1
             uow.commit(now)
         # A temporary failure means the server is struggling: leave the rest for the next flush.
-        return not any(error is not None and not permanent for _, error, permanent in outcomes)
+        return not any(error is not None and not permanent for _, error, permanent, _ in outcomes)
 
     def count_pending(self, report: FlushReport) -> FlushReport:
         with self._uow(read_only=True) as uow:
@@ -397,24 +406,25 @@ class Services:
     @staticmethod
     def _send_batch(
         batch, transport: Transport, sender: str, sent: Callable[[OutgoingMail], None],
-    ) -> list[tuple[OutgoingMail, str | None, bool]]:
+    ) -> list[tuple[OutgoingMail, str | None, bool, bool]]:
+        """Send each message; (mail, error or None, permanent, tried) for each."""
         outcomes = []
         for index, mail in enumerate(batch):
             try:
                 message = build_message(mail, sender)
             except Exception as error:  # a broken template must not hold back the rest of the outbox
-                outcomes.append((mail, f"cannot render {mail.kind}: {error}", True))
+                outcomes.append((mail, f"cannot render {mail.kind}: {error}", True, True))
                 continue
             try:
                 transport.send(message, mail.recipient_email)
                 sent(mail)
-                outcomes.append((mail, None, False))
+                outcomes.append((mail, None, False, True))
             except PermanentFailure as error:
-                outcomes.append((mail, str(error), True))
+                outcomes.append((mail, str(error), True, True))
             except TemporaryFailure as error:
-                outcomes.append((mail, str(error), False))
+                outcomes.append((mail, str(error), False, True))
                 if error.connection_lost:
-                    outcomes += [(rest, f"not tried: {error}", False) for rest in batch[index + 1:]]
+                    outcomes += [(rest, f"not tried: {error}", False, False) for rest in batch[index + 1:]]
                     break
         return outcomes
 

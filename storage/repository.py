@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -644,25 +644,29 @@ class OutboxRepository:
             self.session.execute(insert(OutboxRow.__table__), self._queued)
             self._queued = []
 
-    def claim_due(self, now: datetime, limit: int, lease: timedelta,
-                  only: Sequence[int] | None = None) -> list[OutgoingMail]:
-        """Lease up to `limit` due messages (of `only` these, if given) to this flush: push their
-        next attempt past the lease.
+    def claim_due(self, now: datetime, limit: int, lease: timedelta, only: Sequence[int] | None = None, *,
+                  deferred_too: bool = False) -> list[OutgoingMail]:
+        """Lease up to `limit` due messages (of `only` these, if given) to this flush until `now + lease`;
+        with `deferred_too`, also messages still waiting for their backoff after a failed attempt (an
+        operator's flush: *now*).
 
-        A concurrent flush no longer sees them as due; if this process dies mid-send, they become
-        due again when the lease runs out. The attempt is counted before sending, so a message that
-        crashes its sender every time still reaches `max_attempts` and stops.
+        Leased messages are no one else's, whether a concurrent flush is forced or not; if this process
+        dies mid-send, they can be claimed again when the lease runs out. The attempt is counted before
+        sending, so a message that crashes its sender every time still reaches `max_attempts` and stops.
         """
-        query = select(OutboxRow.id).where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
-        if only is not None:
-            query = query.where(OutboxRow.id.in_(only))
-        due = list(self.session.scalars(query.order_by(OutboxRow.id).limit(limit).with_for_update(skip_locked=True)))
+        claimable = and_(OutboxRow.status == "pending",
+                         or_(OutboxRow.leased_until.is_(None), OutboxRow.leased_until <= now),
+                         *(() if deferred_too else (OutboxRow.next_attempt_at <= now,)),
+                         *(() if only is None else (OutboxRow.id.in_(only),)))
+        due = list(self.session.scalars(
+            select(OutboxRow.id).where(claimable).order_by(OutboxRow.id).limit(limit).with_for_update(skip_locked=True)
+        ))
         if not due:
             return []
         claimed = set(self.session.scalars(
             update(OutboxRow)
-            .where(OutboxRow.id.in_(due), OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now)
-            .values(next_attempt_at=now + lease, attempts=OutboxRow.attempts + 1)
+            .where(OutboxRow.id.in_(due), claimable)
+            .values(leased_until=now + lease, attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow.id)
         ))
         rows = self.session.execute(
@@ -675,13 +679,18 @@ class OutboxRepository:
         return [OutgoingMail(*row) for row in rows]
 
     def settle(self, mail_id: int, now: datetime, *, status: str, next_attempt_at: datetime | None = None,
-               error: str | None = None) -> None:
-        values = {"status": status, "last_error": error}
+               error: str | None = None, tried: bool = True) -> None:
+        """End this flush's lease on a message. One that was `tried=False` (its flush stopped before
+        it, the server being gone) gives its attempt back."""
+        table = OutboxRow.__table__
+        values = {"status": status, "last_error": error, "leased_until": None}
         if status == "sent":
             values["sent_at"] = now
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
-        self.session.execute(update(OutboxRow.__table__).where(OutboxRow.__table__.c.id == mail_id).values(**values))
+        if not tried:
+            values["attempts"] = table.c.attempts - 1
+        self.session.execute(update(table).where(table.c.id == mail_id).values(**values))
 
     def lines(self, statuses: Sequence[str] = ("pending", "failed")) -> list[OutboxLine]:
         rows = self.session.execute(

@@ -343,6 +343,8 @@ class OutboxRow(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
+    # Set while one flush holds the row (it may be sending it); a flush that dies leaves it to expire.
+    leased_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 

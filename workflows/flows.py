@@ -16,12 +16,15 @@ weeks, and nothing in it is cached beyond one run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.states import Failed, State
 from pydantic import BaseModel, ConfigDict, Field
 
 from ideaflow.bootstrap import Container, bootstrap
@@ -120,10 +123,17 @@ class DigestRun:
     delivery: FlushReport
 
 
+class GateAction(StrEnum):
+    ASK_REVIEWERS = "ask_reviewers"
+    DECIDE = "decide"
+
+
 class GateReview(BaseModel):
     """The form a coordinator fills in on the gate-review deployment in the Prefect UI.
 
-    There is deliberately no default decision: an empty decision only asks reviewers.
+    Asking reviewers and deciding are two explicit choices, and neither is a default: an untouched
+    form must not ask every reviewer, and a typed reason must not be dropped. The fields that belong
+    to the other choice are refused, not ignored (`problem`). There is no default decision either.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -131,42 +141,88 @@ class GateReview(BaseModel):
     idea: int = Field(ge=1, description="The idea's id, as `ideaflow submit` printed it.")
     by: str = Field(min_length=3, description="Email of the coordinator acting.")
     gate: Gate = Field(description="The gate under review; a request for any other gate is refused.")
-    decision: Decision | None = Field(
-        default=None, description="go, kill, hold or recycle. Leave empty to ask reviewers only.")
-    amount_dkk: int | None = Field(default=None, ge=1, description="Allocation in whole DKK for a funding go.")
-    reason: str = Field(default="", description="Why; shown to the proposer and kept in the history.")
-    reviewers: list[str] = Field(
-        default_factory=list, description="Reviewers to ask (emails); empty asks every reviewer.")
+    action: GateAction = Field(description="ask_reviewers: ask the reviewers listed below to review the idea. "
+                                           "decide: record the decision below.")
+    decision: Decision | None = Field(default=None, description="With decide: go, kill, hold or recycle.")
+    amount_dkk: int | None = Field(default=None, ge=1, description="With decide, for a funding go: the allocation "
+                                                                   "in whole DKK (default: the amount requested).")
+    reason: str = Field(default="", description="With decide: why; shown to the proposer and kept in the history.")
+    reviewers: list[str] = Field(default_factory=list, description="With ask_reviewers: the reviewers to ask "
+                                                                   "(emails, at least one).")
+
+    def problem(self) -> str | None:
+        """Why the form cannot be carried out as filled in, in one line; None when it can."""
+        if self.action == GateAction.DECIDE:
+            if self.decision is None:
+                return "decide needs a decision (go, kill, hold or recycle)"
+            if self.reviewers:
+                return "reviewers are asked with the action ask_reviewers, not with decide"
+            return None
+        extra = [name for name, given in (("decision", self.decision is not None), ("amount_dkk", self.amount_dkk),
+                                          ("reason", self.reason.strip())) if given]
+        if extra:
+            return f"ask_reviewers takes no {', '.join(extra)}: choose the action decide to decide"
+        if not self.reviewers:
+            return "ask_reviewers needs at least one reviewer's email"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str
+
+
+def _refusals_returned(work: Callable[[], str]) -> str | Refusal:
+    """A refusal as the task's result, not its failure: Prefect would log it with a traceback. A lost
+    race (Conflict) and any other failure still raise, so that the task is retried."""
+    try:
+        return work()
+    except Conflict:
+        raise
+    except IdeaflowError as refused:
+        return Refusal(str(refused))
 
 
 @task(name="ask-reviewers", cache_policy=NO_CACHE, **_retried)
-async def ask_reviewers(app: Container, review: GateReview, now: datetime) -> list[str]:
-    return [p.email for p in app.services.assign_reviewers(review.idea, review.by, now, tuple(review.reviewers))]
+async def ask_reviewers(app: Container, review: GateReview, now: datetime) -> str | Refusal:
+    def ask() -> str:
+        asked = app.services.assign_reviewers(review.idea, review.by, now, tuple(review.reviewers))
+        return f"idea {review.idea}: asked {', '.join(p.email for p in asked)}" if asked else \
+            f"idea {review.idea}: every reviewer named was already asked"
+
+    return _refusals_returned(ask)
 
 
 @task(name="record-decision", cache_policy=NO_CACHE, **_retried)
-async def record_decision(app: Container, review: GateReview, now: datetime, request_id: str) -> str:
-    idea = app.services.decide(review.idea, review.decision, review.by, now, review.amount_dkk, review.reason,
-                               at_gate=review.gate, request_id=request_id)
-    return idea.stage.value
+async def record_decision(app: Container, review: GateReview, now: datetime, request_id: str) -> str | Refusal:
+    def decide() -> str:
+        idea = app.services.decide(review.idea, review.decision, review.by, now, review.amount_dkk, review.reason,
+                                   at_gate=review.gate, request_id=request_id)
+        return f"idea {review.idea}: {review.decision} at the {review.gate} gate, now {idea.stage}"
+
+    return _refusals_returned(decide)
 
 
 @flow(name="gate-review")
-async def gate_review(review: GateReview) -> str:
+async def gate_review(review: GateReview) -> str | State:
     """Ask reviewers for one idea's open gate, or record the coordinator's decision on it.
 
-    The decision carries this flow run's id, so a retry of the run records it once; a second run
-    with the same form finds the gate already decided and is refused.
+    A form that does not fit its action, or a refusal by the rules, ends the run failed with its
+    one-line reason (and changes nothing). The decision carries this flow run's id, so a retry of
+    the run records it once; a second run with the same form finds the gate already decided.
     """
     logger = get_run_logger()
     now = datetime.now(UTC)
-    with bootstrap() as app:
-        if review.decision is None:
-            asked = await ask_reviewers(app, review, now)
-            summary = f"idea {review.idea}: asked {', '.join(asked)}" if asked else \
-                f"idea {review.idea}: every reviewer named was already asked"
-        else:
-            stage = await record_decision(app, review, now, f"prefect-flow-run:{flow_run.id}")
-            summary = f"idea {review.idea}: {review.decision} at the {review.gate} gate, now {stage}"
-    logger.info(summary)
-    return summary
+    if problem := review.problem():
+        outcome: str | Refusal = Refusal(problem)
+    else:
+        with bootstrap() as app:
+            if review.action == GateAction.ASK_REVIEWERS:
+                outcome = await ask_reviewers(app, review, now)
+            else:
+                outcome = await record_decision(app, review, now, f"prefect-flow-run:{flow_run.id}")
+    if isinstance(outcome, Refusal):
+        logger.error("idea %s: refused: %s", review.idea, outcome.reason)
+        return Failed(message=f"refused: {outcome.reason}")
+    logger.info(outcome)
+    return outcome

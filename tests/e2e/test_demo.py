@@ -2,21 +2,30 @@
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 IDEAFLOW = str(Path(sys.executable).with_name("ideaflow"))
 
 
 def run(*args, cwd):
-    return subprocess.run([IDEAFLOW, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+    return subprocess.run([IDEAFLOW, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(cwd)})
 
 
 def test_demo_runs_the_portfolio_through_the_lifecycle_and_can_run_again(tmp_path):
     first = run("demo", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
+    # it says what it waits for, and its Prefect server is gone with it
+    waiting, up = first.stdout.splitlines()[0], re.search(r"Prefect's server is up \((\d+) s\)", first.stdout)
+    port = re.fullmatch(r"starting Prefect's server on 127\.0\.0\.1:(\d+) \(can take a minute .*\)…", waiting)[1]
+    print(f"Prefect's server started in {up[1]} s")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
     assert (tmp_path / "ideaflow.db").exists()
     for text in ("Tværgående sagsbehandling", "Gundsømagle", "Én indgang for unge", "Samskabelse",
                  "5.000.000 kr.", "history of #2", "pilot started", "escalated"):

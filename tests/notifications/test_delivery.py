@@ -35,7 +35,8 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
-def test_an_outage_keeps_the_mail_and_a_later_flush_delivers_each_message_once(cast, smtp, db, ideaflow):
+def test_an_outage_keeps_the_mail_and_a_flush_once_the_server_is_back_delivers_each_message_once(
+        cast, smtp, db, ideaflow, flush):
     total = queue(cast)
     smtp.stop()  # the mail server is down
 
@@ -45,40 +46,37 @@ def test_an_outage_keeps_the_mail_and_a_later_flush_delivers_each_message_once(c
     assert f"{total} still pending" in one_line(result.stderr)
     after = rows(db)
     assert [r.status for r in after] == ["pending"] * total
-    assert [r.attempts for r in after] == [1] * total
+    # the first message was tried; the others, kept back by the lost connection, gave their attempt back
+    assert [r.attempts for r in after] == [1] + [0] * (total - 1)
     assert all(r.next_attempt_at > first for r in after)
-    assert all(r.last_error for r in after)
+    assert all(r.last_error for r in after) and all(r.leased_until is None for r in after)
 
-    # still down when the backoff runs out: the wait grows, the mail stays
-    second = max(r.next_attempt_at for r in after)
+    # flushed again while still down, before the backoff ran out: tried again, the wait grows, the mail stays
+    second = first + timedelta(seconds=30)
     result = ideaflow("outbox", "--flush", "--now", iso(second), **smtp_env(smtp))
     assert result.returncode == 1 and f"{total} still pending" in one_line(result.stderr)
     again = rows(db)
-    assert [r.attempts for r in again] == [2] * total and all(r.status == "pending" for r in again)
-    assert all(r.next_attempt_at - second > first_wait for r, first_wait in
-               zip(again, [a.next_attempt_at - first for a in after], strict=True))
+    assert [r.attempts for r in again] == [2] + [0] * (total - 1) and all(r.status == "pending" for r in again)
+    assert again[0].next_attempt_at - second > after[0].next_attempt_at - first
 
     listing = ideaflow("outbox", **smtp_env(smtp))
     assert listing.returncode == 0 and f"{total} pending, 0 failed" in listing.stdout
 
-    smtp.start()  # back up, same port
-    too_early = second + timedelta(seconds=30)
-    result = ideaflow("outbox", "--flush", "--now", iso(too_early), **smtp_env(smtp))
-    # still backing off: nothing is tried, and the flush still says the mail is not delivered
-    assert result.returncode == 1 and smtp.handler.received == []
-    assert "10 still pending" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-
-    later = max(r.next_attempt_at for r in again)
-    result = ideaflow("outbox", "--flush", "--now", iso(later), **smtp_env(smtp))
+    smtp.start()  # back up, same port; every message still waits for its backoff
+    back = second + timedelta(seconds=30)
+    assert all(r.next_attempt_at > back for r in rows(db))
+    scheduled = flush(back)  # the scheduled delivery (deliver-outbox) keeps the backoff
+    assert scheduled.sent == 0 and smtp.handler.received == [] and not scheduled.ok
+    result = ideaflow("outbox", "--flush", "--now", iso(back), **smtp_env(smtp))  # an operator's flush: now
     assert result.returncode == 0, result
     assert f"sent {total}, 0 still pending" in result.stdout
-    result = ideaflow("outbox", "--flush", "--now", iso(later + timedelta(days=1)), **smtp_env(smtp))
+    result = ideaflow("outbox", "--flush", "--now", iso(back + timedelta(days=1)), **smtp_env(smtp))
     assert result.returncode == 0 and "sent 0, 0 still pending" in result.stdout
 
     ids = smtp.handler.ids()
     assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in again)
     assert set(ids.values()) == {1}
-    assert all(r.status == "sent" and r.sent_at == later for r in rows(db))
+    assert all(r.status == "sent" and r.sent_at == back for r in rows(db))
 
 
 def test_a_4xx_refusal_is_retried_after_the_backoff_and_delivered_once(cast, smtp, db, flush):

@@ -147,39 +147,91 @@ def review_form(idea: int, **fields) -> dict:
     return {"review": {"idea": idea, "by": Cast.coordinator, "gate": "screening", **fields}}
 
 
-@pytest.mark.filterwarnings("ignore:Runner.execute_flow_run has been deprecated")
-async def test_a_gate_decision_submitted_as_deployment_parameters_moves_the_idea(
-        configure, engine, services, cast, tmp_path):
-    """The form's JSON goes through Prefect's API (which checks it against the flow's schema) into a
-    flow run, which a runner executes in a process of its own, as `ideaflow serve` does."""
+@pytest.fixture
+async def run_form(configure):
+    """`run_form(idea, **fields)`: submit the gate-review form through Prefect's API (which checks it
+    against the flow's schema), let a runner execute the run in a process of its own, as `ideaflow
+    serve` does, and return how it ended: (state type, state message, every log line of the run)."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.deployments import run_deployment
     from prefect.runner import Runner
 
     configure()
-    idea = cast.submit("Fælles kørselsordning", cast.proposer, datetime.now(UTC) - timedelta(days=1))
-    services.review(idea, cast.reviewer, ALL_SCORES, datetime.now(UTC))
     deployment_id = await (await gate_review.ato_deployment(name="test")).apply()
-    runner = Runner()  # what `ideaflow serve` runs; execute_flow_run is deprecated after 3.8 (pinned here)
+    runner = Runner()  # execute_flow_run is deprecated after 3.8 (pinned here)
 
-    async def run_form(**fields) -> str:
-        """Submit the form, let the runner execute the flow run, and say how the run ended."""
+    async def run(idea: int, **fields) -> tuple[str, str, list[str]]:
         flow_run = await run_deployment(deployment_id, parameters=review_form(idea, **fields), timeout=0)
         await runner.execute_flow_run(flow_run.id, stream_output=False)
         async with get_client() as client:
-            return (await client.read_flow_run(flow_run.id)).state.type.value
+            state = (await client.read_flow_run(flow_run.id)).state
+            logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])))
+        return state.type.value, state.message or "", [log.message for log in logs]
 
-    assert await run_form(reviewers=[cast.reviewer_en]) == "COMPLETED"
+    run.deployment_id = deployment_id
+    return run
+
+
+@pytest.mark.filterwarnings("ignore:Runner.execute_flow_run has been deprecated")
+async def test_a_gate_decision_submitted_as_deployment_parameters_moves_the_idea(run_form, services, cast):
+    from prefect.deployments import run_deployment
+
+    idea = cast.submit("Fælles kørselsordning", cast.proposer, datetime.now(UTC) - timedelta(days=1))
+    services.review(idea, cast.reviewer, ALL_SCORES, datetime.now(UTC))
+
+    state, _, _ = await run_form(idea, action="ask_reviewers", reviewers=[cast.reviewer_en])
+    assert state == "COMPLETED"
     assert services_view(services, idea)["reviewers_asked"] == [cast.reviewer_en]
-    assert await run_form(decision="go", reason="Klar gevinst") == "COMPLETED"
+    state, _, _ = await run_form(idea, action="decide", decision="go", reason="Klar gevinst")
+    assert state == "COMPLETED"
     shown = services_view(services, idea)
     assert shown["stage"] == Stage.SCREENED and shown["history"][-1]["reason"] == "Klar gevinst"
     # The same form submitted twice must not decide the next gate: the second run is refused.
-    assert await run_form(decision="go", reason="Klar gevinst") == "FAILED"
+    state, message, _ = await run_form(idea, action="decide", decision="go", reason="Klar gevinst")
+    assert state == "FAILED" and message.startswith("refused: ")
     assert services_view(services, idea)["stage"] == Stage.SCREENED
 
-    with pytest.raises(Exception, match="decision"):  # the API refuses a form that does not fit the schema
-        await run_deployment(deployment_id, parameters=review_form(idea, decision="maybe"), timeout=0)
+    # the API refuses a form that does not fit the schema: an unknown decision, or no action chosen
+    with pytest.raises(Exception, match="decision"):
+        await run_deployment(run_form.deployment_id, parameters=review_form(idea, action="decide", decision="maybe"),
+                             timeout=0)
+    with pytest.raises(Exception, match="action"):
+        await run_deployment(run_form.deployment_id, parameters=review_form(idea, decision="go"), timeout=0)
+
+
+@pytest.mark.filterwarnings("ignore:Runner.execute_flow_run has been deprecated")
+async def test_a_form_that_does_not_fit_its_action_or_a_refusal_fails_the_run_with_one_line_and_changes_nothing(
+        run_form, engine, services, cast):
+    """An untouched decision must not silently ask every reviewer, a typed reason must not be dropped,
+    and a refusal by the rules ends the run failed with its reason, never with a traceback."""
+    idea = cast.submit("Uden vurdering", cast.proposer, datetime.now(UTC) - timedelta(days=1))
+    before = db_state(engine)
+    cases = {
+        "ask_reviewers takes no reason": dict(action="ask_reviewers", reviewers=[cast.reviewer],
+                                              reason="Vi mangler budget"),
+        "ask_reviewers takes no decision": dict(action="ask_reviewers", reviewers=[cast.reviewer], decision="go"),
+        "ask_reviewers needs at least one reviewer": dict(action="ask_reviewers", reason=""),
+        "decide needs a decision": dict(action="decide", reason="Uden for puljens formål"),
+        "reviewers are asked with the action ask_reviewers": dict(action="decide", decision="kill",
+                                                                  reviewers=[cast.reviewer]),
+        "needs at least one review": dict(action="decide", decision="go"),  # refused by the rules
+    }
+    for reason, fields in cases.items():
+        state, message, logs = await run_form(idea, **fields)
+        assert state == "FAILED", (reason, state)
+        assert message.startswith("refused: ") and reason in message and "\n" not in message, message
+        assert any(f"idea {idea}: refused: " in line and reason in line for line in logs), logs
+        assert not any("Traceback" in line for line in logs), logs
+        assert db_state(engine) == before, reason
+
+
+def db_state(engine) -> tuple:
+    """What a gate-review run could change: the history, the decisions and the reviewers asked."""
+    from storage.tables import ReviewAssignmentRow
+
+    return tuple(count(engine, select(func.count()).select_from(table))
+                 for table in (HistoryRow, DecisionRow, ReviewAssignmentRow))
 
 
 def services_view(services, idea: int) -> dict:
@@ -206,7 +258,8 @@ async def test_a_retried_gate_decision_is_recorded_once(configure, engine, servi
     monkeypatch.setattr(Services, "decide", decide_then_lose_the_connection)
     from workflows import flows
     monkeypatch.setattr(flows, "record_decision", flows.record_decision.with_options(retry_delay_seconds=0))
-    summary = await gate_review(GateReview(idea=idea, by=Cast.coordinator, gate="screening", decision="go"))
+    summary = await gate_review(GateReview(idea=idea, by=Cast.coordinator, gate="screening", action="decide",
+                                           decision="go"))
 
     assert len(calls) == 2 and calls[0] == calls[1], "the task was not retried with the same request id"
     assert "now screened" in summary
@@ -222,8 +275,8 @@ async def test_a_refused_gate_decision_is_not_retried_and_changes_nothing(
     original, calls = Services.decide, []
     monkeypatch.setattr(Services, "decide", lambda self, *a, **kw: calls.append(1) or original(self, *a, **kw))
 
-    state = await gate_review(GateReview(idea=idea, by=Cast.coordinator, gate="screening", decision="go"),
-                              return_state=True)
+    state = await gate_review(GateReview(idea=idea, by=Cast.coordinator, gate="screening", action="decide",
+                                         decision="go"), return_state=True)
     assert state.is_failed() and "needs at least one review" in state.message
     assert len(calls) == 1, "a refusal was retried"
     assert history_rows(engine) == before

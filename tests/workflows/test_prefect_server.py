@@ -11,12 +11,14 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -25,11 +27,12 @@ from sqlalchemy import func, select, text
 
 from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
+from ideaflow.processes import stop_gracefully
 from states.vocabulary import Stage
 from storage.migrate import upgrade
 from storage.tables import HistoryRow, TimerRow
 from workflows.deployments import DEPLOYMENT_NAME, WORK_POOL, deployments, digest_cron
-from workflows.local_server import local_prefect_server, stop_gracefully
+from workflows.local_server import local_prefect_server
 
 from mailtest import ALL_SCORES, Cast, free_port
 
@@ -179,15 +182,27 @@ def test_two_workers_on_a_prefect_server_sweep_a_shared_database_once_and_take_a
     app.close()
 
 
-def test_ideaflow_serve_runs_the_schedules_on_its_own_prefect_server_and_stops_on_ctrl_c(prefect_env, tmp_path):
-    db_url = f"sqlite:///{tmp_path / 'ideaflow.db'}"
-    app = bootstrap(Settings(_env_file=None, database_url=db_url))
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def serve_env(prefect_env, tmp_path) -> dict[str, str]:
+    """`ideaflow serve`'s environment: a database, mail folder and Prefect port of this test's own, and
+    none of the Prefect settings ideaflow itself is meant to set."""
+    env = {k: v for k, v in prefect_env.items() if k != "PREFECT_SERVER_ANALYTICS_ENABLED"}
+    env.update(IDEAFLOW_DATABASE_URL=f"sqlite:///{tmp_path / 'ideaflow.db'}", IDEAFLOW_PREFECT_PORT=str(free_port()),
+               IDEAFLOW_MAIL_DIR=str(tmp_path / "mail"), PYTHONUNBUFFERED="1")
+    return env
+
+
+def test_ideaflow_serve_runs_the_schedules_on_its_own_prefect_server_and_stops_on_ctrl_c(serve_env, tmp_path):
+    app = bootstrap(Settings(_env_file=None, database_url=serve_env["IDEAFLOW_DATABASE_URL"]))
     engine, services = app.engine, app.services
     upgrade(engine)
     cast = Cast(services, now=datetime.now(UTC) - timedelta(days=60))
     overdue = cast.submit("Forsinket idé", cast.proposer, datetime.now(UTC) - timedelta(days=40))
-    env = {**prefect_env, "IDEAFLOW_DATABASE_URL": db_url, "IDEAFLOW_PREFECT_PORT": str(free_port()),
-           "IDEAFLOW_SWEEP_EVERY_S": "5", "IDEAFLOW_DELIVER_EVERY_S": "5", "IDEAFLOW_MAIL_DIR": str(tmp_path / "mail")}
+    env = {**serve_env, "IDEAFLOW_SWEEP_EVERY_S": "5", "IDEAFLOW_DELIVER_EVERY_S": "5"}
+    port = env["IDEAFLOW_PREFECT_PORT"]
     log = (tmp_path / "serve.log").open("w+")
     serve = subprocess.Popen([str(BIN / "ideaflow"), "serve"], cwd=tmp_path, env=env, stdout=log,
                              stderr=subprocess.STDOUT)
@@ -197,19 +212,102 @@ def test_ideaflow_serve_runs_the_schedules_on_its_own_prefect_server_and_stops_o
 
             return idea_view(engine, overdue).history[-1].action == "escalate"
 
-        wait_for(escalated, 180, "a scheduled sweep-deadlines run")
+        wait_for(escalated, 300, "a scheduled sweep-deadlines run")
         wait_for(lambda: list((tmp_path / "mail").glob("*.eml")), 60, "a scheduled deliver-outbox run")
+        ui_settings = httpx.get(f"http://127.0.0.1:{port}/ui-settings", timeout=10).json()
+        server_settings = httpx.get(f"http://127.0.0.1:{port}/api/admin/settings", timeout=10).json()["server"]
+        contacted = hosts_a_browser_contacts(f"http://127.0.0.1:{port}/", tmp_path) if CHROMIUM.exists() else None
         serve.send_signal(signal.SIGINT)
         assert serve.wait(timeout=60) == 0
     finally:
-        if serve.poll() is None:
-            serve.kill()
+        stop_and_clean_up(serve, port)
         log.seek(0)
         output = log.read()
         app.close()
-    assert "sweep-deadlines/ideaflow" in output and "Prefect server and UI: http://127.0.0.1:" in output
+    assert "sweep-deadlines/ideaflow" in output and f"Prefect server and UI: http://127.0.0.1:{port}" in output
     assert "screening deadline passed; escalated" in output, output[-3000:]
+    # The UI talks to the server on the port chosen, not to Prefect's default 4200.
+    assert ui_settings["api_url"] == f"http://127.0.0.1:{port}/api"
+    # No analytics: the server sends none, and the UI served at / is the one without Amplitude (Prefect's
+    # "v2" UI initialises Amplitude whatever analytics_enabled says; see workflows/__init__.py).
+    assert server_settings["analytics_enabled"] is False
+    assert server_settings["ui"]["show_promotional_content"] is False
+    assert ui_settings["default_ui"] == "v1"
     # the Prefect server that `serve` started is gone with it
-    port = env["IDEAFLOW_PREFECT_PORT"]
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+    if contacted is None:
+        pytest.skip(f"everything else passed; {CHROMIUM} is not installed to check which hosts the UI contacts")
+    assert contacted == {f"127.0.0.1:{port}"}, contacted
+
+
+def hosts_a_browser_contacts(url: str, tmp_path: Path) -> set[str]:
+    """Open `url` in headless Chromium until the page settles; the hosts it requested (its network log).
+
+    The flags keep Chromium's own background traffic out, so what remains is what the page asked for.
+    """
+    net_log = tmp_path / "chromium-net.json"
+    subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
+                    f"--user-data-dir={tmp_path / 'chromium'}", f"--log-net-log={net_log}",
+                    "--virtual-time-budget=20000", "--dump-dom", url],
+                   capture_output=True, timeout=180, check=True)
+    events = json.loads(net_log.read_text())["events"]
+    return {urlsplit(e["params"]["url"]).netloc for e in events if "url" in e.get("params", {})
+            and urlsplit(e["params"]["url"]).scheme in ("http", "https", "ws", "wss")}
+
+
+def stop_and_clean_up(serve: subprocess.Popen, port: int | str) -> None:
+    """However the test went: stop serve as an operator would, and leave no Prefect server of it
+    running (a SIGKILLed serve cannot stop its own, which then loads the machine for the next tests)."""
+    stop_gracefully(serve)
+    for pid in prefect_servers_on(int(port)):
+        os.kill(pid, signal.SIGKILL)
+
+
+def prefect_servers_on(port: int) -> list[int]:
+    """The ids of the running `prefect server start ... --port PORT` processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if b"server" in args and b"start" in args and b"--port" in args and str(port).encode() in args:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_while_serve_starts_its_prefect_server_stops_that_server_and_exits_0(serve_env, tmp_path):
+    """systemd, Docker and `kill` send SIGTERM, also in serve's first seconds, while its Prefect server
+    starts: serve must still stop that server, or the next serve is refused the port."""
+    app = bootstrap(Settings(_env_file=None, database_url=serve_env["IDEAFLOW_DATABASE_URL"]))
+    upgrade(app.engine)
+    app.close()
+    port = int(serve_env["IDEAFLOW_PREFECT_PORT"])
+    serve = subprocess.Popen([str(BIN / "ideaflow"), "serve"], cwd=tmp_path, env=serve_env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        first_line = serve.stdout.readline()
+        assert first_line.startswith(f"starting Prefect's server on 127.0.0.1:{port}"), first_line
+        children = wait_for(lambda: prefect_servers_on(port), 10, "serve's Prefect server process")
+        time.sleep(0.5)
+        assert not httpx_healthy(port), "the server was up already: this would not test its first seconds"
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=60) == 0, serve.stdout.read()
+    finally:
+        stop_and_clean_up(serve, port)
+    assert "stopped (SIGTERM)" in serve.stdout.read()
+    assert prefect_servers_on(port) == []
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with socket.socket() as probe:  # the port is free for the next serve
+        probe.bind(("127.0.0.1", port))
+
+
+def httpx_healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
