@@ -5,7 +5,7 @@ like one waiting for its backoff. `ideaflow outbox --flush` now tries deferred m
 must still leave leased ones alone: the lease gets a column of its own.
 
 Revision ID: 3c5e9a1f7b24
-Revises: f92decc3fe42
+Revises: c30b08210d21
 Create Date: 2026-12-02 09:00:00
 """
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 import storage.tables
 
 revision: str = '3c5e9a1f7b24'
-down_revision: str | None = 'f92decc3fe42'
+down_revision: str | None = 'c30b08210d21'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
