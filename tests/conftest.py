@@ -46,13 +46,6 @@ DATABASES = os.environ.get("IDEAFLOW_TEST_DATABASES", "sqlite,postgresql").split
 _database_numbers = itertools.count()
 
 
-def pytest_collection_modifyitems(items):
-    """Tests kept on one pytest-xdist worker (`xdist_group`, with --dist loadgroup) go first: a long
-    group (the flow tests share one Prefect server) then runs beside the other tests instead of alone
-    at the end of a parallel run. The order of the rest is unchanged."""
-    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
-
-
 @pytest.fixture(scope="session")
 def postgres_server():
     """A throwaway PostgreSQL cluster for the whole session, or the reason there is none."""

@@ -19,8 +19,7 @@ from workflows.flows import GateReview, deliver_outbox, gate_review, send_digest
 
 from mailtest import ALL_SCORES, Cast
 
-# One worker runs them all, so a parallel run starts one Prefect test server (~10 s), not one per worker.
-pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.xdist_group("prefect-harness")]
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 
 @pytest.fixture
