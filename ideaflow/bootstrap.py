@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ideaflow.services import Services
     from ideaflow.signin import SignIn
     from notifications.delivery import Transport
+    from notifications.message import Letterhead
 
 
 class ReadModels:
@@ -66,8 +67,11 @@ class Container:
         return Cadence(s.digest_weekday, s.digest_time, s.digest_horizon_days, s.stuck_days)
 
     @property
-    def mail_sender(self) -> str:
-        return self.settings.mail_from
+    def letterhead(self) -> Letterhead:
+        """What every message carries: the sender, and the web console's address its links lead to."""
+        from notifications.message import Letterhead
+
+        return Letterhead(self.settings.mail_from, self.settings.public_url)
 
     def mail_transport(self) -> Transport:
         """A new transport for one delivery run (an SMTP transport holds its connection until closed):
@@ -103,7 +107,7 @@ class Container:
         )
         return SignIn(self.engine, Keys(secret), policy, s.public_url,
                       lambda mail_ids, now: self.services.deliver_now(mail_ids, now, self.mail_transport(),
-                                                                      self.mail_sender))
+                                                                      self.letterhead))
 
     def close(self) -> None:
         """Give back the engine's pooled connections, if it was built (SQLAlchemy's engine stays usable)."""

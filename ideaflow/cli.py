@@ -11,6 +11,7 @@ import json
 import sys
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -242,6 +243,18 @@ def person_forget(email: str, by: Operator = OPERATOR_EMAIL) -> None:
     out.print(f"{email} is now {pseudonym}")
 
 
+class Switch(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
+@person_app.command("digest")
+def person_digest(email: str, state: Annotated[Switch, typer.Argument(help="on: send it; off: stop it.")]) -> None:
+    """Send (on) or stop (off) a person's weekly digest; other mail is not affected."""
+    _services().set_digest_opt_out(email, state == Switch.OFF, _now())
+    out.print(f"weekly digest for {email}: {state.value}")
+
+
 # -- the lifecycle -----------------------------------------------------------------------------------
 
 
@@ -427,7 +440,7 @@ def outbox(
 ) -> None:
     """Show pending mail; --flush delivers it (SMTP if IDEAFLOW_SMTP_HOST is set, else .eml files)."""
     if flush:
-        report = _services().flush_outbox(_now(now), _app().mail_transport(), _app().mail_sender,
+        report = _services().flush_outbox(_now(now), _app().mail_transport(), _app().letterhead,
                                           retry_deferred=True)
         for failure in report.failed:
             out.print(f"failed: {failure}")

@@ -60,12 +60,14 @@ class Cadence:
 class DigestReport:
     queued: dict[str, int] = field(default_factory=dict)
     silent: int = 0
+    opted_out: int = 0
 
     def summary(self) -> str:
-        if not self.queued and not self.silent:
+        if not self.queued and not self.silent and not self.opted_out:
             return "no digests were due"
         parts = [f"{n} {role} digest(s)" for role, n in sorted(self.queued.items())]
-        return "queued " + (", ".join(parts) or "nothing") + f"; {self.silent} recipient(s) had nothing new"
+        return ("queued " + (", ".join(parts) or "nothing") + f"; {self.silent} recipient(s) had nothing new"
+                + (f"; {self.opted_out} stopped their digest" if self.opted_out else ""))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -273,12 +275,14 @@ def queue_digests(uow_factory, now: datetime, cadence: Cadence, batch_size: int 
             uow.people.load(row.id for row, _, _ in batch)
             for row, since, digested_at in batch:
                 person = uow.people.by_id(row.id)
-                payloads = builder.build(person, since)
+                payloads = [] if row.digest_stopped_at else builder.build(person, since)
                 for payload in payloads:
                     payload.update(period_from=_iso(digested_at), period_to=now.isoformat())
                     uow.outbox.add("digest", person, None, payload, now)
                     report.queued[payload["role"]] = report.queued.get(payload["role"], 0) + 1
-                if not payloads:
+                if row.digest_stopped_at:
+                    report.opted_out += 1  # the watermark still moves: resumed, it starts then, not at the stop
+                elif not payloads:
                     report.silent += 1
                 _advance(uow, row.id, since, digested_at, max(high, since), now)
             uow.commit(now)

@@ -9,6 +9,7 @@ of its own whom the record names; everything else must say who acts.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -19,15 +20,18 @@ from sqlalchemy import Engine
 
 from ideaflow.digests import Cadence, DigestReport, queue_digests
 from notifications.delivery import PermanentFailure, TemporaryFailure, Transport
-from notifications.message import build_message
+from notifications.message import Letterhead, ascii_domain, build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
-from states.errors import BadInput, Conflict, NotAllowed
+from states.errors import BadInput, Conflict, NotAllowed, NotFound
 from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool, Review
 from states.rules import Action, available_actions, may, require_administrator
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
 from storage.repository import OutgoingMail
 from storage.unit_of_work import Subscriber, UnitOfWork
+
+# What `storage.repository.new_token` draws: 43 URL-safe characters (anything else is not looked up).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class Services:
@@ -132,6 +136,31 @@ class Services:
             uow.signin.end_all(person.id)  # a forgotten person is signed in nowhere
             uow.commit(now)
         return pseudonym
+
+    # -- the weekly digest: a person's choice ------------------------------------------------------
+
+    def set_digest_opt_out(self, email: str, opt_out: bool, now: datetime) -> None:
+        """Stop (`opt_out`) or resume a person's weekly digest; other mail is not affected."""
+        with self._uow() as uow:
+            uow.people.stop_digest(uow.people.get(email), now if opt_out else None)
+            uow.commit(now)
+
+    def digest_opted_out(self, email: str) -> datetime | None:
+        """Since when the person's weekly digest is stopped, or None while they receive it."""
+        with self._uow(read_only=True) as uow:
+            return uow.people.digest_stopped_at(uow.people.get(email))
+
+    def unsubscribe_digest(self, token: str, now: datetime) -> str:
+        """Stop the digest of the person whose unsubscribe link carries `token` (the one-click POST of
+        RFC 8058); returns their address. Repeating it changes nothing. An unknown token is refused
+        with NotFound, in the same words whatever the token looked like."""
+        with self._uow() as uow:
+            person = uow.people.by_digest_token(token) if _TOKEN.fullmatch(token) else None
+            if person is None:
+                raise NotFound("this unsubscribe link is not valid (it may be from before the address was forgotten)")
+            uow.people.stop_digest(person, now)
+            uow.commit(now)
+        return person.email
 
     @contextmanager
     def _refusals_recorded(self, command: str, by: str | None, idea_id: int | None, now: datetime):
@@ -324,7 +353,7 @@ class Services:
     # -- mail ----------------------------------------------------------------------------------------
 
     def flush_outbox(
-        self, now: datetime, transport: Transport, sender: str, *, batch_size: int = 100,
+        self, now: datetime, transport: Transport, letterhead: Letterhead, *, batch_size: int = 100,
         lease: timedelta = timedelta(minutes=10), max_attempts: int = 8, retry_deferred: bool = False,
     ) -> FlushReport:
         """Deliver due outbox mail, a batch at a time, until none is due or the server struggles.
@@ -334,14 +363,16 @@ class Services:
         """
         report = FlushReport()
         try:
-            while self.deliver_batch(now, transport, sender, report, batch_size=batch_size, lease=lease,
+            while self.deliver_batch(now, transport, letterhead, report, batch_size=batch_size, lease=lease,
                                      max_attempts=max_attempts, retry_deferred=retry_deferred):
                 pass
         finally:
             transport.close()
         return self.count_pending(report)
 
-    def deliver_now(self, mail_ids: Sequence[int], now: datetime, transport: Transport, sender: str) -> FlushReport:
+    def deliver_now(
+        self, mail_ids: Sequence[int], now: datetime, transport: Transport, letterhead: Letterhead,
+    ) -> FlushReport:
         """Deliver these outbox rows at once (a sign-in link cannot wait for the next scheduled flush).
 
         They go through the same lease and settlement as a flush: one that fails stays in the outbox
@@ -349,15 +380,15 @@ class Services:
         """
         report = FlushReport()
         try:
-            self.deliver_batch(now, transport, sender, report, batch_size=len(mail_ids), only=mail_ids)
+            self.deliver_batch(now, transport, letterhead, report, batch_size=len(mail_ids), only=mail_ids)
         finally:
             transport.close()
         return report
 
     def deliver_batch(
-        self, now: datetime, transport: Transport, sender: str, report: FlushReport, *, batch_size: int = 100,
-        lease: timedelta = timedelta(minutes=10), max_attempts: int = 8, only: Sequence[int] | None = None,
-        retry_deferred: bool = False,
+        self, now: datetime, transport: Transport, letterhead: Letterhead, report: FlushReport, *,
+        batch_size: int = 100, lease: timedelta = timedelta(minutes=10), max_attempts: int = 8,
+        only: Sequence[int] | None = None, retry_deferred: bool = False,
     ) -> bool:
         """Deliver one batch of due mail; True when it is worth trying the next batch now.
 
@@ -374,7 +405,7 @@ class Services:
             uow.commit(now)
         if not batch:
             return False
-        outcomes = self._send_batch(batch, transport, sender, lambda mail: self._mark_sent(mail.id, now))
+        outcomes = self._send_batch(batch, transport, letterhead, lambda mail: self._mark_sent(mail.id, now))
         with self._uow() as uow:
             for mail, error, permanent, tried in outcomes:
                 if error is None:
@@ -405,18 +436,18 @@ class Services:
 
     @staticmethod
     def _send_batch(
-        batch, transport: Transport, sender: str, sent: Callable[[OutgoingMail], None],
+        batch, transport: Transport, letterhead: Letterhead, sent: Callable[[OutgoingMail], None],
     ) -> list[tuple[OutgoingMail, str | None, bool, bool]]:
         """Send each message; (mail, error or None, permanent, tried) for each."""
         outcomes = []
         for index, mail in enumerate(batch):
             try:
-                message = build_message(mail, sender)
+                message = build_message(mail, letterhead)
             except Exception as error:  # a broken template must not hold back the rest of the outbox
                 outcomes.append((mail, f"cannot render {mail.kind}: {error}", True, True))
                 continue
             try:
-                transport.send(message, mail.recipient_email)
+                transport.send(message, ascii_domain(mail.recipient_email))
                 sent(mail)
                 outcomes.append((mail, None, False, True))
             except PermanentFailure as error:

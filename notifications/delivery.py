@@ -16,6 +16,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 
+from states.errors import BadInput
+
 
 class DeliveryFailure(Exception):
     pass
@@ -38,7 +40,7 @@ class Transport(Protocol):
 
 
 class FolderTransport:
-    """One `.eml` file per message, named by its outbox id, written atomically (temp file + rename)."""
+    """One `.eml` file per message, named by its Message-ID's random key, written atomically (temp file + rename)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -75,10 +77,25 @@ class SmtpConfig:
     timeout_s: float = 30.0
 
 
+# Domains that never receive mail from the Internet (RFC 6761, RFC 2606, mDNS): a sender there
+# makes every reply bounce and many servers reject the mail outright.
+_LOCAL_DOMAINS = ("localhost", "localdomain", "invalid", "local", "test", "example")
+
+
+def refuse_local_sender(sender: str) -> None:
+    """Refuse, in one line, a sender no recipient's server would accept, before any mail goes out."""
+    address = parseaddr(sender)[1]
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    if not domain or "." not in domain or domain.rpartition(".")[2] in _LOCAL_DOMAINS:
+        raise BadInput(f"the sender {address or sender!r} is not an address on the Internet; set IDEAFLOW_MAIL_FROM "
+                       "to an address at your municipality's domain before delivering by SMTP")
+
+
 class SmtpTransport:
     """One connection per flush, opened on the first message and reopened after it is lost."""
 
     def __init__(self, config: SmtpConfig) -> None:
+        refuse_local_sender(config.mail_from)
         self.config = config
         self.connection: smtplib.SMTP | None = None
 
@@ -105,6 +122,10 @@ class SmtpTransport:
             self._fail(code, f"{recipient} refused: {code} {reason.decode(errors='replace')}")
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
             self._fail(error.smtp_code, f"{error.smtp_code} {error.smtp_error.decode(errors='replace')}")
+        except smtplib.SMTPNotSupportedError as error:
+            # Raised before MAIL FROM, so the connection stays usable; no later attempt would differ.
+            raise PermanentFailure(f"{recipient}: the server {self.config.host} does not offer SMTPUTF8, "
+                                   "which an address with non-ASCII letters needs") from error
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError, smtplib.SMTPException) as error:
             self.close()
             raise TemporaryFailure(f"connection to {self.config.host} lost: {error}", True) from error

@@ -8,10 +8,11 @@ the idea's pool about everything that needs a decision. Roles on other pools cou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from notifications import links
+from notifications.render import display_name
 from states import events
 from states.model import Idea, Person
 from states.rules import Action, may
@@ -27,61 +28,82 @@ def _idea_payload(idea: Idea) -> dict:
         "title": idea.title,
         "pool": idea.pool.name,
         "stage": idea.stage.value,
-        "proposer": idea.proposer.name,
+        "proposer": display_name(idea.proposer.name, idea.proposer.email),
     }
-
-
-def _unique(people: Iterable[Person]) -> list[Person]:
-    return list({person.email: person for person in people}.values())
 
 
 def _followers(idea: Idea) -> tuple[Person, ...]:
     return idea.pilot.followers if idea.pilot else ()
 
 
-def _messages(uow: UnitOfWork, event: events.Event) -> list[tuple[str, list[Person], dict]]:
+# One group of recipients: the message kind, who they are to this idea (which page their link opens:
+# see notifications.links), the people, and what the message says beyond the idea itself.
+Group = tuple[str, Role, list[Person], dict]
+
+
+def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
+    """Of two groups of one kind, staff come first: someone who is both gets one mail, with the staff link."""
     idea = event.idea
     coordinators = uow.people.holding(Role.COORDINATOR, idea.pool)
+    proposer = [idea.proposer]
     match event:
         case events.IdeaSubmitted():
-            return [("idea_received", [idea.proposer], {}), ("idea_submitted", coordinators, {})]
+            return [("idea_received", Role.PROPOSER, proposer, {}),
+                    ("idea_submitted", Role.COORDINATOR, coordinators, {})]
         case events.GateOpened(gate=gate, deadline=deadline):
-            asked = coordinators if gate == Gate.EVALUATION else _reviewers(uow, idea)
-            criteria = [c.name for c in idea.pool.criteria]
-            return [("review_requested", asked, {"gate": gate.value, "deadline": deadline.isoformat(),
-                                                  "criteria": criteria})]
+            extra = {"gate": gate.value, "deadline": deadline.isoformat(), "criteria": _criteria(idea)}
+            if gate == Gate.EVALUATION:
+                return [("review_requested", Role.COORDINATOR, coordinators, extra)]
+            return [("review_requested", Role.REVIEWER, _reviewers(uow, idea), extra)]
         case events.ReviewersAssigned(gate=gate, deadline=deadline, reviewers=reviewers, by=by):
-            criteria = [c.name for c in idea.pool.criteria]
-            return [("review_requested", list(reviewers), {"gate": gate.value, "deadline": deadline.isoformat(),
-                                                           "criteria": criteria, "asked_by": by.name})]
+            extra = {"gate": gate.value, "deadline": deadline.isoformat(), "criteria": _criteria(idea),
+                     "asked_by": by.name}
+            return [("review_requested", Role.REVIEWER, list(reviewers), extra)]
         case events.GateDecided(gate=gate, decision=decision, by=by, reason=reason):
             extra = {"gate": gate.value if gate else None, "decision": decision.value, "by": by.name,
                      "reason": reason, "allocated_dkk": idea.allocated_dkk}
-            return [("gate_decided", [idea.proposer, *coordinators], extra)]
+            return [("gate_decided", Role.COORDINATOR, coordinators, extra),
+                    ("gate_decided", Role.PROPOSER, proposer, extra)]
         case events.DeadlineApproaching(gate=gate, deadline=deadline):
+            extra = {"gate": gate.value, "deadline": deadline.isoformat()}
             if gate == Gate.EVALUATION:
-                asked = coordinators
-            else:
-                reviewed = {review.reviewer.email for review in idea.counting_reviews}  # a draft is not done
-                candidates = idea.assigned or _reviewers(uow, idea)
-                asked = [p for p in candidates if p.email not in reviewed]
-            return [("deadline_reminder", asked, {"gate": gate.value, "deadline": deadline.isoformat()})]
+                return [("deadline_reminder", Role.COORDINATOR, coordinators, extra)]
+            reviewed = {review.reviewer.email for review in idea.counting_reviews}  # a draft is not done
+            candidates = idea.assigned or _reviewers(uow, idea)
+            return [("deadline_reminder", Role.REVIEWER, [p for p in candidates if p.email not in reviewed], extra)]
         case events.DeadlinePassed(gate=gate, deadline=deadline, lapsed=lapsed):
             extra = {"gate": gate.value, "deadline": deadline.isoformat(), "lapsed": lapsed}
-            return [("deadline_escalated", coordinators + ([idea.proposer] if lapsed else []), extra)]
+            return [("deadline_escalated", Role.COORDINATOR, coordinators, extra),
+                    *([("deadline_escalated", Role.PROPOSER, proposer, extra)] if lapsed else [])]
         case events.PilotStarted():
-            return [("pilot_started", [idea.proposer, *_followers(idea)], _pilot_extra(idea))]
+            return _pilot_news("pilot_started", idea, proposer, _pilot_extra(idea))
         case events.PilotEnded():
-            return [("pilot_ended", [idea.proposer, *_followers(idea)], _pilot_extra(idea))]
+            return _pilot_news("pilot_ended", idea, proposer, _pilot_extra(idea))
         case events.EvaluationRecorded(outcome=outcome):
-            return [("evaluation_recorded", [idea.proposer, *_followers(idea), *coordinators],
-                     {"outcome": outcome.value, **_pilot_extra(idea)})]
+            extra = {"outcome": outcome.value, **_pilot_extra(idea)}
+            return [("evaluation_recorded", Role.COORDINATOR, coordinators, extra),
+                    *_pilot_news("evaluation_recorded", idea, proposer, extra)]
     raise TypeError(f"no handler for {type(event).__name__}")
 
 
 def _reviewers(uow: UnitOfWork, idea: Idea) -> list[Person]:
     """The pool's reviewers who may review this idea (not its proposer, nobody with a conflict)."""
     return [p for p in uow.people.holding(Role.REVIEWER, idea.pool) if may(p, Action.REVIEW, idea)]
+
+
+def _pilot_news(kind: str, idea: Idea, proposer: list[Person], extra: dict) -> list[Group]:
+    return [(kind, Role.FOLLOWER, list(_followers(idea)), extra), (kind, Role.PROPOSER, proposer, extra)]
+
+
+def _criteria(idea: Idea) -> list[str]:
+    return [c.name for c in idea.pool.criteria]
+
+
+def _path(kind: str, audience: Role, idea_id: int) -> str:
+    """A reviewer's request or reminder opens the review form; every other notice the reader's idea page."""
+    if audience == Role.REVIEWER and kind in ("review_requested", "deadline_reminder"):
+        return links.review_form(idea_id)
+    return links.idea_page(audience.value, idea_id)
 
 
 def _pilot_extra(idea: Idea) -> dict:
@@ -91,7 +113,10 @@ def _pilot_extra(idea: Idea) -> dict:
 
 def queue_mail(uow: UnitOfWork, event: events.Event, now: datetime) -> None:
     """The unit of work's subscriber: one outbox row per recipient and message kind."""
-    for kind, recipients, extra in _messages(uow, event):
-        payload = {**_idea_payload(event.idea), **extra}
-        for person in _unique(recipients):
-            uow.outbox.add(kind, person, event.idea, payload, now)
+    reached: set[tuple[str, str]] = set()
+    for kind, audience, recipients, extra in _groups(uow, event):
+        payload = {**_idea_payload(event.idea), **extra, "path": _path(kind, audience, event.idea.id)}
+        for person in recipients:
+            if (kind, person.email) not in reached:
+                reached.add((kind, person.email))
+                uow.outbox.add(kind, person, event.idea, payload, now)

@@ -13,48 +13,73 @@ from functools import lru_cache, partial
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
+from notifications import links
 from states import formatting as fmt
 
 TEMPLATES = Path(__file__).with_name("templates")
 
+# The words a reader sees for the codes of the lifecycle. Danish text holds no English codes: a test
+# renders every kind and checks that none of go/kill/hold/recycle/scale/adjust/gate appears in it.
 NAMES = {
     "da": {
-        "gate": {"screening": "Screeningen", "funding": "Bevillingsgaten", "evaluation": "Evalueringen"},
-        "decision": {"go": "go (godkendt)", "kill": "kill (stoppet)", "hold": "hold (sat i bero)",
-                     "recycle": "recycle (sendt tilbage til revision)"},
+        # the definite form, used inside sentences ("Fristen for screeningen ...")
+        "gate": {"screening": "screeningen", "funding": "bevillingsbeslutningen", "evaluation": "evalueringen"},
+        "decision": {"go": "godkendt", "go_funding": "bevilget", "kill": "afvist", "hold": "sat i bero",
+                     "recycle": "sendt tilbage til revision"},
         "stage": {"submitted": "indsendt", "screened": "screenet", "funded": "bevilget", "piloting": "i pilot",
                   "evaluated": "evalueret", "rejected": "afvist", "withdrawn": "trukket tilbage",
                   "on_hold": "i bero"},
-        "outcome": {"scale": "udbred (scale)", "adjust": "justér (adjust)", "stop": "stop"},
-        "action": {"submit": "indsendt", "go": "go", "kill": "kill", "hold": "sat i bero",
-                   "recycle": "sendt til revision",
-                   "resume": "genoptaget", "withdraw": "trukket tilbage", "start_pilot": "pilot startet",
-                   "open_evaluation": "pilot slut, evaluering åben", "evaluate": "evalueret",
-                   "escalate": "frist overskredet", "lapse": "bortfaldet",
+        "outcome": {"scale": "udbredelse", "adjust": "justering", "stop": "stop"},
+        "action": {"submit": "indsendt", "go": "godkendt", "kill": "afvist", "hold": "sat i bero",
+                   "recycle": "sendt tilbage til revision", "resume": "genoptaget", "withdraw": "trukket tilbage",
+                   "start_pilot": "pilot startet", "open_evaluation": "pilot slut, evaluering åben",
+                   "evaluate": "evalueret", "escalate": "frist overskredet", "lapse": "bortfaldet",
                    "assign": "bedømmer spurgt", "plan_pilot": "pilot planlagt", "replan_pilot": "pilot omplanlagt",
                    "conflict": "inhabilitet erklæret", "forget": "personoplysninger slettet",
                    "submit_review": "bedømmelse afgivet", "revise_review": "bedømmelse revideret"},
         "greeting": "Kære {name},",
+        "greeting_unknown": "Hej,",
         "footer": "Denne besked er sendt automatisk af ideaflow. Svar venligst ikke på den.",
     },
     "en": {
-        "gate": {"screening": "Screening gate", "funding": "Funding gate", "evaluation": "Evaluation gate"},
-        "decision": {"go": "go", "kill": "kill", "hold": "hold", "recycle": "recycle (back for revision)"},
+        "gate": {"screening": "screening", "funding": "funding decision", "evaluation": "evaluation"},
+        "decision": {"go": "approved", "go_funding": "funded", "kill": "rejected", "hold": "put on hold",
+                     "recycle": "sent back for revision"},
         "stage": {"submitted": "submitted", "screened": "screened", "funded": "funded", "piloting": "piloting",
                   "evaluated": "evaluated", "rejected": "rejected", "withdrawn": "withdrawn", "on_hold": "on hold"},
-        "outcome": {"scale": "scale", "adjust": "adjust", "stop": "stop"},
-        "action": {"submit": "submitted", "go": "go", "kill": "kill", "hold": "put on hold", "recycle": "recycled",
-                   "resume": "resumed", "withdraw": "withdrawn", "start_pilot": "pilot started",
-                   "open_evaluation": "pilot ended, evaluation open", "evaluate": "evaluated",
-                   "escalate": "deadline passed", "lapse": "lapsed",
+        "outcome": {"scale": "scale up", "adjust": "adjust", "stop": "stop"},
+        "action": {"submit": "submitted", "go": "approved", "kill": "rejected", "hold": "put on hold",
+                   "recycle": "sent back for revision", "resume": "resumed", "withdraw": "withdrawn",
+                   "start_pilot": "pilot started", "open_evaluation": "pilot ended, evaluation open",
+                   "evaluate": "evaluated", "escalate": "deadline passed", "lapse": "lapsed",
                    "assign": "reviewer asked", "plan_pilot": "pilot planned", "replan_pilot": "pilot re-planned",
                    "conflict": "conflict of interest declared", "forget": "personal data erased",
                    "submit_review": "review submitted", "revise_review": "review revised"},
         "greeting": "Dear {name},",
+        "greeting_unknown": "Hello,",
         "footer": "This message was sent automatically by ideaflow. Please do not reply.",
     },
 }
+
+
+def display_name(name: str, email: str) -> str:
+    """The person's name, or their address when no name is known (see `known_name`)."""
+    return known_name(name, email) or email
+
+
+def known_name(name: str, email: str) -> str | None:
+    """The name, unless it is empty or merely the address's local part.
+
+    A proposer who submits without a name is registered with their address's local part as name
+    (`ejendomme@kommune.dk` becomes "ejendomme"), and existing databases hold such names: greeting
+    "Kære ejendomme," would read as a machine's guess, so such a name counts as unknown.
+    """
+    name = name.strip()
+    if not name or name.casefold() == email.rpartition("@")[0].casefold():
+        return None
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +100,37 @@ def _environment() -> Environment:
     )
 
 
-def render(kind: str, lang: str, payload: dict, recipient_name: str) -> Rendered:
+def render(kind: str, lang: str, payload: dict, recipient_name: str, recipient_email: str, public_url: str,
+           unsubscribe_token: str | None = None) -> Rendered:
+    """Subject, text and HTML of one message; links lead under `public_url` (the web console)."""
     names = NAMES[lang]
+    name = known_name(recipient_name, recipient_email)
+    greeting = names["greeting"].format(name=name) if name else names["greeting_unknown"]
+    role = payload.get("role")  # digests only: whose digest it is
+
+    def url(path: str) -> str:
+        return links.absolute(public_url, path)
+
+    def item_link(idea_id: int) -> str:
+        """A digest line's idea, on the page its reader can open (a reviewer: the review form)."""
+        return url(links.review_form(idea_id) if role == "reviewer" else links.idea_page(role, idea_id))
+
     context = {
         **payload,
         "lang": lang,
-        "greeting": names["greeting"].format(name=recipient_name),
+        "greeting": greeting,
         "footer": names["footer"],
+        "link": url(_path(kind, payload)),
+        "item_link": item_link,
+        "preferences_link": url(links.PREFERENCES),
+        "unsubscribe_link": url(links.unsubscribe(unsubscribe_token)) if unsubscribe_token else None,
         "when": partial(fmt.moment, lang=lang),
         "date": partial(fmt.day, lang=lang),
-        "kr": partial(fmt.dkk, lang=lang),
+        "kr": partial(_amount_text, lang=lang),
+        "amount": partial(_amount_html, lang=lang),
         "score": partial(fmt.score, lang=lang),
         "gate_name": names["gate"].get(payload.get("gate") or "", ""),
-        "decision_name": names["decision"].get(payload.get("decision") or "", ""),
+        "decision_name": _decision_name(names, payload),
         "stage_name": names["stage"].get(payload.get("stage") or "", ""),
         "stage_names": names["stage"],
         "action_names": names["action"],
@@ -100,5 +143,28 @@ def render(kind: str, lang: str, payload: dict, recipient_name: str) -> Rendered
     html = "".join(template.blocks["html"](template.new_context(context))).strip()
     # A subject is one header line: fold any line breaks a title might smuggle in.
     subject = " ".join(subject.split())
-    greeting = names["greeting"].format(name=recipient_name)
     return Rendered(subject, f"{greeting}\n\n{text}\n\n-- \n{names['footer']}\n", html)
+
+
+def _path(kind: str, payload: dict) -> str:
+    """The page a message leads to. Rows queued before links existed lead to the idea page."""
+    if kind == "digest":
+        return links.PREFERENCES
+    return payload.get("path") or links.idea_page("coordinator", payload["idea_id"])
+
+
+def _decision_name(names: dict, payload: dict) -> str:
+    decision = payload.get("decision") or ""
+    if decision == "go" and payload.get("gate") == "funding":
+        return names["decision"]["go_funding"]
+    return names["decision"].get(decision, "")
+
+
+def _amount_text(amount: int | None, lang: str) -> str:
+    """An amount whose parts a mail client cannot wrap apart (`1.000.000 kr.` with a no-break space)."""
+    return fmt.dkk(amount, lang).replace(" ", "\N{NO-BREAK SPACE}")
+
+
+def _amount_html(amount: int | None, lang: str) -> Markup:
+    """An amount kept on one line also on a 375 px phone: `white-space: nowrap` around no-break spaces."""
+    return Markup('<span class="amount" style="white-space:nowrap">{}</span>').format(_amount_text(amount, lang))

@@ -51,6 +51,7 @@ from storage.tables import (
     ReviewRow,
     RoleGrantRow,
     TimerRow,
+    new_token,
 )
 
 
@@ -135,7 +136,7 @@ class PersonRepository:
         old_email, old_name = person.email, person.name
         self._holding.clear()
         self.session.execute(update(PersonRow.__table__).where(PersonRow.__table__.c.id == person.id)
-                             .values(email=email, name=name))
+                             .values(email=email, name=name, digest_token=new_token()))
         refusals = RefusalRow.__table__
         self.session.execute(update(refusals).where(refusals.c.person_id == person.id)
                              .values(reason=func.replace(refusals.c.reason, old_email, email)))
@@ -149,6 +150,22 @@ class PersonRepository:
         del self._by_email[old_email]
         person.email, person.name = email, name
         self._by_email[email] = person
+
+    def stop_digest(self, person: Person, now: datetime | None) -> None:
+        """Stop the person's weekly digest from `now` (a digest already stopped keeps its date), or resume it (None)."""
+        people = PersonRow.__table__
+        if now is None:
+            self.session.execute(update(people).where(people.c.id == person.id).values(digest_stopped_at=None))
+        else:
+            self.session.execute(update(people).where(people.c.id == person.id, people.c.digest_stopped_at.is_(None))
+                                 .values(digest_stopped_at=now))
+
+    def digest_stopped_at(self, person: Person) -> datetime | None:
+        return self.session.scalar(select(PersonRow.digest_stopped_at).where(PersonRow.id == person.id))
+
+    def by_digest_token(self, token: str) -> Person | None:
+        row = self.session.scalars(select(PersonRow).where(PersonRow.digest_token == token)).one_or_none()
+        return self._from_row(row) if row else None
 
     def record_refusal(self, person: Person, command: str, idea_id: int | None, reason: str, now: datetime) -> None:
         self.session.add(RefusalRow(at=now, person_id=person.id, command=command, idea_id=idea_id, reason=reason))
@@ -607,6 +624,7 @@ class OutgoingMail:
     """A claimed outbox row, with what rendering and delivery need."""
 
     id: int
+    message_key: str
     kind: str
     recipient_email: str
     recipient_name: str
@@ -614,6 +632,7 @@ class OutgoingMail:
     payload: dict
     created_at: datetime
     attempts: int
+    unsubscribe_token: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -670,8 +689,8 @@ class OutboxRepository:
             .returning(OutboxRow.id)
         ))
         rows = self.session.execute(
-            select(OutboxRow.id, OutboxRow.kind, PersonRow.email, PersonRow.name, PersonRow.lang, OutboxRow.payload,
-                   OutboxRow.created_at, OutboxRow.attempts)
+            select(OutboxRow.id, OutboxRow.message_key, OutboxRow.kind, PersonRow.email, PersonRow.name,
+                   PersonRow.lang, OutboxRow.payload, OutboxRow.created_at, OutboxRow.attempts, PersonRow.digest_token)
             .join(PersonRow, OutboxRow.recipient_id == PersonRow.id)
             .where(OutboxRow.id.in_(claimed))
             .order_by(OutboxRow.id)

@@ -4,6 +4,7 @@ Times are stored as UTC (naive on SQLite, `timestamptz` on PostgreSQL) and alway
 Python, never defaulted in SQL, so an injected clock is the only clock.
 """
 
+import secrets
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
@@ -22,6 +23,16 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def new_message_key() -> str:
+    """128 random bits in hex: a Message-ID's left part, and the name of its `.eml` file."""
+    return secrets.token_hex(16)
+
+
+def new_token() -> str:
+    """A random, unguessable token (32 bytes, URL-safe), as in unsubscribe links."""
+    return secrets.token_urlsafe(32)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -98,6 +109,11 @@ class PersonRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     lang: Mapped[str] = mapped_column(String(5))
     created_at: Mapped[datetime]
+    # The weekly digest: stopped since when (None: it is sent), and the random token of the
+    # unsubscribe link in every digest (random, so no one can stop another person's digest by guessing).
+    # Drawn on every insert; NULL-able only because SQLite cannot add NOT NULL to a referenced table.
+    digest_stopped_at: Mapped[datetime | None]
+    digest_token: Mapped[str | None] = mapped_column(String(64), index=True, unique=True, default=new_token)
 
 
 EVERY_POOL = "pool_id IS NULL"
@@ -335,6 +351,9 @@ class OutboxRow(Base):
     __table_args__ = (Index(None, "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Random, drawn when the row is written: the Message-ID's left part, the same on every attempt and
+    # unlike the row id unique across installations (archives de-duplicate mail by Message-ID).
+    message_key: Mapped[str] = mapped_column(String(64), index=True, unique=True, default=new_message_key)
     kind: Mapped[str] = mapped_column(String(40))
     idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"), index=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)

@@ -21,6 +21,7 @@ from states.vocabulary import Language, Role
 
 IDEAFLOW = Path(sys.executable).with_name("ideaflow")
 MAIL_FROM = "Innovation <ideaflow@kommune.dk>"
+PUBLIC_URL = "https://innovation.kommune.dk/ideaflow/"  # with a path: links keep it (a reverse proxy's prefix)
 ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
 
 
@@ -87,13 +88,17 @@ class RecordingHandler:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    """`smtputf8`: whether the server offers SMTPUTF8 (RFC 6531), which aiosmtpd does not by default."""
+
+    def __init__(self, smtputf8: bool = False) -> None:
         self.handler = RecordingHandler()
         self.port = free_port()
+        self.smtputf8 = smtputf8
         self.controller: Controller | None = None
 
     def start(self) -> None:
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
+                                     enable_SMTPUTF8=self.smtputf8)
         self.controller.start()
 
     def stop(self) -> None:

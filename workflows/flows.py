@@ -67,7 +67,7 @@ async def deliver_mail_batch(app: Container, now: datetime, transport: Transport
                              batch_size: int) -> bool:
     # A failed delivery is not an exception but the outbox's business (backoff). A retry after an
     # exception cannot send twice: the rows this attempt leased stay leased until their lease ends.
-    return app.services.deliver_batch(now, transport, app.mail_sender, report, batch_size=batch_size)
+    return app.services.deliver_batch(now, transport, app.letterhead, report, batch_size=batch_size)
 
 
 @task(name="queue-digests", cache_policy=NO_CACHE, **_retried)

@@ -18,13 +18,13 @@ from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
 from ideaflow.services import Services
 
-from mailtest import IDEAFLOW, MAIL_FROM, Cast, CliResult, cli_env
+from mailtest import IDEAFLOW, MAIL_FROM, PUBLIC_URL, Cast, CliResult, cli_env
 
 
 @pytest.fixture
 def settings(smtp, tmp_path) -> Settings:
     return Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_timeout_s=5.0,
-                    mail_from=MAIL_FROM, mail_dir=tmp_path / "mail")
+                    mail_from=MAIL_FROM, mail_dir=tmp_path / "mail", public_url=PUBLIC_URL)
 
 
 # -- the database --------------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ def flush(svc, settings):
     SMTP transport the composition root builds from IDEAFLOW_SMTP_* settings."""
 
     def run(now: datetime, transport=None):
-        return svc.flush_outbox(now, transport or bootstrap(settings).mail_transport(), settings.mail_from)
+        return svc.flush_outbox(now, transport or bootstrap(settings).mail_transport(), bootstrap(settings).letterhead)
 
     return run
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from notifications.delivery import SmtpConfig, SmtpTransport
+from notifications.message import Letterhead
 from storage.tables import OutboxRow
 
 from mailtest import MAIL_FROM, T0, Cast, iso, smtp_env
@@ -74,7 +75,7 @@ def test_an_outage_keeps_the_mail_and_a_flush_once_the_server_is_back_delivers_e
     assert result.returncode == 0 and "sent 0, 0 still pending" in result.stdout
 
     ids = smtp.handler.ids()
-    assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in again)
+    assert sorted(ids) == sorted(f"<{r.message_key}@kommune.dk>" for r in again)
     assert set(ids.values()) == {1}
     assert all(r.status == "sent" and r.sent_at == back for r in rows(db))
 
@@ -133,7 +134,7 @@ def test_a_server_that_drops_the_line_mid_data_loses_nothing_and_sends_nothing_t
     smtp.handler.mode = "accept"
     report = flush(now + timedelta(minutes=2))
     assert (report.sent, report.pending) == (total - 2, 0)
-    assert sorted(smtp.handler.ids()) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows(db))
+    assert sorted(smtp.handler.ids()) == sorted(f"<{r.message_key}@kommune.dk>" for r in rows(db))
     assert set(smtp.handler.ids().values()) == {1}
 
 
@@ -143,14 +144,14 @@ def test_a_server_that_stalls_past_the_timeout_loses_nothing_and_sends_nothing_t
     smtp.handler.mode, smtp.handler.fail_after, smtp.handler.stall_s = "stall", 1, 1.2
     now = T0 + timedelta(minutes=1)
     started = time.monotonic()
-    report = svc.flush_outbox(now, SmtpTransport(config), MAIL_FROM)
+    report = svc.flush_outbox(now, SmtpTransport(config), Letterhead(MAIL_FROM))
     assert time.monotonic() - started < 1.2  # the client gave up at its timeout, not the server's pace
     assert (report.sent, report.retrying, report.pending) == (1, total - 1, total - 1)
     assert any("timed out" in (r.last_error or "") for r in rows(db)), [r.last_error for r in rows(db)]
 
     smtp.handler.mode = "accept"
-    report = svc.flush_outbox(now + timedelta(minutes=2), SmtpTransport(config), MAIL_FROM)
+    report = svc.flush_outbox(now + timedelta(minutes=2), SmtpTransport(config), Letterhead(MAIL_FROM))
     assert (report.sent, report.pending) == (total - 1, 0)
     time.sleep(1.5)  # let the stalled server session wake up: it must not deliver what the client gave up on
-    assert sorted(smtp.handler.ids()) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows(db))
+    assert sorted(smtp.handler.ids()) == sorted(f"<{r.message_key}@kommune.dk>" for r in rows(db))
     assert set(smtp.handler.ids().values()) == {1}

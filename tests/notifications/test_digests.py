@@ -15,7 +15,7 @@ from states.model import COPENHAGEN
 from states.vocabulary import Decision
 from storage.tables import HistoryRow, OutboxRow, PersonRow
 
-from mailtest import ALL_SCORES, Cast, parts
+from mailtest import ALL_SCORES, PUBLIC_URL, Cast, parts
 
 
 def cph(text: str) -> datetime:
@@ -137,8 +137,13 @@ def test_digests_at_0705_and_0701_cover_every_event_exactly_once(svc, db, ideafl
     assert delivered[c.coordinator]["Subject"] == "Ugens overblik fra ideaflow"
     assert delivered[c.coordinator_en]["Subject"] == "Your weekly ideaflow digest"
     assert "Lektiecafé" in da_text and "Lektiecafé" in da_html and "Lektiecafé" in en_text
-    assert "tilbage 4.750.000 kr." in da_text and "left DKK 4,750,000" in en_text
-    assert delivered[c.reviewer]["Subject"].endswith("2 idé(er) venter på din vurdering")
+    assert "tilbage 4.750.000\u00a0kr." in da_text and "left DKK\u00a04,750,000" in en_text
+    assert delivered[c.reviewer]["Subject"] == "Ugens overblik fra ideaflow: 2 idéer venter på din vurdering"
+    # each item links to its idea, on the page its reader may open; the digest to the preferences
+    assert f'<a href="{PUBLIC_URL}ideas/{p4}">#{p4} Lektiecafé' in da_html
+    assert f"{PUBLIC_URL}ideas/{p4}/review" in parts(delivered[c.reviewer])[0]
+    assert f'<a href="{PUBLIC_URL}my-ideas#idea-{p4}">#{p4} Lektiecafé' in parts(delivered[c.proposer])[1]
+    assert f"Dine indstillinger: {PUBLIC_URL}preferences\n" in da_text
 
     # -- after run 2: the next week's digest picks up exactly what came after it
     svc.withdraw(p4, c.proposer, cph("2026-03-30T07:01:30"), "fandt en anden løsning")

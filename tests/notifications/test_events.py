@@ -18,7 +18,7 @@ from states.model import local_midnight
 from states.vocabulary import Decision, Outcome
 from storage.tables import OutboxRow
 
-from mailtest import ALL_SCORES, MAIL_FROM, T0, Cast, parts
+from mailtest import ALL_SCORES, MAIL_FROM, PUBLIC_URL, T0, Cast, parts
 
 SUBJECT = {  # how each kind's subject starts, per language
     "da": {"idea_received": "Vi har modtaget din idé", "idea_submitted": "Ny idé i", "review_requested": "",
@@ -31,6 +31,19 @@ SUBJECT = {  # how each kind's subject starts, per language
            "evaluation_recorded": "Evaluation of"},
 }
 GREETING = {"da": "Kære ", "en": "Dear "}
+FOLLOWERS = {Cast.follower, Cast.follower_en, Cast.other_follower}
+
+
+def page(rcpt: str, kind: str, idea_id: int) -> str:
+    """The console page a mail leads its reader to (the URL map in the brief): reviewers asked for a
+    review straight to the form, proposers to their ideas, followers to their pilots, staff to the idea."""
+    if rcpt in Cast.REVIEWERS and kind in ("review_requested", "deadline_reminder"):
+        return f"{PUBLIC_URL}ideas/{idea_id}/review"
+    if rcpt in (Cast.proposer, Cast.proposer_en):
+        return f"{PUBLIC_URL}my-ideas#idea-{idea_id}"
+    if rcpt in FOLLOWERS:
+        return f"{PUBLIC_URL}pilots#idea-{idea_id}"
+    return f"{PUBLIC_URL}ideas/{idea_id}"
 
 TITLE_A = "Velfærdsteknologi på plejecentrene"
 TITLE_B = "Madservice i Viby"
@@ -47,7 +60,7 @@ class Mailbox:
         assert report.ok and report.pending == 0, report
         arrived = self.smtp.handler.take()
         with self.db.connect() as connection:
-            rows = {f"<outbox-{r.id}@kommune.dk>": r for r in connection.execute(select(OutboxRow))}
+            rows = {f"<{r.message_key}@kommune.dk>": r for r in connection.execute(select(OutboxRow))}
         got: dict[tuple[str, str], list] = {}
         for item in arrived:
             message = item.message
@@ -57,6 +70,8 @@ class Mailbox:
             assert parseaddr(str(message["To"]))[1] == rcpt
             assert message["From"] == MAIL_FROM
             assert message["Auto-Submitted"] == "auto-generated"
+            assert message["X-Auto-Response-Suppress"] == "All"
+            assert message["List-Unsubscribe"] is None  # only the digest has one
             assert parsedate_to_datetime(message["Date"]) == row.created_at
             kind = message["X-Ideaflow-Kind"]
             assert kind == row.kind
@@ -66,6 +81,10 @@ class Mailbox:
             text, html = parts(message)
             assert text.startswith(GREETING[lang]), text
             assert f'lang="{lang}"' in html and "<html" in html
+            # the one link of the message, in both parts, to the reader's page
+            link = page(rcpt, kind, row.idea_id)
+            assert re.findall(r"https?://\S+", text) == [link], (rcpt, kind, text)
+            assert re.findall(r'href="([^"]+)"', html) == [link.replace("&", "&amp;")], (rcpt, kind, html)
             got.setdefault((rcpt, kind), []).append(message)
         return got
 
@@ -99,8 +118,9 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     for criterion in TAARNBY_CRITERIA:
         assert criterion.name in da_text and f"<li>{criterion.name}</li>" in da_html
         assert criterion.name in en_text and f"<li>{criterion.name}</li>" in en_html
-    assert got[(c.reviewer, "review_requested")][0]["Subject"].startswith("Screeningen: ")
-    assert got[(c.reviewer_en, "review_requested")][0]["Subject"].startswith("Screening gate: ")
+    assert got[(c.reviewer, "review_requested")][0]["Subject"] == f"Din vurdering ønskes: {TITLE_A}"
+    assert got[(c.reviewer_en, "review_requested")][0]["Subject"] == f"Your review is requested: {TITLE_A}"
+    assert "er klar til screeningen." in da_text and "Giv din vurdering" in da_html
 
     # -- reminder five days before the deadline: only the reviewer who has not reviewed yet
     deadline = T0 + timedelta(days=30)
@@ -127,10 +147,12 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
                         (c.reviewer_en, "review_requested")}
     text_en, html_en = parts(got[(c.proposer_en, "gate_decided")][0])
     assert "Reason: Stærk idé.\nGå videre til bevilling." in text_en
-    assert "Screening gate" in text_en and "The idea is now: screened" in text_en
+    assert f'Decision on idea {a} "{TITLE_A}" (screening): approved, taken by Karin Koordinator.' in text_en
+    assert "The idea is now screened." in text_en
     text_da, _ = parts(got[(c.coordinator, "gate_decided")][0])
     assert "Begrundelse: Stærk idé.\nGå videre til bevilling." in text_da and "Karin Koordinator" in text_da
-    assert parts(got[(c.reviewer, "review_requested")][0])[0].count("Bevillingsgaten".lower()) == 1
+    assert "er klar til bevillingsbeslutningen." in parts(got[(c.reviewer, "review_requested")][0])[0]
+    assert "Beslutning om idé" in text_da and ": godkendt, truffet af" in text_da
 
     # -- a second idea by another proposer: the first proposer hears nothing about it
     t += timedelta(minutes=5)
@@ -144,8 +166,9 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     svc.review(a, c.reviewer, ALL_SCORES, t)
     svc.decide(a, Decision.GO, c.coordinator, t, amount_dkk=1_500_000)
     got = box.deliver(t)
-    assert "Allocated: DKK 1,500,000" in parts(got[(c.proposer_en, "gate_decided")][0])[0]
-    assert "Bevilget: 1.500.000 kr." in parts(got[(c.coordinator, "gate_decided")][0])[0]
+    assert "Amount allocated: DKK\u00a01,500,000" in parts(got[(c.proposer_en, "gate_decided")][0])[0]
+    assert "Bevilget beløb: 1.500.000\u00a0kr." in parts(got[(c.coordinator, "gate_decided")][0])[0]
+    assert got[(c.coordinator, "gate_decided")][0]["Subject"] == f"Beslutning om {TITLE_A}: bevilget"
     assert not of_kind(got, "review_requested")  # a funded idea has no gate open
     svc.review(b, c.reviewer, ALL_SCORES, t)
     svc.decide(b, Decision.GO, c.coordinator, t)
@@ -182,7 +205,7 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     assert about(got[(c.follower_en, "pilot_ended")], TITLE_A)
     assert of_kind(got, "review_requested") == Cast.COORDINATORS
     assert len(got[(c.coordinator, "review_requested")]) == 2  # one per idea
-    assert got[(c.coordinator_en, "review_requested")][0]["Subject"].startswith("Evaluation gate: ")
+    assert got[(c.coordinator_en, "review_requested")][0]["Subject"].startswith("Pilot to evaluate: ")
     assert not of_kind(got, "review_requested") & Cast.REVIEWERS
 
     # -- evaluation recorded: everyone concerned with A, nobody concerned only with B
@@ -191,12 +214,12 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     got = box.deliver(t)
     assert set(got) == {(r, "evaluation_recorded") for r in
                         (c.proposer_en, c.follower, c.follower_en, c.coordinator, c.coordinator_en)}
-    assert got[(c.proposer_en, "evaluation_recorded")][0]["Subject"] == f"Evaluation of {TITLE_A}: scale"
-    assert got[(c.follower, "evaluation_recorded")][0]["Subject"] == f"Evaluering af {TITLE_A}: udbred (scale)"
+    assert got[(c.proposer_en, "evaluation_recorded")][0]["Subject"] == f"Evaluation of {TITLE_A}: scale up"
+    assert got[(c.follower, "evaluation_recorded")][0]["Subject"] == f"Evaluering af {TITLE_A}: udbredelse"
 
     # every message arrived once, each with its own Message-ID
     assert set(smtp.handler.ids().values()) == {1}
-    assert all(re.fullmatch(r"<outbox-\d+@kommune\.dk>", m) for m in smtp.handler.ids())
+    assert all(re.fullmatch(r"<[0-9a-f]{32}@kommune\.dk>", m) for m in smtp.handler.ids())
 
 
 def test_dates_are_shown_in_copenhagen_time_whatever_the_season(svc, cast, smtp, flush, db):

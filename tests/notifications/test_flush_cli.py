@@ -50,10 +50,11 @@ def test_without_an_smtp_host_the_flush_writes_one_eml_per_message(cast, db, tmp
     result = ideaflow("outbox", "--flush", "--now", iso(T0 + timedelta(minutes=1)), mail_dir=str(mail_dir))
     assert result.returncode == 0 and f"sent {len(queued)}, 0 still pending" in result.stdout, result
     files = sorted(mail_dir.iterdir())
-    assert [f.name for f in files] == sorted(f"outbox-{r.id}.eml" for r in queued)  # no temporary files left
-    for path, row in zip(sorted(files, key=lambda f: int(f.stem.split("-")[1])), queued, strict=True):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert message["Message-ID"] == f"<outbox-{row.id}@kommune.dk>"
+    assert [f.name for f in files] == sorted(f"{r.message_key}.eml" for r in queued)  # no temporary files left
+    for row in queued:
+        message = email.message_from_bytes((mail_dir / f"{row.message_key}.eml").read_bytes(),
+                                           policy=email.policy.default)
+        assert message["Message-ID"] == f"<{row.message_key}@kommune.dk>"
         assert message["Auto-Submitted"] == "auto-generated" and message["Date"] and message["From"]
         assert message["X-Ideaflow-Kind"] == row.kind
         text, html = parts(message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,14 +19,14 @@ from sqlalchemy import select
 
 from ideaflow.digests import Cadence
 from ideaflow.signin import Keys, SignIn, SignInPolicy
-from notifications.message import build_message
+from notifications.message import Letterhead, build_message
 from notifications.render import TEMPLATES, render
 from states.model import local_midnight
 from states.vocabulary import Decision, Language, Outcome, Role
 from storage.repository import OutgoingMail
 from storage.tables import OutboxRow
 
-from mailtest import ALL_SCORES, T0, Cast, parts
+from mailtest import ALL_SCORES, PUBLIC_URL, T0, Cast, parts
 
 SCRIPT = "<script>alert(\"æøå & 'ÆØÅ'\")</script>"
 RTL = "\u202eעברית العربية\u202c"
@@ -34,6 +35,12 @@ TITLE = TITLE[:200]  # the longest title the CLI accepts
 OTHER_TITLE = "Småt & godt: <b>fed</b> idé — \u200fשלום"
 REASON = "Første linje.\nAnden linje med <i>HTML</i> & \"citater\".\n\n\tTredje efter en tom linje."
 HOSTILE_NAME = 'Åse "<b>Ø</b>" Ærlig'
+
+TOKEN = "t" * 43
+# The lifecycle's codes, which a Danish reader should never meet: "Bevillingsgaten", "go (godkendt)".
+# (The data in these payloads holds none of them; Danish "stop" and "pilot" are Danish words.)
+ENGLISH_CODES = re.compile(r"\b(go|kill|hold|recycle|scale|adjust|gate|funding|evaluation|reviewer)\b|gaten\b",
+                           re.IGNORECASE)
 
 KINDS = sorted(p.stem for p in (TEMPLATES / "da").glob("*.j2"))
 
@@ -98,7 +105,7 @@ def test_the_walk_produced_every_kind_and_every_digest_role(payloads):
 def test_every_template_escapes_html_and_keeps_text_verbatim(payloads, lang):
     seen = set()
     for number, (kind, payload) in enumerate(payloads, start=1):
-        rendered = render(kind, lang, payload, HOSTILE_NAME)
+        rendered = render(kind, lang, payload, HOSTILE_NAME, "hostile@kommune.dk", PUBLIC_URL, TOKEN)
         seen.add(kind)
         context = f"{kind}/{lang} #{number}"
         # the subject is one non-empty line
@@ -118,11 +125,18 @@ def test_every_template_escapes_html_and_keeps_text_verbatim(payloads, lang):
             assert REASON in rendered.text, context  # line breaks and tabs kept in the plain part
             assert str(escape(REASON.split("\n")[1])) in rendered.html, context
         if kind == "gate_decided" and payload["gate"] == "funding":
-            assert ("1.500.000 kr." if lang == "da" else "DKK 1,500,000") in rendered.text, context
+            amount = "1.500.000\u00a0kr." if lang == "da" else "DKK\u00a01,500,000"
+            assert amount in rendered.text, context
+            assert f'<span class="amount" style="white-space:nowrap">{amount}</span>' in rendered.html, context
+        # a phone shows the HTML at its own width, not a desktop's shrunk
+        assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in rendered.html, context
+        if lang == "da":
+            visible = re.sub(r"<[^>]*>", " ", rendered.html)  # what a reader sees of the HTML
+            assert not ENGLISH_CODES.findall(f"{rendered.subject}\n{rendered.text}\n{visible}"), context
         # a real message built from it survives a round trip through bytes unchanged
-        mail = OutgoingMail(number, kind, "hostile@kommune.dk", HOSTILE_NAME, lang, payload,
-                            datetime(2026, 11, 22, 8, 0, tzinfo=T0.tzinfo), 1)
-        message = build_message(mail, "Innovation <ideaflow@kommune.dk>")
+        mail = OutgoingMail(number, f"key{number}", kind, "hostile@kommune.dk", HOSTILE_NAME, lang, payload,
+                            datetime(2026, 11, 22, 8, 0, tzinfo=T0.tzinfo), 1, TOKEN)
+        message = build_message(mail, Letterhead("Innovation <ideaflow@kommune.dk>", PUBLIC_URL))
         parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
         assert parsed["Subject"] == rendered.subject, context
         assert parsed["To"].addresses[0].display_name == HOSTILE_NAME, context
@@ -141,7 +155,7 @@ def test_a_title_with_line_breaks_still_gives_a_one_line_subject(kind, lang):
                "gate": "funding", "deadline": "2026-11-22T10:00:00+00:00", "criteria": ["Effektivitet", "<Kvalitet>"],
                "decision": "recycle", "by": "Karin", "reason": "x\ny", "allocated_dkk": None, "lapsed": True,
                "start": "2026-11-01", "end": "2026-11-30", "sites": ["Viby"], "outcome": "stop"}
-    rendered = render(kind, lang, payload, "Åse")
+    rendered = render(kind, lang, payload, "Åse", "aase@example.dk", PUBLIC_URL)
     assert "\n" not in rendered.subject and "\r" not in rendered.subject and "\u2028" not in rendered.subject
     assert "Første anden tredje fjerde" in rendered.subject
     assert "&lt;Kvalitet&gt;" in rendered.html or kind != "review_requested"

@@ -1,7 +1,8 @@
 """Mail under concurrency, a misbehaving server and a killed flush, through the real `ideaflow` command.
 
 The SMTP server is aiosmtpd on a free local port (mailtest.py). Every message carries a stable
-Message-ID (`<outbox-ID@domain>`), so the server's log shows whether anything arrived twice.
+Message-ID (`<key@domain>`, a random key stored with its outbox row), so the server's log shows whether
+anything arrived twice.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def test_two_sweeps_and_two_flushes_at_once_fire_and_send_everything_once(
     rows = outbox(engine)
     assert all(r.status == "sent" and r.attempts == 1 for r in rows)
     ids = smtp.handler.ids()
-    assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows) and set(ids.values()) == {1}
+    assert sorted(ids) == sorted(f"<{r.message_key}@kommune.dk>" for r in rows) and set(ids.values()) == {1}
 
 
 @pytest.mark.parametrize("fault", ["is down", "refuses", "disconnects mid-DATA", "stalls past the timeout"])
@@ -106,7 +107,7 @@ def test_a_faulty_smtp_server_loses_nothing_and_once_it_recovers_delivers_everyt
     rows = outbox(engine)
     assert all(r.status == "sent" for r in rows) and len(rows) == total
     ids = smtp.handler.ids()
-    assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows)
+    assert sorted(ids) == sorted(f"<{r.message_key}@kommune.dk>" for r in rows)
     assert set(ids.values()) == {1}, [m for m, n in ids.items() if n > 1]
 
 
@@ -157,5 +158,5 @@ def test_a_flush_killed_after_the_server_accepted_a_message_sends_that_one_again
     rows = outbox(engine)
     assert len(rows) == total and all(r.status == "sent" for r in rows)
     ids = handler.ids()
-    assert sorted(ids) == sorted(f"<outbox-{r.id}@kommune.dk>" for r in rows)  # nothing lost
+    assert sorted(ids) == sorted(f"<{r.message_key}@kommune.dk>" for r in rows)  # nothing lost
     assert {m: n for m, n in ids.items() if n > 1} == {in_flight: 2}  # the one in flight, once more
