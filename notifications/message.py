@@ -29,7 +29,7 @@ class Letterhead:
     from the settings, handed in by the composition root."""
 
     sender: str
-    public_url: str = "http://127.0.0.1:8000/"
+    public_url: str
 
 
 class _Subject(str):

@@ -4,6 +4,11 @@ One template per message kind and language (`templates/<lang>/<kind>.j2`) with t
 `subject`, `text` and `html`. Autoescaping is off for subject and text (they are not HTML) and on
 inside every `html` block, so a title like `<script>` reaches the HTML only as text. Templates are
 compiled once per process.
+
+Links are made here, from the web console's public address (given by the caller, from the settings)
+and the path the outbox row carries (`notifications.links`): `link` is the message's page, and a
+digest's `item_link(id)` the page of each idea for its reader. Amounts come as `kr()` in text and
+`amount()` in HTML, where they cannot wrap.
 """
 
 from __future__ import annotations

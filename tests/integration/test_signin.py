@@ -17,10 +17,12 @@ from sqlalchemy import text
 
 from ideaflow.signin import Keys, SignIn, SignInPolicy, installation_secret, places, safe_next
 from notifications.delivery import FolderTransport
+from notifications.message import Letterhead
 from states.errors import BadInput
 from states.vocabulary import Language, Role, Stage
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+PUBLIC_URL = "https://kommune.dk/ideaflow/"
 COORDINATOR = "koordinator@kommune.dk"
 POLICY = SignInPolicy(link_valid=timedelta(minutes=15), idle=timedelta(minutes=60), absolute=timedelta(hours=12),
                       per_address=3, per_ip=5, window=timedelta(minutes=15))
@@ -37,9 +39,10 @@ def signin(services, engine, mail_dir) -> SignIn:
     services.add_person("bedoemmer@kommune.dk", "Bent Bedømmer", Role.REVIEWER, T0, Language.EN)
 
     def deliver(mail_ids, now):
-        return services.deliver_now(mail_ids, now, FolderTransport(mail_dir), "ideaflow <ideaflow@kommune.dk>")
+        return services.deliver_now(mail_ids, now, FolderTransport(mail_dir),
+                                     Letterhead("ideaflow <ideaflow@kommune.dk>", PUBLIC_URL))
 
-    return SignIn(engine, Keys(b"s" * 32), POLICY, "https://kommune.dk/ideaflow/", deliver)
+    return SignIn(engine, Keys(b"s" * 32), POLICY, PUBLIC_URL, deliver)
 
 
 def plain_text(path: Path) -> str:
@@ -47,10 +50,10 @@ def plain_text(path: Path) -> str:
     return message.get_body(("plain",)).get_content()
 
 
-def token_of(mail_dir: Path) -> str:
-    """The token in the link of the newest sign-in mail delivered."""
-    newest = max(mail_dir.glob("*.eml"), key=lambda p: int(p.stem.rpartition("-")[2]))
-    return plain_text(newest).split("/login/continue?token=")[1].split()[0]
+def token_of(engine, mail_dir: Path) -> str:
+    """The token in the link of the newest sign-in mail delivered (files are named by Message-ID key)."""
+    ((key,),) = rows(engine, "SELECT message_key FROM outbox WHERE status = 'sent' ORDER BY id DESC LIMIT 1")
+    return plain_text(mail_dir / f"{key}.eml").split("/login/continue?token=")[1].split()[0]
 
 
 def rows(engine, sql: str) -> list[tuple]:
@@ -62,7 +65,7 @@ def test_a_link_is_mailed_at_once_and_signs_in_once(signin, engine, mail_dir):
     asked = signin.request_link("Koordinator@Kommune.dk", "10.0.0.1", T0, "/ideas/7")
     assert not asked.limited and asked.mail_id is not None
     signin.deliver(asked, T0)
-    token = token_of(mail_dir)
+    token = token_of(engine, mail_dir)
     assert f"https://kommune.dk/ideaflow/login/continue?token={token}\n" in plain_text(next(mail_dir.glob("*.eml")))
     # The database holds the keyed hash only, and the sent mail no longer holds the link.
     assert token not in str(rows(engine, "SELECT * FROM signin_tokens"))
@@ -80,20 +83,20 @@ def test_a_link_is_mailed_at_once_and_signs_in_once(signin, engine, mail_dir):
     assert not signin.link_usable(token, T0 + timedelta(minutes=3))
 
 
-def test_an_expired_or_unknown_token_signs_nobody_in(signin, mail_dir):
+def test_an_expired_or_unknown_token_signs_nobody_in(signin, engine, mail_dir):
     signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
-    token = token_of(mail_dir)
+    token = token_of(engine, mail_dir)
     assert not signin.link_usable(token, T0 + timedelta(minutes=15))
     assert signin.redeem(token, T0 + timedelta(minutes=15)) is None
     assert signin.redeem("made-up", T0) is None
     assert signin.redeem(token[:-1] + ("A" if token[-1] != "A" else "B"), T0) is None
 
 
-def test_two_redeems_racing_for_one_token_give_one_session(signin, mail_dir):
+def test_two_redeems_racing_for_one_token_give_one_session(signin, engine, mail_dir):
     from concurrent.futures import ThreadPoolExecutor
 
     signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
-    token = token_of(mail_dir)
+    token = token_of(engine, mail_dir)
     with ThreadPoolExecutor(4) as pool:
         sessions = list(pool.map(lambda _: signin.redeem(token, T0 + timedelta(seconds=5)), range(4)))
     assert sum(s is not None for s in sessions) == 1
@@ -127,21 +130,21 @@ def test_something_that_is_no_address_is_bad_input(signin):
         signin.request_link("not an address", "10.0.0.1", T0)
 
 
-def test_signing_in_starts_a_new_session_and_ends_the_old_one(signin, mail_dir):
+def test_signing_in_starts_a_new_session_and_ends_the_old_one(signin, engine, mail_dir):
     signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
-    first = signin.redeem(token_of(mail_dir), T0)
+    first = signin.redeem(token_of(engine, mail_dir), T0)
     later = T0 + timedelta(minutes=1)
     signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", later), later)
-    second = signin.redeem(token_of(mail_dir), T0 + timedelta(minutes=1), replacing=first.session_id)
+    second = signin.redeem(token_of(engine, mail_dir), T0 + timedelta(minutes=1), replacing=first.session_id)
     assert second.session_id != first.session_id
     assert signin.session(first.session_id, T0 + timedelta(minutes=2)) is None
     assert signin.session(second.session_id, T0 + timedelta(minutes=2)).email == COORDINATOR
 
 
-def test_idle_and_absolute_time_outs_and_sign_out(signin, mail_dir):
+def test_idle_and_absolute_time_outs_and_sign_out(signin, engine, mail_dir):
     def new_session(at):
         signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", at), at)
-        return signin.redeem(token_of(mail_dir), at).session_id
+        return signin.redeem(token_of(engine, mail_dir), at).session_id
 
     idle = new_session(T0)
     assert signin.session(idle, T0 + timedelta(minutes=59)) is not None
@@ -160,11 +163,11 @@ def test_idle_and_absolute_time_outs_and_sign_out(signin, mail_dir):
     assert signin.session(ended, T0 + timedelta(minutes=1)) is None
 
 
-def test_a_forgotten_person_is_signed_out_and_their_links_stop_working(signin, services, mail_dir):
+def test_a_forgotten_person_is_signed_out_and_their_links_stop_working(signin, services, engine, mail_dir):
     signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
-    session = signin.redeem(token_of(mail_dir), T0)
+    session = signin.redeem(token_of(engine, mail_dir), T0)
     signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
-    unused = token_of(mail_dir)
+    unused = token_of(engine, mail_dir)
     services.forget_person(COORDINATOR, T0)
     assert signin.session(session.session_id, T0) is None
     assert signin.redeem(unused, T0) is None
@@ -186,10 +189,10 @@ def test_each_person_is_led_to_the_places_of_their_roles(services, engine, world
     assert signin.sign_in_verified("stranger@example.dk", world.now, "/home") is None
 
 
-def test_language_preference_is_kept_with_the_person(signin, mail_dir):
+def test_language_preference_is_kept_with_the_person(signin, engine, mail_dir):
     signin.deliver(signin.request_link("bedoemmer@kommune.dk", "10.0.0.1", T0), T0)
     assert "You asked to sign in" in plain_text(next(mail_dir.glob("*.eml"))), "English mail for English people"
-    session = signin.redeem(token_of(mail_dir), T0)
+    session = signin.redeem(token_of(engine, mail_dir), T0)
     assert session.account.lang == "en"
     signin.set_language(session.account, Language.DA, T0)
     assert signin.session(session.session_id, T0).lang == "da"

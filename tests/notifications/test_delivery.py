@@ -15,7 +15,7 @@ from notifications.delivery import SmtpConfig, SmtpTransport
 from notifications.message import Letterhead
 from storage.tables import OutboxRow
 
-from mailtest import MAIL_FROM, T0, Cast, iso, smtp_env
+from mailtest import MAIL_FROM, PUBLIC_URL, T0, Cast, iso, smtp_env
 
 
 def rows(db) -> list:
@@ -144,13 +144,13 @@ def test_a_server_that_stalls_past_the_timeout_loses_nothing_and_sends_nothing_t
     smtp.handler.mode, smtp.handler.fail_after, smtp.handler.stall_s = "stall", 1, 1.2
     now = T0 + timedelta(minutes=1)
     started = time.monotonic()
-    report = svc.flush_outbox(now, SmtpTransport(config), Letterhead(MAIL_FROM))
+    report = svc.flush_outbox(now, SmtpTransport(config), Letterhead(MAIL_FROM, PUBLIC_URL))
     assert time.monotonic() - started < 1.2  # the client gave up at its timeout, not the server's pace
     assert (report.sent, report.retrying, report.pending) == (1, total - 1, total - 1)
     assert any("timed out" in (r.last_error or "") for r in rows(db)), [r.last_error for r in rows(db)]
 
     smtp.handler.mode = "accept"
-    report = svc.flush_outbox(now + timedelta(minutes=2), SmtpTransport(config), Letterhead(MAIL_FROM))
+    report = svc.flush_outbox(now + timedelta(minutes=2), SmtpTransport(config), Letterhead(MAIL_FROM, PUBLIC_URL))
     assert (report.sent, report.pending) == (total - 1, 0)
     time.sleep(1.5)  # let the stalled server session wake up: it must not deliver what the client gave up on
     assert sorted(smtp.handler.ids()) == sorted(f"<{r.message_key}@kommune.dk>" for r in rows(db))

@@ -129,7 +129,7 @@ async def test_the_digest_and_outbox_flows_deliver_each_message_once_to_a_real_s
 
 async def test_an_outbox_flow_retried_after_a_crash_between_batches_sends_nothing_twice(
         configure, engine, services, cast, smtp, monkeypatch):
-    configure(smtp_host="127.0.0.1", smtp_port=smtp.port)
+    configure(smtp_host="127.0.0.1", smtp_port=smtp.port, mail_from="Innovation <ideaflow@kommune.dk>")
     for n in range(4):
         cast.submit(f"Idé {n}", cast.proposer, datetime.now(UTC) - timedelta(days=1))
     total = count(engine, select(func.count()).select_from(OutboxRow))
