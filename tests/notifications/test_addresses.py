@@ -14,9 +14,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
-from notifications.delivery import SmtpTransport
-from notifications.message import Letterhead
 from states.vocabulary import Language, Role
 from storage.tables import OutboxRow
 
@@ -48,9 +47,9 @@ def server():
 
 
 def deliver(svc, server: SmtpServer, now):
-    settings = Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=server.port, smtp_timeout_s=5.0,
-                        mail_from=MAIL_FROM)
-    return svc.flush_outbox(now, SmtpTransport(settings), Letterhead(MAIL_FROM, PUBLIC_URL))
+    app = bootstrap(Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=server.port, smtp_timeout_s=5.0,
+                             mail_from=MAIL_FROM, public_url=PUBLIC_URL))
+    return svc.flush_outbox(now, app.mail_transport(), app.letterhead)
 
 
 def test_a_proposer_without_a_name_is_greeted_without_one(svc, cast, smtp, flush):
@@ -137,17 +136,14 @@ def test_smtp_delivery_refuses_to_start_with_a_sender_no_server_would_accept(cas
 def test_message_ids_are_random_and_differ_between_installations(tmp_path, smtp, flush, svc, cast, db):
     """Two installations both number their outbox from 1; their Message-IDs must still differ (archives
     de-duplicate by Message-ID). That a retried message keeps its own: tests/reliability/test_mail.py."""
-    from ideaflow.services import Services
-    from storage.db import make_engine
     from storage.migrate import upgrade
 
-    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
-    upgrade(other)
-    Cast(Services(other)).submit("Idé", Cast.proposer, T0)
+    with bootstrap(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'other.db'}")) as other:
+        upgrade(other.engine)
+        Cast(other.services).submit("Idé", Cast.proposer, T0)
+        with other.engine.connect() as connection:
+            theirs = {r.id: r.message_key for r in connection.execute(select(OutboxRow))}
     cast.submit("Idé", Cast.proposer, T0)
-    with other.connect() as connection:
-        theirs = {r.id: r.message_key for r in connection.execute(select(OutboxRow))}
-    other.dispose()
     ours = {r.id: r.message_key for r in outbox(db)}
     assert set(theirs) & set(ours) and not set(theirs.values()) & set(ours.values())
     assert flush(T0).ok
