@@ -165,7 +165,7 @@ class PersonRepository:
 
     def by_digest_token(self, token: str) -> Person | None:
         row = self.session.scalars(select(PersonRow).where(PersonRow.digest_token == token)).one_or_none()
-        return self._from_row(row) if row else None
+        return self._from_rows([row])[0] if row else None
 
     def record_refusal(self, person: Person, command: str, idea_id: int | None, reason: str, now: datetime) -> None:
         self.session.add(RefusalRow(at=now, person_id=person.id, command=command, idea_id=idea_id, reason=reason))
