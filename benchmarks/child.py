@@ -44,7 +44,8 @@ def sweep_raw(url: str) -> dict:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    coordinators = [r[0] for r in db.execute("SELECT id FROM people WHERE role = 'coordinator' ORDER BY id")]
+    coordinators = [r[0] for r in db.execute("SELECT person_id FROM role_grants WHERE role = 'coordinator' "
+                                             "ORDER BY person_id")]
     now = stamp(NOW)
     started, fired = time.perf_counter(), 0
     while True:

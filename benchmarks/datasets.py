@@ -58,12 +58,16 @@ def build(path: Path, *, ideas: int, due: int, proposers: int, reviewers: int = 
         db.execute("PRAGMA synchronous=OFF")  # generating only; the benchmarks use ideaflow's settings
         roles = ([Role.COORDINATOR] * coordinators + [Role.REVIEWER] * reviewers + [Role.PROPOSER] * proposers
                  + [Role.FOLLOWER] * followers)
-        db.executemany(
-            "INSERT INTO people (id, email, name, role, lang, created_at) VALUES (?, ?, ?, ?, 'da', ?)",
-            ((n, f"person{n}@bench.example.dk", f"Person {n}", role.value, created) for n, role in enumerate(roles, 1)))
+        base = db.execute("SELECT COALESCE(MAX(id), 0) FROM people").fetchone()[0]  # the operator is there already
+        people = [(base + n, role) for n, role in enumerate(roles, 1)]
+        db.executemany("INSERT INTO people (id, email, name, lang, created_at) VALUES (?, ?, ?, 'da', ?)",
+                       ((base + n, f"person{n}@bench.example.dk", f"Person {n}", created)
+                        for n in range(1, len(roles) + 1)))
+        db.executemany("INSERT INTO role_grants (person_id, role, pool_id, granted_at) VALUES (?, ?, NULL, ?)",
+                       ((n, role.value, created) for n, role in people if role in (Role.COORDINATOR, Role.REVIEWER)))
         db.executemany("INSERT INTO digest_watermarks (person_id, history_id, digested_at) VALUES (?, 0, NULL)",
-                       ((n,) for n in range(1, len(roles) + 1)))
-        first_proposer = coordinators + reviewers + 1
+                       ((n,) for n, _ in people))
+        first_proposer = base + coordinators + reviewers + 1
         for start in range(1, ideas + 1, CHUNK):
             numbers = range(start, min(start + CHUNK, ideas + 1))
             rows = []
