@@ -47,8 +47,9 @@ def test_demo_runs_the_portfolio_through_the_lifecycle_and_can_run_again(tmp_pat
                            cwd=tmp_path).stdout)
     assert [(h["from"], h["to"]) for h in zebra["history"]] == [
         (None, "submitted"), ("submitted", "submitted"), ("submitted", "submitted"), ("submitted", "screened"),
-        ("screened", "funded"), ("funded", "piloting"), ("piloting", "piloting"), ("piloting", "evaluated"),
-    ]  # the two screening reviews are recorded (who, not the scores)
+        ("screened", "funded"), ("funded", "funded"), ("funded", "piloting"), ("piloting", "piloting"),
+        ("piloting", "evaluated"),
+    ]  # the two screening reviews and the pilot plan are recorded (who, not the scores)
     assert zebra["pilot"]["sites"] == ["Gundsømagle", "Viby"]
     assert len(zebra["pilot"]["followers"]) == 4
 
