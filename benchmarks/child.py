@@ -65,8 +65,8 @@ def sweep_raw(url: str) -> dict:
                        " VALUES (?, 'escalate', 'submitted', 'submitted', ?, NULL, 'screening deadline passed;"
                        " escalated')", [(i, now) for _, i in due])
         db.executemany(
-            "INSERT INTO outbox (kind, idea_id, recipient_id, payload, created_at, status, attempts, next_attempt_at)"
-            " VALUES ('deadline_escalated', ?, ?, ?, ?, 'pending', 0, ?)",
+            "INSERT INTO outbox (kind, idea_id, recipient_id, payload, created_at, status, attempts, next_attempt_at,"
+            " message_key) VALUES ('deadline_escalated', ?, ?, ?, ?, 'pending', 0, ?, lower(hex(randomblob(16))))",
             [(i, c, json.dumps({"idea_id": i, "title": ideas[i][1], "gate": "screening"}), now, now)
              for _, i in due for c in coordinators])
         db.execute("COMMIT")

@@ -497,7 +497,7 @@ def demo() -> None:
     try:
         run_demo(out, _app())
     except ServerDidNotStart as error:
-        raise Refused(str(error)) from None
+        raise Refused("server.not_started", detail=str(error)) from None
 
 
 # -- entry point -------------------------------------------------------------------------------------

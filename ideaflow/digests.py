@@ -60,6 +60,8 @@ class Cadence:
 class DigestReport:
     queued: dict[str, int] = field(default_factory=dict)
     silent: int = 0
+    #: Recipients whose watermark moved (each got one digest per role with news, or none: silent).
+    covered: int = 0
     opted_out: int = 0
 
     def summary(self) -> str:
@@ -284,6 +286,7 @@ def queue_digests(uow_factory, now: datetime, cadence: Cadence, batch_size: int 
                     report.opted_out += 1  # the watermark still moves: resumed, it starts then, not at the stop
                 elif not payloads:
                     report.silent += 1
+                report.covered += 1
                 _advance(uow, row.id, since, digested_at, max(high, since), now)
             uow.commit(now)
 

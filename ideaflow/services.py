@@ -157,7 +157,7 @@ class Services:
         with self._uow() as uow:
             person = uow.people.by_digest_token(token) if _TOKEN.fullmatch(token) else None
             if person is None:
-                raise NotFound("this unsubscribe link is not valid (it may be from before the address was forgotten)")
+                raise NotFound("digest.bad_unsubscribe_token")
             uow.people.stop_digest(person, now)
             uow.commit(now)
         return person.email

@@ -159,6 +159,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
            ("must", "must-meet answers for {unanswered}", "svar på skal-krav for {unanswered}"),
            ("both", "scores for {unscored} and must-meet answers for {unanswered}",
             "score for {unscored} og svar på skal-krav for {unanswered}"))},
+    "digest.bad_unsubscribe_token": {
+        "en": "this unsubscribe link is not valid (it may be from before the address was forgotten)",
+        "da": "linket til at afmelde nyhedsbrevet er ikke gyldigt (det kan være fra før adressen blev glemt)"},
     "assign.not_reviewers": {"en": "{people} cannot be asked to review: not a reviewer of pool '{pool}'",
                              "da": "{people} kan ikke bedes om en bedømmelse: ikke bedømmer i puljen '{pool}'"},
     "assign.barred": {"en": "cannot ask {people}: nobody judges an idea they proposed or declared a conflict "
