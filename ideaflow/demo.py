@@ -11,8 +11,9 @@ Running it again in the same database adds a second portfolio beside the first.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +27,8 @@ from storage.migrate import upgrade
 
 if TYPE_CHECKING:
     from ideaflow.bootstrap import Container
+
+T = TypeVar("T")
 
 COORDINATORS = {
     "Tårnby": ("innovation@taarnby.example.dk", "Mette Sørensen"),
@@ -125,10 +128,18 @@ class Demo:
         money = f" ({fmt.dkk(amount)})" if amount else ""
         self.out.print(f"  #{idea.id} {idea.title}: {decision}{money} → {idea.stage}")
 
+    @staticmethod
+    def _run(flow_run: Coroutine[Any, Any, T]) -> T:
+        """Run a flow; Ctrl-C or SIGTERM cancels it cleanly (see ideaflow/processes.py)."""
+        from ideaflow.processes import signals_to_asyncio
+
+        with signals_to_asyncio():
+            return asyncio.run(flow_run)
+
     def sweep(self) -> None:
         from workflows.flows import sweep_deadlines
 
-        report = asyncio.run(sweep_deadlines(now=self.now))
+        report = self._run(sweep_deadlines(now=self.now))
         self.out.print(f"  sweep: {report.summary()}")
 
     def run(self) -> None:
@@ -202,7 +213,7 @@ class Demo:
     def mail(self) -> None:
         from workflows.flows import send_digests
 
-        run = asyncio.run(send_digests(now=self.now))
+        run = self._run(send_digests(now=self.now))
         queued = ", ".join(f"{n} × {role}" for role, n in run.queued.items()) or "none due"
         self.out.print(f"  digests queued: {queued}")
         self.out.print(f"  mail: {run.delivery.summary()}")

@@ -65,6 +65,33 @@ def stop_signals() -> Iterator[None]:
 
 
 @contextmanager
+def signals_to_asyncio() -> Iterator[None]:
+    """For a block that runs an event loop (asyncio.run): SIGINT gets Python's default handler back, so
+    that asyncio.run cancels its main task and lets it clean up, and SIGTERM is passed on as SIGINT.
+
+    An exception raised by a signal handler strikes wherever the main thread is, and inside a library's
+    async code it may be swallowed: seen here, a `Stopped` raised inside Prefect's runner became a
+    serialisation error of one flow run, and serve kept running. Afterwards the previous handlers return.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, as_sigint)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def as_sigint(signum: int, frame: object) -> None:
+    """A signal handler: treat this signal as SIGINT (Ctrl-C), whoever handles that now."""
+    signal.raise_signal(signal.SIGINT)
+
+
+@contextmanager
 def _held(*, then_raise: bool) -> Iterator[None]:
     """Hold SIGINT and SIGTERM back while the block runs; afterwards raise `Stopped` if one came and
     `then_raise`. Outside `stop_signals()` this changes nothing."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ideaflow.config import Settings
-from ideaflow.processes import Stopped, stop_signals
+from ideaflow.processes import stop_signals
 
 
 def serve_until_stopped(settings: Settings, announce: Callable[[str], None]) -> None:
@@ -22,6 +22,6 @@ def serve_until_stopped(settings: Settings, announce: Callable[[str], None]) -> 
                 announce(f"Prefect server and UI: {url.removesuffix('/api')}")
                 from workflows.deployments import serve
 
-                serve(settings)
-    except Stopped as signal_name:
-        announce(f"stopped ({signal_name})")
+                serve(settings, announce)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM (processes.Stopped), everything started is stopped
+        announce("stopped")

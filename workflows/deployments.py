@@ -3,12 +3,17 @@ declares the same ones for a Prefect server with workers (a test keeps the two i
 
 from __future__ import annotations
 
+import asyncio
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prefect import Flow
+from prefect.runner import Runner
 from prefect.schedules import Cron, Interval, Schedule
 
 from ideaflow.config import Settings
+from ideaflow.processes import as_sigint, signals_to_asyncio
 from workflows.flows import deliver_outbox, gate_review, send_digests, sweep_deadlines
 
 WORK_POOL = "ideaflow"
@@ -53,12 +58,25 @@ def deployments(settings: Settings) -> tuple[Deployment, ...]:
     )
 
 
-def serve(settings: Settings) -> None:
-    """Run every deployment's schedule in this process until Ctrl-C (schedules stay active after)."""
-    from prefect import serve as prefect_serve
+class _Runner(Runner):
+    """Prefect's runner, stopped by SIGTERM the way Ctrl-C stops it.
 
-    prefect_serve(
-        *(d.flow.to_deployment(name=DEPLOYMENT_NAME, schedules=list(d.schedules), description=d.description)
-          for d in deployments(settings)),
-        pause_on_shutdown=False,
-    )
+    Its own SIGTERM handler calls sys.exit() wherever the main thread is; inside Prefect's async code
+    that exit was swallowed (under load here, serve kept running after SIGTERM). Ctrl-C, under
+    asyncio.run, cancels the runner's task and lets it shut down cleanly.
+    """
+
+    def handle_sigterm(self, *args: object, **kwargs: object) -> None:
+        as_sigint(signal.SIGTERM, None)
+
+
+def serve(settings: Settings, announce: Callable[[str], None]) -> None:
+    """Run every deployment's schedule in this process until SIGINT or SIGTERM, which raise
+    KeyboardInterrupt once the runner has stopped (the schedules stay active after)."""
+    runner = _Runner(pause_on_shutdown=False)
+    for d in deployments(settings):
+        runner.add_deployment(d.flow.to_deployment(name=DEPLOYMENT_NAME, schedules=list(d.schedules),
+                                                   description=d.description))
+    announce("serving " + ", ".join(f"{d.flow.name}/{DEPLOYMENT_NAME}" for d in deployments(settings)))
+    with signals_to_asyncio():
+        asyncio.run(runner.start())
