@@ -154,8 +154,8 @@ def test_two_workers_on_a_prefect_server_sweep_a_shared_database_once_and_take_a
     try:
         # Two sweeps at once (as when two schedules or two coordinators overlap), one per worker.
         sweeps = [run_deployment(prefect_env, f"sweep-deadlines/{DEPLOYMENT_NAME}") for _ in range(2)]
-        form = {"review": {"idea": decided, "by": Cast.coordinator, "gate": "screening", "decision": "go",
-                           "reason": "Besluttet i Prefect"}}
+        form = {"review": {"idea": decided, "by": Cast.coordinator, "gate": "screening", "action": "decide",
+                           "decision": "go", "reason": "Besluttet i Prefect"}}
         gate = run_deployment(prefect_env, f"gate-review/{DEPLOYMENT_NAME}", "--params", json.dumps(form))
 
         assert wait_for(lambda: final_states(prefect_server, sweeps), 240, "both sweeps") == ["COMPLETED"] * 2
