@@ -10,6 +10,8 @@ needs the engine and the read models, not the mail and digest machinery (nor the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from ideaflow.digests import Cadence
+    from ideaflow.intake import Intake
     from ideaflow.services import Services
     from ideaflow.signin import SignIn
     from notifications.delivery import Transport
@@ -88,26 +91,53 @@ class Container:
         ))
 
     @cached_property
+    def secret(self) -> bytes:
+        """The key of keyed hashes (tokens, addresses): IDEAFLOW_SECRET_KEY, or the installation's stored secret."""
+        from datetime import UTC, datetime
+
+        from ideaflow.signin import installation_secret
+
+        key = self.settings.secret_key
+        return key.get_secret_value().encode() if key else installation_secret(self.engine, datetime.now(UTC))
+
+    def deliver_now(self, mail_ids: Sequence[int], now: datetime) -> None:
+        """Deliver these outbox rows at once (a link somebody waits for), with a transport of their own."""
+        self.services.deliver_now(mail_ids, now, self.mail_transport(), self.letterhead)
+
+    @cached_property
     def signin(self) -> SignIn:
         """Signing in to the web console, keyed by IDEAFLOW_SECRET_KEY or the installation's stored secret;
         a sign-in link is delivered at once, not at the next scheduled flush."""
-        from datetime import UTC, datetime, timedelta
+        from datetime import timedelta
 
-        from ideaflow.signin import Keys, SignIn, SignInPolicy, installation_secret
+        from ideaflow.signin import Keys, SignIn, SignInPolicy
 
         s = self.settings
-        if s.secret_key:
-            secret = s.secret_key.get_secret_value().encode()
-        else:
-            secret = installation_secret(self.engine, datetime.now(UTC))
         policy = SignInPolicy(
             link_valid=timedelta(minutes=s.signin_link_minutes), idle=timedelta(minutes=s.session_idle_minutes),
             absolute=timedelta(hours=s.session_absolute_hours), per_address=s.signin_per_address,
             per_ip=s.signin_per_ip, window=timedelta(minutes=s.signin_window_minutes),
         )
-        return SignIn(self.engine, Keys(secret), policy, s.public_url,
-                      lambda mail_ids, now: self.services.deliver_now(mail_ids, now, self.mail_transport(),
-                                                                      self.letterhead))
+        return SignIn(self.engine, Keys(self.secret), policy, s.public_url, self.deliver_now)
+
+    @cached_property
+    def intake(self) -> Intake:
+        """The public intake (pools open for ideas, submissions confirmed by mail, the proposer's record);
+        its key is fetched only when a token is hashed, so `ideaflow sweep` does not need it."""
+        from datetime import timedelta
+
+        from ideaflow.intake import Intake, IntakeSettings
+        from notifications.handlers import queue_mail
+        from states.intake import AttachmentRules
+
+        s = self.settings
+        settings = IntakeSettings(
+            submission_ttl=timedelta(hours=s.submission_expiry_hours),
+            attachments=AttachmentRules(s.attachment_max_bytes, s.attachment_max_count),
+            per_address=s.submit_per_address, per_email=s.submit_per_email,
+            rate_window=timedelta(minutes=s.submit_window_minutes),
+        )
+        return Intake(self.engine, settings, lambda: self.secret, self.deliver_now, subscriber=queue_mail)
 
     def close(self) -> None:
         """Give back the engine's pooled connections, if it was built (SQLAlchemy's engine stays usable)."""

@@ -41,6 +41,16 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 By = Annotated[str, typer.Option("--by", help="Email of the person acting.")]
 Operator = Annotated[str, typer.Option("--by", help="Email of the administrator acting (default: the command "
                                                     "line's operator, named as such in the record).")]
+# The public intake of a pool (pool create, pool intake).
+Opens = Annotated[str | None, typer.Option(
+    "--opens", help="When the pool starts taking ideas: a date (from its start) or an ISO time; none: always.")]
+Closes = Annotated[str | None, typer.Option(
+    "--closes", help="When it stops: a date (taking ideas all that day) or an ISO time; none: never.")]
+PublicDescription = Annotated[str | None, typer.Option(
+    "--description", help="What the pool funds, in plain words, for the public form.")]
+CriteriaText = Annotated[str | None, typer.Option("--criteria-text", help="Its criteria in plain words.")]
+GrantMin = Annotated[str | None, typer.Option("--grant-min-dkk", help="Smallest amount it gives (kroner; none).")]
+GrantMax = Annotated[str | None, typer.Option("--grant-max-dkk", help="Largest amount it gives (kroner; none).")]
 
 
 class _Invocation:
@@ -152,9 +162,16 @@ def pool_create(
     reminder_days: Annotated[int, typer.Option(min=0, max=365)] = 5,
     lapse_unscreened: Annotated[bool, typer.Option(help="Let ideas lapse when the screening deadline passes.")] = False,
     by: Operator = OPERATOR_EMAIL,
+    opens: Opens = None,
+    closes: Closes = None,
+    description: PublicDescription = None,
+    criteria_text: CriteriaText = None,
+    grant_min_dkk: GrantMin = None,
+    grant_max_dkk: GrantMax = None,
 ) -> None:
-    """Create an innovation pool."""
+    """Create an innovation pool (open for ideas at once, unless --opens says from when)."""
     from states.criteria import TAARNBY_CRITERIA
+    from states.intake import PoolIntake
     from states.model import GatePolicy
     from states.vocabulary import DeadlinePolicy
 
@@ -162,8 +179,96 @@ def pool_create(
     policy = GatePolicy(screening_days, funding_days, evaluation_days, reminder_days,
                         DeadlinePolicy.LAPSE if lapse_unscreened else DeadlinePolicy.ESCALATE)
     chosen = _read_criteria(criteria) if criteria else TAARNBY_CRITERIA
+    changes = _intake_changes(opens, closes, description, criteria_text, grant_min_dkk, grant_max_dkk)
+    PoolIntake(**changes)  # refused before the pool is created, so a bad option creates nothing
     pool = _services().create_pool(name, budget_dkk, year or now.year, now, chosen, policy, by=by)
+    if changes:
+        _intake().set_intake(name, now, by=by, **changes)
     out.print(f"pool {pool.name!r} created: budget {fmt.dkk(pool.budget_dkk)}, {len(pool.criteria)} criteria")
+
+
+@pool_app.command("intake")
+def pool_intake(
+    name: str,
+    opens: Opens = None,
+    closes: Closes = None,
+    description: PublicDescription = None,
+    criteria_text: CriteriaText = None,
+    grant_min_dkk: GrantMin = None,
+    grant_max_dkk: GrantMax = None,
+    by: Annotated[str, typer.Option("--by", help="Email of the administrator or the pool's coordinator acting "
+                                                 "(default: the command line's operator).")] = OPERATOR_EMAIL,
+) -> None:
+    """Set when a pool takes ideas on the public form and what the form says about it.
+
+    Options not given keep their value; `none` clears a date or amount.
+    """
+    _intake().set_intake(name, _now(), by=by, **_intake_changes(opens, closes, description, criteria_text,
+                                                                 grant_min_dkk, grant_max_dkk))
+    _print_intake(_app().views.pool(name))
+
+
+def _intake():
+    return _app().intake
+
+
+def _intake_changes(opens: str | None, closes: str | None, description: str | None, criteria_text: str | None,
+                    grant_min: str | None, grant_max: str | None) -> dict:
+    """The intake settings given on the command line (dates, times, `none`), as PoolIntake fields."""
+    from datetime import timedelta
+
+    from states.model import local_midnight
+    from states.vocabulary import COPENHAGEN
+
+    def moment(value: str, field: str, day_ends: bool):
+        if value.lower() == "none":
+            return None
+        if len(value) == 10:
+            day = _day(value, field)
+            return local_midnight(day + timedelta(days=1)) if day_ends else local_midnight(day)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise BadInput("input.not_a_moment", field=field, value=value) from None
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=COPENHAGEN)).astimezone(UTC)
+
+    def amount(value: str, field: str):
+        if value.lower() == "none":
+            return None
+        if not value.strip().isdigit():
+            raise BadInput("input.not_an_amount", field=field, value=value)
+        return int(value)
+
+    changes: dict = {}
+    if opens is not None:
+        changes["opens_at"] = moment(opens, "opens", day_ends=False)
+    if closes is not None:
+        changes["closes_at"] = moment(closes, "closes", day_ends=True)
+    if description is not None:
+        changes["description"] = description
+    if criteria_text is not None:
+        changes["criteria_text"] = criteria_text
+    if grant_min is not None:
+        changes["grant_min_dkk"] = amount(grant_min, "grant_min_dkk")
+    if grant_max is not None:
+        changes["grant_max_dkk"] = amount(grant_max, "grant_max_dkk")
+    return changes
+
+
+def _print_intake(view) -> None:
+    intake = view.intake
+    window = {"open": "open for ideas", "not_yet_open": "not open for ideas yet", "closed": "closed for ideas"}
+    out.print(f"{view.name}: {window[intake.status]}"
+              + (f"; opens {fmt.moment(intake.opens_at)}" if intake.opens_at else "")
+              + (f"; closes {fmt.moment(intake.closes_at)}" if intake.closes_at else ""))
+    low, high = intake.grant_min_dkk, intake.grant_max_dkk
+    if low or high:
+        out.print("grants " + (f"{fmt.dkk(low)} – {fmt.dkk(high)}" if low and high
+                               else f"from {fmt.dkk(low)}" if low else f"up to {fmt.dkk(high)}"))
+    if intake.description:
+        out.print(intake.description)
+    if intake.criteria_text:
+        out.print(intake.criteria_text)
 
 
 def _read_criteria(path: Path):
@@ -196,6 +301,7 @@ def pool_show(name: str, as_json: Json = False) -> None:
         table.add_row(c.name, fmt.score(c.weight), "yes" if c.must_meet else "", c.description)
     out.print(table)
     out.print("ideas: " + ", ".join(f"{stage} {n}" for stage, n in view.ideas_by_stage.items() if n) or "ideas: none")
+    _print_intake(view)
 
 
 @person_app.command("add")
@@ -417,11 +523,15 @@ def sweep(
     now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to sweep for.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help="Timers per transaction.")] = 500,
 ) -> None:
-    """Fire every due timer once; prints what it did."""
-    report = _services().sweep(_now(now), batch_size)
+    """Fire every due timer once, then delete unconfirmed submissions that expired; prints what it did."""
+    moment = _now(now)
+    report = _services().sweep(moment, batch_size)
     for fired in report.fired:
         out.print(f"idea {fired.idea_id}: {fired.kind}: {fired.outcome}")
     out.print(report.summary())
+    expired = _intake().expire_submissions(moment, batch_size)
+    if expired:
+        out.print(f"{expired} unconfirmed submission(s) expired and deleted")
 
 
 @app.command()

@@ -27,6 +27,21 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = 30.0
     mail_from: str = "ideaflow <ideaflow@localhost>"
     mail_dir: Path = Path("mail")
+    # The public idea form: how long a confirmation link works (an unconfirmed submission is then
+    # deleted), the attachments it takes, and how many submissions one client address and one e-mail
+    # address may make per window.
+    submission_expiry_hours: int = Field(default=72, ge=1, le=24 * 90)
+    attachment_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    attachment_max_count: int = Field(default=5, ge=0, le=20)
+    submit_per_address: int = Field(default=20, ge=1)
+    submit_per_email: int = Field(default=5, ge=1)
+    submit_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # The privacy notice (GDPR art. 13) shown with the form: the municipality (controller), how to reach
+    # it and its data protection officer, and optionally a YAML file replacing any of the default texts.
+    privacy_controller: str = "Kommunen"
+    privacy_contact: str = ""
+    privacy_dpo: str = ""
+    privacy_notice_file: Path | None = None
     # Weekly digests: weekday (0 = Monday) and local time in Europe/Copenhagen.
     digest_weekday: int = Field(default=0, ge=0, le=6)
     digest_time: time = time(7, 0)

@@ -27,6 +27,7 @@ from states.errors import BadInput, Conflict, NotAllowed, NotFound
 from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool, Review
 from states.rules import Action, available_actions, may, require_administrator
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
+from storage.intake import IntakeRepository
 from storage.repository import OutgoingMail
 from storage.unit_of_work import Subscriber, UnitOfWork
 
@@ -134,6 +135,7 @@ class Services:
             uow.people.audit(actor, person, "forget", now)
             uow.ideas.record_forgotten(person, actor, now)
             uow.signin.end_all(person.id)  # a forgotten person is signed in nowhere
+            IntakeRepository(uow.session).forget_email(email, pseudonym, f"Glemt person {person.id}")
             uow.commit(now)
         return pseudonym
 
@@ -186,7 +188,9 @@ class Services:
         requested_dkk: int | None = None,
         departments: tuple[str, ...] = (),
     ) -> int:
-        """Submit an idea; an unknown proposer is registered as a proposer (citizens rarely are)."""
+        """Submit an idea; an unknown proposer is registered as a proposer (citizens rarely are).
+
+        Refused outside the pool's intake window, like the public form."""
         text.text(title, "title", max_length=200)
         text.text(description, "description", max_length=20_000, multiline=True)
         text.email(proposer, "proposer")
@@ -196,6 +200,7 @@ class Services:
             text.text(department, "departments", max_length=200)
         with self._uow() as uow:
             the_pool = uow.pools.get(pool)
+            IntakeRepository(uow.session).intake(the_pool.id).require_open(the_pool.name, now)
             person = uow.people.find(proposer) or uow.people.add(Person(proposer, proposer.split("@")[0]), now)
             idea = Idea.submit(title=title, description=description, pool=the_pool, proposer=person, now=now,
                                requested_dkk=requested_dkk, departments=departments)

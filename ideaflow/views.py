@@ -6,7 +6,7 @@ writers.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, func, select
@@ -15,6 +15,7 @@ from states.model import Idea, Person
 from states.reviews import counting, readable_by, spread
 from states.rules import available_actions
 from states.vocabulary import Stage
+from storage.intake import IntakeRepository
 from storage.tables import IdeaRow, PersonRow, PoolRow
 from storage.unit_of_work import UnitOfWork
 
@@ -126,7 +127,18 @@ class CriterionView(View):
     description: str
 
 
+class IntakeView(View):
+    status: str
+    opens_at: datetime | None
+    closes_at: datetime | None
+    description: str
+    criteria_text: str
+    grant_min_dkk: int | None
+    grant_max_dkk: int | None
+
+
 class PoolView(View):
+    id: int
     name: str
     year: int
     budget_dkk: int
@@ -136,6 +148,7 @@ class PoolView(View):
     deadlines_days: dict[str, int]
     on_screening_deadline: str
     ideas_by_stage: dict[str, int]
+    intake: IntakeView
 
 
 def idea_view(engine: Engine, idea_id: int, viewer: str | None = None) -> IdeaView:
@@ -211,9 +224,11 @@ def idea_lines(engine: Engine, *, stage: Stage | None = None, pool: str | None =
         ]
 
 
-def pool_view(engine: Engine, name: str) -> PoolView:
+def pool_view(engine: Engine, name: str, now: datetime | None = None) -> PoolView:
+    """The pool, its budget and criteria, ideas per stage, and its intake as of `now` (default: the clock)."""
     with UnitOfWork(engine, read_only=True) as uow:
         pool = uow.pools.get(name)
+        intake = IntakeRepository(uow.session).intake(pool.id)
         counts = dict(
             uow.session.execute(
                 select(IdeaRow.stage, func.count()).where(IdeaRow.pool_id == pool.id).group_by(IdeaRow.stage)
@@ -221,7 +236,7 @@ def pool_view(engine: Engine, name: str) -> PoolView:
         )
         policy = pool.policy
         return PoolView(
-            name=pool.name, year=pool.year, budget_dkk=pool.budget_dkk, allocated_dkk=pool.allocated_dkk,
+            id=pool.id, name=pool.name, year=pool.year, budget_dkk=pool.budget_dkk, allocated_dkk=pool.allocated_dkk,
             remaining_dkk=pool.remaining_dkk,
             criteria=[CriterionView(name=c.name, weight=c.weight, must_meet=c.must_meet, description=c.description)
                       for c in pool.criteria],
@@ -229,4 +244,8 @@ def pool_view(engine: Engine, name: str) -> PoolView:
                             "evaluation": policy.evaluation_days, "reminder": policy.reminder_days},
             on_screening_deadline=policy.on_screening_deadline,
             ideas_by_stage={s.value: counts.get(s.value, 0) for s in Stage},
+            intake=IntakeView(status=intake.status(now or datetime.now(UTC)), opens_at=intake.opens_at,
+                              closes_at=intake.closes_at, description=intake.description,
+                              criteria_text=intake.criteria_text, grant_min_dkk=intake.grant_min_dkk,
+                              grant_max_dkk=intake.grant_max_dkk),
         )

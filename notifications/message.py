@@ -67,7 +67,9 @@ def ascii_domain(address: str) -> str:
 
 def build_message(mail: OutgoingMail, letterhead: Letterhead) -> EmailMessage:
     is_digest = mail.kind == "digest"
-    rendered = render(mail.kind, mail.lang, mail.payload, mail.recipient_name, mail.recipient_email,
+    # A one-time link's token is kept beside the row, not in its payload (see OutboxRepository.add_to_address).
+    payload = {**mail.payload, "secret": mail.secret} if mail.secret else mail.payload
+    rendered = render(mail.kind, mail.lang, payload, mail.recipient_name, mail.recipient_email,
                       letterhead.public_url, mail.unsubscribe_token if is_digest else None)
     recipient = ascii_domain(mail.recipient_email)
     # RFC 6532: an address with æ/ø/å in its local part goes as UTF-8 in the header; it can travel

@@ -7,17 +7,17 @@ line for a person. The entry point names the field its own way through `label` (
 
 Values are shown the Danish way in Danish (`6.000.000 kr.`, `1. april 2027`) and the English way in
 English (`DKK 6,000,000`, `1 April 2027`): a value whose name ends in `_dkk` is an amount, a `date`
-is a day, a list is joined with commas, and the values named
+is a day, a `datetime` a moment in Copenhagen time, a list is joined with commas, and the values named
 in `TERMS` (stages, gates, roles, actions) are said in the reader's language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from states.formatting import day, dkk
+from states.formatting import day, dkk, moment
 
 if TYPE_CHECKING:
     from states.errors import IdeaflowError
@@ -198,6 +198,51 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "server.not_started": {"en": "{detail}", "da": "{detail}"},
     "signin.short_key": {"en": "the secret key must be at least 16 bytes",
                          "da": "den hemmelige nøgle skal være mindst 16 byte"},
+    # -- the public intake (states.intake, ideaflow.intake, ideaflow.privacy) ----------------------------
+    "intake.window_order": {"en": "the pool must open for ideas ({opens_at}) before it closes ({closes_at})",
+                            "da": "puljen skal åbne for idéer ({opens_at}), før den lukker ({closes_at})"},
+    "intake.grant_order": {"en": "the smallest grant ({low_dkk}) is larger than the largest ({high_dkk})",
+                           "da": "det mindste beløb ({low_dkk}) er større end det største ({high_dkk})"},
+    "intake.not_yet_open": {"en": "pool '{pool}' takes ideas from {opens_at}",
+                            "da": "puljen '{pool}' modtager idéer fra {opens_at}"},
+    "intake.closed": {"en": "pool '{pool}' closed for ideas {closes_at}",
+                      "da": "puljen '{pool}' lukkede for idéer {closes_at}"},
+    "intake.invalid": {"en": "the idea's form has problems in: {fields}", "da": "idéens formular har fejl i: {fields}"},
+    "intake.rate_limited_address": {
+        "en": "too many ideas from this address: at most {limit} in {minutes} minutes; try again after {retry_after}",
+        "da": "for mange idéer fra denne adresse: højst {limit} på {minutes} minutter; prøv igen efter {retry_after}"},
+    "intake.rate_limited_email": {
+        "en": "too many ideas from this e-mail address: at most {limit} in {minutes} minutes; try again after "
+              "{retry_after}",
+        "da": "for mange idéer fra denne e-mailadresse: højst {limit} på {minutes} minutter; prøv igen efter "
+              "{retry_after}"},
+    "intake.unknown_link": {"en": "this confirmation link is not valid or has expired; please send the idea again",
+                            "da": "linket til at bekræfte er ugyldigt eller udløbet; send idéen igen"},
+    "not_allowed.pool_intake": {
+        "en": "{person} may not change when pool '{pool}' takes ideas: only an administrator or a coordinator of the "
+              "pool may",
+        "da": "{person} må ikke ændre, hvornår puljen '{pool}' modtager idéer: det må kun en administrator eller en "
+              "koordinator af puljen"},
+    "attachment.unknown": {"en": "unknown attachment {attachment}", "da": "ukendt bilag {attachment}"},
+    "attachment.checksum": {"en": "attachment {attachment} does not match its checksum; it was changed after upload",
+                            "da": "bilag {attachment} passer ikke med sin kontrolsum; det er ændret efter upload"},
+    "privacy.unreadable": {"en": "cannot read the privacy notice file '{path}': {reason}",
+                           "da": "filen med oplysningspligtens tekster '{path}' kan ikke læses: {reason}"},
+    "privacy.unparsable": {"en": "the privacy notice file '{path}' is not valid YAML: {reason}",
+                           "da": "filen med oplysningspligtens tekster '{path}' er ikke gyldig YAML: {reason}"},
+    "privacy.bad_languages": {"en": "the privacy notice file '{path}' may have the sections da: and en: only",
+                              "da": "filen med oplysningspligtens tekster '{path}' må kun have afsnittene da: og en:"},
+    "privacy.bad_sections": {"en": "the privacy notice file '{path}': {lang}: may hold texts for {sections} only",
+                             "da": "filen med oplysningspligtens tekster '{path}': {lang}: må kun have tekster til "
+                                   "{sections}"},
+    "privacy.bad_placeholder": {"en": "the privacy notice text {lang}.{section} names a value that does not exist: "
+                                      "{detail}",
+                                "da": "oplysningspligtens tekst {lang}.{section} nævner en værdi, der ikke findes: "
+                                      "{detail}"},
+    "input.not_a_moment": {"en": "{field} '{value}' is not a date (YYYY-MM-DD), an ISO time or none",
+                           "da": "{field} '{value}' er ikke en dato (ÅÅÅÅ-MM-DD), et ISO-tidspunkt eller none"},
+    "input.not_an_amount": {"en": "{field} '{value}' must be a whole number of kroner or none",
+                            "da": "{field} '{value}' skal være et helt antal kroner eller none"},
 }
 
 #: Values said in the reader's language, by the value's name; English defaults to the value itself.
@@ -213,7 +258,7 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
         "action": {"review": "bedømme", "go": "afgøre", "kill": "afgøre", "hold": "afgøre", "recycle": "afgøre",
                    "assign": "bede om bedømmelser af", "plan_pilot": "planlægge en pilot for",
                    "evaluate": "evaluere", "resume": "genoptage", "withdraw": "tilbagetrække",
-                   "declare_conflict": "erklære sig inhabil i"},
+                   "declare_conflict": "erklære sig inhabil i", "see_attachments": "se bilagene til"},
         "trigger": {"go": "få go", "recycle": "sendes til revision", "start_pilot": "starte sin pilot",
                     "evaluate": "evalueres", "kill": "stoppes", "withdraw": "trækkes tilbage",
                     "hold": "sættes i bero", "resume": "genoptages"},
@@ -223,7 +268,7 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
     "en": {
         "action": {"go": "decide", "kill": "decide", "hold": "decide", "recycle": "decide",
                    "assign": "ask reviewers for", "plan_pilot": "plan a pilot for",
-                   "declare_conflict": "declare a conflict on"},
+                   "declare_conflict": "declare a conflict on", "see_attachments": "see the attachments of"},
         "trigger": {"start_pilot": "start pilot"},
         "task": {"create_pools": "create pools", "add_people": "add people", "grant_roles": "grant roles",
                  "revoke_roles": "revoke roles", "forget_people": "forget people"},
@@ -232,6 +277,8 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
 
 
 def _value(name: str, value: object, lang: str) -> str:
+    if isinstance(value, datetime):
+        return moment(value, lang)
     if isinstance(value, date):
         return day(value, lang)
     if name.endswith("_dkk") and isinstance(value, int):

@@ -633,6 +633,7 @@ class OutgoingMail:
     created_at: datetime
     attempts: int
     unsubscribe_token: str | None
+    secret: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,6 +658,16 @@ class OutboxRepository:
         self._queued.append({"kind": kind, "idea_id": idea.id if idea else None, "recipient_id": recipient.id,
                              "payload": payload, "created_at": now, "status": "pending", "attempts": 0,
                              "next_attempt_at": now})
+
+    def add_to_address(self, kind: str, email: str, name: str, lang: str, payload: dict, now: datetime,
+                       secret: str | None = None) -> int:
+        """Queue a message to an address that belongs to nobody registered (yet); returns its id at once.
+
+        `secret` (a one-time link token) is kept apart from the payload and cleared when the row is settled.
+        """
+        return self.session.scalar(insert(OutboxRow.__table__).returning(OutboxRow.__table__.c.id).values(
+            kind=kind, idea_id=None, recipient_id=None, to_email=email, to_name=name, to_lang=lang, payload=payload,
+            secret=secret, created_at=now, status="pending", attempts=0, next_attempt_at=now))
 
     def write_queued(self) -> None:
         if self._queued:
@@ -689,9 +700,11 @@ class OutboxRepository:
             .returning(OutboxRow.id)
         ))
         rows = self.session.execute(
-            select(OutboxRow.id, OutboxRow.message_key, OutboxRow.kind, PersonRow.email, PersonRow.name,
-                   PersonRow.lang, OutboxRow.payload, OutboxRow.created_at, OutboxRow.attempts, PersonRow.digest_token)
-            .join(PersonRow, OutboxRow.recipient_id == PersonRow.id)
+            select(OutboxRow.id, OutboxRow.message_key, OutboxRow.kind,
+                   func.coalesce(PersonRow.email, OutboxRow.to_email), func.coalesce(PersonRow.name, OutboxRow.to_name),
+                   func.coalesce(PersonRow.lang, OutboxRow.to_lang), OutboxRow.payload, OutboxRow.created_at,
+                   OutboxRow.attempts, PersonRow.digest_token, OutboxRow.secret)
+            .outerjoin(PersonRow, OutboxRow.recipient_id == PersonRow.id)
             .where(OutboxRow.id.in_(claimed))
             .order_by(OutboxRow.id)
         )
@@ -703,6 +716,8 @@ class OutboxRepository:
         it, the server being gone) gives its attempt back."""
         table = OutboxRow.__table__
         values = {"status": status, "last_error": error, "leased_until": None}
+        if status != "pending":  # a link token is needed no longer than its message
+            values["secret"] = None
         if status == "sent":
             values["sent_at"] = now
         if next_attempt_at is not None:
@@ -713,13 +728,22 @@ class OutboxRepository:
 
     def lines(self, statuses: Sequence[str] = ("pending", "failed")) -> list[OutboxLine]:
         rows = self.session.execute(
-            select(OutboxRow.id, OutboxRow.kind, PersonRow.email, OutboxRow.idea_id, OutboxRow.status,
-                   OutboxRow.attempts, OutboxRow.next_attempt_at, OutboxRow.last_error)
-            .join(PersonRow, OutboxRow.recipient_id == PersonRow.id)
+            select(OutboxRow.id, OutboxRow.kind, func.coalesce(PersonRow.email, OutboxRow.to_email), OutboxRow.idea_id,
+                   OutboxRow.status, OutboxRow.attempts, OutboxRow.next_attempt_at, OutboxRow.last_error)
+            .outerjoin(PersonRow, OutboxRow.recipient_id == PersonRow.id)
             .where(OutboxRow.status.in_(statuses))
             .order_by(OutboxRow.id)
         )
         return [OutboxLine(*row) for row in rows]
+
+    def give_up(self, kind: str, created_by: datetime, reason: str) -> int:
+        """Fail the pending messages of `kind` queued up to a moment (their link has expired), secrets cleared."""
+        return self.session.execute(
+            update(OutboxRow.__table__)
+            .where(OutboxRow.__table__.c.kind == kind, OutboxRow.__table__.c.status == "pending",
+                   OutboxRow.__table__.c.created_at <= created_by)
+            .values(status="failed", last_error=reason, secret=None)
+        ).rowcount
 
     def count_waiting_for_retry(self) -> int:
         return self.session.scalar(select(func.count()).select_from(OutboxRow).where(

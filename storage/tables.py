@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -348,7 +349,10 @@ class OutboxRow(Base):
     """Mail to send, written in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        CheckConstraint("recipient_id IS NOT NULL OR to_email IS NOT NULL", name="has_recipient"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Random, drawn when the row is written: the Message-ID's left part, the same on every attempt and
@@ -356,8 +360,14 @@ class OutboxRow(Base):
     message_key: Mapped[str] = mapped_column(String(64), index=True, unique=True, default=new_message_key)
     kind: Mapped[str] = mapped_column(String(40))
     idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"), index=True)
-    recipient_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    # Mail to an address that is nobody's yet (a public submission's confirmation): who and in which language.
+    to_email: Mapped[str | None] = mapped_column(String(320))
+    to_name: Mapped[str | None] = mapped_column(String(200))
+    to_lang: Mapped[str | None] = mapped_column(String(5))
     payload: Mapped[dict]
+    # A one-time link token the message must carry; cleared as soon as the message is sent or given up.
+    secret: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
@@ -460,3 +470,83 @@ class OidcLoginRow(Base):
     code_verifier: Mapped[str] = mapped_column(String(200))
     next_path: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# -- the public intake ---------------------------------------------------------------------------------
+
+
+class PoolIntakeRow(Base):
+    """A pool's intake window and public description; a pool without a row is open and says nothing."""
+
+    __tablename__ = "pool_intakes"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), primary_key=True)
+    opens_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None]
+    description: Mapped[str] = mapped_column(Text)
+    criteria_text: Mapped[str] = mapped_column(Text)
+    grant_min_dkk: Mapped[int | None] = mapped_column(BigInteger)
+    grant_max_dkk: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class SubmissionRow(Base):
+    """An idea sent from the public form, waiting for its proposer to confirm it by the mailed link.
+
+    Only a keyed hash of the link's token is stored. Confirming registers the idea and empties the
+    row's copy of the form (the idea holds it now), keeping the link to the idea so that a second
+    confirmation finds it; unconfirmed rows are deleted when they expire.
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        CheckConstraint("idea_id IS NULL OR confirmed_at IS NOT NULL", name="idea_once_confirmed"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    title: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(String(200))
+    requested_dkk: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    proposer_kind: Mapped[str] = mapped_column(String(20))
+    lang: Mapped[str] = mapped_column(String(5))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    confirmed_at: Mapped[datetime | None]
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"), unique=True)
+
+
+class AttachmentRow(Base):
+    """A file sent with a public submission, kept in the database with its SHA-256 checksum.
+
+    It belongs to its submission, and once that is confirmed also to the idea it became.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class RateCountRow(Base):
+    """Submissions counted per client address or e-mail (a keyed hash of it) and fixed time window.
+
+    Counting in the database lets every web process share the limits.
+    """
+
+    __tablename__ = "rate_counts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int]

@@ -62,6 +62,11 @@ async def fire_due_timers(app: Container, now: datetime, batch_size: int) -> Swe
     return SweepReport(app.services.sweep_batch(now, batch_size)).tally()
 
 
+@task(name="expire-submissions", cache_policy=NO_CACHE, **_retried)
+async def expire_submissions(app: Container, now: datetime) -> int:
+    return app.intake.expire_submissions(now)
+
+
 @task(name="deliver-mail-batch", cache_policy=NO_CACHE, **_retried)
 async def deliver_mail_batch(app: Container, now: datetime, transport: Transport, report: FlushReport,
                              batch_size: int) -> bool:
@@ -77,14 +82,16 @@ async def queue_due_digests(app: Container, now: datetime, cadence: Cadence) -> 
 
 @flow(name="sweep-deadlines", retries=2, retry_delay_seconds=30)
 async def sweep_deadlines(now: datetime | None = None, batch_size: int = 1000) -> SweepTally:
-    """Fire every due deadline, reminder and pilot timer once."""
+    """Fire every due deadline, reminder and pilot timer once, then delete expired unconfirmed submissions."""
     logger = get_run_logger()
     moment, total = _now(now), SweepTally()
     with bootstrap() as app:
         while (batch := await fire_due_timers(app, moment, batch_size)).fired:
             total.add(batch)
             logger.info("batch: %s", batch.summary())
-    logger.info("sweep at %s: %s", moment.isoformat(), total.summary())
+        logger.info("sweep at %s: %s", moment.isoformat(), total.summary())
+        if expired := await expire_submissions(app, moment):
+            logger.info("%d unconfirmed submission(s) expired and deleted", expired)
     return total
 
 

@@ -47,9 +47,13 @@ KINDS = sorted(p.stem for p in (TEMPLATES / "da").glob("*.j2"))
 
 @pytest.fixture(scope="module")
 def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
-    """Every (kind, payload) a hostile idea's life and a digest run put in the outbox."""
+    """Every (kind, payload) a hostile idea's life, a hostile public submission and a digest run put in the
+    outbox (a confirmation's link token, kept beside its payload, rendered with it)."""
     from ideaflow.bootstrap import bootstrap
     from ideaflow.config import Settings
+    from ideaflow.intake import Intake, IntakeSettings
+    from notifications.handlers import queue_mail
+    from states.intake import Submission
     from storage.migrate import upgrade
 
     app = bootstrap(Settings(_env_file=None,
@@ -58,6 +62,10 @@ def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     upgrade(engine)
     cast = Cast(svc, people=[*Cast.PEOPLE, ("hostile@kommune.dk", HOSTILE_NAME, Role.FOLLOWER, Language.DA)])
     c = Cast
+    # Not delivered at once (no transport): the row keeps the link's token that the template needs.
+    Intake(engine, IntakeSettings(), lambda: b"key", subscriber=queue_mail).submit(
+        app.views.pool(c.pool).id, Submission(TITLE, REASON, HOSTILE_NAME, "hostile@example.dk", "citizen"),
+        client="192.0.2.1", lang=Language.DA, now=T0)
     a = cast.submit(TITLE, c.proposer, T0)
     cast.submit(OTHER_TITLE, c.proposer_en, T0)  # stays at screening: the reviewers' digest lists it
     deadline = T0 + timedelta(days=30)
@@ -81,7 +89,8 @@ def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     signin = SignIn(engine, Keys(b"k" * 32), SignInPolicy(), "https://kommune.dk/ideaflow/", lambda ids, now: None)
     assert signin.request_link(c.proposer, "127.0.0.1", ended).mail_id is not None
     with engine.connect() as connection:
-        rows = [(r.kind, r.payload) for r in connection.execute(select(OutboxRow).order_by(OutboxRow.id))]
+        rows = [(r.kind, {**r.payload, "secret": r.secret} if r.secret else r.payload)
+                for r in connection.execute(select(OutboxRow).order_by(OutboxRow.id))]
     app.close()
     return rows
 
@@ -119,7 +128,8 @@ def test_every_template_escapes_html_and_keeps_text_verbatim(payloads, lang):
             assert str(escape(title)) in rendered.html, (context, title)
             assert title in rendered.text, (context, title)
         if kind in ("idea_received", "idea_submitted", "gate_decided", "pilot_started", "pilot_ended",
-                    "evaluation_recorded", "deadline_reminder", "deadline_escalated", "review_requested"):
+                    "evaluation_recorded", "deadline_reminder", "deadline_escalated", "review_requested",
+                    "submission_confirm"):
             assert payload["title"] in rendered.subject, context
         if payload.get("reason"):
             assert REASON in rendered.text, context  # line breaks and tabs kept in the plain part
@@ -154,7 +164,8 @@ def test_a_title_with_line_breaks_still_gives_a_one_line_subject(kind, lang):
     payload = {"idea_id": 7, "title": title, "pool": "Puljen <&>", "stage": "screened", "proposer": "Åse",
                "gate": "funding", "deadline": "2026-11-22T10:00:00+00:00", "criteria": ["Effektivitet", "<Kvalitet>"],
                "decision": "recycle", "by": "Karin", "reason": "x\ny", "allocated_dkk": None, "lapsed": True,
-               "start": "2026-11-01", "end": "2026-11-30", "sites": ["Viby"], "outcome": "stop"}
+               "start": "2026-11-01", "end": "2026-11-30", "sites": ["Viby"], "outcome": "stop",
+               "path": "/submissions/confirm?token=", "secret": "abc", "expires_at": "2026-11-22T10:00:00+00:00"}
     rendered = render(kind, lang, payload, "Åse", "aase@example.dk", PUBLIC_URL)
     assert "\n" not in rendered.subject and "\r" not in rendered.subject and "\u2028" not in rendered.subject
     assert "Første anden tredje fjerde" in rendered.subject

@@ -1,0 +1,531 @@
+"""The public side: pools open for ideas, submissions confirmed by a mailed link, the proposer's own
+record, and attachments for staff.
+
+A submission from the public form is stored as pending and a confirmation mail is queued and
+delivered at once; the idea is registered (history row, coordinators' notices: the ordinary
+`Idea.submit` path) only when the proposer confirms with the link's token. The token is random
+(32 bytes) and only its keyed hash (HMAC-SHA256) is stored; the raw token exists only in the mail
+and, until that mail is sent, in its outbox row. Unconfirmed submissions are deleted when they
+expire, by `expire_submissions`, which the deadline sweep runs (`ideaflow sweep` and the
+`sweep-deadlines` flow).
+
+Attachments are kept in the database, not in a folder: they commit and roll back with their
+submission (no orphan files after a crash, nothing left behind when a submission expires or a
+confirmation fails), every web process and worker sees them through the one database they
+already share, and backups and `person forget` cover them with everything else. The limits keep
+them small (10 MB each, 5 per idea, by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import logging
+import secrets
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from states.errors import Conflict, NotAllowed, Refused
+from states.intake import (
+    AttachmentRules,
+    IntakeStatus,
+    PoolIntake,
+    RateLimited,
+    Submission,
+    check_submission,
+)
+from states.model import Idea, Person
+from states.rules import coordinates, is_staff_of, may_administer
+from states.vocabulary import OPERATOR_EMAIL, Language, Stage
+from storage.intake import AttachmentInfo, IntakeRepository
+from storage.repository import HistoryLine
+from storage.unit_of_work import Subscriber, UnitOfWork
+
+CONFIRMATION_MAIL = "submission_confirm"
+log = logging.getLogger(__name__)
+
+
+class UnknownLink(Refused):
+    """The link's token matches no submission waiting for confirmation: mistyped, or expired and deleted."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSettings:
+    """What the municipality configures about its public form (see `ideaflow.config.Settings`)."""
+
+    submission_ttl: timedelta = timedelta(hours=72)
+    attachments: AttachmentRules = field(default_factory=AttachmentRules)
+    per_address: int = 20
+    per_email: int = 5
+    rate_window: timedelta = timedelta(hours=1)
+
+
+#: Delivers the given outbox rows now (the composition root binds it to the mail transport).
+DeliverNow = Callable[[list[int], datetime], None]
+
+
+# -- read models ---------------------------------------------------------------------------------------
+
+
+class OpenPool(BaseModel):
+    id: int
+    name: str
+    year: int
+    status: IntakeStatus
+    opens_at: datetime | None
+    closes_at: datetime | None
+    description: str
+    criteria_text: str
+    grant_min_dkk: int | None
+    grant_max_dkk: int | None
+
+
+class Receipt(BaseModel):
+    """What the receipt page shows: where the confirmation mail went and until when the link works."""
+
+    submission_id: int
+    email: str
+    pool: str
+    title: str
+    expires_at: datetime
+    mail_sent: bool
+
+
+class PendingSubmission(BaseModel):
+    """What the confirmation page shows before the POST, without spending the token."""
+
+    pool: str
+    title: str | None
+    expires_at: datetime
+    idea_id: int | None
+
+
+class Confirmation(BaseModel):
+    idea_id: int
+    newly_registered: bool
+
+
+class ProposerHistoryLine(BaseModel):
+    at: datetime
+    action: str
+    text: str
+    note: str | None = None
+
+
+class ProposerDecision(BaseModel):
+    at: datetime
+    gate: str | None
+    decision: str
+    text: str
+    amount_dkk: int | None
+    reason: str
+
+
+class ProposerPilot(BaseModel):
+    start: str
+    end: str
+    sites: list[str]
+    measures: list[str]
+
+
+class AttachmentLine(BaseModel):
+    id: int
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class ProposerIdea(BaseModel):
+    """One idea as its proposer sees it: no reviewers, scores or internal notes."""
+
+    id: int
+    title: str
+    description: str
+    pool: str
+    stage: str
+    stage_text: str
+    may_withdraw: bool
+    proposer_kind: str | None
+    departments: list[str]
+    requested_dkk: int | None
+    allocated_dkk: int | None
+    submitted_at: datetime
+    history: list[ProposerHistoryLine]
+    decisions: list[ProposerDecision]
+    pilot: ProposerPilot | None
+    attachments: list[AttachmentLine]
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentFile:
+    filename: str
+    media_type: str
+    sha256: str
+    content: bytes
+
+
+# -- the service --------------------------------------------------------------------------------------
+
+
+class Intake:
+    """The public intake's use cases, bound to one database."""
+
+    def __init__(self, engine: Engine, settings: IntakeSettings, token_key: Callable[[], bytes],
+                 deliver_now: DeliverNow | None = None, *, subscriber: Subscriber) -> None:
+        """`token_key` gives the key for hashing tokens, addresses and e-mails; it is asked for only when
+        needed (the installation's key may live in the database). `deliver_now` sends outbox rows at once;
+        `subscriber` turns a registered idea's events into mail (the composition root wires it, as for
+        `Services`)."""
+        self.engine = engine
+        self.settings = settings
+        self.token_key = token_key
+        self.deliver_now = deliver_now
+        self.subscriber = subscriber
+
+    def _uow(self, *, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.engine, read_only=read_only, subscriber=self.subscriber)
+
+    @staticmethod
+    def _hash(key: bytes, value: str) -> str:
+        return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+    # -- pools -----------------------------------------------------------------------------------------
+
+    def set_intake(self, pool: str, now: datetime, *, by: str = OPERATOR_EMAIL, **changes: object) -> PoolIntake:
+        """Change some of a pool's intake settings (window, description, criteria text, grant range): an
+        administrator's or the pool's coordinator's business."""
+        with self._refusals_recorded("pool intake", by, None, now), self._uow() as uow:
+            the_pool = uow.pools.get(pool)
+            actor = uow.people.get(by)
+            if not (may_administer(actor) or coordinates(actor, the_pool)):
+                raise NotAllowed("not_allowed.pool_intake", person=actor.email, pool=the_pool.name)
+            repository = IntakeRepository(uow.session)
+            current = repository.intake(the_pool.id)
+            unknown = set(changes) - set(PoolIntake.__slots__)
+            if unknown:
+                raise TypeError(f"no intake setting {', '.join(sorted(unknown))}")
+            intake = PoolIntake(**{name: changes.get(name, getattr(current, name)) for name in PoolIntake.__slots__})
+            repository.set_intake(the_pool, intake, now)
+            uow.commit(now)
+        return intake
+
+    def pools(self, now: datetime, *, open_only: bool = True) -> list[OpenPool]:
+        """The pools taking ideas now (all pools with their intake status, if not `open_only`)."""
+        with self._uow(read_only=True) as uow:
+            found = IntakeRepository(uow.session).pools_with_intake()
+        views = [_open_pool(pool_id, name, year, intake, now) for pool_id, name, year, intake in found]
+        return [v for v in views if v.status == IntakeStatus.OPEN] if open_only else views
+
+    def pool(self, pool_id: int, now: datetime) -> OpenPool:
+        """One pool's public face and whether it takes ideas now (the form page shows it either way)."""
+        with self._uow(read_only=True) as uow:
+            repository = IntakeRepository(uow.session)
+            pool_id, name = repository.pool_by_id(pool_id)
+            year = uow.pools.by_id(pool_id).year
+            return _open_pool(pool_id, name, year, repository.intake(pool_id), now)
+
+    # -- submitting and confirming ------------------------------------------------------------------------
+
+    def submit(self, pool_id: int, form: Submission, *, client: str, lang: Language, now: datetime) -> Receipt:
+        """Store a pending submission and send its confirmation mail at once.
+
+        Refused (nothing stored) when the form is invalid (every problem at once), the pool is not
+        open, or the client address or e-mail has used up its submissions for the current window.
+        """
+        key = self.token_key()  # before any transaction: the installation's key may have to be stored first
+        with self._uow(read_only=True) as uow:  # checked before taking the write lock: files take a while
+            repository = IntakeRepository(uow.session)
+            pool_id, pool_name = repository.pool_by_id(pool_id)
+            repository.intake(pool_id).require_open(pool_name, now)
+            files = check_submission(form, repository.intake(pool_id), self.settings.attachments)
+        with self._uow() as uow:
+            repository = IntakeRepository(uow.session)
+            repository.intake(pool_id).require_open(pool_name, now)  # not closed meanwhile
+            self._count(repository, key, now, address=client, email=form.email)
+            token = secrets.token_urlsafe(32)
+            expires_at = now + self.settings.submission_ttl
+            submission_id = repository.add_submission(
+                pool_id, form, files, self._hash(key, token), lang, now, expires_at,
+                checksum=lambda content: hashlib.sha256(content).hexdigest())
+            mail_id = uow.outbox.add_to_address(
+                CONFIRMATION_MAIL, form.email, form.name, lang,
+                {"title": form.title, "pool": pool_name, "expires_at": expires_at.isoformat(),
+                 "path": "/submissions/confirm?token="},  # the mail appends the token (its `secret`)
+                now, secret=token)
+            uow.commit(now)
+        mail_sent = False
+        if self.deliver_now is not None:
+            try:
+                self.deliver_now([mail_id], now)
+            except Exception:  # the submission is stored and its mail queued: the outbox's flushes retry it
+                log.exception("could not deliver confirmation mail %s at once", mail_id)
+            mail_sent = self._mail_sent(mail_id)
+        return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
+                       expires_at=expires_at, mail_sent=mail_sent)
+
+    def _count(self, repository: IntakeRepository, key: bytes, now: datetime, *, address: str, email: str) -> None:
+        window = self.settings.rate_window
+        start = datetime.fromtimestamp(now.timestamp() // window.total_seconds() * window.total_seconds(), UTC)
+        for kind, value, limit in (("address", address, self.settings.per_address),
+                                   ("email", email.lower(), self.settings.per_email)):
+            if repository.count_hit(self._hash(key, f"{kind}:{value}"), start) > limit:
+                raise RateLimited(f"intake.rate_limited_{kind}", limit=limit,
+                                  minutes=int(window.total_seconds() // 60), retry_after=start + window)
+
+    def _mail_sent(self, mail_id: int) -> bool:
+        with self._uow(read_only=True) as uow:
+            return IntakeRepository(uow.session).mail_status(mail_id) == "sent"
+
+    def pending(self, token: str, now: datetime) -> PendingSubmission:
+        """What the confirmation page shows (GET): nothing is spent, so a mail scanner's visit is harmless."""
+        token_hash = self._hash(self.token_key(), token)
+        with self._uow(read_only=True) as uow:
+            repository = IntakeRepository(uow.session)
+            found = repository.submission(token_hash)
+            if found is None or (found.confirmed_at is None and found.expires_at <= now):
+                raise UnknownLink("intake.unknown_link")
+            pool = uow.pools.by_id(found.pool_id).name
+            title = found.title
+            if found.idea_id is not None:
+                title = uow.ideas.get(found.idea_id).title
+            return PendingSubmission(pool=pool, title=title, expires_at=found.expires_at, idea_id=found.idea_id)
+
+    def confirm(self, token: str, now: datetime, *, attempts: int = 20) -> Confirmation:
+        """Register the idea of the submission with this token; a second confirmation finds the first.
+
+        Exactly one of any number of concurrent confirmations registers the idea. A conflict with a
+        concurrent change (two submissions of one new proposer confirmed at once both create the
+        person) is retried: the retry finds what the other committed.
+        """
+        token_hash = self._hash(self.token_key(), token)
+        for attempt in itertools.count(1):
+            try:
+                return self._confirm(token_hash, now)
+            except (Conflict, IntegrityError):  # the person's row is inserted before the commit
+                if attempt >= attempts:
+                    raise
+
+    def _confirm(self, token_hash: str, now: datetime) -> Confirmation:
+        with self._uow() as uow:
+            repository = IntakeRepository(uow.session)
+            claimed = repository.claim(token_hash, now)
+            if claimed is None:
+                found = repository.submission(token_hash)
+                if found is not None and found.idea_id is not None:
+                    return Confirmation(idea_id=found.idea_id, newly_registered=False)
+                raise UnknownLink("intake.unknown_link")
+            pool = uow.pools.by_id(claimed.pool_id)
+            proposer = uow.people.find(claimed.email) or uow.people.add(
+                Person(claimed.email, claimed.name, Language(claimed.lang)), now)
+            idea = Idea.submit(title=claimed.title, description=claimed.description, pool=pool, proposer=proposer,
+                               now=now, requested_dkk=claimed.requested_dkk,
+                               departments=(claimed.department,) if claimed.department else ())
+            uow.ideas.add(idea)
+            repository.registered(claimed.id, idea.id)
+            uow.commit(now)
+        return Confirmation(idea_id=idea.id, newly_registered=True)
+
+    def expire_submissions(self, now: datetime, batch_size: int = 500) -> int:
+        """Delete unconfirmed submissions whose link expired (with their files), a batch per transaction;
+        fail their confirmation mail if it never went out, and drop rate counts of past windows."""
+        deleted = 0
+        while True:
+            with self._uow() as uow:
+                repository = IntakeRepository(uow.session)
+                batch = repository.delete_expired(now, batch_size)
+                if batch < batch_size:
+                    uow.outbox.give_up(CONFIRMATION_MAIL, now - self.settings.submission_ttl,
+                                       "the submission expired before its confirmation mail was sent")
+                    repository.forget_rate_counts(now - self.settings.rate_window)
+                uow.commit(now)
+            deleted += batch
+            if batch < batch_size:
+                return deleted
+
+    # -- the proposer -------------------------------------------------------------------------------------
+
+    def my_ideas(self, email: str, lang: Language = Language.DA) -> list[ProposerIdea]:
+        """The ideas this person proposed, as they may see them, newest first."""
+        with self._uow(read_only=True) as uow:
+            return self._proposer_ideas(uow, email, lang)
+
+    def _proposer_ideas(self, uow: UnitOfWork, email: str, lang: Language) -> list[ProposerIdea]:
+        repository = IntakeRepository(uow.session)
+        person = uow.people.find(email)
+        if person is None:
+            return []
+        ids = repository.ideas_of(person.id)
+        ideas = uow.ideas.load(ids)
+        decisions = repository.decisions(ids)
+        kinds = repository.proposer_kinds(ids)
+        files = repository.attachments(idea_ids=ids)
+        words = PLAIN[lang]
+        views = []
+        for idea_id in reversed(ids):
+            idea = ideas[idea_id]
+            history = [line for h in uow.ideas.history(idea_id) if (line := _history_line(h, idea, words))]
+            views.append(ProposerIdea(
+                id=idea.id, title=idea.title, description=idea.description, pool=idea.pool.name,
+                stage=idea.stage, stage_text=words["stage"][idea.stage],
+                may_withdraw=idea.stage not in (Stage.EVALUATED, Stage.REJECTED, Stage.WITHDRAWN),
+                proposer_kind=kinds.get(idea_id), departments=list(idea.departments),
+                requested_dkk=idea.requested_dkk, allocated_dkk=idea.allocated_dkk, submitted_at=idea.created_at,
+                history=history,
+                decisions=[ProposerDecision(at=d.at, gate=d.gate, decision=d.decision,
+                                            text=words["decision"].get(d.decision, d.decision), amount_dkk=d.amount_dkk,
+                                            reason=d.reason)
+                           for d in decisions if d.idea_id == idea_id],
+                pilot=ProposerPilot(start=idea.pilot.start.isoformat(), end=idea.pilot.end.isoformat(),
+                                    sites=list(idea.pilot.sites), measures=list(idea.pilot.measures))
+                if idea.pilot else None,
+                attachments=[_attachment_line(a) for a in files if a.idea_id == idea_id],
+            ))
+        return views
+
+    def export(self, email: str, now: datetime, lang: Language = Language.DA) -> dict:
+        """Everything ideaflow holds about this person as a proposer, as one JSON document (GDPR art. 15):
+        who they are, their ideas as they see them, submissions still waiting for confirmation, and
+        the mail addressed to them (what and when, not its text)."""
+        with self._uow(read_only=True) as uow:
+            repository = IntakeRepository(uow.session)
+            record = repository.person_record(email)
+            ideas = self._proposer_ideas(uow, email, lang)
+            pending = repository.pending_for(email)
+            pools = {s.pool_id: uow.pools.by_id(s.pool_id).name for s in pending}
+            pending_files = repository.attachments(submission_ids=[s.id for s in pending])
+            mail = repository.mail_to(email, record[0] if record else None)
+        return {
+            "generated_at": now.isoformat(),
+            "email": email,
+            "person": {"name": record[1], "language": record[2], "registered_at": record[3].isoformat()}
+            if record else None,
+            "ideas": [idea.model_dump(mode="json") for idea in ideas],
+            "submissions_waiting_for_confirmation": [
+                {"pool": pools[s.pool_id], "title": s.title, "description": s.description,
+                 "department": s.department, "requested_dkk": s.requested_dkk, "name": s.name,
+                 "proposer_kind": s.proposer_kind, "submitted_at": s.created_at.isoformat(),
+                 "expires_at": s.expires_at.isoformat(),
+                 "attachments": [_attachment_line(a).model_dump(mode="json") for a in pending_files
+                                 if a.submission_id == s.id]}
+                for s in pending
+            ],
+            "mail": [{"kind": kind, "queued_at": created.isoformat(), "status": status,
+                      "sent_at": sent.isoformat() if sent else None} for kind, created, status, sent in mail],
+        }
+
+    # -- attachments for staff ----------------------------------------------------------------------------
+
+    def attachments(self, idea_id: int, by: str, now: datetime) -> list[AttachmentLine]:
+        """The files that came with an idea, for staff who may see it."""
+        with self._refusals_recorded("attachments", by, idea_id, now), self._uow(read_only=True) as uow:
+            _require_staff(uow.people.get(by), uow.ideas.get(idea_id))
+            return [_attachment_line(a) for a in IntakeRepository(uow.session).attachments(idea_ids=[idea_id])]
+
+    def attachment(self, attachment_id: int, by: str, now: datetime) -> AttachmentFile:
+        """One file for download, for staff who may see its idea; its checksum is verified on the way out."""
+        with self._uow(read_only=True) as uow:
+            info, content = IntakeRepository(uow.session).attachment(attachment_id)
+        with self._refusals_recorded("download", by, info.idea_id, now), self._uow(read_only=True) as uow:
+            _require_staff(uow.people.get(by), uow.ideas.get(info.idea_id))
+        if hashlib.sha256(content).hexdigest() != info.sha256:
+            raise Refused("attachment.checksum", attachment=attachment_id)
+        return AttachmentFile(info.filename, info.media_type, info.sha256, content)
+
+    @contextmanager
+    def _refusals_recorded(self, command: str, by: str, idea_id: int | None, now: datetime):
+        """Let a refusal propagate after recording the attempt in the refusals audit, in its own transaction."""
+        try:
+            yield
+        except NotAllowed as refusal:
+            with self._uow() as uow:
+                uow.people.record_refusal(uow.people.get(by), command, idea_id, str(refusal), now)
+                uow.commit(now)
+            raise
+
+
+def _require_staff(person: Person, idea: Idea) -> None:
+    """Attachments are for the coordinators and reviewers of the idea's pool."""
+    if not is_staff_of(person, idea.pool):
+        raise NotAllowed("not_allowed.staff_only", person=person.email, action="see_attachments", idea=idea.id,
+                         pool=idea.pool.name)
+
+
+def _open_pool(pool_id: int, name: str, year: int, intake: PoolIntake, now: datetime) -> OpenPool:
+    return OpenPool(id=pool_id, name=name, year=year, status=intake.status(now), opens_at=intake.opens_at,
+                    closes_at=intake.closes_at, description=intake.description, criteria_text=intake.criteria_text,
+                    grant_min_dkk=intake.grant_min_dkk, grant_max_dkk=intake.grant_max_dkk)
+
+
+def _attachment_line(a: AttachmentInfo) -> AttachmentLine:
+    return AttachmentLine(id=a.id, filename=a.filename, media_type=a.media_type, size_bytes=a.size_bytes,
+                          sha256=a.sha256, uploaded_at=a.created_at)
+
+
+# -- plain words for the proposer ------------------------------------------------------------------------
+
+#: The history actions a proposer sees; the rest (escalations, reviewers asked, reviews) are internal.
+PLAIN: dict[Language, dict[str, dict[str, str]]] = {
+    Language.DA: {
+        "stage": {
+            "submitted": "Modtaget – venter på screening", "screened": "Screenet – venter på beslutning om støtte",
+            "funded": "Har fået støtte – piloten planlægges", "piloting": "Afprøves i en pilot",
+            "evaluated": "Afprøvet og evalueret", "rejected": "Ikke valgt", "withdrawn": "Trukket tilbage",
+            "on_hold": "Sat i bero",
+        },
+        "action": {
+            "submit": "Idéen blev modtaget", "go:screened": "Idéen gik videre fra screeningen",
+            "go:funded": "Idéen fik støtte fra puljen", "kill": "Idéen blev ikke valgt",
+            "hold": "Idéen blev sat i bero", "recycle": "Idéen blev sendt tilbage til dig til revision",
+            "resume": "Arbejdet med idéen blev genoptaget", "withdraw": "Idéen blev trukket tilbage",
+            "start_pilot": "Piloten begyndte", "open_evaluation": "Piloten sluttede, og evalueringen begyndte",
+            "evaluate": "Piloten blev evalueret",
+            "lapse": "Fristen for screeningen udløb, og idéen bortfaldt",
+        },
+        "decision": {"go": "Godkendt", "kill": "Ikke valgt", "hold": "Sat i bero",
+                     "recycle": "Sendt tilbage til revision"},
+        "outcome": {"scale": "Løsningen skal udbredes", "adjust": "Løsningen skal justeres",
+                    "stop": "Løsningen stoppes"},
+    },
+    Language.EN: {
+        "stage": {
+            "submitted": "Received – waiting for screening", "screened": "Screened – waiting for a funding decision",
+            "funded": "Funded – the pilot is being planned", "piloting": "Being tried out in a pilot",
+            "evaluated": "Tried out and evaluated", "rejected": "Not selected", "withdrawn": "Withdrawn",
+            "on_hold": "On hold",
+        },
+        "action": {
+            "submit": "The idea was received", "go:screened": "The idea passed screening",
+            "go:funded": "The idea was funded by the pool", "kill": "The idea was not selected",
+            "hold": "The idea was put on hold", "recycle": "The idea was sent back to you for revision",
+            "resume": "Work on the idea was resumed", "withdraw": "The idea was withdrawn",
+            "start_pilot": "The pilot started", "open_evaluation": "The pilot ended and its evaluation began",
+            "evaluate": "The pilot was evaluated",
+            "lapse": "The screening deadline passed and the idea lapsed",
+        },
+        "decision": {"go": "Approved", "kill": "Not selected", "hold": "Put on hold",
+                     "recycle": "Sent back for revision"},
+        "outcome": {"scale": "The solution is to be scaled up", "adjust": "The solution is to be adjusted",
+                    "stop": "The solution is stopped"},
+    },
+}
+
+
+def _history_line(h: HistoryLine, idea: Idea, words: dict) -> ProposerHistoryLine | None:
+    key = f"go:{h.to_stage}" if h.action == "go" else h.action
+    if key not in words["action"]:
+        return None
+    note = None  # decisions' reasons are listed with the decisions
+    if h.action == "withdraw" and h.by == idea.proposer.email and h.reason != "withdrawn by the proposer":
+        note = h.reason  # the proposer's own words
+    elif h.action == "evaluate" and idea.evaluation is not None:
+        note = words["outcome"][idea.evaluation.outcome]
+    return ProposerHistoryLine(at=h.at, action=h.action, text=words["action"][key], note=note)

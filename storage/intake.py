@@ -1,0 +1,280 @@
+"""SQL of the public intake: pool windows, pending submissions, attachments, rate counts, and the
+proposer's own record.
+
+Bound to the session of a unit of work, so whatever it writes commits or rolls back with the rest
+of the command (a confirmation claims its submission and registers the idea in one transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from states.errors import NotFound
+from states.intake import CheckedFile, PoolIntake, Submission
+from states.model import Pool
+from storage.tables import (
+    AttachmentRow,
+    DecisionRow,
+    IdeaRow,
+    OutboxRow,
+    PersonRow,
+    PoolIntakeRow,
+    PoolRow,
+    RateCountRow,
+    SubmissionRow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSubmission:
+    id: int
+    pool_id: int
+    title: str | None
+    description: str | None
+    department: str | None
+    requested_dkk: int | None
+    name: str | None
+    email: str | None
+    proposer_kind: str
+    lang: str
+    created_at: datetime
+    expires_at: datetime
+    confirmed_at: datetime | None
+    idea_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    id: int
+    submission_id: int
+    idea_id: int | None
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionLine:
+    idea_id: int
+    gate: str | None
+    decision: str
+    amount_dkk: int | None
+    reason: str
+    at: datetime
+
+
+_SUBMISSION_COLUMNS = [getattr(SubmissionRow, f) for f in StoredSubmission.__slots__]
+_ATTACHMENT_COLUMNS = [getattr(AttachmentRow, f) for f in AttachmentInfo.__slots__]
+
+
+class IntakeRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- pools ---------------------------------------------------------------------------------------
+
+    def pool_by_id(self, pool_id: int) -> tuple[int, str]:
+        if not 0 < pool_id < 2**31:  # an INTEGER column cannot hold it (PostgreSQL would fail on the query)
+            raise NotFound("pool.unknown", field="pool", pool=pool_id)
+        name = self.session.scalar(select(PoolRow.name).where(PoolRow.id == pool_id))
+        if name is None:
+            raise NotFound("pool.unknown", field="pool", pool=pool_id)
+        return pool_id, name
+
+    def intake(self, pool_id: int) -> PoolIntake:
+        row = self.session.get(PoolIntakeRow, pool_id)
+        return _intake(row) if row else PoolIntake()
+
+    def set_intake(self, pool: Pool, intake: PoolIntake, now: datetime) -> None:
+        values = dict(opens_at=intake.opens_at, closes_at=intake.closes_at, description=intake.description,
+                      criteria_text=intake.criteria_text, grant_min_dkk=intake.grant_min_dkk,
+                      grant_max_dkk=intake.grant_max_dkk, updated_at=now)
+        if self.session.get(PoolIntakeRow, pool.id) is None:
+            self.session.add(PoolIntakeRow(pool_id=pool.id, **values))
+        else:
+            self.session.execute(update(PoolIntakeRow).where(PoolIntakeRow.pool_id == pool.id).values(**values))
+        self.session.flush()
+
+    def pools_with_intake(self) -> list[tuple[int, str, int, PoolIntake]]:
+        """Every pool (id, name, year) with its intake, by name: the caller picks the open ones."""
+        rows = self.session.execute(
+            select(PoolRow.id, PoolRow.name, PoolRow.year, PoolIntakeRow)
+            .outerjoin(PoolIntakeRow, PoolIntakeRow.pool_id == PoolRow.id)
+            .order_by(PoolRow.name)
+        )
+        return [(pool_id, name, year, _intake(row) if row else PoolIntake()) for pool_id, name, year, row in rows]
+
+    # -- rate limits ---------------------------------------------------------------------------------
+
+    def count_hit(self, key: str, window_start: datetime) -> int:
+        """Count one more submission for `key` in this window and return the new count, atomically.
+
+        An upsert, so concurrent processes each get their own number (the row's lock orders them).
+        """
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(RateCountRow).values(key=key, window_start=window_start, count=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=[RateCountRow.key, RateCountRow.window_start],
+            set_={"count": RateCountRow.count + 1},
+        ).returning(RateCountRow.count)
+        return self.session.scalar(statement)
+
+    def forget_rate_counts(self, before: datetime) -> int:
+        return self.session.execute(delete(RateCountRow).where(RateCountRow.window_start < before)).rowcount
+
+    # -- submissions ---------------------------------------------------------------------------------
+
+    def add_submission(self, pool_id: int, form: Submission, files: list[CheckedFile], token_hash: str,
+                       lang: str, now: datetime, expires_at: datetime, checksum: Callable[[bytes], str]) -> int:
+        row = SubmissionRow(
+            token_hash=token_hash, pool_id=pool_id, title=form.title, description=form.description,
+            department=form.department or None, requested_dkk=form.requested_dkk, name=form.name, email=form.email,
+            proposer_kind=form.proposer_kind, lang=lang, created_at=now, expires_at=expires_at,
+        )
+        self.session.add(row)
+        self.session.flush()
+        self.session.add_all(
+            AttachmentRow(submission_id=row.id, filename=f.filename, media_type=f.media_type,
+                          size_bytes=len(f.content), sha256=checksum(f.content), content=f.content, created_at=now)
+            for f in files
+        )
+        self.session.flush()
+        return row.id
+
+    def submission(self, token_hash: str) -> StoredSubmission | None:
+        row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.token_hash == token_hash)).first()
+        return StoredSubmission(*row) if row else None
+
+    def claim(self, token_hash: str, now: datetime) -> StoredSubmission | None:
+        """Mark the unexpired, unconfirmed submission with this token confirmed; None if there is none.
+
+        The UPDATE re-checks `confirmed_at IS NULL` under the row's write lock, so of concurrent
+        confirmations exactly one claims it (on PostgreSQL the others wait for it, then find it taken;
+        SQLite runs them one after the other).
+        """
+        claimed = self.session.scalar(
+            update(SubmissionRow)
+            .where(SubmissionRow.token_hash == token_hash, SubmissionRow.confirmed_at.is_(None),
+                   SubmissionRow.expires_at > now)
+            .values(confirmed_at=now)
+            .returning(SubmissionRow.id)
+        )
+        if claimed is None:
+            return None
+        row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.id == claimed)).one()
+        return StoredSubmission(*row)
+
+    def registered(self, submission_id: int, idea_id: int) -> None:
+        """The submission became `idea_id`: link them, and drop the form's copy of what the idea now holds."""
+        self.session.execute(
+            update(SubmissionRow).where(SubmissionRow.id == submission_id)
+            .values(idea_id=idea_id, title=None, description=None, department=None, requested_dkk=None,
+                    name=None, email=None)
+        )
+        self.session.execute(
+            update(AttachmentRow).where(AttachmentRow.submission_id == submission_id).values(idea_id=idea_id)
+        )
+
+    def delete_expired(self, now: datetime, limit: int) -> int:
+        """Delete up to `limit` unconfirmed submissions whose time ran out, with their attachments."""
+        expired = list(self.session.scalars(
+            select(SubmissionRow.id).where(SubmissionRow.confirmed_at.is_(None), SubmissionRow.expires_at <= now)
+            .order_by(SubmissionRow.id).limit(limit)
+        ))
+        if expired:
+            self.session.execute(delete(AttachmentRow).where(AttachmentRow.submission_id.in_(expired)))
+            self.session.execute(delete(SubmissionRow).where(SubmissionRow.id.in_(expired)))
+        return len(expired)
+
+    def pending_for(self, email: str) -> list[StoredSubmission]:
+        rows = self.session.execute(
+            select(*_SUBMISSION_COLUMNS).where(SubmissionRow.email == email, SubmissionRow.confirmed_at.is_(None))
+            .order_by(SubmissionRow.id))
+        return [StoredSubmission(*row) for row in rows]
+
+    def forget_email(self, email: str, pseudonym: str, pseudonym_name: str) -> None:
+        """Forget an address: delete its unconfirmed submissions, cancel and pseudonymise mail sent to it."""
+        ids = list(self.session.scalars(select(SubmissionRow.id).where(SubmissionRow.email == email)))
+        if ids:
+            self.session.execute(delete(AttachmentRow).where(AttachmentRow.submission_id.in_(ids)))
+            self.session.execute(delete(SubmissionRow).where(SubmissionRow.id.in_(ids)))
+        outbox = OutboxRow.__table__
+        self.session.execute(update(outbox).where(outbox.c.to_email == email, outbox.c.status == "pending")
+                             .values(status="failed", last_error="recipient forgotten", secret=None))
+        self.session.execute(update(outbox).where(outbox.c.to_email == email)
+                             .values(to_email=pseudonym, to_name=pseudonym_name))
+
+    def proposer_kinds(self, idea_ids: Iterable[int]) -> dict[int, str]:
+        ids = list(idea_ids)
+        if not ids:
+            return {}
+        return dict(self.session.execute(
+            select(SubmissionRow.idea_id, SubmissionRow.proposer_kind).where(SubmissionRow.idea_id.in_(ids))).all())
+
+    # -- attachments ---------------------------------------------------------------------------------
+
+    def attachments(self, idea_ids: Iterable[int] = (), submission_ids: Iterable[int] = ()) -> list[AttachmentInfo]:
+        ideas, submissions = list(idea_ids), list(submission_ids)
+        if not ideas and not submissions:
+            return []
+        rows = self.session.execute(
+            select(*_ATTACHMENT_COLUMNS)
+            .where(or_(AttachmentRow.idea_id.in_(ideas), AttachmentRow.submission_id.in_(submissions)))
+            .order_by(AttachmentRow.id))
+        return [AttachmentInfo(*row) for row in rows]
+
+    def attachment(self, attachment_id: int) -> tuple[AttachmentInfo, bytes]:
+        row = None
+        if 0 < attachment_id < 2**31:
+            row = self.session.execute(
+                select(*_ATTACHMENT_COLUMNS, AttachmentRow.content).where(AttachmentRow.id == attachment_id)).first()
+        if row is None or row.idea_id is None:  # a pending submission's files are nobody's to download yet
+            raise NotFound("attachment.unknown", attachment=attachment_id)
+        return AttachmentInfo(*row[:-1]), row[-1]
+
+    # -- the proposer's record -------------------------------------------------------------------------
+
+    def ideas_of(self, person_id: int) -> list[int]:
+        return list(self.session.scalars(select(IdeaRow.id).where(IdeaRow.proposer_id == person_id)
+                                         .order_by(IdeaRow.id)))
+
+    def decisions(self, idea_ids: Iterable[int]) -> list[DecisionLine]:
+        ids = list(idea_ids)
+        if not ids:
+            return []
+        rows = self.session.execute(
+            select(DecisionRow.idea_id, DecisionRow.gate, DecisionRow.decision, DecisionRow.amount_dkk,
+                   DecisionRow.reason, DecisionRow.at)
+            .where(DecisionRow.idea_id.in_(ids)).order_by(DecisionRow.id))
+        return [DecisionLine(*row) for row in rows]
+
+    def mail_to(self, email: str, person_id: int | None) -> list[tuple[str, datetime, str, datetime | None]]:
+        """(kind, created, status, sent) of every message addressed to this person or address."""
+        addressed = OutboxRow.to_email == email
+        if person_id is not None:
+            addressed = or_(addressed, OutboxRow.recipient_id == person_id)
+        return [tuple(row) for row in self.session.execute(
+            select(OutboxRow.kind, OutboxRow.created_at, OutboxRow.status, OutboxRow.sent_at)
+            .where(addressed).order_by(OutboxRow.id))]
+
+    def mail_status(self, mail_id: int) -> str | None:
+        return self.session.scalar(select(OutboxRow.status).where(OutboxRow.id == mail_id))
+
+    def person_record(self, email: str) -> tuple[int, str, str, datetime] | None:
+        row = self.session.execute(select(PersonRow.id, PersonRow.name, PersonRow.lang, PersonRow.created_at)
+                                   .where(PersonRow.email == email)).first()
+        return tuple(row) if row else None
+
+
+def _intake(row: PoolIntakeRow) -> PoolIntake:
+    return PoolIntake(row.opens_at, row.closes_at, row.description, row.criteria_text, row.grant_min_dkk,
+                      row.grant_max_dkk)

@@ -1,0 +1,140 @@
+"""Pools open for ideas: the intake window, the pools listed as open, refusals outside the window, and
+the command line that sets it (`pool create` options and `pool intake`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from states.errors import BadInput, NotFound
+from states.intake import IntakeClosed, IntakeStatus, PoolIntake
+
+from intake_helpers import POOL, T0, later, submit
+
+OPENS, CLOSES = T0 + timedelta(days=1), T0 + timedelta(days=31)
+
+
+def test_the_window_is_half_open_and_either_end_may_be_missing():
+    window = PoolIntake(OPENS, CLOSES)
+    assert [window.status(t) for t in (OPENS - timedelta(seconds=1), OPENS, CLOSES - timedelta(seconds=1), CLOSES)] \
+        == [IntakeStatus.NOT_YET_OPEN, IntakeStatus.OPEN, IntakeStatus.OPEN, IntakeStatus.CLOSED]
+    assert PoolIntake().status(T0) == IntakeStatus.OPEN
+    assert PoolIntake(opens_at=OPENS).status(CLOSES + timedelta(days=999)) == IntakeStatus.OPEN
+    assert PoolIntake(closes_at=CLOSES).status(datetime(2000, 1, 1, tzinfo=UTC)) == IntakeStatus.OPEN
+    with pytest.raises(BadInput, match="must open for ideas .* before it closes"):
+        PoolIntake(CLOSES, OPENS)
+    with pytest.raises(BadInput, match="smallest grant"):
+        PoolIntake(grant_min_dkk=10, grant_max_dkk=9)
+
+
+def test_only_the_pools_open_now_are_listed(intake, services, pool_id):
+    services.create_pool("Medarbejderpuljen", 500_000, 2027, T0)
+    services.create_pool("Næste års pulje", 500_000, 2028, T0)
+    intake.set_intake("Medarbejderpuljen", T0, closes_at=CLOSES, description="Idéer fra medarbejderne",
+                      grant_min_dkk=5_000, grant_max_dkk=50_000)
+    intake.set_intake("Næste års pulje", T0, opens_at=OPENS)
+    assert [p.name for p in intake.pools(T0)] == [POOL, "Medarbejderpuljen"]
+    assert [p.name for p in intake.pools(OPENS)] == [POOL, "Medarbejderpuljen", "Næste års pulje"]
+    assert [p.name for p in intake.pools(CLOSES)] == [POOL, "Næste års pulje"]
+    staff = intake.pools(T0)[1]
+    assert (staff.description, staff.grant_min_dkk, staff.grant_max_dkk, staff.closes_at) == (
+        "Idéer fra medarbejderne", 5_000, 50_000, CLOSES)
+    everything = intake.pools(T0, open_only=False)
+    assert {p.name: p.status for p in everything}["Næste års pulje"] == IntakeStatus.NOT_YET_OPEN
+    assert intake.pool(pool_id, T0).status == IntakeStatus.OPEN
+    with pytest.raises(NotFound):
+        intake.pool(10**12, T0)
+
+
+def test_outside_its_window_a_pool_refuses_submissions_and_says_when(intake, pool_id, smtp, snapshot):
+    intake.set_intake(POOL, T0, opens_at=OPENS, closes_at=CLOSES)
+    before = snapshot()
+    with pytest.raises(IntakeClosed, match="takes ideas from 2 February 2027 at 10:00") as early:
+        submit(intake, pool_id, now=T0)
+    assert (early.value.code, early.value.values["opens_at"]) == ("intake.not_yet_open", OPENS)
+    with pytest.raises(IntakeClosed, match="closed for ideas 4 March 2027 at 10:00") as late:
+        submit(intake, pool_id, now=CLOSES)
+    assert (late.value.code, late.value.values["closes_at"]) == ("intake.closed", CLOSES)
+    assert snapshot() == before and smtp.handler.take() == []
+    assert submit(intake, pool_id, now=OPENS).mail_sent
+
+
+def test_a_submission_made_in_time_can_be_confirmed_after_the_pool_closed(intake, pool_id, smtp):
+    """The proposer met the deadline when they submitted; the mail's round trip may take them past it."""
+    intake.set_intake(POOL, T0, closes_at=later(1))
+    submit(intake, pool_id)
+    from intake_helpers import token_from
+
+    assert intake.confirm(token_from(smtp.handler.take()[0].message), later(2)).newly_registered
+
+
+def test_changing_some_intake_settings_keeps_the_others(intake, pool_id):
+    intake.set_intake(POOL, T0, opens_at=OPENS, description="Hvad puljen støtter")
+    changed = intake.set_intake(POOL, T0, closes_at=CLOSES)
+    assert (changed.opens_at, changed.closes_at, changed.description) == (OPENS, CLOSES, "Hvad puljen støtter")
+    with pytest.raises(BadInput, match="control character"):
+        intake.set_intake(POOL, T0, description="a\x00b")
+    with pytest.raises(NotFound):
+        intake.set_intake("Ingen pulje", T0, opens_at=OPENS)
+
+
+def test_only_an_administrator_or_the_pools_coordinator_sets_its_intake(intake, services, pool_id, snapshot):
+    from states.errors import NotAllowed
+    from states.vocabulary import Role
+
+    from intake_helpers import COORDINATOR, REVIEWER
+
+    services.create_pool("Anden pulje", 1000, 2027, T0)
+    services.add_person("anden@kommune.dk", "Anne Anden", Role.PROPOSER, T0)
+    services.grant_role("anden@kommune.dk", Role.COORDINATOR, T0, pool="Anden pulje")
+    assert intake.set_intake(POOL, T0, by=COORDINATOR, closes_at=CLOSES).closes_at == CLOSES
+    before = snapshot()
+    for who in (REVIEWER, "anden@kommune.dk"):  # a reviewer; the coordinator of another pool
+        with pytest.raises(NotAllowed, match=f"may not change when pool '{POOL}' takes ideas"):
+            intake.set_intake(POOL, T0, by=who, closes_at=None)
+    after = snapshot()
+    assert [row[3] for row in after["refusals"][len(before["refusals"]):]] == ["pool intake", "pool intake"]
+    assert {t: rows for t, rows in after.items() if t != "refusals"} == \
+        {t: rows for t, rows in before.items() if t != "refusals"}
+
+
+def test_the_command_line_sets_and_shows_the_intake(engine, cli):
+    """`pool create` takes the intake options; `pool intake` changes them; dates are Copenhagen days."""
+    created = cli("pool", "create", POOL, "--budget-dkk", "1000000", "--opens", "2027-02-01", "--closes",
+                  "2027-03-31", "--description", "Idéer fra borgerne", "--grant-max-dkk", "200000")
+    assert created.returncode == 0, created
+    shown = json.loads(cli("pool", "show", POOL, "--json").stdout)["intake"]
+    # the window opens at the start of 1 February and closes at the end of 31 March, Copenhagen time
+    assert (shown["opens_at"], shown["closes_at"]) == ("2027-01-31T23:00:00Z", "2027-03-31T22:00:00Z")
+    assert (shown["description"], shown["grant_max_dkk"]) == ("Idéer fra borgerne", 200_000)
+    changed = cli("pool", "intake", POOL, "--opens", "none", "--closes", "2027-04-30T12:00", "--criteria-text",
+                  "Den skal gavne borgerne", "--grant-min-dkk", "10000")
+    assert changed.returncode == 0, changed
+    assert "closes 30. april 2027 kl. 12:00" in changed.stdout and "grants 10.000 kr. – 200.000 kr." in changed.stdout
+    shown = json.loads(cli("pool", "show", POOL, "--json").stdout)["intake"]
+    assert (shown["opens_at"], shown["closes_at"], shown["criteria_text"], shown["grant_min_dkk"]) == (
+        None, "2027-04-30T10:00:00Z", "Den skal gavne borgerne", 10_000)
+
+
+def test_ideaflow_submit_also_keeps_to_the_window(engine, cli):
+    assert cli("pool", "create", POOL, "--budget-dkk", "1000", "--closes", "2020-01-01").returncode == 0
+    result = cli("submit", "--title", "T", "--description", "D", "--proposer", "a@example.dk", "--pool", POOL)
+    assert (result.returncode, result.stderr) == (
+        1, f"ideaflow: refused: pool {POOL!r} closed for ideas 2 January 2020 at 00:00\n")
+    assert cli("pool", "intake", POOL, "--closes", "none").returncode == 0
+    assert cli("submit", "--title", "T", "--description", "D", "--proposer", "a@example.dk", "--pool", POOL) \
+        .stdout == "1\n"
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--opens", "2027-13-01"], "--opens '2027-13-01' is not a date"),
+    (["--closes", "soon"], "--closes 'soon' is not a date"),
+    (["--grant-max-dkk", "-5"], "--grant-max-dkk '-5' must be a whole number"),
+    (["--opens", "2027-03-01", "--closes", "2027-02-01"], "must open"),
+])
+def test_a_bad_intake_option_is_refused_and_creates_no_pool(engine, cli, args, needle):
+    result = cli("pool", "create", "Ny pulje", "--budget-dkk", "1000", *args)
+    assert result.returncode == 2 and needle in result.stderr, result
+    assert cli("pool", "show", "Ny pulje").returncode == 2

@@ -1,0 +1,46 @@
+"""The privacy notice of GDPR art. 13: complete by default in Danish and English, and the municipality's
+own names and texts where it gives them."""
+
+from __future__ import annotations
+
+import pytest
+
+from ideaflow.privacy import SECTIONS, PrivacySettings, privacy_notice
+from states.errors import BadInput
+
+
+@pytest.mark.parametrize("lang, basis, complaint", [("da", "artikel 6, stk. 1, litra e", "Datatilsynet"),
+                                                    ("en", "Article 6(1)(e)", "Danish Data Protection Agency")])
+def test_the_default_notice_says_what_article_13_asks(lang, basis, complaint):
+    settings = PrivacySettings(controller="Roskilde Kommune", contact="kommunen@roskilde.dk",
+                               dpo="dpo@roskilde.dk", expiry_hours=48)
+    notice = privacy_notice(settings, lang)
+    assert [s.key for s in notice.sections] == list(SECTIONS)
+    text = {s.key: s.text for s in notice.sections}
+    assert text["controller"].startswith("Roskilde Kommune") and "kommunen@roskilde.dk" in text["controller"]
+    assert "dpo@roskilde.dk" in text["dpo"]
+    assert basis in text["legal_basis"] and ("samtykke" if lang == "da" else "consent") in text["legal_basis"]
+    assert "48" in text["retention"] and complaint in text["rights"]
+    assert all(s.heading and s.text and "{" not in s.text for s in notice.sections)
+
+
+def test_the_municipality_may_replace_any_text(tmp_path):
+    file = tmp_path / "privatliv.yaml"
+    file.write_text("da:\n  purpose: \"{controller} bruger oplysningerne til puljen.\"\n", encoding="utf-8")
+    notice = privacy_notice(PrivacySettings(controller="Tårnby Kommune", notice_file=file), "da")
+    assert {s.key: s.text for s in notice.sections}["purpose"] == "Tårnby Kommune bruger oplysningerne til puljen."
+    english = privacy_notice(PrivacySettings(controller="Tårnby Kommune", notice_file=file), "en")
+    assert {s.key: s.text for s in english.sections}["purpose"].startswith("We use the data")
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("fr:\n  purpose: x\n", "da: and en: only"),
+    ("da:\n  purpos: x\n", "may hold texts for"),
+    ("da:\n  purpose: \"{kommune}\"\n", "names a value that does not exist"),
+    ("da: [unclosed\n", "not valid YAML"),
+])
+def test_a_broken_texts_file_is_refused_with_a_reason(tmp_path, content, needle):
+    file = tmp_path / "privatliv.yaml"
+    file.write_text(content, encoding="utf-8")
+    with pytest.raises(BadInput, match=needle):
+        privacy_notice(PrivacySettings(notice_file=file), "da")
