@@ -90,6 +90,11 @@ class Container:
             timeout_s=s.smtp_timeout_s,
         ))
 
+    def check_mail(self) -> None:
+        """Refuse at start-up, in one line, a sender that no SMTP server would accept: a long-running
+        process would otherwise tell people "check your mail" for a mail that can never leave."""
+        self.mail_transport()
+
     @cached_property
     def secret(self) -> bytes:
         """The key of keyed hashes (tokens, addresses): IDEAFLOW_SECRET_KEY, or the installation's stored secret."""

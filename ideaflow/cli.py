@@ -580,8 +580,10 @@ def serve() -> None:
     from ideaflow.serve import serve_until_stopped
     from workflows.local_server import ServerDidNotStart
 
+    container = _app()
+    container.check_mail()
     try:
-        serve_until_stopped(_app().settings, out.print)
+        serve_until_stopped(container.settings, out.print)
     except ServerDidNotStart as error:
         raise Refused("server.not_started", detail=str(error)) from None
 
@@ -595,7 +597,9 @@ def web(
     from web.app import create_app
     from web.server import run
 
-    run(create_app(_app()), host, port, lambda line: print(line, flush=True))
+    container = _app()
+    container.check_mail()
+    run(create_app(container), host, port, lambda line: print(line, flush=True))
 
 
 @app.command()

@@ -37,3 +37,16 @@ def test_web_prints_its_address_serves_and_stops_cleanly(cli, db_url, tmp_path, 
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+@pytest.mark.parametrize("command", ["web", "serve"])
+def test_a_local_sender_with_smtp_is_refused_before_anything_starts(db_url, tmp_path, command):
+    """Without this the console would say "check your mail" for sign-in links that can never leave."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAFLOW_")}
+    env.update(IDEAFLOW_DATABASE_URL=db_url, IDEAFLOW_MAIL_DIR=str(tmp_path / "mail"),
+               IDEAFLOW_SMTP_HOST="127.0.0.1", IDEAFLOW_MAIL_FROM="ideaflow <ideaflow@localhost>")
+    result = subprocess.run([str(IDEAFLOW), command], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "IDEAFLOW_MAIL_FROM" in line and "ideaflow@localhost" in line

@@ -34,7 +34,8 @@ def test_two_consoles_run_side_by_side_on_their_own_ports(engine, db_url, web_se
 def test_the_console_uses_the_given_database_smtp_server_and_public_address(world, db_url, web_server, smtp, page):
     """A sign-in link asked for in Chromium reaches the test's SMTP server for a person of the test's
     database, and links to the server's own address (IDEAFLOW_PUBLIC_URL)."""
-    server = web_server(db_url, smtp_host="127.0.0.1", smtp_port=smtp.port)
+    server = web_server(db_url, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                        mail_from="Innovation <ideaflow@kommune.dk>")
     page.goto(server.url + "login")
     page.locator("form[action='/login'] input[name=email]").fill(world.coordinator)
     page.locator("form[action='/login'] button[type=submit]").click()

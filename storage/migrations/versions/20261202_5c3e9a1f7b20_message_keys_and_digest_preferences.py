@@ -45,9 +45,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f('ix_people_digest_token'), table_name='people')
-    with op.batch_alter_table('people', schema=None) as batch_op:
-        batch_op.drop_column('digest_token')
-        batch_op.drop_column('digest_stopped_at')
+    # native ALTERs: a batch copy of `people` could not drop the old table that every person row is referred from
+    op.execute("ALTER TABLE people DROP COLUMN digest_token")
+    op.execute("ALTER TABLE people DROP COLUMN digest_stopped_at")
     op.drop_index(op.f('ix_outbox_message_key'), table_name='outbox')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_column('message_key')
