@@ -110,6 +110,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                "da": _MAY_NOT["da"] + "det må kun en koordinator eller bedømmer i puljen '{pool}'"},
     "not_allowed.role_needed": {"en": _MAY_NOT["en"] + "only a {role} of pool '{pool}' may",
                                 "da": _MAY_NOT["da"] + "det må kun en {role} i puljen '{pool}'"},
+    "not_allowed.sight": {"en": "{person} may not see idea {idea} of pool '{pool}'",
+                          "da": "{person} må ikke se idé {idea} i puljen '{pool}'"},
     # -- the lifecycle and the gates (states.lifecycle, states.model) ---------------------------------
     "transition.impossible": {"en": "cannot {trigger} an idea that is {stage}",
                               "da": "en idé, der er {stage}, kan ikke {trigger}"},

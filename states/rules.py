@@ -124,6 +124,35 @@ def stage_allows(action: Action, idea: Idea) -> bool:
     raise ValueError(action)
 
 
+class Sight(StrEnum):
+    """How much of an idea a person may see (the read models shape what they return by it)."""
+
+    NONE = "none"  # not even that it exists: a page answers 404
+    PROPOSER = "proposer"  # their own idea: stage, decisions and reasons, the pilot; no scores or internal notes
+    FOLLOWER = "follower"  # a pilot they follow: its plan, status and history; nothing personal about the proposer
+    STAFF = "staff"  # the pool's coordinators and reviewers, administrators: everything the blind rule allows
+
+
+def sight(person: Person, idea: Idea) -> Sight:
+    """What `person` may see of `idea`. Checked on every request, so typing another pool's idea's
+    address shows nothing: staff of the idea's pool and administrators see it whole, a follower its
+    pilot, the proposer their own idea; anybody else nothing."""
+    if is_staff_of(person, idea.pool) or may_administer(person):
+        return Sight.STAFF
+    if idea.pilot is not None and any(f.email == person.email for f in idea.pilot.followers):
+        return Sight.FOLLOWER
+    if person.email == idea.proposer.email:
+        return Sight.PROPOSER
+    return Sight.NONE
+
+
+def require_sight(person: Person, idea: Idea, at_least: Sight) -> None:
+    """Refuse unless `person` sees `idea` at least as `at_least` grants (STAFF > FOLLOWER > PROPOSER)."""
+    order = (Sight.NONE, Sight.PROPOSER, Sight.FOLLOWER, Sight.STAFF)
+    if order.index(sight(person, idea)) < order.index(at_least):
+        raise NotAllowed("not_allowed.sight", person=person.email, idea=idea.id, pool=idea.pool.name)
+
+
 def available_actions(person: Person, idea: Idea) -> list[Action]:
     """What `person` can do on `idea` now: allowed by their role on its pool and possible in its state."""
     return [action for action in Action

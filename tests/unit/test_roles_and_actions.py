@@ -7,7 +7,7 @@ from domain import ALL_SCORES, COORDINATOR, FOLLOWER, NOW, PROPOSER, REVIEWER, f
 
 from states.errors import BadInput, InvalidTransition, NotAllowed
 from states.model import Grant, Person, PilotPlan, Pool
-from states.rules import Action, available_actions
+from states.rules import Action, Sight, available_actions, require_sight, sight
 from states.vocabulary import Decision, Role
 
 POOL_A = pool()
@@ -132,3 +132,21 @@ def test_asking_a_barred_reviewer_is_refused():
         idea.assign_reviewers([REVIEWER], COORDINATOR, NOW)
     with pytest.raises(BadInput, match="not a reviewer of pool"):
         idea.assign_reviewers([FOLLOWER], COORDINATOR, NOW)
+
+
+def test_what_each_person_may_see_of_an_idea():
+    """Staff of the idea's pool see it whole, a follower their pilot, the proposer their own idea;
+    a reviewer of another pool sees nothing, not even that it exists."""
+    idea = funded(POOL_A)
+    administrator = Person("it@kommune.dk", "IT", id=40, grants=frozenset({Grant(Role.ADMINISTRATOR, None)}))
+    outsider = Person("other@kommune.dk", "Anden", id=41, grants=frozenset({Grant(Role.REVIEWER, POOL_B.id)}))
+    assert sight(BOTH, idea) == sight(REVIEWER, idea) == sight(administrator, idea) == Sight.STAFF
+    assert sight(PROPOSER, idea) == Sight.PROPOSER
+    assert sight(FOLLOWER, idea) == sight(outsider, idea) == Sight.NONE  # no pilot planned yet
+    idea.plan_pilot(plan(), COORDINATOR, NOW)
+    assert sight(FOLLOWER, idea) == Sight.FOLLOWER
+    require_sight(FOLLOWER, idea, Sight.FOLLOWER)
+    with pytest.raises(NotAllowed, match="may not see idea"):
+        require_sight(FOLLOWER, idea, Sight.STAFF)
+    with pytest.raises(NotAllowed, match="other@kommune.dk may not see idea"):
+        require_sight(outsider, idea, Sight.PROPOSER)
