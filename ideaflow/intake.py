@@ -272,6 +272,14 @@ class Intake:
         return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
                        expires_at=expires_at, mail_sent=mail_sent)
 
+    def check(self, pool_id: int, form: Submission) -> None:
+        """Raise the form's problems (InvalidSubmission) without storing anything: a page that found a
+        problem of its own (an amount it could not read) still shows every other one at once."""
+        with self._uow(read_only=True) as uow:
+            repository = IntakeRepository(uow.session)
+            pool_id, _ = repository.pool_by_id(pool_id)
+            check_submission(form, repository.intake(pool_id), self.settings.attachments)
+
     def _count(self, repository: IntakeRepository, key: bytes, now: datetime, *, address: str, email: str) -> None:
         window = self.settings.rate_window
         start = datetime.fromtimestamp(now.timestamp() // window.total_seconds() * window.total_seconds(), UTC)

@@ -4,8 +4,8 @@
     uvicorn --factory web.app:from_environment   # the same, for uvicorn's own workers
 
 The console is an entry point like the CLI: every page calls the service layer through the
-composition root's container (`app.state.container`: `services`, `views`, `signin`, …; the most used
-are also `app.state.services` and `app.state.signin`) and holds no business rule and no SQL. Pages
+composition root's container (`app.state.container`: `services`, `views`, `signin`, `intake`, …; the most used
+are also `app.state.services`, `app.state.signin` and `app.state.intake`) and holds no business rule and no SQL. Pages
 are server-rendered and work without JavaScript. Page modules add an `APIRouter` to `ROUTERS` below.
 What every page gets without asking (security headers, CSRF on every POST, the body limit, error
 pages that never show a stack trace, the layout, the language) is set up here.
@@ -13,6 +13,7 @@ pages that never show a stack trace, the layout, the language) is set up here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,11 +28,13 @@ from ideaflow.bootstrap import Container, bootstrap
 from ideaflow.oidc import SingleSignOn
 from states.errors import BadInput, NotAllowed, NotFound, Refused
 from web import auth, pages
-from web.routes import home, signin
+from web.routes import home, public, signin
 from web.security import BodyTooLarge, CsrfRefused, SecurityMiddleware, csrf_protect, protect
 
 STATIC = Path(__file__).with_name("static")
-ROUTERS = (signin.router, home.router)
+ROUTERS = (signin.router, home.router, public.router)
+#: The public idea form's POST may carry its attachments: its body limit is theirs plus room for the fields.
+IDEA_FORM = re.compile(r"/pools/[0-9]+/ideas/new")
 
 
 def create_app(container: Container, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
@@ -42,13 +45,18 @@ def create_app(container: Container, *, clock: Callable[[], datetime] = lambda: 
     app.state.settings = settings
     app.state.services = container.services
     app.state.signin = container.signin
+    app.state.intake = container.intake
+    app.state.privacy = public.privacy_texts(settings)
     app.state.clock = clock
     app.state.single_sign_on = SingleSignOn(
         container.signin, issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
         client_secret=settings.oidc_client_secret.get_secret_value(), public_url=settings.public_url,
         email_claim=settings.oidc_email_claim,
     ) if settings.oidc_enabled else None
-    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes, secure=settings.secure_cookies)
+    form_limit = max(settings.max_body_bytes,
+                     settings.attachment_max_count * settings.attachment_max_bytes + 1024 * 1024)
+    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes, secure=settings.secure_cookies,
+                       larger_bodies=((IDEA_FORM, form_limit),))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)

@@ -32,6 +32,7 @@ STATUS = {
     "signed_out": N_("You are signed out."),
     "language": N_("The language is changed."),
     "saved": N_("Your preferences are saved."),
+    "withdrawn": N_("The idea is withdrawn."),
 }
 
 # The person's places (ideaflow.signin.places): name and what it is for.

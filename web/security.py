@@ -2,7 +2,8 @@
 
 - Headers: a Content-Security-Policy that allows no inline script or style and no framing,
   `nosniff`, a referrer policy, and `no-store` on pages (they may show personal data).
-- A request body limit: reading more than `max_body_bytes` raises `BodyTooLarge` (a 413 page).
+- A request body limit: reading more than `max_body_bytes` raises `BodyTooLarge` (a 413 page);
+  `larger_bodies` names the paths (a form with attachments) that may send more, and how much.
 - CSRF: a random cookie (HttpOnly, SameSite=Lax) and, in every form, a hidden field holding a keyed
   hash of that cookie and the session cookie. Every POST must carry it (a global dependency checks),
   so forms work without JavaScript and a form posted from another site is refused. Binding the
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from http.cookies import SimpleCookie
 
@@ -48,10 +50,12 @@ class SecurityMiddleware:
     carry a token that the next POST will match.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, secure: bool) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, secure: bool,
+                 larger_bodies: tuple[tuple[re.Pattern, int], ...] = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.secure = secure
+        self.larger_bodies = larger_bodies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,7 +82,7 @@ class SecurityMiddleware:
         await self.app(scope, self._limited(scope, receive), send_with_headers)
 
     def _limited(self, scope: Scope, receive: Receive) -> Receive:
-        limit = self.max_body_bytes
+        limit = next((n for path, n in self.larger_bodies if path.fullmatch(scope["path"])), self.max_body_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
         received = 0
 

@@ -1,0 +1,285 @@
+"""The public pages over HTTP, in-process (Starlette's test client) on a real database (SQLite and
+PostgreSQL) with mail written to a folder: what each page answers, and what reaches the database.
+
+The browser tests (tests/web/test_public_browser.py) walk the same pages in Chromium, by keyboard;
+these check every branch quickly, including the ones a browser cannot reach (a forged POST, a
+token typed by hand, a 30 MB body).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from ideaflow.bootstrap import bootstrap
+from ideaflow.config import Settings
+from states.vocabulary import Role
+from storage.tables import IdeaRow, RefusalRow, SubmissionRow
+from web.app import create_app
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+SECRET = b"public pages tests' secret key!!"
+POOL = "Borgerpuljen"
+COORDINATOR = "koordinator@kommune.dk"
+
+
+class Site:
+    """The console on the test database (built by the composition root, as `ideaflow web` builds it), a
+    browser-like client, and the folder the mail goes to."""
+
+    def __init__(self, engine, tmp_path: Path, **overrides) -> None:
+        self.mail_dir = tmp_path / "mail"
+        self.settings = Settings(_env_file=None, database_url=engine.url.render_as_string(hide_password=False),
+                                 mail_dir=self.mail_dir, public_url="http://testserver/",
+                                 secret_key=SECRET.decode(), **overrides)
+        self.container = bootstrap(self.settings)
+        self.services, self.intake = self.container.services, self.container.intake
+        self.now = datetime.now(UTC)
+        self.app = create_app(self.container, clock=lambda: self.now)
+        self.client = TestClient(self.app)
+        self.engine = engine
+
+    def csrf(self) -> str:
+        page = self.client.get("/privacy")
+        return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+    def submit(self, pool_id: int, files=(), **fields):
+        data = {"csrf_token": self.csrf(), "title": "Grønne skolegårde", "description": "Træer.\nOg bænke.",
+                "name": "Åse Ærlig", "email": "aase@example.dk", "proposer_kind": "citizen", **fields}
+        return self.client.post(f"/pools/{pool_id}/ideas/new", data=data,
+                                files=[("attachments", f) for f in files] or None)
+
+    def mails(self) -> list:
+        return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                for p in sorted(self.mail_dir.glob("*.eml"))] if self.mail_dir.exists() else []
+
+    def link(self, path: str) -> str:
+        """The token of the newest mailed link to `path`."""
+        for message in reversed(self.mails()):
+            found = re.search(rf"http://testserver{re.escape(path)}\?token=([A-Za-z0-9_-]+)",
+                              message.get_body(("plain",)).get_content())
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no mail links to {path}")
+
+    def confirm_latest(self):
+        token = self.link("/submissions/confirm")
+        return self.client.post("/submissions/confirm", data={"csrf_token": self.csrf(), "token": token})
+
+    def sign_in(self, address: str) -> None:
+        self.client.post("/login", data={"csrf_token": self.csrf(), "email": address, "next": "/my-ideas"})
+        answer = self.client.post("/login/continue", data={"csrf_token": self.csrf(),
+                                                           "token": self.link("/login/continue")})
+        assert answer.status_code == 200 and "<h1>" in answer.text, answer.text  # followed to the next page
+
+    def count(self, table) -> int:
+        with self.engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(table))
+
+
+@pytest.fixture
+def site(engine, tmp_path):
+    site = Site(engine, tmp_path)
+    yield site
+    site.container.close()
+
+
+@pytest.fixture
+def pool_id(site) -> int:
+    pool = site.services.create_pool(POOL, 1_000_000, 2027, site.now)
+    site.services.add_person(COORDINATOR, "Karin Koordinator", Role.COORDINATOR, site.now)
+    site.intake.set_intake(POOL, site.now, description="Idéer fra borgerne", grant_max_dkk=200_000)
+    return pool.id
+
+
+def h1(page) -> str:
+    return re.search(r"<h1[^>]*>(.*?)</h1>", page.text, re.S).group(1).strip()
+
+
+def summary(page) -> list[tuple[str, str]]:
+    return re.findall(r'<li><a href="#(\w+)">([^<]+)</a></li>', page.text)
+
+
+def test_the_start_page_lists_the_open_pools_with_a_way_to_their_form(site, pool_id):
+    site.services.create_pool("Lukket pulje", 1000, 2027, site.now)
+    site.intake.set_intake("Lukket pulje", site.now, closes_at=site.now - timedelta(days=1))
+    page = site.client.get("/")
+    assert page.status_code == 200 and POOL in page.text and "Lukket pulje" not in page.text
+    assert f'href="/pools/{pool_id}/ideas/new"' in page.text and "200.000\N{NO-BREAK SPACE}kr." in page.text
+    english = site.client.get("/", cookies={"ideaflow_lang": "en"})
+    assert "DKK\N{NO-BREAK SPACE}200,000" in english.text and 'lang="en"' in english.text
+
+
+def test_the_whole_way_from_form_to_registered_idea(site, pool_id):
+    form = site.client.get(f"/pools/{pool_id}/ideas/new")
+    for name in ("title", "description", "name", "email"):  # the automation contract
+        assert f'name="{name}"' in form.text
+    receipt = site.submit(pool_id, files=[("plan.pdf", PDF, "application/pdf")], requested_dkk="150.000 kr.")
+    assert receipt.status_code == 200 and h1(receipt) == "Tjek din e-mail" and "aase@example.dk" in receipt.text
+    assert site.count(IdeaRow) == 0
+    token = site.link("/submissions/confirm")
+    for _ in range(2):  # a mail scanner opening the link first changes nothing
+        page = site.client.get(f"/submissions/confirm?token={token}")
+        assert page.status_code == 200 and "Bekræft idéen" in page.text
+    assert site.count(IdeaRow) == 0
+    done = site.confirm_latest()
+    assert done.status_code == 200 and h1(done) == "Din idé er registreret"
+    again = site.confirm_latest()
+    assert "allerede registreret" in again.text or "var allerede registreret" in again.text
+    assert site.count(IdeaRow) == 1
+    with site.engine.connect() as connection:
+        assert connection.scalar(select(IdeaRow.requested_dkk)) == 150_000
+
+
+def test_a_wrong_form_comes_back_with_its_values_and_every_error_linked(site, pool_id):
+    page = site.submit(pool_id, title="", email="ikke en adresse", requested_dkk="mange penge",
+                       description="<b>Mit forslag</b>", proposer_kind="",
+                       files=[("setup.pdf", b"MZ\x90\x00" + bytes(64), "application/pdf")])
+    assert page.status_code == 422 and page.text.count('role="alert"') == 1
+    assert [name for name, _ in summary(page)] == ["title", "requested_dkk", "attachments", "email", "proposer_kind"]
+    for name, _ in summary(page):
+        assert f'id="{name}"' in page.text  # each link lands on its field
+    assert 'value="ikke en adresse"' in page.text and 'value="mange penge"' in page.text
+    assert "&lt;b&gt;Mit forslag&lt;/b&gt;</textarea>" in page.text  # kept, and shown as text
+    assert "setup.pdf er hverken en PDF" in page.text
+    assert site.count(SubmissionRow) == 0 and site.mails() == []
+
+
+def test_hostile_text_is_stored_exactly_and_shown_as_text(site, pool_id):
+    title = '<script>alert("x")</script> \u202eævøl\u202c'
+    description = "Linje ét\r\nLinje to\t<img src=x onerror=alert(1)>"
+    assert site.submit(pool_id, title=title, description=description, name="O'Brien <b>").status_code == 200
+    site.confirm_latest()
+    site.sign_in("aase@example.dk")
+    page = site.client.get("/my-ideas")
+    assert "<script>alert" not in page.text and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+    assert "<img src=x" not in page.text
+    with site.engine.connect() as connection:
+        stored = tuple(connection.execute(select(IdeaRow.title, IdeaRow.description)).one())
+    # A textarea's line breaks travel as CRLF (as browsers send them) and are kept as the LF that was typed.
+    assert stored == (title, "Linje ét\nLinje to\t<img src=x onerror=alert(1)>")
+
+
+@pytest.mark.parametrize("field, value", [("title", "a\x00b"), ("name", "x\x1b[31m"), ("title", "t" * 201),
+                                          ("description", "d" * 20_001)])
+def test_control_characters_and_overlong_fields_are_refused(site, pool_id, field, value):
+    page = site.submit(pool_id, **{field: value})
+    assert page.status_code == 422 and [name for name, _ in summary(page)] == [field]
+    assert site.count(SubmissionRow) == 0
+
+
+def test_the_honeypot_refuses_and_stores_nothing(site, pool_id):
+    page = site.submit(pool_id, website="http://spam.example")
+    assert page.status_code == 400 and "Vi kunne ikke modtage idéen" in page.text
+    assert site.count(SubmissionRow) == 0 and site.mails() == []
+
+
+def test_the_rate_limit_answers_with_a_page_saying_until_when(engine, tmp_path):
+    site = Site(engine, tmp_path, submit_per_address=2)
+    site.services.create_pool(POOL, 1000, 2027, site.now)
+    pool_id = site.intake.pools(site.now)[0].id
+    assert [site.submit(pool_id, email=f"p{n}@example.dk").status_code for n in range(3)] == [200, 200, 429]
+    page = site.submit(pool_id, email="p9@example.dk")
+    assert page.status_code == 429 and "Prøv igen efter" in page.text
+    assert site.count(SubmissionRow) == 2
+
+
+def test_a_closed_pool_says_so_and_refuses(site, pool_id):
+    site.intake.set_intake(POOL, site.now, closes_at=site.now - timedelta(minutes=1))
+    page = site.client.get(f"/pools/{pool_id}/ideas/new")
+    assert page.status_code == 409 and "Puljen lukkede for idéer" in page.text and 'name="title"' not in page.text
+    posted = site.submit(pool_id)
+    assert posted.status_code == 409 and site.count(SubmissionRow) == 0
+
+
+def test_a_body_beyond_the_form_limit_is_refused_before_it_is_read(engine, tmp_path):
+    site = Site(engine, tmp_path, attachment_max_bytes=1024 * 1024, attachment_max_count=2, max_body_bytes=65536)
+    site.services.create_pool(POOL, 1000, 2027, site.now)
+    pool_id = site.intake.pools(site.now)[0].id
+    too_big = site.submit(pool_id, files=[("a.pdf", PDF + bytes(3 * 1024 * 1024), "application/pdf")])
+    assert too_big.status_code == 413 and site.count(SubmissionRow) == 0
+    one_file = site.submit(pool_id, files=[("a.pdf", PDF + bytes(1024 * 1024 - len(PDF)), "application/pdf")])
+    assert one_file.status_code == 200  # above the console's general limit, within the form's
+    huge_field = site.client.post("/login", data={"csrf_token": site.csrf(), "email": "x" * 100_000})
+    assert huge_field.status_code == 413  # every other page keeps the general limit
+
+
+def test_unknown_and_expired_links_get_a_clear_page(site, pool_id):
+    assert site.client.get("/submissions/confirm?token=nope").status_code == 410
+    posted = site.client.post("/submissions/confirm", data={"csrf_token": site.csrf(), "token": "nope"})
+    assert posted.status_code == 410
+    site.submit(pool_id)
+    site.now += timedelta(hours=73)
+    page = site.client.get(f"/submissions/confirm?token={site.link('/submissions/confirm')}")
+    assert page.status_code == 410 and "Dette link virker ikke" in page.text
+
+
+def test_a_confirmation_without_the_forms_csrf_field_is_refused(site, pool_id):
+    site.submit(pool_id)
+    forged = site.client.post("/submissions/confirm", data={"token": site.link("/submissions/confirm")})
+    assert forged.status_code == 403 and site.count(IdeaRow) == 0
+
+
+def test_my_ideas_after_signing_in_by_the_mailed_link_withdraw_and_download(site, pool_id):
+    assert site.client.get("/my-ideas", follow_redirects=False).headers["location"] == "/login?next=/my-ideas"
+    site.submit(pool_id)
+    site.confirm_latest()
+    site.sign_in("aase@example.dk")
+    page = site.client.get("/my-ideas")
+    assert "Grønne skolegårde" in page.text and "Modtaget – venter på screening" in page.text
+    idea_id = site.intake.my_ideas("aase@example.dk")[0].id
+    assert site.client.get(f"/my-ideas/{idea_id}/withdraw").status_code == 200
+    done = site.client.post(f"/my-ideas/{idea_id}/withdraw", data={"csrf_token": site.csrf(),
+                                                                   "reason": "Vi flytter"})
+    assert done.status_code == 200 and "Idéen er trukket tilbage." in done.text and "Trukket tilbage" in done.text
+    download = site.client.get("/my-ideas/export")
+    assert download.headers["content-disposition"].startswith("attachment")
+    document = json.loads(download.content)
+    assert document["email"] == "aase@example.dk" and document["ideas"][0]["stage"] == "withdrawn"
+
+
+def test_somebody_elses_idea_cannot_be_withdrawn(site, pool_id):
+    site.submit(pool_id)
+    site.confirm_latest()
+    idea_id = site.intake.my_ideas("aase@example.dk")[0].id
+    site.submit(pool_id, email="bo@example.dk", name="Bo")
+    site.confirm_latest()
+    site.sign_in("bo@example.dk")
+    assert site.client.get(f"/my-ideas/{idea_id}/withdraw").status_code == 404
+    refused = site.client.post(f"/my-ideas/{idea_id}/withdraw", data={"csrf_token": site.csrf(), "reason": ""})
+    assert refused.status_code == 404 and site.intake.my_ideas("aase@example.dk")[0].stage == "submitted"
+
+
+def test_attachments_are_downloads_for_staff_only(site, pool_id):
+    site.submit(pool_id, files=[("plan æ.pdf", PDF, "application/pdf")])
+    site.confirm_latest()
+    [file] = site.intake.my_ideas("aase@example.dk")[0].attachments
+    site.sign_in("aase@example.dk")
+    assert site.client.get(f"/attachments/{file.id}").status_code == 403  # the proposer is no staff
+    site.sign_in(COORDINATOR)
+    download = site.client.get(f"/attachments/{file.id}")
+    assert download.status_code == 200 and download.content == PDF
+    assert download.headers["content-type"] == "application/pdf"
+    assert download.headers["content-disposition"] == \
+        "attachment; filename=\"plan _.pdf\"; filename*=UTF-8''plan%20%C3%A6.pdf"
+    assert download.headers["x-content-type-options"] == "nosniff"
+    with site.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(RefusalRow)) == 1
+
+
+def test_the_privacy_and_accessibility_pages(engine, tmp_path, site):
+    privacy = site.client.get("/privacy")
+    assert privacy.status_code == 200 and "artikel 6, stk. 1, litra e" in privacy.text
+    assert site.client.get("/accessibility").status_code == 200
+    elsewhere = Site(engine, tmp_path, accessibility_url="https://www.was.digst.dk/ideaflow-kommune")
+    moved = elsewhere.client.get("/accessibility", follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "https://www.was.digst.dk/ideaflow-kommune"
+    assert 'href="https://www.was.digst.dk/ideaflow-kommune"' in elsewhere.client.get("/").text

@@ -1,0 +1,291 @@
+"""The public side: the start page with the pools open for ideas, the idea form, the confirmation page
+its mail links to, the proposer's "my ideas" (signed in by the mailed link), the accessibility and
+privacy pages, and attachments for staff.
+
+Every rule lives in the service layer (`app.state.intake`, `app.state.services`); these pages read
+forms, call it and show what it answers. A refused form comes back with its values (files must be
+chosen again: browsers never refill a file input), an error summary and status 422.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from ideaflow.config import Settings
+from ideaflow.intake import UnknownLink
+from ideaflow.privacy import PrivacyNotice, PrivacySettings, privacy_notice
+from ideaflow.signin import Account
+from states import formatting as fmt
+from states.errors import NotFound
+from states.intake import (
+    DESCRIPTION_MAX,
+    IntakeClosed,
+    IntakeStatus,
+    InvalidSubmission,
+    RateLimited,
+    Submission,
+    Upload,
+)
+from states.vocabulary import Language
+from web import pages
+from web.auth import signed_in
+from web.forms import CONTROL_CHARACTER, REQUIRED, TOO_LONG, Form, PostedForm
+from web.i18n import N_
+from web.security import CSRF_FIELD
+
+router = APIRouter()
+
+#: The form's hidden field that people never see and bots fill in.
+HONEYPOT = "website"
+#: The form's fields in the order they come on the page.
+FIELDS = ("title", "description", "department", "requested_dkk", "attachments", "name", "email", "proposer_kind")
+
+#: What each problem the service layer names looks like on the page.
+MESSAGES = {
+    "required": REQUIRED,
+    "too_long": TOO_LONG,
+    "control_character": CONTROL_CHARACTER,
+    "not_email": N_("Write an e-mail address, for example navn@example.dk."),
+    "amount_range": N_("Write an amount in whole kroner, at least 1."),
+    "not_whole_number": N_("Write the amount as a whole number of kroner, for example 250000."),
+    "above_grant_max": N_("The pool gives at most %(max_dkk)s."),
+    "choose_kind": N_("Choose whether you write as a citizen or as an employee."),
+    "too_many_files": N_("Attach at most %(max_count)s files."),
+    "file_type": N_("%(filename)s is not a PDF, a picture (PNG, JPEG, GIF, WebP) or an office document "
+                    "(Word, Excel, PowerPoint, OpenDocument)."),
+    "file_name_mismatch": N_("%(filename)s holds another kind of file than its name says; name it …%(expected)s."),
+    "file_too_large": N_("%(filename)s is larger than %(max_size)s."),
+    "empty_file": N_("%(filename)s is empty."),
+    "bad_filename": N_("A file's name is too long or holds control characters; rename the file."),
+}
+
+
+def _now(request: Request):
+    return request.app.state.clock()
+
+
+def _formatting(lang: str) -> dict:
+    """Amounts (whose parts never wrap apart, also at 320 px), moments and days, in the page's language."""
+    return {"kr": lambda amount: fmt.dkk(amount, lang).replace(" ", "\N{NO-BREAK SPACE}"),
+            "when": partial(fmt.moment, lang=lang), "date": partial(fmt.day, lang=lang)}
+
+
+def _render(request: Request, template: str, context: dict | None = None, status_code: int = 200) -> Response:
+    return pages.render(request, template, {**_formatting(pages.language(request)), **(context or {})},
+                        status_code=status_code)
+
+
+# -- the start page and the form ----------------------------------------------------------------------
+
+
+@router.get("/")
+def start(request: Request) -> Response:
+    """The pools open for ideas now, each with what it funds and a way to its form."""
+    return _render(request, "public_start.html", {"pools": request.app.state.intake.pools(_now(request))})
+
+
+@router.get("/pools/{pool_id}/ideas/new")
+def idea_form(request: Request, pool_id: int) -> Response:
+    pool = request.app.state.intake.pool(pool_id, _now(request))
+    return _form_page(request, pool, Form({"proposer_kind": ""}),
+                      status_code=200 if pool.status == IntakeStatus.OPEN else 409)
+
+
+def _form_page(request: Request, pool, form: Form, status_code: int = 200) -> Response:
+    settings = request.app.state.settings
+    lang = pages.language(request)
+    return _render(request, "idea_form.html", {
+        "pool": pool, "form": form, "honeypot": HONEYPOT, "max_files": settings.attachment_max_count,
+        "max_size": _size(settings.attachment_max_bytes, lang), "description_max": DESCRIPTION_MAX,
+        "notice": request.app.state.privacy(lang),
+    }, status_code=status_code)
+
+
+@router.post("/pools/{pool_id}/ideas/new")
+async def submit_idea(request: Request, pool_id: int) -> Response:
+    """Read the multipart form here (async: files), then hand it to the synchronous part in a thread."""
+    data = await request.form()
+    values = {k: v for k, v in data.items() if isinstance(v, str) and k != CSRF_FIELD}
+    uploads = [Upload(f.filename or "", await f.read()) for f in data.getlist("attachments")
+               if isinstance(f, UploadFile) and (f.filename or f.size)]  # an empty file input sends a nameless part
+    return await run_in_threadpool(_submit_idea, request, pool_id, Form(values), uploads)
+
+
+def _submit_idea(request: Request, pool_id: int, form: Form, uploads: list[Upload]) -> Response:
+    intake = request.app.state.intake
+    now = _now(request)
+    pool = intake.pool(pool_id, now)
+    if form.value(HONEYPOT):
+        # A field no person sees was filled in: a robot, or a browser's overeager autofill. Nothing is
+        # stored; a person is told how to go on.
+        return _render(request, "idea_refused.html", {"pool": pool, "reason": "honeypot"}, status_code=400)
+    requested = _amount(form)
+    submission = Submission(
+        title=form.value("title"), description=typed(form.value("description")), name=form.value("name"),
+        email=form.value("email").strip(), proposer_kind=form.value("proposer_kind"),
+        department=form.value("department"), requested_dkk=requested, attachments=tuple(uploads))
+    lang = pages.language(request)
+    try:
+        if form.errors:  # the amount could not be read: show it with whatever else is wrong
+            intake.check(pool_id, submission)
+            return _form_page(request, pool, form, status_code=422)
+        receipt = intake.submit(pool_id, submission, client=request.client.host if request.client else "unknown",
+                                lang=Language(lang), now=now)
+    except InvalidSubmission as invalid:
+        _collect(form, invalid, lang)
+        return _form_page(request, pool, form, status_code=422)
+    except IntakeClosed:
+        return _form_page(request, intake.pool(pool_id, now), form, status_code=409)
+    except RateLimited as limited:
+        return _render(request, "idea_refused.html", {"pool": pool, "reason": "limited",
+                                                      "retry_after": limited.values["retry_after"]},
+                       status_code=429)
+    return _render(request, "idea_received.html", {"receipt": receipt})
+
+
+def typed(text: str) -> str:
+    """A textarea's text as the person typed it: browsers send every line break of a textarea as CRLF
+    (HTML's form submission value), while the text itself has LF; a lone CR is left as sent."""
+    return text.replace("\r\n", "\n")
+
+
+def _amount(form: Form) -> int | None:
+    raw = form.value("requested_dkk").strip().removesuffix("kr.").removesuffix("kr").replace(".", "").replace(" ", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 13:
+        form.error("requested_dkk", MESSAGES["not_whole_number"])
+        return None
+    return int(raw)
+
+
+def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
+    """Every problem the service layer found, on its field, with the page's words, in the form's order
+    (the error summary lists them as the fields come)."""
+    for problem in invalid.problems:
+        params = dict(problem.params)
+        if "max_dkk" in params:
+            params["max_dkk"] = fmt.dkk(params["max_dkk"], lang)
+        if "max_bytes" in params:
+            params["max_size"] = _size(params["max_bytes"], lang)
+        form.error(problem.field, MESSAGES.get(problem.code, REQUIRED), **params)
+    form.errors = {name: form.errors[name] for name in FIELDS if name in form.errors}
+
+
+def _size(n_bytes: int, lang: str) -> str:
+    megabytes = n_bytes / (1024 * 1024)
+    number = f"{megabytes:.1f}".rstrip("0").rstrip(".")
+    return (number.replace(".", ",") if lang == "da" else number) + " MB"
+
+
+# -- confirming ---------------------------------------------------------------------------------------
+
+
+@router.get("/submissions/confirm")
+def confirm_page(request: Request, token: str = "") -> Response:
+    """The page the mailed link opens. Opening it registers nothing: mail scanners open links too."""
+    try:
+        pending = request.app.state.intake.pending(token, _now(request))
+    except UnknownLink:
+        return _render(request, "submission_expired.html", status_code=410)
+    return _render(request, "submission_confirm.html", {"pending": pending, "token": token})
+
+
+@router.post("/submissions/confirm")
+def confirm(request: Request, form: PostedForm) -> Response:
+    try:
+        confirmation = request.app.state.intake.confirm(form.value("token"), _now(request))
+    except UnknownLink:
+        return _render(request, "submission_expired.html", status_code=410)
+    return _render(request, "submission_confirmed.html", {"confirmation": confirmation})
+
+
+# -- the proposer's own pages ----------------------------------------------------------------------------
+
+
+@router.get("/my-ideas")
+def my_ideas(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    lang = pages.language(request)
+    return _render(request, "my_ideas.html",
+                   {"ideas": request.app.state.intake.my_ideas(person.email, Language(lang))})
+
+
+@router.get("/my-ideas/{idea_id}/withdraw")
+def withdraw_page(request: Request, idea_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    return _render(request, "withdraw.html", {"idea": _own_idea(request, person, idea_id), "form": Form({})})
+
+
+@router.post("/my-ideas/{idea_id}/withdraw")
+def withdraw(request: Request, idea_id: int, person: Annotated[Account, Depends(signed_in)],
+             form: PostedForm) -> Response:
+    idea = _own_idea(request, person, idea_id)
+    reason = typed(form.text("reason", max_length=5000, multiline=True))
+    if form.errors:
+        return _render(request, "withdraw.html", {"idea": idea, "form": form}, status_code=422)
+    request.app.state.services.withdraw(idea_id, person.email, _now(request), reason)
+    return RedirectResponse("/my-ideas?status=withdrawn", status_code=303)
+
+
+def _own_idea(request: Request, person: Account, idea_id: int):
+    """The person's own idea, or the 404 anybody gets for an idea that is not theirs."""
+    for idea in request.app.state.intake.my_ideas(person.email, Language(pages.language(request))):
+        if idea.id == idea_id:
+            return idea
+    raise NotFound(f"idea {idea_id} is not one of {person.email}'s")
+
+
+@router.get("/my-ideas/export")
+def export(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    """Everything ideaflow holds about the proposer, as a JSON file (GDPR art. 15)."""
+    document = request.app.state.intake.export(person.email, _now(request), Language(pages.language(request)))
+    return Response(json.dumps(document, ensure_ascii=False, indent=2), media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="ideaflow-my-data.json"'})
+
+
+# -- attachments, for staff ----------------------------------------------------------------------------
+
+
+@router.get("/attachments/{attachment_id}")
+def attachment(request: Request, attachment_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    """A file that came with an idea, as a download (never shown inline: `nosniff` comes with every answer)."""
+    file = request.app.state.intake.attachment(attachment_id, person.email, _now(request))
+    ascii_name = file.filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    return Response(file.content, media_type=file.media_type, headers={
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file.filename)}",
+        "Cache-Control": "no-store"})
+
+
+# -- the pages every public page links to ---------------------------------------------------------------
+
+
+@router.get("/privacy")
+def privacy(request: Request) -> Response:
+    return _render(request, "privacy.html", {"notice": request.app.state.privacy(pages.language(request))})
+
+
+@router.get("/accessibility")
+def accessibility(request: Request) -> Response:
+    """ideaflow's own statement, unless the municipality published one elsewhere (WAS-Tool) and set its address."""
+    published = request.app.state.settings.accessibility_url
+    if published != "/accessibility":
+        return RedirectResponse(published, status_code=303)
+    return _render(request, "accessibility.html")
+
+
+def privacy_texts(settings: Settings) -> Callable[[str], PrivacyNotice]:
+    """The notice per language for these settings, made once (a broken texts file stops the start-up)."""
+    privacy_settings = PrivacySettings(
+        controller=settings.privacy_controller, contact=settings.privacy_contact, dpo=settings.privacy_dpo,
+        expiry_hours=settings.submission_expiry_hours, rate_window_minutes=settings.submit_window_minutes,
+        notice_file=settings.privacy_notice_file)
+    notices = {lang: privacy_notice(privacy_settings, lang) for lang in ("da", "en")}
+    return lambda lang: notices.get(lang, notices["da"])
