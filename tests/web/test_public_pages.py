@@ -58,12 +58,17 @@ class Site:
                                 files=[("attachments", f) for f in files] or None)
 
     def mails(self) -> list:
-        return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-                for p in sorted(self.mail_dir.glob("*.eml"))] if self.mail_dir.exists() else []
+        """The delivered mail, oldest first (files are named by a random key, so by the time written)."""
+        if not self.mail_dir.exists():
+            return []
+        files = sorted(self.mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+        return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]
 
-    def link(self, path: str) -> str:
-        """The token of the newest mailed link to `path`."""
+    def link(self, path: str, to: str | None = None) -> str:
+        """The token of the newest mailed link to `path` (in mail to `to`, if given)."""
         for message in reversed(self.mails()):
+            if to and message["To"].addresses[0].addr_spec != to:
+                continue
             found = re.search(rf"http://testserver{re.escape(path)}\?token=([A-Za-z0-9_-]+)",
                               message.get_body(("plain",)).get_content())
             if found:
@@ -77,7 +82,7 @@ class Site:
     def sign_in(self, address: str) -> None:
         self.client.post("/login", data={"csrf_token": self.csrf(), "email": address, "next": "/my-ideas"})
         answer = self.client.post("/login/continue", data={"csrf_token": self.csrf(),
-                                                           "token": self.link("/login/continue")})
+                                                           "token": self.link("/login/continue", to=address)})
         assert answer.status_code == 200 and "<h1>" in answer.text, answer.text  # followed to the next page
 
     def count(self, table) -> int:
