@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from ideaflow.digests import Cadence
+    from ideaflow.inbox import Reviewing
     from ideaflow.intake import Intake
+    from ideaflow.pilots import Pilots
     from ideaflow.services import Services
     from ideaflow.signin import SignIn
     from notifications.delivery import Transport
@@ -61,6 +63,20 @@ class Container:
     @cached_property
     def views(self) -> ReadModels:
         return ReadModels(self.engine)
+
+    @cached_property
+    def reviewing(self) -> Reviewing:
+        """The reviewer's inbox and review form (saving a review is `services.review`)."""
+        from ideaflow.inbox import Reviewing
+
+        return Reviewing(self.engine)
+
+    @cached_property
+    def pilots(self) -> Pilots:
+        """A follow-up group's view of the pilots it follows."""
+        from ideaflow.pilots import Pilots
+
+        return Pilots(self.engine)
 
     @cached_property
     def digest_cadence(self) -> Cadence:

@@ -19,11 +19,11 @@ from statistics import fmean, pstdev
 from typing import TYPE_CHECKING
 
 from states.criteria import Criterion
-from states.rules import coordinates
+from states.rules import Action, coordinates, may, stage_allows
 from states.vocabulary import Gate
 
 if TYPE_CHECKING:
-    from states.model import Person, Pool, Review
+    from states.model import Idea, Person, Pool, Review
 
 
 def _by(review: Review, person: Person) -> bool:
@@ -39,6 +39,22 @@ def counting(reviews: Sequence[Review]) -> list[Review]:
             newest[key] = review
     chosen = {id(review) for review in newest.values()}
     return [review for review in reviews if id(review) in chosen]
+
+
+def asked(idea: Idea, reviewers: Sequence[Person]) -> list[Person]:
+    """Whom the idea's open screening or funding gate asks for a review: the reviewers a coordinator
+    asked, or, when nobody was asked, every one of `reviewers` (the pool's); either way only those who
+    may review it now (not its proposer, nobody who declared a conflict). Review requests, reminders,
+    the inbox and "x of y done" all count these."""
+    if not stage_allows(Action.REVIEW, idea):
+        return []
+    return [p for p in (idea.assigned or reviewers) if may(p, Action.REVIEW, idea)]
+
+
+def done(idea: Idea, asked_reviewers: Sequence[Person]) -> list[Person]:
+    """Those of `asked_reviewers` whose review of the open gate counts (a draft is not done)."""
+    reviewed = {r.reviewer.email for r in counting(idea.reviews)}
+    return [p for p in asked_reviewers if p.email in reviewed]
 
 
 def readable_by(viewer: Person, pool: Pool, reviews: Sequence[Review]) -> list[Review]:

@@ -33,6 +33,8 @@ STATUS = {
     "language": N_("The language is changed."),
     "saved": N_("Your preferences are saved."),
     "withdrawn": N_("The idea is withdrawn."),
+    "review_saved": N_("Your review is saved as unfinished. It counts for nothing until you submit it."),
+    "review_submitted": N_("Your review is submitted. You may revise it until the gate is decided."),
 }
 
 # The person's places (ideaflow.signin.places): name and what it is for.

@@ -1,0 +1,172 @@
+"""The reviewer's side of a gate: the inbox of ideas waiting for their review, and the review form.
+
+    reviewing = container.reviewing
+    reviewing.inbox("lars@taarnby.dk", now)             # what waits for Lars, soonest deadline first
+    reviewing.form(idea_id, "lars@taarnby.dk", now)     # the form's data, or a refusal
+    reviewing.check(idea_id, "lars@taarnby.dk", now)    # the same checks, before a posted review is saved
+
+Saving a review is `Services.review` (the same use case as `ideaflow review`). What waits for whom
+is the domain's answer (`states.reviews.asked`: the reviewers a coordinator asked, or every reviewer
+of the pool when nobody was asked), and what a reviewer may read of the others' reviews is the blind
+rule of `ideaflow.views.idea_view`; this module only gathers them for the pages.
+
+Every object is checked against the person: an idea they may not see at all (another pool's) is
+reported as unknown, exactly like an idea that does not exist, and one they see but may not review
+(their own, a declared conflict, a coordinator who does not review, a gate already decided) is
+refused with its reason. Either attempt is recorded in the refusals audit.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, select
+
+from ideaflow.digests import GATE_STAGES, scope_of
+from ideaflow.views import CriterionSpreadView, ReviewView, idea_view
+from states.errors import InvalidTransition, NotAllowed, NotFound, Refused
+from states.model import Idea, Person
+from states.reviews import asked, done
+from states.rules import Action, Sight, require, sight, stage_allows
+from states.vocabulary import Role
+from storage.tables import IdeaRow
+from storage.unit_of_work import UnitOfWork
+
+
+class InboxLine(BaseModel):
+    """One idea waiting for the reviewer. `status`: `to_do` (nothing saved), `unfinished` (a draft
+    only), `submitted` (theirs counts; they may still revise it until the gate is decided).
+    `done` of `asked` reviewers have a review that counts."""
+
+    id: int
+    title: str
+    pool: str
+    gate: str
+    round: int
+    deadline: datetime | None
+    overdue: bool
+    status: str
+    asked: int
+    done: int
+
+
+class CriterionField(BaseModel):
+    """A criterion as the form asks it; `index` names its fields (`score-<index>`, `must-<index>`)."""
+
+    index: int
+    name: str
+    weight: float
+    must_meet: bool
+    description: str
+
+
+class ReviewForm(BaseModel):
+    """What the review form shows: the idea, the pool's criteria, the reviewer's newest version of this
+    gate and round (to pre-fill: a draft or their submitted review), and the other reviewers' counting
+    reviews with the per-criterion spread — empty until the reviewer has submitted their own."""
+
+    id: int
+    title: str
+    description: str
+    pool: str
+    gate: str
+    round: int
+    deadline: datetime | None
+    requested_dkk: int | None
+    departments: list[str]
+    criteria: list[CriterionField]
+    current: ReviewView | None
+    submitted: bool
+    others: list[ReviewView]
+    spread: list[CriterionSpreadView]
+    asked: int
+    done: int
+
+
+class Reviewing:
+    """The reviewer's read models, bound to one database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def inbox(self, email: str, now: datetime) -> list[InboxLine]:
+        """The ideas whose open screening or funding gate asks `email` for a review (on the pools they
+        review), soonest deadline first; a submitted review stays listed, revisable, until the decision."""
+        with UnitOfWork(self.engine, read_only=True) as uow:
+            person = uow.people.get(email)
+            scope = scope_of(person, Role.REVIEWER)
+            if scope is False:
+                return []
+            query = select(IdeaRow.id).where(IdeaRow.stage.in_(GATE_STAGES)).order_by(IdeaRow.deadline, IdeaRow.id)
+            if scope is not None:
+                query = query.where(IdeaRow.pool_id.in_(scope))
+            ideas = uow.ideas.load(uow.session.scalars(query))
+            lines = []
+            for idea in ideas.values():
+                waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))
+                if not any(p.email == person.email for p in waiting):
+                    continue
+                mine = [r for r in idea.reviews if r.reviewer.email == person.email]
+                status = ("submitted" if any(r.submitted for r in mine) else "unfinished" if mine else "to_do")
+                lines.append(InboxLine(
+                    id=idea.id, title=idea.title, pool=idea.pool.name, gate=idea.open_gate, round=idea.gate_round,
+                    deadline=idea.deadline, overdue=idea.deadline is not None and idea.deadline < now,
+                    status=status, asked=len(waiting), done=len(done(idea, waiting)),
+                ))
+            return lines
+
+    def form(self, idea_id: int, email: str, now: datetime) -> ReviewForm:
+        """The review form's data for `email`, after the checks of `check`."""
+        with self._refusals_recorded(idea_id, email, now), UnitOfWork(self.engine, read_only=True) as uow:
+            person, idea = uow.people.get(email), uow.ideas.get(idea_id)
+            _require_reviewable(person, idea)
+            waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))
+            asked_count, done_count = len(waiting), len(done(idea, waiting))
+        view = idea_view(self.engine, idea_id, viewer=email)  # the blind rule decides what is read
+        gate, round_ = idea.open_gate, idea.gate_round
+        here = [r for r in view.reviews if (r.gate, r.round) == (gate, round_)]
+        mine = [r for r in here if r.reviewer == email]
+        submitted = any(r.submitted for r in mine)
+        return ReviewForm(
+            id=idea.id, title=idea.title, description=idea.description, pool=idea.pool.name, gate=gate,
+            round=round_, deadline=idea.deadline, requested_dkk=idea.requested_dkk,
+            departments=list(idea.departments),
+            criteria=[CriterionField(index=i, name=c.name, weight=c.weight, must_meet=c.must_meet,
+                                     description=c.description) for i, c in enumerate(idea.pool.criteria)],
+            current=max(mine, key=lambda r: r.version, default=None), submitted=submitted,
+            others=[r for r in here if r.reviewer != email and r.counts],
+            spread=[s for s in view.criteria_summary if (s.gate, s.round) == (gate, round_)] if submitted else [],
+            asked=asked_count, done=done_count,
+        )
+
+    def check(self, idea_id: int, email: str, now: datetime) -> None:
+        """Refuse, and record the attempt, unless `email` may review the idea now: NotFound when they may
+        not even see it (as for an idea that does not exist), NotAllowed when they see it but may not
+        review it (own idea, conflict, no reviewer role on its pool), InvalidTransition when no
+        screening or funding gate is open (already decided)."""
+        with self._refusals_recorded(idea_id, email, now), UnitOfWork(self.engine, read_only=True) as uow:
+            _require_reviewable(uow.people.get(email), uow.ideas.get(idea_id))
+
+    @contextmanager
+    def _refusals_recorded(self, idea_id: int, email: str, now: datetime):
+        """Record a refused attempt in the refusals audit (its own transaction), then refuse; an idea
+        the person may not see is refused as unknown, so its existence is not given away."""
+        try:
+            yield
+        except Refused as refusal:
+            with UnitOfWork(self.engine) as uow:
+                uow.people.record_refusal(uow.people.get(email), "review", idea_id, str(refusal), now)
+                uow.commit(now)
+            if isinstance(refusal, NotAllowed) and refusal.code == "not_allowed.sight":
+                raise NotFound("idea.unknown", field="idea", idea=idea_id) from None
+            raise
+
+
+def _require_reviewable(person: Person, idea: Idea) -> None:
+    if sight(person, idea) == Sight.NONE:
+        raise NotAllowed("not_allowed.sight", person=person.email, idea=idea.id, pool=idea.pool.name)
+    require(person, Action.REVIEW, idea)
+    if not stage_allows(Action.REVIEW, idea):
+        raise InvalidTransition("gate.no_review_gate", stage=idea.stage)

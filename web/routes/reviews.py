@@ -1,0 +1,125 @@
+"""The reviewer's pages: the inbox (`/inbox`) and the review form (`/ideas/{id}/review`).
+
+What waits for whom, what a reviewer may read and whether they may review at all are the service
+layer's answers (`ideaflow.inbox.Reviewing`); a review is saved by `Services.review`, the use case of
+`ideaflow review`. An idea of a pool the person does not work in answers 404, like an idea that does
+not exist; one they see but may not review answers with the reason (403, or 409 once the gate is
+decided). Both attempts are in the refusals audit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ideaflow.inbox import ReviewForm
+from ideaflow.signin import Account
+from states.criteria import MAX_SCORE, MIN_SCORE
+from states.errors import BadInput, NotAllowed, Refused
+from states.messages import render
+from web import pages
+from web.auth import signed_in
+from web.forms import Form, PostedForm
+from web.i18n import N_
+from web.routes.words import formatters
+
+router = APIRouter()
+
+CHOOSE_SCORE = N_("Choose a score from 1 to 5 for %(criterion)s.")
+ANSWER_MUST = N_("Answer yes or no for %(criterion)s.")
+SCORES = [str(score) for score in range(MIN_SCORE, MAX_SCORE + 1)]
+
+
+@router.get("/inbox")
+def inbox(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    """The ideas waiting for the person's review, soonest deadline first."""
+    lines = request.app.state.container.reviewing.inbox(person.email, request.app.state.clock())
+    return pages.render(request, "inbox.html", {"lines": lines, **formatters(request)})
+
+
+@router.get("/ideas/{idea_id}/review")
+def review_form(request: Request, idea_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    """The form, pre-filled with the reviewer's newest version (a draft, or the review they may revise)."""
+    try:
+        review = request.app.state.container.reviewing.form(idea_id, person.email, request.app.state.clock())
+    except Refused as refusal:
+        return _refused(request, refusal)
+    return _page(request, review, _prefilled(review))
+
+
+@router.post("/ideas/{idea_id}/review")
+def save_review(request: Request, idea_id: int, person: Annotated[Account, Depends(signed_in)],
+                form: PostedForm) -> Response:
+    """Save unfinished (a draft, counting for nothing) or submit; a submission that misses a score or a
+    must-meet answer comes back (422) with each missing field marked."""
+    container, now = request.app.state.container, request.app.state.clock()
+    try:
+        review = container.reviewing.form(idea_id, person.email, now)
+    except Refused as refusal:
+        return _refused(request, refusal)
+    draft = form.value("save") == "draft"
+    scores, must_meet = {}, {}
+    for criterion in review.criteria:
+        score = form.value(f"score-{criterion.index}")
+        if score in SCORES:
+            scores[criterion.name] = int(score)
+        elif score:
+            form.error(f"score-{criterion.index}", CHOOSE_SCORE, criterion=criterion.name)
+        answer = form.value(f"must-{criterion.index}")
+        if criterion.must_meet and answer in ("yes", "no"):
+            must_meet[criterion.name] = answer == "yes"
+        elif criterion.must_meet and answer:
+            form.error(f"must-{criterion.index}", ANSWER_MUST, criterion=criterion.name)
+    comment = form.text("comment", max_length=5000, multiline=True)
+    if form.errors:
+        return _page(request, review, form, status_code=422)
+    try:
+        container.services.review(idea_id, person.email, scores, now, must_meet, comment, draft=draft)
+    except BadInput as error:
+        if error.code.startswith("review.incomplete_"):
+            _mark_missing(form, review, error)
+        else:
+            form.failed(error, {"comment": ("comment", N_("Comment"))})
+        return _page(request, review, form, status_code=422)
+    except Refused as refusal:  # the gate was decided, or a conflict declared, since the form was read
+        return _refused(request, refusal)
+    status = "review_saved" if draft else "review_submitted"
+    return RedirectResponse(f"/ideas/{idea_id}/review?status={status}", status_code=303)
+
+
+def _mark_missing(form: Form, review: ReviewForm, error: BadInput) -> None:
+    """Put the domain's list of what a submission lacks on the fields concerned, in the form's order."""
+    unscored, unanswered = set(error.values.get("unscored", ())), set(error.values.get("unanswered", ()))
+    for criterion in review.criteria:
+        if criterion.name in unscored:
+            form.error(f"score-{criterion.index}", CHOOSE_SCORE, criterion=criterion.name)
+        if criterion.name in unanswered:
+            form.error(f"must-{criterion.index}", ANSWER_MUST, criterion=criterion.name)
+
+
+def _prefilled(review: ReviewForm) -> Form:
+    current = review.current
+    if current is None:
+        return Form({})
+    values = {"comment": current.comment}
+    for criterion in review.criteria:
+        if criterion.name in current.scores:
+            values[f"score-{criterion.index}"] = str(current.scores[criterion.name])
+        if criterion.name in current.must_meet:
+            values[f"must-{criterion.index}"] = "yes" if current.must_meet[criterion.name] else "no"
+    return Form(values)
+
+
+def _page(request: Request, review: ReviewForm, form: Form, *, status_code: int = 200) -> Response:
+    return pages.render(request, "review.html",
+                        {"review": review, "form": form, "scores": [(s, s) for s in SCORES], **formatters(request)},
+                        status_code=status_code)
+
+
+def _refused(request: Request, refusal: Refused) -> Response:
+    """The reason, in the reader's language: 403 for who they are, 409 for where the idea is."""
+    lang = pages.language(request)
+    return pages.render(request, "review_refused.html", {"reason": render(refusal, lang)},
+                        status_code=403 if isinstance(refusal, NotAllowed) else 409)

@@ -1,0 +1,47 @@
+"""Words and formats the reviewer's and the follower's pages share, in the reader's language.
+
+`formatters(request)` gives a template `moment`, `day`, `dkk` and `score` (Danish formats, Copenhagen
+time) and `word(kind, value)` for the lifecycle's codes (stage, gate, history action, outcome).
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from states import formatting
+from web import i18n, pages
+from web.i18n import N_
+
+WORDS = {
+    "stage": {
+        "submitted": N_("submitted, waiting for screening"), "screened": N_("screened, waiting for funding"),
+        "funded": N_("funded, pilot being planned"), "piloting": N_("pilot running"),
+        "evaluated": N_("evaluated"), "rejected": N_("stopped"), "withdrawn": N_("withdrawn"),
+        "on_hold": N_("on hold"),
+    },
+    "gate": {"screening": N_("screening"), "funding": N_("funding")},
+    "action": {
+        "submit": N_("The idea was submitted"), "go:screened": N_("The idea passed screening"),
+        "go:funded": N_("The idea was funded"), "kill": N_("The idea was stopped"),
+        "hold": N_("The idea was put on hold"), "resume": N_("Work on the idea was resumed"),
+        "recycle": N_("The idea was sent back for revision"), "withdraw": N_("The idea was withdrawn"),
+        "lapse": N_("The screening deadline passed and the idea lapsed"),
+        "plan_pilot": N_("The pilot was planned"), "replan_pilot": N_("The pilot plan was changed"),
+        "start_pilot": N_("The pilot started"), "open_evaluation": N_("The pilot ended and its evaluation began"),
+        "evaluate": N_("The pilot was evaluated"),
+    },
+    "outcome": {"scale": N_("to be scaled up"), "adjust": N_("to be adjusted"), "stop": N_("stopped")},
+    "status": {"to_do": N_("Not started"), "unfinished": N_("Unfinished"),
+               "submitted": N_("Submitted (you may revise it)")},
+}
+
+
+def formatters(request: Request) -> dict:
+    lang = pages.language(request)
+    return {
+        "moment": lambda value: formatting.moment(value, lang),
+        "day": lambda value: formatting.day(value, lang),
+        "dkk": lambda value: formatting.dkk(value, lang),
+        "score": lambda value: formatting.score(value, lang),
+        "word": lambda kind, value: i18n.gettext(lang, WORDS[kind][value]) if value in WORDS[kind] else value,
+    }
