@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ideaflow.inbox import Reviewing
     from ideaflow.intake import Intake
     from ideaflow.pilots import Pilots
+    from ideaflow.portfolio import Portfolio
     from ideaflow.services import Services
     from ideaflow.signin import SignIn
     from notifications.delivery import Transport
@@ -77,6 +78,13 @@ class Container:
         from ideaflow.pilots import Pilots
 
         return Pilots(self.engine)
+
+    @cached_property
+    def portfolio(self) -> Portfolio:
+        """The coordinator's portfolio: filtered, counted, sorted, paged, exported; previous and next."""
+        from ideaflow.portfolio import Portfolio
+
+        return Portfolio(self.engine)
 
     @cached_property
     def digest_cadence(self) -> Cadence:

@@ -112,6 +112,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                 "da": _MAY_NOT["da"] + "det må kun en {role} i puljen '{pool}'"},
     "not_allowed.sight": {"en": "{person} may not see idea {idea} of pool '{pool}'",
                           "da": "{person} må ikke se idé {idea} i puljen '{pool}'"},
+    "not_allowed.portfolio": {"en": "{person} has no portfolio: only a coordinator or an administrator has one",
+                              "da": "{person} har ingen portefølje: den har kun koordinatorer og administratorer"},
     # -- the lifecycle and the gates (states.lifecycle, states.model) ---------------------------------
     "transition.impossible": {"en": "cannot {trigger} an idea that is {stage}",
                               "da": "en idé, der er {stage}, kan ikke {trigger}"},

@@ -1,0 +1,455 @@
+"""The coordinator's portfolio: the ideas of the pools a person coordinates (every pool for an
+administrator), filtered, counted per stage, sorted and paged in SQL, exported, and walked through
+one idea at a time (previous and next within the filtered list).
+
+A filter is a plain value (`PortfolioFilter`) that round-trips through a URL's query, so the web
+keeps it in the address bar, the idea page gets it back from the portfolio's links (`?from=…`), and
+an export or a neighbour lookup sees exactly the list the coordinator saw. Who sees which pools is
+`states.rules`' answer (`coordinates`, `may_administer`), asked here once per call; the pools then
+become one `pool_id IN (…)` condition, so a coordinator of pool A never sees a pool B idea, whatever
+the URL says.
+
+Everything is one read-only unit of work per call and a bounded number of queries: the page's
+counts per stage (one GROUP BY on the `(pool_id, stage)` index, which also gives the total), its
+rows (ORDER BY … LIMIT/OFFSET), and two small queries for the page's reviewers asked and answered.
+That keeps the first page of 100,000 ideas a few milliseconds of database work (benchmarks/).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, String, and_, case, cast, exists, false, func, not_, or_, select
+
+from states.errors import NotAllowed
+from states.model import Person
+from states.rules import coordinates, may_administer
+from states.vocabulary import COPENHAGEN, Gate, Role, Stage
+from storage.tables import IdeaRow, PersonRow, PoolRow, ReviewAssignmentRow, ReviewRow, RoleGrantRow
+from storage.unit_of_work import UnitOfWork
+
+PER_PAGE = 25
+MAX_TEXT = 200
+#: What the list may be sorted by (a leading "-" in the query sorts descending); missing values last.
+SORTS = ("deadline", "submitted", "title", "requested", "id")
+#: The gate open in each stage (the evaluation gate opens in `piloting` once the pilot has ended).
+_REVIEW_GATE = case((IdeaRow.stage == Stage.SUBMITTED.value, Gate.SCREENING.value),
+                    (IdeaRow.stage == Stage.SCREENED.value, Gate.FUNDING.value), else_=None)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioFilter:
+    """What the coordinator asked to see: filters, sort order and page, as kept in the URL's query.
+
+    Parsing is lenient: an unknown or malformed value is dropped (the list shows more, never an
+    error page for a hand-edited address); the pools a person may see are enforced apart from it.
+    """
+
+    pool: int | None = None
+    stage: Stage | None = None
+    gate: Gate | None = None
+    overdue: bool = False
+    reviewer: int | None = None
+    department: str = ""
+    text: str = ""
+    sort: str = "deadline"
+    descending: bool = False
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> PortfolioFilter:
+        sort = query.get("sort", "")
+        return cls(
+            pool=_whole(query.get("pool")),
+            stage=Stage(query["stage"]) if query.get("stage") in Stage._value2member_map_ else None,
+            gate=Gate(query["gate"]) if query.get("gate") in Gate._value2member_map_ else None,
+            overdue=query.get("overdue") in ("1", "yes", "on", "true"),
+            reviewer=_whole(query.get("reviewer")),
+            department=_clean(query.get("department", "")),
+            text=_clean(query.get("text", "")),
+            sort=sort.removeprefix("-") if sort.removeprefix("-") in SORTS else "deadline",
+            descending=sort.startswith("-") and sort.removeprefix("-") in SORTS,
+            page=max(_whole(query.get("page")) or 1, 1),
+        )
+
+    def query(self, *, page: bool = True) -> list[tuple[str, str]]:
+        """The filter as query pairs, only what differs from the defaults (short, readable URLs)."""
+        pairs = [("pool", self.pool), ("stage", self.stage), ("gate", self.gate),
+                 ("overdue", "1" if self.overdue else None),
+                 ("reviewer", self.reviewer), ("department", self.department or None), ("text", self.text or None),
+                 ("sort", self.sort_key if self.sort_key != "deadline" else None),
+                 ("page", self.page if page and self.page > 1 else None)]
+        return [(name, str(value)) for name, value in pairs if value is not None]
+
+    @property
+    def sort_key(self) -> str:
+        return ("-" if self.descending else "") + self.sort
+
+    def but(self, **changes: Any) -> PortfolioFilter:
+        """This filter with some values changed (and back on the first page unless `page` is given)."""
+        return replace(self, **{"page": 1, **changes})
+
+
+def _whole(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 12 else None
+
+
+def _clean(value: str) -> str:
+    """Typed text as a search term: printable, trimmed, at most MAX_TEXT characters."""
+    return "".join(c for c in value if c.isprintable()).strip()[:MAX_TEXT]
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioLine:
+    """One idea as the portfolio lists and exports it. `asked`/`answered`: reviewers asked at the
+    open review gate's current round, and how many of them have submitted a review there."""
+
+    id: int
+    title: str
+    pool: str
+    stage: Stage
+    open_gate: Gate | None
+    deadline: datetime | None
+    overdue: bool
+    requested_dkk: int | None
+    allocated_dkk: int | None
+    departments: tuple[str, ...]
+    submitted_at: datetime
+    asked: int = 0
+    answered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """An option of a filter: its value in the query and what it is called."""
+
+    value: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioPage:
+    filter: PortfolioFilter
+    lines: list[PortfolioLine]
+    total: int
+    #: Ideas per stage for the filter without its stage (every stage, zeros included, in lifecycle order).
+    counts: dict[Stage, int]
+    pages: int
+    pools: list[Choice]
+    reviewers: list[Choice]
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """The ideas before and after one idea in a filtered, sorted portfolio (None at either end)."""
+
+    filter: PortfolioFilter
+    previous: Neighbour | None
+    next: Neighbour | None
+
+
+@dataclass
+class _Scope:
+    """The pools a person sees in their portfolio, and the conditions a filter adds."""
+
+    person: Person
+    pools: list[Choice]
+    every_pool: bool
+    conditions: list[ColumnElement[bool]] = field(default_factory=list)
+
+
+class Portfolio:
+    """The portfolio read model, bound to one engine (the container's `portfolio`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def page(self, viewer: str, wanted: PortfolioFilter, now: datetime, *, per_page: int = PER_PAGE) -> PortfolioPage:
+        """One page of `viewer`'s portfolio. Refused (and recorded) for a person who coordinates no pool."""
+        with UnitOfWork(self.engine, read_only=True) as uow:
+            scope = self._scope(uow, viewer, wanted, now)
+            counted = dict(uow.session.execute(
+                select(IdeaRow.stage, func.count()).where(*scope.conditions).group_by(IdeaRow.stage)).all())
+            counts = {stage: counted.get(stage.value, 0) for stage in Stage}
+            total = counts[wanted.stage] if wanted.stage else sum(counts.values())
+            pages = max((total + per_page - 1) // per_page, 1)
+            shown = replace(wanted, page=min(wanted.page, pages))
+            conditions = [*scope.conditions, *([IdeaRow.stage == shown.stage.value] if shown.stage else [])]
+            rows = uow.session.execute(
+                _lines().where(*conditions).order_by(*_order(shown)).limit(per_page)
+                .offset((shown.page - 1) * per_page)).all()
+            lines = _with_reviewers(uow, rows, now)
+            return PortfolioPage(shown, lines, total, counts, pages, scope.pools, _reviewers(uow, scope))
+
+    def lines(self, viewer: str, wanted: PortfolioFilter, now: datetime, *,
+              ids: Sequence[int] = ()) -> list[PortfolioLine]:
+        """Every idea of the filter in its order (an export), or only those of `ids` among them."""
+        with UnitOfWork(self.engine, read_only=True) as uow:
+            scope = self._scope(uow, viewer, wanted, now)
+            conditions = [*scope.conditions, *([IdeaRow.stage == wanted.stage.value] if wanted.stage else [])]
+            if ids:
+                conditions.append(IdeaRow.id.in_(list(ids)))
+            rows = uow.session.execute(_lines().where(*conditions).order_by(*_order(wanted))).all()
+            return _with_reviewers(uow, rows, now)
+
+    def neighbours(self, viewer: str, wanted: PortfolioFilter, idea_id: int, now: datetime) -> Neighbours | None:
+        """The ideas just before and after `idea_id` in the filtered list, found by the idea's own sort
+        key (so they are right also when the idea has since left the filter, e.g. after a decision).
+        None when the idea is not in the viewer's portfolio at all."""
+        with UnitOfWork(self.engine, read_only=True) as uow:
+            scope = self._scope(uow, viewer, wanted, now, record_refusal=False)
+            if scope is None:
+                return None
+            expression = _SORT_EXPRESSIONS[wanted.sort]
+            pool_only = [] if scope.every_pool else [IdeaRow.pool_id.in_([p.value for p in scope.pools])]
+            found = uow.session.execute(select(expression).where(IdeaRow.id == idea_id, *pool_only)).first()
+            if found is None:
+                return None
+            conditions = [*scope.conditions, *([IdeaRow.stage == wanted.stage.value] if wanted.stage else [])]
+            key = (found[0], idea_id)
+
+            def nearest(after: bool) -> Neighbour | None:
+                order = _order(wanted, reverse=not after)
+                row = uow.session.execute(select(IdeaRow.id, IdeaRow.title)
+                                          .where(*conditions, _beyond(wanted, key, after=after))
+                                          .order_by(*order).limit(1)).first()
+                return Neighbour(row[0], row[1]) if row else None
+
+            return Neighbours(wanted, nearest(after=False), nearest(after=True))
+
+    def _scope(self, uow: UnitOfWork, viewer: str, wanted: PortfolioFilter, now: datetime, *,
+               record_refusal: bool = True) -> _Scope | None:
+        person = uow.people.get(viewer)
+        pools = uow.pools.all()
+        administers = may_administer(person)
+        theirs = [p for p in pools if administers or coordinates(person, p)]
+        if not theirs:
+            if not record_refusal:
+                return None
+            refusal = NotAllowed("not_allowed.portfolio", person=person.email)
+            with UnitOfWork(self.engine) as audit:
+                audit.people.record_refusal(audit.people.get(viewer), "portfolio", None, str(refusal), now)
+                audit.session.commit()
+            raise refusal
+        scope = _Scope(person, [Choice(p.id, p.name) for p in theirs], len(theirs) == len(pools))
+        scope.conditions.extend(_conditions(scope, wanted, now))
+        return scope
+
+
+# -- the query's parts ----------------------------------------------------------------------------------------
+
+
+def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime) -> list[ColumnElement[bool]]:
+    """The filter's conditions except the stage (the counts per stage are taken without it)."""
+    seen = [p.value for p in scope.pools]
+    conditions: list[ColumnElement[bool]] = []
+    if wanted.pool is not None:
+        conditions.append(IdeaRow.pool_id == wanted.pool if wanted.pool in seen else false())
+    elif not scope.every_pool:
+        conditions.append(IdeaRow.pool_id.in_(seen))
+    if wanted.gate is not None:
+        conditions.append(_gate_open(wanted.gate))
+    if wanted.overdue:
+        conditions.append(and_(_any_gate_open(), IdeaRow.deadline < now))
+    if wanted.reviewer is not None:
+        conditions.append(exists().where(
+            ReviewAssignmentRow.idea_id == IdeaRow.id, ReviewAssignmentRow.reviewer_id == wanted.reviewer,
+            ReviewAssignmentRow.round == IdeaRow.gate_round, ReviewAssignmentRow.gate == _REVIEW_GATE))
+    if wanted.department:
+        # Departments are a JSON list; a department matches where its JSON-encoded text (as the
+        # database holds it: non-ASCII letters escaped) appears in the list's text.
+        encoded = _json_text(wanted.department)
+        conditions.append(cast(IdeaRow.departments, String).icontains(encoded, autoescape=True))
+    if wanted.text:
+        term = wanted.text
+        matches = [IdeaRow.title.icontains(term, autoescape=True), IdeaRow.description.icontains(term, autoescape=True)]
+        if term.isdigit() and len(term) < 12:
+            matches.append(IdeaRow.id == int(term))
+        conditions.append(or_(*matches))
+    return conditions
+
+
+def _json_text(value: str) -> str:
+    return json.dumps(value)[1:-1]
+
+
+def _gate_open(gate: Gate) -> ColumnElement[bool]:
+    return {
+        Gate.SCREENING: IdeaRow.stage == Stage.SUBMITTED.value,
+        Gate.FUNDING: IdeaRow.stage == Stage.SCREENED.value,
+        Gate.EVALUATION: and_(IdeaRow.stage == Stage.PILOTING.value, IdeaRow.evaluation_open),
+    }[gate]
+
+
+def _any_gate_open() -> ColumnElement[bool]:
+    return or_(*(_gate_open(gate) for gate in Gate))
+
+
+def _lines():
+    return (select(IdeaRow.id, IdeaRow.title, PoolRow.name, IdeaRow.stage, IdeaRow.evaluation_open, IdeaRow.deadline,
+                   IdeaRow.requested_dkk, IdeaRow.allocated_dkk, IdeaRow.departments, IdeaRow.created_at,
+                   IdeaRow.gate_round)
+            .join(PoolRow, PoolRow.id == IdeaRow.pool_id))
+
+
+def _line(row, now: datetime) -> PortfolioLine:
+    stage = Stage(row.stage)
+    gate = (Gate.EVALUATION if stage == Stage.PILOTING and row.evaluation_open
+            else {Stage.SUBMITTED: Gate.SCREENING, Stage.SCREENED: Gate.FUNDING}.get(stage))
+    return PortfolioLine(
+        id=row.id, title=row.title, pool=row.name, stage=stage, open_gate=gate, deadline=row.deadline,
+        overdue=gate is not None and row.deadline is not None and row.deadline < now,
+        requested_dkk=row.requested_dkk, allocated_dkk=row.allocated_dkk, departments=tuple(row.departments or ()),
+        submitted_at=row.created_at,
+    )
+
+
+def _with_reviewers(uow: UnitOfWork, rows: Sequence[Any], now: datetime) -> list[PortfolioLine]:
+    """The lines, with the reviewers asked and answered at the current round of an open review gate."""
+    lines = [_line(row, now) for row in rows]
+    rounds = {row.id: row.gate_round for row, line in zip(rows, lines, strict=True)
+              if line.open_gate in (Gate.SCREENING, Gate.FUNDING)}
+    gates = {line.id: line.open_gate.value for line in lines if line.id in rounds}
+    asked: dict[int, int] = {}
+    answered: dict[int, int] = {}
+    for chunk in _chunks(list(rounds)):
+        for idea_id, gate, round_, count in uow.session.execute(
+                select(ReviewAssignmentRow.idea_id, ReviewAssignmentRow.gate, ReviewAssignmentRow.round, func.count())
+                .where(ReviewAssignmentRow.idea_id.in_(chunk))
+                .group_by(ReviewAssignmentRow.idea_id, ReviewAssignmentRow.gate, ReviewAssignmentRow.round)):
+            if gates[idea_id] == gate and rounds[idea_id] == round_:
+                asked[idea_id] = count
+        for idea_id, gate, round_, count in uow.session.execute(
+                select(ReviewRow.idea_id, ReviewRow.gate, ReviewRow.round,
+                       func.count(ReviewRow.reviewer_id.distinct()))
+                .where(ReviewRow.idea_id.in_(chunk), ReviewRow.submitted)
+                .group_by(ReviewRow.idea_id, ReviewRow.gate, ReviewRow.round)):
+            if gates[idea_id] == gate and rounds[idea_id] == round_:
+                answered[idea_id] = count
+    return [replace(line, asked=asked.get(line.id, 0), answered=answered.get(line.id, 0)) for line in lines]
+
+
+def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
+    return [ids[n:n + size] for n in range(0, len(ids), size)]
+
+
+def _reviewers(uow: UnitOfWork, scope: _Scope) -> list[Choice]:
+    """The people who review any of the viewer's pools (there or on every pool), by name."""
+    pool_ids = [p.value for p in scope.pools]
+    rows = uow.session.execute(
+        select(PersonRow.id, PersonRow.name, PersonRow.email).join(RoleGrantRow, RoleGrantRow.person_id == PersonRow.id)
+        .where(RoleGrantRow.role == Role.REVIEWER.value,
+               or_(RoleGrantRow.pool_id.is_(None), RoleGrantRow.pool_id.in_(pool_ids)))
+        .distinct().order_by(PersonRow.name, PersonRow.id)).all()
+    return [Choice(person_id, f"{name} ({email})") for person_id, name, email in rows]
+
+
+# -- sorting and keyset neighbours ----------------------------------------------------------------------------
+
+_SORT_EXPRESSIONS: dict[str, ColumnElement[Any]] = {
+    "deadline": IdeaRow.deadline,
+    "submitted": IdeaRow.created_at,
+    "title": func.lower(IdeaRow.title),
+    "requested": IdeaRow.requested_dkk,
+    "id": IdeaRow.id,
+}
+_NULLABLE = {"deadline", "requested"}
+
+
+def _order(wanted: PortfolioFilter, *, reverse: bool = False) -> list[ColumnElement[Any]]:
+    """ORDER BY for the filter's sort: missing values last, the id breaking ties (a total order)."""
+    expression = _SORT_EXPRESSIONS[wanted.sort]
+    descending = wanted.descending != reverse
+    terms: list[ColumnElement[Any]] = []
+    if wanted.sort in _NULLABLE:
+        terms.append(expression.is_(None).desc() if reverse else expression.is_(None))
+    if wanted.sort != "id":
+        terms.append(expression.desc() if descending else expression.asc())
+    terms.append(IdeaRow.id.desc() if descending else IdeaRow.id.asc())
+    return terms
+
+
+def _beyond(wanted: PortfolioFilter, key: tuple[Any, int], *, after: bool) -> ColumnElement[bool]:
+    """The rows after (or before) `key` = (sort value, id) in the filter's order, missing values last."""
+    value, idea_id = key
+    expression = _SORT_EXPRESSIONS[wanted.sort]
+    forward = after != wanted.descending  # comparing upwards?
+
+    def beyond(column, current):
+        return column > current if forward else column < current
+
+    id_beyond = beyond(IdeaRow.id, idea_id)
+    if wanted.sort == "id":
+        return id_beyond
+    if wanted.sort in _NULLABLE and value is None:
+        # Among the missing values only the id orders; every present value comes before them.
+        return and_(expression.is_(None), id_beyond) if after else or_(expression.is_not(None),
+                                                                          and_(expression.is_(None), id_beyond))
+    present = or_(beyond(expression, value), and_(expression == value, id_beyond))
+    if wanted.sort in _NULLABLE and after:
+        return or_(expression.is_(None), present)
+    return and_(not_(expression.is_(None)), present) if wanted.sort in _NULLABLE else present
+
+
+# -- exports --------------------------------------------------------------------------------------------------
+
+#: A cell starting with one of these is read as a formula (or DDE command) by spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: object) -> object:
+    """A cell value a spreadsheet will not run: text starting like a formula gets a leading apostrophe
+    (OWASP's advice for CSV injection); numbers and times pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def local(moment: datetime | None) -> datetime | None:
+    """A stored UTC time as a naive Copenhagen wall-clock time, as a spreadsheet shows it."""
+    return moment.astimezone(COPENHAGEN).replace(tzinfo=None) if moment is not None else None
+
+
+def csv_bytes(headings: Sequence[str], rows: Sequence[Sequence[object]], *, delimiter: str = ";") -> bytes:
+    """A CSV file for spreadsheets: UTF-8 with a byte order mark (so Excel reads æ, ø, å), every cell
+    neutralised, times as `YYYY-MM-DD HH:MM`. Danish Excel expects `;` between cells."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow([neutralised(h) for h in headings])
+    for row in rows:
+        writer.writerow(["" if v is None else v.strftime("%Y-%m-%d %H:%M") if isinstance(v, datetime)
+                         else neutralised(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(headings: Sequence[str], rows: Sequence[Sequence[object]], *, sheet: str = "Portfolio") -> bytes:
+    """An XLSX workbook (openpyxl, write-only, so 100,000 rows stay in bounded memory): text cells are
+    neutralised and stripped of characters XML cannot hold; numbers stay numbers, times are times."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    def cell(value: object) -> object:
+        if isinstance(value, str):
+            return neutralised(ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+        return value
+
+    book = Workbook(write_only=True)
+    worksheet = book.create_sheet(sheet[:31])
+    worksheet.append([cell(h) for h in headings])
+    for row in rows:
+        worksheet.append([cell(v) for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
