@@ -134,6 +134,15 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class Reviewer:
+    """A person who reviews one of the portfolio's pools (to filter by, or to ask)."""
+
+    id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
 class PortfolioPage:
     filter: PortfolioFilter
     lines: list[PortfolioLine]
@@ -142,7 +151,7 @@ class PortfolioPage:
     counts: dict[Stage, int]
     pages: int
     pools: list[Choice]
-    reviewers: list[Choice]
+    reviewers: list[Reviewer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +354,7 @@ def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
     return [ids[n:n + size] for n in range(0, len(ids), size)]
 
 
-def _reviewers(uow: UnitOfWork, scope: _Scope) -> list[Choice]:
+def _reviewers(uow: UnitOfWork, scope: _Scope) -> list[Reviewer]:
     """The people who review any of the viewer's pools (there or on every pool), by name."""
     pool_ids = [p.value for p in scope.pools]
     rows = uow.session.execute(
@@ -353,7 +362,7 @@ def _reviewers(uow: UnitOfWork, scope: _Scope) -> list[Choice]:
         .where(RoleGrantRow.role == Role.REVIEWER.value,
                or_(RoleGrantRow.pool_id.is_(None), RoleGrantRow.pool_id.in_(pool_ids)))
         .distinct().order_by(PersonRow.name, PersonRow.id)).all()
-    return [Choice(person_id, f"{name} ({email})") for person_id, name, email in rows]
+    return [Reviewer(person_id, name, email) for person_id, name, email in rows]
 
 
 # -- sorting and keyset neighbours ----------------------------------------------------------------------------
