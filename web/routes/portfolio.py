@@ -60,6 +60,8 @@ CHOOSE_IDEAS = N_("Select at least one idea.")
 CHOOSE_REVIEWER = N_("Choose a reviewer.")
 ASKED = N_("asked")
 ALREADY_ASKED = N_("already asked")
+#: The export's file name (a word without æ, ø or å, as some mail and file systems mangle them).
+FILE_NAME = N_("portfolio")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,7 @@ def _export(request: Request, person: Account, lines: list[PortfolioLine], kind:
              word(GATE_NAMES[line.open_gate]) if line.open_gate else "", local(line.deadline),
              word(N_("yes")) if line.overdue else "", line.requested_dkk, line.allocated_dkk,
              ", ".join(line.departments), local(line.submitted_at), line.asked, line.answered] for line in lines]
-    name = f"{word(N_('portfolio'))}-{local(now):%Y-%m-%d}"
+    name = f"{word(FILE_NAME)}-{local(now):%Y-%m-%d}"
     if kind == "csv":
         body, media = csv_bytes(headings, rows, delimiter=";" if lang == "da" else ","), "text/csv; charset=utf-8"
     else:
