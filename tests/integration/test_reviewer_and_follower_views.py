@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from states.criteria import TAARNBY_CRITERIA
 from states.errors import InvalidTransition, NotAllowed, NotFound
 from states.vocabulary import Decision, Role, Stage
 
-from conftest import ALL_SCORES
-
 RIKKE, OLE = "rikke@kommune.dk", "ole@roskilde.dk"
+ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
 
 
 @pytest.fixture
