@@ -571,35 +571,66 @@ def outbox(
               f"{sum(line.status == 'failed' for line in lines)} failed")
 
 
+HostOption = Annotated[str | None, typer.Option(
+    "--host", help="Address the web console listens on (default IDEAFLOW_WEB_HOST, 127.0.0.1).")]
+PortOption = Annotated[int | None, typer.Option(
+    "--port", min=0, max=65535, help="Port of the web console (default IDEAFLOW_WEB_PORT, 8000; 0: any free port).")]
+
+
 @app.command()
-def serve() -> None:
-    """Run the scheduled flows (sweep, digest, outbox) and the gate-review form until Ctrl-C or SIGTERM.
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """Run the web console and the scheduled flows (sweep, digest, outbox) until Ctrl-C or SIGTERM.
 
     Uses the Prefect server in PREFECT_API_URL, or starts one on 127.0.0.1 (IDEAFLOW_PREFECT_PORT).
     """
     from ideaflow.serve import serve_until_stopped
+    from web.server import ConsoleDidNotStart
     from workflows.local_server import ServerDidNotStart
 
     container = _app()
     container.check_mail()
+    s = container.settings
     try:
-        serve_until_stopped(container.settings, out.print)
-    except ServerDidNotStart as error:
+        serve_until_stopped(container, host or s.web_host, s.web_port if port is None else port, out.print)
+    except (ServerDidNotStart, ConsoleDidNotStart) as error:
         raise Refused("server.not_started", detail=str(error)) from None
 
 
 @app.command()
-def web(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")] = 8000,
-) -> None:
+def web(host: HostOption = None, port: PortOption = None) -> None:
     """Run the web console alone until stopped (Ctrl-C or SIGTERM)."""
     from web.app import create_app
     from web.server import run
 
     container = _app()
     container.check_mail()
-    run(create_app(container), host, port, lambda line: print(line, flush=True))
+    s = container.settings
+    run(create_app(container), host or s.web_host, s.web_port if port is None else port,
+        lambda line: print(line, flush=True))
+
+
+@app.command("signin-link")
+def signin_link(
+    email: Annotated[str, typer.Argument(help="The person's e-mail address.")],
+    next_page: Annotated[str, typer.Option("--next", help="The console page to open after signing in.")] = "/home",
+) -> None:
+    """Mail EMAIL a link that signs them in to the web console (as /login does), and print it.
+
+    The link works once, for IDEAFLOW_SIGNIN_LINK_MINUTES (15), and leads to IDEAFLOW_PUBLIC_URL.
+    """
+    from states.errors import NotFound
+
+    container = _app()
+    now = _now()
+    request = container.signin.request_link(email, "command line", now, next_page)
+    if request.limited:
+        raise Refused("signin.limited", email=email, minutes=container.settings.signin_window_minutes)
+    if request.link is None:
+        raise NotFound("person.unknown", field="email", email=email)
+    container.signin.deliver(request, now)
+    minutes = container.settings.signin_link_minutes
+    # One line, the link last and unwrapped, so a script takes the last word.
+    print(f"sign-in link for {email} (works once, within {minutes} minutes): {request.link}", flush=True)
 
 
 @app.command()

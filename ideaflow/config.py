@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     prefect_port: int = Field(default=4200, ge=1, le=65535)
 
     # -- the web console -----------------------------------------------------------------------------
+    # Where `ideaflow web` and `ideaflow serve` listen (their --host and --port override these).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=0, le=65535)
     # The address people reach the console at (links in mail are made from it; https:// makes cookies Secure).
     public_url: str = "http://127.0.0.1:8000/"
     # Signs sessions, tokens and forms. Unset: one is generated once and kept in the database, so a

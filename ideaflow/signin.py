@@ -92,10 +92,13 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class LinkRequest:
-    """What asking for a link did: refused by a rate limit, or queued a mail (None: unknown address)."""
+    """What asking for a link did: refused by a rate limit, or queued a mail (None: unknown address).
+
+    `link` is the mailed link itself, for the operator's `ideaflow signin-link`; a page never shows it."""
 
     limited: bool
     mail_id: int | None = None
+    link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,16 +177,17 @@ class SignIn:
                 return LinkRequest(limited=True)
             repo.add_attempt(address_hash, ip_hash, now)
             person_id = repo.person_id(email)
-            mail_id = None
+            mail_id = link = None
             if person_id is not None:
                 token = secrets.token_urlsafe(32)
                 expires = now + policy.link_valid
                 repo.purge_tokens(now - timedelta(days=1))
                 repo.add_token(self.keys.digest("token", token), person_id, safe_next(next_path), now, expires)
                 path = f"/login/continue?token={token}"
-                mail_id = repo.queue_mail(SIGNIN_MAIL, person_id, self._mail_payload(path, expires), now)
+                payload = self._mail_payload(path, expires)
+                mail_id, link = repo.queue_mail(SIGNIN_MAIL, person_id, payload, now), payload["link"]
             uow.commit(now)
-        return LinkRequest(limited=False, mail_id=mail_id)
+        return LinkRequest(limited=False, mail_id=mail_id, link=link)
 
     def _mail_payload(self, path: str, expires: datetime) -> dict:
         return {"path": path, "link": self.public_url + path, "expires_at": expires.isoformat(),

@@ -1,15 +1,19 @@
 """Serving the console with uvicorn: `ideaflow web` (and `ideaflow serve`, beside the flows).
 
-`run()` prints `ideaflow web console: http://HOST:PORT/` once the socket accepts connections (the
-automation contract: scripts and tests wait for that line), and returns when SIGINT or SIGTERM
-stops the server after in-flight requests finish; uvicorn handles both signals.
+Both print `ideaflow web console: http://HOST:PORT/` once the socket accepts connections (the
+automation contract: scripts and tests wait for that line). `run()` (`ideaflow web`) returns when
+SIGINT or SIGTERM stops the server after in-flight requests finish; uvicorn handles both signals.
+`running()` (`ideaflow serve`) serves from a thread while the block runs, so the main thread can run
+the scheduled flows and take the signals; leaving the block stops the console the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
@@ -48,7 +52,41 @@ class _NoTokensInLog(logging.Filter):
 
 def run(app: FastAPI, host: str, port: int, on_ready: Callable[[str], None]) -> None:
     """Serve `app` until stopped by SIGINT or SIGTERM (port 0: any free port, named in the line)."""
+    _Server(_config(app, host, port), on_ready).run()
+
+
+def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     config = uvicorn.Config(app, host=host, port=port, log_level="info", server_header=False,
                             date_header=True, proxy_headers=True)
     logging.getLogger("uvicorn.access").addFilter(_NoTokensInLog())
-    _Server(config, on_ready).run()
+    return config
+
+
+class ConsoleDidNotStart(RuntimeError):
+    pass
+
+
+@contextmanager
+def running(app: FastAPI, host: str, port: int, on_ready: Callable[[str], None]) -> Iterator[None]:
+    """Serve `app` from a thread while the block runs; the line is announced before the block starts.
+
+    uvicorn takes no signals outside the main thread, so the caller's signal handling stays in
+    charge; on the way out the server finishes its in-flight requests and the thread is joined.
+    """
+    announced = threading.Event()
+
+    def announce(line: str) -> None:
+        on_ready(line)
+        announced.set()
+
+    server = _Server(_config(app, host, port), announce)
+    thread = threading.Thread(target=server.run, name="ideaflow-web", daemon=True)
+    thread.start()
+    try:
+        while not announced.wait(0.05):
+            if not thread.is_alive():  # uvicorn logged why (e.g. the address is in use) and gave up
+                raise ConsoleDidNotStart(f"the web console could not listen on {host}:{port} (see the log above)")
+        yield
+    finally:
+        server.should_exit = True
+        thread.join()

@@ -78,5 +78,9 @@ def serve(settings: Settings, announce: Callable[[str], None]) -> None:
         runner.add_deployment(d.flow.to_deployment(name=DEPLOYMENT_NAME, schedules=list(d.schedules),
                                                    description=d.description))
     announce("serving " + ", ".join(f"{d.flow.name}/{DEPLOYMENT_NAME}" for d in deployments(settings)))
-    with signals_to_asyncio():
-        asyncio.run(runner.start())
+    start = runner.start()
+    try:
+        with signals_to_asyncio():
+            asyncio.run(start)
+    finally:
+        start.close()  # a Ctrl-C before asyncio.run began it: no "coroutine was never awaited" warning
