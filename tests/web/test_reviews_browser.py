@@ -252,6 +252,13 @@ def test_a_reviewers_day(browser, signed_in, console):
     assert _mine(shown, BENT)[-1]["scores"]["effekt"] == 5
     assert [h["action"] for h in shown["history"] if h["by"] == BENT] == ["submit_review", "revise_review"]
 
+    # A draft saved after submitting does not withdraw the submitted review.
+    page.get_by_role("group", name="effekt (vægt 2)").get_by_label("1").check()
+    page.get_by_role("button", name="Gem som ufærdig").click()
+    expect(page.locator("main")).to_contain_text("Din indsendte bedømmelse tæller, indtil du indsender dem.")
+    expect(page.get_by_role("group", name="effekt (vægt 2)").get_by_label("1")).to_be_checked()
+    assert [(r["version"], r["counts"]) for r in _mine(console.show(idea), BENT)][-2:] == [(3, True), (4, False)]
+
     page.goto(console.server.url + "inbox")
     expect(page.locator(f"#idea-{idea}")).to_contain_text("2 af 4")
     expect(page.locator(f"#idea-{idea}")).to_contain_text("Indsendt (du kan rette den)")
