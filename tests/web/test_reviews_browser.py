@@ -241,6 +241,11 @@ def test_a_reviewers_day(browser, signed_in, console):
     expect(others).to_contain_text(RIKKES_COMMENT)
     expect(page.get_by_role("table")).to_contain_text("Gennemsnit")
     expect(page.get_by_label("Kommentar")).to_have_value(BENTS_COMMENT)  # hostile text stays text
+    for width in (1280, 320):  # the others' reviews and the spread table, wide and narrow
+        page.set_viewport_size({"width": width, "height": 800})
+        assert_no_axe_violations(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"reflows at {width}"
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # Revising before the decision: a new version counts, every version is kept.
     page.get_by_role("group", name="effekt (vægt 2)").get_by_label("5").check()
