@@ -15,6 +15,7 @@ from notifications import links
 from notifications.render import display_name
 from states import events
 from states.model import Idea, Person
+from states.reviews import asked, done
 from states.rules import Action, may
 from states.vocabulary import Gate, Role
 
@@ -68,9 +69,9 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
             extra = {"gate": gate.value, "deadline": deadline.isoformat()}
             if gate == Gate.EVALUATION:
                 return [("deadline_reminder", Role.COORDINATOR, coordinators, extra)]
-            reviewed = {review.reviewer.email for review in idea.counting_reviews}  # a draft is not done
-            candidates = idea.assigned or _reviewers(uow, idea)
-            return [("deadline_reminder", Role.REVIEWER, [p for p in candidates if p.email not in reviewed], extra)]
+            waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))  # as the inbox counts them
+            finished = {p.email for p in done(idea, waiting)}  # a draft is not done
+            return [("deadline_reminder", Role.REVIEWER, [p for p in waiting if p.email not in finished], extra)]
         case events.DeadlinePassed(gate=gate, deadline=deadline, lapsed=lapsed):
             extra = {"gate": gate.value, "deadline": deadline.isoformat(), "lapsed": lapsed}
             return [("deadline_escalated", Role.COORDINATOR, coordinators, extra),

@@ -5,7 +5,7 @@ tested in Chromium (tests/web/test_reviews_browser.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -122,3 +122,25 @@ def test_a_follower_reads_the_plan_and_nothing_personal(app, people, engine):
         with pytest.raises(NotFound):
             app.pilots.pilot(idea, email, now)
         assert refusals(engine, email) == [("pilot", idea)], email
+
+
+def test_reminders_go_to_whom_the_inbox_shows_waiting(app, people, services, engine):
+    """The deadline reminder and the inbox count the same people (`states.reviews.asked`): an asked
+    reviewer who declared a conflict afterwards waits for nothing and is not reminded; one who
+    submitted is done; one with a draft only is reminded."""
+    world, now = people, datetime.now(UTC)
+    idea = world.submit()
+    services.assign_reviewers(idea, world.coordinator, now, (world.reviewer, RIKKE))
+    services.declare_conflict(idea, RIKKE, "inhabil", now)
+    services.review(idea, world.reviewer, {"kvalitet": 3}, now, draft=True)
+    assert idea not in lines(app, RIKKE) and lines(app, world.reviewer)[idea] == ("screening", "unfinished", 0, 1)
+    deadline = app.views.idea(idea).deadline
+    services.sweep(deadline - timedelta(days=5) + timedelta(minutes=1))
+
+    def reminded() -> list[str]:
+        with engine.connect() as connection:
+            return list(connection.scalars(text(
+                "SELECT p.email FROM outbox o JOIN people p ON p.id = o.recipient_id"
+                " WHERE o.kind = 'deadline_reminder' AND o.idea_id = :idea ORDER BY o.id"), {"idea": idea}))
+
+    assert reminded() == [world.reviewer]
