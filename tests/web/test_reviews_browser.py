@@ -303,6 +303,11 @@ def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
                                form={"csrf_token": token, "score-0": "5", "save": "draft"})
     assert posted.status == 404
     assert not _mine(console.show(ideas["other_pool"]), BENT)
+    # Bad input on his own pool's idea comes back as the form, 422, with the domain's words.
+    for form, says in (({"score-0": "9", "save": "submit"}, "Vælg en score fra 1 til 5 for effekt."),
+                       ({"comment": "", "save": "draft"}, "en kladde skal have mindst én score")):
+        posted = page.request.post(url + f"ideas/{ideas['hostile']}/review", form={"csrf_token": token, **form})
+        assert posted.status == 422 and says in posted.text(), form
     assert console.refusals(BENT)[before:] == [("review", ideas[k]) for k in (
         "own", "conflicted", "decided", "other_pool", "other_pool")]
 
