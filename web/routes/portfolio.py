@@ -1,6 +1,7 @@
 """The coordinator's portfolio (`/portfolio`): the ideas of their pools, filtered in the URL, counted per
 stage, sorted and paged; a selection asks a reviewer for several ideas at once or is exported as CSV or
-XLSX. And, for the idea page, previous and next within the list the coordinator came from.
+XLSX. And, for the idea page, previous and next within the list the coordinator came from: the page
+includes `_neighbours.html`, which asks `neighbour_links` (a template global) for the links.
 
 Everything here is presentation: which ideas a person sees, the filtering and the counting are the
 read model's (`ideaflow.portfolio`, the container's `portfolio`); asking a reviewer is
@@ -15,7 +16,7 @@ from typing import Annotated
 from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from ideaflow.portfolio import (
     PER_PAGE,
@@ -76,7 +77,11 @@ class Outcome:
 
 @router.get("/portfolio")
 def portfolio(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    """The list. The filter form sends every field, empty ones too: it is answered with a redirect to
+    the filter's short address (only what differs from the defaults), the one to bookmark and share."""
     wanted = PortfolioFilter.from_query(request.query_params)
+    if [(k, v) for k, v in request.query_params.multi_items() if k != "status"] != wanted.query():
+        return RedirectResponse(portfolio_href(wanted), status_code=303)
     shown = _portfolio(request).page(person.email, wanted, request.app.state.clock())
     return pages.render(request, "portfolio.html", _context(request, shown, Form({})))
 
@@ -207,7 +212,8 @@ class NeighbourLinks:
 
 def neighbour_links(request: Request, person: Account, idea_id: int) -> NeighbourLinks | None:
     """For the idea page: when it was opened from the portfolio (`?from=<the portfolio's query>`) by a
-    person whose portfolio holds the idea, the links back and to the ideas before and after it."""
+    person whose portfolio holds the idea, the links back and to the ideas before and after it.
+    Templates call it as `portfolio_neighbours(request, account, idea_id)` (`_neighbours.html`)."""
     if "from" not in request.query_params:
         return None
     wanted = PortfolioFilter.from_query(dict(parse_qsl(request.query_params["from"])))
@@ -219,3 +225,6 @@ def neighbour_links(request: Request, person: Account, idea_id: int) -> Neighbou
         previous=(idea_href(around.previous.id, wanted), around.previous.title) if around.previous else None,
         next=(idea_href(around.next.id, wanted), around.next.title) if around.next else None,
     )
+
+
+pages.environment().globals["portfolio_neighbours"] = neighbour_links
