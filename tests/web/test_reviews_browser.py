@@ -2,7 +2,8 @@
 
 One console and one database (seeded through the service layer) serve the whole module, and each
 person signs in once, through the link in the mail the console delivered, keeping their browser
-context. The record is read back the way a coordinator reads it, with `ideaflow show --json`.
+context. The record is read back the way a coordinator reads it, with `ideaflow show --json` (the
+command once, then the view it prints, in this process).
 
 What would fail without the feature: a draft that counted, the others' scores shown before one's own
 review is submitted (or to another reviewer who has not submitted), a submission missing a score
@@ -27,6 +28,7 @@ from sqlalchemy import text
 
 from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
+from ideaflow.views import idea_view
 from states.criteria import Criterion
 from states.vocabulary import Decision, Role
 from storage.migrate import upgrade
@@ -57,12 +59,16 @@ class Console:
     engine: object
     ideas: dict[str, int]
 
-    def show(self, idea_id: int) -> dict:
+    def show_cli(self, idea_id: int) -> dict:
         """What `ideaflow show ID --json` prints: the record as a coordinator's script reads it."""
         done = subprocess.run([str(IDEAFLOW), "show", str(idea_id), "--json"], env=self.server.env,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
+
+    def show(self, idea_id: int) -> dict:
+        """The same document built in this process by the view the CLI uses (a process start saved)."""
+        return idea_view(self.engine, idea_id).model_dump(mode="json", by_alias=True)
 
     def refusals(self, email: str) -> list[tuple[str, int]]:
         with self.engine.connect() as connection:
@@ -193,7 +199,7 @@ def test_a_reviewers_day(browser, signed_in, console):
     page.get_by_role("group", name="effekt (vægt 2)").get_by_label("3").check()
     page.get_by_role("button", name="Gem som ufærdig").click()
     expect(page.get_by_role("status")).to_contain_text("Din bedømmelse er gemt som ufærdig")
-    shown = console.show(idea)
+    shown = console.show_cli(idea)
     assert [(r["version"], r["submitted"], r["counts"]) for r in _mine(shown, BENT)] == [(1, False, False)]
     assert {s["criterion"]: s["count"] for s in shown["criteria_summary"]} == {c.name: 1 for c in CRITERIA}
     assert not [h for h in shown["history"] if h["by"] == BENT]
