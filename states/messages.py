@@ -129,6 +129,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                     "da": "evalueringen afgøres med en evaluering ('ideaflow evaluate')"},
     "gate.no_deadline_ahead": {"en": "no gate deadline ahead for an idea that is {stage}",
                                "da": "ingen frist forude for en idé, der er {stage}"},
+    "decide.reason_needed": {"en": "{field} is needed to {decision} an idea: the proposer is told why",
+                             "da": "{field} skal udfyldes for at {decision} en idé: forslagsstilleren får den at vide"},
+    "idea.changed_meanwhile": {"en": "idea {idea} changed while you had it open (it is now {stage}): "
+                                     "look at it again before you act",
+                               "da": "idé {idea} blev ændret, mens du havde den åben (den er nu {stage}): "
+                                     "se den igen, før du handler"},
     "decide.request_reused": {"en": "request {request} already decided idea {recorded}, not idea {idea}",
                               "da": "anmodningen {request} afgjorde allerede idé {recorded}, ikke idé {idea}"},
     "screening.must_meet_failed": {"en": "screening go refused: must-meet criteria answered no: {criteria}",
@@ -265,6 +271,8 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
                    "assign": "bede om bedømmelser af", "plan_pilot": "planlægge en pilot for",
                    "evaluate": "evaluere", "resume": "genoptage", "withdraw": "tilbagetrække",
                    "declare_conflict": "erklære sig inhabil i", "see_attachments": "se bilagene til"},
+        "decision": {"go": "godkende", "kill": "afvise", "hold": "sætte i bero",
+                     "recycle": "sende tilbage til revision"},
         "trigger": {"go": "få go", "recycle": "sendes til revision", "start_pilot": "starte sin pilot",
                     "evaluate": "evalueres", "kill": "stoppes", "withdraw": "trækkes tilbage",
                     "hold": "sættes i bero", "resume": "genoptages"},

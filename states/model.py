@@ -15,7 +15,7 @@ from states import events
 from states.criteria import Criterion, check_scores, missing_scores, weighted_score
 from states.errors import BadInput, BudgetExceeded, InvalidTransition
 from states.formatting import dkk
-from states.lifecycle import fire, screening_refusal
+from states.lifecycle import allowed_triggers, fire, screening_refusal
 from states.reviews import counting
 from states.rules import Action, require, why_not
 from states.vocabulary import (
@@ -412,6 +412,12 @@ class Idea:
                 raise InvalidTransition("gate.evaluation_by_evaluate")
         if amount_dkk is not None and not (decision == Decision.GO and gate == Gate.FUNDING):
             raise BadInput("amount.only_funding_go", field="amount_dkk")
+        # Killing an idea or sending it back is explained to its proposer and kept in the public
+        # record: it needs a reason. (Asked only where the move is possible at all, so a stale kill
+        # of an idea already rejected is refused as such, exit 1, not misreported as bad input.)
+        if (decision in (Decision.KILL, Decision.RECYCLE) and not reason.strip()
+                and decision.value in allowed_triggers(self.stage)):
+            raise BadInput("decide.reason_needed", field="reason", decision=decision.value)
         if decision == Decision.GO and gate == Gate.FUNDING:
             amount_dkk = self._funding_amount(amount_dkk)
             from_stage, _ = fire(self, "go", amount_dkk=amount_dkk)

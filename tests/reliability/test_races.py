@@ -90,7 +90,8 @@ def test_eight_processes_deciding_one_idea_at_once_exactly_one_wins_for_each_of_
     ideas = reviewed_ideas(world, IDEAS)
     before = history_per_idea(engine)
     outcomes = race(spawn, db_url, [
-        [(idea, ["decide", str(idea), decision, "--by", world.coordinator, "--gate", "screening"]) for idea in ideas]
+        [(idea, ["decide", str(idea), decision, "--by", world.coordinator, "--gate", "screening", "--reason", "racer"])
+         for idea in ideas]
         for decision in DECISIONS])
 
     runs_by_idea: dict[int, list[tuple[int, str, str]]] = {idea: [] for idea in ideas}
@@ -107,8 +108,8 @@ def test_eight_ideaflow_decide_processes_at_once_one_wins(engine, db_url, world,
     runs_by_idea = {}
     for idea in ideas:
         processes = [subprocess.Popen([str(IDEAFLOW), "decide", str(idea), decision, "--by", world.coordinator,
-                                       "--gate", "screening"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True)
+                                       "--gate", "screening", "--reason", "racer"], cwd=tmp_path, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                      for decision in DECISIONS]
         outputs = [p.communicate(timeout=120) for p in processes]
         runs_by_idea[idea] = [(p.returncode, out, err) for p, (out, err) in zip(processes, outputs, strict=True)]

@@ -54,7 +54,7 @@ def command_for(world, action: str) -> tuple[int, list[str], set[str]]:
         return idea, ["review", idea, *SCORES], {world.reviewer}
     if action == "decide":
         idea = world.idea()
-        return idea, ["decide", idea, "kill"], {world.coordinator}
+        return idea, ["decide", idea, "kill", "--reason", "Uden for formålet"], {world.coordinator}
     if action == "assign":
         idea = world.idea()
         return idea, ["assign", idea], {world.coordinator}

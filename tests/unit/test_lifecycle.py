@@ -194,7 +194,7 @@ def test_asking_reviewers_asks_each_once_per_round_and_only_reviewers():
         (Gate.SCREENING, 1, REVIEWER), (Gate.SCREENING, 1, OTHER_REVIEWER)]
     with pytest.raises(BadInput, match="not a reviewer of pool"):
         idea.assign_reviewers([PROPOSER], COORDINATOR, NOW)
-    idea.decide(Decision.RECYCLE, COORDINATOR, NOW)
+    idea.decide(Decision.RECYCLE, COORDINATOR, NOW, reason="Uddyb budgettet")
     assert idea.assigned == [] and idea.assign_reviewers([REVIEWER], COORDINATOR, NOW) == [REVIEWER]
     with pytest.raises(InvalidTransition, match="no screening or funding gate"):
         funded().assign_reviewers([REVIEWER], COORDINATOR, NOW)
@@ -217,16 +217,32 @@ def test_hold_and_resume_return_to_the_stage_left(make):
 @pytest.mark.parametrize("make", [submitted, screened, funded, piloting])
 def test_kill_and_withdraw_end_any_active_stage_including_on_hold(make):
     killed, withdrawn, held = make(), make(), make()
-    killed.decide(Decision.KILL, COORDINATOR, NOW)
+    killed.decide(Decision.KILL, COORDINATOR, NOW, reason="Uden for formålet")
     withdrawn.withdraw(PROPOSER, NOW, "Flytter")
     held.decide(Decision.HOLD, COORDINATOR, NOW)
-    held.decide(Decision.KILL, COORDINATOR, NOW)
+    held.decide(Decision.KILL, COORDINATOR, NOW, reason="Budgettet slap op")
     assert (killed.stage, withdrawn.stage, held.stage) == (Stage.REJECTED, Stage.WITHDRAWN, Stage.REJECTED)
     for final in (killed, withdrawn):
         for attempt in (lambda i: i.decide(Decision.KILL, COORDINATOR, NOW),
                         lambda i: i.withdraw(PROPOSER, NOW), lambda i: i.resume(COORDINATOR, NOW)):
             with pytest.raises(InvalidTransition):
                 attempt(final)
+
+
+def test_kill_and_recycle_need_a_reason_where_they_are_possible():
+    """The proposer is told why their idea was stopped or sent back, and the record keeps it: a blank
+    reason is bad input naming the field. On an idea where the move is impossible anyway (a stale form
+    after someone else killed it) the state is what refuses, so the loser is told it was decided."""
+    for decision in (Decision.KILL, Decision.RECYCLE):
+        idea = submitted()
+        with pytest.raises(BadInput, match="reason is needed to") as refused:
+            idea.decide(decision, COORDINATOR, NOW, reason="  ")
+        assert refused.value.field == "reason" and idea.stage == Stage.SUBMITTED and not idea.new_decisions
+    killed = submitted()
+    killed.decide(Decision.KILL, COORDINATOR, NOW, reason="Uden for formålet")
+    with pytest.raises(InvalidTransition, match="cannot kill an idea that is rejected"):
+        killed.decide(Decision.KILL, COORDINATOR, NOW)
+    submitted().decide(Decision.HOLD, COORDINATOR, NOW)  # a hold needs none: it is taken back by resuming
 
 
 def test_a_pilot_needs_sites_and_a_start_before_its_end():

@@ -52,7 +52,7 @@ def test_the_blind_holds_per_gate_and_round():
     idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
     round_one = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
     record = list(idea.reviews)
-    idea.decide(Decision.RECYCLE, COORDINATOR, NOW)
+    idea.decide(Decision.RECYCLE, COORDINATOR, NOW, reason="Uddyb")
     round_two = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
     record.append(round_two)
     # REVIEWER submitted in round 1 only: they read round 1's reviews, not round 2's

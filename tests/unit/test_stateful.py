@@ -46,9 +46,9 @@ class OneIdea(RuleBasedStateMachine):
         assert len(idea.new_history) >= before[1]
 
     @rule(person=people, decision=st.sampled_from(list(Decision)),
-          amount=st.one_of(st.none(), st.integers(-5, 2_000_000)))
-    def decide(self, person, decision, amount):
-        self.attempt(lambda: self.idea.decide(decision, person, self.clock, amount_dkk=amount))
+          amount=st.one_of(st.none(), st.integers(-5, 2_000_000)), reason=st.sampled_from(["", "Fordi"]))
+    def decide(self, person, decision, amount, reason):
+        self.attempt(lambda: self.idea.decide(decision, person, self.clock, amount_dkk=amount, reason=reason))
 
     @rule(person=people, given=scores, must=st.dictionaries(st.sampled_from(["kvalitet", "x"]), st.booleans()),
           draft=st.booleans())
