@@ -34,14 +34,16 @@ if TYPE_CHECKING:
 
 class ReadModels:
     """The read models of `ideaflow.views`, bound to one engine: `idea(id)`, `lines(stage=, pool=)`,
-    `pool(name)` take the views' own arguments after the engine."""
+    `pool(name)` take the views' own arguments after the engine; `idea_page(id, email, now)` is the
+    web console's idea page (`ideaflow.ideapage`)."""
 
     def __init__(self, engine: Engine) -> None:
-        from ideaflow import views
+        from ideaflow import ideapage, views
 
         self.idea = partial(views.idea_view, engine)
         self.lines = partial(views.idea_lines, engine)
         self.pool = partial(views.pool_view, engine)
+        self.idea_page = partial(ideapage.idea_page, engine)
 
 
 class Container:

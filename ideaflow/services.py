@@ -223,13 +223,16 @@ class Services:
     def decide(
         self, idea_id: int, decision: Decision, by: str, now: datetime,
         amount_dkk: int | None = None, reason: str = "", at_gate: Gate | None = None, request_id: str | None = None,
+        seen_version: int | None = None,
     ) -> Idea:
-        """Record a gate decision; with a `request_id` seen before, do nothing and return the idea as it is."""
+        """Record a gate decision; with a `request_id` seen before, do nothing and return the idea as it is.
+        `seen_version` (here and on the other changes): the idea's version the person acted on (a web
+        form carries it), refused if anybody changed the idea since."""
         text.text(reason, "reason", max_length=5000, multiline=True, required=False)
         if amount_dkk is not None:
             text.amount_dkk(amount_dkk, "amount_dkk")
         with self._refusals_recorded("decide", by, idea_id, now), self._uow() as uow:
-            idea = uow.ideas.get(idea_id)
+            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             if request_id is not None:
                 recorded_for = uow.ideas.decided_by_request(request_id)
                 if recorded_for == idea_id:
@@ -242,14 +245,15 @@ class Services:
             uow.commit(now)
         return idea
 
-    def assign_reviewers(self, idea_id: int, by: str, now: datetime, reviewers: tuple[str, ...] = ()) -> list[Person]:
+    def assign_reviewers(self, idea_id: int, by: str, now: datetime, reviewers: tuple[str, ...] = (),
+                         seen_version: int | None = None) -> list[Person]:
         """Ask reviewers (default: every reviewer of the idea's pool who may review it) for a review at
         the idea's open gate.
 
         Returns the ones newly asked, who get a review request; asking again asks nobody twice.
         """
         with self._refusals_recorded("assign", by, idea_id, now), self._uow() as uow:
-            idea = uow.ideas.get(idea_id)
+            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             if reviewers:
                 asked = [uow.people.get(email) for email in reviewers]
             else:
@@ -261,13 +265,17 @@ class Services:
     def plan_pilot(
         self, idea_id: int, *, start: date, end: date, sites: tuple[str, ...], now: datetime,
         by: str = OPERATOR_EMAIL, followers: tuple[str, ...] = (), measures: tuple[str, ...] = (),
+        seen_version: int | None = None,
     ) -> Idea:
         for site in sites:
             text.text(site, "sites", max_length=200)
         for measure in measures:
             text.text(measure, "measures", max_length=1000)
         with self._refusals_recorded("pilot", by, idea_id, now), self._uow() as uow:
-            idea = uow.ideas.get(idea_id)
+            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
+            unknown = [f for f in dict.fromkeys(followers) if uow.people.find(f) is None]
+            if unknown:  # named on the followers field, where a form shows it
+                raise NotFound("person.unknown", field="followers", email=unknown[0])
             plan = PilotPlan(start, end, tuple(sites), tuple(uow.people.get(f) for f in dict.fromkeys(followers)),
                              tuple(measures))
             idea.plan_pilot(plan, uow.people.get(by), now)
@@ -275,20 +283,22 @@ class Services:
         return idea
 
     def evaluate(
-        self, idea_id: int, by: str, scores: dict[str, int], outcome: Outcome, now: datetime, comment: str = ""
+        self, idea_id: int, by: str, scores: dict[str, int], outcome: Outcome, now: datetime, comment: str = "",
+        seen_version: int | None = None,
     ) -> Idea:
         text.text(comment, "comment", max_length=5000, multiline=True, required=False)
         with self._refusals_recorded("evaluate", by, idea_id, now), self._uow() as uow:
-            idea = uow.ideas.get(idea_id)
+            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             idea.evaluate(uow.people.get(by), scores, outcome, comment, now)
             uow.commit(now)
         return idea
 
-    def declare_conflict(self, idea_id: int, by: str, reason: str, now: datetime) -> Idea:
+    def declare_conflict(self, idea_id: int, by: str, reason: str, now: datetime,
+                         seen_version: int | None = None) -> Idea:
         """`by` declares a conflict of interest on the idea: from now on they neither review nor decide it."""
         text.text(reason, "reason", max_length=5000, multiline=True)
         with self._refusals_recorded("conflict", by, idea_id, now), self._uow() as uow:
-            idea = uow.ideas.get(idea_id)
+            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             idea.declare_conflict(uow.people.get(by), reason, now)
             uow.commit(now)
         return idea
@@ -298,17 +308,17 @@ class Services:
         with self._uow(read_only=True) as uow:
             return available_actions(uow.people.get(email), uow.ideas.get(idea_id))
 
-    def withdraw(self, idea_id: int, by: str, now: datetime, reason: str = "") -> Idea:
+    def withdraw(self, idea_id: int, by: str, now: datetime, reason: str = "", seen_version: int | None = None) -> Idea:
         text.text(reason, "reason", max_length=5000, multiline=True, required=False)
         with self._refusals_recorded("withdraw", by, idea_id, now), self._uow() as uow:
-            idea = uow.ideas.get(idea_id)
+            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             idea.withdraw(uow.people.get(by), now, reason)
             uow.commit(now)
         return idea
 
-    def resume(self, idea_id: int, by: str, now: datetime) -> Idea:
+    def resume(self, idea_id: int, by: str, now: datetime, seen_version: int | None = None) -> Idea:
         with self._refusals_recorded("resume", by, idea_id, now), self._uow() as uow:
-            idea = uow.ideas.get(idea_id)
+            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             idea.resume(uow.people.get(by), now)
             uow.commit(now)
         return idea
@@ -463,6 +473,16 @@ class Services:
                     outcomes += [(rest, f"not tried: {error}", False, False) for rest in batch[index + 1:]]
                     break
         return outcomes
+
+
+def _unchanged_since(idea: Idea, seen_version: int | None) -> Idea:
+    """The idea, unless it changed since the person saw it at `seen_version` (None: no such check).
+
+    Two coordinators with the same page open: whoever acts second is told the idea changed (it may
+    have been decided, reviewed or re-planned meanwhile) instead of deciding on what they did not see."""
+    if seen_version is not None and idea.version != seen_version:
+        raise Conflict("conflict.changed_meanwhile", idea=idea.id, stage=idea.stage)
+    return idea
 
 
 @dataclass(slots=True)

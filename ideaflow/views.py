@@ -160,10 +160,15 @@ def idea_view(engine: Engine, idea_id: int, viewer: str | None = None) -> IdeaVi
     with UnitOfWork(engine, read_only=True) as uow:
         idea = uow.ideas.get(idea_id)
         person = uow.people.get(viewer) if viewer is not None else None
-        view = _idea_view(idea, uow, person)
-        if person is not None:
-            view.actions = [action.value for action in available_actions(person, idea)]
-        return view
+        return idea_view_in(uow, idea, person)
+
+
+def idea_view_in(uow: UnitOfWork, idea: Idea, viewer: Person | None) -> IdeaView:
+    """`idea_view` inside a unit of work the caller holds (a page that reads more in the same transaction)."""
+    view = _idea_view(idea, uow, viewer)
+    if viewer is not None:
+        view.actions = [action.value for action in available_actions(viewer, idea)]
+    return view
 
 
 def _idea_view(idea: Idea, uow: UnitOfWork, viewer: Person | None) -> IdeaView:

@@ -131,7 +131,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                "da": "ingen frist forude for en idé, der er {stage}"},
     "decide.reason_needed": {"en": "{field} is needed to {decision} an idea: the proposer is told why",
                              "da": "{field} skal udfyldes for at {decision} en idé: forslagsstilleren får den at vide"},
-    "idea.changed_meanwhile": {"en": "idea {idea} changed while you had it open (it is now {stage}): "
+    "conflict.changed_meanwhile": {"en": "idea {idea} changed while you had it open (it is now {stage}): "
                                      "look at it again before you act",
                                "da": "idé {idea} blev ændret, mens du havde den åben (den er nu {stage}): "
                                      "se den igen, før du handler"},

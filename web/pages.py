@@ -35,6 +35,16 @@ STATUS = {
     "withdrawn": N_("The idea is withdrawn."),
     "review_saved": N_("Your review is saved as unfinished. It counts for nothing until you submit it."),
     "review_submitted": N_("Your review is submitted. You may revise it until the gate is decided."),
+    # The idea page (web/routes/idea.py):
+    "decision_go": N_("Go is recorded: the idea has passed the gate."),
+    "decision_kill": N_("The idea is rejected. The proposer is told why."),
+    "decision_hold": N_("The idea is on hold."),
+    "decision_recycle": N_("The idea is sent back to the proposer for revision."),
+    "reviewers_asked": N_("The reviewers are asked."),
+    "pilot_planned": N_("The pilot plan is saved."),
+    "evaluated": N_("The evaluation is recorded."),
+    "resumed": N_("The idea is resumed."),
+    "conflict_declared": N_("Your conflict of interest is recorded. You no longer review or decide this idea."),
 }
 
 # The person's places (ideaflow.signin.places): name and what it is for.

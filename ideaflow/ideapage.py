@@ -1,0 +1,94 @@
+"""The idea page's read model: what one signed-in person may see of one idea and do on it, now.
+
+    page = idea_page(engine, idea_id, "karin@kommune.dk", now)
+
+What a person sees follows `states.rules.sight`, checked on every request: staff of the idea's pool
+and administrators get the whole idea (the reviews as the blind rule lets them read them, through
+the same view as `ideaflow show --as`), the reviewers who may be asked, who was asked and who
+answered, and the idea's version, which every form on the page carries back so that a change made
+meanwhile (another coordinator's decision) refuses the stale form instead of acting on what the
+person did not see. A follower or the proposer get only their `sight` (their own pages show their
+part). Anybody else is refused with `NotAllowed`, recorded in the refusals audit like every other
+refusal; a page answers it with 404, so typing another pool's idea's address tells nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from ideaflow.views import IdeaView, idea_view_in
+from states.criteria import Criterion
+from states.errors import NotAllowed
+from states.rules import Action, Sight, may, sight
+from states.vocabulary import Role
+from storage.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewer:
+    """One of the pool's reviewers who may review the idea: were they asked at the open gate this round,
+    and did they submit a review that counts."""
+
+    email: str
+    name: str
+    asked: bool
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaPage:
+    sight: Sight
+    #: The idea as the person may see it (None unless `sight` is STAFF); `idea.actions` is what they may do.
+    idea: IdeaView | None = None
+    #: The idea's version when it was read: forms carry it back as `seen_version`.
+    version: int = 0
+    criteria: tuple[Criterion, ...] = ()
+    reviewers: tuple[Reviewer, ...] = ()
+    #: How many of the reviewers asked (everyone who may review, if nobody was asked by name) answered.
+    answered: int = 0
+    asked: int = 0
+    remaining_dkk: int = 0
+    #: Names of the people the page mentions, by address (an address unknown here is shown as it is).
+    names: dict[str, str] | None = None
+
+    def name(self, email: str | None) -> str:
+        return (self.names or {}).get(email or "", email or "")
+
+
+def idea_page(engine: Engine, idea_id: int, email: str, now: datetime) -> IdeaPage:
+    """The idea page for `email`; NotAllowed (recorded) if they may not see the idea at all, NotFound
+    if there is no such idea or person."""
+    with UnitOfWork(engine, read_only=True) as uow:
+        idea = uow.ideas.get(idea_id)
+        person = uow.people.get(email)
+        seen = sight(person, idea)
+        if seen == Sight.STAFF:
+            # The version first: a view read after it can only be newer, so a form is never taken
+            # as acting on a state its page did not show.
+            version = idea.version
+            view = idea_view_in(uow, idea, person)
+            answered_by = {r.reviewer.email for r in idea.counting_reviews}
+            asked_by = {p.email for p in idea.assigned}
+            eligible = [p for p in uow.people.holding(Role.REVIEWER, idea.pool) if may(p, Action.REVIEW, idea)]
+            reviewers = tuple(Reviewer(p.email, p.name, p.email in asked_by, p.email in answered_by)
+                              for p in sorted(eligible, key=lambda p: (p.name.casefold(), p.email)))
+            asked = asked_by or {p.email for p in eligible}
+            mentioned = ({r.reviewer for r in view.reviews} | {h.by for h in view.history if h.by}
+                         | {h.subject for h in view.history if h.subject} | set(view.conflicts)
+                         | ({view.evaluation.by} if view.evaluation else set()) | {view.proposer})
+            names = {p.email: p.name for p in eligible}
+            for address in mentioned - names.keys():
+                known = uow.people.find(address)
+                names[address] = known.name if known is not None else address
+            return IdeaPage(seen, view, version, idea.pool.criteria, reviewers, len(asked & answered_by), len(asked),
+                            idea.pool.remaining_dkk, names)
+        if seen != Sight.NONE:
+            return IdeaPage(seen)
+        refusal = NotAllowed("not_allowed.sight", person=email, idea=idea_id, pool=idea.pool.name)
+    with UnitOfWork(engine) as uow:
+        uow.people.record_refusal(person, "show", idea_id, str(refusal), now)
+        uow.commit(now)
+    raise refusal

@@ -1,0 +1,327 @@
+"""A coordinator's day on the idea page, in Chromium against one `ideaflow web` process.
+
+One console and one database (seeded through the service layer) serve the whole module; each person
+signs in once, through the link in the mail the console delivered, and keeps their browser context.
+The record is read back as a coordinator's script reads it, with `ideaflow show ID --json`.
+
+What would fail without the feature: a decision, allocation, pilot plan or evaluation recorded
+otherwise than clicked (or not at all); a form that cannot be completed with the keyboard; a kill
+without a reason accepted, or refused without the field marked; the second of two coordinators
+deciding one gate at once recording a decision on a page they no longer saw, or getting an error page
+instead of the idea and a message; a reviewer of another pool reading the idea (or leaving no audit
+row); a follower kept on the staff's page; hostile text run as markup; any axe-core violation at 1280
+or 320 px in Danish or English.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import text
+
+from ideaflow.bootstrap import bootstrap
+from ideaflow.config import Settings
+from states.criteria import Criterion
+from states.vocabulary import Decision, Role
+from storage.migrate import upgrade
+
+from signinweb import HOSTILE, sign_in
+from webtest import IDEAFLOW, WebServer, assert_no_axe_violations, start_web_server, web_env
+
+pytestmark = pytest.mark.slow
+
+POOL, OTHER_POOL = "Tårnby innovationspulje", "Roskilde puljen"
+CRITERIA = (
+    Criterion("effekt", 2.0, description="Mere effektiv opgaveløsning"),
+    Criterion("kvalitet", 1.0, description="Kvalitet efter en anerkendt faglig standard"),
+    Criterion("lovlig", 1.0, must_meet=True, description="Overholder gældende regler"),
+)
+KARIN, KNUD, BENT, RIKKE, OLE = ("karin@taarnby.dk", "knud@taarnby.dk", "bent@taarnby.dk", "rikke@taarnby.dk",
+                                 "ole@roskilde.dk")
+FRIDA, PIA = "frida@byraad.dk", "pia@borger.dk"
+FULL = {"effekt": 4, "kvalitet": 3, "lovlig": 5}
+
+
+@dataclass
+class Console:
+    server: WebServer
+    services: object
+    engine: object
+    ideas: dict[str, int]
+
+    def show(self, idea_id: int) -> dict:
+        """What `ideaflow show ID --json` prints, run as a separate process against the same database."""
+        done = subprocess.run([str(IDEAFLOW), "show", str(idea_id), "--json"], env=self.server.env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def refusals(self, email: str) -> list[tuple[str, int]]:
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(
+                "SELECT r.command, r.idea_id FROM refusals r JOIN people p ON p.id = r.person_id "
+                "WHERE p.email = :email ORDER BY r.id"), {"email": email})]
+
+
+def _seed(services) -> dict[str, int]:
+    now = datetime.now(UTC)
+    services.create_pool(POOL, 2_000_000, 2026, now, CRITERIA)
+    services.create_pool(OTHER_POOL, 1_000_000, 2026, now, CRITERIA)
+    for email, name, pool, role in ((KARIN, "Karin Koordinator", POOL, Role.COORDINATOR),
+                                    (KNUD, "Knud Koordinator", POOL, Role.COORDINATOR),
+                                    (BENT, "Bent Bedømmer", POOL, Role.REVIEWER),
+                                    (RIKKE, "Rikke Reviewer", POOL, Role.REVIEWER),
+                                    (OLE, "Ole Roskilde", OTHER_POOL, Role.REVIEWER)):
+        services.add_person(email, name, Role.PROPOSER, now)
+        services.grant_role(email, role, now, pool=pool)
+    services.add_person(FRIDA, "Frida Følger", Role.FOLLOWER, now)
+
+    def submit(title: str) -> int:
+        return services.submit(title=title, description=f"Beskrivelse af {title}.\nAnden linje " + HOSTILE,
+                               proposer=PIA, pool=POOL, now=now, requested_dkk=250_000,
+                               departments=("Teknik og Miljø",))
+
+    ideas = {"day": submit(HOSTILE), "stop": submit("Droner til hjemmeplejen"), "race": submit("Fælles indgang"),
+             "funding": submit("Samskabelse i Gentofte"), "followed": submit("ZebraBy Gundsømagle")}
+    for key in ideas:
+        services.review(ideas[key], BENT, FULL, now, {"lovlig": True}, "Bents kommentar " + HOSTILE)
+    for key in ("funding", "followed"):
+        services.decide(ideas[key], Decision.GO, KARIN, now)
+    services.assign_reviewers(ideas["funding"], KARIN, now, (BENT,))
+    services.review(ideas["funding"], BENT, {"effekt": 5, "kvalitet": 2, "lovlig": 4}, now, {"lovlig": True})
+    services.decide(ideas["followed"], Decision.GO, KARIN, now)
+    services.plan_pilot(ideas["followed"], start=date(2027, 1, 4), end=date(2027, 4, 30), now=now, by=KARIN,
+                        sites=("Gundsømagle",), followers=(FRIDA,))
+    return ideas
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    home: Path = tmp_path_factory.mktemp("ideapage")
+    url = f"sqlite:///{home / 'ideaflow.db'}"
+    with bootstrap(Settings(_env_file=None, database_url=url, mail_dir=home / "mail")) as app:
+        upgrade(app.engine)
+        ideas = _seed(app.services)
+        server = start_web_server(web_env(url, home), home)
+        yield Console(server, app.services, app.engine, ideas)
+        assert server.stop() == 0, "`ideaflow web` exits 0 on SIGINT"
+
+
+class SignedIn:
+    """`signed_in(email)`: that person's page, signed in once per module through the mailed link.
+    Every dialog a page opens (an `alert` that hostile text would run) is kept in `dialogs`."""
+
+    def __init__(self, chromium, console: Console) -> None:
+        self.chromium, self.console = chromium, console
+        self.pages: dict[str, object] = {}
+        self.dialogs: list[str] = []
+
+    def __call__(self, email: str):
+        if email not in self.pages:
+            context = self.chromium.browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen",
+                                                        viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+            sign_in(page, self.console.server, email)
+            self.pages[email] = page
+        return self.pages[email]
+
+
+@pytest.fixture(scope="module")
+def signed_in(chromium, console):
+    people = SignedIn(chromium, console)
+    yield people
+    with chromium.in_use():
+        for page in people.pages.values():
+            page.context.close()
+
+
+def _post_status(page, click) -> int:
+    with page.expect_response(lambda r: r.request.method == "POST") as response:
+        click()
+    return response.value.status
+
+
+def _tab_to(page, name: str) -> None:
+    """Press Tab until the focus is on a field called `name` (as a keyboard user moves through the page)."""
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == name:
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def _decide_form(page):
+    return page.locator("form[action$='/decide']")
+
+
+def test_a_coordinators_day(browser, signed_in, console):
+    idea, url = console.ideas["day"], console.server.url
+    page = signed_in(KARIN)
+    page.goto(url + f"ideas/{idea}?from=stage%3Dsubmitted")
+    expect(page.get_by_role("heading", level=1)).to_have_text(HOSTILE)  # shown as text, not run
+    main = page.locator("main")
+    for shown in ("indsendt", "250.000 kr.", "Teknik og Miljø", "Anden linje " + HOSTILE, f"pia ({PIA})",
+                  "1 af 2 adspurgte bedømmere har svaret.", "Bent Bedømmer: har svaret",
+                  "Rikke Reviewer: ikke spurgt", "Bents kommentar " + HOSTILE, "Skal-krav: lovlig"):
+        expect(main).to_contain_text(shown)
+    table = page.get_by_role("table", name="Bedømmelser ved screening, runde 1")
+    expect(table.get_by_role("row", name=re.compile("^effekt"))).to_contain_text("4")
+    expect(page.get_by_role("link", name="Tilbage til porteføljen")).to_have_attribute(
+        "href", "/portfolio?stage=submitted")
+    # Only what she may do now: no amount at screening, no pilot or evaluation yet.
+    expect(_decide_form(page).get_by_role("radio")).to_have_count(4)
+    expect(page.locator("#amount")).to_have_count(0)
+    expect(page.locator("form[action$='/pilot'], form[action$='/evaluate'], form[action$='/resume']")).to_have_count(0)
+    assert_no_axe_violations(page)
+
+    # The screening go, by keyboard alone: the first decision offered is go.
+    _tab_to(page, "decision")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "reason"
+    page.keyboard.type("Stærk sag")
+    page.keyboard.press("Tab")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/ideas/{idea}\?status=decision_go&from=stage%3Dsubmitted$"))
+    expect(page.get_by_role("status")).to_contain_text("Godkendelsen er registreret")
+    shown = console.show(idea)
+    assert (shown["stage"], shown["history"][-1]["action"], shown["history"][-1]["by"],
+            shown["history"][-1]["reason"]) == ("screened", "go", KARIN, "Stærk sag")
+
+    # The funding go with an amount, typed the Danish way.
+    expect(page.locator("#amount")).to_be_visible()
+    _decide_form(page).get_by_label("Godkend").check()
+    page.get_by_label("Beløb, der bevilges").fill("180.000")
+    page.get_by_role("button", name="Registrér afgørelsen").click()
+    expect(page.get_by_role("status")).to_contain_text("Godkendelsen er registreret")
+    shown = console.show(idea)
+    assert (shown["stage"], shown["allocated_dkk"]) == ("funded", 180_000)
+    expect(page.locator("main")).to_contain_text("180.000 kr.")
+
+    # The pilot plan: it started a month ago and ended two days ago (the sweep then opens the evaluation).
+    start, end = date.today() - timedelta(days=30), date.today() - timedelta(days=2)
+    page.get_by_label("Første dag").fill(start.isoformat())
+    page.get_by_label("Sidste dag").fill(end.isoformat())
+    page.get_by_label("Teststeder").fill("Tårnby Rådhus\nBorgerservice")
+    page.get_by_label("Følgegruppe").fill(FRIDA)
+    page.get_by_label("Målepunkter").fill("Sagsbehandlingstid i dage\n" + HOSTILE)
+    page.get_by_role("button", name="Gem planen").click()
+    expect(page.get_by_role("status")).to_contain_text("Planen for piloten er gemt")
+    assert console.show(idea)["pilot"] == {"start": start.isoformat(), "end": end.isoformat(),
+                                           "sites": ["Tårnby Rådhus", "Borgerservice"], "followers": [FRIDA],
+                                           "measures": ["Sagsbehandlingstid i dage", HOSTILE]}
+    # Re-planning starts from the plan as it is.
+    expect(page.get_by_role("heading", name="Planlæg piloten om")).to_be_visible()
+    expect(page.get_by_label("Teststeder")).to_have_value("Tårnby Rådhus\nBorgerservice")
+    expect(page.get_by_label("Følgegruppe")).to_have_value(FRIDA)
+
+    console.services.sweep(datetime.now(UTC))
+    page.reload()
+    form = page.locator("form[action$='/evaluate']")
+    for criterion, value in (("effekt", "5"), ("kvalitet", "4"), ("lovlig", "3")):
+        form.get_by_role("group", name=re.compile(f"^{criterion} ")).get_by_label(value, exact=True).check()
+    form.get_by_label("Udbred").check()
+    form.get_by_label("Kommentar").fill("Udbredes til hele kommunen")
+    assert_no_axe_violations(page)
+    page.get_by_role("button", name="Registrér evalueringen").click()
+    expect(page.get_by_role("status")).to_contain_text("Evalueringen er registreret")
+    shown = console.show(idea)
+    assert shown["stage"] == "evaluated"
+    assert {k: shown["evaluation"][k] for k in ("by", "scores", "outcome", "comment")} == {
+        "by": KARIN, "scores": {"effekt": 5, "kvalitet": 4, "lovlig": 3}, "outcome": "scale",
+        "comment": "Udbredes til hele kommunen"}
+    expect(page.locator("main")).to_contain_text("Udbred")
+    expect(page.locator("main form[action^='/ideas/']")).to_have_count(0)  # nothing left to do
+    assert not signed_in.dialogs, "hostile text ran as script"
+
+
+def test_a_kill_without_a_reason_comes_back_with_the_field_marked(browser, signed_in, console):
+    idea = console.ideas["stop"]
+    page = signed_in(KARIN)
+    page.goto(console.server.url + f"ideas/{idea}")
+    _decide_form(page).get_by_label("Afvis").check()
+    assert _post_status(page, page.get_by_role("button", name="Registrér afgørelsen").click) == 422
+    expect(page.get_by_role("alert").get_by_role("link")).to_have_text(
+        "Begrundelse skal udfyldes for at afvise en idé: forslagsstilleren får den at vide")
+    expect(page.locator("#reason")).to_have_attribute("aria-invalid", "true")
+    expect(_decide_form(page).get_by_label("Afvis")).to_be_checked()  # the form keeps what was chosen
+    expect(page).to_have_title(re.compile("^Fejl: "))
+    assert_no_axe_violations(page)
+    assert console.show(idea)["stage"] == "submitted"
+
+    page.get_by_label("Begrundelse").fill("Ligger uden for puljens formål")
+    page.get_by_role("button", name="Registrér afgørelsen").click()
+    expect(page.get_by_role("status")).to_contain_text("Idéen er afvist")
+    shown = console.show(idea)
+    assert (shown["stage"], shown["history"][-1]["reason"]) == ("rejected", "Ligger uden for puljens formål")
+
+
+def test_two_coordinators_deciding_one_gate_the_second_is_told_it_was_decided(browser, signed_in, console):
+    idea, url = console.ideas["race"], console.server.url
+    karin, knud = signed_in(KARIN), signed_in(KNUD)
+    for page in (karin, knud):
+        page.goto(url + f"ideas/{idea}")
+    _decide_form(knud).get_by_label("Afvis").check()
+    knud.get_by_label("Begrundelse").fill("Dækket af et andet projekt")
+    knud.get_by_role("button", name="Registrér afgørelsen").click()
+    expect(knud.get_by_role("status")).to_contain_text("Idéen er afvist")
+
+    _decide_form(karin).get_by_label("Godkend").check()
+    assert _post_status(karin, karin.get_by_role("button", name="Registrér afgørelsen").click) == 409
+    expect(karin.get_by_role("alert")).to_contain_text(
+        f"idé {idea} blev ændret, mens du havde den åben (den er nu afvist): se den igen, før du handler")
+    expect(karin.get_by_role("heading", level=1)).to_have_text("Fælles indgang")  # the idea, not an error page
+    expect(karin.locator("main")).to_contain_text("afvist")
+    expect(_decide_form(karin)).to_have_count(0)  # nothing left to decide
+    shown = console.show(idea)
+    decisions = [h for h in shown["history"] if h["action"] in ("go", "kill", "hold", "recycle")]
+    assert [(h["action"], h["by"]) for h in decisions] == [("kill", KNUD)]
+
+
+def test_another_pools_reviewer_gets_404_and_an_audit_row_and_a_follower_their_pilot(browser, signed_in, console):
+    ideas, url = console.ideas, console.server.url
+    page = signed_in(OLE)
+    before = len(console.refusals(OLE))
+    response = page.goto(url + f"ideas/{ideas['funding']}")
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Siden blev ikke fundet")
+    assert "Samskabelse" not in page.content()
+    # … also when a decision is posted by hand, with a valid CSRF token of his session.
+    token = page.locator("input[name='csrf_token']").first.get_attribute("value")
+    posted = page.request.post(url + f"ideas/{ideas['funding']}/decide",
+                               form={"csrf_token": token, "decision": "kill", "reason": "x", "seen_version": "1"})
+    assert posted.status == 404
+    assert console.show(ideas["funding"])["stage"] == "screened"
+    assert console.refusals(OLE)[before:] == [("show", ideas["funding"])] * 2
+
+    follower = signed_in(FRIDA)
+    follower.goto(url + f"ideas/{ideas['followed']}")
+    expect(follower).to_have_url(url + f"pilots/{ideas['followed']}")
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_the_idea_page_passes_axe_at_1280_and_320(browser, signed_in, console, lang):
+    """The funding gate's page (both review rounds' tables, the amount, asking reviewers, a conflict),
+    in the person's language (switched in the header), wide and narrow."""
+    page, path = signed_in(KNUD), f"ideas/{console.ideas['funding']}"
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(console.server.url + path)
+    if page.locator("html").get_attribute("lang") != lang:
+        page.locator(f"header button[lang='{lang}']").click()
+    for width in (1280, 320):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(console.server.url + path)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        expect(page.locator("#amount")).to_be_visible()
+        expect(page.get_by_role("table")).to_have_count(2)
+        assert_no_axe_violations(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{path} reflows at {width}"

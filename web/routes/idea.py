@@ -1,0 +1,291 @@
+"""The idea page, `/ideas/{id}`, and every form on it, for the staff of the idea's pool.
+
+What the page shows is `ideaflow.ideapage.idea_page`'s answer for the signed-in person, on every
+request: the pool's coordinators, reviewers and administrators see the idea; a follower is sent to
+their pilot's page (`/pilots/{id}`) and the proposer to their own ideas (`/my-ideas#idea-{id}`);
+anybody else gets 404, and the attempt is in the refusals audit.
+
+The forms offer only what the person may do now (`actions`), and each POST calls one service. Every
+form carries the idea's version as the person saw it (`seen_version`): when anybody changed the idea
+meanwhile (two coordinators deciding one gate at once), the later form is refused with status 409
+and the page as it is now, saying so. A form with bad input comes back with status 422, its values,
+the error summary and each field's message. Success answers 303 back to the page, with a status
+message in the live region. The portfolio's filtered list travels along as `?from=<its query>`
+(`_neighbours.html` shows the way back and, from the portfolio's branch, previous and next).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from ideaflow.ideapage import IdeaPage
+from ideaflow.signin import Account
+from states import formatting
+from states.errors import Conflict, IdeaflowError, NotAllowed
+from states.rules import DECISIONS, Sight
+from states.vocabulary import Decision, Outcome
+from web import i18n, pages
+from web.auth import signed_in
+from web.forms import REQUIRED, Form, PostedForm
+from web.i18n import N_
+
+router = APIRouter()
+SignedIn = Annotated[Account, Depends(signed_in)]
+
+CHOOSE_DECISION = N_("Choose a decision.")
+CHOOSE_SCORE = N_("Choose a score from 1 to 5.")
+CHOOSE_OUTCOME = N_("Choose an outcome.")
+CHOOSE_REVIEWER = N_("Choose at least one reviewer.")
+NOT_A_DATE = N_("Write a date, for example 2027-01-04.")
+
+# Words the page shows for the domain's values (the record keeps the values themselves).
+TERMS = {
+    "stage": {"submitted": N_("submitted"), "screened": N_("screened"), "funded": N_("funded"),
+              "piloting": N_("piloting"), "evaluated": N_("evaluated"), "rejected": N_("rejected"),
+              "withdrawn": N_("withdrawn"), "on_hold": N_("on hold")},
+    "gate": {"screening": N_("screening"), "funding": N_("funding"), "evaluation": N_("evaluation")},
+    "decision": {"go": N_("Go: approve"), "kill": N_("Kill: reject"), "hold": N_("Hold: put on hold"),
+                 "recycle": N_("Recycle: send back to the proposer for revision")},
+    "outcome": {"scale": N_("Scale up"), "adjust": N_("Adjust"), "stop": N_("Stop")},
+    "action": {"submit": N_("Submitted"), "go": N_("Approved"), "kill": N_("Rejected"), "hold": N_("Put on hold"),
+               "recycle": N_("Sent back for revision"), "resume": N_("Resumed"), "withdraw": N_("Withdrawn"),
+               "assign": N_("Reviewer asked"), "submit_review": N_("Review submitted"),
+               "revise_review": N_("Review revised"), "plan_pilot": N_("Pilot planned"),
+               "replan_pilot": N_("Pilot re-planned"), "start_pilot": N_("Pilot started"),
+               "open_evaluation": N_("Pilot ended, evaluation open"), "evaluate": N_("Evaluated"),
+               "escalate": N_("Deadline passed, escalated"), "lapse": N_("Lapsed at the deadline"),
+               "conflict": N_("Conflict of interest declared"), "forget": N_("Proposer forgotten")},
+}
+
+# The service's field names -> (this page's field, its label), for `Form.failed`.
+DECIDE_FIELDS = {"amount_dkk": ("amount", N_("Amount to allocate")), "reason": ("reason", N_("Reason")),
+                 "decision": ("decision", N_("Decision"))}
+PILOT_FIELDS = {"start": ("start", N_("First day")), "end": ("end", N_("Last day")),
+                "sites": ("sites", N_("Test sites")), "followers": ("followers", N_("Follow-up group")),
+                "measures": ("measures", N_("Measures"))}
+EVALUATE_FIELDS = {"comment": ("evaluation_comment", N_("Comment")), "outcome": ("outcome", N_("Outcome"))}
+CONFLICT_FIELDS = {"reason": ("conflict_reason", N_("Why you have a conflict of interest"))}
+WITHDRAW_FIELDS = {"reason": ("withdraw_reason", N_("Why the idea is withdrawn"))}
+ASSIGN_FIELDS = {"reviewers": ("reviewer-1", N_("Reviewers"))}
+
+
+def _now(request: Request):
+    return request.app.state.clock()
+
+
+def _read(request: Request, idea_id: int, person: Account) -> IdeaPage:
+    """The page's read model; 404 for anybody who may not see the idea (refusal recorded) or no such idea."""
+    try:
+        return request.app.state.container.views.idea_page(idea_id, person.email, _now(request))
+    except NotAllowed:
+        raise HTTPException(404) from None
+
+
+def _staff(request: Request, idea_id: int, person: Account) -> IdeaPage:
+    """The page for a form's POST: only the pool's staff act here (the others' pages are their own)."""
+    page = _read(request, idea_id, person)
+    if page.sight != Sight.STAFF:
+        raise HTTPException(404)
+    return page
+
+
+@router.get("/ideas/{idea_id}")
+def idea(request: Request, idea_id: int, person: SignedIn,
+         from_: Annotated[str, Query(alias="from", max_length=2000)] = "") -> Response:
+    page = _read(request, idea_id, person)
+    if page.sight == Sight.FOLLOWER:
+        return RedirectResponse(f"/pilots/{idea_id}", status_code=303)
+    if page.sight == Sight.PROPOSER:
+        return RedirectResponse(f"/my-ideas#idea-{idea_id}", status_code=303)
+    return _render(request, page, from_)
+
+
+def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form: Form | None = None, *,
+            status_code: int = 200) -> Response:
+    """The page with every form at its defaults, except the one that `failed` (shown with its values,
+    messages and the error summary)."""
+    forms = _blank_forms(page, back)
+    if failed:
+        form.values.update(seen_version=str(page.version), **{"from": back})  # a new attempt acts on this state
+        forms[failed] = form
+    lang = pages.language(request)
+    return pages.render(request, "idea.html", {
+        "page": page, "idea": page.idea, "actions": set(page.idea.actions), "forms": forms, "failed": failed,
+        **({"form": form} if failed else {}), "back": back, **_words(page, lang),
+    }, status_code=status_code)
+
+
+def _blank_forms(page: IdeaPage, back: str) -> dict[str, Form]:
+    hidden = {"seen_version": str(page.version), "from": back}
+    pilot = page.idea.pilot
+    planned = {"start": pilot.start.isoformat(), "end": pilot.end.isoformat(), "sites": "\n".join(pilot.sites),
+               "followers": "\n".join(pilot.followers), "measures": "\n".join(pilot.measures)} if pilot else {}
+    return {name: Form({**hidden, **(planned if name == "pilot" else {})})
+            for name in ("decide", "assign", "pilot", "evaluate", "resume", "withdraw", "conflict")}
+
+
+def _words(page: IdeaPage, lang: str) -> dict:
+    """The page's helpers: amounts, days and moments the reader's way, and the domain's values in words."""
+    idea = page.idea
+    decisions = [(d.value, i18n.gettext(lang, TERMS["decision"][d.value]))
+                 for d in DECISIONS if d.value in idea.actions]
+    return {
+        "kr": lambda amount: formatting.dkk(amount, lang),
+        "when": lambda moment: formatting.moment(moment, lang),
+        "day": lambda value: formatting.day(value, lang),
+        "score": lambda value: formatting.score(value, lang),
+        "term": lambda kind, value: i18n.gettext(lang, TERMS[kind][value]) if value in TERMS[kind] else value,
+        "decisions": decisions,
+        "outcomes": [(o.value, i18n.gettext(lang, TERMS["outcome"][o.value])) for o in Outcome],
+        "score_choices": [(str(n), str(n)) for n in range(1, 6)],
+        "name": page.name,
+        "funding_go": idea.open_gate == "funding" and "go" in idea.actions,
+    }
+
+
+def _seen(form: Form) -> int | None:
+    value = form.value("seen_version")
+    return int(value) if value.isdigit() else None
+
+
+def _done(idea_id: int, status: str, form: Form) -> RedirectResponse:
+    query = {"status": status, **({"from": form.value("from")} if form.value("from") else {})}
+    return RedirectResponse(f"/ideas/{idea_id}?{urlencode(query)}", status_code=303)
+
+
+def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: dict, act) -> Response | None:
+    """Run the service call `act`; None when it worked, else the page with the refusal on the form.
+
+    A change made meanwhile (the version the form carries is not the idea's) answers 409 with the
+    page as it is now; any other refusal or bad input lands on its field (422). Who-may-do-what
+    refusals are not the form's business: they propagate to the console's 403 page, recorded."""
+    back = form.value("from")
+    try:
+        act()
+    except NotAllowed:
+        raise
+    except Conflict as changed:
+        form.failed(changed, {})
+        fresh = _read(request, page.idea.id, pages.account(request))
+        return _render(request, fresh, back, name, form, status_code=409)
+    except IdeaflowError as error:
+        form.failed(error, fields)
+        return _render(request, page, back, name, form, status_code=422)
+    return None
+
+
+@router.post("/ideas/{idea_id}/decide")
+def decide(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -> Response:
+    page = _staff(request, idea_id, person)
+    choice = form.value("decision")
+    if choice not in {d.value for d in Decision}:
+        form.error("decision", CHOOSE_DECISION)
+    amount = form.whole_number("amount")
+    reason = form.text("reason", max_length=5000, multiline=True)
+    if form.errors:
+        return _render(request, page, form.value("from"), "decide", form, status_code=422)
+    failed = _attempt(request, page, "decide", form, DECIDE_FIELDS, lambda: request.app.state.services.decide(
+        idea_id, Decision(choice), person.email, _now(request), amount_dkk=amount, reason=reason,
+        seen_version=_seen(form)))
+    return failed or _done(idea_id, f"decision_{choice}", form)
+
+
+@router.post("/ideas/{idea_id}/assign")
+def assign(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -> Response:
+    page = _staff(request, idea_id, person)
+    chosen = tuple(value for key, value in form.values.items() if key.startswith("reviewer-"))
+    if not chosen:
+        form.error("reviewer-1", CHOOSE_REVIEWER)
+        return _render(request, page, form.value("from"), "assign", form, status_code=422)
+    failed = _attempt(request, page, "assign", form, ASSIGN_FIELDS, lambda: request.app.state.services.assign_reviewers(
+        idea_id, person.email, _now(request), chosen, seen_version=_seen(form)))
+    return failed or _done(idea_id, "reviewers_asked", form)
+
+
+def _day(form: Form, name: str) -> date | None:
+    value = form.value(name).strip()
+    if not value:
+        form.error(name, REQUIRED)
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        form.error(name, NOT_A_DATE)
+        return None
+
+
+def _lines(form: Form, name: str, *, required: bool = False) -> tuple[str, ...]:
+    text = form.text(name, required=required, max_length=10_000, multiline=True)
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+@router.post("/ideas/{idea_id}/pilot")
+def plan_pilot(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -> Response:
+    page = _staff(request, idea_id, person)
+    start, end = _day(form, "start"), _day(form, "end")
+    sites = _lines(form, "sites", required=True)
+    followers, measures = _lines(form, "followers"), _lines(form, "measures")
+    if form.errors:
+        return _render(request, page, form.value("from"), "pilot", form, status_code=422)
+    failed = _attempt(request, page, "pilot", form, PILOT_FIELDS, lambda: request.app.state.services.plan_pilot(
+        idea_id, start=start, end=end, sites=sites, now=_now(request), by=person.email, followers=followers,
+        measures=measures, seen_version=_seen(form)))
+    return failed or _done(idea_id, "pilot_planned", form)
+
+
+@router.post("/ideas/{idea_id}/evaluate")
+def evaluate(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -> Response:
+    page = _staff(request, idea_id, person)
+    scores = {}
+    for number, criterion in enumerate(page.criteria, start=1):
+        value = form.value(f"score-{number}")
+        if value not in {"1", "2", "3", "4", "5"}:
+            form.error(f"score-{number}", CHOOSE_SCORE)
+        else:
+            scores[criterion.name] = int(value)
+    outcome = form.value("outcome")
+    if outcome not in {o.value for o in Outcome}:
+        form.error("outcome", CHOOSE_OUTCOME)
+    comment = form.text("evaluation_comment", max_length=5000, multiline=True)
+    if form.errors:
+        return _render(request, page, form.value("from"), "evaluate", form, status_code=422)
+    failed = _attempt(request, page, "evaluate", form, EVALUATE_FIELDS, lambda: request.app.state.services.evaluate(
+        idea_id, person.email, scores, Outcome(outcome), _now(request), comment, seen_version=_seen(form)))
+    return failed or _done(idea_id, "evaluated", form)
+
+
+@router.post("/ideas/{idea_id}/resume")
+def resume(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -> Response:
+    page = _staff(request, idea_id, person)
+    failed = _attempt(request, page, "resume", form, {}, lambda: request.app.state.services.resume(
+        idea_id, person.email, _now(request), seen_version=_seen(form)))
+    return failed or _done(idea_id, "resumed", form)
+
+
+@router.post("/ideas/{idea_id}/withdraw")
+def withdraw(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -> Response:
+    page = _staff(request, idea_id, person)
+    reason = form.text("withdraw_reason", max_length=5000, multiline=True)
+    if form.errors:
+        return _render(request, page, form.value("from"), "withdraw", form, status_code=422)
+    failed = _attempt(request, page, "withdraw", form, WITHDRAW_FIELDS, lambda: request.app.state.services.withdraw(
+        idea_id, person.email, _now(request), reason, seen_version=_seen(form)))
+    return failed or _done(idea_id, "withdrawn", form)
+
+
+@router.post("/ideas/{idea_id}/conflict")
+def declare_conflict(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -> Response:
+    page = _staff(request, idea_id, person)
+    reason = form.text("conflict_reason", required=True, max_length=5000, multiline=True)
+    if form.errors:
+        return _render(request, page, form.value("from"), "conflict", form, status_code=422)
+    failed = _attempt(request, page, "conflict", form, CONFLICT_FIELDS,
+                      lambda: request.app.state.services.declare_conflict(
+                          idea_id, person.email, reason, _now(request), seen_version=_seen(form)))
+    return failed or _done(idea_id, "conflict_declared", form)
