@@ -1,0 +1,72 @@
+"""The idea page's read model and the version its forms carry, on SQLite and PostgreSQL.
+
+What would fail without them: somebody outside the pool reading the idea (or leaving no audit row),
+a follower or proposer given the staff's view, the x-of-y count of reviewers wrong, and a form that
+acts on an idea changed since it was shown (another coordinator's decision) instead of being refused
+with nothing changed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from ideaflow.ideapage import idea_page
+from states.errors import BadInput, Conflict, NotAllowed
+from states.rules import Sight
+from states.vocabulary import Decision, Role, Stage
+from storage.tables import RefusalRow
+
+from conftest import ALL_SCORES
+
+
+def test_staff_see_the_idea_with_its_version_and_reviewers_others_see_their_part_or_nothing(engine, services, world):
+    outsider, other_reviewer = "nabo@example.dk", "rikke@kommune.dk"
+    services.add_person(outsider, "Niels Nabo", Role.PROPOSER, world.clock())
+    services.add_person(other_reviewer, "Rikke Reviewer", Role.REVIEWER, world.clock())
+    idea = world.idea()
+    services.review(idea, world.reviewer, ALL_SCORES, world.clock(), comment="fint")
+
+    page = idea_page(engine, idea, world.coordinator, world.clock())
+    assert page.sight == Sight.STAFF and page.idea.id == idea and "go" in page.idea.actions
+    assert (page.answered, page.asked) == (1, 2)  # nobody named: every reviewer who may review is asked
+    assert {(r.email, r.asked, r.answered) for r in page.reviewers} == {
+        (world.reviewer, False, True), (other_reviewer, False, False)}
+    assert page.name(world.reviewer) == "Bent Bedømmer"
+    services.assign_reviewers(idea, world.coordinator, world.clock(), (other_reviewer,))
+    again = idea_page(engine, idea, world.coordinator, world.clock())
+    assert again.version > page.version and (again.answered, again.asked) == (0, 1)
+
+    assert idea_page(engine, idea, world.proposer, world.clock()).idea is None
+    assert idea_page(engine, idea, world.proposer, world.clock()).sight == Sight.PROPOSER
+    with pytest.raises(NotAllowed, match="may not see idea"):
+        idea_page(engine, idea, outsider, world.clock())
+    with engine.connect() as connection:
+        assert [(r.command, r.idea_id) for r in connection.execute(select(RefusalRow))] == [("show", idea)]
+
+
+def test_a_form_carrying_an_older_version_changes_nothing(engine, services, world, unchanged):
+    idea = world.idea()
+    services.review(idea, world.reviewer, ALL_SCORES, world.clock())
+    seen = idea_page(engine, idea, world.coordinator, world.clock()).version
+    services.decide(idea, Decision.KILL, world.coordinator, world.clock(), reason="Først til mølle",
+                    seen_version=seen)
+    with unchanged(idea), pytest.raises(Conflict, match=f"idea {idea} changed while you had it open"):
+        services.decide(idea, Decision.GO, world.coordinator, world.clock(), seen_version=seen)
+
+    funded = world.idea(Stage.FUNDED)
+    seen = idea_page(engine, funded, world.coordinator, world.clock()).version
+    services.declare_conflict(funded, world.reviewer, "Min nabo", world.clock())  # any change makes it stale
+    with unchanged(funded), pytest.raises(Conflict):
+        services.plan_pilot(funded, start=date(2027, 1, 4), end=date(2027, 4, 30), sites=("Viby",),
+                            now=world.clock(), by=world.coordinator, seen_version=seen)
+
+
+def test_an_unknown_follower_is_named_on_the_followers_field(services, world, unchanged):
+    funded = world.idea(Stage.FUNDED)
+    with unchanged(funded), pytest.raises(BadInput, match="unknown person 'ukendt@kommune.dk'") as refused:
+        services.plan_pilot(funded, start=date(2027, 1, 4), end=date(2027, 4, 30), sites=("Viby",),
+                            now=datetime.now(UTC), by=world.coordinator, followers=("ukendt@kommune.dk",))
+    assert refused.value.field == "followers"
