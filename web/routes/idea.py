@@ -11,7 +11,7 @@ meanwhile (two coordinators deciding one gate at once), the later form is refuse
 and the page as it is now, saying so. A form with bad input comes back with status 422, its values,
 the error summary and each field's message. Success answers 303 back to the page, with a status
 message in the live region. The portfolio's filtered list travels along as `?from=<its query>`
-(`_neighbours.html` shows the way back and, from the portfolio's branch, previous and next).
+and back (`_neighbours.html`: the way back to the list, previous and next in it).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from web import i18n, pages
 from web.auth import signed_in
 from web.forms import REQUIRED, Form, PostedForm
 from web.i18n import N_
+from web.routes.portfolio import neighbour_links
 
 router = APIRouter()
 SignedIn = Annotated[Account, Depends(signed_in)]
@@ -103,13 +104,14 @@ def idea(request: Request, idea_id: int, person: SignedIn,
         return RedirectResponse(f"/pilots/{idea_id}", status_code=303)
     if page.sight == Sight.PROPOSER:
         return RedirectResponse(f"/my-ideas#idea-{idea_id}", status_code=303)
-    return _render(request, page, from_)
+    return _render(request, page, from_, neighbours=neighbour_links(request, person, idea_id))
 
 
 def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form: Form | None = None, *,
-            status_code: int = 200) -> Response:
+            status_code: int = 200, neighbours=None) -> Response:
     """The page with every form at its defaults, except the one that `failed` (shown with its values,
-    messages and the error summary)."""
+    messages and the error summary). `neighbours`: previous and next in the portfolio's list (on a
+    GET from the portfolio; a form shown again after a POST goes without)."""
     forms = _blank_forms(page, back)
     if failed:
         form.values.update(seen_version=str(page.version), **{"from": back})  # a new attempt acts on this state
@@ -117,7 +119,7 @@ def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form:
     lang = pages.language(request)
     return pages.render(request, "idea.html", {
         "page": page, "idea": page.idea, "actions": set(page.idea.actions), "forms": forms, "failed": failed,
-        **({"form": form} if failed else {}), "back": back, **_words(page, lang),
+        **({"form": form} if failed else {}), "neighbours": neighbours, **_words(page, lang),
     }, status_code=status_code)
 
 
