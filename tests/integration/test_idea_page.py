@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from ideaflow.ideapage import idea_page
+from states.criteria import TAARNBY_CRITERIA
 from states.errors import BadInput, Conflict, NotAllowed
 from states.rules import Sight
 from states.vocabulary import Decision, Role, Stage
 from storage.tables import RefusalRow
 
-from conftest import ALL_SCORES
+ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
 
 
 def test_staff_see_the_idea_with_its_version_and_reviewers_others_see_their_part_or_nothing(engine, services, world):
