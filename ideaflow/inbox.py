@@ -136,7 +136,9 @@ class Reviewing:
             criteria=[CriterionField(index=i, name=c.name, weight=c.weight, must_meet=c.must_meet,
                                      description=c.description) for i, c in enumerate(idea.pool.criteria)],
             current=max(mine, key=lambda r: r.version, default=None), submitted=submitted,
-            others=[r for r in here if r.reviewer != email and r.counts],
+            # A coordinator who also reviews may read the others' reviews on the idea page; the form
+            # shows them, like to every reviewer, once the reviewer's own review is submitted.
+            others=[r for r in here if r.reviewer != email and r.counts] if submitted else [],
             spread=[s for s in view.criteria_summary if (s.gate, s.round) == (gate, round_)] if submitted else [],
             asked=asked_count, done=done_count,
         )
