@@ -81,6 +81,9 @@ def test_the_review_form_is_blind_until_submitted(app, people, services):
     assert [(r.reviewer, r.comment) for r in form.others] == [(RIKKE, "Rikkes")]
     assert {s.criterion: s.count for s in form.spread} == dict.fromkeys(ALL_SCORES, 2)
     assert (form.done, form.asked) == (2, 2)
+    services.grant_role(world.coordinator, Role.REVIEWER, now)  # a coordinator who also reviews reads every
+    form = app.reviewing.form(idea, world.coordinator, now)     # review on the idea page, but the form too
+    assert (form.others, form.spread) == ([], [])               # waits for their own submission
 
 
 def test_who_may_not_review_is_refused_and_recorded(app, people, services, engine):
