@@ -27,14 +27,15 @@ class Sizes:
     digest_ideas: tuple[int, int]
     digest_recipients: int
     prefect_due: int
+    public_form: int = 1_000  # submissions (each submitted and confirmed) through the web process
 
 
 FULL = Sizes(transitions=4_000, sweep_ideas=1_000_000, sweep_due=10_000, digest_ideas=(10_000, 100_000),
              digest_recipients=1_000, prefect_due=10_000)
 QUICK = Sizes(transitions=2_000, sweep_ideas=200_000, sweep_due=10_000, digest_ideas=(10_000, 100_000),
-              digest_recipients=1_000, prefect_due=10_000)
+              digest_recipients=1_000, prefect_due=10_000, public_form=500)
 TINY = Sizes(transitions=40, sweep_ideas=3_000, sweep_due=300, digest_ideas=(500, 2_000), digest_recipients=60,
-             prefect_due=100)
+             prefect_due=100, public_form=60)
 
 
 def child(mode: str, *urls: str) -> dict:

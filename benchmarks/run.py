@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import cases  # noqa: E402
+from benchmarks import cases, public_form  # noqa: E402
 
 GOALS = {  # key: (goal, higher is better)
     "transition_ratio": (0.25, True),
@@ -26,6 +26,7 @@ GOALS = {  # key: (goal, higher is better)
     "prefect_overhead_ratio": (1.2, False),
     "cli_show_s": (0.5, False),
     "sweep_peak_memory_mb": (300, False),
+    "public_form_ratio": (0.3, True),
 }
 
 
@@ -54,6 +55,8 @@ def measure(sizes: cases.Sizes, work: Path, *, prefect: bool = True, log=print) 
     results.update(digest_per_recipient_ms=large["per_recipient_ms"],
                    digest_per_recipient_ms_by_ideas={str(small["ideas"]): small["per_recipient_ms"],
                                                      str(large["ideas"]): large["per_recipient_ms"]})
+    results.update(step(f"public form: {sizes.public_form} submissions and confirmations from 50 clients "
+                        "through ideaflow web vs a bare route", lambda: public_form.public_form(work, sizes.public_form)))
     if prefect:
         p = step(f"Prefect: the {sizes.prefect_due}-timer sweep as the sweep-deadlines flow",
                  lambda: cases.prefect_overhead(work, sizes.prefect_due))

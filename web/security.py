@@ -19,6 +19,7 @@ from http.cookies import SimpleCookie
 
 from fastapi import Request
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "ideaflow_csrf"
@@ -137,7 +138,14 @@ async def csrf_protect(request: Request) -> None:
     """Global dependency: a POST without the right hidden field is refused (403) before its page runs."""
     if request.method != "POST":
         return
-    form = await request.form()
+    try:
+        form = await request.form()
+    except HTTPException as refused:
+        # Starlette refuses a form field beyond 1 MiB (far beyond any field's limit) as a bare 400:
+        # to the sender it is what it is, too large, and gets that page.
+        if "exceeded maximum size" in str(refused.detail):
+            raise BodyTooLarge() from refused
+        raise
     sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(request)):
         raise CsrfRefused()
