@@ -56,7 +56,8 @@ def measure(sizes: cases.Sizes, work: Path, *, prefect: bool = True, log=print) 
                    digest_per_recipient_ms_by_ideas={str(small["ideas"]): small["per_recipient_ms"],
                                                      str(large["ideas"]): large["per_recipient_ms"]})
     results.update(step(f"public form: {sizes.public_form} submissions and confirmations from 50 clients "
-                        "through ideaflow web vs a bare route", lambda: public_form.public_form(work, sizes.public_form)))
+                        "through ideaflow web vs a bare route",
+                        lambda: public_form.public_form(work, sizes.public_form)))
     if prefect:
         p = step(f"Prefect: the {sizes.prefect_due}-timer sweep as the sweep-deadlines flow",
                  lambda: cases.prefect_overhead(work, sizes.prefect_due))
