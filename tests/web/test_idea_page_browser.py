@@ -89,10 +89,11 @@ def _seed(services) -> dict[str, int]:
                                departments=("Teknik og Miljø",))
 
     ideas = {"day": submit(HOSTILE), "stop": submit("Droner til hjemmeplejen"), "race": submit("Fælles indgang"),
-             "funding": submit("Samskabelse i Gentofte"), "followed": submit("ZebraBy Gundsømagle")}
+             "funding": submit("Samskabelse i Gentofte"), "followed": submit("ZebraBy Gundsømagle"),
+             "park": submit("Ungeindgangen")}
     for key in ideas:
         services.review(ideas[key], BENT, FULL, now, {"lovlig": True}, "Bents kommentar " + HOSTILE)
-    for key in ("funding", "followed"):
+    for key in ("funding", "followed", "park"):
         services.decide(ideas[key], Decision.GO, KARIN, now)
     services.assign_reviewers(ideas["funding"], KARIN, now, (BENT,))
     services.review(ideas["funding"], BENT, {"effekt": 5, "kvalitet": 2, "lovlig": 4}, now, {"lovlig": True})
@@ -306,6 +307,38 @@ def test_another_pools_reviewer_gets_404_and_an_audit_row_and_a_follower_their_p
     follower = signed_in(FRIDA)
     follower.goto(url + f"ideas/{ideas['followed']}")
     expect(follower).to_have_url(url + f"pilots/{ideas['followed']}")
+
+
+def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console):
+    idea = console.ideas["park"]
+    page = signed_in(KARIN)
+    page.goto(console.server.url + f"ideas/{idea}")
+    expect(page.locator("main")).to_contain_text("0 af 2 adspurgte bedømmere har svaret.")  # nobody yet at funding
+    ask = page.locator("form[action$='/assign']")
+    assert _post_status(page, ask.get_by_role("button", name="Bed om bedømmelser").click) == 422
+    expect(page.get_by_role("alert").get_by_role("link")).to_have_text("Vælg mindst én bedømmer.")
+    ask.get_by_label("Rikke Reviewer (rikke@taarnby.dk)").check()
+    ask.get_by_role("button", name="Bed om bedømmelser").click()
+    expect(page.get_by_role("status")).to_contain_text("Bedømmerne er blevet bedt om en bedømmelse")
+    expect(page.locator("main")).to_contain_text("Rikke Reviewer: spurgt, har ikke svaret endnu")
+    expect(page.locator("main")).to_contain_text("0 af 1 adspurgte bedømmere har svaret.")
+    assert console.show(idea)["reviewers_asked"] == [RIKKE]
+
+    _decide_form(page).get_by_label("Sæt i bero").check()
+    page.get_by_role("button", name="Registrér afgørelsen").click()
+    expect(page.get_by_role("status")).to_contain_text("Idéen er sat i bero")
+    assert (console.show(idea)["stage"], console.show(idea)["held_from"]) == ("on_hold", "screened")
+    expect(page.locator("main")).to_contain_text("Idéen vender tilbage til screenet med nye frister.")
+    page.get_by_role("button", name="Genoptag idéen").click()
+    expect(page.get_by_role("status")).to_contain_text("Idéen er genoptaget")
+    assert console.show(idea)["stage"] == "screened"
+
+    page.get_by_label("Hvorfor du er inhabil").fill("Min søster står bag idéen")
+    page.get_by_role("button", name="Erklær inhabilitet").click()
+    expect(page.get_by_role("status")).to_contain_text("Din inhabilitet er registreret")
+    expect(_decide_form(page)).to_have_count(0)  # she no longer decides it
+    shown = console.show(idea)
+    assert shown["conflicts"] == [KARIN] and shown["history"][-1]["action"] == "conflict"
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

@@ -34,7 +34,6 @@ from web import i18n, pages
 from web.auth import signed_in
 from web.forms import REQUIRED, Form, PostedForm
 from web.i18n import N_
-from web.routes.portfolio import neighbour_links
 
 router = APIRouter()
 SignedIn = Annotated[Account, Depends(signed_in)]
@@ -104,14 +103,13 @@ def idea(request: Request, idea_id: int, person: SignedIn,
         return RedirectResponse(f"/pilots/{idea_id}", status_code=303)
     if page.sight == Sight.PROPOSER:
         return RedirectResponse(f"/my-ideas#idea-{idea_id}", status_code=303)
-    return _render(request, page, from_, neighbours=neighbour_links(request, person, idea_id))
+    return _render(request, page, from_)
 
 
 def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form: Form | None = None, *,
-            status_code: int = 200, neighbours=None) -> Response:
+            status_code: int = 200) -> Response:
     """The page with every form at its defaults, except the one that `failed` (shown with its values,
-    messages and the error summary). `neighbours`: previous and next in the portfolio's list (on a
-    GET from the portfolio; a form shown again after a POST goes without)."""
+    messages and the error summary)."""
     forms = _blank_forms(page, back)
     if failed:
         form.values.update(seen_version=str(page.version), **{"from": back})  # a new attempt acts on this state
@@ -119,7 +117,7 @@ def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form:
     lang = pages.language(request)
     return pages.render(request, "idea.html", {
         "page": page, "idea": page.idea, "actions": set(page.idea.actions), "forms": forms, "failed": failed,
-        **({"form": form} if failed else {}), "neighbours": neighbours, **_words(page, lang),
+        **({"form": form} if failed else {}), **_words(page, lang),
     }, status_code=status_code)
 
 
