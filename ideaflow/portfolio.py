@@ -25,13 +25,27 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, String, and_, case, cast, exists, false, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 
 from states.errors import NotAllowed
 from states.model import Person
 from states.rules import coordinates, may_administer
 from states.vocabulary import COPENHAGEN, Gate, Role, Stage
-from storage.tables import IdeaRow, PersonRow, PoolRow, ReviewAssignmentRow, ReviewRow, RoleGrantRow
+from storage.tables import IdeaRow, PersonRow, ReviewAssignmentRow, ReviewRow, RoleGrantRow
 from storage.unit_of_work import UnitOfWork
 
 PER_PAGE = 25
@@ -196,10 +210,11 @@ class Portfolio:
             pages = max((total + per_page - 1) // per_page, 1)
             shown = replace(wanted, page=min(wanted.page, pages))
             conditions = [*scope.conditions, *([IdeaRow.stage == shown.stage.value] if shown.stage else [])]
-            rows = uow.session.execute(
-                _lines().where(*conditions).order_by(*_order(shown)).limit(per_page)
-                .offset((shown.page - 1) * per_page)).all()
-            lines = _with_reviewers(uow, rows, now)
+            # The page's ids first (an index walk, also deep into the list), then their rows.
+            ids = uow.session.scalars(select(IdeaRow.id).where(*conditions).order_by(*_order(shown))
+                                      .limit(per_page).offset((shown.page - 1) * per_page)).all()
+            found = {row.id: row for row in uow.session.execute(_lines().where(IdeaRow.id.in_(ids)))}
+            lines = _with_reviewers(uow, [found[i] for i in ids], scope, now)
             return PortfolioPage(shown, lines, total, counts, pages, scope.pools, _reviewers(uow, scope))
 
     def lines(self, viewer: str, wanted: PortfolioFilter, now: datetime, *,
@@ -211,7 +226,7 @@ class Portfolio:
             if ids:
                 conditions.append(IdeaRow.id.in_(list(ids)))
             rows = uow.session.execute(_lines().where(*conditions).order_by(*_order(wanted))).all()
-            return _with_reviewers(uow, rows, now)
+            return _with_reviewers(uow, rows, scope, now)
 
     def neighbours(self, viewer: str, wanted: PortfolioFilter, idea_id: int, now: datetime) -> Neighbours | None:
         """The ideas just before and after `idea_id` in the filtered list, found by the idea's own sort
@@ -227,14 +242,14 @@ class Portfolio:
             if found is None:
                 return None
             conditions = [*scope.conditions, *([IdeaRow.stage == wanted.stage.value] if wanted.stage else [])]
-            key = (found[0], idea_id)
 
             def nearest(after: bool) -> Neighbour | None:
-                order = _order(wanted, reverse=not after)
-                row = uow.session.execute(select(IdeaRow.id, IdeaRow.title)
-                                          .where(*conditions, _beyond(wanted, key, after=after))
-                                          .order_by(*order).limit(1)).first()
-                return Neighbour(row[0], row[1]) if row else None
+                for beyond, order in _steps(wanted, (found[0], idea_id), after=after):
+                    row = uow.session.execute(select(IdeaRow.id, IdeaRow.title).where(*conditions, beyond)
+                                              .order_by(*order).limit(1)).first()
+                    if row is not None:
+                        return Neighbour(row[0], row[1])
+                return None
 
             return Neighbours(wanted, nearest(after=False), nearest(after=True))
 
@@ -253,15 +268,22 @@ class Portfolio:
                 audit.session.commit()
             raise refusal
         scope = _Scope(person, [Choice(p.id, p.name) for p in theirs], len(theirs) == len(pools))
-        scope.conditions.extend(_conditions(scope, wanted, now))
+        scope.conditions.extend(_conditions(scope, wanted, now, self.engine.dialect.name))
         return scope
 
 
 # -- the query's parts ----------------------------------------------------------------------------------------
 
 
-def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime) -> list[ColumnElement[bool]]:
+def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime, dialect: str) -> list[ColumnElement[bool]]:
     """The filter's conditions except the stage (the counts per stage are taken without it)."""
+
+    def contains(column, term: str) -> ColumnElement[bool]:
+        # Case-insensitive: SQLite's LIKE already is (for ASCII letters, as its lower() is); ILIKE elsewhere.
+        if dialect == "sqlite":
+            return column.contains(term, autoescape=True)
+        return column.icontains(term, autoescape=True)
+
     seen = [p.value for p in scope.pools]
     conditions: list[ColumnElement[bool]] = []
     if wanted.pool is not None:
@@ -271,7 +293,7 @@ def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime) -> list[C
     if wanted.gate is not None:
         conditions.append(_gate_open(wanted.gate))
     if wanted.overdue:
-        conditions.append(and_(_any_gate_open(), IdeaRow.deadline < now))
+        conditions.append(and_(_gate_open(*Gate), IdeaRow.deadline < now))
     if wanted.reviewer is not None:
         conditions.append(exists().where(
             ReviewAssignmentRow.idea_id == IdeaRow.id, ReviewAssignmentRow.reviewer_id == wanted.reviewer,
@@ -280,10 +302,10 @@ def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime) -> list[C
         # Departments are a JSON list; a department matches where its JSON-encoded text (as the
         # database holds it: non-ASCII letters escaped) appears in the list's text.
         encoded = _json_text(wanted.department)
-        conditions.append(cast(IdeaRow.departments, String).icontains(encoded, autoescape=True))
+        conditions.append(contains(cast(IdeaRow.departments, String), encoded))
     if wanted.text:
         term = wanted.text
-        matches = [IdeaRow.title.icontains(term, autoescape=True), IdeaRow.description.icontains(term, autoescape=True)]
+        matches = [contains(IdeaRow.title, term), contains(IdeaRow.description, term)]
         if term.isdigit() and len(term) < 12:
             matches.append(IdeaRow.id == int(term))
         conditions.append(or_(*matches))
@@ -294,40 +316,43 @@ def _json_text(value: str) -> str:
     return json.dumps(value)[1:-1]
 
 
-def _gate_open(gate: Gate) -> ColumnElement[bool]:
-    return {
-        Gate.SCREENING: IdeaRow.stage == Stage.SUBMITTED.value,
-        Gate.FUNDING: IdeaRow.stage == Stage.SCREENED.value,
-        Gate.EVALUATION: and_(IdeaRow.stage == Stage.PILOTING.value, IdeaRow.evaluation_open),
-    }[gate]
+def _gate_open(*gates: Gate) -> ColumnElement[bool]:
+    """Ideas where one of `gates` is open, written as `stage IN (…)` so the `(stage, deadline)` index
+    finds them (an OR of stages made SQLite walk the whole table)."""
+    stages = [GATE_STAGES[gate].value for gate in gates]
+    condition = IdeaRow.stage.in_(stages)
+    if Gate.EVALUATION in gates:  # a pilot's evaluation gate opens once the pilot has ended
+        condition = and_(condition, or_(IdeaRow.stage != Stage.PILOTING.value, IdeaRow.evaluation_open))
+    return condition
 
 
-def _any_gate_open() -> ColumnElement[bool]:
-    return or_(*(_gate_open(gate) for gate in Gate))
+GATE_STAGES = {Gate.SCREENING: Stage.SUBMITTED, Gate.FUNDING: Stage.SCREENED, Gate.EVALUATION: Stage.PILOTING}
 
 
 def _lines():
-    return (select(IdeaRow.id, IdeaRow.title, PoolRow.name, IdeaRow.stage, IdeaRow.evaluation_open, IdeaRow.deadline,
-                   IdeaRow.requested_dkk, IdeaRow.allocated_dkk, IdeaRow.departments, IdeaRow.created_at,
-                   IdeaRow.gate_round)
-            .join(PoolRow, PoolRow.id == IdeaRow.pool_id))
+    """The columns of a line (the pool's name comes from the scope: a join would keep SQLite from
+    walking the sort order's index)."""
+    return select(IdeaRow.id, IdeaRow.title, IdeaRow.pool_id, IdeaRow.stage, IdeaRow.evaluation_open,
+                  IdeaRow.deadline, IdeaRow.requested_dkk, IdeaRow.allocated_dkk, IdeaRow.departments,
+                  IdeaRow.created_at, IdeaRow.gate_round)
 
 
-def _line(row, now: datetime) -> PortfolioLine:
+def _line(row, pools: dict[int, str], now: datetime) -> PortfolioLine:
     stage = Stage(row.stage)
     gate = (Gate.EVALUATION if stage == Stage.PILOTING and row.evaluation_open
             else {Stage.SUBMITTED: Gate.SCREENING, Stage.SCREENED: Gate.FUNDING}.get(stage))
     return PortfolioLine(
-        id=row.id, title=row.title, pool=row.name, stage=stage, open_gate=gate, deadline=row.deadline,
+        id=row.id, title=row.title, pool=pools[row.pool_id], stage=stage, open_gate=gate, deadline=row.deadline,
         overdue=gate is not None and row.deadline is not None and row.deadline < now,
         requested_dkk=row.requested_dkk, allocated_dkk=row.allocated_dkk, departments=tuple(row.departments or ()),
         submitted_at=row.created_at,
     )
 
 
-def _with_reviewers(uow: UnitOfWork, rows: Sequence[Any], now: datetime) -> list[PortfolioLine]:
+def _with_reviewers(uow: UnitOfWork, rows: Sequence[Any], scope: _Scope, now: datetime) -> list[PortfolioLine]:
     """The lines, with the reviewers asked and answered at the current round of an open review gate."""
-    lines = [_line(row, now) for row in rows]
+    pools = {p.value: p.name for p in scope.pools}
+    lines = [_line(row, pools, now) for row in rows]
     rounds = {row.id: row.gate_round for row, line in zip(rows, lines, strict=True)
               if line.open_gate in (Gate.SCREENING, Gate.FUNDING)}
     gates = {line.id: line.open_gate.value for line in lines if line.id in rounds}
@@ -378,38 +403,43 @@ _NULLABLE = {"deadline", "requested"}
 
 
 def _order(wanted: PortfolioFilter, *, reverse: bool = False) -> list[ColumnElement[Any]]:
-    """ORDER BY for the filter's sort: missing values last, the id breaking ties (a total order)."""
+    """ORDER BY for the filter's sort, missing values last and the id breaking ties (a total order);
+    `reverse` walks it backwards. `NULLS LAST` ascending is what a plain index on the column gives
+    (SQLite ≥ 3.30 and PostgreSQL), so the first page of the default sort is an index walk."""
     expression = _SORT_EXPRESSIONS[wanted.sort]
     descending = wanted.descending != reverse
     terms: list[ColumnElement[Any]] = []
-    if wanted.sort in _NULLABLE:
-        terms.append(expression.is_(None).desc() if reverse else expression.is_(None))
     if wanted.sort != "id":
-        terms.append(expression.desc() if descending else expression.asc())
+        term = expression.desc() if descending else expression.asc()
+        if wanted.sort in _NULLABLE:
+            term = term.nulls_first() if reverse else term.nulls_last()
+        terms.append(term)
     terms.append(IdeaRow.id.desc() if descending else IdeaRow.id.asc())
     return terms
 
 
-def _beyond(wanted: PortfolioFilter, key: tuple[Any, int], *, after: bool) -> ColumnElement[bool]:
-    """The rows after (or before) `key` = (sort value, id) in the filter's order, missing values last."""
+def _steps(wanted: PortfolioFilter, key: tuple[Any, int], *, after: bool) -> list[tuple[ColumnElement[bool], list]]:
+    """Where to look, in turn, for the idea just after (or before) `key` = (sort value, id) in the
+    filter's order: each a condition and the order to take its first row in. A row-value comparison
+    `(value, id) > (v, i)` is an index seek; missing values (last in either direction) are a
+    separate step rather than an OR that would make the database walk the whole list."""
     value, idea_id = key
     expression = _SORT_EXPRESSIONS[wanted.sort]
-    forward = after != wanted.descending  # comparing upwards?
+    forward = after != wanted.descending
+    order = _order(wanted, reverse=not after)
 
-    def beyond(column, current):
-        return column > current if forward else column < current
+    def beyond(left, right):
+        return left > right if forward else left < right
 
-    id_beyond = beyond(IdeaRow.id, idea_id)
     if wanted.sort == "id":
-        return id_beyond
-    if wanted.sort in _NULLABLE and value is None:
-        # Among the missing values only the id orders; every present value comes before them.
-        return and_(expression.is_(None), id_beyond) if after else or_(expression.is_not(None),
-                                                                          and_(expression.is_(None), id_beyond))
-    present = or_(beyond(expression, value), and_(expression == value, id_beyond))
-    if wanted.sort in _NULLABLE and after:
-        return or_(expression.is_(None), present)
-    return and_(not_(expression.is_(None)), present) if wanted.sort in _NULLABLE else present
+        return [(beyond(IdeaRow.id, idea_id), order)]
+    missing, present = expression.is_(None), expression.is_not(None)
+    if wanted.sort not in _NULLABLE or value is not None:
+        among_present = and_(present, beyond(tuple_(expression, IdeaRow.id),
+                                             tuple_(literal(value, expression.type), literal(idea_id))))
+        # After the last present value come the missing ones; before the first, nothing.
+        return [(among_present, order), *([(missing, order)] if after and wanted.sort in _NULLABLE else [])]
+    return [(and_(missing, beyond(IdeaRow.id, idea_id)), order), *([] if after else [(present, order)])]
 
 
 # -- exports --------------------------------------------------------------------------------------------------
