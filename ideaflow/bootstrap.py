@@ -21,6 +21,7 @@ from storage.db import make_engine
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from ideaflow.administration import Administration
     from ideaflow.digests import Cadence
     from ideaflow.inbox import Reviewing
     from ideaflow.intake import Intake
@@ -87,6 +88,13 @@ class Container:
         from ideaflow.portfolio import Portfolio
 
         return Portfolio(self.engine)
+
+    @cached_property
+    def administration(self) -> Administration:
+        """Pools, people and roles, and the outbox, as coordinators and administrators see them."""
+        from ideaflow.administration import Administration
+
+        return Administration(self.engine)
 
     @cached_property
     def digest_cadence(self) -> Cadence:

@@ -123,7 +123,9 @@ _PLACES = (
     ("portfolio", "/portfolio", lambda a: Role.COORDINATOR in a.roles),
     ("inbox", "/inbox", lambda a: Role.REVIEWER in a.roles),
     ("pilots", "/pilots", lambda a: a.follows_pilots),
+    ("pools", "/pools", lambda a: Role.COORDINATOR in a.roles or Role.ADMINISTRATOR in a.roles),
     ("people", "/people", lambda a: Role.ADMINISTRATOR in a.roles),
+    ("outbox", "/outbox", lambda a: Role.COORDINATOR in a.roles or Role.ADMINISTRATOR in a.roles),
     ("my_ideas", "/my-ideas", lambda a: a.proposed_ideas),
 )
 

@@ -77,6 +77,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "pool.implausible_year": {"en": "{field} {year} is not a plausible budget year",
                               "da": "{field} {year} er ikke et sandsynligt budgetår"},
     "pool.exists": {"en": "pool '{pool}' already exists", "da": "puljen '{pool}' findes allerede"},
+    "pool.criteria_in_use": {"en": "pool '{pool}' has reviews or evaluations scored on its criteria: only their "
+                                   "descriptions may change now",
+                             "da": "puljen '{pool}' har bedømmelser eller evalueringer efter sine kriterier: nu kan "
+                                   "kun kriteriernes beskrivelser ændres"},
     "pool.unknown": {"en": "unknown pool '{pool}'", "da": "ukendt pulje '{pool}'"},
     "budget.exceeded": {"en": "pool '{pool}' cannot afford {amount_dkk}: {remaining_dkk} left",
                         "da": "puljen '{pool}' har ikke råd til {amount_dkk}: {remaining_dkk} tilbage"},
@@ -112,6 +116,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                 "da": _MAY_NOT["da"] + "det må kun en {role} i puljen '{pool}'"},
     "not_allowed.sight": {"en": "{person} may not see idea {idea} of pool '{pool}'",
                           "da": "{person} må ikke se idé {idea} i puljen '{pool}'"},
+    "not_allowed.pools": {"en": "{person} has no pools: only a coordinator or an administrator has",
+                          "da": "{person} har ingen puljer: det har kun en koordinator eller en administrator"},
+    "not_allowed.pool": {"en": "{person} may not see pool '{pool}': only its coordinators and administrators may",
+                         "da": "{person} må ikke se puljen '{pool}': det må kun dens koordinatorer og "
+                               "administratorer"},
+    "not_allowed.outbox": {"en": "{person} may not see the outbox: only a coordinator or an administrator may",
+                           "da": "{person} må ikke se udbakken: det må kun en koordinator eller en administrator"},
     "not_allowed.portfolio": {"en": "{person} has no portfolio: only a coordinator or an administrator has one",
                               "da": "{person} har ingen portefølje: den har kun koordinatorer og administratorer"},
     # -- the lifecycle and the gates (states.lifecycle, states.model) ---------------------------------
@@ -277,7 +288,8 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
                     "evaluate": "evalueres", "kill": "stoppes", "withdraw": "trækkes tilbage",
                     "hold": "sættes i bero", "resume": "genoptages"},
         "task": {"create_pools": "oprette puljer", "add_people": "tilføje personer", "grant_roles": "tildele roller",
-                 "revoke_roles": "fratage roller", "forget_people": "glemme personer"},
+                 "revoke_roles": "fratage roller", "forget_people": "glemme personer",
+                 "edit_criteria": "ændre puljers kriterier", "see_people": "se personer og roller"},
     },
     "en": {
         "action": {"go": "decide", "kill": "decide", "hold": "decide", "recycle": "decide",
@@ -285,7 +297,8 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
                    "declare_conflict": "declare a conflict on", "see_attachments": "see the attachments of"},
         "trigger": {"start_pilot": "start pilot"},
         "task": {"create_pools": "create pools", "add_people": "add people", "grant_roles": "grant roles",
-                 "revoke_roles": "revoke roles", "forget_people": "forget people"},
+                 "revoke_roles": "revoke roles", "forget_people": "forget people",
+                 "edit_criteria": "change pools' criteria", "see_people": "see people and roles"},
     },
 }
 

@@ -45,6 +45,7 @@ from storage.tables import (
     PilotMeasureRow,
     PilotRow,
     PilotSiteRow,
+    PoolChangeRow,
     PoolRow,
     RefusalRow,
     ReviewAssignmentRow,
@@ -263,6 +264,24 @@ class PoolRepository:
     def all(self) -> list[Pool]:
         return [self._from_row(row) for row in self.session.scalars(select(PoolRow).order_by(PoolRow.name))]
 
+    def judged(self, pool: Pool) -> bool:
+        """Whether any idea of the pool has a review (a draft too) or an evaluation scored on its criteria."""
+        ideas = select(IdeaRow.id).where(IdeaRow.pool_id == pool.id)
+        return any(self.session.scalar(select(row.id).where(row.idea_id.in_(ideas)).limit(1)) is not None
+                   for row in (ReviewRow, EvaluationRow))
+
+    def replace_criteria(self, pool: Pool, criteria: tuple[Criterion, ...], by: Person, now: datetime) -> None:
+        """Put `criteria` in place of the pool's, and record the change (before and after) in pool_changes."""
+        self.session.execute(delete(CriterionRow).where(CriterionRow.pool_id == pool.id))
+        self.session.flush()
+        self.session.execute(insert(CriterionRow), [
+            {"pool_id": pool.id, "position": n, "name": c.name, "weight": c.weight, "must_meet": c.must_meet,
+             "description": c.description} for n, c in enumerate(criteria)])
+        self.session.add(PoolChangeRow(at=now, by_id=by.id, pool_id=pool.id, what="criteria",
+                                       before=[_criterion(c) for c in pool.criteria],
+                                       after=[_criterion(c) for c in criteria]))
+        pool.criteria = criteria
+
     def allocate(self, pool: Pool, amount_dkk: int) -> None:
         """Add to the pool's allocation only if the budget still allows it, atomically in SQL.
 
@@ -295,6 +314,10 @@ class PoolRepository:
         pool = Pool(row.name, row.year, row.budget_dkk, criteria, policy, row.allocated_dkk, row.id)
         self._by_id[row.id] = pool
         return pool
+
+
+def _criterion(c: Criterion) -> dict:
+    return {"name": c.name, "weight": c.weight, "must_meet": c.must_meet, "description": c.description}
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,20 @@ class CriterionRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
 
 
+class PoolChangeRow(Base):
+    """Changes to a pool's settings (its criteria): who, when, what it was and what it became."""
+
+    __tablename__ = "pool_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), index=True)
+    what: Mapped[str] = mapped_column(String(20))
+    before: Mapped[list]
+    after: Mapped[list]
+
+
 class PersonRow(Base):
     __tablename__ = "people"
 

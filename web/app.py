@@ -28,12 +28,12 @@ from ideaflow.bootstrap import Container, bootstrap
 from ideaflow.oidc import SingleSignOn
 from states.errors import BadInput, NotAllowed, NotFound, Refused
 from web import auth, pages
-from web.routes import home, idea, pilots, portfolio, public, reviews, signin
+from web.routes import administration, home, idea, pilots, portfolio, public, reviews, signin
 from web.security import BodyTooLarge, CsrfRefused, SecurityMiddleware, csrf_protect, protect
 
 STATIC = Path(__file__).with_name("static")
 ROUTERS = (signin.router, home.router, public.router, reviews.router, pilots.router, portfolio.router,
-           idea.router)
+           idea.router, administration.router)
 #: The public idea form's POST may carry its attachments: its body limit is theirs plus room for the fields.
 IDEA_FORM = re.compile(r"/pools/[0-9]+/ideas/new")
 

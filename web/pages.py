@@ -45,6 +45,15 @@ STATUS = {
     "evaluated": N_("The evaluation is recorded."),
     "resumed": N_("The idea is resumed."),
     "conflict_declared": N_("Your conflict of interest is recorded. You no longer review or decide this idea."),
+    # Pools, people and the outbox (web/routes/administration.py):
+    "pool_created": N_("The pool is created."),
+    "criteria_saved": N_("The criteria are saved."),
+    "criteria_unchanged": N_("The criteria were already so; nothing is changed."),
+    "person_added": N_("The person is added."),
+    "role_granted": N_("The role is granted."),
+    "role_revoked": N_("The role is revoked."),
+    "role_unchanged": N_("The person already had it so; nothing is changed."),
+    "mail_tried": N_("Delivery was tried now. What still waits or failed is listed below."),
 }
 
 # The person's places (ideaflow.signin.places): name and what it is for.
@@ -52,7 +61,9 @@ PLACES = {
     "portfolio": (N_("Portfolio"), N_("The ideas of your pools: decide gates, plan pilots, watch deadlines.")),
     "inbox": (N_("Reviews to do"), N_("The ideas that wait for your review.")),
     "pilots": (N_("Pilots"), N_("The pilots you follow.")),
+    "pools": (N_("Pools"), N_("Budgets, allocations, criteria and deadlines of the pools.")),
     "people": (N_("People and roles"), N_("Add people and give them roles.")),
+    "outbox": (N_("Mail that waits"), N_("Mail not yet delivered, or that failed, and why.")),
     "my_ideas": (N_("My ideas"), N_("The ideas you have submitted, and where they are now.")),
 }
 

@@ -77,7 +77,7 @@ def test_a_link_is_mailed_at_once_and_signs_in_once(signin, engine, mail_dir):
     session = signin.redeem(token, T0 + timedelta(minutes=2))
     assert session is not None and session.next_path == "/ideas/7"
     assert session.account.email == COORDINATOR and session.account.name == "Karin Koordinator"
-    assert [p.path for p in places(session.account)] == ["/portfolio"]
+    assert [p.path for p in places(session.account)] == ["/portfolio", "/pools", "/outbox"]
     assert session.session_id not in str(rows(engine, "SELECT * FROM web_sessions"))
     assert signin.redeem(token, T0 + timedelta(minutes=3)) is None, "a token works once"
     assert not signin.link_usable(token, T0 + timedelta(minutes=3))
@@ -182,8 +182,8 @@ def test_each_person_is_led_to_the_places_of_their_roles(services, engine, world
     def paths(address: str) -> list[str]:
         return [p.path for p in places(signin.sign_in_verified(address, world.now, "/home").account)]
 
-    assert paths(world.coordinator) == ["/portfolio"]
-    assert paths(world.reviewer) == ["/portfolio", "/inbox", "/people"]
+    assert paths(world.coordinator) == ["/portfolio", "/pools", "/outbox"]
+    assert paths(world.reviewer) == ["/portfolio", "/inbox", "/pools", "/people", "/outbox"]
     assert paths(world.follower) == ["/pilots"]
     assert paths(world.proposer) == ["/my-ideas"]
     assert signin.sign_in_verified("stranger@example.dk", world.now, "/home") is None

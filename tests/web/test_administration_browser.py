@@ -1,0 +1,307 @@
+"""Pools, people and roles, and the mail that waits, in Chromium against one `ideaflow web` process.
+
+One console and one database (seeded through the service layer) serve the module; each person signs
+in once, by a link the sign-in service mailed, and keeps their browser context. The console's mail
+goes to an SMTP port where nothing listens, so the outbox has mail that waits with its last error.
+
+What would fail without the feature: a pool created or criteria changed by a form that loses what
+was typed, criteria of a reviewed pool re-weighed under its reviews (or a change without its audit
+row), a coordinator seeing another pool, the people page or another pool's mail (or such an attempt
+leaving no refusal row), a grant or revocation that does not take, "try again now" that does not
+try, hostile names run as markup, a form that cannot be completed by keyboard, and any axe-core
+violation at 1280 or 320 px in Danish or English.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import text
+
+from ideaflow.bootstrap import bootstrap
+from ideaflow.config import Settings
+from states.criteria import Criterion
+from states.vocabulary import Decision, Role
+from storage.migrate import upgrade
+
+from signinweb import HOSTILE
+from webtest import WebServer, assert_no_axe_violations, free_port, start_web_server, web_env
+
+pytestmark = pytest.mark.slow
+
+TAARNBY, ROSKILDE = "Tårnby innovationspulje", "Roskilde puljen " + HOSTILE
+CRITERIA = (Criterion("effekt", 2.0, description="Mere effektiv opgaveløsning"),
+            Criterion("lovlig", 1.0, must_meet=True, description="Overholder gældende regler"))
+IDA, KARIN, BENT, OLE = "ida@kommune.dk", "karin@taarnby.dk", "bent@taarnby.dk", "ole@roskilde.dk"
+
+
+@dataclass
+class Console:
+    server: WebServer
+    app: object
+    pools: dict[str, int]
+    ideas: dict[str, int]
+
+    def refusals(self, email: str) -> list[str]:
+        with self.app.engine.connect() as connection:
+            return [row[0] for row in connection.execute(text(
+                "SELECT r.command FROM refusals r JOIN people p ON p.id = r.person_id WHERE p.email = :email "
+                "ORDER BY r.id"), {"email": email})]
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    home: Path = tmp_path_factory.mktemp("administration")
+    url = f"sqlite:///{home / 'ideaflow.db'}"
+    closed_port = free_port()  # nothing listens there: delivery fails and is retried later
+    mail = dict(smtp_host="127.0.0.1", smtp_port=closed_port, mail_from="Innovation <innovation@kommune.dk>")
+    with bootstrap(Settings(_env_file=None, database_url=url, **mail)) as app:
+        upgrade(app.engine)
+        now = datetime.now(UTC)
+        s = app.services
+        pools = {key: s.create_pool(name, 2_000_000, 2026, now, CRITERIA).id
+                 for key, name in (("taarnby", TAARNBY), ("roskilde", ROSKILDE))}
+        s.add_person(IDA, "Ida Administrator", Role.ADMINISTRATOR, now)
+        for email, name, pool, role in ((KARIN, "Karin Koordinator", TAARNBY, Role.COORDINATOR),
+                                        (BENT, "Bent Bedømmer", TAARNBY, Role.REVIEWER),
+                                        (OLE, "Ole " + HOSTILE, ROSKILDE, Role.COORDINATOR)):
+            s.add_person(email, name, Role.PROPOSER, now)
+            s.grant_role(email, role, now, pool=pool)
+        ideas = {"funded": s.submit(title="Tværgående sagsbehandling " + HOSTILE, description="…",
+                                    proposer="borger@example.dk", pool=TAARNBY, now=now, requested_dkk=400_000),
+                 "roskilde": s.submit(title="ZebraByer", description="…", proposer="borger@example.dk",
+                                      pool=ROSKILDE, now=now)}
+        s.review(ideas["funded"], BENT, {"effekt": 4, "lovlig": 5}, now, {"lovlig": True})
+        s.decide(ideas["funded"], Decision.GO, KARIN, now)
+        s.decide(ideas["funded"], Decision.GO, KARIN, now, amount_dkk=350_000)
+        app.intake.set_intake(TAARNBY, now, opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=30))
+        server = start_web_server(web_env(url, home, **mail), home)
+        yield Console(server, app, pools, ideas)
+        assert server.stop() == 0, "`ideaflow web` exits 0 on SIGINT"
+
+
+class SignedIn:
+    """`signed_in(email)`: that person's page, signed in once per module by a link from the sign-in
+    service (the one `/login` and `ideaflow signin-link` mail; its mail cannot leave here). Every
+    dialog a page opens (an `alert` that hostile text would run) is kept in `dialogs`."""
+
+    def __init__(self, chromium, console: Console) -> None:
+        self.chromium, self.console = chromium, console
+        self.pages: dict[str, object] = {}
+        self.dialogs: list[str] = []
+
+    def __call__(self, email: str):
+        if email not in self.pages:
+            context = self.chromium.browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen",
+                                                        viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+            link = self.console.app.signin.request_link(email, "127.0.0.1", datetime.now(UTC)).link
+            page.goto(link.replace("http://127.0.0.1:8000/", self.console.server.url))
+            page.get_by_role("button", name=re.compile("Fortsæt|Continue")).click()
+            expect(page).to_have_url(re.compile(r"/home$"))
+            self.pages[email] = page
+        return self.pages[email]
+
+
+@pytest.fixture(scope="module")
+def signed_in(chromium, console):
+    people = SignedIn(chromium, console)
+    yield people
+    with chromium.in_use():
+        for page in people.pages.values():
+            page.context.close()
+    assert people.dialogs == [], "hostile text ran as script"
+
+
+def _status(page, click) -> int:
+    with page.expect_response(lambda r: r.request.method == "POST") as response:
+        click()
+    return response.value.status
+
+
+def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signed_in, console):
+    page = signed_in(IDA)
+    url = console.server.url
+    page.goto(url + "home")
+    page.locator("#main-content").get_by_role("link", name="Puljer").click()
+    page.get_by_role("link", name="Opret en pulje").click()
+    page.get_by_label("Navn").fill("Gentofte opgaveudvalg " + HOSTILE)
+    page.get_by_label("Budget", exact=True).fill("fem millioner")
+    assert _status(page, lambda: page.get_by_role("button", name="Opret puljen").click()) == 422
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Skriv et helt tal")
+    summary.get_by_role("link").click()  # the summary leads to the field, whose value is kept
+    expect(page.get_by_label("Budget", exact=True)).to_be_focused()
+    expect(page.get_by_label("Navn")).to_have_value("Gentofte opgaveudvalg " + HOSTILE)
+    page.get_by_label("Budget", exact=True).fill("1.500.000")
+    page.get_by_label("Lad idéen bortfalde (den afvises)").check()
+    page.get_by_role("button", name="Opret puljen").click()
+    expect(page.locator(".alert-success, [role=status]").first).to_contain_text("Puljen er oprettet")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pulje: Gentofte opgaveudvalg " + HOSTILE)
+    expect(page.locator("dl.facts").first).to_contain_text("1.500.000 kr.")
+    expect(page.get_by_text("Lad idéen bortfalde (den afvises)")).to_be_visible()
+    pool_url = page.url.split("?")[0]
+
+    page.get_by_role("link", name="Ret kriterierne").click()
+    page.get_by_label("Navn").nth(2).fill("borgerresultat")  # rename the third of Tårnby's six
+    page.get_by_label("Navn").nth(5).fill("")  # remove the sixth
+    page.get_by_label("Navn").nth(6).fill("lovmedholdelig")  # add one in the first empty row
+    page.get_by_label("Vægt").nth(6).fill("1,5")
+    page.get_by_label("Skal være opfyldt").nth(6).check()
+    page.get_by_label("Beskrivelse").nth(6).fill("Overholder gældende regler " + HOSTILE)
+    page.get_by_label("Vægt").nth(0).fill("0")
+    assert _status(page, lambda: page.get_by_role("button", name="Gem kriterierne").click()) == 422
+    expect(page.get_by_role("alert")).to_contain_text("Skriv en vægt fra 1 til 100")
+    expect(page.get_by_label("Navn").nth(6)).to_have_value("lovmedholdelig")
+    page.get_by_label("Vægt").nth(0).fill("3")
+    page.get_by_role("button", name="Gem kriterierne").click()
+    expect(page).to_have_url(re.compile(re.escape(pool_url) + r"\?status=criteria_saved$"))
+    rows = page.get_by_role("region", name="Kriterier").locator("tbody tr")
+    expect(rows).to_have_count(6)
+    expect(rows.nth(0)).to_contain_text("effektivitet")
+    expect(rows.nth(0)).to_contain_text("3")
+    expect(rows.nth(5)).to_contain_text("lovmedholdelig")
+    expect(rows.nth(5)).to_contain_text("1,5")
+    expect(rows.nth(5)).to_contain_text("Ja")
+    expect(page.get_by_text("Ændringer af kriterierne")).to_be_visible()
+    with console.app.engine.connect() as connection:
+        (before, after, by), = connection.execute(text(
+            "SELECT c.before, c.after, p.email FROM pool_changes c JOIN people p ON p.id = c.by_id"))
+    assert by == IDA and "omtale" in before and "omtale" not in after and "lovmedholdelig" in after
+
+
+def test_a_reviewed_pools_criteria_keep_what_its_reviews_were_scored_on(browser, signed_in, console):
+    page = signed_in(IDA)
+    page.goto(f"{console.server.url}pools/{console.pools['taarnby']}/criteria")
+    expect(page.get_by_role("note")).to_contain_text("kun beskrivelserne")
+    page.get_by_label("Vægt").nth(0).fill("5")
+    assert _status(page, lambda: page.get_by_role("button", name="Gem kriterierne").click()) == 422
+    expect(page.get_by_role("alert")).to_contain_text("kun kriteriernes beskrivelser")
+    page.get_by_label("Vægt").nth(0).fill("2")
+    page.get_by_label("Beskrivelse").nth(0).fill("Hurtigere sagsbehandling")
+    page.get_by_role("button", name="Gem kriterierne").click()
+    expect(page).to_have_url(re.compile(r"status=criteria_saved$"))
+    expect(page.get_by_text("Hurtigere sagsbehandling")).to_be_visible()
+
+
+def test_a_coordinator_sees_their_pools_budget_allocations_policy_and_intake_and_no_other(
+        browser, signed_in, console):
+    page = signed_in(KARIN)
+    url, pools = console.server.url, console.pools
+    page.goto(url + "pools")
+    table = page.get_by_role("region", name="Puljer og deres budgetter")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table).to_contain_text(TAARNBY)
+    expect(page.get_by_role("link", name="Opret en pulje")).to_have_count(0)
+    table.get_by_role("link", name=TAARNBY).click()
+    facts = page.locator("dl.facts").first
+    for shown in ("2.000.000 kr.", "350.000 kr.", "1.650.000 kr."):
+        expect(facts).to_contain_text(shown)
+    allocations = page.get_by_role("region", name="Bevillinger")
+    expect(allocations).to_contain_text("Tværgående sagsbehandling " + HOSTILE)
+    expect(allocations).to_contain_text("350.000 kr.")
+    expect(page.get_by_text("30 dage efter indsendelsen")).to_be_visible()
+    expect(page.get_by_text("Giv puljens koordinatorer besked")).to_be_visible()
+    expect(page.locator("dl.facts").last).to_contain_text("Ja")  # open for ideas, within its window
+    expect(page.get_by_role("link", name="Ret kriterierne")).to_have_count(0)
+
+    before = len(console.refusals(KARIN))
+    for path in (f"pools/{pools['roskilde']}", f"pools/{pools['taarnby']}/criteria", "pools/new", "people"):
+        response = page.goto(url + path)
+        assert response.status == 403, path
+    assert console.refusals(KARIN)[before:] == ["pool", "edit_criteria", "create_pools", "people"]
+    assert page.goto(url + "pools/999999").status == 404
+
+
+def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(browser, signed_in, console):
+    page = signed_in(IDA)
+    page.goto(console.server.url + "people")
+    page.get_by_label("E-mailadresse").focus()
+    page.keyboard.type("nina@kommune.dk")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Nina " + HOSTILE)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")  # the first language, Danish
+    page.keyboard.press("Tab")  # out of the radio group, to the button
+    expect(page.get_by_role("button", name="Tilføj personen")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"status=person_added$"))
+    row = page.get_by_role("row").filter(has_text="nina@kommune.dk")
+    expect(row).to_contain_text("Nina " + HOSTILE)
+
+    page.get_by_label("Person", exact=True).select_option("nina@kommune.dk")
+    page.get_by_label("Rolle").select_option("coordinator")
+    page.get_by_label("Pulje", exact=True).select_option(ROSKILDE)
+    page.get_by_role("button", name="Giv rollen").click()
+    expect(page).to_have_url(re.compile(r"status=role_granted$"))
+    expect(row).to_contain_text(f"koordinator i {ROSKILDE}")
+    row.get_by_role("button", name=re.compile("Fratag")).click()
+    expect(page).to_have_url(re.compile(r"status=role_revoked$"))
+    expect(row).not_to_contain_text("koordinator")
+
+    page.get_by_label("Person", exact=True).select_option("nina@kommune.dk")
+    page.get_by_label("Rolle").select_option("administrator")
+    page.get_by_label("Pulje", exact=True).select_option(ROSKILDE)
+    assert _status(page, lambda: page.get_by_role("button", name="Giv rollen").click()) == 422
+    expect(page.get_by_role("alert")).to_contain_text("administratorrollen gælder alle puljer")
+
+    page.get_by_label("E-mailadresse").fill("nina@kommune.dk")
+    page.get_by_label("Navn", exact=True).fill("Nina igen")
+    page.get_by_label("Dansk").check()
+    assert _status(page, lambda: page.get_by_role("button", name="Tilføj personen").click()) == 422
+    expect(page.get_by_role("alert")).to_contain_text("findes allerede")
+
+
+def test_the_outbox_shows_what_waits_and_tries_again_now(browser, signed_in, console):
+    url = console.server.url
+    karin = signed_in(KARIN)
+    karin.goto(url + "outbox")
+    table = karin.get_by_role("region", name=re.compile("breve"))
+    expect(table).to_contain_text(KARIN)  # notices about the Tårnby idea
+    expect(table).not_to_contain_text(OLE)  # not the Roskilde pool's mail
+    expect(table).not_to_contain_text("signin_link")  # nor sign-in links, which concern no pool
+    karin.get_by_role("button", name="Prøv igen nu").click()
+    expect(karin).to_have_url(re.compile(r"status=mail_tried$"))
+    expect(karin.get_by_role("status")).to_contain_text("Afsendelsen er forsøgt nu")
+    first = karin.get_by_role("region", name=re.compile("breve")).locator("tbody tr").first
+    expect(first).to_contain_text("Venter på nyt forsøg")
+    expect(first).to_contain_text(re.compile("refused|Connection|forbind", re.I))
+
+    ida = signed_in(IDA)
+    ida.goto(url + "outbox")
+    expect(ida.get_by_role("region", name=re.compile("breve"))).to_contain_text("signin_link")
+
+    bent = signed_in(BENT)
+    before = len(console.refusals(BENT))
+    assert bent.goto(url + "outbox").status == 403
+    with bent.expect_response(lambda r: r.request.method == "POST") as response:
+        bent.evaluate("""() => { const f = document.createElement('form'); f.method = 'post';
+            f.action = '/outbox/flush'; const t = document.querySelector('input[name=csrf_token]');
+            if (t) f.appendChild(t.cloneNode()); document.body.appendChild(f); f.submit(); }""")
+    assert response.value.status == 403
+    assert console.refusals(BENT)[before:] == ["outbox", "outbox"]
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_the_pages_pass_axe_at_1280_and_320(browser, signed_in, console, lang):
+    """Each page in Danish and in English (the person's choice, switched in the header), wide and narrow."""
+    url, pool = console.server.url, console.pools["taarnby"]
+    page = signed_in(IDA)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(url + "pools")
+    if page.locator("html").get_attribute("lang") != lang:
+        page.locator(f"header button[lang='{lang}']").click()
+    for path in ("pools", f"pools/{pool}", "pools/new", f"pools/{pool}/criteria", "people", "outbox"):
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.goto(url + path)
+            expect(page.locator("html")).to_have_attribute("lang", lang)
+            assert_no_axe_violations(page)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{path} reflows at {width}"
+    page.set_viewport_size({"width": 1280, "height": 800})

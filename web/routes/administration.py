@@ -1,0 +1,259 @@
+"""Pools (`/pools`, `/pools/{id}`), people and roles (`/people`) and the mail that waits (`/outbox`).
+
+Who may see what is the read model's (`ideaflow.administration`, the container's `administration`):
+a page it refuses answers 403 and the attempt is in the refusals audit. Changes go through the
+service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`, `flush_outbox`,
+`Administration.set_criteria`), which checks the person again and records refusals itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ideaflow.signin import Account
+from states.criteria import TAARNBY_CRITERIA, Criterion
+from states.errors import IdeaflowError
+from states.model import GatePolicy
+from states.vocabulary import GRANTABLE_ROLES, DeadlinePolicy, Language, Role
+from web import i18n, pages
+from web.auth import signed_in
+from web.forms import Form, PostedForm
+from web.i18n import N_
+from web.routes.words import formatters
+
+router = APIRouter()
+
+ROLE_NAMES = {Role.ADMINISTRATOR: N_("administrator"), Role.COORDINATOR: N_("coordinator"),
+              Role.REVIEWER: N_("reviewer")}
+ON_DEADLINE = {DeadlinePolicy.ESCALATE: N_("Tell the pool's coordinators"),
+               DeadlinePolicy.LAPSE: N_("Let the idea lapse (it is rejected)")}
+EVERY_POOL = ""
+BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1,5.")
+NO_CRITERIA = N_("Name at least one criterion.")
+SAME_NAME = N_("Give each criterion its own name.")
+CHOOSE = N_("Choose one of the options.")
+EXTRA_ROWS = 2  # empty criteria at the end of the form, to add new ones without JavaScript
+
+
+def _admin(request: Request):
+    return request.app.state.container.administration
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock()
+
+
+# -- pools ---------------------------------------------------------------------------------------------
+
+
+@router.get("/pools")
+def pools(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    listed = _admin(request).pools(person.email, _now(request))
+    return pages.render(request, "pools.html", {"pools": listed, "administrator": _administers(person),
+                                                **formatters(request)})
+
+
+@router.get("/pools/new")
+def new_pool(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    _admin(request).require_administrator(person.email, "create_pools", _now(request))
+    policy = GatePolicy()
+    return _new_pool_page(request, Form({
+        "year": str(_now(request).year), "screening_days": str(policy.screening_days),
+        "funding_days": str(policy.funding_days), "evaluation_days": str(policy.evaluation_days),
+        "reminder_days": str(policy.reminder_days), "on_screening_deadline": policy.on_screening_deadline.value}))
+
+
+@router.post("/pools/new")
+def create_pool(request: Request, person: Annotated[Account, Depends(signed_in)], form: PostedForm) -> Response:
+    name = form.text("name", required=True, max_length=200).strip()
+    year = form.whole_number("year", required=True, low=2000, high=2200)
+    budget = form.whole_number("budget_dkk", required=True)
+    days = {key: form.whole_number(key, required=True, low=1, high=365)
+            for key in ("screening_days", "funding_days", "evaluation_days")}
+    reminder = form.whole_number("reminder_days", required=True, low=0, high=365)
+    on_deadline = form.value("on_screening_deadline")
+    if on_deadline not in {p.value for p in DeadlinePolicy}:
+        form.error("on_screening_deadline", CHOOSE)
+    if form.errors:
+        return form.invalid(request, "pool_new.html", _choices(request))
+    policy = GatePolicy(days["screening_days"], days["funding_days"], days["evaluation_days"], reminder,
+                        DeadlinePolicy(on_deadline))
+    try:
+        pool = request.app.state.services.create_pool(name, budget, year, _now(request), TAARNBY_CRITERIA, policy,
+                                                      by=person.email)
+    except IdeaflowError as error:
+        form.failed(error, {"pool_name": ("name", N_("Name")), "budget_dkk": ("budget_dkk", N_("Budget")),
+                            "year": ("year", N_("Budget year"))})
+        return form.invalid(request, "pool_new.html", _choices(request))
+    return RedirectResponse(f"/pools/{pool.id}?status=pool_created", status_code=303)
+
+
+def _new_pool_page(request: Request, form: Form) -> Response:
+    return pages.render(request, "pool_new.html", {"form": form, **_choices(request)})
+
+
+def _choices(request: Request) -> dict:
+    return {"on_deadline": [(p.value, _t(request, text)) for p, text in ON_DEADLINE.items()]}
+
+
+def _t(request: Request, text: str) -> str:
+    return i18n.gettext(pages.language(request), text)
+
+
+@router.get("/pools/{pool_id}")
+def pool(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    page = _admin(request).pool(pool_id, person.email, _now(request))
+    return pages.render(request, "pool.html", {"page": page, "on_deadline": ON_DEADLINE, "weight": _weight,
+                                               **formatters(request)})
+
+
+@router.get("/pools/{pool_id}/criteria")
+def criteria_form(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    _admin(request).require_administrator(person.email, "edit_criteria", _now(request))
+    page = _admin(request).pool(pool_id, person.email, _now(request))
+    values = {}
+    for n, c in enumerate(page.pool.criteria):
+        values.update({f"name-{n}": c.name, f"weight-{n}": _weight(c.weight), f"description-{n}": c.description})
+        if c.must_meet:
+            values[f"must-{n}"] = "yes"
+    return _criteria_page(request, page, Form(values), len(page.pool.criteria) + EXTRA_ROWS)
+
+
+@router.post("/pools/{pool_id}/criteria")
+def save_criteria(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)],
+                  form: PostedForm) -> Response:
+    page = _admin(request).pool(pool_id, person.email, _now(request))
+    rows = min(int(form.value("rows")) if form.value("rows").isdigit() else 0, 60)
+    criteria, names = [], set()
+    for n in range(rows):
+        name = form.text(f"name-{n}", max_length=60).strip()
+        description = form.text(f"description-{n}", max_length=2000, multiline=True)
+        if not name:
+            continue
+        weight = _parse_weight(form.value(f"weight-{n}"))
+        if weight is None:
+            form.error(f"weight-{n}", BAD_WEIGHT)
+        if name in names:
+            form.error(f"name-{n}", SAME_NAME)
+        names.add(name)
+        criteria.append(Criterion(name, weight or 1.0, form.value(f"must-{n}") == "yes", description))
+    if not criteria and not form.errors:
+        form.error("name-0", NO_CRITERIA)
+    if not form.errors:
+        try:
+            changed = _admin(request).set_criteria(pool_id, tuple(criteria), _now(request), by=person.email)
+        except IdeaflowError as error:
+            form.failed(error, {})
+        else:
+            status = "criteria_saved" if changed else "criteria_unchanged"
+            return RedirectResponse(f"/pools/{pool_id}?status={status}", status_code=303)
+    response = _criteria_page(request, page, form, rows)
+    response.status_code = 422
+    return response
+
+
+def _criteria_page(request: Request, page, form: Form, rows: int) -> Response:
+    return pages.render(request, "pool_criteria.html", {"page": page, "form": form, "rows": rows})
+
+
+def _weight(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value).replace(".", ",")
+
+
+def _parse_weight(text: str) -> float | None:
+    try:
+        value = float(text.strip().replace(",", "."))
+    except ValueError:
+        return None
+    return value if 1 <= value <= 100 else None
+
+
+# -- people and roles ----------------------------------------------------------------------------------
+
+
+@router.get("/people")
+def people(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    return _people_page(request, person, Form({"grant_pool": EVERY_POOL}))
+
+
+def _people_page(request: Request, person: Account, form: Form, status_code: int = 200) -> Response:
+    admin = _admin(request)
+    now = _now(request)
+    listed = admin.people(person.email, now)
+    pool_names = [p.name for p in admin.pools(person.email, now)]
+    return pages.render(request, "people.html", {
+        "people": listed, "form": form,
+        "role_name": lambda role: _t(request, ROLE_NAMES[role]) if role in ROLE_NAMES else role,
+        "roles": [(r.value, _t(request, ROLE_NAMES[r])) for r in GRANTABLE_ROLES],
+        "pool_choices": [(EVERY_POOL, _t(request, N_("Every pool")))] + [(name, name) for name in pool_names],
+        "languages": [(lang.value, i18n.NAMES[lang.value]) for lang in Language],
+        "emails": [(p.email, f"{p.name} <{p.email}>") for p in listed],
+    }, status_code=status_code)
+
+
+@router.post("/people")
+def add_person(request: Request, person: Annotated[Account, Depends(signed_in)], form: PostedForm) -> Response:
+    email = form.text("email", required=True, max_length=320).strip()
+    name = form.text("name", required=True, max_length=200).strip()
+    if form.value("lang") not in {lang.value for lang in Language}:
+        form.error("lang", CHOOSE)
+    if not form.errors:
+        try:
+            request.app.state.services.add_person(email, name, Role.PROPOSER, _now(request),
+                                                  Language(form.value("lang")), by=person.email)
+        except IdeaflowError as error:
+            form.failed(error, {"email": ("email", N_("E-mail address")), "name": ("name", N_("Name"))})
+        else:
+            return RedirectResponse("/people?status=person_added", status_code=303)
+    return _people_page(request, person, form, 422)
+
+
+@router.post("/people/roles")
+def change_role(request: Request, person: Annotated[Account, Depends(signed_in)], form: PostedForm) -> Response:
+    """Grant (the form at the foot of the page) or revoke (a button beside each grant) a role."""
+    change = form.value("change")
+    email, role, pool_name = form.value("grant_email"), form.value("grant_role"), form.value("grant_pool")
+    if not email:
+        form.error("grant_email", CHOOSE)
+    if role not in {r.value for r in GRANTABLE_ROLES}:
+        form.error("grant_role", CHOOSE)
+    if change not in ("grant", "revoke"):
+        form.error(Form.GENERAL, CHOOSE)
+    if not form.errors:
+        services = request.app.state.services
+        act = services.grant_role if change == "grant" else services.revoke_role
+        try:
+            changed = act(email, Role(role), _now(request), pool=pool_name or None, by=person.email)
+        except IdeaflowError as error:
+            form.failed(error, {"email": ("grant_email", N_("Person")), "role": ("grant_role", N_("Role")),
+                                "pool": ("grant_pool", N_("Pool"))})
+        else:
+            status = ("role_granted" if change == "grant" else "role_revoked") if changed else "role_unchanged"
+            return RedirectResponse(f"/people?status={status}", status_code=303)
+    return _people_page(request, person, form, 422)
+
+
+def _administers(person: Account) -> bool:
+    return Role.ADMINISTRATOR in person.roles
+
+
+# -- the outbox ----------------------------------------------------------------------------------------
+
+
+@router.get("/outbox")
+def outbox(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    lines = _admin(request).outbox(person.email, _now(request))
+    return pages.render(request, "outbox.html", {"lines": lines, **formatters(request)})
+
+
+@router.post("/outbox/flush")
+def flush(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    """Deliver now, also the mail that waits for its retry (as `ideaflow outbox --flush`)."""
+    container, now = request.app.state.container, _now(request)
+    _admin(request).may_flush(person.email, now)
+    container.services.flush_outbox(now, container.mail_transport(), container.letterhead, retry_deferred=True)
+    return RedirectResponse("/outbox?status=mail_tried", status_code=303)
