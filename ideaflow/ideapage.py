@@ -22,8 +22,9 @@ from sqlalchemy import Engine
 from ideaflow.views import IdeaView, idea_view_in
 from states.criteria import Criterion
 from states.errors import NotAllowed
-from states.rules import Action, Sight, may, sight
+from states.rules import Action, Sight, is_staff_of, may, sight
 from states.vocabulary import Role
+from storage.intake import IntakeRepository
 from storage.unit_of_work import UnitOfWork
 
 
@@ -36,6 +37,15 @@ class Reviewer:
     name: str
     asked: bool
     answered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with the idea (downloaded at `/attachments/{id}` by the pool's staff)."""
+
+    id: int
+    filename: str
+    size_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,8 @@ class IdeaPage:
     remaining_dkk: int = 0
     #: Names of the people the page mentions, by address (an address unknown here is shown as it is).
     names: dict[str, str] | None = None
+    #: The files that came with the idea, for the pool's coordinators and reviewers (who may download them).
+    attachments: tuple[Attachment, ...] = ()
 
     def name(self, email: str | None) -> str:
         return (self.names or {}).get(email or "", email or "")
@@ -83,8 +95,11 @@ def idea_page(engine: Engine, idea_id: int, email: str, now: datetime) -> IdeaPa
             for address in mentioned - names.keys():
                 known = uow.people.find(address)
                 names[address] = known.name if known is not None else address
+            files = tuple(Attachment(a.id, a.filename, a.size_bytes)
+                          for a in IntakeRepository(uow.session).attachments(idea_ids=[idea.id])
+                          ) if is_staff_of(person, idea.pool) else ()
             return IdeaPage(seen, view, version, idea.pool.criteria, reviewers, len(asked & answered_by), len(asked),
-                            idea.pool.remaining_dkk, names)
+                            idea.pool.remaining_dkk, names, files)
         if seen != Sight.NONE:
             return IdeaPage(seen)
         refusal = NotAllowed("not_allowed.sight", person=email, idea=idea_id, pool=idea.pool.name)

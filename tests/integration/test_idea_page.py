@@ -11,16 +11,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ideaflow.ideapage import idea_page
+from ideaflow.intake import Intake, IntakeSettings
+from ideaflow.views import pool_view
+from notifications.handlers import queue_mail
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import BadInput, Conflict, NotAllowed
+from states.intake import Submission, Upload
 from states.rules import Sight
-from states.vocabulary import Decision, Role, Stage
+from states.vocabulary import Decision, Language, Role, Stage
 from storage.tables import RefusalRow
 
 ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 def test_staff_see_the_idea_with_its_version_and_reviewers_others_see_their_part_or_nothing(engine, services, world):
@@ -71,3 +76,24 @@ def test_an_unknown_follower_is_named_on_the_followers_field(services, world, un
         services.plan_pilot(funded, start=date(2027, 1, 4), end=date(2027, 4, 30), sites=("Viby",),
                             now=datetime.now(UTC), by=world.coordinator, followers=("ukendt@kommune.dk",))
     assert refused.value.field == "followers"
+
+
+def test_the_pools_staff_see_the_files_that_came_with_the_idea(engine, services, world):
+    """A citizen's attachment is listed for the pool's coordinator and reviewer (who may download it),
+    not for an administrator of no pool, who would only be refused the download."""
+    admin = "admin@kommune.dk"
+    services.add_person(admin, "Anna Administrator", Role.ADMINISTRATOR, world.clock())
+    intake = Intake(engine, IntakeSettings(), lambda: b"test key", None, subscriber=queue_mail)
+    pool_id = pool_view(engine, world.pool).id
+    intake.submit(pool_id, Submission(title="Grønne skolegårde", description="Plant træer.", name="Åse Ærlig",
+                                      email="aase@example.dk", proposer_kind="citizen",
+                                      attachments=(Upload("plan.pdf", PDF),)),
+                  client="192.0.2.1", lang=Language.DA, now=world.clock())
+    with engine.connect() as connection:  # the confirmation link's token waits beside its unsent mail
+        token = connection.execute(text("SELECT secret FROM outbox WHERE secret IS NOT NULL")).scalar_one()
+    idea = intake.confirm(token, world.clock()).idea_id
+
+    for staff in (world.coordinator, world.reviewer):
+        files = idea_page(engine, idea, staff, world.clock()).attachments
+        assert [(f.filename, f.size_bytes) for f in files] == [("plan.pdf", len(PDF))]
+    assert idea_page(engine, idea, admin, world.clock()).attachments == ()

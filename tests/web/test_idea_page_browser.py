@@ -28,8 +28,12 @@ from sqlalchemy import text
 
 from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
+from ideaflow.intake import Intake, IntakeSettings
+from ideaflow.views import pool_view
+from notifications.handlers import queue_mail
 from states.criteria import Criterion
-from states.vocabulary import Decision, Role
+from states.intake import Submission, Upload
+from states.vocabulary import Decision, Language, Role
 from storage.migrate import upgrade
 
 from signinweb import HOSTILE, sign_in
@@ -47,6 +51,7 @@ KARIN, KNUD, BENT, RIKKE, OLE = ("karin@taarnby.dk", "knud@taarnby.dk", "bent@ta
                                  "ole@roskilde.dk")
 FRIDA, PIA = "frida@byraad.dk", "pia@borger.dk"
 FULL = {"effekt": 4, "kvalitet": 3, "lovlig": 5}
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 @dataclass
@@ -70,7 +75,20 @@ class Console:
                 "WHERE p.email = :email ORDER BY r.id"), {"email": email})]
 
 
-def _seed(services) -> dict[str, int]:
+def _submitted_with_a_file(engine, title: str) -> int:
+    """An idea as a citizen sends it through the public form, with an attachment, confirmed by the link."""
+    intake = Intake(engine, IntakeSettings(), lambda: b"test key", None, subscriber=queue_mail)
+    pool_id = pool_view(engine, POOL).id
+    intake.submit(pool_id, Submission(title=title, description="Droner bringer medicin ud.", name="Åse Ærlig",
+                                      email="aase@example.dk", proposer_kind="citizen",
+                                      attachments=(Upload("plan.pdf", PDF),)),
+                  client="192.0.2.1", lang=Language.DA, now=datetime.now(UTC))
+    with engine.connect() as connection:  # the confirmation link's token waits beside its unsent mail
+        token = connection.execute(text("SELECT secret FROM outbox WHERE secret IS NOT NULL")).scalar_one()
+    return intake.confirm(token, datetime.now(UTC)).idea_id
+
+
+def _seed(services, engine) -> dict[str, int]:
     now = datetime.now(UTC)
     services.create_pool(POOL, 2_000_000, 2026, now, CRITERIA)
     services.create_pool(OTHER_POOL, 1_000_000, 2026, now, CRITERIA)
@@ -88,7 +106,8 @@ def _seed(services) -> dict[str, int]:
                                proposer=PIA, pool=POOL, now=now, requested_dkk=250_000,
                                departments=("Teknik og Miljø",))
 
-    ideas = {"day": submit(HOSTILE), "stop": submit("Droner til hjemmeplejen"), "race": submit("Fælles indgang"),
+    ideas = {"day": submit(HOSTILE), "stop": _submitted_with_a_file(engine, "Droner til hjemmeplejen"),
+             "race": submit("Fælles indgang"),
              "funding": submit("Samskabelse i Gentofte"), "followed": submit("ZebraBy Gundsømagle"),
              "park": submit("Ungeindgangen")}
     for key in ideas:
@@ -109,7 +128,7 @@ def console(tmp_path_factory):
     url = f"sqlite:///{home / 'ideaflow.db'}"
     with bootstrap(Settings(_env_file=None, database_url=url, mail_dir=home / "mail")) as app:
         upgrade(app.engine)
-        ideas = _seed(app.services)
+        ideas = _seed(app.services, app.engine)
         server = start_web_server(web_env(url, home), home)
         yield Console(server, app.services, app.engine, ideas)
         assert server.stop() == 0, "`ideaflow web` exits 0 on SIGINT"
@@ -249,6 +268,9 @@ def test_a_kill_without_a_reason_comes_back_with_the_field_marked(browser, signe
     idea = console.ideas["stop"]
     page = signed_in(KARIN)
     page.goto(console.server.url + f"ideas/{idea}")
+    file = page.get_by_role("link", name="plan.pdf")  # the citizen's attachment, for the pool's staff
+    expect(file.locator("xpath=..")).to_contain_text("plan.pdf (1 kB)")
+    assert page.request.get(console.server.url + file.get_attribute("href").lstrip("/")).body() == PDF
     _decide_form(page).get_by_label("Afvis").check()
     assert _post_status(page, page.get_by_role("button", name="Registrér afgørelsen").click) == 422
     expect(page.get_by_role("alert").get_by_role("link")).to_have_text(
@@ -279,7 +301,7 @@ def test_two_coordinators_deciding_one_gate_the_second_is_told_it_was_decided(br
     _decide_form(karin).get_by_label("Godkend").check()
     assert _post_status(karin, karin.get_by_role("button", name="Registrér afgørelsen").click) == 409
     expect(karin.get_by_role("alert")).to_contain_text(
-        f"idé {idea} blev ændret, mens du havde den åben (den er nu afvist): se den igen, før du handler")
+        "En anden har truffet afgørelse om idéen, mens du havde siden åben. Her er idéen, som den er nu.")
     expect(karin.get_by_role("heading", level=1)).to_have_text("Fælles indgang")  # the idea, not an error page
     expect(karin.locator("main")).to_contain_text("afvist")
     expect(_decide_form(karin)).to_have_count(0)  # nothing left to decide

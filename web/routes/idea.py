@@ -43,6 +43,7 @@ CHOOSE_SCORE = N_("Choose a score from 1 to 5.")
 CHOOSE_OUTCOME = N_("Choose an outcome.")
 CHOOSE_REVIEWER = N_("Choose at least one reviewer.")
 NOT_A_DATE = N_("Write a date, for example 2027-01-04.")
+ALREADY_DECIDED = N_("Somebody else decided on this idea while you had the page open. Here is the idea as it is now.")
 
 # Words the page shows for the domain's values (the record keeps the values themselves).
 TERMS = {
@@ -112,7 +113,8 @@ def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form:
     messages and the error summary)."""
     forms = _blank_forms(page, back)
     if failed:
-        form.values.update(seen_version=str(page.version), **{"from": back})  # a new attempt acts on this state
+        # A new attempt acts on the state shown now.
+        form.values.update(seen_version=str(page.version), gate=page.idea.open_gate or "", **{"from": back})
         forms[failed] = form
     lang = pages.language(request)
     return pages.render(request, "idea.html", {
@@ -126,7 +128,8 @@ def _blank_forms(page: IdeaPage, back: str) -> dict[str, Form]:
     pilot = page.idea.pilot
     planned = {"start": pilot.start.isoformat(), "end": pilot.end.isoformat(), "sites": "\n".join(pilot.sites),
                "followers": "\n".join(pilot.followers), "measures": "\n".join(pilot.measures)} if pilot else {}
-    return {name: Form({**hidden, **(planned if name == "pilot" else {})})
+    seen = {"decide": {"gate": page.idea.open_gate or ""}, "pilot": planned}
+    return {name: Form({**hidden, **seen.get(name, {})})
             for name in ("decide", "assign", "pilot", "evaluate", "resume", "withdraw", "conflict")}
 
 
@@ -145,8 +148,17 @@ def _words(page: IdeaPage, lang: str) -> dict:
         "outcomes": [(o.value, i18n.gettext(lang, TERMS["outcome"][o.value])) for o in Outcome],
         "score_choices": [(str(n), str(n)) for n in range(1, 6)],
         "name": page.name,
+        "size": lambda n_bytes: _size(n_bytes, lang),
         "funding_go": idea.open_gate == "funding" and "go" in idea.actions,
     }
+
+
+def _size(n_bytes: int, lang: str) -> str:
+    kilobytes = max(1, round(n_bytes / 1024))
+    if kilobytes < 1024:
+        return f"{kilobytes} kB"
+    number = f"{n_bytes / 1024 / 1024:.1f}"
+    return (number.replace(".", ",") if lang == "da" else number) + " MB"
 
 
 def _seen(form: Form) -> int | None:
@@ -171,8 +183,11 @@ def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: di
     except NotAllowed:
         raise
     except Conflict as changed:
-        form.failed(changed, {})
         fresh = _read(request, page.idea.id, pages.account(request))
+        if name == "decide" and form.value("gate") != (fresh.idea.open_gate or ""):
+            form.error(Form.GENERAL, ALREADY_DECIDED)
+        else:
+            form.failed(changed, {})
         return _render(request, fresh, back, name, form, status_code=409)
     except IdeaflowError as error:
         form.failed(error, fields)
