@@ -245,8 +245,9 @@ class Intake:
         with self._uow(read_only=True) as uow:  # checked before taking the write lock: files take a while
             repository = IntakeRepository(uow.session)
             pool_id, pool_name = repository.pool_by_id(pool_id)
-            repository.intake(pool_id).require_open(pool_name, now)
-            files = check_submission(form, repository.intake(pool_id), self.settings.attachments)
+            intake = repository.intake(pool_id)
+            intake.require_open(pool_name, now)
+            files = check_submission(form, intake, self.settings.attachments)
         with self._uow() as uow:
             repository = IntakeRepository(uow.session)
             repository.intake(pool_id).require_open(pool_name, now)  # not closed meanwhile

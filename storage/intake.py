@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from states.errors import NotFound
@@ -75,6 +74,12 @@ _SUBMISSION_COLUMNS = [getattr(SubmissionRow, f) for f in StoredSubmission.__slo
 _ATTACHMENT_COLUMNS = [getattr(AttachmentRow, f) for f in AttachmentInfo.__slots__]
 
 
+#: `count_hit`'s upsert; the window's start goes through the column's type (UTC on both databases).
+_COUNT_HIT = text(
+    f"INSERT INTO {RateCountRow.__tablename__} (key, window_start, count) VALUES (:key, :window_start, 1) "
+    f"ON CONFLICT (key, window_start) DO UPDATE SET count = {RateCountRow.__tablename__}.count + 1 RETURNING count"
+).bindparams(bindparam("window_start", type_=RateCountRow.__table__.c.window_start.type))
+
 class IntakeRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -117,16 +122,11 @@ class IntakeRepository:
     def count_hit(self, key: str, window_start: datetime) -> int:
         """Count one more submission for `key` in this window and return the new count, atomically.
 
-        An upsert, so concurrent processes each get their own number (the row's lock orders them).
+        An upsert, so concurrent processes each get their own number (the row's lock orders them). Plain
+        SQL that SQLite and PostgreSQL both speak: SQLAlchemy does not cache the compiled form of its
+        dialect upserts, and compiling it cost ~2.4 ms a call, twice on every submission.
         """
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(RateCountRow).values(key=key, window_start=window_start, count=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=[RateCountRow.key, RateCountRow.window_start],
-            set_={"count": RateCountRow.count + 1},
-        ).returning(RateCountRow.count)
-        return self.session.scalar(statement)
+        return self.session.scalar(_COUNT_HIT, {"key": key, "window_start": window_start})
 
     def forget_rate_counts(self, before: datetime) -> int:
         return self.session.execute(delete(RateCountRow).where(RateCountRow.window_start < before)).rowcount

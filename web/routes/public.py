@@ -123,11 +123,11 @@ async def submit_idea(request: Request, pool_id: int) -> Response:
 def _submit_idea(request: Request, pool_id: int, form: Form, uploads: list[Upload]) -> Response:
     intake = request.app.state.intake
     now = _now(request)
-    pool = intake.pool(pool_id, now)
     if form.value(HONEYPOT):
         # A field no person sees was filled in: a robot, or a browser's overeager autofill. Nothing is
         # stored; a person is told how to go on.
-        return _render(request, "idea_refused.html", {"pool": pool, "reason": "honeypot"}, status_code=400)
+        return _render(request, "idea_refused.html", {"pool": intake.pool(pool_id, now), "reason": "honeypot"},
+                       status_code=400)
     requested = _amount(form)
     submission = Submission(
         title=form.value("title"), description=typed(form.value("description")), name=form.value("name"),
@@ -137,16 +137,16 @@ def _submit_idea(request: Request, pool_id: int, form: Form, uploads: list[Uploa
     try:
         if form.errors:  # the amount could not be read: show it with whatever else is wrong
             intake.check(pool_id, submission)
-            return _form_page(request, pool, form, status_code=422)
+            return _form_page(request, intake.pool(pool_id, now), form, status_code=422)
         receipt = intake.submit(pool_id, submission, client=request.client.host if request.client else "unknown",
                                 lang=Language(lang), now=now)
     except InvalidSubmission as invalid:
         _collect(form, invalid, lang)
-        return _form_page(request, pool, form, status_code=422)
+        return _form_page(request, intake.pool(pool_id, now), form, status_code=422)
     except IntakeClosed:
         return _form_page(request, intake.pool(pool_id, now), form, status_code=409)
     except RateLimited as limited:
-        return _render(request, "idea_refused.html", {"pool": pool, "reason": "limited",
+        return _render(request, "idea_refused.html", {"pool": intake.pool(pool_id, now), "reason": "limited",
                                                       "retry_after": limited.values["retry_after"]},
                        status_code=429)
     return _render(request, "idea_received.html", {"receipt": receipt})
