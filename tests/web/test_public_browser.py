@@ -151,7 +151,7 @@ def focused_id(page) -> str:
 # -- a citizen, by keyboard ----------------------------------------------------------------------------
 
 
-def test_a_citizens_whole_path_by_keyboard_alone(site, page, tmp_path):
+def test_a_citizens_whole_path_by_keyboard_alone(site, page, browser, tmp_path):
     address, title = "aase@example.dk", "Grønne skolegårde <b>nu</b>"
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -215,6 +215,15 @@ def test_a_citizens_whole_path_by_keyboard_alone(site, page, tmp_path):
     assert shown["proposer"] == address and shown["description"].endswith("Børnene hjælper.")
     with site.engine.connect() as connection:
         assert connection.scalar(select(AttachmentRow.content).where(AttachmentRow.idea_id == listed["id"])) == PDF
+    coordinator = browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen")
+    console = coordinator.new_page()
+    console.goto(f"{site.url}login?next=/portfolio")
+    console.locator("#email").fill(COORDINATOR)
+    console.locator("main form button[type=submit]").first.click()
+    console.goto(link_in(site.smtp, "/login/continue", COORDINATOR))
+    console.get_by_role("button", name="Fortsæt").click()
+    expect(console.get_by_role("link", name=title, exact=True)).to_be_visible()  # in the coordinator's portfolio
+    coordinator.close()
 
     # "My ideas", signed in by the mailed link, and a withdrawal with a reason.
     tab_to(page, "my ideas", lambda f: f["tag"] == "a" and f["text"] == "Gå til mine idéer")
