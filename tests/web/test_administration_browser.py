@@ -14,6 +14,7 @@ violation at 1280 or 320 px in Danish or English.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -232,6 +233,7 @@ def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(bro
     expect(page.get_by_role("button", name="Tilføj personen")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"status=person_added$"))
+    expect(page.locator("header button[lang]")).to_have_count(1)  # the switch offers the other language only
     row = page.get_by_role("row").filter(has_text="nina@kommune.dk")
     expect(row).to_contain_text("Nina " + HOSTILE)
 
@@ -265,7 +267,7 @@ def test_the_outbox_shows_what_waits_and_tries_again_now(browser, signed_in, con
     table = karin.get_by_role("region", name=re.compile("breve"))
     expect(table).to_contain_text(KARIN)  # notices about the Tårnby idea
     expect(table).not_to_contain_text(OLE)  # not the Roskilde pool's mail
-    expect(table).not_to_contain_text("signin_link")  # nor sign-in links, which concern no pool
+    expect(table).not_to_contain_text("Login-link")  # nor sign-in links, which concern no pool
     karin.get_by_role("button", name="Prøv igen nu").click()
     expect(karin).to_have_url(re.compile(r"status=mail_tried$"))
     expect(karin.get_by_role("status")).to_contain_text("Afsendelsen er forsøgt nu")
@@ -275,7 +277,7 @@ def test_the_outbox_shows_what_waits_and_tries_again_now(browser, signed_in, con
 
     ida = signed_in(IDA)
     ida.goto(url + "outbox")
-    expect(ida.get_by_role("region", name=re.compile("breve"))).to_contain_text("signin_link")
+    expect(ida.get_by_role("region", name=re.compile("breve"))).to_contain_text("Login-link")
 
     bent = signed_in(BENT)
     before = len(console.refusals(BENT))
@@ -286,6 +288,22 @@ def test_the_outbox_shows_what_waits_and_tries_again_now(browser, signed_in, con
             if (t) f.appendChild(t.cloneNode()); document.body.appendChild(f); f.submit(); }""")
     assert response.value.status == 403
     assert console.refusals(BENT)[before:] == ["outbox", "outbox"]
+
+
+def test_screenshots_of_the_pages_for_the_readme(browser, signed_in, console, tmp_path):
+    """The README shows these pages: written where IDEAFLOW_SCREENSHOTS says (docs/screenshots renews
+    the README's), else to a temporary folder, so that a page that no longer renders fails here."""
+    folder = Path(os.environ.get("IDEAFLOW_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page = signed_in(IDA)
+    page.set_viewport_size({"width": 1100, "height": 800})
+    page.goto(console.server.url + "pools")
+    if page.locator("html").get_attribute("lang") != "da":
+        page.locator("header button[lang='da']").click()
+    for name, path in (("pool", f"pools/{console.pools['taarnby']}"), ("people", "people"), ("outbox", "outbox")):
+        page.goto(console.server.url + path)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        assert (folder / f"{name}.png").stat().st_size > 20_000, f"{path} looks empty"
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

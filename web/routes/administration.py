@@ -31,6 +31,15 @@ ROLE_NAMES = {Role.ADMINISTRATOR: N_("administrator"), Role.COORDINATOR: N_("coo
               Role.REVIEWER: N_("reviewer")}
 ON_DEADLINE = {DeadlinePolicy.ESCALATE: N_("Tell the pool's coordinators"),
                DeadlinePolicy.LAPSE: N_("Let the idea lapse (it is rejected)")}
+#: What each kind of mail is, in words (notifications/templates names the kinds).
+MAIL_KINDS = {
+    "deadline_escalated": N_("Deadline passed"), "deadline_reminder": N_("Reminder of a deadline"),
+    "digest": N_("Weekly digest"), "evaluation_recorded": N_("Evaluation recorded"),
+    "gate_decided": N_("Decision"), "idea_received": N_("Receipt to the proposer"),
+    "idea_submitted": N_("New idea"), "pilot_ended": N_("Pilot ended"), "pilot_started": N_("Pilot started"),
+    "review_requested": N_("Review requested"), "signin_link": N_("Sign-in link"),
+    "submission_confirm": N_("Confirmation of a submitted idea"),
+}
 EVERY_POOL = ""
 BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1,5.")
 NO_CRITERIA = N_("Name at least one criterion.")
@@ -190,7 +199,7 @@ def _people_page(request: Request, person: Account, form: Form, status_code: int
         "role_name": lambda role: _t(request, ROLE_NAMES[role]) if role in ROLE_NAMES else role,
         "roles": [(r.value, _t(request, ROLE_NAMES[r])) for r in GRANTABLE_ROLES],
         "pool_choices": [(EVERY_POOL, _t(request, N_("Every pool")))] + [(name, name) for name in pool_names],
-        "languages": [(lang.value, i18n.NAMES[lang.value]) for lang in Language],
+        "person_languages": [(lang.value, i18n.NAMES[lang.value]) for lang in Language],
         "emails": [(p.email, f"{p.name} <{p.email}>") for p in listed],
     }, status_code=status_code)
 
@@ -247,7 +256,9 @@ def _administers(person: Account) -> bool:
 @router.get("/outbox")
 def outbox(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
     lines = _admin(request).outbox(person.email, _now(request))
-    return pages.render(request, "outbox.html", {"lines": lines, **formatters(request)})
+    return pages.render(request, "outbox.html", {
+        "lines": lines, "kind_name": lambda kind: _t(request, MAIL_KINDS[kind]) if kind in MAIL_KINDS else kind,
+        **formatters(request)})
 
 
 @router.post("/outbox/flush")
