@@ -217,8 +217,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
                        "da": "en anden kørsel af oversigterne dækker de samme modtagere"},
     "delivery.failed": {"en": "delivery failed; {summary}", "da": "afsendelsen mislykkedes; {summary}"},
     "server.not_started": {"en": "{detail}", "da": "{detail}"},
-    "signin.limited": {"en": "too many sign-in links for {email} lately; try again in {minutes} minutes",
-                       "da": "for mange login-links til {email} for nylig; prøv igen om {minutes} minutter"},
     "signin.short_key": {"en": "the secret key must be at least 16 bytes",
                          "da": "den hemmelige nøgle skal være mindst 16 byte"},
     # -- the public intake (states.intake, ideaflow.intake, ideaflow.privacy) ----------------------------
