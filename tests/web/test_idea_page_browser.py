@@ -247,6 +247,11 @@ def test_a_coordinators_day(browser, signed_in, console):
     console.services.sweep(datetime.now(UTC))
     page.reload()
     form = page.locator("form[action$='/evaluate']")
+    assert _post_status(page, page.get_by_role("button", name="Registrér evalueringen").click) == 422
+    expect(page.get_by_role("alert").get_by_role("link")).to_have_text(
+        ["Vælg en score fra 1 til 5 for effekt.", "Vælg en score fra 1 til 5 for kvalitet.",
+         "Vælg en score fra 1 til 5 for lovlig.", "Vælg et resultat."])
+    expect(form.locator("input[name='score-2']").first).to_have_attribute("aria-invalid", "true")
     for criterion, value in (("effekt", "5"), ("kvalitet", "4"), ("lovlig", "3")):
         form.get_by_role("group", name=re.compile(f"^{criterion} ")).get_by_label(value, exact=True).check()
     form.get_by_label("Udbred").check()
@@ -361,6 +366,18 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     expect(_decide_form(page)).to_have_count(0)  # she no longer decides it
     shown = console.show(idea)
     assert shown["conflicts"] == [KARIN] and shown["history"][-1]["action"] == "conflict"
+
+
+def test_a_reviewer_of_the_pool_sees_the_idea_blind_and_a_link_to_review_it(browser, signed_in, console):
+    idea = console.ideas["funding"]
+    page = signed_in(RIKKE)
+    page.goto(console.server.url + f"ideas/{idea}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Samskabelse i Gentofte")
+    expect(page.get_by_role("link", name="Din bedømmelse af idéen")).to_have_attribute("href", f"/ideas/{idea}/review")
+    expect(page.locator("main")).to_contain_text("Endnu ingen indsendte bedømmelser, som du må læse.")
+    assert "Bents kommentar" not in page.content(), "blind until her own review is submitted"
+    expect(_decide_form(page)).to_have_count(0)  # a reviewer decides nothing
+    expect(page.locator("form[action$='/assign']")).to_have_count(0)
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

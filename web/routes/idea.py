@@ -39,7 +39,7 @@ router = APIRouter()
 SignedIn = Annotated[Account, Depends(signed_in)]
 
 CHOOSE_DECISION = N_("Choose a decision.")
-CHOOSE_SCORE = N_("Choose a score from 1 to 5.")
+CHOOSE_SCORE = N_("Choose a score from 1 to 5 for %(criterion)s.")
 CHOOSE_OUTCOME = N_("Choose an outcome.")
 CHOOSE_REVIEWER = N_("Choose at least one reviewer.")
 NOT_A_DATE = N_("Write a date, for example 2027-01-04.")
@@ -261,7 +261,7 @@ def evaluate(request: Request, idea_id: int, person: SignedIn, form: PostedForm)
     for number, criterion in enumerate(page.criteria, start=1):
         value = form.value(f"score-{number}")
         if value not in {"1", "2", "3", "4", "5"}:
-            form.error(f"score-{number}", CHOOSE_SCORE)
+            form.error(f"score-{number}", CHOOSE_SCORE, criterion=criterion.name)
         else:
             scores[criterion.name] = int(value)
     outcome = form.value("outcome")
