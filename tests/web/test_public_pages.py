@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 
 from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
-from states.vocabulary import Role
+from states.criteria import TAARNBY_CRITERIA
+from states.vocabulary import Decision, Role
 from storage.tables import IdeaRow, RefusalRow, SubmissionRow
 from web.app import create_app
 
@@ -288,3 +289,26 @@ def test_the_privacy_and_accessibility_pages(engine, tmp_path, site):
     moved = elsewhere.client.get("/accessibility", follow_redirects=False)
     assert moved.status_code == 303 and moved.headers["location"] == "https://www.was.digst.dk/ideaflow-kommune"
     assert 'href="https://www.was.digst.dk/ideaflow-kommune"' in elsewhere.client.get("/").text
+
+
+def test_my_ideas_shows_decisions_reasons_and_the_pilot_but_nothing_internal(site, pool_id):
+    """The page, not only the read model: what the template prints of a decided idea with a pilot."""
+    site.services.add_person("bent@kommune.dk", "Bent Bedømmer", Role.REVIEWER, site.now)
+    site.submit(pool_id)
+    site.confirm_latest()
+    [idea] = site.intake.my_ideas("aase@example.dk")
+    scores = {c.name: 4 for c in TAARNBY_CRITERIA}
+    site.services.review(idea.id, "bent@kommune.dk", scores, site.now, comment="INTERN bemærkning")
+    site.services.decide(idea.id, Decision.GO, COORDINATOR, site.now, reason="Passer til puljen")
+    site.services.review(idea.id, "bent@kommune.dk", scores, site.now, comment="INTERN igen")
+    site.services.decide(idea.id, Decision.GO, COORDINATOR, site.now, amount_dkk=120_000, reason="Billig & god")
+    start = site.now.date() + timedelta(days=10)
+    site.services.plan_pilot(idea.id, start=start, end=start + timedelta(days=90), sites=("Viby <Skole>",),
+                             now=site.now, measures=("Trivsel",), by=COORDINATOR)
+    site.sign_in("aase@example.dk")
+    page = site.client.get("/my-ideas").text
+    for shown in ("Passer til puljen", "Billig &amp; god", "120.000\N{NO-BREAK SPACE}kr.", "Viby &lt;Skole&gt;",
+                  "Trivsel", "Har fået støtte"):
+        assert shown in page, shown
+    for internal in ("INTERN", "Bent", "bent@kommune.dk", "Karin", COORDINATOR, "effektivitet"):
+        assert internal not in page, internal
