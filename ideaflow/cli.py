@@ -286,6 +286,20 @@ def _read_criteria(path: Path):
     return criteria_from_document(document)
 
 
+@pool_app.command("criteria")
+def pool_criteria(
+    name: str,
+    criteria: Annotated[Path, typer.Option(help="YAML or JSON file with the pool's criteria (as for pool create).")],
+    by: Operator = OPERATOR_EMAIL,
+) -> None:
+    """Replace a pool's criteria (an administrator's task); once ideas of the pool are reviewed or
+    evaluated, only the descriptions may change."""
+    chosen = _read_criteria(criteria)
+    app = _app()
+    changed = app.administration.set_criteria(app.views.pool(name).id, chosen, _now(), by=by)
+    out.print(f"pool {name!r}: " + (f"{len(chosen)} criteria" if changed else "criteria unchanged"))
+
+
 @pool_app.command("show")
 def pool_show(name: str, as_json: Json = False) -> None:
     """Show a pool's budget, criteria and ideas per stage."""
