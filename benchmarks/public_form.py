@@ -51,6 +51,7 @@ class Server:
                                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
         deadline = time.monotonic() + timeout
         seen = []
+        self.url = ""
         for line in self.process.stdout:
             seen.append(line)
             if found := re.search(r"(http://127\.0\.0\.1:\d+/)", line):
@@ -58,8 +59,9 @@ class Server:
                 break
             if time.monotonic() > deadline:
                 break
-        else:
-            raise RuntimeError(f"{argv[:2]} ended before it announced its address:\n{''.join(seen)}")
+        if not self.url:
+            self.stop()
+            raise RuntimeError(f"{argv[:2]} did not announce its address:\n{''.join(seen)}")
         # The rest of its output is read and dropped, so a full pipe never stalls the server.
         threading.Thread(target=lambda: [None for _ in self.process.stdout], daemon=True).start()
 
