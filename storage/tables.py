@@ -169,7 +169,10 @@ class AuditRow(Base):
 
 class IdeaRow(Base):
     __tablename__ = "ideas"
-    __table_args__ = (Index(None, "pool_id", "stage"), Index(None, "deadline"), Index(None, "stage", "updated_at"))
+    # (stage, deadline): the portfolio's stage and open-gate filters in deadline order, and its overdue
+    # count, are index seeks rather than a walk through every idea (ideaflow/portfolio.py).
+    __table_args__ = (Index(None, "pool_id", "stage"), Index(None, "deadline"), Index(None, "stage", "updated_at"),
+                      Index(None, "stage", "deadline"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
