@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import cases, public_form  # noqa: E402
+from benchmarks import cases, public_form, web_pages  # noqa: E402
 
 GOALS = {  # key: (goal, higher is better)
     "transition_ratio": (0.25, True),
@@ -27,6 +27,8 @@ GOALS = {  # key: (goal, higher is better)
     "cli_show_s": (0.5, False),
     "sweep_peak_memory_mb": (300, False),
     "public_form_ratio": (0.3, True),
+    "portfolio_p95_ratio": (5, False),
+    "idea_page_p95_ratio": (5, False),
 }
 
 
@@ -58,6 +60,9 @@ def measure(sizes: cases.Sizes, work: Path, *, prefect: bool = True, log=print) 
     results.update(step(f"public form: {sizes.public_form} submissions and confirmations from 50 clients "
                         "through ideaflow web vs a bare route",
                         lambda: public_form.public_form(work, sizes.public_form)))
+    results.update(step(f"web pages: portfolio, idea page and review POST over {sizes.web_ideas} ideas, "
+                        f"{sizes.web_clients} clients, vs a bare route on the same server",
+                        lambda: web_pages.web_pages(work, sizes.web_ideas, sizes.web_requests, sizes.web_clients)))
     if prefect:
         p = step(f"Prefect: the {sizes.prefect_due}-timer sweep as the sweep-deadlines flow",
                  lambda: cases.prefect_overhead(work, sizes.prefect_due))
