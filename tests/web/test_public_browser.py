@@ -387,6 +387,16 @@ def test_control_characters_are_refused_and_bodies_of_10_mb_refused_or_stored_ex
         for field in ("title", "description", "name", "department"):
             refused = client.post(url, data={"csrf_token": token, **form, field: "a\x00b\x1b[31m"})
             assert refused.status_code == 422 and 'href="#' + field + '"' in refused.text, field
+        refused = client.post(url, data={"csrf_token": token, **form, "proposer_kind": "<b>borger</b>"})
+        assert refused.status_code == 422 and 'href="#proposer_kind"' in refused.text
+        assert "<b>borger</b>" not in refused.text
+        quoted = '"<script>alert(1)</script>"@example.dk'  # a valid address (a quoted local part)
+        answer = client.post(url, data={"csrf_token": token, **form, "email": quoted})
+        assert answer.status_code in (200, 422) and "<script>alert(1)" not in answer.text
+        hostile_name = "<img src=x onerror=alert(1)>\u202efdp.pdf"
+        named = client.post(url, data={"csrf_token": token, **form, "email": "named@example.dk"},
+                            files={"attachments": (hostile_name, PDF, "application/pdf")})
+        assert named.status_code in (200, 422) and "<img src=x" not in named.text
         ten_mb_text = client.post(url, data={"csrf_token": token, **form, "description": "x" * (10 * 1024 * 1024)})
         assert ten_mb_text.status_code == 413 and "Intet blev gemt" in ten_mb_text.text
         too_big = client.post(url, data={"csrf_token": token, **form},
@@ -400,6 +410,11 @@ def test_control_characters_are_refused_and_bodies_of_10_mb_refused_or_stored_ex
         assert connection.scalar(select(AttachmentRow.content).join(SubmissionRow).where(
             SubmissionRow.email == "big@example.dk")) == ten_mb_pdf
     assert site.count(SubmissionRow, SubmissionRow.email == "big@example.dk") == 1
+    with site.engine.connect() as connection:  # the hostile file name: refused, or stored exactly
+        stored_names = connection.scalars(select(AttachmentRow.filename).join(SubmissionRow).where(
+            SubmissionRow.email == "named@example.dk")).all()
+    assert stored_names in ([], [hostile_name])
+    assert site.count(SubmissionRow, SubmissionRow.email == quoted) == (answer.status_code == 200)
 
 
 def test_the_honeypot_the_rate_limit_and_a_closed_pool_register_nothing(site, page):
