@@ -53,7 +53,9 @@ def test_a_database_never_initialised_is_refused_with_a_pointer_to_init(cli, exp
             assert connection.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone() == (0,)
 
 
-def test_init_creates_the_schema_and_is_safe_to_repeat(cli, expect, db_url, tmp_path):
+def test_init_creates_the_schema_and_is_safe_to_repeat(cli_process, expect, db_url, tmp_path):
+    """Through the installed console script itself: its exit codes 0, 1 and 2 and its streams."""
+    cli = cli_process
     first = expect.ok(cli("init"))
     assert head() in first
     second = expect.ok(cli("init"))

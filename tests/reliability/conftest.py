@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import multiprocessing
 
-import cli_inproc
 import pytest
+
+import cli_inproc
 
 
 @pytest.fixture
