@@ -419,6 +419,11 @@ def test_control_characters_are_refused_and_bodies_of_10_mb_refused_or_stored_ex
 
 def test_the_honeypot_the_rate_limit_and_a_closed_pool_register_nothing(site, page):
     page.goto(f"{site.url}pools/{site.pool_id}/ideas/new")
+    page.get_by_role("button", name="English").click()  # English at a click, on the same page
+    expect(page).to_have_url(re.compile(rf"/pools/{site.pool_id}/ideas/new\?status=language$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Send an idea to {POOL}")
+    page.get_by_role("button", name="Dansk").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Send en idé til {POOL}")
     fill(page, "robot@example.dk")
     page.evaluate("document.getElementById('website').value = 'http://spam.example'")
     page.locator("form[enctype] button[type=submit]").click()
