@@ -232,8 +232,9 @@ def test_hostile_pilot_plans(world, check):
     covered(codes)
 
 
-def test_hostile_commands_through_the_installed_console_script(world, cli, snapshot, expect):
+def test_hostile_commands_through_the_installed_console_script(world, cli_process, snapshot, expect):
     """A handful of the same, each a real `ideaflow` process (whose argv cannot even carry a NUL)."""
+    cli = cli_process
     screened, funded = world.idea(Stage.SCREENED), world.idea(Stage.FUNDED)
     title = "\u202eעברית\u202c <script>alert(1)</script> '; DROP TABLE ideas; --"
     description = "linje 1\n\tlinje 2\r\nالعربية 🤖 {{ 7*7 }} ${jndi:ldap://x} %s%n \\ NULL"
