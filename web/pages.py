@@ -49,6 +49,7 @@ STATUS = {
     "pool_created": N_("The pool is created."),
     "criteria_saved": N_("The criteria are saved."),
     "criteria_unchanged": N_("The criteria were already so; nothing is changed."),
+    "intake_saved": N_("The intake of ideas is saved."),
     "person_added": N_("The person is added."),
     "role_granted": N_("The role is granted."),
     "role_revoked": N_("The role is revoked."),

@@ -220,6 +220,30 @@ def test_a_coordinator_sees_their_pools_budget_allocations_policy_and_intake_and
     assert page.goto(url + "pools/999999").status == 404
 
 
+def test_a_coordinator_sets_the_pools_intake_of_ideas(browser, signed_in, console):
+    page = signed_in(KARIN)
+    page.goto(f"{console.server.url}pools/{console.pools['taarnby']}")
+    page.get_by_role("link", name="Ret modtagelsen af idéer").click()
+    page.get_by_label("Første dag for idéer").fill("2027-02-01")
+    page.get_by_label("Sidste dag for idéer").fill("2027-01-31")
+    page.get_by_label("Hvad puljen støtter").fill("Nye måder at løse opgaverne på\n" + HOSTILE)
+    page.get_by_label("Største beløb der gives").fill("500000")
+    assert _status(page, lambda: page.get_by_role("button", name="Gem modtagelsen").click()) == 422
+    expect(page.get_by_role("alert")).to_contain_text("før den lukker")
+    expect(page.get_by_label("Hvad puljen støtter")).to_have_value("Nye måder at løse opgaverne på\n" + HOSTILE)
+    page.get_by_label("Sidste dag for idéer").fill("2027-03-31")
+    page.get_by_role("button", name="Gem modtagelsen").click()
+    expect(page).to_have_url(re.compile(r"status=intake_saved$"))
+    intake = page.locator("dl.facts").last
+    expect(intake).to_contain_text("Ikke endnu")
+    expect(intake).to_contain_text("1. februar 2027 kl. 00:00")
+    expect(intake).to_contain_text("1. april 2027 kl. 00:00")  # the last day ends at midnight
+    expect(intake).to_contain_text("500.000 kr.")
+    expect(page.get_by_text(HOSTILE).last).to_be_visible()
+    page.get_by_role("link", name="Ret modtagelsen af idéer").click()  # the form shows the days as chosen
+    expect(page.get_by_label("Sidste dag for idéer")).to_have_value("2027-03-31")
+
+
 def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(browser, signed_in, console):
     page = signed_in(IDA)
     page.goto(console.server.url + "people")
@@ -315,7 +339,8 @@ def test_the_pages_pass_axe_at_1280_and_320(browser, signed_in, console, lang):
     page.goto(url + "pools")
     if page.locator("html").get_attribute("lang") != lang:
         page.locator(f"header button[lang='{lang}']").click()
-    for path in ("pools", f"pools/{pool}", "pools/new", f"pools/{pool}/criteria", "people", "outbox"):
+    for path in ("pools", f"pools/{pool}", "pools/new", f"pools/{pool}/criteria", f"pools/{pool}/intake", "people",
+                 "outbox"):
         for width in (1280, 320):
             page.set_viewport_size({"width": width, "height": 800})
             page.goto(url + path)

@@ -8,7 +8,7 @@ service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,8 +17,9 @@ from fastapi.responses import RedirectResponse, Response
 from ideaflow.signin import Account
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import IdeaflowError
-from states.model import GatePolicy
-from states.vocabulary import GRANTABLE_ROLES, DeadlinePolicy, Language, Role
+from states.intake import POOL_TEXT_MAX
+from states.model import GatePolicy, local_midnight
+from states.vocabulary import COPENHAGEN, GRANTABLE_ROLES, DeadlinePolicy, Language, Role
 from web import i18n, pages
 from web.auth import signed_in
 from web.forms import Form, PostedForm
@@ -45,6 +46,7 @@ BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1,5.")
 NO_CRITERIA = N_("Name at least one criterion.")
 SAME_NAME = N_("Give each criterion its own name.")
 CHOOSE = N_("Choose one of the options.")
+NOT_A_DAY = N_("Write a date as year-month-day, for example 2027-02-01.")
 EXTRA_ROWS = 2  # empty criteria at the end of the form, to add new ones without JavaScript
 
 
@@ -179,6 +181,69 @@ def _parse_weight(text: str) -> float | None:
     except ValueError:
         return None
     return value if 1 <= value <= 100 else None
+
+
+@router.get("/pools/{pool_id}/intake")
+def intake_form(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    page = _admin(request).pool(pool_id, person.email, _now(request))
+    intake = page.pool.intake
+    return _intake_page(request, page, Form({
+        "opens": _local_day(intake.opens_at), "closes": _local_day(intake.closes_at, last=True),
+        "description": intake.description, "criteria_text": intake.criteria_text,
+        "grant_min_dkk": "" if intake.grant_min_dkk is None else str(intake.grant_min_dkk),
+        "grant_max_dkk": "" if intake.grant_max_dkk is None else str(intake.grant_max_dkk)}))
+
+
+@router.post("/pools/{pool_id}/intake")
+def save_intake(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)],
+                form: PostedForm) -> Response:
+    """The window (whole Copenhagen days: it opens as the first day begins and closes as the last one
+    ends), the public description, the criteria in plain words and the amounts given."""
+    page = _admin(request).pool(pool_id, person.email, _now(request))
+    opens, closes = _day_field(form, "opens"), _day_field(form, "closes")
+    changes = {
+        "opens_at": local_midnight(opens) if opens else None,
+        "closes_at": local_midnight(closes + timedelta(days=1)) if closes else None,
+        "description": form.text("description", max_length=POOL_TEXT_MAX, multiline=True),
+        "criteria_text": form.text("criteria_text", max_length=POOL_TEXT_MAX, multiline=True),
+        "grant_min_dkk": form.whole_number("grant_min_dkk"), "grant_max_dkk": form.whole_number("grant_max_dkk"),
+    }
+    if not form.errors:
+        try:
+            request.app.state.container.intake.set_intake(page.pool.name, _now(request), by=person.email, **changes)
+        except IdeaflowError as error:
+            form.failed(error, {"closes": ("closes", N_("Last day for ideas")),
+                                "grant_min_dkk": ("grant_min_dkk", N_("Smallest amount given")),
+                                "description": ("description", N_("What the pool supports")),
+                                "criteria_text": ("criteria_text", N_("The criteria in plain words"))})
+        else:
+            return RedirectResponse(f"/pools/{pool_id}?status=intake_saved", status_code=303)
+    response = _intake_page(request, page, form)
+    response.status_code = 422
+    return response
+
+
+def _intake_page(request: Request, page, form: Form) -> Response:
+    return pages.render(request, "pool_intake.html", {"page": page, "form": form})
+
+
+def _local_day(moment: datetime | None, *, last: bool = False) -> str:
+    """The Copenhagen day a window bound falls on (for its end: the last day before it)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(COPENHAGEN) - (timedelta(microseconds=1) if last else timedelta())
+    return local.date().isoformat()
+
+
+def _day_field(form: Form, name: str) -> date | None:
+    value = form.value(name).strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        form.error(name, NOT_A_DAY)
+        return None
 
 
 # -- people and roles ----------------------------------------------------------------------------------
