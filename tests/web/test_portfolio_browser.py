@@ -216,6 +216,21 @@ def test_export_csv_and_xlsx_with_danish_headings_and_no_formulas(browser, karin
     assert {row[7] for row in cells[1:]} == {250_000}  # amounts stay numbers
 
 
+def test_an_idea_opened_from_the_list_leads_to_the_previous_and_next_in_it(browser, karin, console):
+    """The idea page (another module's) shows the list's way back, previous and next, and they carry the list on."""
+    page = karin
+    page.goto(console.server.url + "portfolio?sort=title")
+    page.get_by_role("link", name="Fælles sagsbehandling").click()
+    expect(page).to_have_url(re.compile(rf"/ideas/{console.ideas['Fælles sagsbehandling']}\?from=sort%3Dtitle$"))
+    around = page.get_by_role("navigation", name="Idéer på din liste")
+    expect(around.get_by_role("link", name="Forrige idé: Droner")).to_be_visible()
+    around.get_by_role("link", name="Næste idé: Skolemad i Tårnby").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Skolemad i Tårnby")
+    around = page.get_by_role("navigation", name="Idéer på din liste")
+    around.get_by_role("link", name="Tilbage til porteføljen").click()
+    expect(page).to_have_url(re.compile(r"/portfolio\?sort=title$"))
+
+
 @pytest.mark.parametrize("lang", ["da", "en"])
 def test_the_portfolio_passes_axe_at_1280_and_320(browser, karin, console, lang):
     """Danish and English (Karin's choice, switched in the header), wide and narrow, a list and an empty one
