@@ -601,11 +601,10 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
     from web.server import ConsoleDidNotStart
     from workflows.local_server import ServerDidNotStart
 
-    container = _app()
-    container.check_mail()
+    container = _console(host, port)
     s = container.settings
     try:
-        serve_until_stopped(container, host or s.web_host, s.web_port if port is None else port, out.print)
+        serve_until_stopped(container, s.web_host, s.web_port, out.print)
     except (ServerDidNotStart, ConsoleDidNotStart) as error:
         raise Refused("server.not_started", detail=str(error)) from None
 
@@ -616,11 +615,18 @@ def web(host: HostOption = None, port: PortOption = None) -> None:
     from web.app import create_app
     from web.server import run
 
-    container = _app()
-    container.check_mail()
+    container = _console(host, port)
     s = container.settings
-    run(create_app(container), host or s.web_host, s.web_port if port is None else port,
-        lambda line: print(line, flush=True))
+    run(create_app(container), s.web_host, s.web_port, lambda line: print(line, flush=True))
+
+
+def _console(host: str | None, port: int | None) -> Container:
+    """The application for a web console on --host/--port (else the settings'), checked before it starts."""
+    container = _app()
+    s = container.settings
+    container.settings = s.for_console(host or s.web_host, s.web_port if port is None else port)
+    container.check_mail()
+    return container
 
 
 @app.command("signin-link")

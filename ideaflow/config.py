@@ -4,10 +4,13 @@ Read only by the composition root (ideaflow.bootstrap) and the entry points: eac
 `Settings()` when it starts, so nothing here is cached for the whole process.
 """
 
+from __future__ import annotations
+
 from datetime import time
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from states.vocabulary import Language
@@ -58,7 +61,9 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=0, le=65535)
     # The address people reach the console at (links in mail are made from it; https:// makes cookies Secure).
-    public_url: str = "http://127.0.0.1:8000/"
+    # Unset: the console's own address, http://WEB_HOST:WEB_PORT/ (also when --host/--port move it).
+    public_url: str = ""
+    _public_url_given: bool = PrivateAttr(default=False)
     # Signs sessions, tokens and forms. Unset: one is generated once and kept in the database, so a
     # restart keeps sessions and every worker process on one database shares it.
     secret_key: SecretStr | None = None
@@ -85,6 +90,23 @@ class Settings(BaseSettings):
     # The ID token claim holding the person's address (Entra ID may need "preferred_username").
     oidc_email_claim: str = "email"
 
+    @model_validator(mode="after")
+    def _public_url_defaults_to_the_console(self) -> Self:
+        self._public_url_given = bool(self.public_url)
+        if not self.public_url:
+            self.public_url = _console_url(self.web_host, self.web_port)
+        return self
+
+    def for_console(self, host: str, port: int) -> Settings:
+        """These settings for a console listening on host:port (the --host and --port of `ideaflow web`
+        and `serve`): unless IDEAFLOW_PUBLIC_URL says otherwise, the links in mail lead there."""
+        update = {"web_host": host, "web_port": port}
+        if not self._public_url_given and port:
+            update["public_url"] = _console_url(host, port)
+        settings = self.model_copy(update=update)
+        settings._public_url_given = self._public_url_given
+        return settings
+
     @property
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://") if self.cookie_secure is None else self.cookie_secure
@@ -92,3 +114,7 @@ class Settings(BaseSettings):
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+
+def _console_url(host: str, port: int) -> str:
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"

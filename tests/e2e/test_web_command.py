@@ -50,3 +50,18 @@ def test_a_local_sender_with_smtp_is_refused_before_anything_starts(db_url, tmp_
     assert result.returncode != 0 and result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert "IDEAFLOW_MAIL_FROM" in line and "ideaflow@localhost" in line
+
+
+def test_links_in_mail_follow_the_consoles_port_unless_the_public_address_is_set():
+    """Someone who only moves the console (--port, IDEAFLOW_WEB_PORT) gets mail links to where it is;
+    a public address set behind a reverse proxy is kept whatever the console listens on."""
+    from ideaflow.config import Settings
+
+    assert Settings(_env_file=None).public_url == "http://127.0.0.1:8000/"
+    assert Settings(_env_file=None, web_port=8100).public_url == "http://127.0.0.1:8100/"
+    assert Settings(_env_file=None).for_console("0.0.0.0", 8200).public_url == "http://0.0.0.0:8200/"
+    assert Settings(_env_file=None).for_console("::1", 8200).public_url == "http://[::1]:8200/"
+    behind_proxy = Settings(_env_file=None, public_url="https://ideer.kommune.dk/")
+    assert behind_proxy.for_console("127.0.0.1", 8200).public_url == "https://ideer.kommune.dk/"
+    assert behind_proxy.for_console("127.0.0.1", 8200).for_console("127.0.0.1", 8300).public_url \
+        == "https://ideer.kommune.dk/"
