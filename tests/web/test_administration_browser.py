@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,14 +23,12 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
-from ideaflow.bootstrap import bootstrap
-from ideaflow.config import Settings
 from states.criteria import Criterion
 from states.vocabulary import Decision, Role
-from storage.migrate import upgrade
 
+from consoleweb import post_status, running_console, signed_in_people
 from signinweb import HOSTILE
-from webtest import WebServer, assert_no_axe_violations, free_port, start_web_server, web_env
+from webtest import assert_no_axe_violations, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -41,89 +38,50 @@ CRITERIA = (Criterion("effekt", 2.0, description="Mere effektiv opgaveløsning")
 IDA, KARIN, BENT, OLE = "ida@kommune.dk", "karin@taarnby.dk", "bent@taarnby.dk", "ole@roskilde.dk"
 
 
-@dataclass
-class Console:
-    server: WebServer
-    app: object
-    pools: dict[str, int]
-    ideas: dict[str, int]
-
-    def refusals(self, email: str) -> list[str]:
-        with self.app.engine.connect() as connection:
-            return [row[0] for row in connection.execute(text(
-                "SELECT r.command FROM refusals r JOIN people p ON p.id = r.person_id WHERE p.email = :email "
-                "ORDER BY r.id"), {"email": email})]
+def _seed(app) -> dict[str, int]:
+    """Two pools with their people, a funded idea in Tårnby and an idea in Roskilde; the pools' ids."""
+    now = datetime.now(UTC)
+    s = app.services
+    pools = {key: s.create_pool(name, 2_000_000, 2026, now, CRITERIA).id
+             for key, name in (("taarnby", TAARNBY), ("roskilde", ROSKILDE))}
+    s.add_person(IDA, "Ida Administrator", Role.ADMINISTRATOR, now)
+    for email, name, pool, role in ((KARIN, "Karin Koordinator", TAARNBY, Role.COORDINATOR),
+                                    (BENT, "Bent Bedømmer", TAARNBY, Role.REVIEWER),
+                                    (OLE, "Ole " + HOSTILE, ROSKILDE, Role.COORDINATOR)):
+        s.add_person(email, name, Role.PROPOSER, now)
+        s.grant_role(email, role, now, pool=pool)
+    funded = s.submit(title="Tværgående sagsbehandling " + HOSTILE, description="…", proposer="borger@example.dk",
+                      pool=TAARNBY, now=now, requested_dkk=400_000)
+    s.submit(title="ZebraByer", description="…", proposer="borger@example.dk", pool=ROSKILDE, now=now)
+    s.review(funded, BENT, {"effekt": 4, "lovlig": 5}, now, {"lovlig": True})
+    s.decide(funded, Decision.GO, KARIN, now)
+    s.decide(funded, Decision.GO, KARIN, now, amount_dkk=350_000)
+    app.intake.set_intake(TAARNBY, now, opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=30))
+    return pools
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
-    home: Path = tmp_path_factory.mktemp("administration")
-    url = f"sqlite:///{home / 'ideaflow.db'}"
-    closed_port = free_port()  # nothing listens there: delivery fails and is retried later
-    mail = dict(smtp_host="127.0.0.1", smtp_port=closed_port, mail_from="Innovation <innovation@kommune.dk>")
-    with bootstrap(Settings(_env_file=None, database_url=url, **mail)) as app:
-        upgrade(app.engine)
-        now = datetime.now(UTC)
-        s = app.services
-        pools = {key: s.create_pool(name, 2_000_000, 2026, now, CRITERIA).id
-                 for key, name in (("taarnby", TAARNBY), ("roskilde", ROSKILDE))}
-        s.add_person(IDA, "Ida Administrator", Role.ADMINISTRATOR, now)
-        for email, name, pool, role in ((KARIN, "Karin Koordinator", TAARNBY, Role.COORDINATOR),
-                                        (BENT, "Bent Bedømmer", TAARNBY, Role.REVIEWER),
-                                        (OLE, "Ole " + HOSTILE, ROSKILDE, Role.COORDINATOR)):
-            s.add_person(email, name, Role.PROPOSER, now)
-            s.grant_role(email, role, now, pool=pool)
-        ideas = {"funded": s.submit(title="Tværgående sagsbehandling " + HOSTILE, description="…",
-                                    proposer="borger@example.dk", pool=TAARNBY, now=now, requested_dkk=400_000),
-                 "roskilde": s.submit(title="ZebraByer", description="…", proposer="borger@example.dk",
-                                      pool=ROSKILDE, now=now)}
-        s.review(ideas["funded"], BENT, {"effekt": 4, "lovlig": 5}, now, {"lovlig": True})
-        s.decide(ideas["funded"], Decision.GO, KARIN, now)
-        s.decide(ideas["funded"], Decision.GO, KARIN, now, amount_dkk=350_000)
-        app.intake.set_intake(TAARNBY, now, opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=30))
-        server = start_web_server(web_env(url, home, **mail), home)
-        yield Console(server, app, pools, ideas)
-        assert server.stop() == 0, "`ideaflow web` exits 0 on SIGINT"
-
-
-class SignedIn:
-    """`signed_in(email)`: that person's page, signed in once per module by a link from the sign-in
-    service (the one `/login` and `ideaflow signin-link` mail; its mail cannot leave here). Every
-    dialog a page opens (an `alert` that hostile text would run) is kept in `dialogs`."""
-
-    def __init__(self, chromium, console: Console) -> None:
-        self.chromium, self.console = chromium, console
-        self.pages: dict[str, object] = {}
-        self.dialogs: list[str] = []
-
-    def __call__(self, email: str):
-        if email not in self.pages:
-            context = self.chromium.browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen",
-                                                        viewport={"width": 1280, "height": 800})
-            page = context.new_page()
-            page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
-            link = self.console.app.signin.request_link(email, "127.0.0.1", datetime.now(UTC)).link
-            page.goto(link.replace("http://127.0.0.1:8000/", self.console.server.url))
-            page.get_by_role("button", name=re.compile("Fortsæt|Continue")).click()
-            expect(page).to_have_url(re.compile(r"/home$"))
-            self.pages[email] = page
-        return self.pages[email]
+    # nothing listens on the SMTP port: delivery fails and is retried later (the outbox page shows it)
+    mail = dict(smtp_host="127.0.0.1", smtp_port=free_port(), mail_from="Innovation <innovation@kommune.dk>")
+    with running_console(tmp_path_factory.mktemp("administration"), _seed, **mail) as console:
+        yield console
 
 
 @pytest.fixture(scope="module")
 def signed_in(chromium, console):
-    people = SignedIn(chromium, console)
-    yield people
-    with chromium.in_use():
-        for page in people.pages.values():
-            page.context.close()
-    assert people.dialogs == [], "hostile text ran as script"
+    """People sign in by a link from the sign-in service (the one `/login` and `ideaflow signin-link`
+    mail; its mail cannot leave here)."""
+    def link(email: str) -> str:
+        issued = console.app.signin.request_link(email, "127.0.0.1", datetime.now(UTC)).link
+        return issued.replace(console.app.settings.public_url, console.server.url)
+
+    yield from signed_in_people(chromium, console, link)
 
 
-def _status(page, click) -> int:
-    with page.expect_response(lambda r: r.request.method == "POST") as response:
-        click()
-    return response.value.status
+def commands(refusals: list[tuple[str, int | None]]) -> list[str]:
+    return [command for command, _ in refusals]
+
 
 
 def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signed_in, console):
@@ -134,7 +92,7 @@ def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signe
     page.get_by_role("link", name="Opret en pulje").click()
     page.get_by_label("Navn").fill("Gentofte opgaveudvalg " + HOSTILE)
     page.get_by_label("Budget", exact=True).fill("fem millioner")
-    assert _status(page, lambda: page.get_by_role("button", name="Opret puljen").click()) == 422
+    assert post_status(page, lambda: page.get_by_role("button", name="Opret puljen").click()) == 422
     summary = page.get_by_role("alert")
     expect(summary).to_contain_text("Skriv et helt tal")
     summary.get_by_role("link").click()  # the summary leads to the field, whose value is kept
@@ -157,7 +115,7 @@ def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signe
     page.get_by_label("Skal være opfyldt").nth(6).check()
     page.get_by_label("Beskrivelse").nth(6).fill("Overholder gældende regler " + HOSTILE)
     page.get_by_label("Vægt").nth(0).fill("0")
-    assert _status(page, lambda: page.get_by_role("button", name="Gem kriterierne").click()) == 422
+    assert post_status(page, lambda: page.get_by_role("button", name="Gem kriterierne").click()) == 422
     expect(page.get_by_role("alert")).to_contain_text("Skriv en vægt fra 1 til 100")
     expect(page.get_by_label("Navn").nth(6)).to_have_value("lovmedholdelig")
     page.get_by_label("Vægt").nth(0).fill("3")
@@ -171,7 +129,7 @@ def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signe
     expect(rows.nth(5)).to_contain_text("1,5")
     expect(rows.nth(5)).to_contain_text("Ja")
     expect(page.get_by_text("Ændringer af kriterierne")).to_be_visible()
-    with console.app.engine.connect() as connection:
+    with console.engine.connect() as connection:
         (before, after, by), = connection.execute(text(
             "SELECT c.before, c.after, p.email FROM pool_changes c JOIN people p ON p.id = c.by_id"))
     assert by == IDA and "omtale" in before and "omtale" not in after and "lovmedholdelig" in after
@@ -179,10 +137,10 @@ def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signe
 
 def test_a_reviewed_pools_criteria_keep_what_its_reviews_were_scored_on(browser, signed_in, console):
     page = signed_in(IDA)
-    page.goto(f"{console.server.url}pools/{console.pools['taarnby']}/criteria")
+    page.goto(f"{console.server.url}pools/{console.ids['taarnby']}/criteria")
     expect(page.get_by_role("note")).to_contain_text("kun beskrivelserne")
     page.get_by_label("Vægt").nth(0).fill("5")
-    assert _status(page, lambda: page.get_by_role("button", name="Gem kriterierne").click()) == 422
+    assert post_status(page, lambda: page.get_by_role("button", name="Gem kriterierne").click()) == 422
     expect(page.get_by_role("alert")).to_contain_text("kun kriteriernes beskrivelser")
     page.get_by_label("Vægt").nth(0).fill("2")
     page.get_by_label("Beskrivelse").nth(0).fill("Hurtigere sagsbehandling")
@@ -194,7 +152,7 @@ def test_a_reviewed_pools_criteria_keep_what_its_reviews_were_scored_on(browser,
 def test_a_coordinator_sees_their_pools_budget_allocations_policy_and_intake_and_no_other(
         browser, signed_in, console):
     page = signed_in(KARIN)
-    url, pools = console.server.url, console.pools
+    url, pools = console.server.url, console.ids
     page.goto(url + "pools")
     table = page.get_by_role("region", name="Puljer og deres budgetter")
     expect(table.locator("tbody tr")).to_have_count(1)
@@ -216,19 +174,19 @@ def test_a_coordinator_sees_their_pools_budget_allocations_policy_and_intake_and
     for path in (f"pools/{pools['roskilde']}", f"pools/{pools['taarnby']}/criteria", "pools/new", "people"):
         response = page.goto(url + path)
         assert response.status == 403, path
-    assert console.refusals(KARIN)[before:] == ["pool", "edit_criteria", "create_pools", "people"]
+    assert commands(console.refusals(KARIN)[before:]) == ["pool", "edit_criteria", "create_pools", "people"]
     assert page.goto(url + "pools/999999").status == 404
 
 
 def test_a_coordinator_sets_the_pools_intake_of_ideas(browser, signed_in, console):
     page = signed_in(KARIN)
-    page.goto(f"{console.server.url}pools/{console.pools['taarnby']}")
+    page.goto(f"{console.server.url}pools/{console.ids['taarnby']}")
     page.get_by_role("link", name="Ret modtagelsen af idéer").click()
     page.get_by_label("Første dag for idéer").fill("2027-02-01")
     page.get_by_label("Sidste dag for idéer").fill("2027-01-31")
     page.get_by_label("Hvad puljen støtter").fill("Nye måder at løse opgaverne på\n" + HOSTILE)
     page.get_by_label("Største beløb der gives").fill("500000")
-    assert _status(page, lambda: page.get_by_role("button", name="Gem modtagelsen").click()) == 422
+    assert post_status(page, lambda: page.get_by_role("button", name="Gem modtagelsen").click()) == 422
     expect(page.get_by_role("alert")).to_contain_text("før den lukker")
     expect(page.get_by_label("Hvad puljen støtter")).to_have_value("Nye måder at løse opgaverne på\n" + HOSTILE)
     page.get_by_label("Sidste dag for idéer").fill("2027-03-31")
@@ -274,13 +232,13 @@ def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(bro
     page.get_by_label("Person", exact=True).select_option("nina@kommune.dk")
     page.get_by_label("Rolle").select_option("administrator")
     page.get_by_label("Pulje", exact=True).select_option(ROSKILDE)
-    assert _status(page, lambda: page.get_by_role("button", name="Giv rollen").click()) == 422
+    assert post_status(page, lambda: page.get_by_role("button", name="Giv rollen").click()) == 422
     expect(page.get_by_role("alert")).to_contain_text("administratorrollen gælder alle puljer")
 
     page.get_by_label("E-mailadresse").fill("nina@kommune.dk")
     page.get_by_label("Navn", exact=True).fill("Nina igen")
     page.get_by_label("Dansk").check()
-    assert _status(page, lambda: page.get_by_role("button", name="Tilføj personen").click()) == 422
+    assert post_status(page, lambda: page.get_by_role("button", name="Tilføj personen").click()) == 422
     expect(page.get_by_role("alert")).to_contain_text("findes allerede")
 
 
@@ -311,7 +269,7 @@ def test_the_outbox_shows_what_waits_and_tries_again_now(browser, signed_in, con
             f.action = '/outbox/flush'; const t = document.querySelector('input[name=csrf_token]');
             if (t) f.appendChild(t.cloneNode()); document.body.appendChild(f); f.submit(); }""")
     assert response.value.status == 403
-    assert console.refusals(BENT)[before:] == ["outbox", "outbox"]
+    assert commands(console.refusals(BENT)[before:]) == ["outbox", "outbox"]
 
 
 def test_screenshots_of_the_pages_for_the_readme(browser, signed_in, console, tmp_path):
@@ -324,7 +282,7 @@ def test_screenshots_of_the_pages_for_the_readme(browser, signed_in, console, tm
     page.goto(console.server.url + "pools")
     if page.locator("html").get_attribute("lang") != "da":
         page.locator("header button[lang='da']").click()
-    for name, path in (("pool", f"pools/{console.pools['taarnby']}"), ("people", "people"), ("outbox", "outbox")):
+    for name, path in (("pool", f"pools/{console.ids['taarnby']}"), ("people", "people"), ("outbox", "outbox")):
         page.goto(console.server.url + path)
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
         assert (folder / f"{name}.png").stat().st_size > 20_000, f"{path} looks empty"
@@ -333,7 +291,7 @@ def test_screenshots_of_the_pages_for_the_readme(browser, signed_in, console, tm
 @pytest.mark.parametrize("lang", ["da", "en"])
 def test_the_pages_pass_axe_at_1280_and_320(browser, signed_in, console, lang):
     """Each page in Danish and in English (the person's choice, switched in the header), wide and narrow."""
-    url, pool = console.server.url, console.pools["taarnby"]
+    url, pool = console.server.url, console.ids["taarnby"]
     page = signed_in(IDA)
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(url + "pools")

