@@ -27,10 +27,11 @@ if TYPE_CHECKING:
     from ideaflow.intake import Intake
     from ideaflow.pilots import Pilots
     from ideaflow.portfolio import Portfolio
-    from ideaflow.services import Services
+    from ideaflow.services import FlushReport, Services
     from ideaflow.signin import SignIn
     from notifications.delivery import Transport
     from notifications.message import Letterhead
+    from storage.repository import OutgoingMail
 
 
 class ReadModels:
@@ -143,6 +144,10 @@ class Container:
         """Deliver these outbox rows at once (a link somebody waits for), with a transport of their own."""
         self.services.deliver_now(mail_ids, now, self.mail_transport(), self.letterhead)
 
+    def deliver_leased(self, mails: Sequence[OutgoingMail], now: datetime) -> FlushReport:
+        """Deliver outbox rows queued already leased to this process (a confirmation link), at once."""
+        return self.services.deliver_leased(mails, now, self.mail_transport(), self.letterhead)
+
     @cached_property
     def signin(self) -> SignIn:
         """Signing in to the web console, keyed by IDEAFLOW_SECRET_KEY or the installation's stored secret;
@@ -176,7 +181,7 @@ class Container:
             per_address=s.submit_per_address, per_email=s.submit_per_email,
             rate_window=timedelta(minutes=s.submit_window_minutes),
         )
-        return Intake(self.engine, settings, lambda: self.secret, self.deliver_now, subscriber=queue_mail)
+        return Intake(self.engine, settings, lambda: self.secret, self.deliver_leased, subscriber=queue_mail)
 
     def close(self) -> None:
         """Give back the engine's pooled connections, if it was built (SQLAlchemy's engine stays usable)."""

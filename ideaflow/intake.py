@@ -27,6 +27,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -45,8 +46,11 @@ from states.model import Idea, Person
 from states.rules import coordinates, is_staff_of, may_administer
 from states.vocabulary import OPERATOR_EMAIL, Language, Stage
 from storage.intake import AttachmentInfo, IntakeRepository
-from storage.repository import HistoryLine
+from storage.repository import MAIL_LEASE, HistoryLine, OutgoingMail
 from storage.unit_of_work import Subscriber, UnitOfWork
+
+if TYPE_CHECKING:
+    from ideaflow.services import FlushReport
 
 CONFIRMATION_MAIL = "submission_confirm"
 log = logging.getLogger(__name__)
@@ -67,8 +71,9 @@ class IntakeSettings:
     rate_window: timedelta = timedelta(hours=1)
 
 
-#: Delivers the given outbox rows now (the composition root binds it to the mail transport).
-DeliverNow = Callable[[list[int], datetime], None]
+#: Delivers outbox rows queued already leased to the caller, now, and reports what was sent (the composition
+#: root binds it to the mail transport: `Services.deliver_leased`).
+DeliverNow = Callable[[list[OutgoingMail], datetime], "FlushReport"]
 
 
 # -- read models ---------------------------------------------------------------------------------------
@@ -243,9 +248,7 @@ class Intake:
         """
         key = self.token_key()  # before any transaction: the installation's key may have to be stored first
         with self._uow(read_only=True) as uow:  # checked before taking the write lock: files take a while
-            repository = IntakeRepository(uow.session)
-            pool_id, pool_name = repository.pool_by_id(pool_id)
-            intake = repository.intake(pool_id)
+            pool_name, intake = IntakeRepository(uow.session).pool_with_intake(pool_id)
             intake.require_open(pool_name, now)
             files = check_submission(form, intake, self.settings.attachments)
         with self._uow() as uow:
@@ -257,19 +260,20 @@ class Intake:
             submission_id = repository.add_submission(
                 pool_id, form, files, self._hash(key, token), lang, now, expires_at,
                 checksum=lambda content: hashlib.sha256(content).hexdigest())
-            mail_id = uow.outbox.add_to_address(
+            # Leased to this process from the start when it is to be sent at once: committed before the
+            # answer, so a crash before (or while) sending leaves it to the outbox's flushes after the lease.
+            mail = uow.outbox.add_to_address(
                 CONFIRMATION_MAIL, form.email, form.name, lang,
                 {"title": form.title, "pool": pool_name, "expires_at": expires_at.isoformat(),
                  "path": "/submissions/confirm?token="},  # the mail appends the token (its `secret`)
-                now, secret=token)
+                now, secret=token, leased_until=now + MAIL_LEASE if self.deliver_now is not None else None)
             uow.commit(now)
         mail_sent = False
         if self.deliver_now is not None:
             try:
-                self.deliver_now([mail_id], now)
+                mail_sent = self.deliver_now([mail], now).sent == 1
             except Exception:  # the submission is stored and its mail queued: the outbox's flushes retry it
-                log.exception("could not deliver confirmation mail %s at once", mail_id)
-            mail_sent = self._mail_sent(mail_id)
+                log.exception("could not deliver confirmation mail %s at once", mail.id)
         return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
                        expires_at=expires_at, mail_sent=mail_sent)
 
@@ -284,15 +288,13 @@ class Intake:
     def _count(self, repository: IntakeRepository, key: bytes, now: datetime, *, address: str, email: str) -> None:
         window = self.settings.rate_window
         start = datetime.fromtimestamp(now.timestamp() // window.total_seconds() * window.total_seconds(), UTC)
-        for kind, value, limit in (("address", address, self.settings.per_address),
-                                   ("email", email.lower(), self.settings.per_email)):
-            if repository.count_hit(self._hash(key, f"{kind}:{value}"), start) > limit:
+        counts = repository.count_hits(self._hash(key, f"address:{address}"),
+                                       self._hash(key, f"email:{email.lower()}"), start)
+        limits = (self.settings.per_address, self.settings.per_email)
+        for kind, count, limit in zip(("address", "email"), counts, limits, strict=True):
+            if count > limit:
                 raise RateLimited(f"intake.rate_limited_{kind}", limit=limit,
                                   minutes=int(window.total_seconds() // 60), retry_after=start + window)
-
-    def _mail_sent(self, mail_id: int) -> bool:
-        with self._uow(read_only=True) as uow:
-            return IntakeRepository(uow.session).mail_status(mail_id) == "sent"
 
     def pending(self, token: str, now: datetime) -> PendingSubmission:
         """What the confirmation page shows (GET): nothing is spent, so a mail scanner's visit is harmless."""

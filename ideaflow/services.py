@@ -28,7 +28,7 @@ from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool, Revie
 from states.rules import Action, available_actions, may, require_administrator
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
 from storage.intake import IntakeRepository
-from storage.repository import OutgoingMail
+from storage.repository import MAIL_LEASE, OutgoingMail
 from storage.unit_of_work import Subscriber, UnitOfWork
 
 # What `storage.repository.new_token` draws: 43 URL-safe characters (anything else is not looked up).
@@ -369,7 +369,7 @@ class Services:
 
     def flush_outbox(
         self, now: datetime, transport: Transport, letterhead: Letterhead, *, batch_size: int = 100,
-        lease: timedelta = timedelta(minutes=10), max_attempts: int = 8, retry_deferred: bool = False,
+        lease: timedelta = MAIL_LEASE, max_attempts: int = 8, retry_deferred: bool = False,
     ) -> FlushReport:
         """Deliver due outbox mail, a batch at a time, until none is due or the server struggles.
 
@@ -402,7 +402,7 @@ class Services:
 
     def deliver_batch(
         self, now: datetime, transport: Transport, letterhead: Letterhead, report: FlushReport, *,
-        batch_size: int = 100, lease: timedelta = timedelta(minutes=10), max_attempts: int = 8,
+        batch_size: int = 100, lease: timedelta = MAIL_LEASE, max_attempts: int = 8,
         only: Sequence[int] | None = None, retry_deferred: bool = False,
     ) -> bool:
         """Deliver one batch of due mail; True when it is worth trying the next batch now.
@@ -420,6 +420,23 @@ class Services:
             uow.commit(now)
         if not batch:
             return False
+        return self._deliver(batch, now, transport, letterhead, report, max_attempts)
+
+    def deliver_leased(self, batch: Sequence[OutgoingMail], now: datetime, transport: Transport,
+                       letterhead: Letterhead, *, max_attempts: int = 8) -> FlushReport:
+        """Deliver messages queued already leased to the caller (`OutboxRepository.add_to_address` with
+        `leased_until`, in the caller's own transaction: a confirmation link somebody waits for), and
+        settle them as a flush does; one transaction fewer than `deliver_now`, which must claim them first."""
+        report = FlushReport()
+        try:
+            self._deliver(batch, now, transport, letterhead, report, max_attempts)
+        finally:
+            transport.close()
+        return report
+
+    def _deliver(self, batch: Sequence[OutgoingMail], now: datetime, transport: Transport, letterhead: Letterhead,
+                 report: FlushReport, max_attempts: int) -> bool:
+        """Send a leased batch, each row marked sent as soon as it is accepted, then settle the failures."""
         outcomes = self._send_batch(batch, transport, letterhead, lambda mail: self._mark_sent(mail.id, now))
         with self._uow() as uow:
             for mail, error, permanent, tried in outcomes:

@@ -74,11 +74,15 @@ _SUBMISSION_COLUMNS = [getattr(SubmissionRow, f) for f in StoredSubmission.__slo
 _ATTACHMENT_COLUMNS = [getattr(AttachmentRow, f) for f in AttachmentInfo.__slots__]
 
 
-#: `count_hit`'s upsert; the window's start goes through the column's type (UTC on both databases).
-_COUNT_HIT = text(
-    f"INSERT INTO {RateCountRow.__tablename__} (key, window_start, count) VALUES (:key, :window_start, 1) "
-    f"ON CONFLICT (key, window_start) DO UPDATE SET count = {RateCountRow.__tablename__}.count + 1 RETURNING count"
+#: `count_hits`' upsert of two keys in one window; the window's start goes through the column's type (UTC on
+#: both databases).
+_COUNT_HITS = text(
+    f"INSERT INTO {RateCountRow.__tablename__} (key, window_start, count) "
+    f"VALUES (:first, :window_start, 1), (:second, :window_start, 1) "
+    f"ON CONFLICT (key, window_start) DO UPDATE SET count = {RateCountRow.__tablename__}.count + 1 "
+    f"RETURNING key, count"
 ).bindparams(bindparam("window_start", type_=RateCountRow.__table__.c.window_start.type))
+
 
 class IntakeRepository:
     def __init__(self, session: Session) -> None:
@@ -97,6 +101,18 @@ class IntakeRepository:
     def intake(self, pool_id: int) -> PoolIntake:
         row = self.session.get(PoolIntakeRow, pool_id)
         return _intake(row) if row else PoolIntake()
+
+    def pool_with_intake(self, pool_id: int) -> tuple[str, PoolIntake]:
+        """A pool's name and its intake, in one query (the form's POST asks for both)."""
+        if not 0 < pool_id < 2**31:
+            raise NotFound("pool.unknown", field="pool", pool=pool_id)
+        found = self.session.execute(
+            select(PoolRow.name, PoolIntakeRow).outerjoin(PoolIntakeRow, PoolIntakeRow.pool_id == PoolRow.id)
+            .where(PoolRow.id == pool_id)).first()
+        if found is None:
+            raise NotFound("pool.unknown", field="pool", pool=pool_id)
+        name, row = found
+        return name, _intake(row) if row else PoolIntake()
 
     def set_intake(self, pool: Pool, intake: PoolIntake, now: datetime) -> None:
         values = dict(opens_at=intake.opens_at, closes_at=intake.closes_at, description=intake.description,
@@ -119,14 +135,18 @@ class IntakeRepository:
 
     # -- rate limits ---------------------------------------------------------------------------------
 
-    def count_hit(self, key: str, window_start: datetime) -> int:
-        """Count one more submission for `key` in this window and return the new count, atomically.
+    def count_hits(self, first: str, second: str, window_start: datetime) -> tuple[int, int]:
+        """Count one more submission for each of two different keys in this window and return their new
+        counts, atomically, in one statement.
 
-        An upsert, so concurrent processes each get their own number (the row's lock orders them). Plain
-        SQL that SQLite and PostgreSQL both speak: SQLAlchemy does not cache the compiled form of its
-        dialect upserts, and compiling it cost ~2.4 ms a call, twice on every submission.
+        An upsert, so concurrent processes each get their own number (the row's lock orders them; every
+        caller names its keys in the same order of kinds, so two never wait for each other's second).
+        Plain SQL that SQLite and PostgreSQL both speak: SQLAlchemy does not cache the compiled form of
+        its dialect upserts, and compiling one cost ~2.4 ms a call.
         """
-        return self.session.scalar(_COUNT_HIT, {"key": key, "window_start": window_start})
+        counts = dict(self.session.execute(_COUNT_HITS, {"first": first, "second": second,
+                                                         "window_start": window_start}).all())
+        return counts[first], counts[second]
 
     def forget_rate_counts(self, before: datetime) -> int:
         return self.session.execute(delete(RateCountRow).where(RateCountRow.window_start < before)).rowcount
@@ -265,9 +285,6 @@ class IntakeRepository:
         return [tuple(row) for row in self.session.execute(
             select(OutboxRow.kind, OutboxRow.created_at, OutboxRow.status, OutboxRow.sent_at)
             .where(addressed).order_by(OutboxRow.id))]
-
-    def mail_status(self, mail_id: int) -> str | None:
-        return self.session.scalar(select(OutboxRow.status).where(OutboxRow.id == mail_id))
 
     def person_record(self, email: str) -> tuple[int, str, str, datetime] | None:
         row = self.session.execute(select(PersonRow.id, PersonRow.name, PersonRow.lang, PersonRow.created_at)

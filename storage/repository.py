@@ -671,6 +671,10 @@ class OutboxLine:
     last_error: str | None
 
 
+#: How long a claimed outbox row is its claimer's before a flush may take it again (a crashed sender's).
+MAIL_LEASE = timedelta(minutes=10)
+
+
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -683,14 +687,23 @@ class OutboxRepository:
                              "next_attempt_at": now})
 
     def add_to_address(self, kind: str, email: str, name: str, lang: str, payload: dict, now: datetime,
-                       secret: str | None = None) -> int:
-        """Queue a message to an address that belongs to nobody registered (yet); returns its id at once.
+                       secret: str | None = None, *, leased_until: datetime | None = None) -> OutgoingMail:
+        """Queue a message to an address that belongs to nobody registered (yet); returns it as a flush
+        would claim it, in one statement.
 
         `secret` (a one-time link token) is kept apart from the payload and cleared when the row is settled.
+        With `leased_until` the row is born leased to the caller, its attempt counted, as `claim_due`
+        would leave it: the caller delivers it at once (`Services.deliver_leased`) without a second
+        transaction to claim it, and if the caller dies first, a flush takes it when the lease runs out.
         """
-        return self.session.scalar(insert(OutboxRow.__table__).returning(OutboxRow.__table__.c.id).values(
-            kind=kind, idea_id=None, recipient_id=None, to_email=email, to_name=name, to_lang=lang, payload=payload,
-            secret=secret, created_at=now, status="pending", attempts=0, next_attempt_at=now))
+        table = OutboxRow.__table__
+        attempts = 0 if leased_until is None else 1
+        mail_id, message_key = self.session.execute(
+            insert(table).returning(table.c.id, table.c.message_key).values(
+                kind=kind, idea_id=None, recipient_id=None, to_email=email, to_name=name, to_lang=lang,
+                payload=payload, secret=secret, created_at=now, status="pending", attempts=attempts,
+                next_attempt_at=now, leased_until=leased_until)).one()
+        return OutgoingMail(mail_id, message_key, kind, email, name, lang, payload, now, attempts, None, secret)
 
     def write_queued(self) -> None:
         if self._queued:

@@ -34,7 +34,7 @@ def intake_for(engine, deliver: bool = True, smtp_port: int | None = None, **set
     if smtp_port is not None:
         mail = SmtpConfig(host="127.0.0.1", mail_from=MAIL_FROM, port=smtp_port, timeout_s=5.0)
         services = Services(engine, subscriber=queue_mail)
-        deliver_now = lambda ids, now: services.deliver_now(ids, now, SmtpTransport(mail), LETTERHEAD)  # noqa: E731
+        deliver_now = lambda mails, now: services.deliver_leased(mails, now, SmtpTransport(mail), LETTERHEAD)  # noqa: E731
     return Intake(engine, IntakeSettings(**settings), lambda: KEY,
                   deliver_now, subscriber=queue_mail)
 

@@ -292,7 +292,36 @@ def test_a_mail_folder_that_cannot_be_written_leaves_the_mail_to_the_outbox(engi
     not_a_folder.write_text("a file where the mail folder should be")
     services = Services(engine, subscriber=queue_mail)
     intake = Intake(engine, IntakeSettings(), lambda: KEY,
-                    lambda ids, now: services.deliver_now(ids, now, FolderTransport(not_a_folder), LETTERHEAD),
+                    lambda mails, now: services.deliver_leased(mails, now, FolderTransport(not_a_folder), LETTERHEAD),
                     subscriber=queue_mail)
     assert not submit(intake, pool_id).mail_sent
     assert count(engine, SubmissionRow) == 1 and count(engine, OutboxRow, OutboxRow.status == "pending") == 1
+
+
+def test_a_process_that_dies_before_sending_leaves_the_mail_to_the_flush_after_its_lease(engine, pool_id, tmp_path):
+    """The confirmation mail is queued leased to the submitting process, in the submission's own
+    transaction (no second one to claim it). If that process dies before sending, nothing is lost: no
+    flush takes the row while the lease holds (it could be sending still), the first flush after it does."""
+    from ideaflow.intake import Intake, IntakeSettings
+    from ideaflow.services import Services
+    from notifications.delivery import FolderTransport
+    from notifications.handlers import queue_mail
+    from storage.repository import MAIL_LEASE
+
+    from intake_helpers import KEY, LETTERHEAD
+
+    def dies_before_sending(mails, now):
+        raise SystemExit("killed")
+
+    intake = Intake(engine, IntakeSettings(), lambda: KEY, dies_before_sending, subscriber=queue_mail)
+    with pytest.raises(SystemExit):
+        submit(intake, pool_id)
+    assert count(engine, SubmissionRow) == 1
+    services, mail_dir = Services(engine, subscriber=queue_mail), tmp_path / "mail"
+    def flush(now):
+        return services.flush_outbox(now, FolderTransport(mail_dir), LETTERHEAD).sent
+
+    assert flush(T0 + MAIL_LEASE - timedelta(seconds=1)) == 0
+    assert flush(T0 + MAIL_LEASE) == 1
+    [sent] = mail_dir.glob("*.eml")
+    assert "/submissions/confirm?token=" in sent.read_text()
