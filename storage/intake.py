@@ -181,17 +181,14 @@ class IntakeRepository:
         confirmations exactly one claims it (on PostgreSQL the others wait for it, then find it taken;
         SQLite runs them one after the other).
         """
-        claimed = self.session.scalar(
+        claimed = self.session.execute(
             update(SubmissionRow)
             .where(SubmissionRow.token_hash == token_hash, SubmissionRow.confirmed_at.is_(None),
                    SubmissionRow.expires_at > now)
             .values(confirmed_at=now)
-            .returning(SubmissionRow.id)
-        )
-        if claimed is None:
-            return None
-        row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.id == claimed)).one()
-        return StoredSubmission(*row)
+            .returning(*_SUBMISSION_COLUMNS)
+        ).first()
+        return StoredSubmission(*claimed) if claimed else None
 
     def registered(self, submission_id: int, idea_id: int) -> None:
         """The submission became `idea_id`: link them, and drop the form's copy of what the idea now holds."""

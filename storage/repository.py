@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -65,12 +65,12 @@ class PersonRepository:
 
     def add(self, person: Person, now: datetime) -> Person:
         """Register a person; their first digest will cover what happens from now on."""
-        row = PersonRow(email=person.email, name=person.name, lang=person.lang, created_at=now)
-        self.session.add(row)
-        self.session.flush()
-        person.id = row.id
-        latest = self.session.scalar(select(func.coalesce(func.max(HistoryRow.id), 0)))
-        self.session.add(DigestWatermarkRow(person_id=row.id, history_id=latest, digested_at=None))
+        people = PersonRow.__table__
+        person.id = self.session.scalar(insert(people).returning(people.c.id).values(
+            email=person.email, name=person.name, lang=person.lang, created_at=now))
+        self.session.execute(insert(DigestWatermarkRow.__table__).from_select(
+            ["person_id", "history_id"],
+            select(literal(person.id, Integer), func.coalesce(func.max(HistoryRow.id), 0))))
         return self._remember(person)
 
     def find(self, email: str) -> Person | None:
@@ -178,16 +178,20 @@ class PersonRepository:
             self._from_rows(list(self.session.scalars(select(PersonRow).where(PersonRow.id.in_(missing)))))
 
     def holding(self, role: Role, pool: Pool) -> list[Person]:
-        """Everyone who holds `role` on `pool` (there or on every pool), read once per unit of work:
-        every event of a sweep batch asks."""
-        key = (role, pool.id)
-        if key not in self._holding:
-            rows = self.session.scalars(
-                select(PersonRow).join(RoleGrantRow, RoleGrantRow.person_id == PersonRow.id)
-                .where(RoleGrantRow.role == role, (RoleGrantRow.pool_id == pool.id) | RoleGrantRow.pool_id.is_(None))
-                .distinct().order_by(PersonRow.id))
-            self._holding[key] = self._from_rows(list(rows))
-        return list(self._holding[key])
+        """Everyone who holds `role` on `pool` (there or on every pool). The holders of every role on the
+        pool are read at once, once per unit of work: every event of a sweep batch asks, and a new idea's
+        events ask for its coordinators and its reviewers."""
+        if (role, pool.id) not in self._holding:
+            grants = self.session.execute(
+                select(RoleGrantRow.role, PersonRow).join(RoleGrantRow, RoleGrantRow.person_id == PersonRow.id)
+                .where((RoleGrantRow.pool_id == pool.id) | RoleGrantRow.pool_id.is_(None))
+                .distinct().order_by(RoleGrantRow.role, PersonRow.id)).all()
+            self._from_rows(list({row.id: row for _, row in grants}.values()))
+            for held in Role:
+                self._holding[(held, pool.id)] = []
+            for held, row in grants:
+                self._holding[(Role(held), pool.id)].append(self._by_id[row.id])
+        return list(self._holding[(role, pool.id)])
 
     def _from_rows(self, rows: list[PersonRow]) -> list[Person]:
         """People for these rows, with their grants (one query for all the new ones)."""
@@ -342,16 +346,27 @@ class IdeaRepository:
         self.people = people
         self.pools = pools
         self.seen: dict[int, Idea] = {}
+        #: The ideas this unit of work inserted, with the state they were inserted in, until their changes are
+        #: first written.
+        self.added: dict[int, dict] = {}
 
     def add(self, idea: Idea) -> Idea:
         idea.version = 1
+        state = self._state(idea, idea.created_at)
         idea.id = self.session.scalar(insert(IDEAS).returning(IDEAS.c.id).values(
             pool_id=idea.pool.id, proposer_id=idea.proposer.id, title=idea.title, description=idea.description,
             requested_dkk=idea.requested_dkk, departments=list(idea.departments), created_at=idea.created_at,
-            version=idea.version, **self._state(idea, idea.created_at),
+            version=idea.version, **state,
         ))
         self.seen[idea.id] = idea
+        self.added[idea.id] = state
         return idea
+
+    def _as_inserted(self, idea: Idea) -> bool:
+        """Whether this unit of work inserted the idea and no command changed its row since (its history,
+        timers and mail are still to be written): then its row needs no UPDATE."""
+        inserted = self.added.get(idea.id)
+        return inserted is not None and self._state(idea, inserted["updated_at"]) == inserted
 
     def get(self, idea_id: int) -> Idea:
         return self.load([idea_id])[idea_id]
@@ -463,20 +478,23 @@ class IdeaRepository:
         if not ideas:
             return
         # The versioned UPDATEs of the idea rows go first: of two concurrent changes to one idea,
-        # the loser stops here (StaleDataError) before it touches the pool or any other table.
-        states = [self._state(idea, now) for idea in ideas]
-        updated = self.session.execute(
-            update(IDEAS).where(IDEAS.c.id == bindparam("_id"), IDEAS.c.version == bindparam("_version"))
-            .values({**{column: bindparam(f"_{column}") for column in states[0]},
-                     "version": bindparam("_version_new")}),
-            [{"_id": idea.id, "_version": idea.version, "_version_new": idea.version + 1,
-              **{f"_{column}": value for column, value in state.items()}}
-             for idea, state in zip(ideas, states, strict=True)],
-        )
-        if updated.rowcount != len(ideas):
-            raise StaleDataError(f"{len(ideas) - updated.rowcount} idea(s) changed by someone else meanwhile")
-        for idea in ideas:
-            idea.version += 1
+        # the loser stops here (StaleDataError) before it touches the pool or any other table. An idea
+        # inserted by this unit of work as it stands needs none (nobody else can have seen it yet).
+        changed = [idea for idea in ideas if not self._as_inserted(idea)]
+        if changed:
+            states = [self._state(idea, now) for idea in changed]
+            updated = self.session.execute(
+                update(IDEAS).where(IDEAS.c.id == bindparam("_id"), IDEAS.c.version == bindparam("_version"))
+                .values({**{column: bindparam(f"_{column}") for column in states[0]},
+                         "version": bindparam("_version_new")}),
+                [{"_id": idea.id, "_version": idea.version, "_version_new": idea.version + 1,
+                  **{f"_{column}": value for column, value in state.items()}}
+                 for idea, state in zip(changed, states, strict=True)],
+            )
+            if updated.rowcount != len(changed):
+                raise StaleDataError(f"{len(changed) - updated.rowcount} idea(s) changed by someone else meanwhile")
+            for idea in changed:
+                idea.version += 1
         for idea in ideas:
             if idea.new_allocation_dkk is not None:
                 self.pools.allocate(idea.pool, idea.new_allocation_dkk)
@@ -518,14 +536,16 @@ class IdeaRepository:
             if idea.new_pilot is not None:
                 self._save_pilot(idea.id, idea.new_pilot, now)
         rearmed = [idea for idea in ideas if idea.new_timers is not None]
-        if rearmed:
+        cancelled = [idea.id for idea in rearmed if idea.id not in self.added]  # a new idea has no timers yet
+        if cancelled:
             self.session.execute(
-                update(TimerRow).where(TimerRow.idea_id.in_([idea.id for idea in rearmed]),
+                update(TimerRow).where(TimerRow.idea_id.in_(cancelled),
                                        TimerRow.fired_at.is_(None), TimerRow.cancelled_at.is_(None))
                 .values(cancelled_at=now)
             )
-            self._insert(TimerRow, [{"idea_id": idea.id, "kind": t.kind, "due_at": t.due_at, "created_at": now}
-                                    for idea in rearmed for t in idea.new_timers])
+        self._insert(TimerRow, [{"idea_id": idea.id, "kind": t.kind, "due_at": t.due_at, "created_at": now}
+                                for idea in rearmed for t in idea.new_timers])
+        self.added.clear()  # written now: a later change in this unit of work is an ordinary one
 
     def _insert(self, mapped: type, rows: list[dict]) -> None:
         if rows:
