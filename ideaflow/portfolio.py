@@ -10,7 +10,8 @@ become one `pool_id IN (…)` condition, so a coordinator of pool A never sees a
 the URL says.
 
 Everything is one read-only unit of work per call and a bounded number of queries: the page's
-counts per stage (one GROUP BY on the `(pool_id, stage)` index, which also gives the total), its
+counts per stage (a few rows of the counts the database keeps per pool and stage, or with a filter one
+GROUP BY over the matching ideas; either also gives the total), its
 rows (ORDER BY … LIMIT/OFFSET), and two small queries for the page's reviewers asked and answered.
 That keeps the first page of 100,000 ideas a few milliseconds of database work (benchmarks/).
 """
@@ -28,6 +29,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Select,
     String,
     and_,
     case,
@@ -47,7 +49,7 @@ from states.errors import NotAllowed
 from states.model import Person
 from states.rules import coordinates, may_administer
 from states.vocabulary import COPENHAGEN, Gate, Role, Stage
-from storage.tables import IdeaRow, PersonRow, ReviewAssignmentRow, ReviewRow, RoleGrantRow
+from storage.tables import IdeaRow, IdeaStageCountRow, PersonRow, ReviewAssignmentRow, ReviewRow, RoleGrantRow
 from storage.unit_of_work import UnitOfWork
 
 PER_PAGE = 25
@@ -209,10 +211,8 @@ class Portfolio:
         """One page of `viewer`'s portfolio. Refused (and recorded) for a person who coordinates no pool."""
         with UnitOfWork(self.engine, read_only=True) as uow:
             scope = self._scope(uow, viewer, wanted, now)
-            counted = dict(uow.session.execute(
-                select(IdeaRow.stage, func.count()).where(*scope.conditions)
-                .group_by(_unindexed(IdeaRow.stage) if scope.scan else IdeaRow.stage)).all())
-            counts = {stage: counted.get(stage.value, 0) for stage in Stage}
+            counted = dict(uow.session.execute(_counts(scope, wanted)).all())
+            counts = {stage: int(counted.get(stage.value, 0)) for stage in Stage}
             total = counts[wanted.stage] if wanted.stage else sum(counts.values())
             pages = max((total + per_page - 1) // per_page, 1)
             shown = replace(wanted, page=min(wanted.page, pages))
@@ -292,12 +292,7 @@ def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime, dialect: 
             return column.contains(term, autoescape=True)
         return column.icontains(term, autoescape=True)
 
-    seen = [p.value for p in scope.pools]
-    conditions: list[ColumnElement[bool]] = []
-    if wanted.pool is not None:
-        conditions.append(IdeaRow.pool_id == wanted.pool if wanted.pool in seen else false())
-    elif not scope.every_pool:
-        conditions.append(IdeaRow.pool_id.in_(seen))
+    conditions = _pools(IdeaRow.pool_id, scope, wanted)
     if wanted.gate is not None:
         conditions.append(_gate_open(wanted.gate))
     if wanted.overdue:
@@ -318,6 +313,27 @@ def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime, dialect: 
             matches.append(IdeaRow.id == int(term))
         conditions.append(or_(*matches))
     return conditions
+
+
+def _pools(column: ColumnElement[int], scope: _Scope, wanted: PortfolioFilter) -> list[ColumnElement[bool]]:
+    """The pool filter, within the pools the person may see."""
+    seen = [p.value for p in scope.pools]
+    if wanted.pool is not None:
+        return [column == wanted.pool if wanted.pool in seen else false()]
+    return [] if scope.every_pool else [column.in_(seen)]
+
+
+def _counts(scope: _Scope, wanted: PortfolioFilter) -> Select:
+    """(stage, ideas) for the filter, stage aside. Filtered by pool at most (the first page, and most
+    pages), they are read from the counts the database keeps per pool and stage (`idea_stage_counts`):
+    a few rows instead of a walk through an index entry per idea; any other filter counts its ideas."""
+    if wanted.gate is None and not wanted.overdue and wanted.reviewer is None and not wanted.department \
+            and not wanted.text:
+        kept = IdeaStageCountRow
+        return (select(kept.stage, func.sum(kept.ideas)).where(*_pools(kept.pool_id, scope, wanted))
+                .group_by(kept.stage))
+    return (select(IdeaRow.stage, func.count()).where(*scope.conditions)
+            .group_by(_unindexed(IdeaRow.stage) if scope.scan else IdeaRow.stage))
 
 
 def _json_text(value: str) -> str:

@@ -181,24 +181,25 @@ class IntakeRepository:
         confirmations exactly one claims it (on PostgreSQL the others wait for it, then find it taken;
         SQLite runs them one after the other).
         """
+        table = SubmissionRow.__table__  # Core, not an ORM bulk UPDATE: nothing in the session to synchronise
         claimed = self.session.execute(
-            update(SubmissionRow)
-            .where(SubmissionRow.token_hash == token_hash, SubmissionRow.confirmed_at.is_(None),
-                   SubmissionRow.expires_at > now)
+            update(table)
+            .where(table.c.token_hash == token_hash, table.c.confirmed_at.is_(None), table.c.expires_at > now)
             .values(confirmed_at=now)
-            .returning(*_SUBMISSION_COLUMNS)
+            .returning(*(table.c[name] for name in StoredSubmission.__slots__))
         ).first()
         return StoredSubmission(*claimed) if claimed else None
 
     def registered(self, submission_id: int, idea_id: int) -> None:
         """The submission became `idea_id`: link them, and drop the form's copy of what the idea now holds."""
+        submissions, attachments = SubmissionRow.__table__, AttachmentRow.__table__
         self.session.execute(
-            update(SubmissionRow).where(SubmissionRow.id == submission_id)
+            update(submissions).where(submissions.c.id == submission_id)
             .values(idea_id=idea_id, title=None, description=None, department=None, requested_dkk=None,
                     name=None, email=None)
         )
         self.session.execute(
-            update(AttachmentRow).where(AttachmentRow.submission_id == submission_id).values(idea_id=idea_id)
+            update(attachments).where(attachments.c.submission_id == submission_id).values(idea_id=idea_id)
         )
 
     def delete_expired(self, now: datetime, limit: int) -> int:

@@ -194,6 +194,17 @@ class IdeaRow(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class IdeaStageCountRow(Base):
+    """How many ideas a pool has in a stage: kept by triggers on `ideas` (migration 9d2c4e6a1b57), in the
+    writer's own transaction, so the portfolio's counts are a few rows instead of a walk through every idea."""
+
+    __tablename__ = "idea_stage_counts"
+
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(20), primary_key=True)
+    ideas: Mapped[int]
+
+
 class ReviewRow(Base):
     """One version of a reviewer's review of a gate round; revisions add versions, nothing is overwritten."""
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ideaflow.portfolio import Neighbour, PortfolioFilter, csv_bytes, xlsx_bytes
 from states.errors import NotAllowed
@@ -115,6 +115,25 @@ def test_each_filter_keeps_its_ideas_and_the_counts_ignore_only_the_stage(world,
     assert ids(portfolio.page(mine, f(overdue="1"), now)) == []
     line = next(x for x in portfolio.page(mine, f(gate="funding"), now).lines)
     assert (line.asked, line.answered, line.open_gate, line.stage) == (1, 0, Gate.FUNDING, Stage.SCREENED)
+
+
+def test_the_counts_the_database_keeps_per_pool_and_stage_follow_every_move(world, portfolio, services, engine):
+    """The unfiltered counts come from `idea_stage_counts`, which triggers on `ideas` keep in each writer's
+    transaction: after submissions, decisions, a hold and its resume and a withdrawal in two pools, it
+    holds exactly what counting the ideas gives, and the page shows it."""
+    for stage in (Stage.SUBMITTED, Stage.SCREENED, Stage.FUNDED, Stage.REJECTED, Stage.WITHDRAWN, Stage.ON_HOLD):
+        world.idea(stage)
+    held = world.idea(Stage.ON_HOLD, held_from=Stage.SCREENED)
+    services.resume(held, world.coordinator, world.clock())
+    world.submit(pool=OTHER_POOL)
+    with engine.connect() as db:
+        kept = {(pool, stage): n for pool, stage, n in db.execute(
+            text("SELECT pool_id, stage, ideas FROM idea_stage_counts WHERE ideas <> 0"))}
+        counted = {(pool, stage): n for pool, stage, n in db.execute(
+            text("SELECT pool_id, stage, count(*) FROM ideas GROUP BY pool_id, stage"))}
+    assert kept == counted and sum(counted.values()) == 8
+    page = portfolio.page(world.coordinator, f(), world.clock())
+    assert page.total == 8 and page.counts[Stage.SCREENED] == 2 and page.counts[Stage.ON_HOLD] == 1
 
 
 def test_sorting_puts_missing_values_last_and_paging_covers_every_idea_once(world, portfolio, services):
