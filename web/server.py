@@ -59,6 +59,9 @@ def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     config = uvicorn.Config(app, host=host, port=port, log_level="info", server_header=False,
                             date_header=True, proxy_headers=True)
     logging.getLogger("uvicorn.access").addFilter(_NoTokensInLog())
+    # uvicorn's start-up chatter ("Started server process", "Uvicorn running on …") would come before,
+    # and say less than, the contract's line; its warnings and errors still show, and the access log.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     return config
 
 

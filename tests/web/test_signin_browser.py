@@ -330,20 +330,24 @@ def test_no_wcag_violation_on_the_sign_in_pages(browser, console, locale, width)
 
         check("login")
         page.get_by_role("button", name=re.compile("Send mig et link|Send me a link")).click()
+        expect(page.get_by_role("alert")).to_be_visible()  # the answer has replaced the page
         check("login with an error")
         link = ask_for_link(page, console, KARIN)
         check("link sent")
         page.goto(link)
         check("continue")
         page.get_by_role("button", name=re.compile("Fortsæt|Continue")).click()
+        expect(page).to_have_url(re.compile(r"/home$"))
         if locale == "en-GB":
             page.get_by_role("button", name="English").click()
+            expect(page.locator("html")).to_have_attribute("lang", "en")
         check("home")
         page.goto(link)
         check("link used")
         page.goto(console.url + "no/such/page")
         check("not found")
         page.get_by_role("button", name=re.compile("Log ud|Sign out")).click()
+        expect(page).to_have_url(re.compile(r"status=signed_out"))
         check("signed out")
         assert len(checked) == 8
     finally:

@@ -191,7 +191,7 @@ def serve_env(prefect_env, tmp_path) -> dict[str, str]:
     none of the Prefect settings ideaflow itself is meant to set."""
     env = {k: v for k, v in prefect_env.items() if k != "PREFECT_SERVER_ANALYTICS_ENABLED"}
     env.update(IDEAFLOW_DATABASE_URL=f"sqlite:///{tmp_path / 'ideaflow.db'}", IDEAFLOW_PREFECT_PORT=str(free_port()),
-               IDEAFLOW_MAIL_DIR=str(tmp_path / "mail"), PYTHONUNBUFFERED="1")
+               IDEAFLOW_WEB_PORT=str(free_port()), IDEAFLOW_MAIL_DIR=str(tmp_path / "mail"), PYTHONUNBUFFERED="1")
     return env
 
 
@@ -296,8 +296,13 @@ def test_a_signal_while_serve_starts_its_prefect_server_stops_that_server_and_ex
     serve = subprocess.Popen([str(BIN / "ideaflow"), "serve"], cwd=tmp_path, env=serve_env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     try:
-        first_line = serve.stdout.readline()
-        assert first_line.startswith(f"starting Prefect's server on 127.0.0.1:{port}"), first_line
+        # serve starts its console first (its line and the web server's log), then the Prefect server
+        starting = f"starting Prefect's server on 127.0.0.1:{port}"
+        lines = [serve.stdout.readline()]
+        while not lines[-1].startswith(starting) and lines[-1] and len(lines) < 20:
+            lines.append(serve.stdout.readline())
+        assert lines[-1].startswith(starting), lines
+        assert lines[0].startswith("ideaflow web console: http://127.0.0.1:"), lines
         children = wait_for(lambda: prefect_servers_on(port), 10, "serve's Prefect server process")
         time.sleep(0.5)
         assert not httpx_healthy(port), "the server was up already: this would not test its first seconds"
