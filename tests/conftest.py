@@ -45,6 +45,13 @@ class CliResult(NamedTuple):
 
 
 DATABASES = os.environ.get("IDEAFLOW_TEST_DATABASES", "sqlite,postgresql").split(",")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest tests first (`long`, then `slow`), keeping the order within each kind: pytest-xdist
+    hands out the list front to back and idle workers steal from the back, so the short tests fill
+    the gaps at the end instead of a worker finishing alone with a two-minute test."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("long") else 1 if item.get_closest_marker("slow") else 2)
 _database_numbers = itertools.count()
 
 

@@ -17,6 +17,7 @@ def run(*args, cwd):
                           env={"PATH": "/usr/bin:/bin", "HOME": str(cwd)})
 
 
+@pytest.mark.long
 def test_demo_runs_the_portfolio_through_the_lifecycle_and_can_run_again(tmp_path):
     first = run("demo", cwd=tmp_path)
     assert first.returncode == 0, first.stderr

@@ -74,6 +74,7 @@ def history(engine) -> dict[int, list[tuple[str, str | None, str]]]:
     return per_idea
 
 
+@pytest.mark.long
 def test_a_sweep_killed_at_random_points_fires_every_timer_exactly_once(engine, services, db_url, tmp_path):
     now = datetime.now(UTC).replace(microsecond=0)
     Cast(services, now=now - timedelta(days=60))  # the pool that escalates, and its people

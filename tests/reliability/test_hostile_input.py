@@ -160,6 +160,7 @@ def test_hostile_reviews(world, check):
     covered(codes)
 
 
+@pytest.mark.long
 def test_hostile_decisions(world, check):
     codes: Counter[int] = Counter()
 

@@ -85,6 +85,7 @@ def reviewed_ideas(world, count: int) -> list[int]:
     return ideas
 
 
+@pytest.mark.long
 def test_eight_processes_deciding_one_idea_at_once_exactly_one_wins_for_each_of_200_ideas(
         engine, db_url, world, spawn):
     ideas = reviewed_ideas(world, IDEAS)

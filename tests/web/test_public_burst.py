@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 N, CLIENTS = 1000, 50
 
 
+@pytest.mark.long
 def test_a_burst_of_1000_submissions_and_confirmations_from_50_clients(engine, db_url, web_server):
     now = datetime.now(UTC)
     with bootstrap(Settings(_env_file=None, database_url=db_url)) as app:

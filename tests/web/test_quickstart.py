@@ -53,6 +53,7 @@ def quickstart_after_the_demo() -> str:
     return " && ".join(rest)
 
 
+@pytest.mark.long
 def test_the_quickstart_prints_a_sign_in_link_and_serves_the_console_and_flows_until_ctrl_c(page, tmp_path):
     coordinator, name = COORDINATORS["Tårnby"]
     with bootstrap(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'ideaflow.db'}")) as app:

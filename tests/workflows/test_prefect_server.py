@@ -195,6 +195,7 @@ def serve_env(prefect_env, tmp_path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.long
 def test_ideaflow_serve_runs_the_schedules_on_its_own_prefect_server_and_stops_on_sigterm(serve_env, tmp_path):
     """SIGTERM once the flows are served: Prefect's own handler (sys.exit() wherever the main thread is)
     was swallowed inside its runner here; serve hands it to asyncio as Ctrl-C, which stops cleanly."""
