@@ -103,9 +103,7 @@ class Settings(BaseSettings):
         update = {"web_host": host, "web_port": port}
         if not self._public_url_given and port:
             update["public_url"] = _console_url(host, port)
-        settings = self.model_copy(update=update)
-        settings._public_url_given = self._public_url_given
-        return settings
+        return self.model_copy(update=update)  # the copy keeps whether the address was given
 
     @property
     def secure_cookies(self) -> bool:
