@@ -226,6 +226,11 @@ class WebServer:
     def output(self) -> str:
         return self.announced.output
 
+    def logged(self, needle: str, timeout: float = 15) -> bool:
+        """Whether a line containing `needle` appears within `timeout`. The server writes its log before
+        the answer reaches the test, but the thread reading its pipe may not have read the line yet."""
+        return self.announced.wait_for(re.compile(".*" + re.escape(needle)), timeout) is not None
+
     def stop(self, sig: int = signal.SIGINT) -> int:
         return self.announced.stop(sig)
 
