@@ -3,16 +3,20 @@
 Every entry point builds its own application with `bootstrap(settings)`: the CLI once per
 invocation, each Prefect flow run, the web console (`web.app.create_app(container)`), each test in
 a fixture.
-Nothing is kept for the whole process, so another database or SMTP server needs no cache cleared,
-and `close()` gives the database connections back. Parts are built on first use: `ideaflow show`
-needs the engine and the read models, not the mail and digest machinery (nor their imports).
+Only the engine outlives an application: one per database address per process, as SQLAlchemy
+intends, because its compiled-statement cache lives on the engine. Commands run one after another
+in one process (a flow run's tasks, a racing worker, the tests' in-process CLI) then compile each
+statement once instead of once per command, which was a third of a `decide`. `close()` gives the
+connections back; another database is another address, so nothing needs clearing. Parts are built
+on first use: `ideaflow show` needs the engine and the read models, not the mail and digest
+machinery (nor their imports).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from typing import TYPE_CHECKING
 
 from ideaflow.config import Settings
@@ -48,6 +52,11 @@ class ReadModels:
         self.idea_page = partial(ideapage.idea_page, engine)
 
 
+@lru_cache(maxsize=8)
+def _engine(database_url: str) -> Engine:
+    return make_engine(database_url)
+
+
 class Container:
     """One application: its settings, and the parts built from them on first use."""
 
@@ -56,7 +65,7 @@ class Container:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        return _engine(self.settings.database_url)
 
     @cached_property
     def services(self) -> Services:

@@ -21,8 +21,8 @@ def configure(db_url: str) -> None:
 def warm_up() -> None:
     """Import what the commands import and connect once, so that racers released together start together.
 
-    Each command still builds its own application (and engine) from the environment, as the
-    console script does.
+    Each command still builds its own application from the environment, as the console script
+    does; the engine (and its compiled statements) is the process's one for that database.
     """
     import ideaflow.services  # noqa: F401  (the service layer and the mail machinery)
     from ideaflow.bootstrap import bootstrap
