@@ -11,7 +11,7 @@ import os
 import smtplib
 import tempfile
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
@@ -34,7 +34,7 @@ class PermanentFailure(DeliveryFailure):
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage, recipient: str) -> None: ...
+    def send(self, message: Message, recipient: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -46,7 +46,7 @@ class FolderTransport:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, message: EmailMessage, recipient: str) -> None:
+    def send(self, message: Message, recipient: str) -> None:
         name = message["Message-ID"].strip("<>").partition("@")[0] + ".eml"
         descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
         try:
@@ -111,7 +111,7 @@ class SmtpTransport:
             raise TemporaryFailure(f"cannot connect to {c.host}:{c.port}: {error}", True) from error
         return connection
 
-    def send(self, message: EmailMessage, recipient: str) -> None:
+    def send(self, message: Message, recipient: str) -> None:
         if self.connection is None:
             self.connection = self._connect()
         sender = parseaddr(self.config.mail_from)[1]

@@ -98,6 +98,7 @@ class Rendered:
 def _environment() -> Environment:
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
+        auto_reload=False,  # compiled once per process: no stat of the template file for every message
         autoescape=lambda name: name is not None and name.endswith(".html"),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -83,6 +83,7 @@ def _ngettext(context, singular: str, plural: str, n: int) -> str:
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
+        auto_reload=False,  # compiled once per process: no stat of the template's file on every page
         autoescape=select_autoescape(["html"], default_for_string=True, default=True),
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
