@@ -247,13 +247,18 @@ class Intake:
         open, or the client address or e-mail has used up its submissions for the current window.
         """
         key = self.token_key()  # before any transaction: the installation's key may have to be stored first
-        with self._uow(read_only=True) as uow:  # checked before taking the write lock: files take a while
-            pool_name, intake = IntakeRepository(uow.session).pool_with_intake(pool_id)
-            intake.require_open(pool_name, now)
-            files = check_submission(form, intake, self.settings.attachments)
+        files = None
+        if form.attachments:  # files are checked before taking the write lock: checking them takes a while
+            with self._uow(read_only=True) as uow:
+                pool_name, intake = IntakeRepository(uow.session).pool_with_intake(pool_id)
+                intake.require_open(pool_name, now)
+                files = check_submission(form, intake, self.settings.attachments)
         with self._uow() as uow:
             repository = IntakeRepository(uow.session)
-            repository.intake(pool_id).require_open(pool_name, now)  # not closed meanwhile
+            pool_name, intake = repository.pool_with_intake(pool_id)
+            intake.require_open(pool_name, now)  # (again, with files: not closed meanwhile)
+            if files is None:  # text fields only: checked in microseconds, under the lock, one transaction fewer
+                files = check_submission(form, intake, self.settings.attachments)
             self._count(repository, key, now, address=client, email=form.email)
             token = secrets.token_urlsafe(32)
             expires_at = now + self.settings.submission_ttl

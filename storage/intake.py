@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, or_, select, text, update
+from sqlalchemy import bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from states.errors import NotFound
@@ -83,6 +83,17 @@ _COUNT_HITS = text(
     f"RETURNING key, count"
 ).bindparams(bindparam("window_start", type_=RateCountRow.__table__.c.window_start.type))
 
+#: A pool's name and its intake's columns, in `PoolIntake`'s order (NULL `pool_id`: the pool has no intake row):
+#: Core rows, not ORM entities, from a statement built once.
+_POOL_WITH_INTAKE = (
+    select(PoolRow.__table__.c.name, PoolIntakeRow.__table__.c.pool_id,
+           *(PoolIntakeRow.__table__.c[name] for name in PoolIntake.__slots__))
+    .select_from(PoolRow.__table__.outerjoin(PoolIntakeRow.__table__))
+    .where(PoolRow.__table__.c.id == bindparam("pool_id"))
+)
+#: A pending submission's row; built once (SQLAlchemy then finds its compiled form by the statement's cached key).
+_ADD_SUBMISSION = insert(SubmissionRow.__table__).returning(SubmissionRow.__table__.c.id)
+
 
 class IntakeRepository:
     def __init__(self, session: Session) -> None:
@@ -106,13 +117,11 @@ class IntakeRepository:
         """A pool's name and its intake, in one query (the form's POST asks for both)."""
         if not 0 < pool_id < 2**31:
             raise NotFound("pool.unknown", field="pool", pool=pool_id)
-        found = self.session.execute(
-            select(PoolRow.name, PoolIntakeRow).outerjoin(PoolIntakeRow, PoolIntakeRow.pool_id == PoolRow.id)
-            .where(PoolRow.id == pool_id)).first()
+        found = self.session.execute(_POOL_WITH_INTAKE, {"pool_id": pool_id}).first()
         if found is None:
             raise NotFound("pool.unknown", field="pool", pool=pool_id)
-        name, row = found
-        return name, _intake(row) if row else PoolIntake()
+        name, has_intake, *intake = found
+        return name, PoolIntake(*intake) if has_intake is not None else PoolIntake()
 
     def set_intake(self, pool: Pool, intake: PoolIntake, now: datetime) -> None:
         values = dict(opens_at=intake.opens_at, closes_at=intake.closes_at, description=intake.description,
@@ -155,20 +164,18 @@ class IntakeRepository:
 
     def add_submission(self, pool_id: int, form: Submission, files: list[CheckedFile], token_hash: str,
                        lang: str, now: datetime, expires_at: datetime, checksum: Callable[[bytes], str]) -> int:
-        row = SubmissionRow(
+        # Core INSERTs: the ORM's unit of work would only copy these values into objects nobody reads.
+        submission_id = self.session.execute(_ADD_SUBMISSION, dict(
             token_hash=token_hash, pool_id=pool_id, title=form.title, description=form.description,
             department=form.department or None, requested_dkk=form.requested_dkk, name=form.name, email=form.email,
             proposer_kind=form.proposer_kind, lang=lang, created_at=now, expires_at=expires_at,
-        )
-        self.session.add(row)
-        self.session.flush()
-        self.session.add_all(
-            AttachmentRow(submission_id=row.id, filename=f.filename, media_type=f.media_type,
-                          size_bytes=len(f.content), sha256=checksum(f.content), content=f.content, created_at=now)
-            for f in files
-        )
-        self.session.flush()
-        return row.id
+        )).scalar_one()
+        if files:
+            self.session.execute(insert(AttachmentRow.__table__), [
+                dict(submission_id=submission_id, filename=f.filename, media_type=f.media_type,
+                     size_bytes=len(f.content), sha256=checksum(f.content), content=f.content, created_at=now)
+                for f in files])
+        return submission_id
 
     def submission(self, token_hash: str) -> StoredSubmission | None:
         row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.token_hash == token_hash)).first()

@@ -694,6 +694,14 @@ class OutboxLine:
 #: How long a claimed outbox row is its claimer's before a flush may take it again (a crashed sender's).
 MAIL_LEASE = timedelta(minutes=10)
 
+_OUTBOX = OutboxRow.__table__
+#: The two statements of a confirmation link's mail sent at once (`add_to_address`, `settle(status="sent")`),
+#: built once: SQLAlchemy then finds their compiled form by the statement's cached key instead of building,
+#: keying and looking up a new statement every time.
+_ADD_TO_ADDRESS = insert(_OUTBOX).returning(_OUTBOX.c.id, _OUTBOX.c.message_key)
+_SETTLE_SENT = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("mail_id"))
+                .values(status="sent", last_error=None, leased_until=None, secret=None, sent_at=bindparam("now")))
+
 
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
@@ -716,13 +724,11 @@ class OutboxRepository:
         would leave it: the caller delivers it at once (`Services.deliver_leased`) without a second
         transaction to claim it, and if the caller dies first, a flush takes it when the lease runs out.
         """
-        table = OutboxRow.__table__
         attempts = 0 if leased_until is None else 1
-        mail_id, message_key = self.session.execute(
-            insert(table).returning(table.c.id, table.c.message_key).values(
-                kind=kind, idea_id=None, recipient_id=None, to_email=email, to_name=name, to_lang=lang,
-                payload=payload, secret=secret, created_at=now, status="pending", attempts=attempts,
-                next_attempt_at=now, leased_until=leased_until)).one()
+        mail_id, message_key = self.session.execute(_ADD_TO_ADDRESS, dict(
+            kind=kind, idea_id=None, recipient_id=None, to_email=email, to_name=name, to_lang=lang,
+            payload=payload, secret=secret, created_at=now, status="pending", attempts=attempts,
+            next_attempt_at=now, leased_until=leased_until)).one()
         return OutgoingMail(mail_id, message_key, kind, email, name, lang, payload, now, attempts, None, secret)
 
     def write_queued(self) -> None:
@@ -770,6 +776,9 @@ class OutboxRepository:
                error: str | None = None, tried: bool = True) -> None:
         """End this flush's lease on a message. One that was `tried=False` (its flush stopped before
         it, the server being gone) gives its attempt back."""
+        if status == "sent" and error is None and next_attempt_at is None and tried:
+            self.session.execute(_SETTLE_SENT, {"mail_id": mail_id, "now": now})
+            return
         table = OutboxRow.__table__
         values = {"status": status, "last_error": error, "leased_until": None}
         if status != "pending":  # a link token is needed no longer than its message
