@@ -91,8 +91,20 @@ _POOL_WITH_INTAKE = (
     .select_from(PoolRow.__table__.outerjoin(PoolIntakeRow.__table__))
     .where(PoolRow.__table__.c.id == bindparam("pool_id"))
 )
-#: A pending submission's row; built once (SQLAlchemy then finds its compiled form by the statement's cached key).
-_ADD_SUBMISSION = insert(SubmissionRow.__table__).returning(SubmissionRow.__table__.c.id)
+#: The statements of submitting and confirming, built once (SQLAlchemy then finds their compiled form by the
+#: statement's cached key); Core, not ORM: nothing in the session to synchronise.
+_SUBMISSIONS, _ATTACHMENTS = SubmissionRow.__table__, AttachmentRow.__table__
+_ADD_SUBMISSION = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
+_CLAIM = (update(_SUBMISSIONS)
+          .where(_SUBMISSIONS.c.token_hash == bindparam("token"), _SUBMISSIONS.c.confirmed_at.is_(None),
+                 _SUBMISSIONS.c.expires_at > bindparam("now"))
+          .values(confirmed_at=bindparam("now"))
+          .returning(*(_SUBMISSIONS.c[name] for name in StoredSubmission.__slots__)))
+_REGISTERED = (update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == bindparam("submission"))
+               .values(idea_id=bindparam("idea"), title=None, description=None, department=None,
+                       requested_dkk=None, name=None, email=None))
+_ATTACHMENTS_REGISTERED = (update(_ATTACHMENTS).where(_ATTACHMENTS.c.submission_id == bindparam("submission"))
+                           .values(idea_id=bindparam("idea")))
 
 
 class IntakeRepository:
@@ -188,26 +200,14 @@ class IntakeRepository:
         confirmations exactly one claims it (on PostgreSQL the others wait for it, then find it taken;
         SQLite runs them one after the other).
         """
-        table = SubmissionRow.__table__  # Core, not an ORM bulk UPDATE: nothing in the session to synchronise
-        claimed = self.session.execute(
-            update(table)
-            .where(table.c.token_hash == token_hash, table.c.confirmed_at.is_(None), table.c.expires_at > now)
-            .values(confirmed_at=now)
-            .returning(*(table.c[name] for name in StoredSubmission.__slots__))
-        ).first()
+        claimed = self.session.execute(_CLAIM, {"token": token_hash, "now": now}).first()
         return StoredSubmission(*claimed) if claimed else None
 
     def registered(self, submission_id: int, idea_id: int) -> None:
         """The submission became `idea_id`: link them, and drop the form's copy of what the idea now holds."""
-        submissions, attachments = SubmissionRow.__table__, AttachmentRow.__table__
-        self.session.execute(
-            update(submissions).where(submissions.c.id == submission_id)
-            .values(idea_id=idea_id, title=None, description=None, department=None, requested_dkk=None,
-                    name=None, email=None)
-        )
-        self.session.execute(
-            update(attachments).where(attachments.c.submission_id == submission_id).values(idea_id=idea_id)
-        )
+        values = {"submission": submission_id, "idea": idea_id}
+        self.session.execute(_REGISTERED, values)
+        self.session.execute(_ATTACHMENTS_REGISTERED, values)
 
     def delete_expired(self, now: datetime, limit: int) -> int:
         """Delete up to `limit` unconfirmed submissions whose time ran out, with their attachments."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, and_, bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -55,6 +55,25 @@ from storage.tables import (
     new_token,
 )
 
+# Statements that every confirmed submission runs (and much else), built once: SQLAlchemy then finds their
+# compiled form by the statement's cached key, instead of building and keying a new statement per call;
+# they select Core rows, not ORM entities that only carry values into domain objects.
+_PEOPLE, _GRANTS, _POOLS, _CRITERIA = (PersonRow.__table__, RoleGrantRow.__table__, PoolRow.__table__,
+                                       CriterionRow.__table__)
+_PERSON_BY_EMAIL = select(_PEOPLE).where(_PEOPLE.c.email == bindparam("email"))
+_ADD_PERSON = insert(_PEOPLE).returning(_PEOPLE.c.id)
+_ADD_WATERMARK = insert(DigestWatermarkRow.__table__).from_select(
+    ["person_id", "history_id"],
+    select(bindparam("person_id", type_=Integer), func.coalesce(func.max(HistoryRow.__table__.c.id), 0)))
+_GRANTS_OF = (select(_GRANTS.c.person_id, _GRANTS.c.role, _GRANTS.c.pool_id)
+              .where(_GRANTS.c.person_id.in_(bindparam("people", expanding=True))))
+_HOLDERS = (select(_GRANTS.c.role, *_PEOPLE.c).join(_GRANTS, _GRANTS.c.person_id == _PEOPLE.c.id)
+            .where((_GRANTS.c.pool_id == bindparam("pool_id")) | _GRANTS.c.pool_id.is_(None))
+            .distinct().order_by(_GRANTS.c.role, _PEOPLE.c.id))
+_POOL_BY_ID = select(_POOLS).where(_POOLS.c.id == bindparam("pool_id"))
+_CRITERIA_OF = (select(_CRITERIA.c.name, _CRITERIA.c.weight, _CRITERIA.c.must_meet, _CRITERIA.c.description)
+                .where(_CRITERIA.c.pool_id == bindparam("pool_id")).order_by(_CRITERIA.c.position))
+
 
 class PersonRepository:
     def __init__(self, session: Session) -> None:
@@ -65,18 +84,15 @@ class PersonRepository:
 
     def add(self, person: Person, now: datetime) -> Person:
         """Register a person; their first digest will cover what happens from now on."""
-        people = PersonRow.__table__
-        person.id = self.session.scalar(insert(people).returning(people.c.id).values(
-            email=person.email, name=person.name, lang=person.lang, created_at=now))
-        self.session.execute(insert(DigestWatermarkRow.__table__).from_select(
-            ["person_id", "history_id"],
-            select(literal(person.id, Integer), func.coalesce(func.max(HistoryRow.id), 0))))
+        person.id = self.session.scalar(_ADD_PERSON, {"email": person.email, "name": person.name,
+                                                      "lang": person.lang, "created_at": now})
+        self.session.execute(_ADD_WATERMARK, {"person_id": person.id})
         return self._remember(person)
 
     def find(self, email: str) -> Person | None:
         if email in self._by_email:
             return self._by_email[email]
-        row = self.session.scalars(select(PersonRow).where(PersonRow.email == email)).one_or_none()
+        row = self.session.execute(_PERSON_BY_EMAIL, {"email": email}).one_or_none()
         return self._from_rows([row])[0] if row else None
 
     def get(self, email: str) -> Person:
@@ -182,25 +198,21 @@ class PersonRepository:
         pool are read at once, once per unit of work: every event of a sweep batch asks, and a new idea's
         events ask for its coordinators and its reviewers."""
         if (role, pool.id) not in self._holding:
-            grants = self.session.execute(
-                select(RoleGrantRow.role, PersonRow).join(RoleGrantRow, RoleGrantRow.person_id == PersonRow.id)
-                .where((RoleGrantRow.pool_id == pool.id) | RoleGrantRow.pool_id.is_(None))
-                .distinct().order_by(RoleGrantRow.role, PersonRow.id)).all()
-            self._from_rows(list({row.id: row for _, row in grants}.values()))
+            grants = self.session.execute(_HOLDERS, {"pool_id": pool.id}).all()
+            self._from_rows(list({row.id: row for row in grants}.values()))
             for held in Role:
                 self._holding[(held, pool.id)] = []
-            for held, row in grants:
-                self._holding[(Role(held), pool.id)].append(self._by_id[row.id])
+            for row in grants:
+                self._holding[(Role(row.role), pool.id)].append(self._by_id[row.id])
         return list(self._holding[(role, pool.id)])
 
-    def _from_rows(self, rows: list[PersonRow]) -> list[Person]:
-        """People for these rows, with their grants (one query for all the new ones)."""
+    def _from_rows(self, rows: list) -> list[Person]:
+        """People for these rows (of `people`'s columns, ORM or Core), with their grants (one query for all
+        the new ones)."""
         new = [row for row in rows if row.id not in self._by_id]
         if new:
             grants: dict[int, set[Grant]] = {row.id: set() for row in new}
-            for person_id, role, pool_id in self.session.execute(
-                    select(RoleGrantRow.person_id, RoleGrantRow.role, RoleGrantRow.pool_id)
-                    .where(RoleGrantRow.person_id.in_(grants))):
+            for person_id, role, pool_id in self.session.execute(_GRANTS_OF, {"people": list(grants)}):
                 grants[person_id].add(Grant(Role(role), pool_id))
             for row in new:
                 self._remember(Person(row.email, row.name, Language(row.lang), row.id, frozenset(grants[row.id])))
@@ -262,7 +274,7 @@ class PoolRepository:
 
     def by_id(self, pool_id: int) -> Pool:
         if pool_id not in self._by_id:
-            self._from_row(self.session.get_one(PoolRow, pool_id))
+            self._from_row(self.session.execute(_POOL_BY_ID, {"pool_id": pool_id}).one())
         return self._by_id[pool_id]
 
     def all(self) -> list[Pool]:
@@ -302,15 +314,11 @@ class PoolRepository:
             raise BudgetExceeded("budget.exceeded", field="amount_dkk", pool=pool.name, amount_dkk=amount_dkk,
                                  remaining_dkk=left)
 
-    def _from_row(self, row: PoolRow) -> Pool:
+    def _from_row(self, row) -> Pool:
+        """The pool of this row (of `pools`' columns, ORM or Core), with its criteria."""
         if row.id in self._by_id:
             return self._by_id[row.id]
-        criteria = tuple(
-            Criterion(c.name, c.weight, c.must_meet, c.description)
-            for c in self.session.scalars(
-                select(CriterionRow).where(CriterionRow.pool_id == row.id).order_by(CriterionRow.position)
-            )
-        )
+        criteria = tuple(Criterion(*c) for c in self.session.execute(_CRITERIA_OF, {"pool_id": row.id}))
         policy = GatePolicy(
             row.screening_days, row.funding_days, row.evaluation_days, row.reminder_days,
             DeadlinePolicy(row.on_screening_deadline),
@@ -338,6 +346,7 @@ class HistoryLine:
 
 
 IDEAS = IdeaRow.__table__
+_ADD_IDEA = insert(IDEAS).returning(IDEAS.c.id)
 
 
 class IdeaRepository:
@@ -353,7 +362,7 @@ class IdeaRepository:
     def add(self, idea: Idea) -> Idea:
         idea.version = 1
         state = self._state(idea, idea.created_at)
-        idea.id = self.session.scalar(insert(IDEAS).returning(IDEAS.c.id).values(
+        idea.id = self.session.scalar(_ADD_IDEA, dict(
             pool_id=idea.pool.id, proposer_id=idea.proposer.id, title=idea.title, description=idea.description,
             requested_dkk=idea.requested_dkk, departments=list(idea.departments), created_at=idea.created_at,
             version=idea.version, **state,
