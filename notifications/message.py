@@ -1,6 +1,6 @@
 """Build the RFC 5322 message for an outbox row.
 
-The Message-ID, the Date and the MIME boundary come from the row, not from the moment of sending, so
+The Message-ID and the Date come from the row, and the MIME boundary is fixed, so
 a message retried after a crash is byte-for-byte the same message and mail clients (and tests)
 recognise the repeat. The Message-ID's left part is a random key drawn when the row was written: row
 ids repeat from one installation to the next, and archives that de-duplicate by Message-ID would
@@ -100,8 +100,10 @@ class _Policy(Compat32):
 
 
 _POLICY = _Policy()
-#: Both parts as UTF-8 in quoted-printable: 7-bit, lines within 76 characters, and no "=_" in them, which the
-#: boundary (`=_` + the row's key) therefore can never meet (RFC 2045 suggests "=_" for exactly this).
+#: Both parts as UTF-8 in quoted-printable: 7-bit, lines within 76 characters, and no "=_" in them, so a boundary
+#: that starts with "=_" can never occur in them (RFC 2045 suggests it for exactly this) and need not be random.
+#: Short, so the Content-Type line needs no folding.
+BOUNDARY = "=_ideaflow"
 _UTF8 = Charset("utf-8")
 _UTF8.header_encoding = BASE64
 _UTF8.body_encoding = QP
@@ -132,7 +134,7 @@ def build_message(mail: OutgoingMail, letterhead: Letterhead) -> Message:
     # Every other message keeps 7-bit headers, readable by any server.
     if not (recipient.isascii() and parseaddr(letterhead.sender)[1].isascii()):
         return _international(rendered, letterhead.sender, recipient, name, headers)
-    message = MIMEMultipart("alternative", boundary=f"=_{mail.message_key}", policy=_POLICY)
+    message = MIMEMultipart("alternative", boundary=BOUNDARY, policy=_POLICY)
     message["Subject"] = rendered.subject if rendered.subject.isascii() else Header(
         rendered.subject, "utf-8", header_name="Subject")  # every space kept inside an encoded word (see _Subject)
     message["From"] = letterhead.sender if letterhead.sender.isascii() else _address(*parseaddr(letterhead.sender))

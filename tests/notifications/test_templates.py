@@ -171,3 +171,24 @@ def test_a_title_with_line_breaks_still_gives_a_one_line_subject(kind, lang):
     assert "Første anden tredje fjerde" in rendered.subject
     assert "&lt;Kvalitet&gt;" in rendered.html or kind != "review_requested"
     assert "22. november 2026" in rendered.text or "22 November 2026" in rendered.text or "deadline" not in kind
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_a_text_holding_the_mime_boundary_cannot_end_its_part(lang):
+    """The boundary between the plain and the HTML part is fixed (a retried message is the same bytes), so a
+    decision's reason may hold it on a line of its own; quoted-printable writes every "=" as "=3D", so it
+    never stands alone in a part, and both parts come back whole."""
+    from notifications.message import BOUNDARY
+
+    reason = f"Før.\n--{BOUNDARY}\nMidt.\n--{BOUNDARY}--\nEfter."
+    payload = {"idea_id": 7, "title": "Idé", "pool": "Puljen", "gate": "screening", "decision": "kill", "by": "Karin",
+               "reason": reason, "allocated_dkk": None}
+    mail = OutgoingMail(1, "key1", "gate_decided", "borger@example.dk", "Åse", lang, payload,
+                        datetime(2026, 11, 22, 8, 0, tzinfo=T0.tzinfo), 1, None)
+    message = build_message(mail, Letterhead("Innovation <ideaflow@kommune.dk>", PUBLIC_URL))
+    rendered = render(mail.kind, lang, payload, "Åse", mail.recipient_email, PUBLIC_URL)
+    assert f"\n--{BOUNDARY}\n" in rendered.text  # the reason's line stands alone in the text
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    text, html = parts(parsed)
+    assert text == rendered.text and html.rstrip("\n") == rendered.html
+    assert f"\n--{BOUNDARY}\n".encode() in message.as_bytes()  # the fixed boundary is the one in use
