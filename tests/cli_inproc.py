@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from pathlib import Path
 
 
 def configure(db_url: str) -> None:
@@ -44,12 +45,17 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def decide_in_lockstep(db_url: str, ideas: list[int], argv_tail: list[str], barrier, results) -> None:
-    """For each idea in turn: wait until every racer is ready, then `ideaflow decide IDEA ...ARGV_TAIL`."""
-    configure(db_url)
-    warm_up()
-    outcomes = []
-    for idea in ideas:
-        barrier.wait(timeout=120)
-        outcomes.append((idea, *run_cli(["decide", str(idea), *argv_tail])))
-    results.put(outcomes)
+def run_cli_in(argv: list[str], environment: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """`run_cli(argv)` with exactly this environment and working directory, both restored afterwards:
+    what the console script would do as a subprocess started with `env=environment, cwd=cwd`."""
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(cwd)
+    try:
+        return run_cli(argv)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+

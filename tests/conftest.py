@@ -30,7 +30,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 
 import pgcluster
-from cli_inproc import run_cli
+from cli_inproc import run_cli_in
 from mailtest import SmtpServer
 
 IDEAFLOW = Path(sys.executable).with_name("ideaflow")
@@ -180,26 +180,12 @@ def _cli_runner(db_url: str, home: Path, in_process: bool):
             environment = {**environment, "IDEAFLOW_LANG": lang}
         argv = [str(a) for a in args]
         if in_process:
-            return CliResult(*_run_in_process(argv, environment, home))
+            return CliResult(*run_cli_in(argv, environment, home))
         done = subprocess.run([str(IDEAFLOW), *argv], cwd=home, env=environment, capture_output=True,
                               text=True, timeout=timeout)
         return CliResult(done.returncode, done.stdout, done.stderr)
 
     return run
-
-
-def _run_in_process(argv: list[str], environment: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    """`ideaflow.cli.main(argv)` with this environment and working directory, both restored afterwards."""
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
-    os.environ.clear()
-    os.environ.update(environment)
-    os.chdir(cwd)
-    try:
-        return run_cli(argv)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
-        os.chdir(saved_cwd)
 
 
 @pytest.fixture

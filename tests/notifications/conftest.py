@@ -8,8 +8,6 @@ or stall past the client's timeout. Helpers live in `mailtest.py`.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime
 
 import pytest
@@ -18,7 +16,8 @@ from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
 from ideaflow.services import Services
 
-from mailtest import IDEAFLOW, MAIL_FROM, PUBLIC_URL, Cast, CliResult, cli_env
+from cli_inproc import run_cli_in
+from mailtest import MAIL_FROM, PUBLIC_URL, Cast, CliResult, cli_env
 
 
 @pytest.fixture
@@ -62,16 +61,14 @@ def flush(svc, settings):
 
 @pytest.fixture
 def ideaflow(db_url, tmp_path):
-    """`ideaflow(*args, **settings)`: the installed console script as a subprocess.
+    """`ideaflow(*args, **settings)`: the console script's entry point with the environment a
+    subprocess would get (see `cli` in tests/conftest.py for why in-process).
 
     Keyword arguments become IDEAFLOW_* variables (smtp_host="127.0.0.1" -> IDEAFLOW_SMTP_HOST).
     """
-    assert IDEAFLOW.exists(), f"the console script is not installed next to {sys.executable}"
 
-    def run(*args: str, timeout: float = 120, **settings: str) -> CliResult:
-        done = subprocess.run([str(IDEAFLOW), *map(str, args)], cwd=tmp_path, env=cli_env(db_url, tmp_path,
-                              **settings), capture_output=True, text=True, timeout=timeout)
-        return CliResult(done.returncode, done.stdout, done.stderr)
+    def run(*args: str, **settings: str) -> CliResult:
+        return CliResult(*run_cli_in([str(a) for a in args], cli_env(db_url, tmp_path, **settings), tmp_path))
 
     return run
 

@@ -1,4 +1,5 @@
-"""Mail under concurrency, a misbehaving server and a killed flush, through the real `ideaflow` command.
+"""Mail under concurrency, a misbehaving server and a killed flush, through the real `ideaflow` command
+(as processes where several run at once or one is killed; its entry point in this process otherwise).
 
 The SMTP server is aiosmtpd on a free local port (mailtest.py). Every message carries a stable
 Message-ID (`<key@domain>`, a random key stored with its outbox row), so the server's log shows whether
@@ -18,7 +19,8 @@ from sqlalchemy import func, select
 
 from storage.tables import HistoryRow, OutboxRow, TimerRow
 
-from mailtest import IDEAFLOW, T0, Cast, RecordingHandler, SmtpServer, cli_env, iso, smtp_env
+from cli_inproc import run_cli_in
+from mailtest import IDEAFLOW, T0, Cast, CliResult, RecordingHandler, SmtpServer, cli_env, iso, smtp_env
 
 pytestmark = pytest.mark.slow
 
@@ -86,9 +88,8 @@ def test_a_faulty_smtp_server_loses_nothing_and_once_it_recovers_delivers_everyt
         smtp.stop()  # connections are refused until it is started again on the same port
     env = cli_env(db_url, tmp_path, **smtp_env(smtp, smtp_timeout_s=str(timeout_s)))
 
-    def flush(at):
-        return subprocess.run([str(IDEAFLOW), "outbox", "--flush", "--now", iso(at)], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
+    def flush(at):  # the console script's entry point, in this process (the fault is the subject, not the process)
+        return CliResult(*run_cli_in(["outbox", "--flush", "--now", iso(at)], env, tmp_path))
 
     now = T0 + timedelta(minutes=1)
     for attempt in range(3):  # the server misbehaves for three flushes, a backoff apart
