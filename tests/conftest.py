@@ -52,6 +52,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     hands out the list front to back and idle workers steal from the back, so the short tests fill
     the gaps at the end instead of a worker finishing alone with a two-minute test."""
     items.sort(key=lambda item: 0 if item.get_closest_marker("long") else 1 if item.get_closest_marker("slow") else 2)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one worker more than the cores this process may use. A third of a worker's time goes
+    to waiting (servers starting, racing processes, SQLite's busy handler, a stalling SMTP server),
+    and the extra worker fills it: the cores stay busy. PYTEST_XDIST_AUTO_NUM_WORKERS still decides."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return len(os.sched_getaffinity(0)) + 1
+
+
 _database_numbers = itertools.count()
 
 
