@@ -9,15 +9,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from cli_inproc import configure, run_cli, warm_up
-
-
-def cli_at_barrier(db_url: str, argv: list[str], barrier, results, key) -> None:
-    """Run `ideaflow ARGV` (the real entry point, in this process) once every racer is ready."""
-    configure(db_url)
-    warm_up()
-    barrier.wait(timeout=120)
-    results.put((key, run_cli(argv)))
+from cli_inproc import configure
 
 
 def sweep_at_barrier(db_url: str, now_iso: str, batch_size: int, pause_s: float, barrier, results, key) -> None:

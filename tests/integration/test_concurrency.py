@@ -18,7 +18,8 @@ from states.model import Idea
 from states.vocabulary import Stage
 from storage.tables import AllocationRow, DecisionRow, HistoryRow, IdeaRow, OutboxRow, PoolRow, TimerRow
 
-from race_workers import cli_at_barrier, sweep_and_die, sweep_at_barrier
+from cli_inproc import race_in_lockstep
+from race_workers import sweep_and_die, sweep_at_barrier
 
 pytestmark = pytest.mark.slow
 
@@ -184,19 +185,19 @@ def test_two_concurrent_decisions_on_one_idea_exactly_one_wins(engine, world, db
     funding = [world.idea(Stage.SCREENED) for _ in range(3)]
     killing = [world.idea() for _ in range(3)]
     before = history_per_idea(engine)
-    jobs = []
-    for idea in funding:
-        jobs += [(db_url, ["decide", str(idea), "go", "--by", world.coordinator, "--amount-dkk", "100000"])] * 2
-    for idea in killing:
-        jobs += [(db_url, ["decide", str(idea), "kill", "--by", world.coordinator, "--reason", f"racer {n}"])
-                 for n in (1, 2)]
+    # Two racers, one round per idea: both commands of a round start together.
+    racers = [[(idea, ["decide", str(idea), "go", "--by", world.coordinator, "--amount-dkk", "100000"])
+               for idea in funding] +
+              [(idea, ["decide", str(idea), "kill", "--by", world.coordinator, "--reason", f"racer {n}"])
+               for idea in killing]
+              for n in (1, 2)]
 
-    results = race(cli_at_barrier, jobs)
+    outcomes = race_in_lockstep(SPAWN, db_url, racers)
 
-    for pair, idea in enumerate(funding + killing):
-        codes = sorted(code for code, _, _ in results[2 * pair: 2 * pair + 2])
-        assert codes == [0, 1], (idea, results[2 * pair: 2 * pair + 2])
-        loser = next(err for code, _, err in results[2 * pair: 2 * pair + 2] if code == 1)
+    for idea in funding + killing:
+        runs = [(code, err) for key, code, _, err in outcomes if key == idea]
+        assert sorted(code for code, _ in runs) == [0, 1], (idea, runs)
+        loser = next(err for code, err in runs if code == 1)
         assert len(loser.splitlines()) == 1 and loser.startswith("ideaflow: refused: "), loser
     after = history_per_idea(engine)
     assert all(after[i] == before[i] + 1 for i in funding + killing)

@@ -3,7 +3,7 @@
 How the racers run, and why: every racer is a separate OS process (multiprocessing 'spawn', so it
 starts clean, shares no engine, connection or memory with the test or the other racers) that runs the
 real `ideaflow` entry point, `ideaflow.cli.main`, with the command line a coordinator would type
-(cli_inproc.py). Its exit code, stdout and stderr are exactly those of the console script. A racer
+(cli_inproc.py: `race_in_lockstep`). Its exit code, stdout and stderr are exactly those of the console script. A racer
 connects first and then runs its commands one round at a time, every round starting at a barrier for
 all racers, so the commands of a round reach the database within milliseconds of each other.
 
@@ -19,13 +19,13 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from lockstep import in_lockstep
 from sqlalchemy import func, select
 
 from ideaflow.views import pool_view
 from states.vocabulary import Stage
 from storage.tables import AllocationRow, DecisionRow, HistoryRow, PoolRow
 
+from cli_inproc import race_in_lockstep
 from mailtest import ALL_SCORES, IDEAFLOW, cli_env
 
 pytestmark = pytest.mark.slow
@@ -45,20 +45,6 @@ def history_per_idea(engine) -> dict[int, int]:
 def decisions_per_idea(engine) -> dict[int, int]:
     with engine.connect() as connection:
         return dict(connection.execute(select(DecisionRow.idea_id, func.count()).group_by(DecisionRow.idea_id)).all())
-
-
-def race(spawn, db_url: str, commands_per_racer: list[list[tuple[object, list[str]]]]) -> list[tuple]:
-    """Run each racer's commands in its own process, round by round in lockstep; every outcome."""
-    barrier, results = spawn.Barrier(len(commands_per_racer)), spawn.Queue()
-    racers = [spawn.Process(target=in_lockstep, args=(db_url, commands, barrier, results))
-              for commands in commands_per_racer]
-    for racer in racers:
-        racer.start()
-    outcomes = [outcome for _ in racers for outcome in results.get(timeout=600)]
-    for racer in racers:
-        racer.join(timeout=60)
-        assert racer.exitcode == 0
-    return outcomes
 
 
 def assert_one_winner_per_idea(engine, runs_by_idea: dict[int, list[tuple[int, str, str]]], before: dict[int, int]):
@@ -90,7 +76,7 @@ def test_eight_processes_deciding_one_idea_at_once_exactly_one_wins_for_each_of_
         engine, db_url, world, spawn):
     ideas = reviewed_ideas(world, IDEAS)
     before = history_per_idea(engine)
-    outcomes = race(spawn, db_url, [
+    outcomes = race_in_lockstep(spawn, db_url, [
         [(idea, ["decide", str(idea), decision, "--by", world.coordinator, "--gate", "screening", "--reason", "racer"])
          for idea in ideas]
         for decision in DECISIONS])
@@ -128,7 +114,7 @@ def test_twenty_processes_funding_twenty_ideas_from_a_pool_that_affords_seven(en
         world.services.create_pool(pool, budget, world.now.year, world.now)
         ideas[pool] = [world.idea(Stage.SCREENED, pool=pool) for _ in amounts]
 
-    outcomes = race(spawn, db_url, [
+    outcomes = race_in_lockstep(spawn, db_url, [
         [((pool, ideas[pool][n], amounts[n]),
           ["decide", str(ideas[pool][n]), "go", "--by", world.coordinator, "--amount-dkk", str(amounts[n]),
            "--gate", "funding"]) for pool, (amounts, _) in pools.items()]
