@@ -247,10 +247,14 @@ def runtime_env(monkeypatch, tmp_path):
 
 
 def db_snapshot(engine) -> dict[str, list[tuple]]:
-    """Every row of every table, in primary-key order: the strongest 'nothing changed' there is."""
+    """Every row of every table, in one fixed order: the strongest 'nothing changed' there is.
+
+    Sorted here, by each row's repr, not `ORDER BY 1`: where the first column is not unique
+    (`idea_stage_counts`' pool id, with the stage beside it), PostgreSQL returns equal keys in the
+    order its pages hold them, which an update of another row changes."""
     with engine.connect() as connection:
         tables = inspect(connection).get_table_names()
-        return {t: [tuple(r) for r in connection.execute(text(f'SELECT * FROM "{t}" ORDER BY 1'))]
+        return {t: sorted((tuple(r) for r in connection.execute(text(f'SELECT * FROM "{t}"'))), key=repr)
                 for t in tables}
 
 
