@@ -7,6 +7,7 @@ database; `services` and `world` set the scene in-process (fast); `cli` runs the
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import shutil
@@ -63,6 +64,35 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return len(os.sched_getaffinity(0)) + 1
 
 
+@pytest.fixture(scope="session")
+def prefect_home(tmp_path_factory):
+    """`prefect_home(folder)`: make `folder` a PREFECT_HOME whose Prefect database is migrated already.
+
+    A Prefect server on a fresh home spends ~20 s (16 s of CPU) migrating its database before it
+    answers; the tests that start `ideaflow serve` or a Prefect server of their own get a copy of one
+    database migrated once per run, by whichever worker asks first (the others wait for it). The
+    fresh-home path itself stays covered: `ideaflow demo`'s test runs in an empty home."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    migrated = shared / "prefect-home-migrated" / "prefect.db"
+
+    def make(folder: Path) -> Path:
+        with open(shared / "prefect-home-migrated.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not migrated.exists():
+                home = migrated.parent / "in-the-making"
+                home.mkdir(parents=True)
+                env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+                subprocess.run([str(Path(sys.executable).with_name("prefect")), "server", "database", "upgrade", "-y"],
+                               env=env, check=True, capture_output=True, timeout=600)
+                (home / "prefect.db").rename(migrated)
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(migrated, folder / "prefect.db")
+        return folder
+
+    return make
+
+
 _database_numbers = itertools.count()
 
 
@@ -88,20 +118,26 @@ def db_url(request, db_path: Path) -> str:
     """An empty database (the `engine` fixture migrates it): a SQLite file, or a new PostgreSQL database.
 
     Every test that uses it runs on both; without a PostgreSQL server the second half is skipped
-    with the reason. `IDEAFLOW_TEST_DATABASES=sqlite` limits a local run to SQLite.
+    with the reason. `IDEAFLOW_TEST_DATABASES=sqlite` limits a local run to SQLite. For a test that
+    uses `app` (through `engine`, `services`, …) the PostgreSQL database is made only when `app`
+    makes it, as a copy of the migrated template (an empty one made first would cost a CREATE
+    DATABASE and a DROP DATABASE more), so nothing may touch it before `app` does.
     """
     if request.param == "sqlite":
         return f"sqlite:///{db_path}"
     server, why_not = request.getfixturevalue("postgres_server")
     if server is None:
         pytest.skip(f"PostgreSQL tests skipped: {why_not}")
-    url = _new_postgres_database(server, f"test_{os.getpid()}_{next(_database_numbers)}")
-    _untouched_postgres.add(url)
-    return url
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    if "migrated" in request.fixturenames:  # `app` makes it, as a copy of the migrated template
+        url = server.url.set(database=name).render_as_string(hide_password=False)
+        _not_yet_made.add(url)
+        return url
+    return _new_postgres_database(server, name)
 
 
-#: PostgreSQL databases made by `db_url` that no fixture has opened yet (`migrated` may replace them).
-_untouched_postgres: set[str] = set()
+#: PostgreSQL databases named by `db_url` for a test whose `migrated` fixture will make them.
+_not_yet_made: set[str] = set()
 
 
 def _new_postgres_database(server, name: str) -> str:
@@ -112,9 +148,10 @@ def _new_postgres_database(server, name: str) -> str:
 
 @pytest.fixture(scope="session")
 def migrated(tmp_path_factory, request):
-    """`migrated(db_url)`: make this test's new, untouched database a copy of one migrated once per
-    worker and database kind, instead of running every migration again for each test (about half a
-    second each here). A SQLite file is copied; PostgreSQL makes the database from a template."""
+    """`migrated(db_url)`: make this test's new, untouched database (a SQLite file not there yet, a
+    PostgreSQL database `db_url` left for it to make) a copy of one migrated once per worker and
+    kind, instead of running every migration again for each test (about half a second each here).
+    A SQLite file is copied; PostgreSQL makes the database from a template."""
     templates: dict[str, str] = {}
 
     def template(kind: str) -> str:
@@ -139,14 +176,13 @@ def migrated(tmp_path_factory, request):
                 return False
             shutil.copyfile(template("sqlite").removeprefix("sqlite:///"), target)
             return True
-        if db_url in _untouched_postgres:
-            _untouched_postgres.discard(db_url)
+        if db_url in _not_yet_made:
+            _not_yet_made.discard(db_url)
             name, source = make_url(db_url).database, make_url(template("postgresql")).database
             server, _ = request.getfixturevalue("postgres_server")
             with server.connect() as connection:
-                autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-                autocommit.execute(text(f'DROP DATABASE "{name}"'))
-                autocommit.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+                connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                    text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
             return True
         return False
 
@@ -258,6 +294,20 @@ def db_snapshot(engine) -> dict[str, list[tuple]]:
                 for t in tables}
 
 
+def db_fingerprint(engine, tables: list[str]) -> dict[str, tuple]:
+    """Per table, what `db_snapshot` would hold, or on PostgreSQL its row count and a digest of its rows,
+    which the server computes (rows sorted by their text) in one statement: equal fingerprints still
+    mean that not one row changed, without shipping every row to this process before and after each
+    of hundreds of commands. SQLite, in this process, reads its rows faster than it could digest them."""
+    if engine.dialect.name != "postgresql":
+        return db_snapshot(engine)
+    digests = " UNION ALL ".join(
+        f"SELECT '{t}', count(*), md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM \"{t}\" AS r"
+        for t in tables)
+    with engine.connect() as connection:
+        return {table: (count, digest) for table, count, digest in connection.execute(text(digests))}
+
+
 def show_json(engine, idea_id: int) -> dict:
     """What `ideaflow show IDEA --json` prints, built by the same view the CLI uses."""
     return idea_view(engine, idea_id).model_dump(mode="json", by_alias=True)
@@ -272,6 +322,14 @@ def shown(engine):
 @pytest.fixture
 def snapshot(engine):
     return lambda: db_snapshot(engine)
+
+
+@pytest.fixture
+def fingerprint(engine):
+    """`fingerprint()`: compare two to tell whether any row of any table changed (see db_fingerprint)."""
+    with engine.connect() as connection:
+        tables = inspect(connection).get_table_names()
+    return lambda: db_fingerprint(engine, tables)
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ EXAMPLES = settings(max_examples=100, deadline=None, derandomize=True,
 
 
 @pytest.fixture
-def check(ideaflow_here, snapshot):
+def check(ideaflow_here, fingerprint):
     """`check(argv, stored)`: run the command; on success `stored(stdout, shown)` must hold, where
     `shown(idea)` is what `ideaflow show IDEA --json` prints; on failure nothing may have changed.
     Returns the exit code."""
@@ -82,7 +82,7 @@ def check(ideaflow_here, snapshot):
         return json.loads(stdout)
 
     def run(argv: list, stored) -> int:
-        before = snapshot()
+        before = fingerprint()
         code, stdout, stderr = ideaflow_here(*argv)
         if code == 0:
             assert stderr == "", stderr
@@ -91,7 +91,7 @@ def check(ideaflow_here, snapshot):
             assert code in (1, 2), (code, stdout, stderr)
             lines = stderr.splitlines()
             assert len(lines) == 1 and lines[0].startswith("ideaflow: ") and len(lines[0]) > 20, stderr
-            assert snapshot() == before, f"a refused command changed the database: {lines[0]}"
+            assert fingerprint() == before, f"a refused command changed the database: {lines[0]}"
         return code
 
     return run
@@ -233,7 +233,7 @@ def test_hostile_pilot_plans(world, check):
     covered(codes)
 
 
-def test_hostile_commands_through_the_installed_console_script(world, cli_process, snapshot, expect):
+def test_hostile_commands_through_the_installed_console_script(world, cli_process, fingerprint, expect):
     """A handful of the same, each a real `ideaflow` process (whose argv cannot even carry a NUL)."""
     cli = cli_process
     screened, funded = world.idea(Stage.SCREENED), world.idea(Stage.FUNDED)
@@ -262,6 +262,6 @@ def test_hostile_commands_through_the_installed_console_script(world, cli_proces
         (2, ["sweep", "--batch-size", 10**20], "--batch-size"),
     ]
     for code, argv, reason in refused:
-        before = snapshot()
+        before = fingerprint()
         expect.failed(cli(*argv), code, reason)
-        assert snapshot() == before, f"{argv} changed the database"
+        assert fingerprint() == before, f"{argv} changed the database"

@@ -54,7 +54,8 @@ def quickstart_after_the_demo() -> str:
 
 
 @pytest.mark.long
-def test_the_quickstart_prints_a_sign_in_link_and_serves_the_console_and_flows_until_ctrl_c(page, tmp_path):
+def test_the_quickstart_prints_a_sign_in_link_and_serves_the_console_and_flows_until_ctrl_c(
+        page, tmp_path, prefect_home):
     coordinator, name = COORDINATORS["Tårnby"]
     with bootstrap(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'ideaflow.db'}")) as app:
         upgrade(app.engine)
@@ -62,8 +63,8 @@ def test_the_quickstart_prints_a_sign_in_link_and_serves_the_console_and_flows_u
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])  # the README's .venv/bin/ideaflow
     web_port, prefect_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IDEAFLOW_", "PREFECT_"))}
-    env.update(HOME=str(tmp_path), PREFECT_HOME=str(tmp_path / "prefect-home"), PYTHONDONTWRITEBYTECODE="1",
-               IDEAFLOW_WEB_PORT=str(web_port), IDEAFLOW_PREFECT_PORT=str(prefect_port),
+    env.update(HOME=str(tmp_path), PREFECT_HOME=str(prefect_home(tmp_path / "prefect-home")),
+               PYTHONDONTWRITEBYTECODE="1", IDEAFLOW_WEB_PORT=str(web_port), IDEAFLOW_PREFECT_PORT=str(prefect_port),
                IDEAFLOW_PUBLIC_URL=f"http://127.0.0.1:{web_port}/", IDEAFLOW_DELIVER_EVERY_S="5")
     # bash in a session of its own: Ctrl-C in a terminal signals the whole foreground process group.
     shell = AnnouncedProcess(["bash", "-c", quickstart_after_the_demo()], env=env, cwd=tmp_path)

@@ -89,9 +89,9 @@ def shared_db_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def prefect_env(tmp_path) -> dict[str, str]:
+def prefect_env(tmp_path, prefect_home) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IDEAFLOW_", "PREFECT_"))}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    env.update(PREFECT_HOME=str(prefect_home(tmp_path / "prefect-home")), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                HOME=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
     return env
 
