@@ -23,11 +23,7 @@ from authlib.integrations.base_client.sync_openid import OpenIDMixin
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc.errors import JoseError
 
-from ideaflow.signin import NewSession, SignIn
-
-
-class SingleSignOnFailed(Exception):
-    """The sign-on did not work; the message says why, for the log and the page."""
+from ideaflow.signin import NewSession, SignIn, SingleSignOnFailed
 
 
 class _Provider(OAuth2Mixin, OpenIDMixin, BaseApp):

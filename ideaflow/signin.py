@@ -143,6 +143,13 @@ def safe_next(path: str | None, default: str = "/home") -> str:
     return path
 
 
+class SingleSignOnFailed(Exception):
+    """A single sign-on (ideaflow.oidc) did not work; the message says why, for the log and the page.
+
+    Here, not beside Authlib's client in ideaflow.oidc: the console's routes catch it, and a console
+    without single sign-on never imports Authlib (a third of a second at every start)."""
+
+
 class SignIn:
     """The sign-in use cases, bound to one database, secret and policy.
 

@@ -25,7 +25,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from ideaflow.bootstrap import Container, bootstrap
-from ideaflow.oidc import SingleSignOn
 from states.errors import BadInput, NotAllowed, NotFound, Refused
 from web import auth, pages
 from web.routes import administration, home, idea, pilots, portfolio, public, reviews, signin
@@ -49,11 +48,7 @@ def create_app(container: Container, *, clock: Callable[[], datetime] = lambda: 
     app.state.intake = container.intake
     app.state.privacy = public.privacy_texts(settings)
     app.state.clock = clock
-    app.state.single_sign_on = SingleSignOn(
-        container.signin, issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
-        client_secret=settings.oidc_client_secret.get_secret_value(), public_url=settings.public_url,
-        email_claim=settings.oidc_email_claim,
-    ) if settings.oidc_enabled else None
+    app.state.single_sign_on = _single_sign_on(container) if settings.oidc_enabled else None
     form_limit = max(settings.max_body_bytes,
                      settings.attachment_max_count * settings.attachment_max_bytes + 1024 * 1024)
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes, secure=settings.secure_cookies,
@@ -63,6 +58,16 @@ def create_app(container: Container, *, clock: Callable[[], datetime] = lambda: 
         app.include_router(router)
     _error_pages(app)
     return app
+
+
+def _single_sign_on(container: Container):
+    """The OIDC client, imported only here: Authlib, requests and joserfc load only where it is configured."""
+    from ideaflow.oidc import SingleSignOn
+
+    s = container.settings
+    return SingleSignOn(container.signin, issuer=s.oidc_issuer, client_id=s.oidc_client_id,
+                        client_secret=s.oidc_client_secret.get_secret_value(), public_url=s.public_url,
+                        email_claim=s.oidc_email_claim)
 
 
 def _error(request: Request, code: int, reason: str = "", *, look_up_person: bool = True) -> Response:
@@ -121,3 +126,4 @@ def _error_pages(app: FastAPI) -> None:
 def from_environment() -> FastAPI:
     """The console for IDEAFLOW_* settings from the environment: `uvicorn --factory web.app:from_environment`."""
     return create_app(bootstrap())
+

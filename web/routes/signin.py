@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.background import BackgroundTask
 
-from ideaflow.oidc import SingleSignOnFailed
+from ideaflow.signin import SingleSignOnFailed
 from states.errors import BadInput
 from web import auth, pages
 from web.forms import Form, PostedForm
