@@ -463,7 +463,7 @@ class Services:
 
     def _mark_sent(self, mail_id: int, now: datetime) -> None:
         with self._uow() as uow:
-            uow.outbox.settle(mail_id, now, status="sent")
+            uow.outbox.mark_sent(mail_id, now)
             uow.commit(now)
 
     @staticmethod

@@ -704,12 +704,12 @@ class OutboxLine:
 MAIL_LEASE = timedelta(minutes=10)
 
 _OUTBOX = OutboxRow.__table__
-#: The two statements of a confirmation link's mail sent at once (`add_to_address`, `settle(status="sent")`),
-#: built once: SQLAlchemy then finds their compiled form by the statement's cached key instead of building,
-#: keying and looking up a new statement every time.
+#: A confirmation link's mail queued (`add_to_address`) and any mail marked sent (`mark_sent`), the
+#: statements built once: SQLAlchemy then finds their compiled form by the statement's cached key
+#: instead of building, keying and looking up a new statement every time.
 _ADD_TO_ADDRESS = insert(_OUTBOX).returning(_OUTBOX.c.id, _OUTBOX.c.message_key)
-_SETTLE_SENT = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("mail_id"))
-                .values(status="sent", last_error=None, leased_until=None, secret=None, sent_at=bindparam("now")))
+_MARK_SENT = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("mail_id"))
+              .values(status="sent", last_error=None, leased_until=None, secret=None, sent_at=bindparam("now")))
 
 
 class OutboxRepository:
@@ -781,19 +781,19 @@ class OutboxRepository:
         )
         return [OutgoingMail(*row) for row in rows]
 
+    def mark_sent(self, mail_id: int, now: datetime) -> None:
+        """The server accepted the message: its lease, any error and its link token go."""
+        self.session.execute(_MARK_SENT, {"mail_id": mail_id, "now": now})
+
     def settle(self, mail_id: int, now: datetime, *, status: str, next_attempt_at: datetime | None = None,
                error: str | None = None, tried: bool = True) -> None:
-        """End this flush's lease on a message. One that was `tried=False` (its flush stopped before
-        it, the server being gone) gives its attempt back."""
-        if status == "sent" and error is None and next_attempt_at is None and tried:
-            self.session.execute(_SETTLE_SENT, {"mail_id": mail_id, "now": now})
-            return
+        """End this flush's lease on a message that was not sent: `failed` for good, or `pending` to be
+        retried at `next_attempt_at`. One that was `tried=False` (its flush stopped before it, the server
+        being gone) gives its attempt back."""
         table = OutboxRow.__table__
         values = {"status": status, "last_error": error, "leased_until": None}
         if status != "pending":  # a link token is needed no longer than its message
             values["secret"] = None
-        if status == "sent":
-            values["sent_at"] = now
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
         if not tried:

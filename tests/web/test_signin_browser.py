@@ -359,15 +359,15 @@ def test_no_wcag_violation_on_the_sign_in_pages(browser, console, locale, width)
         page.get_by_role("button", name=re.compile("Send mig et link|Send me a link")).click()
         expect(page.get_by_role("alert")).to_be_visible()  # the answer has replaced the page
         check("login with an error")
-        link = ask_for_link(page, console, KARIN)
+        # Signed in, the console speaks the person's own language: Karin's is Danish, Bent's English
+        # (clicking English on the console would change Karin's for the tests after this one).
+        link = ask_for_link(page, console, KARIN if locale == "da-DK" else "reviewer@kommune.dk")
         check("link sent")
         page.goto(link)
         check("continue")
         page.get_by_role("button", name=re.compile("Fortsæt|Continue")).click()
         expect(page).to_have_url(re.compile(r"/home$"))
-        if locale == "en-GB":
-            page.get_by_role("button", name="English").click()
-            expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("html")).to_have_attribute("lang", locale[:2])
         check("home")
         page.goto(link)
         check("link used")
