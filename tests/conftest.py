@@ -282,14 +282,16 @@ def runtime_env(monkeypatch, tmp_path):
 # -- looking at the database --------------------------------------------------------------------------
 
 
-def db_snapshot(engine) -> dict[str, list[tuple]]:
-    """Every row of every table, in one fixed order: the strongest 'nothing changed' there is.
+def db_snapshot(engine, tables: list[str] | None = None) -> dict[str, list[tuple]]:
+    """Every row of every table (or of `tables`, when the caller listed them once already), in one
+    fixed order: the strongest 'nothing changed' there is.
 
     Sorted here, by each row's repr, not `ORDER BY 1`: where the first column is not unique
     (`idea_stage_counts`' pool id, with the stage beside it), PostgreSQL returns equal keys in the
     order its pages hold them, which an update of another row changes."""
     with engine.connect() as connection:
-        tables = inspect(connection).get_table_names()
+        if tables is None:
+            tables = inspect(connection).get_table_names()
         return {t: sorted((tuple(r) for r in connection.execute(text(f'SELECT * FROM "{t}"'))), key=repr)
                 for t in tables}
 
@@ -300,7 +302,7 @@ def db_fingerprint(engine, tables: list[str]) -> dict[str, tuple]:
     mean that not one row changed, without shipping every row to this process before and after each
     of hundreds of commands. SQLite, in this process, reads its rows faster than it could digest them."""
     if engine.dialect.name != "postgresql":
-        return db_snapshot(engine)
+        return db_snapshot(engine, tables)
     digests = " UNION ALL ".join(
         f"SELECT '{t}', count(*), md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM \"{t}\" AS r"
         for t in tables)

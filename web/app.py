@@ -126,4 +126,3 @@ def _error_pages(app: FastAPI) -> None:
 def from_environment() -> FastAPI:
     """The console for IDEAFLOW_* settings from the environment: `uvicorn --factory web.app:from_environment`."""
     return create_app(bootstrap())
-

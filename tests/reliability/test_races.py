@@ -3,9 +3,10 @@
 How the racers run, and why: every racer is a separate OS process (multiprocessing 'spawn', so it
 starts clean, shares no engine, connection or memory with the test or the other racers) that runs the
 real `ideaflow` entry point, `ideaflow.cli.main`, with the command line a coordinator would type
-(cli_inproc.py: `race_in_lockstep`). Its exit code, stdout and stderr are exactly those of the console script. A racer
-connects first and then runs its commands one round at a time, every round starting at a barrier for
-all racers, so the commands of a round reach the database within milliseconds of each other.
+(cli_inproc.py: `race_in_lockstep`). Its exit code, stdout and stderr are exactly those of the
+console script. A racer connects first and then runs its commands one round at a time, every round
+starting at a barrier for all racers, so the commands of a round reach the database within
+milliseconds of each other.
 
 The alternative, one `ideaflow decide` subprocess per decision, costs a Python start-up (~0.6 s of
 CPU here) per command: 1,600 of them for 8 racers x 200 ideas is ~8 minutes on two cores, and their
