@@ -438,11 +438,13 @@ class Services:
                  report: FlushReport, max_attempts: int) -> bool:
         """Send a leased batch, each row marked sent as soon as it is accepted, then settle the failures."""
         outcomes = self._send_batch(batch, transport, letterhead, lambda mail: self._mark_sent(mail.id, now))
+        report.sent += sum(error is None for _, error, _, _ in outcomes)  # each already marked sent
+        failures = [outcome for outcome in outcomes if outcome[1] is not None]
+        if not failures:  # the usual case, and the public form's every POST: nothing left to settle
+            return True
         with self._uow() as uow:
-            for mail, error, permanent, tried in outcomes:
-                if error is None:
-                    report.sent += 1  # already marked sent
-                elif permanent or mail.attempts >= max_attempts:
+            for mail, error, permanent, tried in failures:
+                if permanent or mail.attempts >= max_attempts:
                     uow.outbox.settle(mail.id, now, status="failed", error=error)
                     report.failed.append(f"{mail.recipient_email}: {error}")
                 else:
@@ -453,7 +455,7 @@ class Services:
                     report.retrying += 1
             uow.commit(now)
         # A temporary failure means the server is struggling: leave the rest for the next flush.
-        return not any(error is not None and not permanent for _, error, permanent, _ in outcomes)
+        return all(permanent for _, _, permanent, _ in failures)
 
     def count_pending(self, report: FlushReport) -> FlushReport:
         with self._uow(read_only=True) as uow:
