@@ -27,7 +27,9 @@ class Sizes:
     digest_ideas: tuple[int, int]
     digest_recipients: int
     prefect_due: int
-    public_form: int = 1_000  # submissions (each submitted and confirmed) through the web process
+    public_form: int = 1_000  # submissions (each submitted and confirmed) through the web process, per round
+    public_form_rounds: int = 3  # rounds of the bare route's rows, then the form's submissions (the median counts)
+    public_form_warm_up: int = 50  # untimed submissions (and bare rows) before the rounds
     web_ideas: int = 100_000  # ideas in the database behind the console's pages (benchmarks/web_pages.py)
     web_requests: int = 800  # requests to each page (and to the bare route), in 4 rounds
     web_clients: int = 16  # clients at once
@@ -38,8 +40,8 @@ FULL = Sizes(transitions=4_000, sweep_ideas=1_000_000, sweep_due=10_000, digest_
 QUICK = Sizes(transitions=2_000, sweep_ideas=200_000, sweep_due=10_000, digest_ideas=(10_000, 100_000),
               digest_recipients=1_000, prefect_due=10_000, public_form=500, web_requests=480)
 TINY = Sizes(transitions=40, sweep_ideas=3_000, sweep_due=300, digest_ideas=(500, 2_000), digest_recipients=60,
-             prefect_due=100, public_form=60, web_ideas=300, web_requests=8,
-             web_clients=4)
+             prefect_due=100, public_form=60, public_form_rounds=1, public_form_warm_up=10, web_ideas=300,
+             web_requests=8, web_clients=4)
 
 
 def child(mode: str, *urls: str) -> dict:

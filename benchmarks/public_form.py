@@ -5,7 +5,8 @@ out of the way); `clients` concurrent HTTP clients (each its own cookies and con
 are) submit `n` ideas, then confirm each from the token in its mailed link. A submission counts once
 both requests are answered, so its rate is n ÷ (time to submit all + time to confirm all). The
 baseline (`benchmarks.bare_route`) is one POST of the same fields that commits one row to another
-table of the same database file, made by the same clients. The burst test
+table of the same database file, made by the same clients, in alternating rounds after an untimed
+warm-up of both (see `public_form`). The burst test
 (tests/web/test_public_burst.py) drives the same load and checks the outcome; this measures it.
 """
 
@@ -16,6 +17,7 @@ import email
 import email.policy
 import os
 import re
+import resource
 import signal
 import socket
 import statistics
@@ -24,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,9 +158,69 @@ def p95_ms(latencies: list[float]) -> float:
     return statistics.quantiles(latencies, n=20)[-1] * 1000 if len(latencies) > 1 else latencies[0] * 1000
 
 
-def public_form(work: Path, n: int, clients: int = 50) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Round:
+    """One timed pass through one server: how long it took, each request's latency, the server's and this
+    process's (the clients') CPU seconds, and what failed."""
+
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    def run(self, server: Server, jobs: list[Job], clients: int) -> Round:
+        server_before, client_before = cpu_seconds(server.process.pid), own_cpu_seconds()
+        seconds, latencies, failures = asyncio.run(drive(server.url, jobs, clients))
+        self.server_cpu += cpu_seconds(server.process.pid) - server_before
+        self.client_cpu += own_cpu_seconds() - client_before
+        self.seconds += seconds
+        self.latencies += latencies
+        self.failures += failures
+        return self
+
+
+def bare_jobs(first: int, n: int) -> list[Job]:
+    return [(lambda http, _token, number=number: http.post("rows", data=idea(number)))
+            for number in range(first, first + n)]
+
+
+def submitted_and_confirmed(web: Server, pool_id: int, mail_dir: Path, first: int, n: int,
+                            clients: int) -> tuple[Round, Round]:
+    """`n` submissions from `clients` clients, then each one's confirmation from its mailed link; the mail
+    folder is emptied after, so that the next round reads only its own links."""
+    submitted = Round().run(web, submit_jobs(pool_id, first + n)[first:], clients)
+    tokens = mailed_tokens(mail_dir)
+    for mail in mail_dir.glob("*.eml"):
+        mail.unlink()
+    confirmed = Round().run(web, confirm_jobs(tokens), clients)
+    if len(tokens) != n:
+        confirmed.failures.append(f"{len(tokens)} confirmation mails for {n} submissions")
+    return submitted, confirmed
+
+
+def public_form(work: Path, n: int, clients: int = 50, rounds: int = 3, warm_up: int = 50) -> dict:
     """Submissions per second (submit + confirm) through `ideaflow web` ÷ rows per second through the bare
-    route, and each one's p95 latency under `clients` concurrent clients."""
+    route, and each one's p95 latency under `clients` concurrent clients.
+
+    Both servers run side by side for the whole measurement (an idle one takes no CPU) and each first
+    serves `warm_up` untimed submissions or rows, so that neither's figure holds its first requests
+    (imports on first use, statements compiled, connections opened). Then `rounds` rounds, each the bare
+    route's `n` rows followed by the form's `n` submissions and confirmations, so that the machine's
+    changing load falls on both alike: a round's ratio compares two measurements minutes apart at most,
+    and the figure is the median round's. The servers' CPU per submission or row (from /proc) and the
+    clients' CPU per request are reported beside it: they show which side bounds each rate."""
     from storage.db import make_engine
     from storage.migrate import upgrade
 
@@ -168,24 +231,44 @@ def public_form(work: Path, n: int, clients: int = 50) -> dict:
     upgrade(engine)
     engine.dispose()
     pool_id = seed(url)
+    mail_dir = home / "mail"
     bare = start_bare(url, home)
+    web = None
     try:
-        bare_s, bare_latencies, bare_failed = asyncio.run(drive(bare.url, [
-            (lambda http, _token, n=n: http.post("rows", data=idea(n))) for n in range(n)], clients))
+        web = start_ideaflow(url, home)
+        failures = Round().run(bare, bare_jobs(0, warm_up), clients).failures
+        failures += [f for step in submitted_and_confirmed(web, pool_id, mail_dir, 0, warm_up, clients)
+                     for f in step.failures]
+        bare_rounds, form_rounds = [], []
+        for number in range(rounds):
+            first = warm_up + number * n
+            bare_rounds.append(Round().run(bare, bare_jobs(first, n), clients))
+            form_rounds.append(submitted_and_confirmed(web, pool_id, mail_dir, first, n, clients))
     finally:
         bare.stop()
-    web = start_ideaflow(url, home)
-    try:
-        submit_s, submit_latencies, submit_failed = asyncio.run(drive(web.url, submit_jobs(pool_id, n), clients))
-        tokens = mailed_tokens(home / "mail")
-        confirm_s, confirm_latencies, confirm_failed = asyncio.run(drive(web.url, confirm_jobs(tokens), clients))
-    finally:
-        web.stop()
-    failures = bare_failed + submit_failed + confirm_failed
-    if failures or len(tokens) != n:
-        raise RuntimeError(f"{len(failures)} requests failed, {len(tokens)} of {n} mails: {failures[:3]}")
-    per_s = n / (submit_s + confirm_s)
-    bare_per_s = n / bare_s
-    return {"public_form_ratio": per_s / bare_per_s, "public_form_per_s": per_s, "bare_route_per_s": bare_per_s,
-            "public_submit_p95_ms": p95_ms(submit_latencies), "public_confirm_p95_ms": p95_ms(confirm_latencies),
-            "bare_route_p95_ms": p95_ms(bare_latencies), "public_form_n": n, "public_form_clients": clients}
+        if web is not None:
+            web.stop()
+    failures += [f for r in bare_rounds for f in r.failures]
+    failures += [f for pair in form_rounds for step in pair for f in step.failures]
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed: {failures[:3]}")
+    ratios = [(n / (submitted.seconds + confirmed.seconds)) / (n / bare_round.seconds)
+              for bare_round, (submitted, confirmed) in zip(bare_rounds, form_rounds, strict=True)]
+    median = sorted(range(rounds), key=lambda i: ratios[i])[rounds // 2]
+    bare_round, (submitted, confirmed) = bare_rounds[median], form_rounds[median]
+    form_requests = sum(len(s.latencies) + len(c.latencies) for s, c in form_rounds)
+    return {
+        "public_form_ratio": ratios[median],
+        "public_form_ratio_by_round": {str(i + 1): ratio for i, ratio in enumerate(ratios)},
+        "public_form_per_s": n / (submitted.seconds + confirmed.seconds),
+        "bare_route_per_s": n / bare_round.seconds,
+        "public_submit_p95_ms": p95_ms([t for s, _ in form_rounds for t in s.latencies]),
+        "public_confirm_p95_ms": p95_ms([t for _, c in form_rounds for t in c.latencies]),
+        "bare_route_p95_ms": p95_ms([t for r in bare_rounds for t in r.latencies]),
+        "public_form_server_cpu_ms": sum(s.server_cpu + c.server_cpu for s, c in form_rounds) / (rounds * n) * 1000,
+        "bare_route_server_cpu_ms": sum(r.server_cpu for r in bare_rounds) / (rounds * n) * 1000,
+        "public_form_client_cpu_ms_per_request": sum(s.client_cpu + c.client_cpu for s, c in form_rounds)
+        / form_requests * 1000,
+        "bare_route_client_cpu_ms_per_request": sum(r.client_cpu for r in bare_rounds) / (rounds * n) * 1000,
+        "public_form_n": n, "public_form_rounds": rounds, "public_form_clients": clients,
+    }
