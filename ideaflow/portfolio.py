@@ -49,6 +49,7 @@ from states.errors import NotAllowed
 from states.model import Person
 from states.rules import coordinates, may_administer
 from states.vocabulary import COPENHAGEN, Gate, Role, Stage
+from storage.db import CASEFOLD
 from storage.tables import IdeaRow, IdeaStageCountRow, PersonRow, ReviewAssignmentRow, ReviewRow, RoleGrantRow
 from storage.unit_of_work import UnitOfWork
 
@@ -287,10 +288,13 @@ def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime, dialect: 
     """The filter's conditions except the stage (the counts per stage are taken without it)."""
 
     def contains(column, term: str) -> ColumnElement[bool]:
-        # Case-insensitive: SQLite's LIKE already is (for ASCII letters, as its lower() is); ILIKE elsewhere.
-        if dialect == "sqlite":
+        # Case-insensitive: ILIKE; on SQLite, LIKE, which ignores the case of ASCII letters only, so a term
+        # with other letters (æ, ø, å) is compared with both sides case-folded (a Python function per row).
+        if dialect != "sqlite":
+            return column.icontains(term, autoescape=True)
+        if term.isascii():
             return column.contains(term, autoescape=True)
-        return column.icontains(term, autoescape=True)
+        return getattr(func, CASEFOLD)(column).contains(term.casefold(), autoescape=True)
 
     conditions = _pools(IdeaRow.pool_id, scope, wanted)
     if wanted.gate is not None:

@@ -1,7 +1,9 @@
 """Engines that behave the same on SQLite and PostgreSQL under concurrent writers.
 
-SQLite: WAL, `synchronous=NORMAL`, a busy timeout, foreign keys on, and `BEGIN IMMEDIATE` for
-every write transaction. A deferred `BEGIN` lets two writers both read and then fail at once with
+SQLite: WAL, `synchronous=NORMAL`, a busy timeout, foreign keys on, `BEGIN IMMEDIATE` for
+every write transaction, and `ideaflow_casefold(text)` (Python's `str.casefold`: SQLite's own
+`lower()` and `LIKE` know the case of ASCII letters only, so "ÆLDRE" would not find "Ældre").
+A deferred `BEGIN` lets two writers both read and then fail at once with
 "database is locked" when they upgrade to a write lock; taking the write lock up front makes them
 queue behind the busy timeout instead. Read-only units of work use a plain deferred `BEGIN` so they
 never wait for writers (WAL readers see the last committed state).
@@ -12,6 +14,12 @@ from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "ideaflow_read_only"
+#: The SQL function every SQLite connection has for case-insensitive text search beyond ASCII.
+CASEFOLD = "ideaflow_casefold"
+
+
+def _casefold(text: object) -> object:
+    return text.casefold() if isinstance(text, str) else text
 
 
 def make_engine(url: str) -> Engine:
@@ -31,6 +39,7 @@ def make_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        dbapi_connection.create_function(CASEFOLD, 1, _casefold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(connection):

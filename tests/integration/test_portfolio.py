@@ -107,6 +107,8 @@ def test_each_filter_keeps_its_ideas_and_the_counts_ignore_only_the_stage(world,
     assert ids(portfolio.page(mine, f(department="Kultur"), now)) == []
     assert ids(portfolio.page(mine, f(text="skolemad"), now)) == [submitted]
     assert ids(portfolio.page(mine, f(text="miljø sammen"), now)) == [with_departments]  # the description too
+    assert ids(portfolio.page(mine, f(text="ÆLDRE PÅ"), now)) == [screened]  # case ignored for æ, ø, å too
+    assert ids(portfolio.page(mine, f(text="skolemad i tårnby"), now)) == [submitted]
     assert ids(portfolio.page(mine, f(text=str(rejected)), now)) == [rejected]
     assert ids(portfolio.page(mine, f(text="100%_"), now)) == []  # LIKE's wildcards are text here
     # Overdue: an open gate whose deadline has passed (the rejected idea's old deadline does not count).
