@@ -9,7 +9,8 @@ otherwise than clicked (or not at all); a form that cannot be completed with the
 without a reason accepted, or refused without the field marked; the second of two coordinators
 deciding one gate at once recording a decision on a page they no longer saw, or getting an error page
 instead of the idea and a message; a reviewer of another pool reading the idea (or leaving no audit
-row); a follower kept on the staff's page; hostile text run as markup; any axe-core violation at 1280
+row); a follower kept on the staff's page; a coordinator judging her own idea, or her withdrawal not
+recorded with its reason; hostile text run as markup; any axe-core violation at 1280
 or 320 px in Danish or English.
 """
 
@@ -83,8 +84,10 @@ def _seed(app) -> dict[str, int]:
     ideas = {"day": submit(HOSTILE), "stop": _submitted_with_a_file(engine, "Droner til hjemmeplejen"),
              "race": submit("Fælles indgang"),
              "funding": submit("Samskabelse i Gentofte"), "followed": submit("ZebraBy Gundsømagle"),
-             "park": submit("Ungeindgangen")}
-    for key in ideas:
+             "park": submit("Ungeindgangen"),
+             "own": services.submit(title="Knuds egen idé", description="En idé fra en af puljens koordinatorer.",
+                                    proposer=KNUD, pool=POOL, now=now)}
+    for key in ideas.keys() - {"own"}:
         services.review(ideas[key], BENT, FULL, now, {"lovlig": True}, "Bents kommentar " + HOSTILE)
     for key in ("funding", "followed", "park"):
         services.decide(ideas[key], Decision.GO, KARIN, now)
@@ -310,6 +313,26 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     expect(_decide_form(page)).to_have_count(0)  # she no longer decides it
     shown = console.show(idea)
     assert shown["conflicts"] == [KARIN] and shown["history"][-1]["action"] == "conflict"
+
+
+def test_a_coordinator_decides_nothing_on_her_own_idea_and_withdraws_it_with_a_reason(browser, signed_in, console):
+    idea = console.ids["own"]
+    page = signed_in(KNUD)
+    page.goto(console.server.url + f"ideas/{idea}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Knuds egen idé")
+    expect(_decide_form(page)).to_have_count(0)  # nobody decides (or reviews) an idea they proposed
+    tab_to(page, "withdraw_reason")
+    page.keyboard.type("Vi løser det i en anden pulje " + HOSTILE)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Træk idéen tilbage")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Idéen er trukket tilbage.")
+    expect(page.get_by_role("button", name="Træk idéen tilbage")).to_have_count(0)  # nothing left to withdraw
+    expect(page.locator("main")).to_contain_text("Vi løser det i en anden pulje " + HOSTILE)  # as text
+    shown = console.show(idea)
+    last = shown["history"][-1]
+    assert (shown["stage"], last["action"], last["by"]) == ("withdrawn", "withdraw", KNUD)
+    assert last["reason"] == "Vi løser det i en anden pulje " + HOSTILE
 
 
 def test_a_reviewer_of_the_pool_sees_the_idea_blind_and_a_link_to_review_it(browser, signed_in, console):
