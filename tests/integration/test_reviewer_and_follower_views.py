@@ -37,7 +37,7 @@ def refusals(engine, email: str) -> list[tuple[str, int]]:
 
 def lines(app, email: str) -> dict[int, tuple[str, str, int, int]]:
     return {line.id: (line.gate, line.status, line.done, line.asked)
-            for line in app.reviewing.inbox(email, datetime.now(UTC))}
+            for line in app.reviewing.inbox(email, datetime.now(UTC)).lines}
 
 
 def test_the_inbox_follows_who_is_asked_and_who_is_done(app, people, services):
@@ -63,6 +63,18 @@ def test_the_inbox_follows_who_is_asked_and_who_is_done(app, people, services):
     assert lines(app, bent)[everyone] == ("funding", "to_do", 0, 1)
     services.decide(everyone, Decision.KILL, world.coordinator, now, reason="for dyr")
     assert everyone not in lines(app, bent), "a decided gate waits for nobody"
+
+
+def test_the_inbox_comes_a_page_at_a_time_soonest_deadline_first(app, people):
+    world, now = people, datetime.now(UTC)
+    ideas = [world.submit() for _ in range(5)]
+    shown = [app.reviewing.inbox(world.reviewer, now, page=n, per_page=2) for n in (1, 2, 3)]
+    assert [[line.id for line in inbox.lines] for inbox in shown] == [ideas[0:2], ideas[2:4], ideas[4:]]
+    assert [(i.page, i.pages, i.total, i.first) for i in shown] == [(1, 3, 5, 1), (2, 3, 5, 3), (3, 3, 5, 5)]
+    assert app.reviewing.inbox(world.reviewer, now, page=99, per_page=2).page == 3, "beyond the last: the last"
+    assert app.reviewing.inbox(world.reviewer, now, page=0, per_page=2).page == 1
+    nothing = app.reviewing.inbox(OLE, now, per_page=2)
+    assert (nothing.lines, nothing.total, nothing.page, nothing.pages) == ([], 0, 1, 1)
 
 
 def test_the_review_form_is_blind_until_submitted(app, people, services):

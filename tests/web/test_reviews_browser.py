@@ -30,7 +30,7 @@ from webtest import assert_no_axe_violations
 
 pytestmark = pytest.mark.slow
 
-POOL, OTHER_POOL = "Tårnby innovationspulje", "Roskilde puljen"
+POOL, OTHER_POOL, BIG_POOL = "Tårnby innovationspulje", "Roskilde puljen", "Roskilde borgerideer"
 CRITERIA = (
     Criterion("effekt", 2.0, description="Mere effektiv opgaveløsning"),
     Criterion("kvalitet", 1.0, description="Kvalitet efter en anerkendt faglig standard"),
@@ -39,6 +39,7 @@ CRITERIA = (
 KARIN, BENT, RIKKE, SOEREN, SANNE = ("karin@taarnby.dk", "bent@taarnby.dk", "rikke@taarnby.dk",
                                      "soeren@taarnby.dk", "sanne@taarnby.dk")
 OLE, FRIDA, FINN, FOLKE = "ole@roskilde.dk", "frida@byraad.dk", "finn@byraad.dk", "folke@byraad.dk"
+PER = "per@roskilde.dk"  # the only reviewer of BIG_POOL, where 55 ideas wait
 PIA, PIA_NAME = "pia.proposer@borger.dk", "Pia Proposersen"
 RIKKES_COMMENT = "Rikkes begrundelse: godt gennemarbejdet"
 BENTS_COMMENT = "Bents begrundelse " + HOSTILE
@@ -50,7 +51,9 @@ def _seed(app) -> dict[str, int]:
     now = datetime.now(UTC)
     services.create_pool(POOL, 2_000_000, 2026, now, CRITERIA)
     services.create_pool(OTHER_POOL, 1_000_000, 2026, now, CRITERIA)
+    services.create_pool(BIG_POOL, 1_000_000, 2026, now, CRITERIA)
     for email, name, pool, role in ((KARIN, "Karin Koordinator", POOL, Role.COORDINATOR),
+                                    (PER, "Per Mange", BIG_POOL, Role.REVIEWER),
                                     (BENT, "Bent Bedømmer", POOL, Role.REVIEWER),
                                     (RIKKE, "Rikke Reviewer", POOL, Role.REVIEWER),
                                     (SOEREN, "Søren Skeptisk", POOL, Role.REVIEWER),
@@ -70,6 +73,8 @@ def _seed(app) -> dict[str, int]:
              "own": submit("Bents egen idé", proposer=BENT), "conflicted": submit("Bent er inhabil"),
              "decided": submit("Allerede afgjort"), "other_pool": submit("Roskildes idé", pool=OTHER_POOL),
              "pilot": submit("Tværgående sagsbehandling"), "other_pilot": submit("Ungeindgangen")}
+    for n in range(1, 56):
+        submit(f"Borgeridé {n}", pool=BIG_POOL)
     services.review(ideas["hostile"], RIKKE, FULL, now, {"lovlig": True}, RIKKES_COMMENT)
     services.assign_reviewers(ideas["asked_other"], KARIN, now, (RIKKE,))
     services.declare_conflict(ideas["conflicted"], BENT, "Min svoger har foreslået den", now)
@@ -206,6 +211,28 @@ def test_a_reviewers_day(browser, signed_in, console):
     assert "Bents begrundelse" not in html and RIKKES_COMMENT not in html and "Gennemsnit" not in html
     expect(other.locator(".other-review")).to_have_count(0)
     assert not signed_in.dialogs, "hostile text ran as script"
+
+
+def test_a_long_inbox_comes_fifty_ideas_a_page(browser, signed_in, console):
+    page = signed_in(PER)
+    page.goto(console.server.url + "inbox")
+    main = page.locator("main")
+    expect(main).to_contain_text("Idé 1–50 af 55")
+    expect(page.locator("tbody tr")).to_have_count(50)
+    expect(page.locator("tbody tr").first).to_contain_text("Borgeridé 1")  # soonest deadline first
+    pages = page.get_by_role("navigation", name="Sider")
+    expect(pages).to_contain_text("Side 1 af 2")
+    expect(pages.get_by_role("link", name="Forrige side")).to_have_count(0)
+    pages.get_by_role("link", name="Næste side").click()
+    expect(page).to_have_url(re.compile(r"/inbox\?page=2$"))
+    expect(main).to_contain_text("Idé 51–55 af 55")
+    expect(page.locator("tbody tr")).to_have_count(5)
+    expect(page.locator("tbody tr").last).to_contain_text("Borgeridé 55")
+    expect(pages).to_contain_text("Side 2 af 2")
+    expect(pages.get_by_role("link", name="Næste side")).to_have_count(0)
+    assert_no_axe_violations(page)
+    page.goto(console.server.url + "inbox?page=abc")  # not a page number: the first page
+    expect(main).to_contain_text("Idé 1–50 af 55")
 
 
 def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):

@@ -33,10 +33,12 @@ SCORES = [str(score) for score in range(MIN_SCORE, MAX_SCORE + 1)]
 
 
 @router.get("/inbox")
-def inbox(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
-    """The ideas waiting for the person's review, soonest deadline first."""
-    lines = request.app.state.container.reviewing.inbox(person.email, request.app.state.clock())
-    return pages.render(request, "inbox.html", {"lines": lines, **formatters(request)})
+def inbox(request: Request, person: Annotated[Account, Depends(signed_in)], page: str = "1") -> Response:
+    """The ideas waiting for the person's review, soonest deadline first, a page at a time (a page
+    number that is not one shows the first page, as the portfolio's filter drops what it cannot read)."""
+    waiting = request.app.state.container.reviewing.inbox(person.email, request.app.state.clock(),
+                                                           page=int(page) if page.isdigit() and len(page) < 7 else 1)
+    return pages.render(request, "inbox.html", {"inbox": waiting, **formatters(request)})
 
 
 @router.get("/ideas/{idea_id}/review")
