@@ -21,6 +21,11 @@ def dkk(amount: int | None, lang: str = "da") -> str:
     return f"{number} kr." if lang == "da" else f"DKK {number}"
 
 
+def number(value: int, lang: str = "da") -> str:
+    """A count with the language's digit grouping: 20.000 in Danish, 20,000 in English."""
+    return format_decimal(value, locale=LOCALES[lang])
+
+
 def day(value: date | str | None, lang: str = "da") -> str:
     if value is None:
         return "–"

@@ -93,7 +93,7 @@ class Form:
         if required and not value.strip():
             self.error(name, REQUIRED)
         elif len(value) > max_length:
-            self.error(name, TOO_LONG, max=max_length)
+            self.error(name, TOO_LONG, max=i18n.Count(max_length))
         elif any(ord(c) < 32 and not (multiline and c in "\r\n\t") or ord(c) == 127 for c in value):
             self.error(name, CONTROL_CHARACTER)
         return value
@@ -108,7 +108,7 @@ class Form:
             self.error(name, NOT_WHOLE_NUMBER)
             return None
         if not low <= int(value) <= high:
-            self.error(name, OUT_OF_RANGE, low=low, high=high)
+            self.error(name, OUT_OF_RANGE, low=i18n.Count(low), high=i18n.Count(high))
             return None
         return int(value)
 

@@ -21,6 +21,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from states import formatting as fmt
+
 CATALOGUES = Path(__file__).with_name("translations")
 LANGUAGES = ("da", "en")
 DEFAULT = "da"
@@ -41,9 +43,16 @@ def translations(lang: str) -> Translations:
     return Translations(compiled, domain="messages")
 
 
+class Count(int):
+    """A number in a message that is shown with the reader's digit grouping (a length limit: 20.000 tegn)."""
+
+
 def gettext(lang: str, message: str, **variables: object) -> str:
     text = translations(lang).gettext(message)
-    return text % variables if variables else text
+    if not variables:
+        return text
+    return text % {name: fmt.number(value, lang) if isinstance(value, Count) else value
+                   for name, value in variables.items()}
 
 
 def N_(message: str) -> str:  # noqa: N802 (Babel's marker name)

@@ -50,6 +50,12 @@ def test_checks_keep_values_and_collect_one_message_per_field():
     assert bad.whole_number("k", required=True) is None
     assert [bad.message(f, "da") for f in "nmk"] == ["Skriv et helt tal, for eksempel 250000.",
                                                       "Skriv et tal fra 10 til 20.", "Udfyld feltet."]
+    big = Form({"reason": "r" * 10_001, "amount": "5"})
+    big.text("reason", max_length=10_000, multiline=True)
+    big.whole_number("amount", low=10_000, high=2_000_000)
+    assert [big.message(f, "da") for f in ("reason", "amount")] == [  # the reader's digit grouping
+        "Skriv højst 10.000 tegn.", "Skriv et tal fra 10.000 til 2.000.000."]
+    assert big.message("reason", "en") == "Write at most 10,000 characters."
 
 
 def test_macros_tie_messages_to_fields_and_show_values_as_text():

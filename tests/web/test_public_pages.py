@@ -180,6 +180,8 @@ def test_control_characters_and_overlong_fields_are_refused(site, pool_id, field
     page = site.submit(pool_id, **{field: value})
     assert page.status_code == 422 and [name for name, _ in summary(page)] == [field]
     assert site.count(SubmissionRow) == 0
+    if field == "description":  # the limit, in the hint and in the message, with Danish digit grouping
+        assert "Højst 20.000 tegn." in page.text and dict(summary(page))[field] == "Skriv højst 20.000 tegn."
 
 
 def test_the_honeypot_refuses_and_stores_nothing(site, pool_id):

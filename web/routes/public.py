@@ -39,7 +39,7 @@ from states.vocabulary import Language
 from web import pages
 from web.auth import signed_in
 from web.forms import CONTROL_CHARACTER, REQUIRED, TOO_LONG, Form, PostedForm
-from web.i18n import N_
+from web.i18n import N_, Count
 from web.security import CSRF_FIELD
 
 router = APIRouter()
@@ -76,6 +76,7 @@ def _now(request: Request):
 def _formatting(lang: str) -> dict:
     """Amounts (whose parts never wrap apart, also at 320 px), moments and days, in the page's language."""
     return {"kr": lambda amount: fmt.dkk(amount, lang).replace(" ", "\N{NO-BREAK SPACE}"),
+            "number": partial(fmt.number, lang=lang),
             "when": partial(fmt.moment, lang=lang), "date": partial(fmt.day, lang=lang)}
 
 
@@ -172,7 +173,8 @@ def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
     """Every problem the service layer found, on its field, with the page's words, in the form's order
     (the error summary lists them as the fields come)."""
     for problem in invalid.problems:
-        params = dict(problem.params)
+        params = {name: Count(value) if name in ("max", "max_count") else value
+                  for name, value in problem.params.items()}
         if "max_dkk" in params:
             params["max_dkk"] = fmt.dkk(params["max_dkk"], lang)
         if "max_bytes" in params:
