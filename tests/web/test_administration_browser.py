@@ -14,10 +14,8 @@ violation at 1280 or 320 px in Danish or English.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -28,7 +26,7 @@ from states.vocabulary import Decision, Role
 
 from consoleweb import post_status, running_console, signed_in_people
 from signinweb import HOSTILE
-from webtest import assert_no_axe_violations, free_port
+from webtest import assert_no_axe_violations, free_port, readme_screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -273,10 +271,7 @@ def test_the_outbox_shows_what_waits_and_tries_again_now(browser, signed_in, con
 
 
 def test_screenshots_of_the_pages_for_the_readme(browser, signed_in, console, tmp_path):
-    """The README shows these pages: written where IDEAFLOW_SCREENSHOTS says (docs/screenshots renews
-    the README's), else to a temporary folder, so that a page that no longer renders fails here."""
-    folder = Path(os.environ.get("IDEAFLOW_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
+    """The README shows these pages (see `readme_screenshot`)."""
     page = signed_in(IDA)
     page.set_viewport_size({"width": 1100, "height": 800})
     page.goto(console.server.url + "pools")
@@ -284,8 +279,7 @@ def test_screenshots_of_the_pages_for_the_readme(browser, signed_in, console, tm
         page.locator("header button[lang='da']").click()
     for name, path in (("pool", f"pools/{console.ids['taarnby']}"), ("people", "people"), ("outbox", "outbox")):
         page.goto(console.server.url + path)
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-        assert (folder / f"{name}.png").stat().st_size > 20_000, f"{path} looks empty"
+        readme_screenshot(page, name, tmp_path)
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

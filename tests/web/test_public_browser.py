@@ -34,7 +34,7 @@ from storage.migrate import upgrade
 from storage.tables import AttachmentRow, IdeaRow, SubmissionRow
 
 from mailtest import MAIL_FROM, SmtpServer, parts
-from webtest import IDEAFLOW, WebServer, assert_no_axe_violations, start_web_server, web_env
+from webtest import IDEAFLOW, WebServer, assert_no_axe_violations, readme_screenshot, start_web_server, web_env
 
 pytestmark = pytest.mark.slow
 
@@ -250,6 +250,17 @@ def test_a_citizens_whole_path_by_keyboard_alone(site, page, browser, tmp_path):
     shown = json.loads(site.cli("show", listed["id"], "--json"))
     assert shown["stage"] == "withdrawn" and shown["history"][-1]["reason"] == "Vi har fundet en anden løsning"
     assert dialogs == []
+
+
+def test_screenshots_of_the_start_page_and_the_form_for_the_readme(site, page, tmp_path):
+    """The README shows a citizen's first two pages (see `readme_screenshot`)."""
+    page.set_viewport_size({"width": 1100, "height": 800})
+    page.goto(site.url)
+    expect(page.get_by_role("link", name=re.compile(POOL))).to_be_visible()
+    readme_screenshot(page, "public_start", tmp_path)
+    page.get_by_role("link", name=re.compile(POOL)).click()
+    expect(page.get_by_label("Titel")).to_be_visible()
+    readme_screenshot(page, "idea_form", tmp_path)
 
 
 # -- accessibility of every public page -------------------------------------------------------------------

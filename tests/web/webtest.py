@@ -147,6 +147,16 @@ def assert_no_axe_violations(page, *, tags: list[str] | None = None) -> None:
         describe_violations(violations)
 
 
+def readme_screenshot(page, name: str, fallback: Path) -> None:
+    """A full-page screenshot for the README, `NAME.png`: written where IDEAFLOW_SCREENSHOTS says
+    (`docs/screenshots` renews the README's), else under `fallback`, so that a page that no longer
+    renders fails its test."""
+    folder = Path(os.environ.get("IDEAFLOW_SCREENSHOTS") or fallback)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    assert (folder / f"{name}.png").stat().st_size > 20_000, f"{page.url} looks empty"
+
+
 # -- a process that announces its address on stdout ------------------------------------------------------
 
 
