@@ -23,6 +23,7 @@ from rich.table import Table
 from states import formatting as fmt
 from states.errors import BadInput, IdeaflowError, Refused
 from states.messages import render
+from states.text import whole_number
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role, Stage
 
 if TYPE_CHECKING:
@@ -118,9 +119,10 @@ def _pairs(values: list[str], field: str) -> dict[str, str]:
 def _scores(values: list[str]) -> dict[str, int]:
     scores = {}
     for name, answer in _pairs(values, "scores").items():
-        if not answer.strip().isdigit():
+        score = whole_number(answer.strip())
+        if score is None:
             raise BadInput("input.not_a_score", field="scores", criterion=name, value=answer)
-        scores[name] = int(answer)
+        scores[name] = score
     return scores
 
 
@@ -236,9 +238,10 @@ def _intake_changes(opens: str | None, closes: str | None, description: str | No
     def amount(value: str, field: str):
         if value.lower() == "none":
             return None
-        if not value.strip().isdigit():
+        number = whole_number(value.strip(), max_digits=18)  # the domain refuses an amount too large
+        if number is None:
             raise BadInput("input.not_an_amount", field=field, value=value)
-        return int(value)
+        return number
 
     changes: dict = {}
     if opens is not None:

@@ -48,6 +48,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from states.errors import NotAllowed
 from states.model import Person
 from states.rules import coordinates, may_administer
+from states.text import whole_number
 from states.vocabulary import COPENHAGEN, Gate, Role, Stage
 from storage.db import CASEFOLD
 from storage.tables import IdeaRow, IdeaStageCountRow, PersonRow, ReviewAssignmentRow, ReviewRow, RoleGrantRow
@@ -116,7 +117,7 @@ class PortfolioFilter:
 
 
 def _whole(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 12 else None
+    return whole_number(value, max_digits=11) if value else None
 
 
 def _clean(value: str) -> str:
@@ -313,8 +314,8 @@ def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime, dialect: 
     if wanted.text:
         term = wanted.text
         matches = [contains(IdeaRow.title, term), contains(IdeaRow.description, term)]
-        if term.isdigit() and len(term) < 12:
-            matches.append(IdeaRow.id == int(term))
+        if (idea_id := whole_number(term, max_digits=11)) is not None:
+            matches.append(IdeaRow.id == idea_id)
         conditions.append(or_(*matches))
     return conditions
 

@@ -27,6 +27,14 @@ def text(value: str, field: str, *, max_length: int, multiline: bool = False, re
     return value
 
 
+def whole_number(value: str, *, max_digits: int = 12) -> int | None:
+    """The number `value` writes with the digits 0–9 alone, at most `max_digits` of them; else None.
+
+    `str.isdigit` is no guard before `int`: it also accepts "²" and other digits that `int` cannot
+    read, which made a form field or a query parameter holding one a server error, not a refusal."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= max_digits else None
+
+
 def email(value: str, field: str = "email") -> str:
     if len(value) > 320 or not EMAIL.match(value) or any(unicodedata.category(c)[0] == "C" for c in value):
         raise BadInput("email.invalid", field=field, value=value)

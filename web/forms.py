@@ -35,6 +35,7 @@ from fastapi.responses import HTMLResponse
 
 from states.errors import IdeaflowError
 from states.messages import render
+from states.text import whole_number
 from web import i18n, pages
 from web.i18n import N_
 from web.security import CSRF_FIELD
@@ -104,13 +105,14 @@ class Form:
             if required:
                 self.error(name, REQUIRED)
             return None
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             self.error(name, NOT_WHOLE_NUMBER)
             return None
-        if not low <= int(value) <= high:
+        number = whole_number(value.lstrip("0") or "0", max_digits=len(str(high)))  # None: more digits than high
+        if number is None or not low <= number <= high:
             self.error(name, OUT_OF_RANGE, low=i18n.Count(low), high=i18n.Count(high))
             return None
-        return int(value)
+        return number
 
     def invalid(self, request: Request, template: str, context: Mapping[str, object] | None = None) -> HTMLResponse:
         """The form's page again, with the values, the summary and the messages: status 422."""

@@ -108,6 +108,15 @@ def test_amounts():
             text.amount_dkk(bad, "x")
 
 
+@pytest.mark.parametrize("value, number", [("0", 0), ("250000", 250000), ("007", 7), ("12345", None), ("", None),
+                                           ("²", None), ("1²", None), ("٣", None), ("１２", None), ("-1", None),
+                                           (" 1", None), ("1.5", None), ("9" * 5000, None)])
+def test_whole_numbers_are_ascii_digits_only(value, number):
+    """"²" passes `str.isdigit` and then breaks `int`; "٣" and "１２" `int` reads, but nobody types them
+    for an amount; 5,000 digits exceed `int`'s limit. None of them may reach `int`."""
+    assert text.whole_number(value, max_digits=4 if value != "250000" else 6) == number
+
+
 def test_the_domain_imports_no_database_prefect_or_smtp():
     modules = ("states.lifecycle, states.model, states.rules, states.criteria, states.text, states.events, "
                "states.diagram, states.formatting")

@@ -50,6 +50,10 @@ def test_checks_keep_values_and_collect_one_message_per_field():
     assert bad.whole_number("k", required=True) is None
     assert [bad.message(f, "da") for f in "nmk"] == ["Skriv et helt tal, for eksempel 250000.",
                                                       "Skriv et tal fra 10 til 20.", "Udfyld feltet."]
+    odd = Form({"a": "²", "b": "9" * 5000, "c": "0007"})  # str.isdigit, but not for int; too many digits; zeros
+    assert [odd.whole_number(f, high=100) for f in "abc"] == [None, None, 7]
+    assert [odd.message(f, "da") for f in "ab"] == ["Skriv et helt tal, for eksempel 250000.",
+                                                    "Skriv et tal fra 0 til 100."]
     big = Form({"reason": "r" * 10_001, "amount": "5"})
     big.text("reason", max_length=10_000, multiline=True)
     big.whole_number("amount", low=10_000, high=2_000_000)

@@ -184,6 +184,15 @@ def test_control_characters_and_overlong_fields_are_refused(site, pool_id, field
         assert "Højst 20.000 tegn." in page.text and dict(summary(page))[field] == "Skriv højst 20.000 tegn."
 
 
+@pytest.mark.parametrize("amount", ["²", "1²", "9" * 5000])
+def test_an_amount_of_digits_int_cannot_read_is_refused_on_its_field(site, pool_id, amount):
+    """"²" passes `str.isdigit` and broke `int` (a server error); 5,000 digits exceed `int`'s limit."""
+    page = site.submit(pool_id, requested_dkk=amount)
+    assert page.status_code == 422 and summary(page) == [("requested_dkk", "Skriv beløbet som et helt antal kroner, "
+                                                                             "for eksempel 250000.")]
+    assert site.count(SubmissionRow) == 0
+
+
 def test_the_honeypot_refuses_and_stores_nothing(site, pool_id):
     page = site.submit(pool_id, website="http://spam.example")
     assert page.status_code == 400 and "Vi kunne ikke modtage idéen" in page.text

@@ -231,7 +231,7 @@ def test_a_long_inbox_comes_fifty_ideas_a_page(browser, signed_in, console):
     expect(pages).to_contain_text("Side 2 af 2")
     expect(pages.get_by_role("link", name="Næste side")).to_have_count(0)
     assert_no_axe_violations(page)
-    page.goto(console.server.url + "inbox?page=abc")  # not a page number: the first page
+    page.goto(console.server.url + "inbox?page=%C2%B2")  # "²", not a page number: the first page
     expect(main).to_contain_text("Idé 1–50 af 55")
 
 

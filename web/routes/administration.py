@@ -19,6 +19,7 @@ from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import IdeaflowError
 from states.intake import POOL_TEXT_MAX
 from states.model import GatePolicy, local_midnight
+from states.text import whole_number
 from states.vocabulary import COPENHAGEN, GRANTABLE_ROLES, DeadlinePolicy, Language, Role
 from web import i18n, pages
 from web.auth import signed_in
@@ -138,7 +139,7 @@ def criteria_form(request: Request, pool_id: int, person: Annotated[Account, Dep
 def save_criteria(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)],
                   form: PostedForm) -> Response:
     page = _admin(request).pool(pool_id, person.email, _now(request))
-    rows = min(int(form.value("rows")) if form.value("rows").isdigit() else 0, 60)
+    rows = min(whole_number(form.value("rows")) or 0, 60)
     criteria, names = [], set()
     for n in range(rows):
         name = form.text(f"name-{n}", max_length=60).strip()

@@ -30,6 +30,7 @@ from ideaflow.signin import Account
 from states import formatting
 from states.errors import Conflict, IdeaflowError, NotAllowed
 from states.rules import DECISIONS, Sight
+from states.text import whole_number
 from states.vocabulary import Decision, Outcome
 from web import i18n, pages
 from web.auth import signed_in
@@ -198,7 +199,7 @@ def _size(n_bytes: int, lang: str) -> str:
 
 def _seen(form: Form) -> int | None:
     value = form.value("seen_version")
-    return int(value) if value.isdigit() else None
+    return whole_number(value)
 
 
 def _done(idea_id: int, status: str, form: Form) -> RedirectResponse:

@@ -31,6 +31,7 @@ from ideaflow.signin import Account
 from states.errors import IdeaflowError
 from states.formatting import dkk, moment
 from states.messages import render as render_error
+from states.text import whole_number
 from states.vocabulary import Gate, Stage
 from web import i18n, pages
 from web.auth import signed_in
@@ -89,7 +90,7 @@ def portfolio(request: Request, person: Annotated[Account, Depends(signed_in)]) 
 async def _selection(request: Request) -> tuple[Form, list[int]]:
     """The selection form: its single values, and the ideas ticked (several `idea` values)."""
     data = await request.form()
-    ids = [int(v) for v in data.getlist("idea") if isinstance(v, str) and v.isdigit() and len(v) < 12]
+    ids = [n for v in data.getlist("idea") if isinstance(v, str) and (n := whole_number(v, max_digits=11)) is not None]
     return Form({k: v for k, v in data.items() if isinstance(v, str) and k not in (CSRF_FIELD, "idea")}), ids
 
 

@@ -35,6 +35,7 @@ from states.intake import (
     Submission,
     Upload,
 )
+from states.text import whole_number
 from states.vocabulary import Language
 from web import pages
 from web.auth import signed_in
@@ -163,10 +164,10 @@ def _amount(form: Form) -> int | None:
     raw = form.value("requested_dkk").strip().removesuffix("kr.").removesuffix("kr").replace(".", "").replace(" ", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 13:
+    amount = whole_number(raw, max_digits=13)
+    if amount is None:
         form.error("requested_dkk", MESSAGES["not_whole_number"])
-        return None
-    return int(raw)
+    return amount
 
 
 def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:

@@ -19,6 +19,7 @@ from ideaflow.signin import Account
 from states.criteria import MAX_SCORE, MIN_SCORE
 from states.errors import BadInput, NotAllowed, Refused
 from states.messages import render
+from states.text import whole_number
 from web import pages
 from web.auth import signed_in
 from web.forms import Form, PostedForm
@@ -37,7 +38,7 @@ def inbox(request: Request, person: Annotated[Account, Depends(signed_in)], page
     """The ideas waiting for the person's review, soonest deadline first, a page at a time (a page
     number that is not one shows the first page, as the portfolio's filter drops what it cannot read)."""
     waiting = request.app.state.container.reviewing.inbox(person.email, request.app.state.clock(),
-                                                           page=int(page) if page.isdigit() and len(page) < 7 else 1)
+                                                           page=whole_number(page, max_digits=6) or 1)
     return pages.render(request, "inbox.html", {"inbox": waiting, **formatters(request)})
 
 
