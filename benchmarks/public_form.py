@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
 import os
 import re
 import resource
@@ -267,8 +268,25 @@ def public_form(work: Path, n: int, clients: int = 50, rounds: int = 3, warm_up:
         "bare_route_p95_ms": p95_ms([t for r in bare_rounds for t in r.latencies]),
         "public_form_server_cpu_ms": sum(s.server_cpu + c.server_cpu for s, c in form_rounds) / (rounds * n) * 1000,
         "bare_route_server_cpu_ms": sum(r.server_cpu for r in bare_rounds) / (rounds * n) * 1000,
-        "public_form_client_cpu_ms_per_request": sum(s.client_cpu + c.client_cpu for s, c in form_rounds)
-        / form_requests * 1000,
-        "bare_route_client_cpu_ms_per_request": sum(r.client_cpu for r in bare_rounds) / (rounds * n) * 1000,
+        "public_form_client_cpu_ms": sum(s.client_cpu + c.client_cpu for s, c in form_rounds) / form_requests * 1000,
+        "bare_route_client_cpu_ms": sum(r.client_cpu for r in bare_rounds) / (rounds * n) * 1000,
         "public_form_n": n, "public_form_rounds": rounds, "public_form_clients": clients,
     }
+
+
+def in_a_process_of_its_own(work: Path, n: int, *, rounds: int, warm_up: int) -> dict:
+    """`public_form` run by a fresh Python process (`python -m benchmarks.public_form WORK N ROUNDS WARM_UP`).
+
+    The clients' CPU bounds the bare route's rate, so they run apart from `run.py`'s process and
+    whatever it holds by then (its large data sets and their garbage), as the measurements of
+    `benchmarks.child` do."""
+    argv = [sys.executable, "-m", "benchmarks.public_form", str(work), str(n), str(rounds), str(warm_up)]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmarks.public_form failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+if __name__ == "__main__":
+    work_dir, size, round_count, warm = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    print(json.dumps(public_form(work_dir, size, rounds=round_count, warm_up=warm)))

@@ -59,8 +59,9 @@ def measure(sizes: cases.Sizes, work: Path, *, prefect: bool = True, log=print) 
                                                      str(large["ideas"]): large["per_recipient_ms"]})
     results.update(step(f"public form: {sizes.public_form_rounds} rounds of {sizes.public_form} submissions and "
                         "confirmations from 50 clients through ideaflow web vs a bare route",
-                        lambda: public_form.public_form(work, sizes.public_form, rounds=sizes.public_form_rounds,
-                                                        warm_up=sizes.public_form_warm_up)))
+                        lambda: public_form.in_a_process_of_its_own(work, sizes.public_form,
+                                                                    rounds=sizes.public_form_rounds,
+                                                                    warm_up=sizes.public_form_warm_up)))
     results.update(step(f"web pages: portfolio, idea page and review POST over {sizes.web_ideas} ideas, "
                         f"{sizes.web_clients} clients, vs a bare route on the same server",
                         lambda: web_pages.web_pages(work, sizes.web_ideas, sizes.web_requests, sizes.web_clients)))
