@@ -340,7 +340,7 @@ class Intake:
                     return Confirmation(idea_id=found.idea_id, newly_registered=False)
                 raise UnknownLink("intake.unknown_link")
             pool = uow.pools.by_id(claimed.pool_id)
-            proposer = uow.people.find(claimed.email) or uow.people.add(
+            proposer = uow.people.find_address(claimed.email) or uow.people.add(
                 Person(claimed.email, claimed.name, Language(claimed.lang)), now)
             idea = Idea.submit(title=claimed.title, description=claimed.description, pool=pool, proposer=proposer,
                                now=now, requested_dkk=claimed.requested_dkk,

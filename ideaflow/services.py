@@ -201,7 +201,8 @@ class Services:
         with self._uow() as uow:
             the_pool = uow.pools.get(pool)
             IntakeRepository(uow.session).intake(the_pool.id).require_open(the_pool.name, now)
-            person = uow.people.find(proposer) or uow.people.add(Person(proposer, proposer.split("@")[0]), now)
+            person = (uow.people.find_address(proposer)
+                      or uow.people.add(Person(proposer, proposer.split("@")[0]), now))
             idea = Idea.submit(title=title, description=description, pool=the_pool, proposer=person, now=now,
                                requested_dkk=requested_dkk, departments=departments)
             uow.ideas.add(idea)

@@ -61,6 +61,9 @@ from storage.tables import (
 _PEOPLE, _GRANTS, _POOLS, _CRITERIA = (PersonRow.__table__, RoleGrantRow.__table__, PoolRow.__table__,
                                        CriterionRow.__table__)
 _PERSON_BY_EMAIL = select(_PEOPLE).where(_PEOPLE.c.email == bindparam("email"))
+#: The same address in other letter case (ix_people_email_lower); the first registered if several.
+_PERSON_BY_ADDRESS = (select(_PEOPLE).where(func.lower(_PEOPLE.c.email) == bindparam("address"))
+                      .order_by(_PEOPLE.c.id).limit(1))
 _ADD_PERSON = insert(_PEOPLE).returning(_PEOPLE.c.id)
 _ADD_WATERMARK = insert(DigestWatermarkRow.__table__).from_select(
     ["person_id", "history_id"],
@@ -94,6 +97,15 @@ class PersonRepository:
             return self._by_email[email]
         row = self.session.execute(_PERSON_BY_EMAIL, {"email": email}).one_or_none()
         return self._from_rows([row])[0] if row else None
+
+    def find_address(self, email: str) -> Person | None:
+        """The person with this address, also when it was written in other letter case ("Aase@Example.dk"
+        is aase@example.dk): for registering a proposer, who types their address as they like."""
+        person = self.find(email)
+        if person is None:
+            row = self.session.execute(_PERSON_BY_ADDRESS, {"address": email.lower()}).one_or_none()
+            person = self._from_rows([row])[0] if row else None
+        return person
 
     def get(self, email: str) -> Person:
         person = self.find(email)

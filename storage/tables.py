@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -130,6 +131,9 @@ class PersonRow(Base):
     digest_stopped_at: Mapped[datetime | None]
     digest_token: Mapped[str | None] = mapped_column(String(64), index=True, unique=True, default=new_token)
 
+
+# People are found by address ignoring case (submitting, signing in): a seek, not a walk.
+Index("ix_people_email_lower", func.lower(PersonRow.email))
 
 EVERY_POOL = "pool_id IS NULL"
 

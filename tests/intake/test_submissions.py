@@ -86,6 +86,24 @@ def test_a_known_proposer_keeps_their_name_and_language(engine, intake, pool_id,
     assert services_view(engine, confirmation.idea_id)["proposer"] == "aase@example.dk"
 
 
+def test_a_proposer_who_writes_their_address_in_other_letters_is_one_person(engine, intake, pool_id, smtp, services):
+    """Registered as aase@example.dk, she writes Aase@Example.DK next time: her ideas stay together ("my
+    ideas", the GDPR export), and the record keeps the address she was first registered with."""
+    submit(intake, pool_id, title="Første idé")
+    first = intake.confirm(token_from(smtp.handler.take()[0].message), later(1))
+    submit(intake, pool_id, title="Anden idé", email="Aase@Example.DK")
+    second = intake.confirm(token_from(smtp.handler.take()[0].message), later(2))
+    with engine.connect() as connection:
+        assert connection.scalars(select(PersonRow.email).where(func.lower(PersonRow.email) == "aase@example.dk")
+                                  ).all() == ["aase@example.dk"]
+    assert [idea.title for idea in intake.my_ideas("aase@example.dk")] == ["Anden idé", "Første idé"]
+    assert {services_view(engine, i)["proposer"] for i in (first.idea_id, second.idea_id)} == {"aase@example.dk"}
+    # the command line's `submit --proposer` finds her the same way
+    by_cli = services.submit(title="Tredje idé", description="Fra kommandolinjen.", proposer="AASE@example.dk",
+                             pool=services_view(engine, first.idea_id)["pool"], now=later(3))
+    assert services_view(engine, by_cli)["proposer"] == "aase@example.dk"
+
+
 def test_the_english_form_sends_an_english_mail(intake, pool_id, smtp):
     submit(intake, pool_id, lang=Language.EN)
     message = smtp.handler.take()[0].message
