@@ -87,8 +87,8 @@ class Services:
         with self._refusals_recorded("person add", by, None, now), self._uow() as uow:
             actor = uow.people.get(by)
             require_administrator(actor, "add_people")
-            if uow.people.find(email) is not None:
-                raise Conflict("person.exists", field="email", email=email)
+            if (existing := uow.people.find_address(email)) is not None:  # Ida@Kommune.dk is ida@kommune.dk
+                raise Conflict("person.exists", field="email", email=existing.email)
             person = uow.people.add(Person(email, name, lang), now)
             uow.people.audit(actor, person, "add", now)
             if role in GRANTABLE_ROLES:
