@@ -61,8 +61,9 @@ from storage.tables import (
 _PEOPLE, _GRANTS, _POOLS, _CRITERIA = (PersonRow.__table__, RoleGrantRow.__table__, PoolRow.__table__,
                                        CriterionRow.__table__)
 _PERSON_BY_EMAIL = select(_PEOPLE).where(_PEOPLE.c.email == bindparam("email"))
-#: The same address in other letter case (ix_people_email_lower); the first registered if several.
-_PERSON_BY_ADDRESS = (select(_PEOPLE).where(func.lower(_PEOPLE.c.email) == bindparam("address"))
+#: A person by address ignoring letter case (ix_people_email_lower), the first registered if several:
+#: how signing in and registering a proposer find people, who type their address as they like.
+PERSON_BY_ADDRESS = (select(_PEOPLE).where(func.lower(_PEOPLE.c.email) == bindparam("address"))
                       .order_by(_PEOPLE.c.id).limit(1))
 _ADD_PERSON = insert(_PEOPLE).returning(_PEOPLE.c.id)
 _ADD_WATERMARK = insert(DigestWatermarkRow.__table__).from_select(
@@ -103,7 +104,7 @@ class PersonRepository:
         is aase@example.dk): for registering a proposer, who types their address as they like."""
         person = self.find(email)
         if person is None:
-            row = self.session.execute(_PERSON_BY_ADDRESS, {"address": email.lower()}).one_or_none()
+            row = self.session.execute(PERSON_BY_ADDRESS, {"address": email.lower()}).one_or_none()
             person = self._from_rows([row])[0] if row else None
         return person
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.repository import PERSON_BY_ADDRESS
 from storage.tables import (
     IdeaRow,
     OidcLoginRow,
@@ -78,9 +79,8 @@ class SignInRepository:
 
     def person_id(self, email: str) -> int | None:
         """The person with this address, ignoring case (people type their address as they like)."""
-        rows = self.session.scalars(
-            select(PersonRow.id).where(func.lower(PersonRow.email) == email.lower()).order_by(PersonRow.id)).all()
-        return rows[0] if rows else None
+        row = self.session.execute(PERSON_BY_ADDRESS, {"address": email.lower()}).one_or_none()
+        return row.id if row else None
 
     def account(self, person_id: int) -> AccountRow | None:
         follows = exists().where(PilotFollowerRow.person_id == PersonRow.id)
