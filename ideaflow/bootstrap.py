@@ -67,6 +67,17 @@ class Container:
     def engine(self) -> Engine:
         return _engine(self.settings.database_url)
 
+    def upgrade_database(self) -> str:
+        """Create or upgrade the schema (safe to repeat); the revision now current."""
+        from storage.migrate import upgrade
+
+        return upgrade(self.engine)
+
+    @property
+    def database_shown(self) -> str:
+        """The database's address as it may be printed: its password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     @cached_property
     def services(self) -> Services:
         from ideaflow.services import Services

@@ -146,11 +146,9 @@ def _print_json(document: object) -> None:
 @app.command()
 def init() -> None:
     """Create or upgrade the database; safe to repeat."""
-    from storage.migrate import upgrade
-
-    engine = _app().engine
-    revision = upgrade(engine)
-    out.print(f"database ready: {engine.url.render_as_string(hide_password=True)} (schema {revision})")
+    container = _app()
+    revision = container.upgrade_database()
+    out.print(f"database ready: {container.database_shown} (schema {revision})")
 
 
 @pool_app.command("create")
@@ -576,10 +574,7 @@ def outbox(
             raise Refused("delivery.failed", summary=report.summary())
         out.print(report.summary())
         return
-    from storage.unit_of_work import UnitOfWork
-
-    with UnitOfWork(_app().engine, read_only=True) as uow:
-        lines = uow.outbox.lines()
+    lines = _app().administration.outbox(OPERATOR_EMAIL, _now(now))
     table = Table("id", "kind", "recipient", "idea", "status", "attempts", "next attempt", "last error")
     for line in lines:
         table.add_row(str(line.id), line.kind, line.recipient, str(line.idea_id or ""), line.status,

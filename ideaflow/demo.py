@@ -23,7 +23,6 @@ from states import formatting as fmt
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import Conflict
 from states.vocabulary import OPERATOR_EMAIL, Decision, Outcome, Role
-from storage.migrate import upgrade
 
 if TYPE_CHECKING:
     from ideaflow.bootstrap import Container
@@ -257,7 +256,7 @@ def run_demo(out: Console, app: Container, start: datetime | None = None) -> dic
     from ideaflow.processes import stop_signals
     from workflows.local_server import prefect_api
 
-    upgrade(app.engine)
+    app.upgrade_database()
     demo = Demo(out, app, start or datetime.now(UTC).replace(microsecond=0))
     with stop_signals(), prefect_api(out.print):
         demo.run()

@@ -1,8 +1,8 @@
 """The layers of the design hold: the import-linter contracts of pyproject.toml, run by `lint-imports`.
 
 `lint-imports` runs as its own process, as a developer or CI would run it, with `--no-cache` so that
-it writes nothing into the tree it checks. To show that the check can fail, the second test runs it
-on a copy of the packages with one upward import added: the real tree is never touched, so the
+it writes nothing into the tree it checks. To show that the checks can fail, the last test runs it
+on copies of the packages with one forbidden import added: the real tree is never touched, so the
 tests are safe beside each other under pytest-xdist.
 """
 
@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -43,18 +45,27 @@ def test_the_code_keeps_every_contract():
     assert f"Contracts: {len(CONFIG['contracts'])} kept, 0 broken." in done.stdout, done.stdout
 
 
-def test_an_upward_import_breaks_the_layers_contract(tmp_path):
-    """The same check on a copy where the pure domain imports storage: it must fail and say where."""
+ENTRY_POINTS = next(c["name"] for c in CONFIG["contracts"] if c["id"] == "entry-points-not-storage")
+
+
+@pytest.mark.parametrize(("module", "contract", "complaint"), [
+    # the pure domain importing the database runs up the layers
+    ("states/formatting.py", LAYERS, "states is not allowed to import storage"),
+    # the command line is above storage, but an entry point: it calls the service layer
+    ("ideaflow/cli.py", ENTRY_POINTS, "ideaflow.cli is not allowed to import storage"),
+], ids=["domain", "command-line"])
+def test_an_import_of_storage_where_it_does_not_belong_breaks_a_contract(tmp_path, module, contract, complaint):
+    """The same check on a copy with one import of storage added: it must fail, name the contract and say where."""
     for package in CONFIG["root_packages"]:
         shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path)
-    with (tmp_path / "states" / "formatting.py").open("a", encoding="utf-8") as module:
-        module.write("\nimport storage  # upward: the domain must not know the database\n")
+    with (tmp_path / module).open("a", encoding="utf-8") as source:
+        source.write("\nimport storage  # does not belong here\n")
 
     done = lint_imports(tmp_path)
 
     assert done.returncode == 1, done.stdout + done.stderr
     broken = done.stdout.split("Broken contracts", 1)[-1]
-    assert " ".join(LAYERS.split()) in " ".join(broken.split()), done.stdout
-    assert "states is not allowed to import storage" in broken
-    assert "states.formatting -> storage" in broken
+    assert " ".join(contract.split()) in " ".join(broken.split()), done.stdout
+    assert complaint in broken
+    assert f"{module.removesuffix('.py').replace('/', '.')} -> storage" in broken
