@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from states.errors import Conflict
 from states.model import COPENHAGEN, Person
 from states.vocabulary import Role, Stage
+from storage.db import DANISH
 from storage.tables import (
     DigestWatermarkRow,
     HistoryRow,
@@ -121,7 +122,7 @@ class Portfolio:
             {"pool": name, "budget_dkk": budget, "allocated_dkk": allocated, "left_dkk": budget - allocated}
             for name, budget, allocated in session.execute(
                 select(PoolRow.name, PoolRow.budget_dkk, PoolRow.allocated_dkk)
-                .where(PoolRow.id.in_(scope) if scope is not None else true()).order_by(PoolRow.name)
+                .where(PoolRow.id.in_(scope) if scope is not None else true()).order_by(PoolRow.name.collate(DANISH))
             )
         ]
         self.awaiting_review = session.scalar(select(func.count()).where(in_scope, IdeaRow.stage.in_(GATE_STAGES)))

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from ideaflow.views import IdeaView, idea_view_in
+from states import alphabet
 from states.criteria import Criterion
 from states.errors import NotAllowed
 from states.rules import Action, Sight, is_staff_of, may, sight
@@ -86,7 +87,7 @@ def idea_page(engine: Engine, idea_id: int, email: str, now: datetime) -> IdeaPa
             asked_by = {p.email for p in idea.assigned}
             eligible = [p for p in uow.people.holding(Role.REVIEWER, idea.pool) if may(p, Action.REVIEW, idea)]
             reviewers = tuple(Reviewer(p.email, p.name, p.email in asked_by, p.email in answered_by)
-                              for p in sorted(eligible, key=lambda p: (p.name.casefold(), p.email)))
+                              for p in sorted(eligible, key=lambda p: (alphabet.order_key(p.name), p.email)))
             asked = asked_by or {p.email for p in eligible}
             mentioned = ({r.reviewer for r in view.reviews} | {h.by for h in view.history if h.by}
                          | {h.subject for h in view.history if h.subject} | set(view.conflicts)

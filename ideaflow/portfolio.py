@@ -45,12 +45,13 @@ from sqlalchemy import (
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
+from states import alphabet
 from states.errors import NotAllowed
 from states.model import Person
 from states.rules import coordinates, may_administer
 from states.text import whole_number
 from states.vocabulary import COPENHAGEN, Gate, Role, Stage
-from storage.db import CASEFOLD
+from storage.db import CASEFOLD, DANISH
 from storage.tables import IdeaRow, IdeaStageCountRow, PersonRow, ReviewAssignmentRow, ReviewRow, RoleGrantRow
 from storage.unit_of_work import UnitOfWork
 
@@ -415,8 +416,9 @@ def _reviewers(uow: UnitOfWork, scope: _Scope) -> list[Reviewer]:
         select(PersonRow.id, PersonRow.name, PersonRow.email).join(RoleGrantRow, RoleGrantRow.person_id == PersonRow.id)
         .where(RoleGrantRow.role == Role.REVIEWER.value,
                or_(RoleGrantRow.pool_id.is_(None), RoleGrantRow.pool_id.in_(pool_ids)))
-        .distinct().order_by(PersonRow.name, PersonRow.id)).all()
-    return [Reviewer(person_id, name, email) for person_id, name, email in rows]
+        .distinct()).all()
+    return [Reviewer(person_id, name, email) for person_id, name, email in sorted(
+        rows, key=lambda row: (alphabet.order_key(row.name), row.id))]
 
 
 # -- sorting and keyset neighbours ----------------------------------------------------------------------------
@@ -424,7 +426,7 @@ def _reviewers(uow: UnitOfWork, scope: _Scope) -> list[Reviewer]:
 _SORT_EXPRESSIONS: dict[str, ColumnElement[Any]] = {
     "deadline": IdeaRow.deadline,
     "submitted": IdeaRow.created_at,
-    "title": func.lower(IdeaRow.title),
+    "title": IdeaRow.title.collate(DANISH),  # Danish alphabetical order (states.alphabet)
     "requested": IdeaRow.requested_dkk,
     "id": IdeaRow.id,
 }

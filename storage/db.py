@@ -2,7 +2,9 @@
 
 SQLite: WAL, `synchronous=NORMAL`, a busy timeout, foreign keys on, `BEGIN IMMEDIATE` for
 every write transaction, and `ideaflow_casefold(text)` (Python's `str.casefold`: SQLite's own
-`lower()` and `LIKE` know the case of ASCII letters only, so "ÆLDRE" would not find "Ældre").
+`lower()` and `LIKE` know the case of ASCII letters only, so "ÆLDRE" would not find "Ældre"), and
+the collation `ideaflow_danish` (`states.alphabet`: Danish alphabetical order; on PostgreSQL the
+migration 7e2d4b9c1f30 creates a collation of that name, ICU's "da").
 A deferred `BEGIN` lets two writers both read and then fail at once with
 "database is locked" when they upgrade to a write lock; taking the write lock up front makes them
 queue behind the busy timeout instead. Read-only units of work use a plain deferred `BEGIN` so they
@@ -12,10 +14,14 @@ never wait for writers (WAL readers see the last committed state).
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from states import alphabet
+
 BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "ideaflow_read_only"
 #: The SQL function every SQLite connection has for case-insensitive text search beyond ASCII.
 CASEFOLD = "ideaflow_casefold"
+#: The collation that orders text alphabetically as Danish does, on both databases.
+DANISH = "ideaflow_danish"
 
 
 def _casefold(text: object) -> object:
@@ -40,6 +46,7 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
         dbapi_connection.create_function(CASEFOLD, 1, _casefold, deterministic=True)
+        dbapi_connection.create_collation(DANISH, alphabet.compare)
 
     @event.listens_for(engine, "begin")
     def _begin(connection):

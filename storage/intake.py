@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from states.errors import NotFound
 from states.intake import CheckedFile, PoolIntake, Submission
 from states.model import Pool
+from storage.db import DANISH
 from storage.tables import (
     AttachmentRow,
     DecisionRow,
@@ -150,7 +151,7 @@ class IntakeRepository:
         rows = self.session.execute(
             select(PoolRow.id, PoolRow.name, PoolRow.year, PoolIntakeRow)
             .outerjoin(PoolIntakeRow, PoolIntakeRow.pool_id == PoolRow.id)
-            .order_by(PoolRow.name)
+            .order_by(PoolRow.name.collate(DANISH))
         )
         return [(pool_id, name, year, _intake(row) if row else PoolIntake()) for pool_id, name, year, row in rows]
 

@@ -29,6 +29,7 @@ from states.model import (
     Review,
 )
 from states.vocabulary import OPERATOR_EMAIL, DeadlinePolicy, Gate, Language, Outcome, Role, Stage, TimerKind
+from storage.db import DANISH
 from storage.tables import (
     AllocationRow,
     AuditRow,
@@ -126,7 +127,7 @@ class PersonRepository:
     def everyone(self) -> list[Person]:
         """Every person with their grants, by name (the administrator's list)."""
         rows = list(self.session.scalars(select(PersonRow).where(PersonRow.email != OPERATOR_EMAIL)
-                                         .order_by(PersonRow.name, PersonRow.id)))
+                                         .order_by(PersonRow.name.collate(DANISH), PersonRow.id)))
         return self._from_rows(rows)
 
     def grant(self, person: Person, grant: Grant, by: Person, now: datetime) -> bool:
@@ -291,7 +292,8 @@ class PoolRepository:
         return self._by_id[pool_id]
 
     def all(self) -> list[Pool]:
-        return [self._from_row(row) for row in self.session.scalars(select(PoolRow).order_by(PoolRow.name))]
+        pools = self.session.scalars(select(PoolRow).order_by(PoolRow.name.collate(DANISH)))
+        return [self._from_row(row) for row in pools]
 
     def judged(self, pool: Pool) -> bool:
         """Whether any idea of the pool has a review (a draft too) or an evaluation scored on its criteria."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from datetime import datetime, timedelta
 
 import pytest
@@ -207,3 +208,23 @@ def test_exports_neutralise_formulas_and_keep_numbers_and_times():
     assert [row[1] for row in cells[1:]] == ["'" + t for t in hostile[:5]] + ["Almindelig", "bad\ufffdchar"]
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)  # no cell is a formula
     assert cells[1][2] == 1_000_000 and cells[1][3] == moment
+
+
+def test_titles_sort_in_danish_alphabetical_order_and_previous_and_next_follow_it(world, portfolio):
+    """æ, ø, å after z (and "aa" as å, é as e, case ignored) on both databases: SQLite through the collation
+    every connection gets, PostgreSQL through the one the migration made from ICU's Danish."""
+    danish = ["abe", "Café i kælderen", "Émile", "ende", "über alles", "yngre", "Zoo", "Æble", "ældrepleje",
+              "Ørestad", "øst", "åben", "Aabenraa", "Ålborg"]
+    made = {title: world.submit(title) for title in random.Random(7).sample(danish, len(danish))}
+    now = world.clock()
+    for sort, expected in (("title", danish), ("-title", danish[::-1])):
+        lines = portfolio.lines(world.coordinator, f(sort=sort), now)
+        assert [line.title for line in lines] == expected
+        order = [made[title] for title in expected]
+        for position, idea_id in enumerate(order):
+            around = portfolio.neighbours(world.coordinator, f(sort=sort), idea_id, now)
+            assert (around.previous and around.previous.id) == (order[position - 1] if position else None), sort
+            assert (around.next and around.next.id) == (order[position + 1] if position + 1 < len(order) else None)
+    # A text filter sorts without an index on SQLite (`_Scope.scan`): the same order.
+    assert [line.title for line in portfolio.lines(world.coordinator, f(sort="title", text="l"), now)] == \
+        [title for title in danish if "l" in title.lower()]
