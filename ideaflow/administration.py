@@ -20,6 +20,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
+from ideaflow.audit import record_refusal
 from ideaflow.views import PoolView, pool_view
 from states.criteria import Criterion
 from states.errors import BadInput, NotAllowed, NotFound, Refused
@@ -203,9 +204,7 @@ class Administration:
         return uow.pools.by_id(pool_id)
 
     def _refuse(self, email: str, command: str, refusal: NotAllowed, now: datetime):
-        with UnitOfWork(self.engine) as uow:
-            uow.people.record_refusal(uow.people.get(email), command, None, str(refusal), now)
-            uow.commit(now)
+        record_refusal(self.engine, email, command, None, refusal, now)
         raise refusal
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from ideaflow.audit import record_refusal
 from ideaflow.views import IdeaView, idea_view_in
 from states import alphabet
 from states.criteria import Criterion
@@ -104,7 +105,5 @@ def idea_page(engine: Engine, idea_id: int, email: str, now: datetime) -> IdeaPa
         if seen != Sight.NONE:
             return IdeaPage(seen)
         refusal = NotAllowed("not_allowed.sight", person=email, idea=idea_id, pool=idea.pool.name)
-    with UnitOfWork(engine) as uow:
-        uow.people.record_refusal(person, "show", idea_id, str(refusal), now)
-        uow.commit(now)
+    record_refusal(engine, email, "show", idea_id, refusal, now)
     raise refusal

@@ -24,6 +24,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
+from ideaflow.audit import record_refusal
 from ideaflow.digests import GATE_STAGES, scope_of
 from ideaflow.views import CriterionSpreadView, ReviewView, idea_view
 from states.errors import InvalidTransition, NotAllowed, NotFound, Refused
@@ -184,9 +185,7 @@ class Reviewing:
         try:
             yield
         except Refused as refusal:
-            with UnitOfWork(self.engine) as uow:
-                uow.people.record_refusal(uow.people.get(email), "review", idea_id, str(refusal), now)
-                uow.commit(now)
+            record_refusal(self.engine, email, "review", idea_id, refusal, now)
             if isinstance(refusal, NotAllowed) and refusal.code == "not_allowed.sight":
                 raise NotFound("idea.unknown", field="idea", idea=idea_id) from None
             raise

@@ -24,7 +24,6 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -33,6 +32,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from ideaflow.audit import refusals_recorded
 from states.errors import Conflict, NotAllowed, Refused
 from states.intake import (
     AttachmentRules,
@@ -208,7 +208,7 @@ class Intake:
     def set_intake(self, pool: str, now: datetime, *, by: str = OPERATOR_EMAIL, **changes: object) -> PoolIntake:
         """Change some of a pool's intake settings (window, description, criteria text, grant range): an
         administrator's or the pool's coordinator's business."""
-        with self._refusals_recorded("pool intake", by, None, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "pool intake", by, None, now), self._uow() as uow:
             the_pool = uow.pools.get(pool)
             actor = uow.people.get(by)
             if not (may_administer(actor) or coordinates(actor, the_pool)):
@@ -442,7 +442,7 @@ class Intake:
 
     def attachments(self, idea_id: int, by: str, now: datetime) -> list[AttachmentLine]:
         """The files that came with an idea, for staff who may see it."""
-        with self._refusals_recorded("attachments", by, idea_id, now), self._uow(read_only=True) as uow:
+        with refusals_recorded(self.engine, "attachments", by, idea_id, now), self._uow(read_only=True) as uow:
             _require_staff(uow.people.get(by), uow.ideas.get(idea_id))
             return [_attachment_line(a) for a in IntakeRepository(uow.session).attachments(idea_ids=[idea_id])]
 
@@ -450,22 +450,12 @@ class Intake:
         """One file for download, for staff who may see its idea; its checksum is verified on the way out."""
         with self._uow(read_only=True) as uow:
             info, content = IntakeRepository(uow.session).attachment(attachment_id)
-        with self._refusals_recorded("download", by, info.idea_id, now), self._uow(read_only=True) as uow:
+        with refusals_recorded(self.engine, "download", by, info.idea_id, now), self._uow(read_only=True) as uow:
             _require_staff(uow.people.get(by), uow.ideas.get(info.idea_id))
         if hashlib.sha256(content).hexdigest() != info.sha256:
             raise Refused("attachment.checksum", attachment=attachment_id)
         return AttachmentFile(info.filename, info.media_type, info.sha256, content)
 
-    @contextmanager
-    def _refusals_recorded(self, command: str, by: str, idea_id: int | None, now: datetime):
-        """Let a refusal propagate after recording the attempt in the refusals audit, in its own transaction."""
-        try:
-            yield
-        except NotAllowed as refusal:
-            with self._uow() as uow:
-                uow.people.record_refusal(uow.people.get(by), command, idea_id, str(refusal), now)
-                uow.commit(now)
-            raise
 
 
 def _require_staff(person: Person, idea: Idea) -> None:

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
+from ideaflow.audit import record_refusal
 from states.errors import NotAllowed, NotFound
 from states.model import Idea
 from states.rules import Sight, sight
@@ -89,9 +90,7 @@ class Pilots:
                        for h in uow.ideas.history(idea_id) if h.action in FOLLOWER_HISTORY] if allowed else []
         if not allowed:
             refusal = NotAllowed("not_allowed.sight", person=email, idea=idea_id, pool=idea.pool.name)
-            with UnitOfWork(self.engine) as uow:
-                uow.people.record_refusal(uow.people.get(email), "pilot", idea_id, str(refusal), now)
-                uow.commit(now)
+            record_refusal(self.engine, email, "pilot", idea_id, refusal, now)
             raise NotFound("idea.unknown", field="idea", idea=idea_id)
         pilot = idea.pilot
         return PilotPage(

@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
+from ideaflow import audit
 from states import alphabet
 from states.errors import NotAllowed
 from states.model import Person
@@ -273,9 +274,7 @@ class Portfolio:
             if not record_refusal:
                 return None
             refusal = NotAllowed("not_allowed.portfolio", person=person.email)
-            with UnitOfWork(self.engine) as audit:
-                audit.people.record_refusal(audit.people.get(viewer), "portfolio", None, str(refusal), now)
-                audit.session.commit()
+            audit.record_refusal(self.engine, viewer, "portfolio", None, refusal, now)
             raise refusal
         scope = _Scope(person, [Choice(p.id, p.name) for p in theirs], len(theirs) == len(pools))
         scope.conditions.extend(_conditions(scope, wanted, now, self.engine.dialect.name))

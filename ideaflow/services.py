@@ -12,18 +12,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from ideaflow.audit import refusals_recorded
 from ideaflow.digests import Cadence, DigestReport, queue_digests
 from notifications.delivery import PermanentFailure, TemporaryFailure, Transport
 from notifications.message import Letterhead, ascii_domain, build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
-from states.errors import BadInput, Conflict, NotAllowed, NotFound
+from states.errors import BadInput, Conflict, NotFound
 from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool, Review
 from states.rules import Action, available_actions, may, require_administrator
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
@@ -66,7 +66,7 @@ class Services:
         text.amount_dkk(budget_dkk, "budget_dkk", allow_zero=True)
         if not 2000 <= year <= 2200:
             raise BadInput("pool.implausible_year", field="year", year=year)
-        with self._refusals_recorded("pool create", by, None, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "pool create", by, None, now), self._uow() as uow:
             require_administrator(uow.people.get(by), "create_pools")
             if uow.pools.exists(name):
                 raise Conflict("pool.exists", field="pool_name", pool=name)
@@ -84,7 +84,7 @@ class Services:
         text.text(name, "name", max_length=200)
         if role == Role.OPERATOR:
             raise BadInput("person.operator_role", field="role")
-        with self._refusals_recorded("person add", by, None, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "person add", by, None, now), self._uow() as uow:
             actor = uow.people.get(by)
             require_administrator(actor, "add_people")
             if (existing := uow.people.find_address(email)) is not None:  # Ida@Kommune.dk is ida@kommune.dk
@@ -111,7 +111,7 @@ class Services:
             raise BadInput("role.not_grantable", field="role", value=role, choices=list(GRANTABLE_ROLES))
         if role == Role.ADMINISTRATOR and pool is not None:
             raise BadInput("role.everywhere", field="pool")
-        with self._refusals_recorded(f"person {change}", by, None, now), self._uow() as uow:
+        with refusals_recorded(self.engine, f"person {change}", by, None, now), self._uow() as uow:
             actor = uow.people.get(by)
             require_administrator(actor, f"{change}_roles")
             person = uow.people.get(email)
@@ -124,7 +124,7 @@ class Services:
         """Pseudonymise a person (GDPR erasure of a citizen) while keeping the record of decisions.
 
         Each idea they proposed gains a history row saying that the proposer was erased (not who)."""
-        with self._refusals_recorded("person forget", by, None, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "person forget", by, None, now), self._uow() as uow:
             actor = uow.people.get(by)
             require_administrator(actor, "forget_people")
             person = uow.people.get(email)
@@ -163,17 +163,6 @@ class Services:
             uow.people.stop_digest(person, now)
             uow.commit(now)
         return person.email
-
-    @contextmanager
-    def _refusals_recorded(self, command: str, by: str | None, idea_id: int | None, now: datetime):
-        """Let a refusal of who-may-do-what propagate, after recording the attempt in its own transaction."""
-        try:
-            yield
-        except NotAllowed as refusal:
-            with self._uow() as uow:
-                uow.people.record_refusal(uow.people.get(by), command, idea_id, str(refusal), now)
-                uow.commit(now)
-            raise
 
     # -- the lifecycle ---------------------------------------------------------------------------
 
@@ -215,7 +204,7 @@ class Services:
     ) -> Review:
         """Save a draft, submit, or revise (a second review before the gate is decided) `by`'s review."""
         text.text(comment, "comment", max_length=5000, multiline=True, required=False)
-        with self._refusals_recorded("review", by, idea_id, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "review", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             review = idea.review(uow.people.get(by), scores, must_meet or {}, comment, now, draft=draft)
             uow.commit(now)
@@ -232,7 +221,7 @@ class Services:
         text.text(reason, "reason", max_length=5000, multiline=True, required=False)
         if amount_dkk is not None:
             text.amount_dkk(amount_dkk, "amount_dkk")
-        with self._refusals_recorded("decide", by, idea_id, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "decide", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             if request_id is not None:
                 recorded_for = uow.ideas.decided_by_request(request_id)
@@ -253,7 +242,7 @@ class Services:
 
         Returns the ones newly asked, who get a review request; asking again asks nobody twice.
         """
-        with self._refusals_recorded("assign", by, idea_id, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "assign", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             if reviewers:
                 asked = [uow.people.get(email) for email in reviewers]
@@ -272,7 +261,7 @@ class Services:
             text.text(site, "sites", max_length=200)
         for measure in measures:
             text.text(measure, "measures", max_length=1000)
-        with self._refusals_recorded("pilot", by, idea_id, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "pilot", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             unknown = [f for f in dict.fromkeys(followers) if uow.people.find(f) is None]
             if unknown:  # named on the followers field, where a form shows it
@@ -288,7 +277,7 @@ class Services:
         seen_version: int | None = None,
     ) -> Idea:
         text.text(comment, "comment", max_length=5000, multiline=True, required=False)
-        with self._refusals_recorded("evaluate", by, idea_id, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "evaluate", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             idea.evaluate(uow.people.get(by), scores, outcome, comment, now)
             uow.commit(now)
@@ -298,7 +287,7 @@ class Services:
                          seen_version: int | None = None) -> Idea:
         """`by` declares a conflict of interest on the idea: from now on they neither review nor decide it."""
         text.text(reason, "reason", max_length=5000, multiline=True)
-        with self._refusals_recorded("conflict", by, idea_id, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "conflict", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             idea.declare_conflict(uow.people.get(by), reason, now)
             uow.commit(now)
@@ -311,14 +300,14 @@ class Services:
 
     def withdraw(self, idea_id: int, by: str, now: datetime, reason: str = "", seen_version: int | None = None) -> Idea:
         text.text(reason, "reason", max_length=5000, multiline=True, required=False)
-        with self._refusals_recorded("withdraw", by, idea_id, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "withdraw", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             idea.withdraw(uow.people.get(by), now, reason)
             uow.commit(now)
         return idea
 
     def resume(self, idea_id: int, by: str, now: datetime, seen_version: int | None = None) -> Idea:
-        with self._refusals_recorded("resume", by, idea_id, now), self._uow() as uow:
+        with refusals_recorded(self.engine, "resume", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
             idea.resume(uow.people.get(by), now)
             uow.commit(now)
