@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from ideaflow.audit import record_refusal
 from ideaflow.views import IdeaView, idea_view_in
-from states import alphabet
+from states import alphabet, reviews
 from states.criteria import Criterion
 from states.errors import NotAllowed
 from states.rules import Action, Sight, is_staff_of, may, sight
@@ -32,12 +32,14 @@ from storage.unit_of_work import UnitOfWork
 
 @dataclass(frozen=True, slots=True)
 class Reviewer:
-    """One of the pool's reviewers who may review the idea: were they asked at the open gate this round,
-    and did they submit a review that counts."""
+    """One of the pool's reviewers who may review the idea: are they asked at the open gate this round
+    (`states.reviews.asked`: by name, or all of them while nobody is named), were they named by a
+    coordinator, and did they submit a review that counts."""
 
     email: str
     name: str
     asked: bool
+    named: bool
     answered: bool
 
 
@@ -85,11 +87,11 @@ def idea_page(engine: Engine, idea_id: int, email: str, now: datetime) -> IdeaPa
             version = idea.version
             view = idea_view_in(uow, idea, person)
             answered_by = {r.reviewer.email for r in idea.counting_reviews}
-            asked_by = {p.email for p in idea.assigned}
+            named = {p.email for p in idea.assigned}
             eligible = [p for p in uow.people.holding(Role.REVIEWER, idea.pool) if may(p, Action.REVIEW, idea)]
-            reviewers = tuple(Reviewer(p.email, p.name, p.email in asked_by, p.email in answered_by)
+            asked = {p.email for p in reviews.asked(idea, eligible)}
+            reviewers = tuple(Reviewer(p.email, p.name, p.email in asked, p.email in named, p.email in answered_by)
                               for p in sorted(eligible, key=lambda p: (alphabet.order_key(p.name), p.email)))
-            asked = asked_by or {p.email for p in eligible}
             mentioned = ({r.reviewer for r in view.reviews} | {h.by for h in view.history if h.by}
                          | {h.subject for h in view.history if h.subject} | set(view.conflicts)
                          | ({view.evaluation.by} if view.evaluation else set()) | {view.proposer})

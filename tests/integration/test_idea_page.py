@@ -38,12 +38,14 @@ def test_staff_see_the_idea_with_its_version_and_reviewers_others_see_their_part
     page = idea_page(engine, idea, world.coordinator, world.clock())
     assert page.sight == Sight.STAFF and page.idea.id == idea and "go" in page.idea.actions
     assert (page.answered, page.asked) == (1, 2)  # nobody named: every reviewer who may review is asked
-    assert {(r.email, r.asked, r.answered) for r in page.reviewers} == {
-        (world.reviewer, False, True), (other_reviewer, False, False)}
+    assert {(r.email, r.asked, r.named, r.answered) for r in page.reviewers} == {
+        (world.reviewer, True, False, True), (other_reviewer, True, False, False)}
     assert page.name(world.reviewer) == "Bent Bedømmer"
     services.assign_reviewers(idea, world.coordinator, world.clock(), (other_reviewer,))
     again = idea_page(engine, idea, world.coordinator, world.clock())
     assert again.version > page.version and (again.answered, again.asked) == (0, 1)
+    assert {(r.email, r.asked, r.named, r.answered) for r in again.reviewers} == {  # named: only they are asked
+        (world.reviewer, False, False, True), (other_reviewer, True, True, False)}
 
     assert idea_page(engine, idea, world.proposer, world.clock()).idea is None
     assert idea_page(engine, idea, world.proposer, world.clock()).sight == Sight.PROPOSER

@@ -123,7 +123,7 @@ def test_a_coordinators_day(browser, signed_in, console):
     main = page.locator("main")
     for shown in ("indsendt", "250.000 kr.", "Teknik og Miljø", "Anden linje " + HOSTILE, f"pia ({PIA})",
                   "1 af 2 adspurgte bedømmere har svaret.", "Bent Bedømmer: har svaret",
-                  "Rikke Reviewer: ikke spurgt", "Bents kommentar " + HOSTILE, "Skal-krav: lovlig"):
+                  "Rikke Reviewer: spurgt, har ikke svaret endnu", "Bents kommentar " + HOSTILE, "Skal-krav: lovlig"):
         expect(main).to_contain_text(shown)
     table = page.get_by_role("table", name="Bedømmelser ved screening, runde 1")
     expect(table.get_by_role("row", name=re.compile("^effekt"))).to_contain_text("4")
