@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import prefect.runner.runner as prefect_runner
 from prefect import Flow
 from prefect.runner import Runner
+from prefect.runner._starter_engine import EngineCommandStarter
 from prefect.schedules import Cron, Interval, Schedule
 
 from ideaflow.config import Settings
@@ -80,7 +83,31 @@ def serve(settings: Settings, announce: Callable[[str], None]) -> None:
     announce("serving " + ", ".join(f"{d.flow.name}/{DEPLOYMENT_NAME}" for d in deployments(settings)))
     start = runner.start()
     try:
-        with signals_to_asyncio():
+        with signals_to_asyncio(), _flow_runs_in_sessions_of_their_own():
             asyncio.run(start)
     finally:
         start.close()  # a Ctrl-C before asyncio.run began it: no "coroutine was never awaited" warning
+
+
+class _StarterOfItsOwnSession(EngineCommandStarter):
+    """Starts a flow run's process in a session of its own, as Prefect does for its workspace runs.
+
+    In serve's process group, the run's process got the Ctrl-C that a terminal sends the whole group,
+    and one still importing printed a KeyboardInterrupt traceback over serve's last words. Apart, it
+    sees no keystroke: serve stops, and the runner ends each run it started, as on SIGTERM.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs, isolate_process_group=True)
+
+
+@contextmanager
+def _flow_runs_in_sessions_of_their_own() -> Iterator[None]:
+    """The runner picks its starter by this module-level name when a run is due (Prefect 3.8 offers no
+    option for it); the name is restored once serving ends."""
+    original = prefect_runner.EngineCommandStarter
+    prefect_runner.EngineCommandStarter = _StarterOfItsOwnSession
+    try:
+        yield
+    finally:
+        prefect_runner.EngineCommandStarter = original
