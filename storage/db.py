@@ -81,9 +81,7 @@ class _WriterConnection(sqlite3.Connection):
             self.end_turn()
 
 
-def _writer_line(database: str | None) -> threading.Lock | None:
-    if database in (None, "", ":memory:"):  # a private database per connection: nobody to queue behind
-        return None
+def _writer_line(database: str) -> threading.Lock:
     with _WRITER_LOCKS_GUARD:
         return _WRITER_LOCKS.setdefault(str(Path(database).resolve()), threading.Lock())
 
@@ -93,7 +91,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "factory": _WriterConnection})
-    line = _writer_line(parsed.database)
+    # An in-memory database is private to its connection: no WAL, and nobody to queue behind.
+    on_disk = parsed.database not in (None, "", ":memory:")
+    line = _writer_line(parsed.database) if on_disk else None
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
@@ -101,7 +101,7 @@ def make_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None
         dbapi_connection.line = line
         cursor = dbapi_connection.cursor()
-        if parsed.database not in (None, "", ":memory:"):
+        if on_disk:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
