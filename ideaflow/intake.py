@@ -32,7 +32,9 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from ideaflow import i18n
 from ideaflow.audit import refusals_recorded
+from ideaflow.i18n import N_
 from states.errors import Conflict, NotAllowed, Refused
 from states.intake import (
     AttachmentRules,
@@ -384,20 +386,20 @@ class Intake:
         decisions = repository.decisions(ids)
         kinds = repository.proposer_kinds(ids)
         files = repository.attachments(idea_ids=ids)
-        words = PLAIN[lang]
+        word = _plain(lang)
         views = []
         for idea_id in reversed(ids):
             idea = ideas[idea_id]
-            history = [line for h in uow.ideas.history(idea_id) if (line := _history_line(h, idea, words))]
+            history = [line for h in uow.ideas.history(idea_id) if (line := _history_line(h, idea, word))]
             views.append(ProposerIdea(
                 id=idea.id, title=idea.title, description=idea.description, pool=idea.pool.name,
-                stage=idea.stage, stage_text=words["stage"][idea.stage],
+                stage=idea.stage, stage_text=word("stage", idea.stage),
                 may_withdraw=idea.stage not in (Stage.EVALUATED, Stage.REJECTED, Stage.WITHDRAWN),
                 proposer_kind=kinds.get(idea_id), departments=list(idea.departments),
                 requested_dkk=idea.requested_dkk, allocated_dkk=idea.allocated_dkk, submitted_at=idea.created_at,
                 history=history,
                 decisions=[ProposerDecision(at=d.at, gate=d.gate, decision=d.decision,
-                                            text=words["decision"].get(d.decision, d.decision), amount_dkk=d.amount_dkk,
+                                            text=word("decision", d.decision) or d.decision, amount_dkk=d.amount_dkk,
                                             reason=d.reason)
                            for d in decisions if d.idea_id == idea_id],
                 pilot=ProposerPilot(start=idea.pilot.start.isoformat(), end=idea.pilot.end.isoformat(),
@@ -478,60 +480,47 @@ def _attachment_line(a: AttachmentInfo) -> AttachmentLine:
 
 # -- plain words for the proposer ------------------------------------------------------------------------
 
-#: The history actions a proposer sees; the rest (escalations, reviewers asked, reviews) are internal.
-PLAIN: dict[Language, dict[str, dict[str, str]]] = {
-    Language.DA: {
-        "stage": {
-            "submitted": "Modtaget – venter på screening", "screened": "Screenet – venter på beslutning om støtte",
-            "funded": "Har fået støtte – piloten planlægges", "piloting": "Afprøves i en pilot",
-            "evaluated": "Afprøvet og evalueret", "rejected": "Ikke valgt", "withdrawn": "Trukket tilbage",
-            "on_hold": "Sat i bero",
-        },
-        "action": {
-            "submit": "Idéen blev modtaget", "go:screened": "Idéen gik videre fra screeningen",
-            "go:funded": "Idéen fik støtte fra puljen", "kill": "Idéen blev ikke valgt",
-            "hold": "Idéen blev sat i bero", "recycle": "Idéen blev sendt tilbage til dig til revision",
-            "resume": "Arbejdet med idéen blev genoptaget", "withdraw": "Idéen blev trukket tilbage",
-            "start_pilot": "Piloten begyndte", "open_evaluation": "Piloten sluttede, og evalueringen begyndte",
-            "evaluate": "Piloten blev evalueret",
-            "lapse": "Fristen for screeningen udløb, og idéen bortfaldt",
-        },
-        "decision": {"go": "Godkendt", "kill": "Ikke valgt", "hold": "Sat i bero",
-                     "recycle": "Sendt tilbage til revision"},
-        "outcome": {"scale": "Løsningen skal udbredes", "adjust": "Løsningen skal justeres",
-                    "stop": "Løsningen stoppes"},
+#: What a proposer reads about their idea, translated by the catalogue (`ideaflow.i18n`). The history
+#: actions not named here (escalations, reviewers asked, reviews) are internal and not shown.
+PLAIN: dict[str, dict[str, str]] = {
+    "stage": {
+        "submitted": N_("Received – waiting for screening"),
+        "screened": N_("Screened – waiting for a funding decision"),
+        "funded": N_("Funded – the pilot is being planned"), "piloting": N_("Being tried out in a pilot"),
+        "evaluated": N_("Tried out and evaluated"), "rejected": N_("Not selected"), "withdrawn": N_("Withdrawn"),
+        "on_hold": N_("On hold"),
     },
-    Language.EN: {
-        "stage": {
-            "submitted": "Received – waiting for screening", "screened": "Screened – waiting for a funding decision",
-            "funded": "Funded – the pilot is being planned", "piloting": "Being tried out in a pilot",
-            "evaluated": "Tried out and evaluated", "rejected": "Not selected", "withdrawn": "Withdrawn",
-            "on_hold": "On hold",
-        },
-        "action": {
-            "submit": "The idea was received", "go:screened": "The idea passed screening",
-            "go:funded": "The idea was funded by the pool", "kill": "The idea was not selected",
-            "hold": "The idea was put on hold", "recycle": "The idea was sent back to you for revision",
-            "resume": "Work on the idea was resumed", "withdraw": "The idea was withdrawn",
-            "start_pilot": "The pilot started", "open_evaluation": "The pilot ended and its evaluation began",
-            "evaluate": "The pilot was evaluated",
-            "lapse": "The screening deadline passed and the idea lapsed",
-        },
-        "decision": {"go": "Approved", "kill": "Not selected", "hold": "Put on hold",
-                     "recycle": "Sent back for revision"},
-        "outcome": {"scale": "The solution is to be scaled up", "adjust": "The solution is to be adjusted",
-                    "stop": "The solution is stopped"},
+    "action": {
+        "submit": N_("The idea was received"), "go:screened": N_("The idea passed screening"),
+        "go:funded": N_("The idea was funded by the pool"), "kill": N_("The idea was not selected"),
+        "hold": N_("The idea was put on hold"), "recycle": N_("The idea was sent back to you for revision"),
+        "resume": N_("Work on the idea was resumed"), "withdraw": N_("The idea was withdrawn"),
+        "start_pilot": N_("The pilot started"), "open_evaluation": N_("The pilot ended and its evaluation began"),
+        "evaluate": N_("The pilot was evaluated"),
+        "lapse": N_("The screening deadline passed and the idea lapsed"),
     },
+    "decision": {"go": N_("Approved"), "kill": N_("Not selected"), "hold": N_("Put on hold"),
+                 "recycle": N_("Sent back for revision")},
+    "outcome": {"scale": N_("The solution is to be scaled up"), "adjust": N_("The solution is to be adjusted"),
+                "stop": N_("The solution is stopped")},
 }
 
 
-def _history_line(h: HistoryLine, idea: Idea, words: dict) -> ProposerHistoryLine | None:
-    key = f"go:{h.to_stage}" if h.action == "go" else h.action
-    if key not in words["action"]:
+def _plain(lang: Language) -> Callable[[str, str], str | None]:
+    """`word(kind, code)`: the proposer's words for a code in `lang`, or None for a code they are not shown."""
+    def word(kind: str, code: str) -> str | None:
+        text = PLAIN[kind].get(code)
+        return i18n.gettext(lang.value, text) if text is not None else None
+    return word
+
+
+def _history_line(h: HistoryLine, idea: Idea, word: Callable[[str, str], str | None]) -> ProposerHistoryLine | None:
+    text = word("action", f"go:{h.to_stage}" if h.action == "go" else h.action)
+    if text is None:
         return None
     note = None  # decisions' reasons are listed with the decisions
     if h.action == "withdraw" and h.by == idea.proposer.email and h.reason != "withdrawn by the proposer":
         note = h.reason  # the proposer's own words
     elif h.action == "evaluate" and idea.evaluation is not None:
-        note = words["outcome"][idea.evaluation.outcome]
-    return ProposerHistoryLine(at=h.at, action=h.action, text=words["action"][key], note=note)
+        note = word("outcome", idea.evaluation.outcome)
+    return ProposerHistoryLine(at=h.at, action=h.action, text=text, note=note)

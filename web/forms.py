@@ -33,11 +33,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from ideaflow import i18n
+from ideaflow.i18n import N_
 from states.errors import IdeaflowError
 from states.messages import render
 from states.text import whole_number
-from web import i18n, pages
-from web.i18n import N_
+from web import pages
 from web.security import CSRF_FIELD
 
 REQUIRED = N_("Fill in this field.")

@@ -19,9 +19,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from markupsafe import Markup
 
+from ideaflow import i18n
+from ideaflow.i18n import N_
 from ideaflow.signin import Account, places
-from web import i18n
-from web.i18n import N_
 from web.security import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, csrf_token
 
 TEMPLATES = Path(__file__).with_name("templates")

@@ -16,7 +16,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from web import i18n
+from ideaflow import i18n
 from web.vendor_dkfds import TARGET, referenced
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,6 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ideaflow import i18n
+from ideaflow.i18n import N_
 from ideaflow.signin import Account
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import IdeaflowError
@@ -21,10 +23,9 @@ from states.intake import POOL_TEXT_MAX
 from states.model import GatePolicy, local_midnight
 from states.text import whole_number
 from states.vocabulary import COPENHAGEN, GRANTABLE_ROLES, DeadlinePolicy, Language, Role
-from web import i18n, pages
+from web import pages
 from web.auth import signed_in
 from web.forms import Form, PostedForm
-from web.i18n import N_
 from web.routes.words import formatters
 
 router = APIRouter()

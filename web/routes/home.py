@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ideaflow import i18n
+from ideaflow.i18n import N_
 from ideaflow.signin import Account, safe_next
 from states.vocabulary import Language
-from web import i18n, pages
+from web import pages
 from web.auth import signed_in
 from web.forms import Form, PostedForm
-from web.i18n import N_
 from web.security import LANG_COOKIE, cookie_attributes
 
 router = APIRouter()

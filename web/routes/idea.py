@@ -25,6 +25,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from ideaflow import i18n
+from ideaflow.i18n import N_
 from ideaflow.ideapage import IdeaPage
 from ideaflow.signin import Account
 from states import formatting
@@ -32,10 +34,9 @@ from states.errors import Conflict, IdeaflowError, NotAllowed
 from states.rules import DECISIONS, Sight
 from states.text import whole_number
 from states.vocabulary import Decision, Outcome
-from web import i18n, pages
+from web import pages
 from web.auth import signed_in
 from web.forms import REQUIRED, Form, PostedForm
-from web.i18n import N_
 
 router = APIRouter()
 SignedIn = Annotated[Account, Depends(signed_in)]

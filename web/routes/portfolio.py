@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl, quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ideaflow import i18n
+from ideaflow.i18n import N_
 from ideaflow.portfolio import (
     PER_PAGE,
     PortfolioFilter,
@@ -33,10 +35,9 @@ from states.formatting import dkk, moment
 from states.messages import render as render_error
 from states.text import whole_number
 from states.vocabulary import Gate, Stage
-from web import i18n, pages
+from web import pages
 from web.auth import signed_in
 from web.forms import Form
-from web.i18n import N_
 from web.security import CSRF_FIELD
 
 router = APIRouter()

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ideaflow.config import Settings
+from ideaflow.i18n import N_, Count
 from ideaflow.intake import UnknownLink
 from ideaflow.privacy import PrivacyNotice, PrivacySettings, privacy_notice
 from ideaflow.signin import Account
@@ -40,7 +41,6 @@ from states.vocabulary import Language
 from web import pages
 from web.auth import signed_in
 from web.forms import CONTROL_CHARACTER, REQUIRED, TOO_LONG, Form, PostedForm
-from web.i18n import N_, Count
 from web.security import CSRF_FIELD
 
 router = APIRouter()

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ideaflow.i18n import N_
 from ideaflow.inbox import ReviewForm
 from ideaflow.signin import Account
 from states.criteria import MAX_SCORE, MIN_SCORE
@@ -23,7 +24,6 @@ from states.text import whole_number
 from web import pages
 from web.auth import signed_in
 from web.forms import Form, PostedForm
-from web.i18n import N_
 from web.routes.words import formatters
 
 router = APIRouter()

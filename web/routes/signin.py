@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.background import BackgroundTask
 
+from ideaflow.i18n import N_
 from ideaflow.signin import SingleSignOnFailed
 from states.errors import BadInput
 from web import auth, pages
 from web.forms import Form, PostedForm
-from web.i18n import N_
 from web.security import SESSION_COOKIE, cookie_attributes
 
 router = APIRouter()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from ideaflow import i18n
+from ideaflow.i18n import N_
 from states import formatting
-from web import i18n, pages
-from web.i18n import N_
+from web import pages
 
 WORDS = {
     "stage": {

@@ -1,11 +1,13 @@
-"""The console's words in Danish (the default) and English, from Babel message catalogues.
+"""ideaflow's words in Danish (the default) and English, from Babel message catalogues.
 
-Texts are written in English in the templates and the code (`{% trans %}`, `_()`) and translated by
-`web/translations/<lang>/LC_MESSAGES/messages.po`. The `.po` files are the source, committed; they
-are compiled in memory when the process starts, so no compiled `.mo` file can fall out of step.
+Texts are written in English in the code and the web templates (`N_()`, `_()`, `{% trans %}`) and
+translated by `ideaflow/translations/<lang>/LC_MESSAGES/messages.po`: the console's pages and what the
+service layer says to a proposer (their ideas' stages and history on "my ideas" and in their data
+export) come from this one catalogue. The `.po` files are the source, committed; they are compiled in
+memory when the process starts, so no compiled `.mo` file can fall out of step.
 
-    pybabel extract -F babel.cfg -o web/translations/messages.pot --no-location --omit-header .
-    pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --no-wrap
+    pybabel extract -F babel.cfg -o ideaflow/translations/messages.pot --no-location --omit-header .
+    pybabel update -i ideaflow/translations/messages.pot -d ideaflow/translations --no-fuzzy-matching --no-wrap
 
 (then translate the new Danish entries; English needs none). A test fails while a text in the code
 or templates has no Danish translation.
