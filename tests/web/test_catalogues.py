@@ -1,4 +1,4 @@
-"""The console's words and vendored files, checked without a browser.
+"""ideaflow's words and the console's vendored files, checked without a browser.
 
 Every text the templates and the code mark for translation has a Danish translation (a new text
 without one fails here, not in front of a Danish reader); the catalogues compile; the Danish and
@@ -44,7 +44,7 @@ def test_every_text_of_the_console_has_a_danish_translation():
     texts = extracted()
     assert len(texts) > 40, "the extraction found the templates and the code"
     missing = sorted(t for t in texts if not danish.get(t))
-    assert not missing, f"no Danish for: {missing} (run the commands in web/i18n.py)"
+    assert not missing, f"no Danish for: {missing} (run the commands in ideaflow/i18n.py)"
     stale = sorted(set(danish) - texts)
     assert not stale, f"catalogue entries nothing uses any more: {stale}"
 
