@@ -27,6 +27,7 @@ from states.errors import BadInput, NotAllowed, NotFound, Refused
 from states.model import Person, Pool
 from states.rules import coordinates, may_administer
 from states.vocabulary import OPERATOR_EMAIL
+from storage.repository import OutboxLine
 from storage.tables import AllocationRow, IdeaRow, PoolChangeRow, PoolRow
 from storage.unit_of_work import UnitOfWork
 
@@ -74,17 +75,6 @@ class PersonLine(BaseModel):
     email: str
     name: str
     grants: list[GrantLine]
-
-
-class MailLine(BaseModel):
-    id: int
-    kind: str
-    recipient: str
-    idea_id: int | None
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
 
 
 class Administration:
@@ -174,7 +164,7 @@ class Administration:
 
     # -- mail ----------------------------------------------------------------------------------------
 
-    def outbox(self, email: str, now: datetime) -> list[MailLine]:
+    def outbox(self, email: str, now: datetime) -> list[OutboxLine]:
         """Mail that waits or failed, oldest first: all of it for an administrator, the mail about the
         ideas of their pools for a coordinator."""
         with UnitOfWork(self.engine, read_only=True) as uow:
@@ -185,10 +175,7 @@ class Administration:
                 lines = uow.outbox.lines()
                 pool_of = dict(uow.session.execute(select(IdeaRow.id, IdeaRow.pool_id).where(
                     IdeaRow.id.in_({line.idea_id for line in lines if line.idea_id is not None}))).all())
-                return [MailLine(id=line.id, kind=line.kind, recipient=line.recipient, idea_id=line.idea_id,
-                                 status=line.status, attempts=line.attempts, next_attempt_at=line.next_attempt_at,
-                                 last_error=line.last_error)
-                        for line in lines if everything or pool_of.get(line.idea_id) in pools]
+                return [line for line in lines if everything or pool_of.get(line.idea_id) in pools]
         self._refuse(email, "outbox", NotAllowed("not_allowed.outbox", person=email), now)
 
     def may_flush(self, email: str, now: datetime) -> None:
