@@ -6,11 +6,13 @@ service layer says to a proposer (their ideas' stages and history on "my ideas" 
 export) come from this one catalogue. The `.po` files are the source, committed; they are compiled in
 memory when the process starts, so no compiled `.mo` file can fall out of step.
 
-    pybabel extract -F babel.cfg -o ideaflow/translations/messages.pot --no-location --omit-header .
-    pybabel update -i ideaflow/translations/messages.pot -d ideaflow/translations --no-fuzzy-matching --no-wrap
+    pybabel extract -F babel.cfg -o ideaflow/translations/messages.pot --no-location --omit-header --sort-output .
+    pybabel update -i ideaflow/translations/messages.pot -d ideaflow/translations --no-fuzzy-matching --no-wrap \
+        --ignore-obsolete
 
-(then translate the new Danish entries; English needs none). A test fails while a text in the code
-or templates has no Danish translation.
+(then translate the new Danish entries, English needs none, and drop the placeholder lines pybabel
+adds to the header: Report-Msgid-Bugs-To, Last-Translator, Language-Team). A test fails while a text
+in the code or templates has no Danish translation, or the catalogue holds one nothing uses.
 """
 
 from __future__ import annotations
