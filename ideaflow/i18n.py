@@ -1,4 +1,4 @@
-"""ideaflow's words in Danish (the default) and English, from Babel message catalogues.
+r"""ideaflow's words in Danish (the default) and English, from Babel message catalogues.
 
 Texts are written in English in the code and the web templates (`N_()`, `_()`, `{% trans %}`) and
 translated by `ideaflow/translations/<lang>/LC_MESSAGES/messages.po`: the console's pages and what the
