@@ -20,6 +20,7 @@ from http.cookies import SimpleCookie
 from fastapi import Request
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_COOKIE = "ideaflow_csrf"
@@ -116,15 +117,12 @@ def protect(headers: MutableHeaders, secure: bool) -> None:
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
+    """The named cookie from the request's Cookie header, read as Starlette reads `request.cookies`: the
+    standard library's `http.cookies` gives up on the whole header at one cookie it cannot read (a
+    consent tool's JSON value, a space in a value), and the site's other services share the header."""
     for key, value in scope["headers"]:
         if key == b"cookie":
-            jar = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # a malformed Cookie header is the browser's problem, not a crash
-                return None
-            if name in jar:
-                return jar[name].value
+            return cookie_parser(value.decode("latin-1")).get(name)
     return None
 
 

@@ -229,6 +229,50 @@ def test_a_body_beyond_the_form_limit_is_refused_before_it_is_read(engine, tmp_p
     assert huge_field.status_code == 413  # every other page keeps the general limit
 
 
+@pytest.mark.parametrize("foreign", ['prefs={"a":1,"b":2}', 'banner=a b', 'note="unclosed', 'odd name=1'])
+def test_the_sites_other_cookies_do_not_cost_a_visitor_their_form(site, pool_id, foreign):
+    """A municipality's other services share the domain's cookies (a consent tool's JSON, a value with a
+    space): a cookie Python's `http.cookies` cannot read must not hide ideaflow's own CSRF cookie, or
+    every form would be refused as forged."""
+    browser = TestClient(site.app)  # sends only the Cookie header written here, as a browser would
+    header = {"Cookie": f"{foreign}; ideaflow_csrf=the-visitors-own-csrf-cookie-value"}
+    page = browser.get(f"/pools/{pool_id}/ideas/new", headers=header)
+    assert page.status_code == 200 and "ideaflow_csrf" not in page.headers.get("set-cookie", "")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    sent = browser.post(f"/pools/{pool_id}/ideas/new", headers=header, data={
+        "csrf_token": token, "title": "Grønne skolegårde", "description": "Træer.", "name": "Åse Ærlig",
+        "email": "aase@example.dk", "proposer_kind": "citizen"})
+    assert sent.status_code == 200 and h1(sent) == "Tjek din e-mail", sent.text[:500]
+    assert site.count(SubmissionRow) == 1
+
+
+def test_behind_https_the_cookies_are_secure_and_browsers_are_told_to_stay_on_https(engine, tmp_path):
+    site = Site(engine, tmp_path, cookie_secure=True)  # as a public_url of https:// sets it
+    page = site.client.get("/privacy")
+    assert page.headers["strict-transport-security"] == "max-age=31536000"
+    assert "; secure" in page.headers["set-cookie"].lower() and "httponly" in page.headers["set-cookie"].lower()
+    plain = Site(engine, tmp_path / "plain").client.get("/privacy")
+    assert "strict-transport-security" not in plain.headers and "secure" not in plain.headers["set-cookie"].lower()
+    site.container.close()
+
+
+def test_a_body_without_a_declared_length_is_cut_off_at_the_limit(engine, tmp_path):
+    """A chunked POST (no Content-Length) is counted as it arrives and refused once past the limit."""
+    site = Site(engine, tmp_path, max_body_bytes=65536)
+    token = site.csrf()
+
+    def chunks():
+        yield f"csrf_token={token}&email=".encode()
+        for _ in range(20):
+            yield b"x" * 8192
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    refused = site.client.post("/login", content=chunks(), headers=form)
+    assert "content-length" not in refused.request.headers  # sent in chunks, its length never declared
+    assert refused.status_code == 413 and "Intet blev gemt" in refused.text
+    site.container.close()
+
+
 def test_unknown_and_expired_links_get_a_clear_page(site, pool_id):
     assert site.client.get("/submissions/confirm?token=nope").status_code == 410
     posted = site.client.post("/submissions/confirm", data={"csrf_token": site.csrf(), "token": "nope"})
