@@ -38,6 +38,7 @@ from ideaflow.i18n import N_
 from states.errors import Conflict, NotAllowed, Refused
 from states.intake import (
     AttachmentRules,
+    CheckedFile,
     IntakeStatus,
     PoolIntake,
     RateLimited,
@@ -246,7 +247,8 @@ class Intake:
         """Store a pending submission and send its confirmation mail at once.
 
         Refused (nothing stored) when the form is invalid (every problem at once), the pool is not
-        open, or the client address or e-mail has used up its submissions for the current window.
+        open, or the client address or e-mail has used up its submissions for the current window. A
+        form whose key is stored already (sent twice) gets that submission's receipt and changes nothing.
         """
         key = self.token_key()  # before any transaction: the installation's key may have to be stored first
         files = None
@@ -255,9 +257,38 @@ class Intake:
                 pool_name, intake = IntakeRepository(uow.session).pool_with_intake(pool_id)
                 intake.require_open(pool_name, now)
                 files = check_submission(form, intake, self.settings.attachments)
+        for attempt in itertools.count(1):
+            try:
+                stored = self._store(pool_id, form, files, key, client=client, lang=lang, now=now)
+                break
+            except IntegrityError:  # the same form, sent twice at once, stored by the other request first
+                if form.form_key is None or attempt >= 2:
+                    raise
+        if isinstance(stored, Receipt):
+            return stored
+        submission_id, pool_name, expires_at, mail = stored
+        mail_sent = False
+        if self.deliver_now is not None:
+            try:
+                mail_sent = self.deliver_now([mail], now).sent == 1
+            except Exception:  # the submission is stored and its mail queued: the outbox's flushes retry it
+                log.exception("could not deliver confirmation mail %s at once", mail.id)
+        return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
+                       expires_at=expires_at, mail_sent=mail_sent)
+
+    def _store(self, pool_id: int, form: Submission, files: list[CheckedFile] | None, key: bytes, *, client: str,
+               lang: Language, now: datetime) -> Receipt | tuple[int, str, datetime, OutgoingMail]:
+        """The submission and its confirmation mail, stored in one write transaction; or, for a form sent
+        before (its key is stored), that submission's receipt, with nothing stored, counted or mailed."""
         with self._uow() as uow:
             repository = IntakeRepository(uow.session)
             pool_name, intake = repository.pool_with_intake(pool_id)
+            if form.form_key is not None and (sent := repository.submission_sent_from(form.form_key)):
+                submission_id, sent_to_pool, email, title, expires_at = sent
+                if sent_to_pool != pool_id:
+                    pool_name = repository.pool_by_id(sent_to_pool)[1]
+                return Receipt(submission_id=submission_id, email=email, pool=pool_name, title=title,
+                               expires_at=expires_at, mail_sent=False)
             intake.require_open(pool_name, now)  # (again, with files: not closed meanwhile)
             if files is None:  # text fields only: checked in microseconds, under the lock, one transaction fewer
                 files = check_submission(form, intake, self.settings.attachments)
@@ -275,14 +306,7 @@ class Intake:
                  "path": "/submissions/confirm?token="},  # the mail appends the token (its `secret`)
                 now, secret=token, leased_until=now + MAIL_LEASE if self.deliver_now is not None else None)
             uow.commit(now)
-        mail_sent = False
-        if self.deliver_now is not None:
-            try:
-                mail_sent = self.deliver_now([mail], now).sent == 1
-            except Exception:  # the submission is stored and its mail queued: the outbox's flushes retry it
-                log.exception("could not deliver confirmation mail %s at once", mail.id)
-        return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
-                       expires_at=expires_at, mail_sent=mail_sent)
+        return submission_id, pool_name, expires_at, mail
 
     def check(self, pool_id: int, form: Submission) -> None:
         """Raise the form's problems (InvalidSubmission) without storing anything: a page that found a

@@ -182,6 +182,7 @@ class IntakeRepository:
             token_hash=token_hash, pool_id=pool_id, title=form.title, description=form.description,
             department=form.department or None, requested_dkk=form.requested_dkk, name=form.name, email=form.email,
             proposer_kind=form.proposer_kind, lang=lang, created_at=now, expires_at=expires_at,
+            form_key=form.form_key,
         )).scalar_one()
         if files:
             self.session.execute(insert(AttachmentRow.__table__), [
@@ -189,6 +190,12 @@ class IntakeRepository:
                      size_bytes=len(f.content), sha256=checksum(f.content), content=f.content, created_at=now)
                 for f in files])
         return submission_id
+
+    def submission_sent_from(self, form_key: str) -> tuple[int, int, str, str, datetime] | None:
+        """The submission already stored from the form page with this key: id, pool, e-mail, title, expiry."""
+        return self.session.execute(
+            select(SubmissionRow.id, SubmissionRow.pool_id, SubmissionRow.email, SubmissionRow.title,
+                   SubmissionRow.expires_at).where(SubmissionRow.form_key == form_key)).first()
 
     def submission(self, token_hash: str) -> StoredSubmission | None:
         row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.token_hash == token_hash)).first()

@@ -9,6 +9,7 @@ from domain import ALL_SCORES, COORDINATOR, EVERYONE, FOLLOWER, NOW, PROPOSER, R
 from states import text
 from states.criteria import TAARNBY_CRITERIA, check_scores, criteria_from_document, weighted_score
 from states.errors import BadInput, NotAllowed
+from states.intake import form_key, new_form_key
 from states.model import Person
 from states.rules import Action, may
 from states.vocabulary import Decision, Outcome
@@ -125,3 +126,11 @@ def test_the_domain_imports_no_database_prefect_or_smtp():
             "print(bad); assert not bad")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_form_key_is_what_new_form_key_draws_and_nothing_else():
+    drawn = {new_form_key() for _ in range(100)}
+    assert len(drawn) == 100 and all(form_key(key) == key for key in drawn)
+    key = next(iter(drawn))
+    for sent in ("", key[:-1], key + "A", key[:-1] + "=", key[:-1] + "é", key[:-1] + "\x00", "<script>" * 5 + "abc"):
+        assert form_key(sent) is None, repr(sent)

@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from sqlalchemy import func, select
 from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
 from states.criteria import TAARNBY_CRITERIA
-from states.vocabulary import Decision, Role
+from states.intake import Submission, new_form_key
+from states.vocabulary import Decision, Language, Role
 from storage.tables import IdeaRow, RefusalRow, SubmissionRow
 from web.app import create_app
 
@@ -227,6 +229,35 @@ def test_a_body_beyond_the_form_limit_is_refused_before_it_is_read(engine, tmp_p
     assert one_file.status_code == 200  # above the console's general limit, within the form's
     huge_field = site.client.post("/login", data={"csrf_token": site.csrf(), "email": "x" * 100_000})
     assert huge_field.status_code == 413  # every other page keeps the general limit
+
+
+def test_the_same_form_sent_twice_is_one_submission_with_one_mail(site, pool_id):
+    """A double click or a browser retrying a slow answer sends the form again with the same key: the
+    second answer is the first one's receipt. A form page shown anew has a new key and is a new idea."""
+    page = site.client.get(f"/pools/{pool_id}/ideas/new")
+    key = re.search(r'name="form_key" value="([A-Za-z0-9_-]{43})"', page.text).group(1)
+    first, again = (site.submit(pool_id, form_key=key) for _ in range(2))
+    assert first.status_code == again.status_code == 200 and h1(again) == "Tjek din e-mail"
+    assert "aase@example.dk" in again.text
+    assert site.count(SubmissionRow) == 1 and len(site.mails()) == 1
+    fresh = site.client.get(f"/pools/{pool_id}/ideas/new")
+    new_key = re.search(r'name="form_key" value="([^"]+)"', fresh.text).group(1)
+    assert new_key != key
+    refused = site.submit(pool_id, form_key=new_key, title="")  # nothing stored: the key comes back for the next try
+    assert refused.status_code == 422 and f'value="{new_key}"' in refused.text
+    assert site.submit(pool_id, form_key=new_key).status_code == 200
+    site.submit(pool_id, form_key="<not a key>")  # stored, only without the protection
+    assert site.count(SubmissionRow) == 3 and len(site.mails()) == 3
+
+
+def test_the_same_form_sent_by_racing_requests_is_stored_once(site, pool_id):
+    form = Submission(title="Grønne skolegårde", description="Træer.", name="Åse Ærlig", email="aase@example.dk",
+                      proposer_kind="citizen", form_key=new_form_key())
+    with ThreadPoolExecutor(4) as pool:
+        receipts = list(pool.map(lambda n: site.intake.submit(pool_id, form, client=f"10.0.0.{n}", lang=Language.DA,
+                                                             now=site.now), range(4)))
+    assert len({r.submission_id for r in receipts}) == 1
+    assert site.count(SubmissionRow) == 1 and len(site.mails()) == 1
 
 
 @pytest.mark.parametrize("foreign", ['prefs={"a":1,"b":2}', 'banner=a b', 'note="unclosed', 'odd name=1'])

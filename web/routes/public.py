@@ -35,6 +35,8 @@ from states.intake import (
     RateLimited,
     Submission,
     Upload,
+    form_key,
+    new_form_key,
 )
 from states.text import whole_number
 from states.vocabulary import Language
@@ -98,7 +100,7 @@ def start(request: Request) -> Response:
 @router.get("/pools/{pool_id}/ideas/new")
 def idea_form(request: Request, pool_id: int) -> Response:
     pool = request.app.state.intake.pool(pool_id, _now(request))
-    return _form_page(request, pool, Form({"proposer_kind": ""}),
+    return _form_page(request, pool, Form({"proposer_kind": "", "form_key": new_form_key()}),
                       status_code=200 if pool.status == IntakeStatus.OPEN else 409)
 
 
@@ -134,7 +136,8 @@ def _submit_idea(request: Request, pool_id: int, form: Form, uploads: list[Uploa
     submission = Submission(
         title=form.value("title"), description=typed(form.value("description")), name=form.value("name"),
         email=form.value("email").strip(), proposer_kind=form.value("proposer_kind"),
-        department=form.value("department"), requested_dkk=requested, attachments=tuple(uploads))
+        department=form.value("department"), requested_dkk=requested, attachments=tuple(uploads),
+        form_key=form_key(form.value("form_key")))
     lang = pages.language(request)
     try:
         if form.errors:  # the amount could not be read: show it with whatever else is wrong
