@@ -284,10 +284,11 @@ class Intake:
             repository = IntakeRepository(uow.session)
             pool_name, intake = repository.pool_with_intake(pool_id)
             if form.form_key is not None and (sent := repository.submission_sent_from(form.form_key)):
-                submission_id, sent_to_pool, email, title, expires_at = sent
+                # The same form: its own address and title are the stored ones (which confirming empties).
+                submission_id, sent_to_pool, expires_at = sent
                 if sent_to_pool != pool_id:
                     pool_name = repository.pool_by_id(sent_to_pool)[1]
-                return Receipt(submission_id=submission_id, email=email, pool=pool_name, title=title,
+                return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
                                expires_at=expires_at, mail_sent=False)
             intake.require_open(pool_name, now)  # (again, with files: not closed meanwhile)
             if files is None:  # text fields only: checked in microseconds, under the lock, one transaction fewer
