@@ -104,6 +104,8 @@ class Receipt(BaseModel):
     title: str
     expires_at: datetime
     mail_sent: bool
+    #: Set when the same form was sent again after its idea was confirmed: the idea's number.
+    idea_id: int | None = None
 
 
 class PendingSubmission(BaseModel):
@@ -285,11 +287,11 @@ class Intake:
             pool_name, intake = repository.pool_with_intake(pool_id)
             if form.form_key is not None and (sent := repository.submission_sent_from(form.form_key)):
                 # The same form: its own address and title are the stored ones (which confirming empties).
-                submission_id, sent_to_pool, expires_at = sent
+                submission_id, sent_to_pool, expires_at, idea_id = sent
                 if sent_to_pool != pool_id:
                     pool_name = repository.pool_by_id(sent_to_pool)[1]
                 return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
-                               expires_at=expires_at, mail_sent=False)
+                               expires_at=expires_at, mail_sent=False, idea_id=idea_id)
             intake.require_open(pool_name, now)  # (again, with files: not closed meanwhile)
             if files is None:  # text fields only: checked in microseconds, under the lock, one transaction fewer
                 files = check_submission(form, intake, self.settings.attachments)

@@ -191,10 +191,11 @@ class IntakeRepository:
                 for f in files])
         return submission_id
 
-    def submission_sent_from(self, form_key: str) -> tuple[int, int, datetime] | None:
-        """The submission already stored from the form page with this key (id, pool, expiry), confirmed or not."""
-        return self.session.execute(select(SubmissionRow.id, SubmissionRow.pool_id, SubmissionRow.expires_at)
-                                    .where(SubmissionRow.form_key == form_key)).first()
+    def submission_sent_from(self, form_key: str) -> tuple[int, int, datetime, int | None] | None:
+        """The submission already stored from the form page with this key: id, pool, expiry, and the idea
+        it became once confirmed."""
+        return self.session.execute(select(SubmissionRow.id, SubmissionRow.pool_id, SubmissionRow.expires_at,
+                                           SubmissionRow.idea_id).where(SubmissionRow.form_key == form_key)).first()
 
     def submission(self, token_hash: str) -> StoredSubmission | None:
         row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.token_hash == token_hash)).first()
