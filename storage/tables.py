@@ -552,7 +552,7 @@ class SubmissionRow(Base):
     idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"), unique=True)
     #: The random key of the form page it was sent from: the same form sent again (a double click, a
     #: browser's retry) finds this row instead of storing a second submission and mailing again.
-    form_key: Mapped[str | None] = mapped_column(String(43), unique=True)
+    form_key: Mapped[str | None] = mapped_column(String(43), index=True, unique=True)
 
 
 class AttachmentRow(Base):

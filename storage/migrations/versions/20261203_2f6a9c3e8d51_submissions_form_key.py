@@ -20,12 +20,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # A unique index, not a constraint: on SQLite a new constraint means copying the table, and
+    # reflecting it for the copy warns about other tables' expression indexes on every `ideaflow init`.
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('form_key', sa.String(length=43), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_submissions_form_key'), ['form_key'])
+    op.create_index(op.f('ix_submissions_form_key'), 'submissions', ['form_key'], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_submissions_form_key'), table_name='submissions')
     with op.batch_alter_table('submissions', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_submissions_form_key'), type_='unique')
         batch_op.drop_column('form_key')
