@@ -261,37 +261,32 @@ class Intake:
                 files = check_submission(form, intake, self.settings.attachments)
         for attempt in itertools.count(1):
             try:
-                stored = self._store(pool_id, form, files, key, client=client, lang=lang, now=now)
+                receipt, mail = self._store(pool_id, form, files, key, client=client, lang=lang, now=now)
                 break
             except IntegrityError:  # the same form, sent twice at once, stored by the other request first
                 if form.form_key is None or attempt >= 2:
                     raise
-        if isinstance(stored, Receipt):
-            return stored
-        submission_id, pool_name, expires_at, mail = stored
-        mail_sent = False
-        if self.deliver_now is not None:
+        if mail is not None and self.deliver_now is not None:
             try:
-                mail_sent = self.deliver_now([mail], now).sent == 1
+                receipt.mail_sent = self.deliver_now([mail], now).sent == 1
             except Exception:  # the submission is stored and its mail queued: the outbox's flushes retry it
                 log.exception("could not deliver confirmation mail %s at once", mail.id)
-        return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
-                       expires_at=expires_at, mail_sent=mail_sent)
+        return receipt
 
     def _store(self, pool_id: int, form: Submission, files: list[CheckedFile] | None, key: bytes, *, client: str,
-               lang: Language, now: datetime) -> Receipt | tuple[int, str, datetime, OutgoingMail]:
-        """The submission and its confirmation mail, stored in one write transaction; or, for a form sent
-        before (its key is stored), that submission's receipt, with nothing stored, counted or mailed."""
+               lang: Language, now: datetime) -> tuple[Receipt, OutgoingMail | None]:
+        """The submission and its confirmation mail (to send), stored in one write transaction; or, for a
+        form sent before (its key is stored), that submission's receipt, with nothing stored, counted or
+        mailed. A receipt's address and title are the form's own: the same as stored, which confirming empties."""
         with self._uow() as uow:
             repository = IntakeRepository(uow.session)
             pool_name, intake = repository.pool_with_intake(pool_id)
             if form.form_key is not None and (sent := repository.submission_sent_from(form.form_key)):
-                # The same form: its own address and title are the stored ones (which confirming empties).
                 submission_id, sent_to_pool, expires_at, idea_id = sent
                 if sent_to_pool != pool_id:
                     pool_name = repository.pool_by_id(sent_to_pool)[1]
                 return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
-                               expires_at=expires_at, mail_sent=False, idea_id=idea_id)
+                               expires_at=expires_at, mail_sent=False, idea_id=idea_id), None
             intake.require_open(pool_name, now)  # (again, with files: not closed meanwhile)
             if files is None:  # text fields only: checked in microseconds, under the lock, one transaction fewer
                 files = check_submission(form, intake, self.settings.attachments)
@@ -309,7 +304,8 @@ class Intake:
                  "path": "/submissions/confirm?token="},  # the mail appends the token (its `secret`)
                 now, secret=token, leased_until=now + MAIL_LEASE if self.deliver_now is not None else None)
             uow.commit(now)
-        return submission_id, pool_name, expires_at, mail
+        return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
+                       expires_at=expires_at, mail_sent=False), mail
 
     def check(self, pool_id: int, form: Submission) -> None:
         """Raise the form's problems (InvalidSubmission) without storing anything: a page that found a
