@@ -143,9 +143,9 @@ def test_a_server_that_stalls_past_the_timeout_loses_nothing_and_sends_nothing_t
     config = SmtpConfig(host="127.0.0.1", port=smtp.port, timeout_s=0.3, mail_from=MAIL_FROM)
     smtp.handler.mode, smtp.handler.fail_after, smtp.handler.stall_s = "stall", 1, 1.2
     now = T0 + timedelta(minutes=1)
-    started = time.monotonic()
     report = svc.flush_outbox(now, SmtpTransport(config), Letterhead(MAIL_FROM, PUBLIC_URL))
-    assert time.monotonic() - started < 1.2  # the client gave up at its timeout, not the server's pace
+    # The client gave up at its own timeout, not at the server's pace: had it waited the 1.2 s, the
+    # stalled server would have taken every message (a stopwatch here failed on a busy CI machine).
     assert (report.sent, report.retrying, report.pending) == (1, total - 1, total - 1)
     assert any("timed out" in (r.last_error or "") for r in rows(db)), [r.last_error for r in rows(db)]
 
