@@ -33,6 +33,7 @@ STATUS = {
     "language": N_("The language is changed."),
     "saved": N_("Your preferences are saved."),
     "withdrawn": N_("The idea is withdrawn."),
+    "already_withdrawn": N_("The idea was already withdrawn; nothing more is changed."),
     "review_saved": N_("Your review is saved as unfinished. It counts for nothing until you submit it."),
     "review_submitted": N_("Your review is submitted. You may revise it until the gate is decided."),
     # The idea page (web/routes/idea.py):

@@ -342,6 +342,32 @@ def test_my_ideas_after_signing_in_by_the_mailed_link_withdraw_and_download(site
     assert document["email"] == "aase@example.dk" and document["ideas"][0]["stage"] == "withdrawn"
 
 
+def test_withdrawing_twice_says_it_was_already_done_and_a_refusal_is_said_in_the_pages_language(site, pool_id):
+    site.submit(pool_id)
+    site.confirm_latest()
+    site.sign_in("aase@example.dk")
+    idea_id = site.intake.my_ideas("aase@example.dk")[0].id
+    form = {"csrf_token": site.csrf(), "reason": "Vi flytter"}
+    first = site.client.post(f"/my-ideas/{idea_id}/withdraw", data=form)
+    again = site.client.post(f"/my-ideas/{idea_id}/withdraw", data=form)  # a double click, or a second tab
+    assert first.status_code == again.status_code == 200
+    assert "Idéen var allerede trukket tilbage; intet mere er ændret." in again.text
+    history = site.intake.my_ideas("aase@example.dk")[0].history
+    assert [h.text for h in history].count("Idéen blev trukket tilbage") == 1
+
+    # An idea that cannot be withdrawn (rejected): the refusal page says why, in the reader's language.
+    site.submit(pool_id, title="Bænke ved stranden")
+    site.confirm_latest()
+    rejected = site.intake.my_ideas("aase@example.dk")[0].id
+    site.services.decide(rejected, Decision.KILL, COORDINATOR, site.now, reason="Uden for puljens formål")
+    refused = site.client.post(f"/my-ideas/{rejected}/withdraw", data=form)
+    assert refused.status_code == 409
+    assert "en idé, der er afvist, kan ikke trækkes tilbage" in refused.text, refused.text
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/my-ideas"})
+    refused = site.client.post(f"/my-ideas/{rejected}/withdraw", data=form)
+    assert refused.status_code == 409 and "cannot withdraw an idea that is rejected" in refused.text
+
+
 def test_somebody_elses_idea_cannot_be_withdrawn(site, pool_id):
     site.submit(pool_id)
     site.confirm_latest()

@@ -26,7 +26,7 @@ from ideaflow.intake import UnknownLink
 from ideaflow.privacy import PrivacyNotice, PrivacySettings, privacy_notice
 from ideaflow.signin import Account
 from states import formatting as fmt
-from states.errors import NotFound
+from states.errors import NotFound, Refused
 from states.intake import (
     DESCRIPTION_MAX,
     IntakeClosed,
@@ -39,7 +39,7 @@ from states.intake import (
     new_form_key,
 )
 from states.text import whole_number
-from states.vocabulary import Language
+from states.vocabulary import Language, Stage
 from web import pages
 from web.auth import signed_in
 from web.forms import CONTROL_CHARACTER, REQUIRED, TOO_LONG, Form, PostedForm
@@ -237,7 +237,14 @@ def withdraw(request: Request, idea_id: int, person: Annotated[Account, Depends(
     reason = typed(form.text("reason", max_length=5000, multiline=True))
     if form.errors:
         return _render(request, "withdraw.html", {"idea": idea, "form": form}, status_code=422)
-    request.app.state.services.withdraw(idea_id, person.email, _now(request), reason)
+    try:
+        request.app.state.services.withdraw(idea_id, person.email, _now(request), reason)
+    except Refused:
+        # A second click (or a second tab) finds the idea withdrawn by the first: what the person
+        # asked for holds, and the page says so instead of a refusal.
+        if _own_idea(request, person, idea_id).stage != Stage.WITHDRAWN:
+            raise
+        return RedirectResponse("/my-ideas?status=already_withdrawn", status_code=303)
     return RedirectResponse("/my-ideas?status=withdrawn", status_code=303)
 
 
