@@ -215,21 +215,24 @@ class Services:
         amount_dkk: int | None = None, reason: str = "", at_gate: Gate | None = None, request_id: str | None = None,
         seen_version: int | None = None,
     ) -> Idea:
-        """Record a gate decision; with a `request_id` seen before, do nothing and return the idea as it is.
-        `seen_version` (here and on the other changes): the idea's version the person acted on (a web
-        form carries it), refused if anybody changed the idea since."""
+        """Record a gate decision. The same `request_id` again with the same decision on the same idea (a
+        retried flow task, a double click on the web form) does nothing and returns the idea as it is;
+        with another decision or idea it is refused as reused. `seen_version` (here and on the other
+        changes): the idea's version the person acted on (a web form carries it), refused if anybody
+        changed the idea since; a repeated request is recognised before that check, since the change
+        since then is its own."""
         text.text(reason, "reason", max_length=5000, multiline=True, required=False)
         if amount_dkk is not None:
             text.amount_dkk(amount_dkk, "amount_dkk")
         with refusals_recorded(self.engine, "decide", by, idea_id, now), self._uow() as uow:
-            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
-            if request_id is not None:
-                recorded_for = uow.ideas.decided_by_request(request_id)
-                if recorded_for == idea_id:
-                    return idea
-                if recorded_for is not None:
-                    raise BadInput("decide.request_reused", field="request_id", request=request_id,
-                                   recorded=recorded_for, idea=idea_id)
+            idea = uow.ideas.get(idea_id)
+            recorded = uow.ideas.decided_by_request(request_id) if request_id is not None else None
+            if recorded == (idea_id, decision):
+                return idea
+            _unchanged_since(idea, seen_version)
+            if recorded is not None:
+                raise BadInput("decide.request_reused", field="request_id", request=request_id,
+                               recorded=recorded[0], decision=recorded[1], idea=idea_id)
             idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason,
                         at_gate=at_gate, request_id=request_id)
             uow.commit(now)

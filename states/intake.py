@@ -10,7 +10,6 @@ English reason for logs and the command line.
 from __future__ import annotations
 
 import io
-import secrets
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -147,19 +146,8 @@ class Submission:
     department: str = ""
     requested_dkk: int | None = None
     attachments: tuple[Upload, ...] = ()
-    #: The form page's own random key (`new_form_key`); the same key sent again is the same submission.
+    #: The form page's own random key (`states.form_keys`); the same key sent again is the same submission.
     form_key: str | None = None
-
-
-def new_form_key() -> str:
-    """A key for one showing of the form: 32 random bytes, URL-safe, 43 characters."""
-    return secrets.token_urlsafe(32)
-
-
-def form_key(sent: str) -> str | None:
-    """The form key as sent, if it is one `new_form_key` could have drawn; anything else is no key (the
-    form is then stored without the protection against being sent twice, never refused for it)."""
-    return sent if len(sent) == 43 and sent.isascii() and sent.replace("-", "").replace("_", "").isalnum() else None
 
 
 def check_submission(form: Submission, intake: PoolIntake, rules: AttachmentRules) -> list[CheckedFile]:

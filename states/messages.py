@@ -146,8 +146,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                      "look at it again before you act",
                                "da": "idé {idea} blev ændret, mens du havde den åben (den er nu {stage}): "
                                      "se den igen, før du handler"},
-    "decide.request_reused": {"en": "request {request} already decided idea {recorded}, not idea {idea}",
-                              "da": "anmodningen {request} afgjorde allerede idé {recorded}, ikke idé {idea}"},
+    "decide.request_reused": {"en": "request {request} was already used for a {decision} decision on idea {recorded}; "
+                                    "another decision on idea {idea} needs a new request id",
+                              "da": "anmodningen {request} er allerede brugt til at {decision} idé {recorded}; "
+                                    "en anden afgørelse om idé {idea} kræver et nyt anmodnings-id"},
     "screening.must_meet_failed": {"en": "screening go refused: must-meet criteria answered no: {criteria}",
                                    "da": "go ved screeningen afvist: skal-krav besvaret med nej: {criteria}"},
     "screening.no_complete_review": {

@@ -28,7 +28,7 @@ from states.model import (
     Pool,
     Review,
 )
-from states.vocabulary import OPERATOR_EMAIL, DeadlinePolicy, Gate, Language, Outcome, Role, Stage, TimerKind
+from states.vocabulary import OPERATOR_EMAIL, DeadlinePolicy, Decision, Gate, Language, Outcome, Role, Stage, TimerKind
 from storage.db import DANISH
 from storage.tables import (
     AllocationRow,
@@ -481,9 +481,11 @@ class IdeaRepository:
         self.people.load(r.reviewer_id for r in rows)
         return [self._review(r) for r in rows]
 
-    def decided_by_request(self, request_id: str) -> int | None:
-        """The idea a decision with this request id was recorded for, if one was."""
-        return self.session.scalar(select(DecisionRow.idea_id).where(DecisionRow.request_id == request_id))
+    def decided_by_request(self, request_id: str) -> tuple[int, Decision] | None:
+        """The idea a decision with this request id was recorded for, and the decision, if one was."""
+        found = self.session.execute(select(DecisionRow.idea_id, DecisionRow.decision)
+                                     .where(DecisionRow.request_id == request_id)).first()
+        return (found.idea_id, Decision(found.decision)) if found else None
 
     def history(self, idea_id: int) -> list[HistoryLine]:
         actor, subject = aliased(PersonRow), aliased(PersonRow)

@@ -72,6 +72,29 @@ def test_a_form_carrying_an_older_version_changes_nothing(engine, services, worl
                             now=world.clock(), by=world.coordinator, seen_version=seen)
 
 
+def test_a_decision_sent_again_under_its_key_is_recorded_once_and_its_key_serves_no_other(
+        engine, services, world, unchanged):
+    """The idea page's decide form carries a key per showing (`request_id`): the same form again (a
+    double click) is recognised before the version check, since the change since then is its own."""
+    idea = world.idea()
+    services.review(idea, world.reviewer, ALL_SCORES, world.clock())
+    seen = idea_page(engine, idea, world.coordinator, world.clock()).version
+    services.decide(idea, Decision.GO, world.coordinator, world.clock(), request_id="key-1", seen_version=seen)
+    with unchanged(idea):
+        again = services.decide(idea, Decision.GO, world.coordinator, world.clock(), request_id="key-1",
+                                seen_version=seen)
+    assert again.stage == Stage.SCREENED
+    with unchanged(idea), pytest.raises(Conflict):  # the same key with another decision: not the same form
+        services.decide(idea, Decision.KILL, world.coordinator, world.clock(), reason="Nej", request_id="key-1",
+                        seen_version=seen)
+    with unchanged(idea), pytest.raises(BadInput, match="request key-1 was already used for a go decision on idea"):
+        services.decide(idea, Decision.KILL, world.coordinator, world.clock(), reason="Nej", request_id="key-1")
+    other = world.idea()
+    services.review(other, world.reviewer, ALL_SCORES, world.clock())
+    with unchanged(other), pytest.raises(BadInput, match=f"on idea {idea}; another decision on idea {other}"):
+        services.decide(other, Decision.GO, world.coordinator, world.clock(), request_id="key-1")
+
+
 def test_an_unknown_follower_is_named_on_the_followers_field(services, world, unchanged):
     funded = world.idea(Stage.FUNDED)
     with unchanged(funded), pytest.raises(BadInput, match="unknown person 'ukendt@kommune.dk'") as refused:

@@ -9,7 +9,7 @@ from domain import ALL_SCORES, COORDINATOR, EVERYONE, FOLLOWER, NOW, PROPOSER, R
 from states import text
 from states.criteria import TAARNBY_CRITERIA, check_scores, criteria_from_document, weighted_score
 from states.errors import BadInput, NotAllowed
-from states.intake import form_key, new_form_key
+from states.form_keys import form_key, new_form_key
 from states.model import Person
 from states.rules import Action, may
 from states.vocabulary import Decision, Outcome

@@ -82,7 +82,7 @@ def _seed(app) -> dict[str, int]:
                                departments=("Teknik og Miljø",))
 
     ideas = {"day": submit(HOSTILE), "stop": _submitted_with_a_file(engine, "Droner til hjemmeplejen"),
-             "race": submit("Fælles indgang"),
+             "race": submit("Fælles indgang"), "twice": submit("Cykelparkering ved stationen"),
              "funding": submit("Samskabelse i Gentofte"), "followed": submit("ZebraBy Gundsømagle"),
              "park": submit("Ungeindgangen"),
              "own": services.submit(title="Knuds egen idé", description="En idé fra en af puljens koordinatorer.",
@@ -252,7 +252,7 @@ def test_two_coordinators_deciding_one_gate_the_second_is_told_it_was_decided(br
     _decide_form(karin).get_by_label("Godkend").check()
     assert post_status(karin, karin.get_by_role("button", name="Registrér afgørelsen").click) == 409
     expect(karin.get_by_role("alert")).to_contain_text(
-        "En anden har truffet afgørelse om idéen, mens du havde siden åben. Her er idéen, som den er nu.")
+        "Knud Koordinator har truffet afgørelse om idéen, mens du havde siden åben. Her er idéen, som den er nu.")
     expect(karin.get_by_role("heading", level=1)).to_have_text("Fælles indgang")  # the idea, not an error page
     expect(karin.locator("main")).to_contain_text("afvist")
     expect(_decide_form(karin)).to_have_count(0)  # nothing left to decide
@@ -280,6 +280,32 @@ def test_another_pools_reviewer_gets_404_and_an_audit_row_and_a_follower_their_p
     follower = signed_in(FRIDA)
     follower.goto(url + f"ideas/{ideas['followed']}")
     expect(follower).to_have_url(url + f"pilots/{ideas['followed']}")
+
+
+def test_a_decision_sent_twice_is_recorded_once_and_an_old_form_is_told_it_was_yours(browser, signed_in, console):
+    """The decide form as the browser sends it, twice (a double click, a retry of a slow answer), then
+    once more with another decision (a form kept open in a second tab)."""
+    idea, url = console.ids["twice"], console.server.url
+    page = signed_in(KARIN)
+    page.goto(url + f"ideas/{idea}")
+    form = _decide_form(page)
+    fields = {name: form.locator(f"input[name='{name}']").input_value()
+              for name in ("csrf_token", "seen_version", "from", "gate", "request_id")}
+    assert len(fields["request_id"]) == 43
+    sent = {**fields, "decision": "go", "reason": "Klar til bevilling"}
+    answers = [page.request.post(url + f"ideas/{idea}/decide", form=sent, max_redirects=0) for _ in range(2)]
+    assert [a.status for a in answers] == [303, 303]
+    assert answers[0].headers["location"] == answers[1].headers["location"] == f"/ideas/{idea}?status=decision_go"
+    shown = console.show(idea)
+    decisions = [(h["action"], h["by"]) for h in shown["history"] if h["action"] in ("go", "kill", "hold", "recycle")]
+    assert (shown["stage"], decisions) == ("screened", [("go", KARIN)])
+
+    other = page.request.post(url + f"ideas/{idea}/decide", form={**sent, "decision": "kill"})
+    assert other.status == 409
+    assert "Du har allerede truffet afgørelse om idéen. Her er idéen, som den er nu." in other.text()
+    again = re.search(r'name="request_id" value="([^"]+)"', other.text())
+    assert again and again[1] != fields["request_id"]  # the form shown again carries a key of its own
+    assert console.show(idea)["stage"] == "screened"
 
 
 def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console):

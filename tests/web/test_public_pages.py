@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from ideaflow.bootstrap import bootstrap
 from ideaflow.config import Settings
 from states.criteria import TAARNBY_CRITERIA
-from states.intake import Submission, new_form_key
+from states.form_keys import new_form_key
+from states.intake import Submission
 from states.vocabulary import Decision, Language, Role
 from storage.tables import IdeaRow, RefusalRow, SubmissionRow
 from web.app import create_app

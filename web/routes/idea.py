@@ -8,10 +8,12 @@ anybody else gets 404, and the attempt is in the refusals audit.
 The forms offer only what the person may do now (`actions`), and each POST calls one service. Every
 form carries the idea's version as the person saw it (`seen_version`): when anybody changed the idea
 meanwhile (two coordinators deciding one gate at once), the later form is refused with status 409
-and the page as it is now, saying so. A form with bad input comes back with status 422, its values,
-the error summary and each field's message. Success answers 303 back to the page, with a status
-message in the live region. The portfolio's filtered list travels along as `?from=<its query>`
-and back (`_neighbours.html`: the way back to the list, previous and next in it).
+and the page as it is now, saying so. The decision form also carries a key of its own per showing
+(`request_id`, `states.form_keys`), so the same form sent twice records one decision. A form with
+bad input comes back with status 422, its values, the error summary and each field's message.
+Success answers 303 back to the page, with a status message in the live region. The portfolio's
+filtered list travels along as `?from=<its query>` and back (`_neighbours.html`: the way back to the
+list, previous and next in it).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ideaflow.ideapage import IdeaPage
 from ideaflow.signin import Account
 from states import formatting
 from states.errors import Conflict, IdeaflowError, NotAllowed
+from states.form_keys import form_key, new_form_key
 from states.rules import DECISIONS, Sight
 from states.text import whole_number
 from states.vocabulary import Decision, Outcome
@@ -47,7 +50,8 @@ CHOOSE_OUTCOME = N_("Choose an outcome.")
 CHOOSE_REVIEWER = N_("Choose at least one reviewer.")
 NOT_A_DATE = N_("Write a date, for example 2027-01-04.")
 ALLOCATED = N_("%(amount)s allocated")
-ALREADY_DECIDED = N_("Somebody else decided on this idea while you had the page open. Here is the idea as it is now.")
+ALREADY_DECIDED = N_("%(decider)s decided on this idea while you had the page open. Here is the idea as it is now.")
+YOU_ALREADY_DECIDED = N_("You have already decided on this idea. Here is the idea as it is now.")
 
 # Words the page shows for the domain's values (the record keeps the values themselves).
 TERMS = {
@@ -149,8 +153,10 @@ def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form:
     messages and the error summary)."""
     forms = _blank_forms(page, back)
     if failed:
-        # A new attempt acts on the state shown now.
-        form.values.update(seen_version=str(page.version), gate=page.idea.open_gate or "", **{"from": back})
+        # A new attempt acts on the state shown now, under a key of its own: the key the form came with
+        # may be a decision's already (a form sent again from the browser's history).
+        form.values.update(seen_version=str(page.version), gate=page.idea.open_gate or "", request_id=new_form_key(),
+                           **{"from": back})
         forms[failed] = form
     lang = pages.language(request)
     return pages.render(request, "idea.html", {
@@ -164,7 +170,7 @@ def _blank_forms(page: IdeaPage, back: str) -> dict[str, Form]:
     pilot = page.idea.pilot
     planned = {"start": pilot.start.isoformat(), "end": pilot.end.isoformat(), "sites": "\n".join(pilot.sites),
                "followers": "\n".join(pilot.followers), "measures": "\n".join(pilot.measures)} if pilot else {}
-    seen = {"decide": {"gate": page.idea.open_gate or ""}, "pilot": planned}
+    seen = {"decide": {"gate": page.idea.open_gate or "", "request_id": new_form_key()}, "pilot": planned}
     return {name: Form({**hidden, **seen.get(name, {})})
             for name in ("decide", "assign", "pilot", "evaluate", "resume", "withdraw", "conflict")}
 
@@ -220,9 +226,14 @@ def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: di
     except NotAllowed:
         raise
     except Conflict as changed:
-        fresh = _read(request, page.idea.id, pages.account(request))
+        person = pages.account(request)
+        fresh = _read(request, page.idea.id, person)
         if name == "decide" and form.value("gate") != (fresh.idea.open_gate or ""):
-            form.error(Form.GENERAL, ALREADY_DECIDED)
+            decided = [h.by for h in fresh.idea.history if h.action in {d.value for d in Decision}]
+            if decided and decided[-1] == person.email:  # their own other tab, or a form from the browser's history
+                form.error(Form.GENERAL, YOU_ALREADY_DECIDED)
+            else:
+                form.error(Form.GENERAL, ALREADY_DECIDED, decider=fresh.name(decided[-1] if decided else None))
         else:
             form.failed(changed, {})
         return _render(request, fresh, back, name, form, status_code=409)
@@ -244,7 +255,7 @@ def decide(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -
         return _render(request, page, form.value("from"), "decide", form, status_code=422)
     failed = _attempt(request, page, "decide", form, DECIDE_FIELDS, lambda: request.app.state.services.decide(
         idea_id, Decision(choice), person.email, _now(request), amount_dkk=amount, reason=reason,
-        seen_version=_seen(form)))
+        request_id=form_key(form.value("request_id")), seen_version=_seen(form)))
     return failed or _done(idea_id, f"decision_{choice}", form)
 
 

@@ -27,6 +27,7 @@ from ideaflow.privacy import PrivacyNotice, PrivacySettings, privacy_notice
 from ideaflow.signin import Account
 from states import formatting as fmt
 from states.errors import NotFound, Refused
+from states.form_keys import form_key, new_form_key
 from states.intake import (
     DESCRIPTION_MAX,
     IntakeClosed,
@@ -35,8 +36,6 @@ from states.intake import (
     RateLimited,
     Submission,
     Upload,
-    form_key,
-    new_form_key,
 )
 from states.text import whole_number
 from states.vocabulary import Language, Stage
