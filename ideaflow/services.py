@@ -224,18 +224,29 @@ class Services:
         text.text(reason, "reason", max_length=5000, multiline=True, required=False)
         if amount_dkk is not None:
             text.amount_dkk(amount_dkk, "amount_dkk")
-        with refusals_recorded(self.engine, "decide", by, idea_id, now), self._uow() as uow:
-            idea = uow.ideas.get(idea_id)
-            recorded = uow.ideas.decided_by_request(request_id) if request_id is not None else None
-            if recorded == (idea_id, decision):
-                return idea
-            _unchanged_since(idea, seen_version)
-            if recorded is not None:
-                raise BadInput("decide.request_reused", field="request_id", request=request_id,
-                               recorded=recorded[0], decision=recorded[1], idea=idea_id)
-            idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason,
-                        at_gate=at_gate, request_id=request_id)
-            uow.commit(now)
+        try:
+            with refusals_recorded(self.engine, "decide", by, idea_id, now), self._uow() as uow:
+                idea = uow.ideas.get(idea_id)
+                recorded = uow.ideas.decided_by_request(request_id) if request_id is not None else None
+                if recorded == (idea_id, decision):
+                    return idea
+                _unchanged_since(idea, seen_version)
+                if recorded is not None:
+                    raise BadInput("decide.request_reused", field="request_id", request=request_id,
+                                   recorded=recorded[0], decision=recorded[1], idea=idea_id)
+                idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason,
+                            at_gate=at_gate, request_id=request_id)
+                uow.commit(now)
+        except Conflict:
+            # On PostgreSQL the same request sent twice at once (a double click) runs side by side: the
+            # one that commits second loses to the first's new version of the idea. Its own decision,
+            # recorded by its twin, answers it as done; anybody else's change is the conflict it is.
+            if request_id is None:
+                raise
+            with self._uow(read_only=True) as uow:
+                if uow.ideas.decided_by_request(request_id) != (idea_id, decision):
+                    raise
+                return uow.ideas.get(idea_id)
         return idea
 
     def assign_reviewers(self, idea_id: int, by: str, now: datetime, reviewers: tuple[str, ...] = (),

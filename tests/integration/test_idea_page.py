@@ -8,10 +8,12 @@ with nothing changed.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from ideaflow.ideapage import idea_page
 from ideaflow.intake import Intake, IntakeSettings
@@ -22,7 +24,7 @@ from states.errors import BadInput, Conflict, NotAllowed
 from states.intake import Submission, Upload
 from states.rules import Sight
 from states.vocabulary import Decision, Language, Role, Stage
-from storage.tables import RefusalRow
+from storage.tables import DecisionRow, RefusalRow
 
 ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -93,6 +95,30 @@ def test_a_decision_sent_again_under_its_key_is_recorded_once_and_its_key_serves
     services.review(other, world.reviewer, ALL_SCORES, world.clock())
     with unchanged(other), pytest.raises(BadInput, match=f"on idea {idea}; another decision on idea {other}"):
         services.decide(other, Decision.GO, world.coordinator, world.clock(), request_id="key-1")
+
+
+def test_a_decision_sent_four_times_at_once_under_one_key_is_recorded_once_and_answered_as_done(
+        engine, services, world):
+    """A double click reaches the server as requests that run at once. On SQLite the writers take turns;
+    on PostgreSQL the losers meet the winner's version of the idea and look for their key again."""
+    ideas = [world.idea() for _ in range(5)]
+    for idea in ideas:
+        services.review(idea, world.reviewer, ALL_SCORES, world.clock())
+    for idea in ideas:
+        seen = idea_page(engine, idea, world.coordinator, world.clock()).version
+        start = threading.Barrier(4)
+
+        def click(idea=idea, seen=seen, start=start):
+            start.wait()
+            return services.decide(idea, Decision.GO, world.coordinator, world.clock(), request_id=f"key-{idea}",
+                                   seen_version=seen).stage
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = [job.result() for job in [pool.submit(click) for _ in range(4)]]
+        assert answers == [Stage.SCREENED] * 4
+    with engine.connect() as connection:
+        decided = connection.execute(select(DecisionRow.idea_id, func.count()).group_by(DecisionRow.idea_id)).all()
+    assert sorted(decided) == [(idea, 1) for idea in sorted(ideas)]
 
 
 def test_an_unknown_follower_is_named_on_the_followers_field(services, world, unchanged):
