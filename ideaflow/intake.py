@@ -46,8 +46,8 @@ from states.intake import (
     check_submission,
 )
 from states.model import Idea, Person
-from states.rules import coordinates, is_staff_of, may_administer
-from states.vocabulary import OPERATOR_EMAIL, Language, Stage
+from states.rules import Action, available_actions, coordinates, is_staff_of, may_administer
+from states.vocabulary import OPERATOR_EMAIL, Language
 from storage.intake import AttachmentInfo, IntakeRepository
 from storage.repository import MAIL_LEASE, HistoryLine, OutgoingMail
 from storage.unit_of_work import Subscriber, UnitOfWork
@@ -417,7 +417,7 @@ class Intake:
             views.append(ProposerIdea(
                 id=idea.id, title=idea.title, description=idea.description, pool=idea.pool.name,
                 stage=idea.stage, stage_text=word("stage", idea.stage),
-                may_withdraw=idea.stage not in (Stage.EVALUATED, Stage.REJECTED, Stage.WITHDRAWN),
+                may_withdraw=Action.WITHDRAW in available_actions(person, idea),
                 proposer_kind=kinds.get(idea_id), departments=list(idea.departments),
                 requested_dkk=idea.requested_dkk, allocated_dkk=idea.allocated_dkk, submitted_at=idea.created_at,
                 history=history,
