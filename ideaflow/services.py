@@ -23,7 +23,7 @@ from notifications.delivery import PermanentFailure, TemporaryFailure, Transport
 from notifications.message import Letterhead, ascii_domain, build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
-from states.errors import BadInput, Conflict, NotFound
+from states.errors import BadInput, Conflict, NotFound, Refused
 from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool, Review
 from states.rules import Action, available_actions, may, require_administrator
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
@@ -226,8 +226,10 @@ class Services:
             text.amount_dkk(amount_dkk, "amount_dkk")
         try:
             with refusals_recorded(self.engine, "decide", by, idea_id, now), self._uow() as uow:
-                idea = uow.ideas.get(idea_id)
+                # The key before the idea: on PostgreSQL each statement sees what was committed when it
+                # began, so an idea read after its key was found shows that key's decision.
                 recorded = uow.ideas.decided_by_request(request_id) if request_id is not None else None
+                idea = uow.ideas.get(idea_id)
                 if recorded == (idea_id, decision):
                     return idea
                 _unchanged_since(idea, seen_version)
@@ -237,10 +239,10 @@ class Services:
                 idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason,
                             at_gate=at_gate, request_id=request_id)
                 uow.commit(now)
-        except Conflict:
+        except Refused:
             # On PostgreSQL the same request sent twice at once (a double click) runs side by side: the
-            # one that commits second loses to the first's new version of the idea. Its own decision,
-            # recorded by its twin, answers it as done; anybody else's change is the conflict it is.
+            # second meets the first's new version of the idea (a conflict, or a gate no longer open).
+            # Its own decision, recorded by its twin, answers it as done; anything else is refused as it was.
             if request_id is None:
                 raise
             with self._uow(read_only=True) as uow:
