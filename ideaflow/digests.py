@@ -20,8 +20,8 @@ from sqlalchemy import and_, case, exists, func, select, text, true, update
 from sqlalchemy.orm import Session
 
 from states.errors import Conflict
-from states.model import COPENHAGEN, Person
-from states.vocabulary import Role, Stage
+from states.model import COPENHAGEN, GATE_OF_STAGE, Person
+from states.vocabulary import OPEN_STAGES, Role, Stage
 from storage.db import DANISH
 from storage.tables import (
     DigestWatermarkRow,
@@ -36,8 +36,8 @@ from storage.tables import (
 from storage.unit_of_work import UnitOfWork
 
 LIST_LIMIT = 30
-GATE_STAGES = (Stage.SUBMITTED, Stage.SCREENED)
-OPEN_STAGES = (Stage.SUBMITTED, Stage.SCREENED, Stage.FUNDED, Stage.PILOTING)
+#: The stages whose gate asks reviewers.
+GATE_STAGES = tuple(GATE_OF_STAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +203,7 @@ class DigestBuilder:
         """What awaits this reviewer: a count (all waiting ideas less those they submitted a review of
         this round; a draft still awaits) and the first few by deadline, so the cost does not grow with
         the size of the portfolio."""
-        gate_of = case((IdeaRow.stage == Stage.SUBMITTED, "screening"), else_="funding")
+        gate_of = case(*((IdeaRow.stage == stage.value, gate.value) for stage, gate in GATE_OF_STAGE.items()))
         reviewed_this_round = and_(ReviewRow.idea_id == IdeaRow.id, ReviewRow.reviewer_id == person.id,
                                    ReviewRow.round == IdeaRow.gate_round, ReviewRow.gate == gate_of,
                                    ReviewRow.submitted.is_(True))

@@ -48,7 +48,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from ideaflow import audit
 from states import alphabet
 from states.errors import NotAllowed
-from states.model import Person
+from states.model import GATE_OF_STAGE, STAGE_OF_GATE, Person, open_gate
 from states.rules import coordinates, may_administer
 from states.text import whole_number
 from states.vocabulary import COPENHAGEN, Gate, Role, Stage
@@ -60,9 +60,9 @@ PER_PAGE = 25
 MAX_TEXT = 200
 #: What the list may be sorted by (a leading "-" in the query sorts descending); missing values last.
 SORTS = ("deadline", "submitted", "title", "requested", "id")
-#: The gate open in each stage (the evaluation gate opens in `piloting` once the pilot has ended).
-_REVIEW_GATE = case((IdeaRow.stage == Stage.SUBMITTED.value, Gate.SCREENING.value),
-                    (IdeaRow.stage == Stage.SCREENED.value, Gate.FUNDING.value), else_=None)
+#: The review gate open in each stage, in SQL (the evaluation gate is `evaluation_open`'s).
+_REVIEW_GATE = case(*((IdeaRow.stage == stage.value, gate.value) for stage, gate in GATE_OF_STAGE.items()),
+                    else_=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,14 +348,12 @@ def _json_text(value: str) -> str:
 def _gate_open(*gates: Gate) -> ColumnElement[bool]:
     """Ideas where one of `gates` is open, written as `stage IN (…)` so the `(stage, deadline)` index
     finds them (an OR of stages made SQLite walk the whole table)."""
-    stages = [GATE_STAGES[gate].value for gate in gates]
+    stages = [STAGE_OF_GATE[gate].value for gate in gates]
     condition = IdeaRow.stage.in_(stages)
     if Gate.EVALUATION in gates:  # a pilot's evaluation gate opens once the pilot has ended
         condition = and_(condition, or_(IdeaRow.stage != Stage.PILOTING.value, IdeaRow.evaluation_open))
     return condition
 
-
-GATE_STAGES = {Gate.SCREENING: Stage.SUBMITTED, Gate.FUNDING: Stage.SCREENED, Gate.EVALUATION: Stage.PILOTING}
 
 
 def _lines():
@@ -368,8 +366,7 @@ def _lines():
 
 def _line(row, pools: dict[int, str], now: datetime) -> PortfolioLine:
     stage = Stage(row.stage)
-    gate = (Gate.EVALUATION if stage == Stage.PILOTING and row.evaluation_open
-            else {Stage.SUBMITTED: Gate.SCREENING, Stage.SCREENED: Gate.FUNDING}.get(stage))
+    gate = open_gate(stage, row.evaluation_open)
     return PortfolioLine(
         id=row.id, title=row.title, pool=pools[row.pool_id], stage=stage, open_gate=gate, deadline=row.deadline,
         overdue=gate is not None and row.deadline is not None and row.deadline < now,

@@ -30,8 +30,18 @@ from states.vocabulary import (
     TimerKind,
 )
 
-#: Which gate is open in which stage (the evaluation gate only once the pilot has ended).
+#: The review gate open in each stage that has one (`open_gate`: the evaluation gate as well).
 GATE_OF_STAGE = {Stage.SUBMITTED: Gate.SCREENING, Stage.SCREENED: Gate.FUNDING}
+#: The stage an idea is in while each gate is open.
+STAGE_OF_GATE = {**{gate: stage for stage, gate in GATE_OF_STAGE.items()}, Gate.EVALUATION: Stage.PILOTING}
+
+
+def open_gate(stage: Stage, evaluation_open: bool) -> Gate | None:
+    """The gate open for an idea in `stage`: a review gate by stage, the evaluation gate once its pilot
+    has ended. (Read models that hold only the row's columns ask this too.)"""
+    if stage == Stage.PILOTING:
+        return Gate.EVALUATION if evaluation_open else None
+    return GATE_OF_STAGE.get(stage)
 
 
 def local_midnight(day: date) -> datetime:
@@ -302,9 +312,7 @@ class Idea:
 
     @property
     def open_gate(self) -> Gate | None:
-        if self.stage == Stage.PILOTING:
-            return Gate.EVALUATION if self.evaluation_open else None
-        return GATE_OF_STAGE.get(self.stage)
+        return open_gate(self.stage, self.evaluation_open)
 
     def assign_reviewers(self, reviewers: list[Person], by: Person, now: datetime) -> list[Person]:
         """Ask these reviewers for a review at the open gate; returns those not already asked this round.
