@@ -331,3 +331,13 @@ def render(error: IdeaflowError, lang: str = "en", label: Callable[[str], str] |
     if error.field is not None:
         values["field"] = label(error.field) if label is not None else error.field
     return texts[lang].format(**values)
+
+
+def sentence(error: IdeaflowError, lang: str = "en", label: Callable[[str], str] | None = None) -> str:
+    """The error's message as a sentence on a page: a capital first letter where the message begins with
+    a word of its own (not with a value, such as an e-mail address), and a full stop. The command line
+    keeps `render`'s line, which follows its program name (`ideaflow: en idé, der er …`)."""
+    line = render(error, lang, label)
+    if CATALOGUE.get(error.code, {}).get(lang, "")[:1].islower():
+        line = line[:1].upper() + line[1:]
+    return line if line.endswith((".", "!", "?")) else line + "."

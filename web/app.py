@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 
 from ideaflow.bootstrap import Container, bootstrap
 from states.errors import BadInput, NotAllowed, NotFound, Refused
-from states.messages import render
+from states.messages import sentence
 from web import auth, pages
 from web.routes import administration, home, idea, pilots, portfolio, public, reviews, signin
 from web.security import BodyTooLarge, CsrfRefused, SecurityMiddleware, csrf_protect, protect
@@ -112,11 +112,11 @@ def _error_pages(app: FastAPI) -> None:
     # line for logs and the audit).
     @app.exception_handler(Refused)
     def refused(request: Request, exc: Refused) -> Response:
-        return _error(request, 409, render(exc, pages.language(request)))
+        return _error(request, 409, sentence(exc, pages.language(request)))
 
     @app.exception_handler(BadInput)
     def bad_input(request: Request, exc: BadInput) -> Response:
-        return _error(request, 400, render(exc, pages.language(request)))
+        return _error(request, 400, sentence(exc, pages.language(request)))
 
     @app.exception_handler(Exception)
     def server_error(request: Request, exc: Exception) -> Response:

@@ -16,7 +16,7 @@ and each field's own message next to it (`{{ field(form, "email", _("E-mail addr
 `templates/_forms.html`). Messages are texts for `_()`; they are translated when shown.
 
 A refusal or bad input from the service layer goes on the field it names, in the reader's language
-and naming the field by its label (`states.messages.render`):
+and naming the field by its label (`states.messages.sentence`):
 
         try:
             services.decide(..., amount_dkk=amount, ...)
@@ -36,7 +36,7 @@ from fastapi.responses import HTMLResponse
 from ideaflow import i18n
 from ideaflow.i18n import N_
 from states.errors import IdeaflowError
-from states.messages import render
+from states.messages import sentence
 from states.text import whole_number
 from web import pages
 from web.security import CSRF_FIELD
@@ -82,7 +82,7 @@ class Form:
             def label(field: str) -> str:
                 return i18n.gettext(lang, fields[field][1]) if field in fields else field
 
-            return render(error, lang, label)
+            return sentence(error, lang, label)
 
         self.errors.setdefault(name, message)
 

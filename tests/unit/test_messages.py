@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from domain import COORDINATOR, NOW, screened, submitted
 
-from states.errors import BadInput, BudgetExceeded, IdeaflowError, NotAllowed
-from states.messages import CATALOGUE, LANGUAGES, render
+from states.errors import BadInput, BudgetExceeded, IdeaflowError, InvalidTransition, NotAllowed
+from states.messages import CATALOGUE, LANGUAGES, render, sentence
 from states.vocabulary import Decision
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,3 +118,13 @@ def test_danish_names_the_stage_and_the_action():
 def test_typed_values_stay_on_one_line():
     error = BadInput("input.not_a_pair", field="scores", value="a\nb\u0007")
     assert render(error, "en", {"scores": "--score"}.get) == "--score 'a\\nb\\x07' must look like CRITERION=VALUE"
+
+
+def test_on_a_page_a_message_is_a_sentence_but_a_value_it_begins_with_keeps_its_case():
+    withdrawn = InvalidTransition("transition.impossible", trigger="withdraw", stage="withdrawn")
+    assert sentence(withdrawn, "da") == "En idé, der er trukket tilbage, kan ikke trækkes tilbage."
+    assert sentence(withdrawn, "en") == "Cannot withdraw an idea that is withdrawn."
+    assert render(withdrawn, "da") == "en idé, der er trukket tilbage, kan ikke trækkes tilbage"  # the CLI's line
+    not_theirs = NotAllowed("not_allowed.proposer_only", person="karin@kommune.dk", action="withdraw", idea=7)
+    assert sentence(not_theirs, "da").startswith("karin@kommune.dk må ikke ")
+    assert sentence(not_theirs, "da").endswith(".") and not sentence(not_theirs, "da").endswith("..")

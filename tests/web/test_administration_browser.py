@@ -231,7 +231,7 @@ def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(bro
     page.get_by_label("Rolle").select_option("administrator")
     page.get_by_label("Pulje", exact=True).select_option(ROSKILDE)
     assert post_status(page, lambda: page.get_by_role("button", name="Giv rollen").click()) == 422
-    expect(page.get_by_role("alert")).to_contain_text("administratorrollen gælder alle puljer")
+    expect(page.get_by_role("alert")).to_contain_text("Administratorrollen gælder alle puljer")
 
     page.get_by_label("E-mailadresse").fill("nina@kommune.dk")
     page.get_by_label("Navn", exact=True).fill("Nina igen")

@@ -103,12 +103,12 @@ def test_a_service_error_lands_on_its_field_named_by_its_label_in_the_readers_la
         with pytest.raises(BadInput) as error:
             bad()
         form.failed(error.value, fields)
-    assert form.message("title", "da") == "E-mailadresse skal udfyldes"
-    assert form.message("title", "en") == "E-mail address must not be empty"
-    assert form.message("amount", "en") == "Amount must be a whole number of kroner from DKK 1 to DKK 999,999,999,999"
+    assert form.message("title", "da") == "E-mailadresse skal udfyldes."
+    assert form.message("title", "en") == "E-mail address must not be empty."
+    assert form.message("amount", "en") == "Amount must be a whole number of kroner from DKK 1 to DKK 999,999,999,999."
     assert form.message("amount", "da") == "Beløb skal være et helt antal kroner fra 1 kr. til 999.999.999.999 kr."
     form.failed(NotAllowed("not_allowed.proposer_only", person="k@kommune.dk", action="withdraw", idea=7), fields)
-    refusal = "k@kommune.dk må ikke tilbagetrække idé 7: det må kun idéens forslagsstiller"
+    refusal = "k@kommune.dk må ikke tilbagetrække idé 7: det må kun idéens forslagsstiller."
     assert form.message(Form.GENERAL, "da") == refusal
     html = rendered(form, "da")
     assert '<span class="sr-only">Fejl: </span>E-mailadresse skal udfyldes' in html

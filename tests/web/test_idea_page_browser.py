@@ -225,7 +225,7 @@ def test_a_kill_without_a_reason_comes_back_with_the_field_marked(browser, signe
     _decide_form(page).get_by_label("Afvis").check()
     assert post_status(page, page.get_by_role("button", name="Registrér afgørelsen").click) == 422
     expect(page.get_by_role("alert").get_by_role("link")).to_have_text(
-        "Begrundelse skal udfyldes for at afvise en idé: forslagsstilleren får den at vide")
+        "Begrundelse skal udfyldes for at afvise en idé: forslagsstilleren får den at vide.")
     expect(page.locator("#reason")).to_have_attribute("aria-invalid", "true")
     expect(_decide_form(page).get_by_label("Afvis")).to_be_checked()  # the form keeps what was chosen
     expect(page).to_have_title(re.compile("^Fejl: "))

@@ -363,10 +363,10 @@ def test_withdrawing_twice_says_it_was_already_done_and_a_refusal_is_said_in_the
     site.services.decide(rejected, Decision.KILL, COORDINATOR, site.now, reason="Uden for puljens formål")
     refused = site.client.post(f"/my-ideas/{rejected}/withdraw", data=form)
     assert refused.status_code == 409
-    assert "en idé, der er afvist, kan ikke trækkes tilbage" in refused.text, refused.text
+    assert "En idé, der er afvist, kan ikke trækkes tilbage." in refused.text, refused.text
     site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/my-ideas"})
     refused = site.client.post(f"/my-ideas/{rejected}/withdraw", data=form)
-    assert refused.status_code == 409 and "cannot withdraw an idea that is rejected" in refused.text
+    assert refused.status_code == 409 and "Cannot withdraw an idea that is rejected." in refused.text
 
 
 def test_somebody_elses_idea_cannot_be_withdrawn(site, pool_id):

@@ -238,9 +238,9 @@ def test_a_long_inbox_comes_fifty_ideas_a_page(browser, signed_in, console):
 def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
     page, ideas, url = signed_in(BENT), console.ids, console.server.url
     before = len(console.refusals(BENT))
-    for key, status, says in (("own", 403, "ingen bedømmer en idé, de selv har foreslået"),
+    for key, status, says in (("own", 403, "ingen bedømmer en idé, de selv har foreslået."),
                               ("conflicted", 403, "vedkommende har erklæret sig inhabil"),
-                              ("decided", 409, "hverken screening eller bevillingsgate er åben")):
+                              ("decided", 409, "Hverken screening eller bevillingsgate er åben")):
         response = page.goto(url + f"ideas/{ideas[key]}/review")
         assert response.status == status, key
         expect(page.get_by_role("heading", level=1)).to_have_text("Du kan ikke bedømme denne idé")
@@ -262,7 +262,7 @@ def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
     assert not _mine(console.show(ideas["other_pool"]), BENT)
     # Bad input on his own pool's idea comes back as the form, 422, with the domain's words.
     for form, says in (({"score-0": "9", "save": "submit"}, "Vælg en score fra 1 til 5 for effekt."),
-                       ({"comment": "", "save": "draft"}, "en kladde skal have mindst én score")):
+                       ({"comment": "", "save": "draft"}, "En kladde skal have mindst én score")):
         posted = page.request.post(url + f"ideas/{ideas['hostile']}/review", form={"csrf_token": token, **form})
         assert posted.status == 422 and says in posted.text(), form
     assert console.refusals(BENT)[before:] == [("review", ideas[k]) for k in (

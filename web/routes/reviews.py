@@ -19,7 +19,7 @@ from ideaflow.inbox import ReviewForm
 from ideaflow.signin import Account
 from states.criteria import MAX_SCORE, MIN_SCORE
 from states.errors import BadInput, NotAllowed, Refused
-from states.messages import render
+from states.messages import sentence
 from states.text import whole_number
 from web import pages
 from web.auth import signed_in
@@ -124,5 +124,5 @@ def _page(request: Request, review: ReviewForm, form: Form, *, status_code: int 
 def _refused(request: Request, refusal: Refused) -> Response:
     """The reason, in the reader's language: 403 for who they are, 409 for where the idea is."""
     lang = pages.language(request)
-    return pages.render(request, "review_refused.html", {"reason": render(refusal, lang)},
+    return pages.render(request, "review_refused.html", {"reason": sentence(refusal, lang)},
                         status_code=403 if isinstance(refusal, NotAllowed) else 409)
