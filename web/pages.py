@@ -46,6 +46,7 @@ STATUS = {
     "evaluated": N_("The evaluation is recorded."),
     "resumed": N_("The idea is resumed."),
     "conflict_declared": N_("Your conflict of interest is recorded. You no longer review or decide this idea."),
+    "conflict_already_declared": N_("Your conflict of interest was already recorded; nothing more is changed."),
     # Pools, people and the outbox (web/routes/administration.py):
     "pool_created": N_("The pool is created."),
     "criteria_saved": N_("The criteria are saved."),

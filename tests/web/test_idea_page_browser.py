@@ -115,6 +115,19 @@ def _decide_form(page):
     return page.locator("form[action$='/decide']")
 
 
+def _form_fields(page, action: str) -> dict[str, str]:
+    """The fields of the page's form posting to `…/{action}`, as the browser would send them."""
+    form = page.locator(f"form[action$='/{action}']")
+    return form.evaluate("f => Object.fromEntries(new FormData(f))")
+
+
+def _sent_again(page, path: str, fields: dict[str, str], console) -> str:
+    """Post `fields` to `path` once more with the person's session; the address it sends them on to."""
+    answer = page.request.post(console.server.url + path, form=fields, max_redirects=0)
+    assert answer.status == 303, (answer.status, answer.text()[:500])
+    return console.server.url + answer.headers["location"].lstrip("/")
+
+
 def test_a_coordinators_day(browser, signed_in, console):
     idea, url = console.ids["day"], console.server.url
     page = signed_in(KARIN)
@@ -288,9 +301,7 @@ def test_a_decision_sent_twice_is_recorded_once_and_an_old_form_is_told_it_was_y
     idea, url = console.ids["twice"], console.server.url
     page = signed_in(KARIN)
     page.goto(url + f"ideas/{idea}")
-    form = _decide_form(page)
-    fields = {name: form.locator(f"input[name='{name}']").input_value()
-              for name in ("csrf_token", "seen_version", "from", "gate", "request_id")}
+    fields = _form_fields(page, "decide")
     assert len(fields["request_id"]) == 43
     sent = {**fields, "decision": "go", "reason": "Klar til bevilling"}
     answers = [page.request.post(url + f"ideas/{idea}/decide", form=sent, max_redirects=0) for _ in range(2)]
@@ -334,11 +345,16 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     assert console.show(idea)["stage"] == "screened"
 
     page.get_by_label("Hvorfor du er inhabil").fill("Min søster står bag idéen")
+    sent = _form_fields(page, "conflict")
     page.get_by_role("button", name="Erklær inhabilitet").click()
     expect(page.get_by_role("status")).to_contain_text("Din inhabilitet er registreret")
     expect(_decide_form(page)).to_have_count(0)  # she no longer decides it
     shown = console.show(idea)
     assert shown["conflicts"] == [KARIN] and shown["history"][-1]["action"] == "conflict"
+    # The same form once more (a double click, a second tab): it already holds, and is said to.
+    page.goto(_sent_again(page, f"ideas/{idea}/conflict", sent, console))
+    expect(page.get_by_role("status")).to_contain_text("Din inhabilitet var allerede registreret")
+    assert [h["action"] for h in console.show(idea)["history"]].count("conflict") == 1
 
 
 def test_a_coordinator_decides_nothing_on_her_own_idea_and_withdraws_it_with_a_reason(browser, signed_in, console):
@@ -351,6 +367,7 @@ def test_a_coordinator_decides_nothing_on_her_own_idea_and_withdraws_it_with_a_r
     page.keyboard.type("Vi løser det i en anden pulje " + HOSTILE)
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Træk idéen tilbage")).to_be_focused()
+    sent = _form_fields(page, "withdraw")
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Idéen er trukket tilbage.")
     expect(page.get_by_role("button", name="Træk idéen tilbage")).to_have_count(0)  # nothing left to withdraw
@@ -359,6 +376,9 @@ def test_a_coordinator_decides_nothing_on_her_own_idea_and_withdraws_it_with_a_r
     last = shown["history"][-1]
     assert (shown["stage"], last["action"], last["by"]) == ("withdrawn", "withdraw", KNUD)
     assert last["reason"] == "Vi løser det i en anden pulje " + HOSTILE
+    page.goto(_sent_again(page, f"ideas/{idea}/withdraw", sent, console))  # a double click
+    expect(page.get_by_role("status")).to_contain_text("Idéen var allerede trukket tilbage")
+    assert [h["action"] for h in console.show(idea)["history"]].count("withdraw") == 1
 
 
 def test_a_reviewer_of_the_pool_sees_the_idea_blind_and_a_link_to_review_it(browser, signed_in, console):

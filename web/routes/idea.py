@@ -36,7 +36,7 @@ from states.errors import Conflict, IdeaflowError, NotAllowed
 from states.form_keys import form_key, new_form_key
 from states.rules import DECISIONS, Sight
 from states.text import whole_number
-from states.vocabulary import Decision, Outcome
+from states.vocabulary import Decision, Outcome, Stage
 from web import pages
 from web.auth import signed_in
 from web.forms import REQUIRED, Form, PostedForm
@@ -218,7 +218,8 @@ def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: di
     """Run the service call `act`; None when it worked, else the page with the refusal on the form.
 
     A change made meanwhile (the version the form carries is not the idea's) answers 409 with the
-    page as it is now; any other refusal or bad input lands on its field (422). Who-may-do-what
+    page as it is now, unless what the form asked for already holds (withdrawn, conflict declared):
+    that answers as a success does, saying so. Any other refusal or bad input lands on its field (422). Who-may-do-what
     refusals are not the form's business: they propagate to the console's 403 page, recorded."""
     back = form.value("from")
     try:
@@ -228,6 +229,11 @@ def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: di
     except Conflict as changed:
         person = pages.account(request)
         fresh = _read(request, page.idea.id, person)
+        # What the form asked for already holds (a double click, a second tab): say so, as a success says.
+        if name == "withdraw" and fresh.idea.stage == Stage.WITHDRAWN:
+            return _done(page.idea.id, "already_withdrawn", form)
+        if name == "conflict" and person.email in fresh.idea.conflicts:
+            return _done(page.idea.id, "conflict_already_declared", form)
         if name == "decide" and form.value("gate") != (fresh.idea.open_gate or ""):
             decided = [h.by for h in fresh.idea.history if h.action in {d.value for d in Decision}]
             if decided and decided[-1] == person.email:  # their own other tab, or a form from the browser's history
