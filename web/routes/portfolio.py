@@ -32,7 +32,7 @@ from ideaflow.portfolio import (
 from ideaflow.signin import Account
 from states.errors import IdeaflowError
 from states.formatting import dkk, moment
-from states.messages import sentence
+from states.messages import render as render_error
 from states.text import whole_number
 from states.vocabulary import Gate, Stage
 from web import pages
@@ -131,7 +131,8 @@ def _ask(request: Request, person: Account, ids: list[int], reviewer: str, now: 
         try:
             newly = services.assign_reviewers(idea_id, person.email, now, (reviewer,))
         except IdeaflowError as error:
-            outcomes.append(Outcome(idea_id, title, sentence(error, lang), refused=True))
+            # A line's continuation after 'afvist –', like 'spurgt': the message's own lowercase line.
+            outcomes.append(Outcome(idea_id, title, render_error(error, lang), refused=True))
         else:
             outcomes.append(Outcome(idea_id, title, i18n.gettext(lang, ASKED if newly else ALREADY_ASKED), False))
     return outcomes
