@@ -219,8 +219,9 @@ def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: di
 
     A change made meanwhile (the version the form carries is not the idea's) answers 409 with the
     page as it is now, unless what the form asked for already holds (withdrawn, conflict declared):
-    that answers as a success does, saying so. Any other refusal or bad input lands on its field (422). Who-may-do-what
-    refusals are not the form's business: they propagate to the console's 403 page, recorded."""
+    that answers as a success does, saying so. Any other refusal or bad input lands on its field
+    (422). Who-may-do-what refusals are not the form's business: they propagate to the console's 403
+    page, recorded."""
     back = form.value("from")
     try:
         act()
