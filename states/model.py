@@ -358,6 +358,8 @@ class Idea:
 
         A submission must be complete (bad input otherwise, naming what is missing); a draft may be
         anything valid. Submissions and revisions are recorded in the history (who, not the scores).
+        The same review as the reviewer's newest version of this gate and round (a double click, a
+        form sent again) is that version: no new version, no history line.
         """
         require(reviewer, Action.REVIEW, self)
         gate = self._review_gate()
@@ -378,6 +380,10 @@ class Idea:
                 raise BadInput(f"review.incomplete_{what}", field="score" if unscored else "must_meet",
                                unscored=unscored, unanswered=unanswered)
         mine = [r for r in self.reviews if r.reviewer.email == reviewer.email]
+        newest = max(mine, key=lambda r: r.version, default=None)
+        if newest is not None and (newest.scores, newest.must_meet, newest.comment, newest.submitted) == (
+                scores, must_meet, comment, not draft):
+            return newest
         review = Review(
             reviewer, gate, self.gate_round, dict(scores), dict(must_meet), comment,
             weighted_score(criteria, scores), now, max((r.version for r in mine), default=0) + 1, not draft,

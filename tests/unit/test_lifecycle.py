@@ -107,6 +107,20 @@ def test_a_must_meet_criterion_answered_no_refuses_the_screening_go():
     assert idea.stage == Stage.SCREENED
 
 
+def test_the_same_review_sent_again_is_the_version_already_saved():
+    """A double click on "submit" (or a draft saved twice) adds no version and no "revised" line."""
+    idea = submitted()
+    first = idea.review(REVIEWER, dict(ALL_SCORES), {}, "første", NOW)
+    again = idea.review(REVIEWER, dict(ALL_SCORES), {}, "første", NOW + timedelta(seconds=1))
+    assert again is first and idea.reviews == [first]
+    assert [h.action for h in idea.new_history] == ["submit", "submit_review"]
+    draft = idea.review(REVIEWER, dict(ALL_SCORES), {}, "første", NOW, draft=True)  # the same words, but a draft
+    assert [(r.version, r.submitted) for r in idea.reviews] == [(1, True), (2, False)] and draft.version == 2
+    assert idea.review(REVIEWER, dict(ALL_SCORES), {}, "første", NOW, draft=True) is draft
+    resubmitted = idea.review(REVIEWER, dict(ALL_SCORES), {}, "første", NOW)  # submitted after the draft: a version
+    assert resubmitted.version == 3 and idea.new_history[-1].action == "revise_review"
+
+
 def test_a_revision_before_the_decision_replaces_the_first_and_both_are_kept():
     idea = submitted()
     first = idea.review(REVIEWER, dict(ALL_SCORES), {}, "første", NOW)
