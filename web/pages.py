@@ -42,9 +42,13 @@ STATUS = {
     "decision_hold": N_("The idea is on hold."),
     "decision_recycle": N_("The idea is sent back to the proposer for revision."),
     "reviewers_asked": N_("The reviewers are asked."),
+    "reviewers_already_asked": N_("The reviewers were already asked; nobody is asked twice."),
     "pilot_planned": N_("The pilot plan is saved."),
+    "pilot_already_planned": N_("The pilot plan was already so; nothing is changed."),
     "evaluated": N_("The evaluation is recorded."),
+    "already_evaluated": N_("The idea was already evaluated; nothing more is recorded."),
     "resumed": N_("The idea is resumed."),
+    "already_resumed": N_("The idea was already resumed; nothing more is changed."),
     "conflict_declared": N_("Your conflict of interest is recorded. You no longer review or decide this idea."),
     "conflict_already_declared": N_("Your conflict of interest was already recorded; nothing more is changed."),
     # Pools, people and the outbox (web/routes/administration.py):

@@ -180,8 +180,11 @@ def test_a_coordinators_day(browser, signed_in, console):
     page.get_by_label("Teststeder").fill("Tårnby Rådhus\nBorgerservice")
     page.get_by_label("Følgegruppe").fill(FRIDA)
     page.get_by_label("Målepunkter").fill("Sagsbehandlingstid i dage\n" + HOSTILE)
+    plan = _form_fields(page, "pilot")
     page.get_by_role("button", name="Gem planen").click()
     expect(page.get_by_role("status")).to_contain_text("Planen for piloten er gemt")
+    page.goto(_sent_again(page, f"ideas/{idea}/pilot", plan, console))  # the same plan again: a double click
+    expect(page.get_by_role("status")).to_contain_text("Planen for piloten var allerede sådan; intet er ændret.")
     assert console.show(idea)["pilot"] == {"start": start.isoformat(), "end": end.isoformat(),
                                            "sites": ["Tårnby Rådhus", "Borgerservice"], "followers": [FRIDA],
                                            "measures": ["Sagsbehandlingstid i dage", HOSTILE]}
@@ -203,8 +206,11 @@ def test_a_coordinators_day(browser, signed_in, console):
     form.get_by_label("Udbred").check()
     form.get_by_label("Kommentar").fill("Udbredes til hele kommunen")
     assert_no_axe_violations(page)
+    evaluation = _form_fields(page, "evaluate")
     page.get_by_role("button", name="Registrér evalueringen").click()
     expect(page.get_by_role("status")).to_contain_text("Evalueringen er registreret")
+    page.goto(_sent_again(page, f"ideas/{idea}/evaluate", evaluation, console))
+    expect(page.get_by_role("status")).to_contain_text("Idéen var allerede evalueret")
     shown = console.show_command(idea)  # the whole record, as the command prints it, matches what was clicked
     assert (shown["stage"], shown["allocated_dkk"], shown["pilot"]["sites"]) == (
         "evaluated", 180_000, ["Tårnby Rådhus", "Borgerservice"])
@@ -328,8 +334,11 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     assert post_status(page, ask.get_by_role("button", name="Bed om bedømmelser").click) == 422
     expect(page.get_by_role("alert").get_by_role("link")).to_have_text("Vælg mindst én bedømmer.")
     ask.get_by_label("Rikke Reviewer (rikke@taarnby.dk)").check()
+    asking = _form_fields(page, "assign")
     ask.get_by_role("button", name="Bed om bedømmelser").click()
     expect(page.get_by_role("status")).to_contain_text("Bedømmerne er blevet bedt om en bedømmelse")
+    page.goto(_sent_again(page, f"ideas/{idea}/assign", asking, console))
+    expect(page.get_by_role("status")).to_contain_text("Bedømmerne var allerede blevet bedt om en bedømmelse")
     expect(page.locator("main")).to_contain_text("Rikke Reviewer: spurgt, har ikke svaret endnu")
     expect(page.locator("main")).to_contain_text("0 af 1 adspurgte bedømmere har svaret.")
     assert console.show(idea)["reviewers_asked"] == [RIKKE]
@@ -340,9 +349,13 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     shown = console.show(idea)
     assert (shown["stage"], shown["held_from"]) == ("on_hold", "screened")
     expect(page.locator("main")).to_contain_text("Idéen vender tilbage til screenet med nye frister.")
+    resuming = _form_fields(page, "resume")
     page.get_by_role("button", name="Genoptag idéen").click()
     expect(page.get_by_role("status")).to_contain_text("Idéen er genoptaget")
-    assert console.show(idea)["stage"] == "screened"
+    page.goto(_sent_again(page, f"ideas/{idea}/resume", resuming, console))
+    expect(page.get_by_role("status")).to_contain_text("Idéen var allerede genoptaget")
+    shown = console.show(idea)
+    assert shown["stage"] == "screened" and [h["action"] for h in shown["history"]].count("resume") == 1
 
     page.get_by_label("Hvorfor du er inhabil").fill("Min søster står bag idéen")
     sent = _form_fields(page, "conflict")

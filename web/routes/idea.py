@@ -19,6 +19,7 @@ list, previous and next in it).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
@@ -214,12 +215,17 @@ def _done(idea_id: int, status: str, form: Form) -> RedirectResponse:
     return RedirectResponse(f"/ideas/{idea_id}?{urlencode(query)}", status_code=303)
 
 
-def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: dict, act) -> Response | None:
+#: Given the idea page as it is now, the status saying that what a form asked for already holds, or None.
+Holds = Callable[[IdeaPage], str | None]
+
+
+def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: dict, act,
+             holds: Holds = lambda fresh: None) -> Response | None:
     """Run the service call `act`; None when it worked, else the page with the refusal on the form.
 
     A change made meanwhile (the version the form carries is not the idea's) answers 409 with the
-    page as it is now, unless what the form asked for already holds (withdrawn, conflict declared):
-    that answers as a success does, saying so. Any other refusal or bad input lands on its field
+    page as it is now, unless what the form asked for already `holds` on it (a double click, a second
+    tab): that answers as a success does, saying so. Any other refusal or bad input lands on its field
     (422). Who-may-do-what refusals are not the form's business: they propagate to the console's 403
     page, recorded."""
     back = form.value("from")
@@ -230,11 +236,8 @@ def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: di
     except Conflict as changed:
         person = pages.account(request)
         fresh = _read(request, page.idea.id, person)
-        # What the form asked for already holds (a double click, a second tab): say so, as a success says.
-        if name == "withdraw" and fresh.idea.stage == Stage.WITHDRAWN:
-            return _done(page.idea.id, "already_withdrawn", form)
-        if name == "conflict" and person.email in fresh.idea.conflicts:
-            return _done(page.idea.id, "conflict_already_declared", form)
+        if (status := holds(fresh)) is not None:
+            return _done(page.idea.id, status, form)
         if name == "decide" and form.value("gate") != (fresh.idea.open_gate or ""):
             decided = [h.by for h in fresh.idea.history if h.action in {d.value for d in Decision}]
             if decided and decided[-1] == person.email:  # their own other tab, or a form from the browser's history
@@ -274,7 +277,9 @@ def assign(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -
         form.error("reviewer-1", CHOOSE_REVIEWER)
         return _render(request, page, form.value("from"), "assign", form, status_code=422)
     failed = _attempt(request, page, "assign", form, ASSIGN_FIELDS, lambda: request.app.state.services.assign_reviewers(
-        idea_id, person.email, _now(request), chosen, seen_version=_seen(form)))
+        idea_id, person.email, _now(request), chosen, seen_version=_seen(form)),
+        holds=lambda fresh: "reviewers_already_asked" if set(chosen) <= {r.email for r in fresh.reviewers if r.named}
+        else None)
     return failed or _done(idea_id, "reviewers_asked", form)
 
 
@@ -303,9 +308,16 @@ def plan_pilot(request: Request, idea_id: int, person: SignedIn, form: PostedFor
     followers, measures = _lines(form, "followers"), _lines(form, "measures")
     if form.errors:
         return _render(request, page, form.value("from"), "pilot", form, status_code=422)
+    asked = (start, end, sites, followers, measures)
+
+    def planned(fresh: IdeaPage) -> str | None:
+        pilot = fresh.idea.pilot
+        shown = pilot and (pilot.start, pilot.end, tuple(pilot.sites), tuple(pilot.followers), tuple(pilot.measures))
+        return "pilot_already_planned" if shown == asked else None
+
     failed = _attempt(request, page, "pilot", form, PILOT_FIELDS, lambda: request.app.state.services.plan_pilot(
         idea_id, start=start, end=end, sites=sites, now=_now(request), by=person.email, followers=followers,
-        measures=measures, seen_version=_seen(form)))
+        measures=measures, seen_version=_seen(form)), holds=planned)
     return failed or _done(idea_id, "pilot_planned", form)
 
 
@@ -326,7 +338,8 @@ def evaluate(request: Request, idea_id: int, person: SignedIn, form: PostedForm)
     if form.errors:
         return _render(request, page, form.value("from"), "evaluate", form, status_code=422)
     failed = _attempt(request, page, "evaluate", form, EVALUATE_FIELDS, lambda: request.app.state.services.evaluate(
-        idea_id, person.email, scores, Outcome(outcome), _now(request), comment, seen_version=_seen(form)))
+        idea_id, person.email, scores, Outcome(outcome), _now(request), comment, seen_version=_seen(form)),
+        holds=lambda fresh: "already_evaluated" if fresh.idea.stage == Stage.EVALUATED else None)
     return failed or _done(idea_id, "evaluated", form)
 
 
@@ -334,7 +347,8 @@ def evaluate(request: Request, idea_id: int, person: SignedIn, form: PostedForm)
 def resume(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -> Response:
     page = _staff(request, idea_id, person)
     failed = _attempt(request, page, "resume", form, {}, lambda: request.app.state.services.resume(
-        idea_id, person.email, _now(request), seen_version=_seen(form)))
+        idea_id, person.email, _now(request), seen_version=_seen(form)),
+        holds=lambda fresh: "already_resumed" if fresh.idea.history[-1].action == "resume" else None)
     return failed or _done(idea_id, "resumed", form)
 
 
@@ -345,7 +359,8 @@ def withdraw(request: Request, idea_id: int, person: SignedIn, form: PostedForm)
     if form.errors:
         return _render(request, page, form.value("from"), "withdraw", form, status_code=422)
     failed = _attempt(request, page, "withdraw", form, WITHDRAW_FIELDS, lambda: request.app.state.services.withdraw(
-        idea_id, person.email, _now(request), reason, seen_version=_seen(form)))
+        idea_id, person.email, _now(request), reason, seen_version=_seen(form)),
+        holds=lambda fresh: "already_withdrawn" if fresh.idea.stage == Stage.WITHDRAWN else None)
     return failed or _done(idea_id, "withdrawn", form)
 
 
@@ -357,5 +372,6 @@ def declare_conflict(request: Request, idea_id: int, person: SignedIn, form: Pos
         return _render(request, page, form.value("from"), "conflict", form, status_code=422)
     failed = _attempt(request, page, "conflict", form, CONFLICT_FIELDS,
                       lambda: request.app.state.services.declare_conflict(
-                          idea_id, person.email, reason, _now(request), seen_version=_seen(form)))
+                          idea_id, person.email, reason, _now(request), seen_version=_seen(form)),
+                      holds=lambda fresh: "conflict_already_declared" if person.email in fresh.idea.conflicts else None)
     return failed or _done(idea_id, "conflict_declared", form)
