@@ -355,7 +355,6 @@ def _gate_open(*gates: Gate) -> ColumnElement[bool]:
     return condition
 
 
-
 def _lines():
     """The columns of a line (the pool's name comes from the scope: a join would keep SQLite from
     walking the sort order's index)."""

@@ -386,7 +386,7 @@ class Idea:
             return newest
         review = Review(
             reviewer, gate, self.gate_round, dict(scores), dict(must_meet), comment,
-            weighted_score(criteria, scores), now, max((r.version for r in mine), default=0) + 1, not draft,
+            weighted_score(criteria, scores), now, (newest.version if newest else 0) + 1, not draft,
         )
         self.reviews.append(review)
         self.new_reviews.append(review)
