@@ -154,16 +154,20 @@ def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form:
     messages and the error summary)."""
     forms = _blank_forms(page, back)
     if failed:
-        # A new attempt acts on the state shown now, under a key of its own: the key the form came with
-        # may be a decision's already (a form sent again from the browser's history).
-        form.values.update(seen_version=str(page.version), gate=page.idea.open_gate or "", request_id=new_form_key(),
-                           **{"from": back})
+        # A new attempt acts on the state shown now, and a decision under a key of its own (the key the
+        # form came with may be a decision's already): the blank form's hidden fields, the typed values.
+        blank = forms[failed].values
+        form.values.update({name: blank[name] for name in HIDDEN_FIELDS if name in blank})
         forms[failed] = form
     lang = pages.language(request)
     return pages.render(request, "idea.html", {
         "page": page, "idea": page.idea, "actions": set(page.idea.actions), "forms": forms, "failed": failed,
         **({"form": form} if failed else {}), **_words(page, lang),
     }, status_code=status_code)
+
+
+#: What a form carries besides what the person typed (`_blank_forms` sets them, anew for each page).
+HIDDEN_FIELDS = ("seen_version", "from", "gate", "request_id")
 
 
 def _blank_forms(page: IdeaPage, back: str) -> dict[str, Form]:
