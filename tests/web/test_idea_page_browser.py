@@ -84,18 +84,23 @@ def _seed(app) -> dict[str, int]:
     ideas = {"day": submit(HOSTILE), "stop": _submitted_with_a_file(engine, "Droner til hjemmeplejen"),
              "race": submit("Fælles indgang"), "twice": submit("Cykelparkering ved stationen"),
              "funding": submit("Samskabelse i Gentofte"), "followed": submit("ZebraBy Gundsømagle"),
-             "park": submit("Ungeindgangen"),
+             "park": submit("Ungeindgangen"), "evaluation": submit("Lånecykler til ældre"),
              "own": services.submit(title="Knuds egen idé", description="En idé fra en af puljens koordinatorer.",
                                     proposer=KNUD, pool=POOL, now=now)}
     for key in ideas.keys() - {"own"}:
         services.review(ideas[key], BENT, FULL, now, {"lovlig": True}, "Bents kommentar " + HOSTILE)
-    for key in ("funding", "followed", "park"):
+    for key in ("funding", "followed", "park", "evaluation"):
         services.decide(ideas[key], Decision.GO, KARIN, now)
     services.assign_reviewers(ideas["funding"], KARIN, now, (BENT,))
     services.review(ideas["funding"], BENT, {"effekt": 5, "kvalitet": 2, "lovlig": 4}, now, {"lovlig": True})
     services.decide(ideas["followed"], Decision.GO, KARIN, now)
     services.plan_pilot(ideas["followed"], start=date(2027, 1, 4), end=date(2027, 4, 30), now=now, by=KARIN,
                         sites=("Gundsømagle",), followers=(FRIDA,))
+    # A pilot that has ended: the sweep opens its evaluation.
+    services.decide(ideas["evaluation"], Decision.GO, KARIN, now, amount_dkk=50_000)
+    services.plan_pilot(ideas["evaluation"], start=date.today() - timedelta(days=60),
+                        end=date.today() - timedelta(days=1), now=now, by=KARIN, sites=("Kastrup",))
+    services.sweep(now)
     return ideas
 
 
@@ -278,6 +283,48 @@ def test_two_coordinators_deciding_one_gate_the_second_is_told_it_was_decided(br
     shown = console.show(idea)
     decisions = [h for h in shown["history"] if h["action"] in ("go", "kill", "hold", "recycle")]
     assert [(h["action"], h["by"]) for h in decisions] == [("kill", KNUD)]
+
+
+def _fill_evaluation(page, outcome: str, comment: str) -> None:
+    form = page.locator("form[action$='/evaluate']")
+    for criterion, value in (("effekt", "4"), ("kvalitet", "3"), ("lovlig", "5")):
+        form.get_by_role("group", name=re.compile(f"^{criterion} ")).get_by_label(value, exact=True).check()
+    form.get_by_label(outcome).check()
+    form.get_by_label("Kommentar").fill(comment)
+
+
+def test_two_coordinators_evaluating_one_pilot_the_second_is_told_who_did(browser, signed_in, console):
+    idea, url = console.ids["evaluation"], console.server.url
+    karin, knud = signed_in(KARIN), signed_in(KNUD)
+    for page in (karin, knud):
+        page.goto(url + f"ideas/{idea}")
+    _fill_evaluation(knud, "Stop", "Cyklerne blev ikke brugt")
+    knuds = _form_fields(knud, "evaluate")
+    knud.get_by_role("button", name="Registrér evalueringen").click()
+    expect(knud.get_by_role("status")).to_contain_text("Evalueringen er registreret")
+
+    # Karin's page still showed the form: her evaluation is not recorded, and she is told whose is.
+    _fill_evaluation(karin, "Udbred", "Udbredes til hele kommunen")
+    assert post_status(karin, karin.get_by_role("button", name="Registrér evalueringen").click) == 409
+    expect(karin.get_by_role("alert")).to_contain_text(
+        "Knud Koordinator har evalueret idéen, mens du havde siden åben. Her er idéen, som den er nu.")
+    expect(karin.locator("main")).to_contain_text("Cyklerne blev ikke brugt")
+    expect(karin.locator("form[action$='/evaluate']")).to_have_count(0)
+    assert_no_axe_violations(karin)
+
+    # Knud's form from another tab, with another outcome: his own evaluation stands, and he is told so.
+    other_tab = knud.request.post(url + f"ideas/{idea}/evaluate", form={**knuds, "outcome": "scale"},
+                                  max_redirects=0)
+    assert other_tab.status == 409
+    assert "Du har allerede evalueret idéen. Her er idéen, som den er nu." in other_tab.text()
+    # The same evaluation sent again (a double click) answers as done.
+    knud.goto(_sent_again(knud, f"ideas/{idea}/evaluate", knuds, console))
+    expect(knud.get_by_role("status")).to_contain_text("Idéen var allerede evalueret")
+
+    shown = console.show_command(idea)
+    assert {k: shown["evaluation"][k] for k in ("by", "outcome", "comment")} == {
+        "by": KNUD, "outcome": "stop", "comment": "Cyklerne blev ikke brugt"}
+    assert [h["action"] for h in shown["history"]].count("evaluate") == 1
 
 
 def test_another_pools_reviewer_gets_404_and_an_audit_row_and_a_follower_their_pilot(browser, signed_in, console):

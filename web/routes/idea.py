@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -51,8 +53,10 @@ CHOOSE_OUTCOME = N_("Choose an outcome.")
 CHOOSE_REVIEWER = N_("Choose at least one reviewer.")
 NOT_A_DATE = N_("Write a date, for example 2027-01-04.")
 ALLOCATED = N_("%(amount)s allocated")
-ALREADY_DECIDED = N_("%(decider)s decided on this idea while you had the page open. Here is the idea as it is now.")
+ALREADY_DECIDED = N_("%(who)s decided on this idea while you had the page open. Here is the idea as it is now.")
 YOU_ALREADY_DECIDED = N_("You have already decided on this idea. Here is the idea as it is now.")
+ALREADY_EVALUATED = N_("%(who)s evaluated this idea while you had the page open. Here is the idea as it is now.")
+YOU_ALREADY_EVALUATED = N_("You have already evaluated this idea. Here is the idea as it is now.")
 
 # Words the page shows for the domain's values (the record keeps the values themselves).
 TERMS = {
@@ -223,15 +227,27 @@ def _done(idea_id: int, status: str, form: Form) -> RedirectResponse:
 Holds = Callable[[IdeaPage], str | None]
 
 
+@dataclass(frozen=True, slots=True)
+class Overtaken:
+    """How a form says that somebody else's change did what it was about to do: `by` finds, on the idea
+    as it is now, who made that change (None: the change was another); `yours` is said when that was the
+    reader, `others` (with `%(who)s`) when it was somebody else."""
+
+    by: Callable[[IdeaPage], str | None]
+    yours: str
+    others: str
+
+
 def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: dict, act,
-             holds: Holds = lambda fresh: None) -> Response | None:
+             holds: Holds = lambda fresh: None, overtaken: Overtaken | None = None) -> Response | None:
     """Run the service call `act`; None when it worked, else the page with the refusal on the form.
 
     A change made meanwhile (the version the form carries is not the idea's) answers 409 with the
     page as it is now, unless what the form asked for already `holds` on it (a double click, a second
-    tab): that answers as a success does, saying so. Any other refusal or bad input lands on its field
-    (422). Who-may-do-what refusals are not the form's business: they propagate to the console's 403
-    page, recorded."""
+    tab): that answers as a success does, saying so. Where the change did what the form meant to do
+    (a gate decided, the idea evaluated), `overtaken` says who did it. Any other refusal or bad input
+    lands on its field (422). Who-may-do-what refusals are not the form's business: they propagate to
+    the console's 403 page, recorded."""
     back = form.value("from")
     try:
         act()
@@ -242,12 +258,11 @@ def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: di
         fresh = _read(request, page.idea.id, person)
         if (status := holds(fresh)) is not None:
             return _done(page.idea.id, status, form)
-        if name == "decide" and form.value("gate") != (fresh.idea.open_gate or ""):
-            decided = [h.by for h in fresh.idea.history if h.action in {d.value for d in Decision}]
-            if decided and decided[-1] == person.email:  # their own other tab, or a form from the browser's history
-                form.error(Form.GENERAL, YOU_ALREADY_DECIDED)
+        if overtaken is not None and (by := overtaken.by(fresh)) is not None:
+            if by == person.email:  # their own other tab, or a form from the browser's history
+                form.error(Form.GENERAL, overtaken.yours)
             else:
-                form.error(Form.GENERAL, ALREADY_DECIDED, decider=fresh.name(decided[-1] if decided else None))
+                form.error(Form.GENERAL, overtaken.others, who=fresh.name(by))
         else:
             form.failed(changed, {})
         return _render(request, fresh, back, name, form, status_code=409)
@@ -269,8 +284,17 @@ def decide(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -
         return _render(request, page, form.value("from"), "decide", form, status_code=422)
     failed = _attempt(request, page, "decide", form, DECIDE_FIELDS, lambda: request.app.state.services.decide(
         idea_id, Decision(choice), person.email, _now(request), amount_dkk=amount, reason=reason,
-        request_id=form_key(form.value("request_id")), seen_version=_seen(form)))
+        request_id=form_key(form.value("request_id")), seen_version=_seen(form)),
+        overtaken=Overtaken(partial(_decider, seen_gate=form.value("gate")), YOU_ALREADY_DECIDED, ALREADY_DECIDED))
     return failed or _done(idea_id, f"decision_{choice}", form)
+
+
+def _decider(page: IdeaPage, seen_gate: str) -> str | None:
+    """Who decided the gate the form was shown at, once that gate is no longer open (else None)."""
+    if seen_gate == (page.idea.open_gate or ""):
+        return None
+    decided = [h.by for h in page.idea.history if h.action in {d.value for d in Decision}]
+    return decided[-1] if decided else None
 
 
 @router.post("/ideas/{idea_id}/assign")
@@ -341,9 +365,16 @@ def evaluate(request: Request, idea_id: int, person: SignedIn, form: PostedForm)
     comment = form.text("evaluation_comment", max_length=5000, multiline=True)
     if form.errors:
         return _render(request, page, form.value("from"), "evaluate", form, status_code=422)
+
+    def same_evaluation(fresh: IdeaPage) -> str | None:
+        done = fresh.idea.evaluation
+        asked = (person.email, scores, outcome, comment)
+        return "already_evaluated" if done and (done.by, done.scores, done.outcome, done.comment) == asked else None
+
     failed = _attempt(request, page, "evaluate", form, EVALUATE_FIELDS, lambda: request.app.state.services.evaluate(
         idea_id, person.email, scores, Outcome(outcome), _now(request), comment, seen_version=_seen(form)),
-        holds=lambda fresh: "already_evaluated" if fresh.idea.stage == Stage.EVALUATED else None)
+        holds=same_evaluation, overtaken=Overtaken(lambda fresh: fresh.idea.evaluation and fresh.idea.evaluation.by,
+                                                   YOU_ALREADY_EVALUATED, ALREADY_EVALUATED))
     return failed or _done(idea_id, "evaluated", form)
 
 
