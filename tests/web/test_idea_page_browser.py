@@ -32,7 +32,7 @@ from states.vocabulary import Decision, Language, Role
 
 from consoleweb import post_status, running_console, signed_in_people, tab_to
 from signinweb import HOSTILE
-from webtest import assert_no_axe_violations
+from webtest import assert_no_axe_violations, assert_reflows
 
 pytestmark = pytest.mark.slow
 
@@ -469,4 +469,4 @@ def test_the_idea_page_passes_axe_at_1280_and_320(browser, signed_in, console, l
         expect(page.locator("#amount")).to_be_visible()
         expect(page.get_by_role("table")).to_have_count(2)
         assert_no_axe_violations(page)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{path} reflows at {width}"
+        assert_reflows(page, width)

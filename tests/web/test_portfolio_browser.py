@@ -25,7 +25,7 @@ from states.vocabulary import Decision, Role
 
 from consoleweb import running_console, signed_in_people
 from signinweb import HOSTILE
-from webtest import assert_no_axe_violations
+from webtest import assert_no_axe_violations, assert_reflows
 
 pytestmark = pytest.mark.slow
 
@@ -220,5 +220,5 @@ def test_the_portfolio_passes_axe_at_1280_and_320(browser, karin, console, lang)
             page.goto(url + path)
             expect(page.locator("html")).to_have_attribute("lang", lang)
             assert_no_axe_violations(page)
-            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{path} reflows at {width}"
+            assert_reflows(page, width)
     page.set_viewport_size({"width": 1280, "height": 800})

@@ -26,7 +26,7 @@ from states.vocabulary import Decision, Role
 
 from consoleweb import post_status, running_console, signed_in_people, tab_to
 from signinweb import HOSTILE
-from webtest import assert_no_axe_violations
+from webtest import assert_no_axe_violations, assert_reflows
 
 pytestmark = pytest.mark.slow
 
@@ -179,7 +179,7 @@ def test_a_reviewers_day(browser, signed_in, console):
     for width in (1280, 320):  # the others' reviews and the spread table, wide and narrow
         page.set_viewport_size({"width": width, "height": 800})
         assert_no_axe_violations(page)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"reflows at {width}"
+        assert_reflows(page, width)
     page.set_viewport_size({"width": 1280, "height": 800})
 
     # Revising before the decision: a new version counts, every version is kept.
@@ -311,4 +311,4 @@ def test_the_pages_pass_axe_at_1280_and_320(browser, signed_in, console, lang):
                 page.goto(url + path)
                 expect(page.locator("html")).to_have_attribute("lang", lang)
                 assert_no_axe_violations(page)
-                assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{path} reflows at {width}"
+                assert_reflows(page, width)

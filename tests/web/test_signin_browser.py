@@ -32,7 +32,7 @@ from signinweb import (
     sign_in,
     visible_focus,
 )
-from webtest import assert_no_axe_violations
+from webtest import assert_no_axe_violations, assert_reflows
 
 pytestmark = pytest.mark.slow
 
@@ -351,7 +351,7 @@ def test_no_wcag_violation_on_the_sign_in_pages(browser, console, locale, width)
         checked = []
 
         def check(name: str) -> None:
-            assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name}: no sideways scrolling"
+            assert_reflows(page, width)
             assert_no_axe_violations(page)
             checked.append(name)
 

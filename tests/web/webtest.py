@@ -147,6 +147,37 @@ def assert_no_axe_violations(page, *, tags: list[str] | None = None) -> None:
         describe_violations(violations)
 
 
+#: The words (runs of letters and digits) in the page's tables that the browser broke over two lines (not
+#: counting screen-reader-only text, which is 1 px wide on purpose, or typed text, `.keep-lines`, which
+#: must wrap in its cell). A line may still end after a slash or a dash, as text does.
+BROKEN_WORDS = """() => {
+  const broken = [];
+  for (const table of document.querySelectorAll("main table")) {
+    const walker = document.createTreeWalker(table, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      if (node.parentElement.closest(".sr-only, .keep-lines")) continue;
+      for (const word of node.data.matchAll(/[\\p{L}\\p{N}]+/gu)) {
+        const range = document.createRange();
+        range.setStart(node, word.index);
+        range.setEnd(node, word.index + word[0].length);
+        const lines = new Set([...range.getClientRects()].map(rect => Math.round(rect.top)));
+        if (lines.size > 1) broken.push(word[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
+def assert_reflows(page, width: int) -> None:
+    """WCAG 1.4.10 at `width` px (set by the caller): the page does not scroll sideways, and its tables
+    scroll in their own region rather than squeezing their columns until words break letter by letter."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{page.url} scrolls sideways at {width}"
+    broken = page.evaluate(BROKEN_WORDS)
+    assert not broken, f"{page.url} at {width} px breaks words in its tables: {broken[:10]}"
+
+
 def readme_screenshot(page, name: str, fallback: Path) -> None:
     """A full-page screenshot for the README, `NAME.png`: written where IDEAFLOW_SCREENSHOTS says
     (`docs/screenshots` renews the README's), else under `fallback`, so that a page that no longer
