@@ -49,11 +49,19 @@ from ideaflow import audit
 from states import alphabet
 from states.errors import NotAllowed
 from states.model import GATE_OF_STAGE, STAGE_OF_GATE, Person, open_gate
+from states.reviews import asked, done
 from states.rules import coordinates, may_administer
 from states.text import whole_number
 from states.vocabulary import COPENHAGEN, Gate, Role, Stage
 from storage.db import CASEFOLD, DANISH
-from storage.tables import IdeaRow, IdeaStageCountRow, PersonRow, ReviewAssignmentRow, ReviewRow, RoleGrantRow
+from storage.tables import (
+    ConflictRow,
+    IdeaRow,
+    IdeaStageCountRow,
+    PersonRow,
+    ReviewAssignmentRow,
+    RoleGrantRow,
+)
 from storage.unit_of_work import UnitOfWork
 
 PER_PAGE = 25
@@ -303,9 +311,7 @@ def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime, dialect: 
     if wanted.overdue:
         conditions.append(and_(_gate_open(*Gate), IdeaRow.deadline < now))
     if wanted.reviewer is not None:
-        conditions.append(exists().where(
-            ReviewAssignmentRow.idea_id == IdeaRow.id, ReviewAssignmentRow.reviewer_id == wanted.reviewer,
-            ReviewAssignmentRow.round == IdeaRow.gate_round, ReviewAssignmentRow.gate == _REVIEW_GATE))
+        conditions.append(_asked(wanted.reviewer))
     if wanted.department:
         # Departments are a JSON list; a department matches where its JSON-encoded text (as the
         # database holds it: non-ASCII letters escaped) appears in the list's text.
@@ -345,6 +351,22 @@ def _json_text(value: str) -> str:
     return json.dumps(value)[1:-1]
 
 
+def _asked(reviewer_id: int) -> ColumnElement[bool]:
+    """Ideas whose open screening or funding gate asks this reviewer this round: the domain's rule
+    (`states.reviews.asked` and `states.rules.why_not`) said again as a WHERE clause, since the filter pages
+    in SQL. Asked by name, or while nobody is, as a reviewer of the idea's pool; never its proposer or
+    somebody who declared a conflict. tests/integration/test_portfolio.py holds it to the domain's answer."""
+    this_round = (ReviewAssignmentRow.idea_id == IdeaRow.id, ReviewAssignmentRow.round == IdeaRow.gate_round,
+                  ReviewAssignmentRow.gate == _REVIEW_GATE)
+    reviews_the_pool = exists().where(
+        RoleGrantRow.person_id == reviewer_id, RoleGrantRow.role == Role.REVIEWER.value,
+        or_(RoleGrantRow.pool_id == IdeaRow.pool_id, RoleGrantRow.pool_id.is_(None)))
+    conflicted = exists().where(ConflictRow.idea_id == IdeaRow.id, ConflictRow.person_id == reviewer_id)
+    return and_(_gate_open(Gate.SCREENING, Gate.FUNDING), reviews_the_pool, IdeaRow.proposer_id != reviewer_id,
+                ~conflicted, or_(exists().where(*this_round, ReviewAssignmentRow.reviewer_id == reviewer_id),
+                                 ~exists().where(*this_round)))
+
+
 def _gate_open(*gates: Gate) -> ColumnElement[bool]:
     """Ideas where one of `gates` is open, written as `stage IN (…)` so the `(stage, deadline)` index
     finds them (an OR of stages made SQLite walk the whole table)."""
@@ -375,29 +397,21 @@ def _line(row, pools: dict[int, str], now: datetime) -> PortfolioLine:
 
 
 def _with_reviewers(uow: UnitOfWork, rows: Sequence[Any], scope: _Scope, now: datetime) -> list[PortfolioLine]:
-    """The lines, with the reviewers asked and answered at the current round of an open review gate."""
+    """The lines, with the reviewers asked at the open screening or funding gate's current round and how
+    many of them answered, counted by the domain (`states.reviews.asked` and `done`) as the inbox and the
+    idea page count them: while nobody is asked by name, every reviewer of the pool who may review it."""
     pools = {p.value: p.name for p in scope.pools}
     lines = [_line(row, pools, now) for row in rows]
-    rounds = {row.id: row.gate_round for row, line in zip(rows, lines, strict=True)
-              if line.open_gate in (Gate.SCREENING, Gate.FUNDING)}
-    gates = {line.id: line.open_gate.value for line in lines if line.id in rounds}
-    asked: dict[int, int] = {}
-    answered: dict[int, int] = {}
-    for chunk in _chunks(list(rounds)):
-        for idea_id, gate, round_, count in uow.session.execute(
-                select(ReviewAssignmentRow.idea_id, ReviewAssignmentRow.gate, ReviewAssignmentRow.round, func.count())
-                .where(ReviewAssignmentRow.idea_id.in_(chunk))
-                .group_by(ReviewAssignmentRow.idea_id, ReviewAssignmentRow.gate, ReviewAssignmentRow.round)):
-            if gates[idea_id] == gate and rounds[idea_id] == round_:
-                asked[idea_id] = count
-        for idea_id, gate, round_, count in uow.session.execute(
-                select(ReviewRow.idea_id, ReviewRow.gate, ReviewRow.round,
-                       func.count(ReviewRow.reviewer_id.distinct()))
-                .where(ReviewRow.idea_id.in_(chunk), ReviewRow.submitted)
-                .group_by(ReviewRow.idea_id, ReviewRow.gate, ReviewRow.round)):
-            if gates[idea_id] == gate and rounds[idea_id] == round_:
-                answered[idea_id] = count
-    return [replace(line, asked=asked.get(line.id, 0), answered=answered.get(line.id, 0)) for line in lines]
+    at_gate = [line.id for line in lines if line.open_gate in (Gate.SCREENING, Gate.FUNDING)]
+    counts: dict[int, tuple[int, int]] = {}
+    pool_reviewers: dict[str, list] = {}
+    for chunk in _chunks(at_gate):
+        for idea in uow.ideas.load(chunk).values():
+            reviewers = pool_reviewers.setdefault(idea.pool.name, uow.people.holding(Role.REVIEWER, idea.pool))
+            waiting = asked(idea, reviewers)
+            counts[idea.id] = (len(waiting), len(done(idea, waiting)))
+    return [replace(line, asked=counts[line.id][0], answered=counts[line.id][1]) if line.id in counts else line
+            for line in lines]
 
 
 def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:

@@ -13,7 +13,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, text
 
+from ideaflow.ideapage import idea_page
 from ideaflow.portfolio import Neighbour, PortfolioFilter, csv_bytes, xlsx_bytes
+from states.criteria import TAARNBY_CRITERIA
 from states.errors import NotAllowed
 from states.vocabulary import Decision, Gate, Role, Stage
 from storage.tables import RefusalRow
@@ -102,7 +104,9 @@ def test_each_filter_keeps_its_ideas_and_the_counts_ignore_only_the_stage(world,
     assert ids(portfolio.page(mine, f(gate="funding"), now)) == [screened]
     assert sorted(ids(portfolio.page(mine, f(gate="screening"), now))) == sorted([submitted, other, with_departments])
     reviewer_id = next(r.id for r in everything.reviewers if r.email == world.reviewer)
-    assert ids(portfolio.page(mine, f(reviewer=str(reviewer_id)), now)) == [screened]
+    # Asked by name at the screened idea; at the submitted ones nobody is named, so every reviewer is asked.
+    assert sorted(ids(portfolio.page(mine, f(reviewer=str(reviewer_id)), now))) == sorted(
+        [screened, submitted, other, with_departments])
     assert ids(portfolio.page(mine, f(department="Teknik og Miljø"), now)) == [with_departments]
     assert ids(portfolio.page(mine, f(department="børn og unge"), now)) == [with_departments]
     assert ids(portfolio.page(mine, f(department="Kultur"), now)) == []
@@ -118,6 +122,37 @@ def test_each_filter_keeps_its_ideas_and_the_counts_ignore_only_the_stage(world,
     assert ids(portfolio.page(mine, f(overdue="1"), now)) == []
     line = next(x for x in portfolio.page(mine, f(gate="funding"), now).lines)
     assert (line.asked, line.answered, line.open_gate, line.stage) == (1, 0, Gate.FUNDING, Stage.SCREENED)
+
+
+def test_the_portfolio_counts_the_reviewers_asked_and_answered_as_the_idea_page_does(world, portfolio, services,
+                                                                                    engine):
+    """While nobody is asked by name, every reviewer of the pool who may review the idea is asked (the
+    domain's rule, `states.reviews.asked`); once somebody is named, only they are. The portfolio, its export
+    and the idea page say the same "x of y answered" (the portfolio used to count only those named: 0 of 0),
+    and its filter "reviewer asked" keeps the same ideas."""
+    other_reviewer = "rikke@kommune.dk"
+    services.add_person(other_reviewer, "Rikke Reviewer", Role.REVIEWER, world.clock())
+    idea = world.idea()
+    services.review(idea, world.reviewer, {c.name: 4 for c in TAARNBY_CRITERIA}, world.clock())
+
+    def counts() -> set[tuple[int, int]]:
+        shown = next(line for line in portfolio.page(world.coordinator, f(), world.clock()).lines if line.id == idea)
+        exported = portfolio.lines(world.coordinator, f(), world.clock(), ids=[idea])[0]
+        page = idea_page(engine, idea, world.coordinator, world.clock())
+        return {(shown.asked, shown.answered), (exported.asked, exported.answered), (page.asked, page.answered)}
+
+    def filtered_by(email: str) -> list[int]:
+        reviewer = next(r for r in portfolio.page(world.coordinator, f(), world.clock()).reviewers if r.email == email)
+        return [i for i in ids(portfolio.page(world.coordinator, f(reviewer=str(reviewer.id)), world.clock()))
+                if i == idea]
+
+    assert counts() == {(2, 1)}
+    assert filtered_by(world.reviewer) == filtered_by(other_reviewer) == [idea]  # the filter "reviewer asked"
+    services.assign_reviewers(idea, world.coordinator, world.clock(), (other_reviewer,))
+    assert counts() == {(1, 0)}
+    assert (filtered_by(world.reviewer), filtered_by(other_reviewer)) == ([], [idea])
+    services.declare_conflict(idea, other_reviewer, "Min nabo", world.clock())
+    assert counts() == {(0, 0)} and filtered_by(other_reviewer) == []
 
 
 def test_the_counts_the_database_keeps_per_pool_and_stage_follow_every_move(world, portfolio, services, engine):

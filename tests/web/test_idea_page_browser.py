@@ -378,6 +378,9 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     page.goto(console.server.url + f"ideas/{idea}")
     expect(page.locator("main")).to_contain_text("0 af 2 adspurgte bedømmere har svaret.")  # nobody yet at funding
     ask = page.locator("form[action$='/assign']")
+    # Nobody is named yet, so every reviewer of the pool is asked: naming some asks only them.
+    expect(ask.get_by_role("group", name="Spørg kun disse bedømmere")).to_have_accessible_description(
+        "Så længe ingen er spurgt ved navn, er alle puljens bedømmere spurgt. Vælg bedømmere for kun at spørge dem.")
     assert post_status(page, ask.get_by_role("button", name="Bed om bedømmelser").click) == 422
     expect(page.get_by_role("alert").get_by_role("link")).to_have_text("Vælg mindst én bedømmer.")
     ask.get_by_label("Rikke Reviewer (rikke@taarnby.dk)").check()
@@ -389,6 +392,7 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     expect(page.locator("main")).to_contain_text("Rikke Reviewer: spurgt, har ikke svaret endnu")
     expect(page.locator("main")).to_contain_text("0 af 1 adspurgte bedømmere har svaret.")
     assert console.show(idea)["reviewers_asked"] == [RIKKE]
+    expect(ask.get_by_role("group", name="Puljens bedømmere, der ikke er spurgt")).to_contain_text("Bent Bedømmer")
 
     _decide_form(page).get_by_label("Sæt i bero").check()
     page.get_by_role("button", name="Registrér afgørelsen").click()
