@@ -100,7 +100,7 @@ def test_the_entry_point_names_the_field():
     assert str(bad.value) == "amount_dkk applies only to a go at the funding gate"
     flags = {"amount_dkk": "--amount-dkk"}
     assert render(bad.value, "en", flags.get) == "--amount-dkk applies only to a go at the funding gate"
-    assert render(bad.value, "da", {"amount_dkk": "Beløb"}.get) == "Beløb gælder kun et go ved bevillingsgaten"
+    assert render(bad.value, "da", {"amount_dkk": "Beløb"}.get) == "Beløb gælder kun et go ved bevillingsbeslutningen"
 
 
 def test_danish_names_the_stage_and_the_action():
@@ -112,7 +112,7 @@ def test_danish_names_the_stage_and_the_action():
     assert render(moment, "da") == "evalueringen åbner, når piloten slutter (1. april 2027)"
     assert render(moment, "en") == "the evaluation gate opens when the pilot ends (1 April 2027)"
     assert render(IdeaflowError("gate.none_open", stage="on_hold"), "da") == \
-        "ingen gate er åben for en idé, der er i bero"
+        "ingen beslutning er åben for en idé, der er i bero"
 
 
 def test_typed_values_stay_on_one_line():

@@ -246,6 +246,8 @@ def test_a_kill_without_a_reason_comes_back_with_the_field_marked(browser, signe
     file = page.get_by_role("link", name="plan.pdf")  # the citizen's attachment, for the pool's staff
     expect(file.locator("xpath=..")).to_contain_text("plan.pdf (1 kB)")
     assert page.request.get(console.server.url + file.get_attribute("href").lstrip("/")).body() == PDF
+    # The reason is needed for some decisions only: its hint says which, and its label does not say "optional".
+    expect(page.locator("label[for='reason']")).to_have_text("Begrundelse")
     _decide_form(page).get_by_label("Afvis").check()
     assert post_status(page, page.get_by_role("button", name="Registrér afgørelsen").click) == 422
     expect(page.get_by_role("alert").get_by_role("link")).to_have_text(

@@ -114,8 +114,8 @@ def test_a_sign_in_link_for_nobody_known_is_refused_and_the_operator_is_not_rate
     assert subprocess.run([ideaflow, "init"], env=env, capture_output=True).returncode == 0
     done = subprocess.run([ideaflow, "signin-link", "nobody@kommune.dk"], env=env, capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.splitlines() == ["ideaflow: bad input: unknown person 'nobody@kommune.dk' "
-                                        "(add them with 'ideaflow person add')"]
+    assert done.stderr.splitlines() == ["ideaflow: bad input: unknown person 'nobody@kommune.dk': an administrator "
+                                        "adds people under People and roles, or with 'ideaflow person add'"]
     assert not (tmp_path / "mail").exists()
 
     assert subprocess.run([ideaflow, "person", "add", "karin@kommune.dk", "--name", "Karin", "--role", "coordinator"],

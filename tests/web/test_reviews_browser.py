@@ -240,7 +240,7 @@ def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
     before = len(console.refusals(BENT))
     for key, status, says in (("own", 403, "ingen bedømmer en idé, de selv har foreslået."),
                               ("conflicted", 403, "vedkommende har erklæret sig inhabil"),
-                              ("decided", 409, "Hverken screening eller bevillingsgate er åben")):
+                              ("decided", 409, "Hverken screeningen eller bevillingsbeslutningen er åben")):
         response = page.goto(url + f"ideas/{ideas[key]}/review")
         assert response.status == status, key
         expect(page.get_by_role("heading", level=1)).to_have_text("Du kan ikke bedømme denne idé")
