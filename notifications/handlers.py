@@ -112,8 +112,18 @@ def _pilot_extra(idea: Idea) -> dict:
     return {"start": pilot.start.isoformat(), "end": pilot.end.isoformat(), "sites": list(pilot.sites)}
 
 
+#: The mail about a review gate's round: once the round is over they ask for nothing.
+ABOUT_THE_ROUND = ("review_requested", "deadline_reminder")
+
+
 def queue_mail(uow: UnitOfWork, event: events.Event, now: datetime) -> None:
-    """The unit of work's subscriber: one outbox row per recipient and message kind."""
+    """The unit of work's subscriber: one outbox row per recipient and message kind. When a review round
+    ends, its requests and reminders not yet sent are dropped instead (kept in the outbox as `dropped`,
+    with why): a reviewer is not asked to review an idea that was decided or withdrawn meanwhile."""
+    if isinstance(event, events.ReviewRoundEnded):
+        uow.outbox.drop_unsent(event.idea.id, ABOUT_THE_ROUND, now,
+                               f"not sent: the {event.gate} round ended before it went out")
+        return
     reached: set[tuple[str, str]] = set()
     for kind, audience, recipients, extra in _groups(uow, event):
         payload = {**_idea_payload(event.idea), **extra, "path": _path(kind, audience, event.idea.id)}

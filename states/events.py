@@ -29,6 +29,15 @@ class GateOpened:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewRoundEnded:
+    """The open screening or funding gate's round is over: decided, sent back, put on hold, withdrawn or
+    lapsed. What was queued to ask for its reviews, or to remind of its deadline, asks for nothing now."""
+
+    idea: Idea
+    gate: Gate
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewersAssigned:
     idea: Idea
     gate: Gate
@@ -78,6 +87,6 @@ class EvaluationRecorded:
 
 
 Event = (
-    IdeaSubmitted | GateOpened | ReviewersAssigned | GateDecided | DeadlineApproaching | DeadlinePassed
-    | PilotStarted | PilotEnded | EvaluationRecorded
+    IdeaSubmitted | GateOpened | ReviewRoundEnded | ReviewersAssigned | GateDecided | DeadlineApproaching
+    | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded
 )

@@ -614,10 +614,13 @@ class Idea:
     # -- the record ----------------------------------------------------------------------------
 
     def _moved(self, action: str, from_stage: Stage, by: Person | None, now: datetime, reason: str) -> None:
-        """Record a move that `fire` just made, then re-arm the timers the new state needs."""
+        """Record a move that `fire` just made, then re-arm the timers the new state needs. Every move
+        from a stage at a screening or funding gate ends that gate's round of reviews (a recycle too)."""
         if self.stage != Stage.ON_HOLD:
             self.held_from = None  # resumed, or killed/withdrawn while on hold
         self._record(action, from_stage, self.stage, now, by, reason)
+        if (ended := GATE_OF_STAGE.get(from_stage)) in (Gate.SCREENING, Gate.FUNDING):
+            self.events.append(events.ReviewRoundEnded(self, ended))
         self._arm(now)
 
     def _record(

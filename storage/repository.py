@@ -738,7 +738,7 @@ class OutboxRepository:
         """Queue a message; written with the others of this unit of work by `write_queued` at commit."""
         self._queued.append({"kind": kind, "idea_id": idea.id if idea else None, "recipient_id": recipient.id,
                              "payload": payload, "created_at": now, "status": "pending", "attempts": 0,
-                             "next_attempt_at": now})
+                             "next_attempt_at": now, "last_error": None})
 
     def add_to_address(self, kind: str, email: str, name: str, lang: str, payload: dict, now: datetime,
                        secret: str | None = None, *, leased_until: datetime | None = None) -> OutgoingMail:
@@ -816,6 +816,21 @@ class OutboxRepository:
         if not tried:
             values["attempts"] = table.c.attempts - 1
         self.session.execute(update(table).where(table.c.id == mail_id).values(**values))
+
+    def drop_unsent(self, idea_id: int, kinds: Sequence[str], now: datetime, reason: str) -> int:
+        """Settle as `dropped` the idea's messages of these kinds that no flush is sending now (pending,
+        unleased or leased by a flush that died), saying why, also those queued in this unit of work; one
+        being sent this moment is left to it."""
+        for queued in self._queued:
+            if queued["idea_id"] == idea_id and queued["kind"] in kinds:
+                queued.update(status="dropped", last_error=reason)
+        table = OutboxRow.__table__
+        return self.session.execute(
+            update(table)
+            .where(table.c.idea_id == idea_id, table.c.kind.in_(kinds), table.c.status == "pending",
+                   or_(table.c.leased_until.is_(None), table.c.leased_until <= now))
+            .values(status="dropped", last_error=reason, secret=None)
+        ).rowcount
 
     def lines(self, statuses: Sequence[str] = ("pending", "failed")) -> list[OutboxLine]:
         rows = self.session.execute(

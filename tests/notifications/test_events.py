@@ -230,3 +230,29 @@ def test_dates_are_shown_in_copenhagen_time_whatever_the_season(svc, cast, smtp,
     got = box.deliver(winter)
     text, _ = parts(got[(Cast.reviewer, "review_requested")][0])
     assert "26. november 2026 kl. 23:30" in text, text
+
+
+def test_review_requests_for_a_round_that_ended_before_they_went_out_are_dropped_not_sent(svc, cast, smtp, flush,
+                                                                                          db):
+    """A screening gate asks both reviewers; before the next flush one idea is withdrawn and the other sent
+    back for revision. Nobody is asked to review the withdrawn idea, and the recycled one's reviewers are
+    asked once, for the new round: the old round's requests stay in the outbox as `dropped`, saying why."""
+    c, box = Cast, Mailbox(smtp, flush, db)
+    withdrawn, recycled = cast.submit(TITLE_A, c.proposer, T0), cast.submit(TITLE_B, c.proposer_en, T0)
+    later = T0 + timedelta(minutes=5)
+    svc.withdraw(withdrawn, c.proposer, later, "Vi fandt en anden løsning")
+    svc.decide(recycled, Decision.RECYCLE, c.coordinator, later, reason="Uddyb budgettet")
+
+    got = box.deliver(later)
+    assert {(rcpt, len(messages)) for (rcpt, kind), messages in got.items() if kind == "review_requested"} == {
+        (c.reviewer, 1), (c.reviewer_en, 1)}
+    assert all(about(got[(rcpt, "review_requested")], TITLE_B) for rcpt in c.REVIEWERS)
+    with db.connect() as connection:
+        requests = connection.execute(select(OutboxRow.idea_id, OutboxRow.status, OutboxRow.last_error)
+                                      .where(OutboxRow.kind == "review_requested").order_by(OutboxRow.id)).all()
+    dropped = ("dropped", "not sent: the screening round ended before it went out")
+    assert sorted(requests) == sorted([(withdrawn, *dropped)] * 2 + [(recycled, *dropped)] * 2
+                                      + [(recycled, "sent", None)] * 2)
+    # The proposers and coordinators still hear of both ideas.
+    assert {(c.proposer, "idea_received"), (c.proposer_en, "gate_decided"),
+            (c.coordinator, "gate_decided")} <= set(got)

@@ -323,6 +323,35 @@ def test_a_passed_deadline_escalates_or_lets_an_unscreened_idea_lapse():
     assert funding.stage == Stage.SCREENED  # only the screening gate lapses
 
 
+def test_every_move_from_a_review_gate_ends_its_round_and_nothing_else_does():
+    """`ReviewRoundEnded` lets notifications drop the round's requests not yet sent (see notifications)."""
+    def ended(idea) -> list[Gate]:
+        return [e.gate for e in idea.events if isinstance(e, events.ReviewRoundEnded)]
+
+    for move in (lambda i: i.decide(Decision.KILL, COORDINATOR, NOW, reason="nej"),
+                 lambda i: i.decide(Decision.RECYCLE, COORDINATOR, NOW, reason="uddyb"),
+                 lambda i: i.decide(Decision.HOLD, COORDINATOR, NOW),
+                 lambda i: i.withdraw(PROPOSER, NOW)):
+        idea = submitted()
+        move(idea)
+        assert ended(idea) == [Gate.SCREENING]
+    assert ended(screened()) == [Gate.SCREENING]  # the screening go
+    lapsing = submitted(pool(on_screening_deadline=DeadlinePolicy.LAPSE))
+    lapsing.fire_timer(TimerKind.GATE_DEADLINE, NOW)
+    assert ended(lapsing) == [Gate.SCREENING]
+    assert ended(funded()) == [Gate.SCREENING, Gate.FUNDING]
+
+    staying = submitted()
+    staying.assign_reviewers([REVIEWER], COORDINATOR, NOW)
+    staying.fire_timer(TimerKind.GATE_REMINDER, NOW + timedelta(days=25))
+    staying.fire_timer(TimerKind.GATE_DEADLINE, NOW + timedelta(days=30))  # escalated: the gate stays open
+    assert ended(staying) == []
+    held = submitted()
+    held.decide(Decision.HOLD, COORDINATOR, NOW)
+    held.resume(COORDINATOR, NOW)  # from on hold: no round was open
+    assert ended(held) == [Gate.SCREENING]
+
+
 def test_reminder_goes_only_before_the_deadline():
     idea = submitted()
     assert idea.fire_timer(TimerKind.GATE_REMINDER, NOW + timedelta(days=25)) == "screening deadline reminder sent"
