@@ -115,11 +115,14 @@ class PendingSubmission(BaseModel):
     title: str | None
     expires_at: datetime
     idea_id: int | None
+    #: The language the proposer wrote in: the page the mailed link opens speaks it.
+    lang: Language
 
 
 class Confirmation(BaseModel):
     idea_id: int
     newly_registered: bool
+    lang: Language
 
 
 class ProposerHistoryLine(BaseModel):
@@ -338,7 +341,8 @@ class Intake:
             title = found.title
             if found.idea_id is not None:
                 title = uow.ideas.get(found.idea_id).title
-            return PendingSubmission(pool=pool, title=title, expires_at=found.expires_at, idea_id=found.idea_id)
+            return PendingSubmission(pool=pool, title=title, expires_at=found.expires_at, idea_id=found.idea_id,
+                                     lang=Language(found.lang))
 
     def confirm(self, token: str, now: datetime, *, attempts: int = 20) -> Confirmation:
         """Register the idea of the submission with this token; a second confirmation finds the first.
@@ -362,7 +366,7 @@ class Intake:
             if claimed is None:
                 found = repository.submission(token_hash)
                 if found is not None and found.idea_id is not None:
-                    return Confirmation(idea_id=found.idea_id, newly_registered=False)
+                    return Confirmation(idea_id=found.idea_id, newly_registered=False, lang=Language(found.lang))
                 raise UnknownLink("intake.unknown_link")
             pool = uow.pools.by_id(claimed.pool_id)
             proposer = uow.people.find_address(claimed.email) or uow.people.add(
@@ -373,7 +377,7 @@ class Intake:
             uow.ideas.add(idea)
             repository.registered(claimed.id, idea.id)
             uow.commit(now)
-        return Confirmation(idea_id=idea.id, newly_registered=True)
+        return Confirmation(idea_id=idea.id, newly_registered=True, lang=Language(claimed.lang))
 
     def expire_submissions(self, now: datetime, batch_size: int = 500) -> int:
         """Delete unconfirmed submissions whose link expired (with their files), a batch per transaction;

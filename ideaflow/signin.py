@@ -219,10 +219,12 @@ class SignIn:
             uow.signin.redact_sent_mail(request.mail_id, {"path": "/login", "link": self.public_url + "/login"})
             uow.commit(now)
 
-    def link_usable(self, token: str, now: datetime) -> bool:
-        """Whether the link would sign in now (the page it opens says so), without spending it."""
+    def link_language(self, token: str, now: datetime) -> Language | None:
+        """The language of the person the link would sign in now (the page it opens speaks it), or None
+        if it would not sign in (unknown, used or expired); nothing is spent."""
         with self._uow(read_only=True) as uow:
-            return uow.signin.token_usable(self.keys.digest("token", token), now)
+            lang = uow.signin.token_holder_language(self.keys.digest("token", token), now)
+        return Language(lang) if lang is not None else None
 
     def redeem(self, token: str, now: datetime, replacing: str | None = None) -> NewSession | None:
         """Spend the link's token and start a session; None if it is unknown, used or expired."""

@@ -104,10 +104,12 @@ class SignInRepository:
         self.session.execute(insert(SignInTokenRow).values(
             token_hash=token_hash, person_id=person_id, next_path=next_path, created_at=now, expires_at=expires_at))
 
-    def token_usable(self, token_hash: str, now: datetime) -> bool:
-        return self.session.scalar(select(SignInTokenRow.id).where(
-            SignInTokenRow.token_hash == token_hash, SignInTokenRow.used_at.is_(None),
-            SignInTokenRow.expires_at > now)) is not None
+    def token_holder_language(self, token_hash: str, now: datetime) -> str | None:
+        """The language of the person an unused, unexpired token signs in; None for any other token."""
+        return self.session.scalar(
+            select(PersonRow.lang).join(SignInTokenRow, SignInTokenRow.person_id == PersonRow.id).where(
+                SignInTokenRow.token_hash == token_hash, SignInTokenRow.used_at.is_(None),
+                SignInTokenRow.expires_at > now))
 
     def spend_token(self, token_hash: str, now: datetime) -> tuple[int, str] | None:
         """Mark the token used if it is unused and unexpired; its person and next page, or None."""

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from ideaflow import i18n
 from ideaflow.i18n import N_
 from ideaflow.signin import Account, places
-from web.security import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, csrf_token
+from web.security import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, cookie_attributes, csrf_token
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -110,12 +110,27 @@ def account(request: Request) -> Account | None:
 
 
 def language(request: Request, *, look_up_person: bool = True) -> str:
-    """The signed-in person's language, else the visitor's choice (cookie), else Danish."""
+    """The signed-in person's language, else the visitor's choice (cookie), else the language of the
+    mailed link's reader (`speak_as_the_link`), else Danish."""
     person = account(request) if look_up_person else None
     if person is not None and person.lang in i18n.LANGUAGES:
         return person.lang
     chosen = request.cookies.get(LANG_COOKIE)
-    return chosen if chosen in i18n.LANGUAGES else i18n.DEFAULT
+    if chosen in i18n.LANGUAGES:
+        return chosen
+    return _link_language(request) or i18n.DEFAULT
+
+
+def speak_as_the_link(request: Request, lang: str) -> None:
+    """This page was opened by a link mailed to somebody who reads `lang` (a proposer confirming their
+    idea, a person signing in): without a choice of their own here yet, the page speaks it, and the
+    visit's further pages too (a cookie for the browser's session)."""
+    request.state.link_language = lang
+
+
+def _link_language(request: Request) -> str | None:
+    lang = getattr(request.state, "link_language", None)
+    return lang if lang in i18n.LANGUAGES else None
 
 
 def render(request: Request, template: str, context: Mapping[str, object] | None = None, *,
@@ -144,7 +159,10 @@ def render(request: Request, template: str, context: Mapping[str, object] | None
         **(context or {}),
     }
     html = environment().get_template(template).render(page)
-    return HTMLResponse(html, status_code=status_code)
+    response = HTMLResponse(html, status_code=status_code)
+    if lang == _link_language(request) and request.cookies.get(LANG_COOKIE) != lang:
+        response.set_cookie(LANG_COOKIE, lang, **cookie_attributes(settings.secure_cookies))
+    return response
 
 
 def _here(request: Request) -> str:

@@ -72,21 +72,21 @@ def test_a_link_is_mailed_at_once_and_signs_in_once(signin, engine, mail_dir):
     assert token not in str(rows(engine, "SELECT payload FROM outbox"))
     assert rows(engine, "SELECT status FROM outbox") == [("sent",)]
 
-    assert signin.link_usable(token, T0 + timedelta(minutes=1))
-    assert signin.link_usable(token, T0 + timedelta(minutes=1)), "looking at the link spends nothing"
+    # Looking at the link spends nothing; the page it opens speaks its person's language.
+    assert signin.link_language(token, T0 + timedelta(minutes=1)) == "da"
     session = signin.redeem(token, T0 + timedelta(minutes=2))
     assert session is not None and session.next_path == "/ideas/7"
     assert session.account.email == COORDINATOR and session.account.name == "Karin Koordinator"
     assert [p.path for p in places(session.account)] == ["/portfolio", "/pools", "/outbox"]
     assert session.session_id not in str(rows(engine, "SELECT * FROM web_sessions"))
     assert signin.redeem(token, T0 + timedelta(minutes=3)) is None, "a token works once"
-    assert not signin.link_usable(token, T0 + timedelta(minutes=3))
+    assert signin.link_language(token, T0 + timedelta(minutes=3)) is None
 
 
 def test_an_expired_or_unknown_token_signs_nobody_in(signin, engine, mail_dir):
     signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
     token = token_of(engine, mail_dir)
-    assert not signin.link_usable(token, T0 + timedelta(minutes=15))
+    assert signin.link_language(token, T0 + timedelta(minutes=15)) is None
     assert signin.redeem(token, T0 + timedelta(minutes=15)) is None
     assert signin.redeem("made-up", T0) is None
     assert signin.redeem(token[:-1] + ("A" if token[-1] != "A" else "B"), T0) is None

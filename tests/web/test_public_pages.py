@@ -148,6 +148,32 @@ def test_the_whole_way_from_form_to_registered_idea(site, pool_id):
         assert connection.scalar(select(IdeaRow.requested_dkk)) == 150_000
 
 
+def test_a_mailed_link_opens_in_its_readers_language_also_in_a_browser_new_to_the_site(site, pool_id):
+    """A proposer who wrote in English, and a person who reads English, open their mailed links in a
+    browser that has never been here (another device, a mail app's own browser): the pages speak English,
+    and so do the visit's next pages. A choice made in that browser still wins."""
+    site.client.cookies.set("ideaflow_lang", "en")
+    site.submit(pool_id, email="carl@example.com", name="Carl Citizen")
+    token = site.link("/submissions/confirm")
+    new_browser = TestClient(site.app)
+    page = new_browser.get(f"/submissions/confirm?token={token}")
+    assert 'lang="en"' in page.text and h1(page) == "Confirm your idea"
+    assert h1(new_browser.get("/login")) == "Sign in"  # the visit goes on in English
+    danish_browser = TestClient(site.app, cookies={"ideaflow_lang": "da"})
+    assert h1(danish_browser.get(f"/submissions/confirm?token={token}")) == "Bekræft din idé"
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    done = TestClient(site.app).post("/submissions/confirm", data={"csrf_token": csrf, "token": token},
+                                     cookies=dict(new_browser.cookies))
+    assert h1(done) == "Your idea is registered"
+
+    site.services.add_person("rita@kommune.dk", "Rita Reviewer", Role.REVIEWER, site.now, Language.EN)
+    site.client.cookies.set("ideaflow_lang", "da")
+    site.client.post("/login", data={"csrf_token": site.csrf(), "email": "rita@kommune.dk"})
+    link = f"/login/continue?token={site.link('/login/continue', to='rita@kommune.dk')}"
+    assert h1(TestClient(site.app).get(link)) == "Sign in" and 'lang="en"' in TestClient(site.app).get(link).text
+    assert TestClient(site.app).get("/login/continue?token=used-or-unknown").status_code == 410
+
+
 def test_a_wrong_form_comes_back_with_its_values_and_every_error_linked(site, pool_id):
     page = site.submit(pool_id, title="", email="ikke en adresse", requested_dkk="mange penge",
                        description="<b>Mit forslag</b>", proposer_kind="",

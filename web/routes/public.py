@@ -202,6 +202,7 @@ def confirm_page(request: Request, token: str = "") -> Response:
         pending = request.app.state.intake.pending(token, _now(request))
     except UnknownLink:
         return _render(request, "submission_expired.html", status_code=410)
+    pages.speak_as_the_link(request, pending.lang)
     return _render(request, "submission_confirm.html", {"pending": pending, "token": token})
 
 
@@ -211,6 +212,7 @@ def confirm(request: Request, form: PostedForm) -> Response:
         confirmation = request.app.state.intake.confirm(form.value("token"), _now(request))
     except UnknownLink:
         return _render(request, "submission_expired.html", status_code=410)
+    pages.speak_as_the_link(request, confirmation.lang)
     return _render(request, "submission_confirmed.html", {"confirmation": confirmation})
 
 

@@ -61,8 +61,10 @@ def ask_for_link(request: Request, form: PostedForm) -> Response:
 @router.get("/login/continue")
 def continue_page(request: Request, token: str = "") -> Response:
     """The page a sign-in link opens. Opening it spends nothing: mail scanners open links too."""
-    if not token or not request.app.state.signin.link_usable(token, _now(request)):
+    lang = request.app.state.signin.link_language(token, _now(request)) if token else None
+    if lang is None:
         return pages.render(request, "login_expired.html", status_code=410)
+    pages.speak_as_the_link(request, lang)
     return pages.render(request, "login_continue.html", {"token": token})
 
 
