@@ -9,6 +9,7 @@ service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -44,7 +45,7 @@ MAIL_KINDS = {
     "submission_confirm": N_("Confirmation of a submitted idea"),
 }
 EVERY_POOL = ""
-BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1,5.")
+BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1.5.")
 NO_CRITERIA = N_("Name at least one criterion.")
 SAME_NAME = N_("Give each criterion its own name.")
 CHOOSE = N_("Choose one of the options.")
@@ -120,7 +121,8 @@ def _t(request: Request, text: str) -> str:
 @router.get("/pools/{pool_id}")
 def pool(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
     page = _admin(request).pool(pool_id, person.email, _now(request))
-    return pages.render(request, "pool.html", {"page": page, "on_deadline": ON_DEADLINE, "weight": _weight,
+    return pages.render(request, "pool.html", {"page": page, "on_deadline": ON_DEADLINE,
+                                               "weight": partial(_weight, lang=pages.language(request)),
                                                **formatters(request)})
 
 
@@ -128,9 +130,9 @@ def pool(request: Request, pool_id: int, person: Annotated[Account, Depends(sign
 def criteria_form(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
     _admin(request).require_administrator(person.email, "edit_criteria", _now(request))
     page = _admin(request).pool(pool_id, person.email, _now(request))
-    values = {}
+    values, lang = {}, pages.language(request)
     for n, c in enumerate(page.pool.criteria):
-        values.update({f"name-{n}": c.name, f"weight-{n}": _weight(c.weight), f"description-{n}": c.description})
+        values.update({f"name-{n}": c.name, f"weight-{n}": _weight(c.weight, lang), f"description-{n}": c.description})
         if c.must_meet:
             values[f"must-{n}"] = "yes"
     return _criteria_page(request, page, Form(values), len(page.pool.criteria) + EXTRA_ROWS)
@@ -173,8 +175,11 @@ def _criteria_page(request: Request, page, form: Form, rows: int) -> Response:
     return pages.render(request, "pool_criteria.html", {"page": page, "form": form, "rows": rows})
 
 
-def _weight(value: float) -> str:
-    return str(int(value)) if value == int(value) else str(value).replace(".", ",")
+def _weight(value: float, lang: str) -> str:
+    """A criterion's weight as people write it in the page's language: 2, or 1,5 in Danish and 1.5 in English
+    (either is read back)."""
+    text = str(int(value)) if value == int(value) else str(value)
+    return text.replace(".", ",") if lang == "da" else text
 
 
 def _parse_weight(text: str) -> float | None:

@@ -94,7 +94,8 @@ TYPED_AFTER = {  # the generated part of a reason, and the typed text after its 
 
 def _reason(action: str, reason: str, lang: str) -> tuple[str, str | None] | None:
     """What the page shows of a history line's reason: (text, its language if not the page's), or None.
-    A funding go's amount (written the Danish way by the domain) is said in the page's words."""
+    A funding go's amount (written the Danish way by the domain: "180.000 kr.") is said in the page's
+    words and the page's way of writing amounts."""
     if action in GENERATED:
         return None
     if action in RECORDED_IN_ENGLISH:
@@ -105,7 +106,9 @@ def _reason(action: str, reason: str, lang: str) -> tuple[str, str | None] | Non
         return reason, None
     typed, amount = found.groupdict().get("typed"), found.groupdict().get("amount")
     if amount:
-        typed = i18n.gettext(lang, ALLOCATED, amount=amount) + (f": {typed}" if typed else "")
+        digits = "".join(c for c in amount if c.isdigit())
+        said = formatting.dkk(int(digits), lang) if digits else amount
+        typed = i18n.gettext(lang, ALLOCATED, amount=said) + (f": {typed}" if typed else "")
     return (typed, None) if typed else None
 
 
