@@ -11,8 +11,9 @@
 where it may call the service layer.)
 
 A form whose input is wrong is shown again with status 422 (never FastAPI's JSON): every value as
-typed, an error summary at the top that links to each wrong field (`{{ error_summary(form) }}`)
-and each field's own message next to it (`{{ field(form, "email", _("E-mail address")) }}`, see
+typed, an error summary at the top that links to each wrong field (`{{ error_summary(form) }}`;
+a message that does not name its field, "Udfyld feltet.", is named there by the field's label: "Titel:
+Udfyld feltet.") and each field's own message next to it (`{{ field(form, "email", _("E-mail address")) }}`, see
 `templates/_forms.html`). Messages are texts for `_()`; they are translated when shown.
 
 A refusal or bad input from the service layer goes on the field it names, in the reader's language
@@ -46,6 +47,8 @@ TOO_LONG = N_("Write at most %(max)s characters.")
 NOT_WHOLE_NUMBER = N_("Write a whole number, for example 250000.")
 OUT_OF_RANGE = N_("Write a number from %(low)s to %(high)s.")
 CONTROL_CHARACTER = N_("Remove the control characters from the text.")
+#: Messages that do not say which field they are about: the error summary puts the field's label first.
+GENERIC = frozenset({REQUIRED, TOO_LONG, NOT_WHOLE_NUMBER, OUT_OF_RANGE, CONTROL_CHARACTER})
 
 
 class Form:
@@ -59,6 +62,8 @@ class Form:
     def __init__(self, values: Mapping[str, str]) -> None:
         self.values = dict(values)
         self.errors: dict[str, Callable[[str], str]] = {}  # field -> its message in a language
+        self.labels: dict[str, str] = {}  # field -> its label as the page shows it (learnt while it renders)
+        self._generic: set[str] = set()  # the fields whose message does not name them
 
     @classmethod
     async def read(cls, request: Request) -> Form:
@@ -70,6 +75,8 @@ class Form:
 
     def error(self, name: str, message: str, **variables: object) -> None:
         """Record the field's first error (a text for `_()`, with %(name)s variables)."""
+        if name not in self.errors and message in GENERIC:
+            self._generic.add(name)
         self.errors.setdefault(name, lambda lang: i18n.gettext(lang, message, **variables))
 
     def failed(self, error: IdeaflowError, fields: Mapping[str, tuple[str, str]]) -> None:
@@ -88,6 +95,21 @@ class Form:
 
     def message(self, name: str, lang: str) -> str | None:
         return self.errors[name](lang) if name in self.errors else None
+
+    def label(self, name: str, text: str) -> str:
+        """Learn the field's label as the page shows it (the field macros call this as they render); prints
+        nothing."""
+        self.labels[name] = str(text)
+        return ""
+
+    def summary_line(self, name: str, lang: str) -> str | None:
+        """The field's line in the error summary: its message, after the field's label when the message
+        alone does not say which field it is about ("Titel: Udfyld feltet."), since the summary lists
+        them apart from their fields."""
+        message = self.message(name, lang)
+        if name in self._generic and name in self.labels:
+            return f"{self.labels[name]}: {message}"
+        return message
 
     def text(self, name: str, *, required: bool = False, max_length: int = 200, multiline: bool = False) -> str:
         """The field's text as typed; an error if it is missing, too long or holds control characters."""

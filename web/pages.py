@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
 from markupsafe import Markup
 
 from ideaflow import i18n
@@ -158,11 +158,19 @@ def render(request: Request, template: str, context: Mapping[str, object] | None
         "place_help": lambda key: i18n.gettext(lang, PLACES[key][1]),
         **(context or {}),
     }
-    html = environment().get_template(template).render(page)
-    response = HTMLResponse(html, status_code=status_code)
+    response = HTMLResponse(html_of(environment().get_template(template), page), status_code=status_code)
     if lang == _link_language(request) and request.cookies.get(LANG_COOKIE) != lang:
         response.set_cookie(LANG_COOKIE, lang, **cookie_attributes(settings.secure_cookies))
     return response
+
+
+def html_of(template: Template, context: Mapping[str, object]) -> str:
+    """The template rendered. An error summary comes before the fields it names, so a page whose summary
+    found their labels unknown (`render_again`, see templates/_forms.html) is rendered once more, with
+    the labels its fields taught the form the first time."""
+    render_again: list = []
+    html = template.render({**context, "render_again": render_again})
+    return template.render({**context, "render_again": []}) if render_again else html
 
 
 def _here(request: Request) -> str:

@@ -11,7 +11,7 @@ import pytest
 from states import text
 from states.errors import BadInput, NotAllowed
 from web.forms import Form
-from web.pages import environment
+from web.pages import environment, html_of
 
 from webtest import assert_no_axe_violations
 
@@ -30,7 +30,7 @@ PAGE = """{% from "_forms.html" import error_summary, field, radios, select, che
 
 
 def rendered(form: Form, lang: str = "da") -> str:
-    return environment().from_string(PAGE).render(form=form, lang=lang)
+    return html_of(environment().from_string(PAGE), {"form": form, "lang": lang})
 
 
 def test_checks_keep_values_and_collect_one_message_per_field():
@@ -69,6 +69,10 @@ def test_macros_tie_messages_to_fields_and_show_values_as_text():
     html = rendered(form)
     assert "<script>" not in html and "&#34;&gt;&lt;script&gt;" in html
     assert 'href="#title"' in html and 'href="#score"' in html, "the summary links to each field"
+    # A message that does not say which field it is about is named by the field's label in the summary
+    # (the label the page shows, learnt as it rendered), and stands alone beside its field.
+    assert '<a href="#title">E-mailadresse: Udfyld feltet.</a>' in html
+    assert '<a href="#score">Effektivitet: Udfyld feltet.</a>' in html
     assert re.search(r'id="title"[^>]*aria-invalid="true"[^>]*aria-describedby="title-hint title-error"', html)
     assert '<span class="form-error-message" id="title-error"><span class="sr-only">Fejl: </span>Udfyld feltet.' in html
     assert re.search(r'id="score" name="score" value="1"', html), "the group's first radio carries its id"
@@ -113,4 +117,5 @@ def test_a_service_error_lands_on_its_field_named_by_its_label_in_the_readers_la
     html = rendered(form, "da")
     assert '<span class="sr-only">Fejl: </span>E-mailadresse skal udfyldes' in html
     assert 'href="#amount"' in html and f"<li>{refusal}</li>" in html, "the summary; no link for no field"
+    assert '<a href="#title">E-mailadresse skal udfyldes.</a>' in html  # it names its field already
     assert "--" not in html.split("<main>")[1]

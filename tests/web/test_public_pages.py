@@ -210,7 +210,8 @@ def test_control_characters_and_overlong_fields_are_refused(site, pool_id, field
     assert page.status_code == 422 and [name for name, _ in summary(page)] == [field]
     assert site.count(SubmissionRow) == 0
     if field == "description":  # the limit, in the hint and in the message, with Danish digit grouping
-        assert "Højst 20.000 tegn." in page.text and dict(summary(page))[field] == "Skriv højst 20.000 tegn."
+        assert "Højst 20.000 tegn." in page.text and dict(summary(page))[field] == (
+            "Beskrivelse: Skriv højst 20.000 tegn.")  # the summary names the field
 
 
 @pytest.mark.parametrize("amount", ["²", "1²", "9" * 5000])
