@@ -32,6 +32,7 @@ from states.model import Idea, Person
 from states.reviews import asked, done
 from states.rules import Action, Sight, require, sight, stage_allows
 from states.vocabulary import Role
+from storage.intake import IntakeRepository
 from storage.tables import IdeaRow
 from storage.unit_of_work import UnitOfWork
 
@@ -77,6 +78,12 @@ class CriterionField(BaseModel):
     description: str
 
 
+class AttachmentLink(BaseModel):
+    id: int
+    filename: str
+    size_bytes: int
+
+
 class ReviewForm(BaseModel):
     """What the review form shows: the idea, the pool's criteria, the reviewer's newest version of this
     gate and round (to pre-fill: a draft or their submitted review), and the other reviewers' counting
@@ -98,6 +105,8 @@ class ReviewForm(BaseModel):
     spread: list[CriterionSpreadView]
     asked: int
     done: int
+    #: The files that came with the idea (a public submission's), for the reviewer to download.
+    attachments: list[AttachmentLink] = []
 
 
 class Reviewing:
@@ -151,6 +160,8 @@ class Reviewing:
             _require_reviewable(person, idea)
             waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))
             asked_count, done_count = len(waiting), len(done(idea, waiting))
+            files = [AttachmentLink(id=a.id, filename=a.filename, size_bytes=a.size_bytes)
+                     for a in IntakeRepository(uow.session).attachments(idea_ids=[idea.id])]
         view = idea_view(self.engine, idea_id, viewer=email)  # the blind rule decides what is read
         gate, round_ = idea.open_gate, idea.gate_round
         here = [r for r in view.reviews if (r.gate, r.round) == (gate, round_)]
@@ -167,7 +178,7 @@ class Reviewing:
             # shows them, like to every reviewer, once the reviewer's own review is submitted.
             others=[r for r in here if r.reviewer != email and r.counts] if submitted else [],
             spread=[s for s in view.criteria_summary if (s.gate, s.round) == (gate, round_)] if submitted else [],
-            asked=asked_count, done=done_count,
+            asked=asked_count, done=done_count, attachments=files,
         )
 
     def check(self, idea_id: int, email: str, now: datetime) -> None:

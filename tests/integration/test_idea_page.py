@@ -129,9 +129,10 @@ def test_an_unknown_follower_is_named_on_the_followers_field(services, world, un
     assert refused.value.field == "followers"
 
 
-def test_the_pools_staff_see_the_files_that_came_with_the_idea(engine, services, world):
-    """A citizen's attachment is listed for the pool's coordinator and reviewer (who may download it),
-    not for an administrator of no pool, who would only be refused the download."""
+def test_the_pools_staff_see_the_files_that_came_with_the_idea(engine, services, world, app):
+    """A citizen's attachment is listed for the pool's coordinator and reviewer (who may download it), on
+    the idea page and on the reviewer's form, not for an administrator of no pool, who would only be
+    refused the download."""
     admin = "admin@kommune.dk"
     services.add_person(admin, "Anna Administrator", Role.ADMINISTRATOR, world.clock())
     intake = Intake(engine, IntakeSettings(), lambda: b"test key", None, subscriber=queue_mail)
@@ -148,3 +149,5 @@ def test_the_pools_staff_see_the_files_that_came_with_the_idea(engine, services,
         files = idea_page(engine, idea, staff, world.clock()).attachments
         assert [(f.filename, f.size_bytes) for f in files] == [("plan.pdf", len(PDF))]
     assert idea_page(engine, idea, admin, world.clock()).attachments == ()
+    form = app.reviewing.form(idea, world.reviewer, world.clock())
+    assert [(f.filename, f.size_bytes) for f in form.attachments] == [("plan.pdf", len(PDF))]

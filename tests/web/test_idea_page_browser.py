@@ -188,6 +188,7 @@ def test_a_coordinators_day(browser, signed_in, console):
     plan = _form_fields(page, "pilot")
     page.get_by_role("button", name="Gem planen").click()
     expect(page.get_by_role("status")).to_contain_text("Planen for piloten er gemt")
+    expect(page.locator("main dd", has_text="Frida")).to_have_text("Frida Følger")  # the group by name
     page.goto(_sent_again(page, f"ideas/{idea}/pilot", plan, console))  # the same plan again: a double click
     expect(page.get_by_role("status")).to_contain_text("Planen for piloten var allerede sådan; intet er ændret.")
     assert console.show(idea)["pilot"] == {"start": start.isoformat(), "end": end.isoformat(),
@@ -348,6 +349,12 @@ def test_another_pools_reviewer_gets_404_and_an_audit_row_and_a_follower_their_p
     follower = signed_in(FRIDA)
     follower.goto(url + f"ideas/{ideas['followed']}")
     expect(follower).to_have_url(url + f"pilots/{ideas['followed']}")
+    expect(follower.get_by_role("link", name="Alle de piloter, du følger")).to_have_attribute("href", "/pilots")
+    # The pool's coordinator may open the pilot's page too: its way back is the idea page, not "your pilots".
+    coordinator = signed_in(KARIN)
+    coordinator.goto(url + f"pilots/{ideas['followed']}")
+    expect(coordinator.get_by_role("link", name="Hele idéens side med dens historik")).to_have_attribute(
+        "href", f"/ideas/{ideas['followed']}")
 
 
 def test_a_decision_sent_twice_is_recorded_once_and_an_old_form_is_told_it_was_yours(browser, signed_in, console):

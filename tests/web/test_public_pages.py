@@ -411,7 +411,8 @@ def test_somebody_elses_idea_cannot_be_withdrawn(site, pool_id):
 def test_attachments_are_downloads_for_staff_only(site, pool_id):
     site.submit(pool_id, files=[("plan æ.pdf", PDF, "application/pdf")])
     site.confirm_latest()
-    [file] = site.intake.my_ideas("aase@example.dk")[0].attachments
+    [mine] = site.intake.my_ideas("aase@example.dk")
+    [file] = mine.attachments
     site.sign_in("aase@example.dk")
     assert site.client.get(f"/attachments/{file.id}").status_code == 403  # the proposer is no staff
     site.sign_in(COORDINATOR)
@@ -423,6 +424,12 @@ def test_attachments_are_downloads_for_staff_only(site, pool_id):
     assert download.headers["x-content-type-options"] == "nosniff"
     with site.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(RefusalRow)) == 1
+    # A reviewer of the pool finds it on the review form too, and may download it.
+    site.services.add_person("bent@kommune.dk", "Bent Bedømmer", Role.REVIEWER, site.now)
+    site.sign_in("bent@kommune.dk")
+    form = site.client.get(f"/ideas/{mine.id}/review")
+    assert f'<a href="/attachments/{file.id}">plan æ.pdf</a> (1 kB)' in form.text
+    assert site.client.get(f"/attachments/{file.id}").content == PDF
 
 
 def test_the_privacy_and_accessibility_pages(engine, tmp_path, site):

@@ -43,6 +43,7 @@ from states.vocabulary import Decision, Outcome, Stage
 from web import pages
 from web.auth import signed_in
 from web.forms import REQUIRED, Form, PostedForm
+from web.routes.words import file_size
 
 router = APIRouter()
 SignedIn = Annotated[Account, Depends(signed_in)]
@@ -202,18 +203,10 @@ def _words(page: IdeaPage, lang: str) -> dict:
         "outcomes": [(o.value, i18n.gettext(lang, TERMS["outcome"][o.value])) for o in Outcome],
         "score_choices": [(str(n), str(n)) for n in range(1, 6)],
         "name": page.name,
-        "size": lambda n_bytes: _size(n_bytes, lang),
+        "size": lambda n_bytes: file_size(n_bytes, lang),
         "funding_go": idea.open_gate == "funding" and "go" in idea.actions,
         "reason": lambda line: _reason(line.action, line.reason, lang),
     }
-
-
-def _size(n_bytes: int, lang: str) -> str:
-    kilobytes = max(1, round(n_bytes / 1024))
-    if kilobytes < 1024:
-        return f"{kilobytes} kB"
-    number = f"{n_bytes / 1024 / 1024:.1f}"
-    return (number.replace(".", ",") if lang == "da" else number) + " MB"
 
 
 def _seen(form: Form) -> int | None:

@@ -1,7 +1,8 @@
 """Words and formats the reviewer's and the follower's pages share, in the reader's language.
 
-`formatters(request)` gives a template `moment`, `day`, `dkk` and `score` (Danish formats, Copenhagen
-time) and `word(kind, value)` for the lifecycle's codes (stage, gate, history action, outcome).
+`formatters(request)` gives a template `moment`, `day`, `dkk`, `score` and `size` (of a file) in the
+reader's formats (Copenhagen time) and `word(kind, value)` for the lifecycle's codes (stage, gate,
+history action, outcome).
 """
 
 from __future__ import annotations
@@ -44,5 +45,15 @@ def formatters(request: Request) -> dict:
         "day": lambda value: formatting.day(value, lang),
         "dkk": lambda value: formatting.dkk(value, lang),
         "score": lambda value: formatting.score(value, lang),
+        "size": lambda n_bytes: file_size(n_bytes, lang),
         "word": lambda kind, value: i18n.gettext(lang, WORDS[kind][value]) if value in WORDS[kind] else value,
     }
+
+
+def file_size(n_bytes: int, lang: str) -> str:
+    """An attachment's size as a download link shows it: 12 kB, 1,5 MB (1.5 MB in English)."""
+    kilobytes = max(1, round(n_bytes / 1024))
+    if kilobytes < 1024:
+        return f"{kilobytes} kB"
+    number = f"{n_bytes / 1024 / 1024:.1f}"
+    return (number.replace(".", ",") if lang == "da" else number) + " MB"
