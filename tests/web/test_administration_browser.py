@@ -137,10 +137,16 @@ def test_a_reviewed_pools_criteria_keep_what_its_reviews_were_scored_on(browser,
     page = signed_in(IDA)
     page.goto(f"{console.server.url}pools/{console.ids['taarnby']}/criteria")
     expect(page.get_by_role("note")).to_contain_text("kun beskrivelserne")
-    page.get_by_label("Vægt").nth(0).fill("5")
-    assert post_status(page, lambda: page.get_by_role("button", name="Gem kriterierne").click()) == 422
-    expect(page.get_by_role("alert")).to_contain_text("kun kriteriernes beskrivelser")
-    page.get_by_label("Vægt").nth(0).fill("2")
+    # Only the descriptions are offered; names, weights and must-meet are shown as they are.
+    expect(page.get_by_label("Vægt")).to_have_count(0)
+    expect(page.get_by_label("Navn")).to_have_count(0)
+    expect(page.get_by_role("checkbox")).to_have_count(0)
+    expect(page.get_by_role("group").first).to_contain_text("Vægt: ")
+    assert_no_axe_violations(page)
+    # A crafted form that changes a weight is still refused by the service, with the form shown again.
+    fields = page.locator("form[action$='/criteria']").evaluate("f => Object.fromEntries(new FormData(f))")
+    crafted = page.request.post(page.url, form={**fields, "weight-0": "5"})
+    assert crafted.status == 422 and "kun kriteriernes beskrivelser" in crafted.text()
     page.get_by_label("Beskrivelse").nth(0).fill("Hurtigere sagsbehandling")
     page.get_by_role("button", name="Gem kriterierne").click()
     expect(page).to_have_url(re.compile(r"status=criteria_saved$"))

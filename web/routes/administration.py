@@ -135,7 +135,8 @@ def criteria_form(request: Request, pool_id: int, person: Annotated[Account, Dep
         values.update({f"name-{n}": c.name, f"weight-{n}": _weight(c.weight, lang), f"description-{n}": c.description})
         if c.must_meet:
             values[f"must-{n}"] = "yes"
-    return _criteria_page(request, page, Form(values), len(page.pool.criteria) + EXTRA_ROWS)
+    extra = 0 if page.criteria_in_use else EXTRA_ROWS  # criteria reviewed on are kept: none to add
+    return _criteria_page(request, page, Form(values), len(page.pool.criteria) + extra)
 
 
 @router.post("/pools/{pool_id}/criteria")
