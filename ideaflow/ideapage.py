@@ -23,7 +23,7 @@ from ideaflow.audit import record_refusal
 from ideaflow.views import IdeaView, idea_view_in
 from states import alphabet, reviews
 from states.criteria import Criterion
-from states.errors import NotAllowed
+from states.errors import InvalidTransition, NotAllowed
 from states.rules import Action, Sight, is_staff_of, may, sight
 from states.vocabulary import Role
 from storage.intake import IntakeRepository
@@ -69,6 +69,9 @@ class IdeaPage:
     names: dict[str, str] | None = None
     #: The files that came with the idea, for the pool's coordinators and reviewers (who may download them).
     attachments: tuple[Attachment, ...] = ()
+    #: Why a go at the open screening or funding gate would be refused now (no review that counts yet,
+    #: nothing left in the pool), so the page can say why it offers no go; None when a go is possible.
+    go_blocked: InvalidTransition | None = None
 
     def name(self, email: str | None) -> str:
         return (self.names or {}).get(email or "", email or "")
@@ -104,7 +107,7 @@ def idea_page(engine: Engine, idea_id: int, email: str, now: datetime) -> IdeaPa
                           for a in IntakeRepository(uow.session).attachments(idea_ids=[idea.id])
                           ) if is_staff_of(person, idea.pool) else ()
             return IdeaPage(seen, view, version, idea.pool.criteria, reviewers, len(asked & answered_by), len(asked),
-                            idea.pool.remaining_dkk, names, files)
+                            idea.pool.remaining_dkk, names, files, idea.go_blocked_by())
         if seen != Sight.NONE:
             return IdeaPage(seen)
         refusal = NotAllowed("not_allowed.sight", person=email, idea=idea_id, pool=idea.pool.name)

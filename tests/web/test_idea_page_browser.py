@@ -85,9 +85,10 @@ def _seed(app) -> dict[str, int]:
              "race": submit("Fælles indgang"), "twice": submit("Cykelparkering ved stationen"),
              "funding": submit("Samskabelse i Gentofte"), "followed": submit("ZebraBy Gundsømagle"),
              "park": submit("Ungeindgangen"), "evaluation": submit("Lånecykler til ældre"),
+             "unreviewed": submit("Bænke ved åen"),
              "own": services.submit(title="Knuds egen idé", description="En idé fra en af puljens koordinatorer.",
                                     proposer=KNUD, pool=POOL, now=now)}
-    for key in ideas.keys() - {"own"}:
+    for key in ideas.keys() - {"own", "unreviewed"}:
         services.review(ideas[key], BENT, FULL, now, {"lovlig": True}, "Bents kommentar " + HOSTILE)
     for key in ("funding", "followed", "park", "evaluation"):
         services.decide(ideas[key], Decision.GO, KARIN, now)
@@ -483,3 +484,18 @@ def test_the_idea_page_passes_axe_at_1280_and_320(browser, signed_in, console, l
         expect(page.get_by_role("table")).to_have_count(2)
         assert_no_axe_violations(page)
         assert_reflows(page, width)
+
+
+def test_a_gate_that_offers_no_go_says_why(browser, signed_in, console):
+    """An idea with no review yet: Karin may kill, hold or recycle it at screening, and the form says why
+    approving is not among them (the domain's screening rule, in her language)."""
+    page = signed_in(KARIN)
+    page.goto(console.server.url + f"ideas/{console.ids['unreviewed']}")
+    decision = _decide_form(page).locator("fieldset").first
+    expect(decision.get_by_role("radio")).to_have_count(3)
+    expect(decision.get_by_label("Godkend")).to_have_count(0)
+    expect(decision).to_have_accessible_description(
+        re.compile(r"^Derfor kan du ikke godkende nu: Go ved screeningen kræver mindst én indsendt bedømmelse"))
+    page.goto(console.server.url + f"ideas/{console.ids['funding']}")  # at funding, money left: go offered
+    expect(_decide_form(page).get_by_label("Godkend")).to_have_count(1)
+    expect(page.get_by_text("Derfor kan du ikke godkende nu")).to_have_count(0)

@@ -37,6 +37,7 @@ from ideaflow.signin import Account
 from states import formatting
 from states.errors import Conflict, IdeaflowError, NotAllowed
 from states.form_keys import form_key, new_form_key
+from states.messages import sentence
 from states.rules import DECISIONS, Sight
 from states.text import whole_number
 from states.vocabulary import Decision, Outcome, Stage
@@ -205,6 +206,8 @@ def _words(page: IdeaPage, lang: str) -> dict:
         "name": page.name,
         "size": lambda n_bytes: file_size(n_bytes, lang),
         "funding_go": idea.open_gate == "funding" and "go" in idea.actions,
+        # A gate open without a go among its decisions says why (the domain's reason, as a sentence).
+        "no_go": sentence(page.go_blocked, lang) if page.go_blocked and "go" not in idea.actions else "",
         "reason": lambda line: _reason(line.action, line.reason, lang),
     }
 
