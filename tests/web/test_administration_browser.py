@@ -178,6 +178,8 @@ def test_a_coordinator_sees_their_pools_budget_allocations_policy_and_intake_and
     for path in (f"pools/{pools['roskilde']}", f"pools/{pools['taarnby']}/criteria", "pools/new", "people"):
         response = page.goto(url + path)
         assert response.status == 403, path
+        # She is the coordinator a reviewer would be sent to: she is sent to an administrator.
+        expect(page.locator("main")).to_contain_text("spørg en administrator af ideaflow i din kommune")
     assert commands(console.refusals(KARIN)[before:]) == ["pool", "edit_criteria", "create_pools", "people"]
     assert page.goto(url + "pools/999999").status == 404
 
@@ -268,6 +270,7 @@ def test_the_outbox_shows_what_waits_and_tries_again_now(browser, signed_in, con
     bent = signed_in(BENT)
     before = len(console.refusals(BENT))
     assert bent.goto(url + "outbox").status == 403
+    expect(bent.locator("main")).to_contain_text("spørg puljens koordinator")
     with bent.expect_response(lambda r: r.request.method == "POST") as response:
         bent.evaluate("""() => { const f = document.createElement('form'); f.method = 'post';
             f.action = '/outbox/flush'; const t = document.querySelector('input[name=csrf_token]');
