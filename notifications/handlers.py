@@ -52,14 +52,18 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
             return [("idea_received", Role.PROPOSER, proposer, {}),
                     ("idea_submitted", Role.COORDINATOR, coordinators, {})]
         case events.GateOpened(gate=gate, deadline=deadline):
-            extra = {"gate": gate.value, "deadline": deadline.isoformat(), "criteria": _criteria(idea)}
+            extra = {"gate": gate.value, "round": idea.gate_round, "deadline": deadline.isoformat(),
+                     "criteria": _criteria(idea)}
             if gate == Gate.EVALUATION:
                 return [("review_requested", Role.COORDINATOR, coordinators, extra)]
             return [("review_requested", Role.REVIEWER, _reviewers(uow, idea), extra)]
         case events.ReviewersAssigned(gate=gate, deadline=deadline, reviewers=reviewers, by=by):
-            extra = {"gate": gate.value, "deadline": deadline.isoformat(), "criteria": _criteria(idea),
-                     "asked_by": by.name}
-            return [("review_requested", Role.REVIEWER, list(reviewers), extra)]
+            extra = {"gate": gate.value, "round": idea.gate_round, "deadline": deadline.isoformat(),
+                     "criteria": _criteria(idea), "asked_by": by.name}
+            # Named after the round began, a reviewer may have been asked already (everyone is, while
+            # nobody is named): one request per reviewer and round.
+            already = uow.outbox.recipients("review_requested", idea.id, gate=gate.value, round_=idea.gate_round)
+            return [("review_requested", Role.REVIEWER, [p for p in reviewers if p.id not in already], extra)]
         case events.GateDecided(gate=gate, decision=decision, by=by, reason=reason):
             extra = {"gate": gate.value if gate else None, "decision": decision.value, "by": by.name,
                      "reason": reason, "allocated_dkk": idea.allocated_dkk}

@@ -817,6 +817,18 @@ class OutboxRepository:
             values["attempts"] = table.c.attempts - 1
         self.session.execute(update(table).where(table.c.id == mail_id).values(**values))
 
+    def recipients(self, kind: str, idea_id: int, *, gate: str, round_: int) -> set[int]:
+        """The people a message of `kind` about the idea's `gate` and `round_` goes or went to (pending or
+        sent, also queued in this unit of work); a dropped or failed one does not count."""
+        about = (kind, idea_id, "pending", gate, round_)
+        queued = {q["recipient_id"] for q in self._queued
+                  if (q["kind"], q["idea_id"], q["status"], *map(q["payload"].get, ("gate", "round"))) == about}
+        table = OutboxRow.__table__
+        stored = self.session.scalars(select(table.c.recipient_id).where(
+            table.c.kind == kind, table.c.idea_id == idea_id, table.c.status.in_(("pending", "sent")),
+            table.c.payload["gate"].as_string() == gate, table.c.payload["round"].as_integer() == round_))
+        return queued | set(stored)
+
     def drop_unsent(self, idea_id: int, kinds: Sequence[str], now: datetime, reason: str) -> int:
         """Settle as `dropped` the idea's messages of these kinds that no flush is sending now (pending,
         unleased or leased by a flush that died), saying why, also those queued in this unit of work; one

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from states.criteria import TAARNBY_CRITERIA
 from states.model import local_midnight
-from states.vocabulary import Decision, Outcome
+from states.vocabulary import Decision, Outcome, Role
 from storage.tables import OutboxRow
 
 from mailtest import ALL_SCORES, MAIL_FROM, PUBLIC_URL, T0, Cast, parts
@@ -256,3 +256,22 @@ def test_review_requests_for_a_round_that_ended_before_they_went_out_are_dropped
     # The proposers and coordinators still hear of both ideas.
     assert {(c.proposer, "idea_received"), (c.proposer_en, "gate_decided"),
             (c.coordinator, "gate_decided")} <= set(got)
+
+
+def test_naming_a_reviewer_the_round_already_asked_does_not_ask_them_twice(svc, cast, smtp, flush, db, monkeypatch):
+    """While nobody is named, every reviewer of the pool is asked: mailed when the gate opens. Naming one
+    of them then asks only them, without a second request for the same round. A reviewer who joined the
+    pool after the gate opened was never mailed: naming them does. A new round asks again."""
+    c, box, late = Cast, Mailbox(smtp, flush, db), "sen@kommune.dk"
+    monkeypatch.setitem(Cast.LANG, late, "da")
+    monkeypatch.setattr(Cast, "REVIEWERS", Cast.REVIEWERS | {late})
+    idea = cast.submit(TITLE_A, c.proposer, T0)
+    assert of_kind(box.deliver(T0), "review_requested") == {c.reviewer, c.reviewer_en}
+    svc.add_person(late, "Søren Sen", Role.REVIEWER, T0)
+
+    t = T0 + timedelta(hours=1)
+    svc.assign_reviewers(idea, c.coordinator, t, (c.reviewer, late))
+    assert of_kind(box.deliver(t), "review_requested") == {late}
+    t += timedelta(hours=1)
+    svc.decide(idea, Decision.RECYCLE, c.coordinator, t, reason="Uddyb budgettet")  # round 2: nobody named
+    assert of_kind(box.deliver(t), "review_requested") == {c.reviewer, c.reviewer_en, late}
