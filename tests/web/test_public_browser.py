@@ -338,8 +338,14 @@ def test_no_public_page_has_a_wcag_violation(site, browser, lang):
     check("withdraw")
     page.locator("main form button[type=submit]").click()
     check("my ideas after withdrawing")
+    page.goto(f"{site.url}preferences")
+    check("preferences")
+    page.goto(f"{site.url}preferences/unsubscribe?token=forkert")
+    check("the digest's stop link")
+    page.locator("main form button[type=submit]").click()
+    check("the digest's stop link, not valid")
     context.close()
-    assert len(seen) == 16
+    assert len(seen) == 19
 
 
 def fill(page, address: str, title: str = "Grønne skolegårde") -> None:

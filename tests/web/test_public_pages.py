@@ -26,7 +26,7 @@ from states.criteria import TAARNBY_CRITERIA
 from states.form_keys import new_form_key
 from states.intake import Submission
 from states.vocabulary import Decision, Language, Role
-from storage.tables import IdeaRow, RefusalRow, SubmissionRow
+from storage.tables import IdeaRow, PersonRow, RefusalRow, SubmissionRow
 from web.app import create_app
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
@@ -463,3 +463,34 @@ def test_my_ideas_shows_decisions_reasons_and_the_pilot_but_nothing_internal(sit
         assert shown in page, shown
     for internal in ("INTERN", "Bent", "bent@kommune.dk", "Karin", COORDINATOR, "effektivitet"):
         assert internal not in page, internal
+
+
+def test_the_digests_stop_link_asks_for_a_click_and_a_mail_clients_one_click_post_stops_it(site, pool_id):
+    """The link in every digest (`List-Unsubscribe`) opens a page whose button stops the digest (opening
+    it changes nothing: mail scanners open links); a mail client's one-click POST (RFC 8058) carries no
+    form of this site and stops it too. An unknown token changes nothing and says so."""
+    with site.engine.connect() as connection:
+        token = connection.scalar(select(PersonRow.digest_token).where(PersonRow.email == COORDINATOR))
+    page = site.client.get(f"/preferences/unsubscribe?token={token}")
+    assert page.status_code == 200 and h1(page) == "Stop ugens overblik"
+    assert site.services.digest_opted_out(COORDINATOR) is None
+    one_click = TestClient(site.app).post(f"/preferences/unsubscribe?token={token}",
+                                          data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200 and "Ugens overblik er stoppet" in one_click.text
+    assert site.services.digest_opted_out(COORDINATOR) == site.now
+    unknown = TestClient(site.app).post("/preferences/unsubscribe?token=" + "x" * 43)
+    assert unknown.status_code == 404 and "Linket gælder ikke" in unknown.text
+    assert TestClient(site.app).post("/pools/1/ideas/new", data={}).status_code == 403  # CSRF still everywhere else
+
+
+def test_preferences_start_and_stop_the_digest(site, pool_id):
+    site.sign_in(COORDINATOR)
+    page = site.client.get("/preferences")
+    assert re.search(r'name="digest" value="on" checked', page.text)
+    saved = site.client.post("/preferences", data={"csrf_token": site.csrf(), "lang": "da", "digest": "off"})
+    assert saved.status_code == 200 and site.services.digest_opted_out(COORDINATOR) == site.now
+    assert re.search(r'name="digest" value="off" checked', saved.text)
+    site.client.post("/preferences", data={"csrf_token": site.csrf(), "lang": "en", "digest": "on"})
+    assert site.services.digest_opted_out(COORDINATOR) is None
+    wrong = site.client.post("/preferences", data={"csrf_token": site.csrf(), "lang": "en", "digest": "maybe"})
+    assert wrong.status_code == 422 and "Choose whether you want the weekly digest." in wrong.text

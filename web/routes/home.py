@@ -1,4 +1,5 @@
-"""The signed-in person's landing page and preferences, and the language switch."""
+"""The signed-in person's landing page and preferences (language, the weekly digest), the digest's
+unsubscribe link, and the language switch."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from ideaflow import i18n
 from ideaflow.i18n import N_
 from ideaflow.signin import Account, safe_next
+from states.errors import NotFound
 from states.vocabulary import Language
 from web import pages
 from web.auth import signed_in
@@ -19,6 +21,7 @@ from web.security import LANG_COOKIE, cookie_attributes
 router = APIRouter()
 
 CHOOSE_LANGUAGE = N_("Choose a language.")
+CHOOSE_DIGEST = N_("Choose whether you want the weekly digest.")
 
 
 @router.get("/home")
@@ -29,25 +32,55 @@ def home(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Re
 
 @router.get("/preferences")
 def preferences(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
-    """The person's own settings: the language of their pages and mail."""
-    return _preferences_page(request, Form({"lang": person.lang}))
+    """The person's own settings: the language of their pages and mail, and whether they get the digest."""
+    stopped = request.app.state.services.digest_opted_out(person.email)
+    return _preferences_page(request, Form({"lang": person.lang, "digest": "off" if stopped else "on"}))
 
 
 @router.post("/preferences")
 def save_preferences(request: Request, person: Annotated[Account, Depends(signed_in)], form: PostedForm) -> Response:
     if form.value("lang") not in i18n.LANGUAGES:
         form.error("lang", CHOOSE_LANGUAGE)
-        return form.invalid(request, "preferences.html", _choices())
-    request.app.state.signin.set_language(person, Language(form.value("lang")), request.app.state.clock())
+    if form.value("digest") not in ("on", "off"):
+        form.error("digest", CHOOSE_DIGEST)
+    if form.errors:
+        return form.invalid(request, "preferences.html", _choices(request))
+    now = request.app.state.clock()
+    request.app.state.signin.set_language(person, Language(form.value("lang")), now)
+    request.app.state.services.set_digest_opt_out(person.email, form.value("digest") == "off", now)
     return RedirectResponse("/preferences?status=saved", status_code=303)
 
 
-def _choices() -> dict:
-    return {"languages_all": [(code, i18n.NAMES[code]) for code in i18n.LANGUAGES]}
+DIGEST_CHOICES = (("on", N_("Yes, send me the weekly digest")), ("off", N_("No, stop the weekly digest")))
+
+
+def _choices(request: Request) -> dict:
+    lang = pages.language(request)
+    return {"languages_all": [(code, i18n.NAMES[code]) for code in i18n.LANGUAGES],
+            "digest_choices": [(value, i18n.gettext(lang, label)) for value, label in DIGEST_CHOICES]}
+
+
+@router.get("/preferences/unsubscribe")
+def unsubscribe_page(request: Request, token: str = "") -> Response:
+    """The page the digest's "stop" link opens: it asks for a click, since mail scanners open links too."""
+    return pages.render(request, "unsubscribe.html", {"token": token, "stopped": False})
+
+
+@router.post("/preferences/unsubscribe")
+def unsubscribe(request: Request, token: str = "") -> Response:
+    """Stop the digest of the person whose link carries `token`: the page's button, or a mail client's
+    one-click POST (RFC 8058), which carries no form of this site: the token is the credential here,
+    so this path needs no CSRF field (`web.security.CSRF_EXEMPT`)."""
+    try:
+        request.app.state.services.unsubscribe_digest(token, request.app.state.clock())
+    except NotFound:
+        return pages.render(request, "unsubscribe.html", {"token": "", "stopped": False, "unknown": True},
+                            status_code=404)
+    return pages.render(request, "unsubscribe.html", {"token": "", "stopped": True})
 
 
 def _preferences_page(request: Request, form: Form) -> Response:
-    return pages.render(request, "preferences.html", {"form": form, **_choices()})
+    return pages.render(request, "preferences.html", {"form": form, **_choices(request)})
 
 
 @router.post("/language")
