@@ -25,7 +25,7 @@ from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import BadInput, Conflict, NotFound, Refused
 from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool, Review
-from states.rules import Action, available_actions, may, require_administrator
+from states.rules import Action, available_actions, may, require_administrator, require_an_administrator_left
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
 from storage.intake import IntakeRepository
 from storage.repository import MAIL_LEASE, OutgoingMail
@@ -115,6 +115,8 @@ class Services:
             actor = uow.people.get(by)
             require_administrator(actor, f"{change}_roles")
             person = uow.people.get(email)
+            if change == "revoke":
+                require_an_administrator_left(person, role, uow.people.count_holding(Role.ADMINISTRATOR))
             grant = Grant(role, uow.pools.get(pool).id if pool is not None else None)
             changed = (uow.people.grant if change == "grant" else uow.people.revoke)(person, grant, actor, now)
             uow.commit(now)

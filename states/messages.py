@@ -84,6 +84,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "pool.unknown": {"en": "unknown pool '{pool}'", "da": "ukendt pulje '{pool}'"},
     "budget.exceeded": {"en": "pool '{pool}' cannot afford {amount_dkk}: {remaining_dkk} left",
                         "da": "puljen '{pool}' har ikke råd til {amount_dkk}: {remaining_dkk} tilbage"},
+    "role.last_administrator": {"en": "{person} is the last administrator: give the role to somebody else first",
+                                "da": "{person} er den sidste administrator: giv rollen til en anden først"},
     "person.unknown": {"en": "unknown person '{email}': an administrator adds people under People and roles, "
                              "or with 'ideaflow person add'",
                        "da": "ukendt person '{email}': en administrator tilføjer personer under Personer og roller "

@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from states.errors import NotAllowed
+from states.errors import InvalidTransition, NotAllowed
 from states.vocabulary import FINAL_STAGES, OPEN_STAGES, Decision, Gate, Role, Stage
 
 if TYPE_CHECKING:
@@ -70,6 +70,14 @@ def require_administrator(person: Person, task: str) -> None:
     """Refuse unless `person` administers; `task` names what they tried (a `task` term of states.messages)."""
     if not may_administer(person):
         raise NotAllowed("not_allowed.administrator", person=person.email, task=task)
+
+
+def require_an_administrator_left(person: Person, revoked: Role, administrators: int) -> None:
+    """Refuse taking the administrator role from the last person who holds it (`administrators` counts
+    them now): nobody could then give roles in the console, and only the operator's command line could
+    mend it. Another administrator must be named first."""
+    if revoked == Role.ADMINISTRATOR and person.holds(Role.ADMINISTRATOR) and administrators <= 1:
+        raise InvalidTransition("role.last_administrator", person=person.email)
 
 
 def why_not(person: Person, action: Action, idea: Idea) -> str | None:

@@ -124,6 +124,11 @@ class PersonRepository:
             self._from_rows([self.session.get_one(PersonRow, person_id)])
         return self._by_id[person_id]
 
+    def count_holding(self, role: Role) -> int:
+        """How many people hold `role` on some pool or on every pool."""
+        return self.session.scalar(select(func.count(RoleGrantRow.person_id.distinct()))
+                                   .where(RoleGrantRow.role == role.value))
+
     def everyone(self) -> list[Person]:
         """Every person with their grants, by name (the administrator's list)."""
         rows = list(self.session.scalars(select(PersonRow).where(PersonRow.email != OPERATOR_EMAIL)

@@ -8,11 +8,11 @@ from domain import ALL_SCORES, COORDINATOR, EVERYONE, FOLLOWER, NOW, PROPOSER, R
 
 from states import text
 from states.criteria import TAARNBY_CRITERIA, check_scores, criteria_from_document, weighted_score
-from states.errors import BadInput, NotAllowed
+from states.errors import BadInput, InvalidTransition, NotAllowed
 from states.form_keys import form_key, new_form_key
-from states.model import Person
-from states.rules import Action, may
-from states.vocabulary import Decision, Outcome
+from states.model import Person, everywhere
+from states.rules import Action, may, require_an_administrator_left
+from states.vocabulary import Decision, Outcome, Role
 
 ALLOWED = {
     Action.REVIEW: {REVIEWER},
@@ -134,3 +134,12 @@ def test_a_form_key_is_what_new_form_key_draws_and_nothing_else():
     key = next(iter(drawn))
     for sent in ("", key[:-1], key + "A", key[:-1] + "=", key[:-1] + "é", key[:-1] + "\x00", "<script>" * 5 + "abc"):
         assert form_key(sent) is None, repr(sent)
+
+
+def test_the_last_administrator_keeps_the_role():
+    ida = Person("ida@kommune.dk", "Ida", id=9, grants=everywhere(Role.ADMINISTRATOR))
+    with pytest.raises(InvalidTransition, match="ida@kommune.dk is the last administrator"):
+        require_an_administrator_left(ida, Role.ADMINISTRATOR, administrators=1)
+    require_an_administrator_left(ida, Role.ADMINISTRATOR, administrators=2)  # another one is left
+    require_an_administrator_left(ida, Role.COORDINATOR, administrators=1)  # another role of hers
+    require_an_administrator_left(COORDINATOR, Role.ADMINISTRATOR, administrators=1)  # holds none to lose

@@ -234,6 +234,11 @@ def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(bro
     row.get_by_role("button", name=re.compile("Fratag")).click()
     expect(page).to_have_url(re.compile(r"status=role_revoked$"))
     expect(row).not_to_contain_text("koordinator")
+    # Ida is the only administrator: she cannot take the role from herself and lock everybody out.
+    own = page.get_by_role("row").filter(has_text=IDA)
+    assert post_status(page, lambda: own.get_by_role("button", name=re.compile("Fratag")).click()) == 422
+    expect(page.get_by_role("alert")).to_contain_text(f"{IDA} er den sidste administrator")
+    expect(page.get_by_role("row").filter(has_text=IDA)).to_contain_text("administrator")
 
     page.get_by_label("Person", exact=True).select_option("nina@kommune.dk")
     page.get_by_label("Rolle").select_option("administrator")
