@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -174,6 +174,14 @@ def html_of(template: Template, context: Mapping[str, object]) -> str:
 
 
 def _here(request: Request) -> str:
-    """This page's path and query (without a status message), to come back to after switching language."""
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "status"]
-    return request.url.path + (f"?{urlencode(query)}" if query else "")
+    """This page's path and query (without a status message), to come back to after switching language.
+    A page that answers a POST (a form shown again with its errors) has no address of its own to come
+    back to: the page the form was on (the Referer, when it is this site's) is, else the front page."""
+    url = request.url
+    if request.method != "GET":
+        came_from = urlsplit(request.headers.get("referer", ""))
+        if came_from.netloc != url.netloc or not came_from.path.startswith("/"):
+            return "/"
+        url = request.url.replace(path=came_from.path, query=came_from.query)
+    query = [(k, v) for k, v in parse_qsl(url.query, keep_blank_values=True) if k != "status"]
+    return url.path + (f"?{urlencode(query)}" if query else "")

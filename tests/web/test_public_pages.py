@@ -494,3 +494,20 @@ def test_preferences_start_and_stop_the_digest(site, pool_id):
     assert site.services.digest_opted_out(COORDINATOR) is None
     wrong = site.client.post("/preferences", data={"csrf_token": site.csrf(), "lang": "en", "digest": "maybe"})
     assert wrong.status_code == 422 and "Choose whether you want the weekly digest." in wrong.text
+
+
+def test_switching_language_on_a_form_shown_again_goes_back_to_the_forms_page(site, pool_id):
+    """A form shown again with its errors answers a POST: its own address takes no GET (a 405 page), so
+    the language switch leads to the page the form was on, this site's Referer, or else the front page."""
+    form_page = f"/pools/{pool_id}/ideas/new"
+    data = {"csrf_token": site.csrf(), "title": "", "description": "", "name": "", "email": ""}
+
+    def next_after(**headers: str) -> str:
+        page = site.client.post(form_page, data=data, headers=headers)
+        assert page.status_code == 422
+        return re.search(r'name="next" value="([^"]*)"', page.text).group(1)
+
+    assert next_after(referer=f"http://testserver{form_page}?status=x") == form_page
+    assert next_after() == "/"
+    assert next_after(referer=f"https://elsewhere.example{form_page}") == "/"
+    assert site.client.get(next_after(referer=f"http://testserver{form_page}")).status_code == 200
