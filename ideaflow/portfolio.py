@@ -12,7 +12,8 @@ the URL says.
 Everything is one read-only unit of work per call and a bounded number of queries: the page's
 counts per stage (a few rows of the counts the database keeps per pool and stage, or with a filter one
 GROUP BY over the matching ideas; either also gives the total), its
-rows (ORDER BY … LIMIT/OFFSET), and two small queries for the page's reviewers asked and answered.
+rows (ORDER BY … LIMIT/OFFSET), and the page's ideas at an open review gate loaded in one batch, so
+the domain counts their reviewers asked and answered as the idea page does.
 That keeps the first page of 100,000 ideas a few milliseconds of database work (benchmarks/).
 """
 
@@ -138,7 +139,8 @@ def _clean(value: str) -> str:
 @dataclass(frozen=True, slots=True)
 class PortfolioLine:
     """One idea as the portfolio lists and exports it. `asked`/`answered`: reviewers asked at the
-    open review gate's current round, and how many of them have submitted a review there."""
+    open review gate's current round, and how many of them have submitted a review there; None when
+    no screening or funding gate is open (the page shows "–", an export an empty cell)."""
 
     id: int
     title: str
@@ -151,8 +153,8 @@ class PortfolioLine:
     allocated_dkk: int | None
     departments: tuple[str, ...]
     submitted_at: datetime
-    asked: int = 0
-    answered: int = 0
+    asked: int | None = None
+    answered: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

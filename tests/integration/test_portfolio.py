@@ -153,6 +153,9 @@ def test_the_portfolio_counts_the_reviewers_asked_and_answered_as_the_idea_page_
     assert (filtered_by(world.reviewer), filtered_by(other_reviewer)) == ([], [idea])
     services.declare_conflict(idea, other_reviewer, "Min nabo", world.clock())
     assert counts() == {(0, 0)} and filtered_by(other_reviewer) == []
+    services.decide(idea, Decision.KILL, world.coordinator, world.clock(), reason="Uden for puljens formål")
+    exported = portfolio.lines(world.coordinator, f(), world.clock(), ids=[idea])[0]
+    assert (exported.asked, exported.answered) == (None, None)  # no gate asks: an empty cell, not "0"
 
 
 def test_the_counts_the_database_keeps_per_pool_and_stage_follow_every_move(world, portfolio, services, engine):
