@@ -200,8 +200,8 @@ def test_a_coordinator_sets_the_pools_intake_of_ideas(browser, signed_in, consol
     expect(page).to_have_url(re.compile(r"status=intake_saved$"))
     intake = page.locator("dl.facts").last
     expect(intake).to_contain_text("Ikke endnu")
-    expect(intake).to_contain_text("1. februar 2027 kl. 00:00")
-    expect(intake).to_contain_text("1. april 2027 kl. 00:00")  # the last day ends at midnight
+    expect(intake).to_contain_text("Åbner1. februar 2027")
+    expect(intake).to_contain_text("Sidste dag for idéer31. marts 2027")  # the day typed, not the midnight after
     expect(intake).to_contain_text("500.000 kr.")
     expect(page.get_by_text(HOSTILE).last).to_be_visible()
     page.get_by_role("link", name="Ret modtagelsen af idéer").click()  # the form shows the days as chosen

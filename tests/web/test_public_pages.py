@@ -13,7 +13,7 @@ import email.policy
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from ideaflow.config import Settings
 from states.criteria import TAARNBY_CRITERIA
 from states.form_keys import new_form_key
 from states.intake import Submission
+from states.model import local_midnight
 from states.vocabulary import Decision, Language, Role
 from storage.tables import IdeaRow, PersonRow, RefusalRow, SubmissionRow
 from web.app import create_app
@@ -245,6 +246,18 @@ def test_a_closed_pool_says_so_and_refuses(site, pool_id):
     assert page.status_code == 409 and "Puljen lukkede for idéer" in page.text and 'name="title"' not in page.text
     posted = site.submit(pool_id)
     assert posted.status_code == 409 and site.count(SubmissionRow) == 0
+
+
+def test_a_window_that_begins_or_ends_with_a_day_is_said_by_its_days(site, pool_id):
+    """The intake form takes days: a pool closes as its last day ends, at the next Copenhagen midnight.
+    Pages say that last day ("til og med 31. januar"), not the midnight after it ("1. februar kl. 00:00")."""
+    site.intake.set_intake(POOL, site.now, closes_at=local_midnight(date(2030, 2, 1)))
+    assert "Åben for idéer til og med 31. januar 2030." in site.client.get("/").text
+    site.intake.set_intake(POOL, site.now, closes_at=local_midnight(date(2020, 1, 1)))
+    closed = site.client.get(f"/pools/{pool_id}/ideas/new")
+    assert closed.status_code == 409 and "Puljen tog imod idéer til og med 31. december 2019." in closed.text
+    site.intake.set_intake(POOL, site.now, opens_at=local_midnight(date(2030, 3, 1)), closes_at=None)
+    assert "Puljen modtager idéer fra 1. marts 2030." in site.client.get(f"/pools/{pool_id}/ideas/new").text
 
 
 def test_a_body_beyond_the_form_limit_is_refused_before_it_is_read(engine, tmp_path):

@@ -42,6 +42,7 @@ from states.vocabulary import Language, Stage
 from web import pages
 from web.auth import signed_in
 from web.forms import CONTROL_CHARACTER, REQUIRED, TOO_LONG, Form, PostedForm
+from web.routes.words import whole_day
 from web.security import CSRF_FIELD
 
 router = APIRouter()
@@ -79,7 +80,8 @@ def _formatting(lang: str) -> dict:
     """Amounts (whose parts never wrap apart, also at 320 px), moments and days, in the page's language."""
     return {"kr": lambda amount: fmt.dkk(amount, lang).replace(" ", "\N{NO-BREAK SPACE}"),
             "number": partial(fmt.number, lang=lang),
-            "when": partial(fmt.moment, lang=lang), "date": partial(fmt.day, lang=lang)}
+            "when": partial(fmt.moment, lang=lang), "date": partial(fmt.day, lang=lang),
+            "opening_day": partial(whole_day, lang=lang), "closing_day": partial(whole_day, lang=lang, ending=True)}
 
 
 def _render(request: Request, template: str, context: dict | None = None, status_code: int = 200) -> Response:

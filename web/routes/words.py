@@ -7,11 +7,14 @@ history action, outcome).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from fastapi import Request
 
 from ideaflow import i18n
 from ideaflow.i18n import N_
 from states import formatting
+from states.vocabulary import COPENHAGEN
 from web import pages
 
 WORDS = {
@@ -46,6 +49,8 @@ def formatters(request: Request) -> dict:
         "dkk": lambda value: formatting.dkk(value, lang),
         "score": lambda value: formatting.score(value, lang),
         "size": lambda n_bytes: file_size(n_bytes, lang),
+        "opening_day": lambda moment: whole_day(moment, lang),
+        "closing_day": lambda moment: whole_day(moment, lang, ending=True),
         "word": lambda kind, value: i18n.gettext(lang, WORDS[kind][value]) if value in WORDS[kind] else value,
     }
 
@@ -57,3 +62,15 @@ def file_size(n_bytes: int, lang: str) -> str:
         return f"{kilobytes} kB"
     number = f"{n_bytes / 1024 / 1024:.1f}"
     return (number.replace(".", ",") if lang == "da" else number) + " MB"
+
+
+def whole_day(moment: datetime | None, lang: str, *, ending: bool = False) -> str | None:
+    """A window's bound said as a day when it falls on a Copenhagen midnight: the day it begins, or for an
+    end (`ending`) the last day before it ("til og med 31. januar", not "1. februar kl. 00:00"); None
+    for a bound within a day, which is said as the moment."""
+    if moment is None:
+        return None
+    local = moment.astimezone(COPENHAGEN)
+    if local.time() != datetime.min.time():
+        return None
+    return formatting.day((local - timedelta(days=1)).date() if ending else local.date(), lang)
