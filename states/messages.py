@@ -90,9 +90,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                              "or with 'ideaflow person add'",
                        "da": "ukendt person '{email}': en administrator tilføjer personer under Personer og roller "
                              "eller med 'ideaflow person add'"},
-    "person.exists": {"en": "person '{email}' already exists; give them another role with 'ideaflow person grant'",
-                      "da": "personen '{email}' findes allerede; giv vedkommende en rolle mere med "
-                            "'ideaflow person grant'"},
+    "person.exists": {"en": "person '{email}' already exists; give them another role under People and roles, "
+                            "or with 'ideaflow person grant'",
+                      "da": "personen '{email}' findes allerede; giv vedkommende en rolle mere under Personer og "
+                            "roller eller med 'ideaflow person grant'"},
     "person.operator_role": {"en": "the operator role belongs to the command line itself",
                              "da": "operatørrollen hører til kommandolinjen selv"},
     "person.operator_kept": {"en": "the command line's operator cannot be forgotten",

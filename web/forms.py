@@ -47,8 +47,9 @@ TOO_LONG = N_("Write at most %(max)s characters.")
 NOT_WHOLE_NUMBER = N_("Write a whole number, for example 250000.")
 OUT_OF_RANGE = N_("Write a number from %(low)s to %(high)s.")
 CONTROL_CHARACTER = N_("Remove the control characters from the text.")
+CHOOSE = N_("Choose one of the options.")
 #: Messages that do not say which field they are about: the error summary puts the field's label first.
-GENERIC = frozenset({REQUIRED, TOO_LONG, NOT_WHOLE_NUMBER, OUT_OF_RANGE, CONTROL_CHARACTER})
+GENERIC = frozenset({REQUIRED, TOO_LONG, NOT_WHOLE_NUMBER, OUT_OF_RANGE, CONTROL_CHARACTER, CHOOSE})
 
 
 class Form:

@@ -146,7 +146,7 @@ def test_person_add(cli, expect, engine, unchanged, world):
 
     with unchanged():
         expect.failed(cli("person", "add", "ida@kommune.dk", "--name", "Ida 2", "--role", "proposer"), 1,
-                      "already exists; give them another role with 'ideaflow person grant'")
+                      "already exists; give them another role under People and roles, or with 'ideaflow person grant'")
     with unchanged():  # the same address in other letters is the same person, named as registered
         expect.failed(cli("person", "add", "Ida@Kommune.DK", "--name", "Ida 3", "--role", "proposer"), 1,
                       "person 'ida@kommune.dk' already exists")

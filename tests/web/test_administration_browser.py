@@ -225,6 +225,9 @@ def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(bro
     row = page.get_by_role("row").filter(has_text="nina@kommune.dk")
     expect(row).to_contain_text("Nina " + HOSTILE)
 
+    assert post_status(page, lambda: page.get_by_role("button", name="Giv rollen").click()) == 422
+    expect(page.get_by_role("alert").get_by_role("link")).to_have_text(  # each named by its field's label
+        ["Person: Vælg en af mulighederne.", "Rolle: Vælg en af mulighederne."])
     page.get_by_label("Person", exact=True).select_option("nina@kommune.dk")
     page.get_by_label("Rolle").select_option("coordinator")
     page.get_by_label("Pulje", exact=True).select_option(ROSKILDE)

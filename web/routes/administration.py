@@ -26,7 +26,7 @@ from states.text import whole_number
 from states.vocabulary import COPENHAGEN, GRANTABLE_ROLES, DeadlinePolicy, Language, Role
 from web import pages
 from web.auth import signed_in
-from web.forms import Form, PostedForm
+from web.forms import CHOOSE, Form, PostedForm
 from web.routes.words import formatters
 
 router = APIRouter()
@@ -48,7 +48,6 @@ EVERY_POOL = ""
 BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1.5.")
 NO_CRITERIA = N_("Name at least one criterion.")
 SAME_NAME = N_("Give each criterion its own name.")
-CHOOSE = N_("Choose one of the options.")
 NOT_A_DAY = N_("Write a date as year-month-day, for example 2027-02-01.")
 EXTRA_ROWS = 2  # empty criteria at the end of the form, to add new ones without JavaScript
 
