@@ -103,9 +103,7 @@ def idea_page(engine: Engine, idea_id: int, email: str, now: datetime) -> IdeaPa
             for address in mentioned - names.keys():
                 known = uow.people.find(address)
                 names[address] = known.name if known is not None else address
-            files = tuple(Attachment(a.id, a.filename, a.size_bytes)
-                          for a in IntakeRepository(uow.session).attachments(idea_ids=[idea.id])
-                          ) if is_staff_of(person, idea.pool) else ()
+            files = attachments_of(uow, idea.id) if is_staff_of(person, idea.pool) else ()
             return IdeaPage(seen, view, version, idea.pool.criteria, reviewers, len(asked & answered_by), len(asked),
                             idea.pool.remaining_dkk, names, files, idea.go_blocked_by())
         if seen != Sight.NONE:
@@ -113,3 +111,9 @@ def idea_page(engine: Engine, idea_id: int, email: str, now: datetime) -> IdeaPa
         refusal = NotAllowed("not_allowed.sight", person=email, idea=idea_id, pool=idea.pool.name)
     record_refusal(engine, email, "show", idea_id, refusal, now)
     raise refusal
+
+
+def attachments_of(uow: UnitOfWork, idea_id: int) -> tuple[Attachment, ...]:
+    """The files that came with the idea, as the staff's pages list them (the idea page, the review form)."""
+    return tuple(Attachment(a.id, a.filename, a.size_bytes)
+                 for a in IntakeRepository(uow.session).attachments(idea_ids=[idea_id]))

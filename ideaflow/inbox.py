@@ -26,13 +26,13 @@ from sqlalchemy import Engine, select
 
 from ideaflow.audit import record_refusal
 from ideaflow.digests import GATE_STAGES, scope_of
+from ideaflow.ideapage import Attachment, attachments_of
 from ideaflow.views import CriterionSpreadView, ReviewView, idea_view
 from states.errors import InvalidTransition, NotAllowed, NotFound, Refused
 from states.model import Idea, Person
 from states.reviews import asked, done
 from states.rules import Action, Sight, require, sight, stage_allows
 from states.vocabulary import Role
-from storage.intake import IntakeRepository
 from storage.tables import IdeaRow
 from storage.unit_of_work import UnitOfWork
 
@@ -78,12 +78,6 @@ class CriterionField(BaseModel):
     description: str
 
 
-class AttachmentLink(BaseModel):
-    id: int
-    filename: str
-    size_bytes: int
-
-
 class ReviewForm(BaseModel):
     """What the review form shows: the idea, the pool's criteria, the reviewer's newest version of this
     gate and round (to pre-fill: a draft or their submitted review), and the other reviewers' counting
@@ -106,7 +100,7 @@ class ReviewForm(BaseModel):
     asked: int
     done: int
     #: The files that came with the idea (a public submission's), for the reviewer to download.
-    attachments: list[AttachmentLink] = []
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Reviewing:
@@ -160,8 +154,7 @@ class Reviewing:
             _require_reviewable(person, idea)
             waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))
             asked_count, done_count = len(waiting), len(done(idea, waiting))
-            files = [AttachmentLink(id=a.id, filename=a.filename, size_bytes=a.size_bytes)
-                     for a in IntakeRepository(uow.session).attachments(idea_ids=[idea.id])]
+            files = attachments_of(uow, idea.id)
         view = idea_view(self.engine, idea_id, viewer=email)  # the blind rule decides what is read
         gate, round_ = idea.open_gate, idea.gate_round
         here = [r for r in view.reviews if (r.gate, r.round) == (gate, round_)]
