@@ -63,7 +63,7 @@ def _choices(request: Request) -> dict:
 @router.get("/preferences/unsubscribe")
 def unsubscribe_page(request: Request, token: str = "") -> Response:
     """The page the digest's "stop" link opens: it asks for a click, since mail scanners open links too."""
-    return pages.render(request, "unsubscribe.html", {"token": token, "stopped": False})
+    return _unsubscribe_page(request, token=token)
 
 
 @router.post("/preferences/unsubscribe")
@@ -74,9 +74,14 @@ def unsubscribe(request: Request, token: str = "") -> Response:
     try:
         request.app.state.services.unsubscribe_digest(token, request.app.state.clock())
     except NotFound:
-        return pages.render(request, "unsubscribe.html", {"token": "", "stopped": False, "unknown": True},
-                            status_code=404)
-    return pages.render(request, "unsubscribe.html", {"token": "", "stopped": True})
+        return _unsubscribe_page(request, unknown=True, status_code=404)
+    return _unsubscribe_page(request, stopped=True)
+
+
+def _unsubscribe_page(request: Request, *, token: str = "", stopped: bool = False, unknown: bool = False,
+                      status_code: int = 200) -> Response:
+    return pages.render(request, "unsubscribe.html", {"token": token, "stopped": stopped, "unknown": unknown},
+                        status_code=status_code)
 
 
 def _preferences_page(request: Request, form: Form) -> Response:
