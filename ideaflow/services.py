@@ -66,6 +66,7 @@ class Services:
         text.amount_dkk(budget_dkk, "budget_dkk", allow_zero=True)
         if not 2000 <= year <= 2200:
             raise BadInput("pool.implausible_year", field="year", year=year)
+        (policy or GatePolicy()).check()
         with refusals_recorded(self.engine, "pool create", by, None, now), self._uow() as uow:
             require_administrator(uow.people.get(by), "create_pools")
             if uow.pools.exists(name):

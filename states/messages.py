@@ -76,6 +76,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     # -- pools, people and roles ---------------------------------------------------------------------
     "pool.implausible_year": {"en": "{field} {year} is not a plausible budget year",
                               "da": "{field} {year} er ikke et sandsynligt budgetår"},
+    "policy.reminder_too_early": {"en": "a reminder {reminder} days before a deadline comes before the gate opens: "
+                                        "the shortest gate has {days} days",
+                                  "da": "en påmindelse {reminder} dage før en frist kommer, før beslutningen åbner: "
+                                        "den korteste har {days} dage"},
     "pool.exists": {"en": "pool '{pool}' already exists", "da": "puljen '{pool}' findes allerede"},
     "pool.criteria_in_use": {"en": "pool '{pool}' has reviews or evaluations scored on its criteria: only their "
                                    "descriptions may change now",

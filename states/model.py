@@ -86,6 +86,14 @@ class GatePolicy:
     reminder_days: int = 5
     on_screening_deadline: DeadlinePolicy = DeadlinePolicy.ESCALATE
 
+    def check(self) -> None:
+        """Refuse a reminder set further ahead than a gate's deadline: its moment would have passed when
+        the gate opens, so it would never be sent."""
+        shortest = min(self.screening_days, self.funding_days, self.evaluation_days)
+        if self.reminder_days >= shortest:
+            raise BadInput("policy.reminder_too_early", field="reminder_days", reminder=self.reminder_days,
+                           days=shortest)
+
     def days_for(self, gate: Gate) -> int:
         return {
             Gate.SCREENING: self.screening_days,

@@ -10,7 +10,7 @@ from states import text
 from states.criteria import TAARNBY_CRITERIA, check_scores, criteria_from_document, weighted_score
 from states.errors import BadInput, InvalidTransition, NotAllowed
 from states.form_keys import form_key, new_form_key
-from states.model import Person, everywhere
+from states.model import GatePolicy, Person, everywhere
 from states.rules import Action, may, require_an_administrator_left
 from states.vocabulary import Decision, Outcome, Role
 
@@ -143,3 +143,10 @@ def test_the_last_administrator_keeps_the_role():
     require_an_administrator_left(ida, Role.ADMINISTRATOR, administrators=2)  # another one is left
     require_an_administrator_left(ida, Role.COORDINATOR, administrators=1)  # another role of hers
     require_an_administrator_left(COORDINATOR, Role.ADMINISTRATOR, administrators=1)  # holds none to lose
+
+
+def test_a_reminder_further_ahead_than_a_deadline_is_refused():
+    with pytest.raises(BadInput, match="a reminder 30 days before a deadline comes before the gate opens"):
+        GatePolicy(screening_days=30, reminder_days=30).check()
+    GatePolicy(screening_days=30, reminder_days=29).check()
+    GatePolicy(reminder_days=0).check()  # no reminders

@@ -98,6 +98,13 @@ def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signe
     expect(page.get_by_label("Navn")).to_have_value("Gentofte opgaveudvalg " + HOSTILE)
     page.get_by_label("Budget", exact=True).fill("1.500.000")
     page.get_by_label("Lad idéen bortfalde (den afvises)").check()
+    # A reminder further ahead than a gate's deadline would never be sent: refused on its field.
+    reminder = page.locator("#reminder_days")
+    reminder.fill("99")
+    assert post_status(page, lambda: page.get_by_role("button", name="Opret puljen").click()) == 422
+    expect(page.get_by_role("alert")).to_contain_text("kommer, før beslutningen åbner")
+    expect(reminder).to_have_attribute("aria-invalid", "true")
+    reminder.fill("5")
     page.get_by_role("button", name="Opret puljen").click()
     expect(page.locator(".alert-success, [role=status]").first).to_contain_text("Puljen er oprettet")
     expect(page.get_by_role("heading", level=1)).to_have_text("Pulje: Gentofte opgaveudvalg " + HOSTILE)

@@ -100,7 +100,8 @@ def create_pool(request: Request, person: Annotated[Account, Depends(signed_in)]
                                                       by=person.email)
     except IdeaflowError as error:
         form.failed(error, {"pool_name": ("name", N_("Name")), "budget_dkk": ("budget_dkk", N_("Budget")),
-                            "year": ("year", N_("Budget year"))})
+                            "year": ("year", N_("Budget year")),
+                            "reminder_days": ("reminder_days", N_("Reminders: days before a deadline"))})
         return form.invalid(request, "pool_new.html", _choices(request))
     return RedirectResponse(f"/pools/{pool.id}?status=pool_created", status_code=303)
 
