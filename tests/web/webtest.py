@@ -346,12 +346,12 @@ PROVIDER_LINE = re.compile(r"^oidc provider: (http://127\.0\.0\.1:\d+)$")
 
 def start_oidc_provider(client: OidcClient, cwd: Path, *, claims_in_userinfo_only: bool = False,
                         timeout: float = 60) -> OidcProvider:
-    argv = ["node", str(OIDC_DIR / "provider.mjs"), "--client-id", client.client_id,
-            "--client-secret", client.client_secret]
+    # `--option=value`: a value that begins with "-" (a random secret may: 1 in 64) is then no option.
+    argv = ["node", str(OIDC_DIR / "provider.mjs"), f"--client-id={client.client_id}",
+            f"--client-secret={client.client_secret}"]
     if claims_in_userinfo_only:
         argv.append("--claims-in-userinfo-only")
-    for uri in client.redirect_uris:
-        argv += ["--redirect-uri", uri]
+    argv += [f"--redirect-uri={uri}" for uri in client.redirect_uris]
     announced = AnnouncedProcess(argv, env={**os.environ, "NODE_ENV": "test"}, cwd=cwd)
     found = announced.wait_for(PROVIDER_LINE, timeout)
     if found is None:
