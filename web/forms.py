@@ -44,10 +44,11 @@ from web.security import CSRF_FIELD
 
 REQUIRED = N_("Fill in this field.")
 TOO_LONG = N_("Write at most %(max)s characters.")
-NOT_WHOLE_NUMBER = N_("Write a whole number, for example 250000.")
+NOT_WHOLE_NUMBER = N_("Write a whole number, for example %(example)s.")
 OUT_OF_RANGE = N_("Write a number from %(low)s to %(high)s.")
 CONTROL_CHARACTER = N_("Remove the control characters from the text.")
 CHOOSE = N_("Choose one of the options.")
+NOT_AN_ADDRESS = N_("Write an e-mail address, for example navn@kommune.dk.")
 #: Messages that do not say which field they are about: the error summary puts the field's label first.
 GENERIC = frozenset({REQUIRED, TOO_LONG, NOT_WHOLE_NUMBER, OUT_OF_RANGE, CONTROL_CHARACTER, CHOOSE})
 
@@ -123,18 +124,30 @@ class Form:
             self.error(name, CONTROL_CHARACTER)
         return value
 
-    def whole_number(self, name: str, *, required: bool = False, low: int = 0, high: int = 10**12 - 1) -> int | None:
+    def email(self, name: str = "email") -> str:
+        """The field as an e-mail address, trimmed; an error if it is missing, too long or plainly not one
+        (no @, or a space), so it is marked with the form's other errors. The service checks it in full."""
+        value = self.text(name, required=True, max_length=320).strip()
+        if name not in self.errors and ("@" not in value or " " in value):
+            self.error(name, NOT_AN_ADDRESS)
+        return value
+
+    def whole_number(self, name: str, *, required: bool = False, low: int = 0, high: int = 10**12 - 1,
+                     example: int = 250000, grouped: bool = True) -> int | None:
+        """The field as a whole number from `low` to `high`; an error naming `example` if it is none, or
+        the range if it is outside (in the reader's digit grouping, unless not `grouped`: a year)."""
         value = self.value(name).strip().replace(".", "").replace(" ", "")
         if not value:
             if required:
                 self.error(name, REQUIRED)
             return None
         if not (value.isascii() and value.isdigit()):
-            self.error(name, NOT_WHOLE_NUMBER)
+            self.error(name, NOT_WHOLE_NUMBER, example=str(example))
             return None
         number = whole_number(value.lstrip("0") or "0", max_digits=len(str(high)))  # None: more digits than high
         if number is None or not low <= number <= high:
-            self.error(name, OUT_OF_RANGE, low=i18n.Count(low), high=i18n.Count(high))
+            said = i18n.Count if grouped else str
+            self.error(name, OUT_OF_RANGE, low=said(low), high=said(high))
             return None
         return number
 

@@ -256,6 +256,11 @@ def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(bro
     assert post_status(page, lambda: page.get_by_role("button", name="Giv rollen").click()) == 422
     expect(page.get_by_role("alert")).to_contain_text("Administratorrollen gælder alle puljer")
 
+    # A plainly wrong address is marked together with the language not chosen, not one after the other.
+    page.get_by_label("E-mailadresse").fill("ikke-en-adresse")
+    page.get_by_label("Navn", exact=True).fill("Nina igen")
+    assert post_status(page, lambda: page.get_by_role("button", name="Tilføj personen").click()) == 422
+    expect(page.get_by_role("alert").get_by_role("link")).to_have_count(2)
     page.get_by_label("E-mailadresse").fill("nina@kommune.dk")
     page.get_by_label("Navn", exact=True).fill("Nina igen")
     page.get_by_label("Dansk").check()

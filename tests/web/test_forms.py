@@ -62,6 +62,24 @@ def test_checks_keep_values_and_collect_one_message_per_field():
     assert big.message("reason", "en") == "Write at most 10,000 characters."
 
 
+def test_a_number_that_is_no_amount_gets_an_example_and_a_range_of_its_own():
+    form = Form({"year": "20x6", "early": "27", "days": "-3"})
+    form.whole_number("year", required=True, low=2000, high=2200, example=2027, grouped=False)
+    form.whole_number("early", required=True, low=2000, high=2200, example=2027, grouped=False)
+    form.whole_number("days", required=True, low=1, high=365, example=30)
+    assert [form.message(f, "da") for f in ("year", "early", "days")] == [
+        "Skriv et helt tal, for eksempel 2027.", "Skriv et tal fra 2000 til 2200.",  # a year is not 2.000
+        "Skriv et helt tal, for eksempel 30."]
+
+
+def test_an_address_is_marked_with_the_forms_other_errors():
+    form = Form({"email": " ikke-en-adresse ", "other": "Ida@Kommune.dk ", "blank": " "})
+    assert form.email() == "ikke-en-adresse" and form.email("other") == "Ida@Kommune.dk"
+    form.email("blank")
+    assert form.message("email", "da") == "Skriv en e-mailadresse, for eksempel navn@kommune.dk."
+    assert form.message("other", "da") is None and form.message("blank", "da") == "Udfyld feltet."
+
+
 def test_macros_tie_messages_to_fields_and_show_values_as_text():
     form = Form({"title": '"><script>alert(1)</script>', "score": "4", "pool": "7", "must": "yes"})
     form.error("title", "Fill in this field.")

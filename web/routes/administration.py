@@ -83,11 +83,11 @@ def new_pool(request: Request, person: Annotated[Account, Depends(signed_in)]) -
 @router.post("/pools/new")
 def create_pool(request: Request, person: Annotated[Account, Depends(signed_in)], form: PostedForm) -> Response:
     name = form.text("name", required=True, max_length=200).strip()
-    year = form.whole_number("year", required=True, low=2000, high=2200)
+    year = form.whole_number("year", required=True, low=2000, high=2200, example=2027, grouped=False)
     budget = form.whole_number("budget_dkk", required=True)
-    days = {key: form.whole_number(key, required=True, low=1, high=365)
+    days = {key: form.whole_number(key, required=True, low=1, high=365, example=30)
             for key in ("screening_days", "funding_days", "evaluation_days")}
-    reminder = form.whole_number("reminder_days", required=True, low=0, high=365)
+    reminder = form.whole_number("reminder_days", required=True, low=0, high=365, example=5)
     on_deadline = form.value("on_screening_deadline")
     if on_deadline not in {p.value for p in DeadlinePolicy}:
         form.error("on_screening_deadline", CHOOSE)
@@ -279,7 +279,7 @@ def _people_page(request: Request, person: Account, form: Form, status_code: int
 
 @router.post("/people")
 def add_person(request: Request, person: Annotated[Account, Depends(signed_in)], form: PostedForm) -> Response:
-    email = form.text("email", required=True, max_length=320).strip()
+    email = form.email()
     name = form.text("name", required=True, max_length=200).strip()
     if form.value("lang") not in {lang.value for lang in Language}:
         form.error("lang", CHOOSE)

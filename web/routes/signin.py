@@ -9,18 +9,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.background import BackgroundTask
 
-from ideaflow.i18n import N_
 from ideaflow.signin import SingleSignOnFailed
 from states.errors import BadInput
 from web import auth, pages
-from web.forms import Form, PostedForm
+from web.forms import NOT_AN_ADDRESS, Form, PostedForm
 from web.security import SESSION_COOKIE, cookie_attributes
 
 router = APIRouter()
 log = logging.getLogger("ideaflow.web")
 
 OIDC_STATE_COOKIE = "ideaflow_oidc_state"
-NOT_AN_ADDRESS = N_("Write an e-mail address, for example navn@kommune.dk.")
 
 
 def _now(request: Request):
@@ -38,9 +36,7 @@ def login(request: Request, next: str = "") -> Response:  # noqa: A002 (the para
 
 @router.post("/login")
 def ask_for_link(request: Request, form: PostedForm) -> Response:
-    email = form.text("email", required=True, max_length=320).strip()
-    if not form.errors and ("@" not in email or " " in email):
-        form.error("email", NOT_AN_ADDRESS)
+    email = form.email()
     if form.errors:
         return form.invalid(request, "login.html", _oidc(request))
     signin = request.app.state.signin
