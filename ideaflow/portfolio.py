@@ -406,11 +406,9 @@ def _with_reviewers(uow: UnitOfWork, rows: Sequence[Any], scope: _Scope, now: da
     lines = [_line(row, pools, now) for row in rows]
     at_gate = [line.id for line in lines if line.open_gate in (Gate.SCREENING, Gate.FUNDING)]
     counts: dict[int, tuple[int, int]] = {}
-    pool_reviewers: dict[str, list] = {}
     for chunk in _chunks(at_gate):
         for idea in uow.ideas.load(chunk).values():
-            reviewers = pool_reviewers.setdefault(idea.pool.name, uow.people.holding(Role.REVIEWER, idea.pool))
-            waiting = asked(idea, reviewers)
+            waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))  # read once per pool and unit of work
             counts[idea.id] = (len(waiting), len(done(idea, waiting)))
     return [replace(line, asked=counts[line.id][0], answered=counts[line.id][1]) if line.id in counts else line
             for line in lines]
