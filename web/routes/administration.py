@@ -9,7 +9,6 @@ service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -27,7 +26,7 @@ from states.vocabulary import COPENHAGEN, GRANTABLE_ROLES, DeadlinePolicy, Langu
 from web import pages
 from web.auth import signed_in
 from web.forms import CHOOSE, Form, PostedForm
-from web.routes.words import formatters
+from web.routes.words import formatters, weight
 
 router = APIRouter()
 
@@ -122,7 +121,6 @@ def _t(request: Request, text: str) -> str:
 def pool(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
     page = _admin(request).pool(pool_id, person.email, _now(request))
     return pages.render(request, "pool.html", {"page": page, "on_deadline": ON_DEADLINE,
-                                               "weight": partial(_weight, lang=pages.language(request)),
                                                **formatters(request)})
 
 
@@ -132,7 +130,7 @@ def criteria_form(request: Request, pool_id: int, person: Annotated[Account, Dep
     page = _admin(request).pool(pool_id, person.email, _now(request))
     values, lang = {}, pages.language(request)
     for n, c in enumerate(page.pool.criteria):
-        values.update({f"name-{n}": c.name, f"weight-{n}": _weight(c.weight, lang), f"description-{n}": c.description})
+        values.update({f"name-{n}": c.name, f"weight-{n}": weight(c.weight, lang), f"description-{n}": c.description})
         if c.must_meet:
             values[f"must-{n}"] = "yes"
     extra = 0 if page.criteria_in_use else EXTRA_ROWS  # criteria reviewed on are kept: none to add
@@ -174,13 +172,6 @@ def save_criteria(request: Request, pool_id: int, person: Annotated[Account, Dep
 
 def _criteria_page(request: Request, page, form: Form, rows: int) -> Response:
     return pages.render(request, "pool_criteria.html", {"page": page, "form": form, "rows": rows})
-
-
-def _weight(value: float, lang: str) -> str:
-    """A criterion's weight as people write it in the page's language: 2, or 1,5 in Danish and 1.5 in English
-    (either is read back)."""
-    text = str(int(value)) if value == int(value) else str(value)
-    return text.replace(".", ",") if lang == "da" else text
 
 
 def _parse_weight(text: str) -> float | None:

@@ -42,7 +42,7 @@ from states.vocabulary import Language, Stage
 from web import pages
 from web.auth import signed_in
 from web.forms import CONTROL_CHARACTER, REQUIRED, TOO_LONG, Form, PostedForm
-from web.routes.words import whole_day
+from web.routes.words import file_size, whole_day
 from web.security import CSRF_FIELD
 
 router = APIRouter()
@@ -110,7 +110,7 @@ def _form_page(request: Request, pool, form: Form, status_code: int = 200) -> Re
     lang = pages.language(request)
     return _render(request, "idea_form.html", {
         "pool": pool, "form": form, "honeypot": HONEYPOT, "max_files": settings.attachment_max_count,
-        "max_size": _size(settings.attachment_max_bytes, lang), "description_max": DESCRIPTION_MAX,
+        "max_size": file_size(settings.attachment_max_bytes, lang), "description_max": DESCRIPTION_MAX,
         "notice": request.app.state.privacy(lang),
     }, status_code=status_code)
 
@@ -183,15 +183,9 @@ def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
         if "max_dkk" in params:
             params["max_dkk"] = fmt.dkk(params["max_dkk"], lang)
         if "max_bytes" in params:
-            params["max_size"] = _size(params["max_bytes"], lang)
+            params["max_size"] = file_size(params["max_bytes"], lang)
         form.error(problem.field, MESSAGES.get(problem.code, REQUIRED), **params)
     form.errors = {name: form.errors[name] for name in FIELDS if name in form.errors}
-
-
-def _size(n_bytes: int, lang: str) -> str:
-    megabytes = n_bytes / (1024 * 1024)
-    number = f"{megabytes:.1f}".rstrip("0").rstrip(".")
-    return (number.replace(".", ",") if lang == "da" else number) + " MB"
 
 
 # -- confirming ---------------------------------------------------------------------------------------

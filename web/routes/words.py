@@ -1,8 +1,8 @@
 """Words and formats the reviewer's and the follower's pages share, in the reader's language.
 
-`formatters(request)` gives a template `moment`, `day`, `dkk`, `score` and `size` (of a file) in the
-reader's formats (Copenhagen time) and `word(kind, value)` for the lifecycle's codes (stage, gate,
-history action, outcome).
+`formatters(request)` gives a template `moment`, `day`, `dkk`, `score`, `size` (of a file) and `weight`
+(of a criterion) in the reader's formats (Copenhagen time) and `word(kind, value)` for the lifecycle's
+codes (stage, gate, history action, outcome).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def formatters(request: Request) -> dict:
         "dkk": lambda value: formatting.dkk(value, lang),
         "score": lambda value: formatting.score(value, lang),
         "size": lambda n_bytes: file_size(n_bytes, lang),
+        "weight": lambda value: weight(value, lang),
         "opening_day": lambda moment: whole_day(moment, lang),
         "closing_day": lambda moment: whole_day(moment, lang, ending=True),
         "word": lambda kind, value: i18n.gettext(lang, WORDS[kind][value]) if value in WORDS[kind] else value,
@@ -56,12 +57,21 @@ def formatters(request: Request) -> dict:
 
 
 def file_size(n_bytes: int, lang: str) -> str:
-    """An attachment's size as a download link shows it: 12 kB, 1,5 MB (1.5 MB in English)."""
+    """A file's size as a download link or a limit shows it: 12 kB, 10 MB, 1,5 MB (1.5 MB in English)."""
     kilobytes = max(1, round(n_bytes / 1024))
     if kilobytes < 1024:
         return f"{kilobytes} kB"
-    number = f"{n_bytes / 1024 / 1024:.1f}"
-    return (number.replace(".", ",") if lang == "da" else number) + " MB"
+    return _decimal(f"{n_bytes / 1024 / 1024:.1f}".removesuffix(".0"), lang) + " MB"
+
+
+def weight(value: float, lang: str) -> str:
+    """A criterion's weight as people write it in the page's language: 2, or 1,5 in Danish and 1.5 in English
+    (the criteria form reads either back)."""
+    return _decimal(f"{value:g}", lang)
+
+
+def _decimal(number: str, lang: str) -> str:
+    return number.replace(".", ",") if lang == "da" else number
 
 
 def whole_day(moment: datetime | None, lang: str, *, ending: bool = False) -> str | None:
