@@ -230,13 +230,16 @@ def test_a_coordinators_day(browser, signed_in, console):
         "by": KARIN, "scores": {"effekt": 5, "kvalitet": 4, "lovlig": 3}, "outcome": "scale",
         "comment": "Udbredes til hele kommunen"}
     expect(page.locator("main")).to_contain_text("Udbred")
-    # The history in Danish: what was typed, the amount in words; the record's English only where it is
-    # the plan's summary, marked as English for screen readers.
+    # The history in Danish: what was typed, the amount and the plan in the page's words; none of the
+    # record's English.
     history = page.locator("ol.history")
-    for said in ("Stærk sag", "180.000 kr. bevilget", "Udbredes til hele kommunen"):
+    for said in ("Stærk sag", "180.000 kr. bevilget", "Udbredes til hele kommunen",
+                 "teststeder: Tårnby Rådhus, Borgerservice; målepunkter: Sagsbehandlingstid i dage; ",
+                 "; følgegruppe på 1"):
         expect(history).to_contain_text(said)
-    assert "at the screening gate" not in history.inner_text() and "outcome scale" not in history.inner_text()
-    expect(history.locator("[lang=en]")).to_contain_text("pilot planned: ")
+    for english in ("at the screening gate", "outcome scale", "pilot planned", "sites:"):
+        assert english not in history.inner_text()
+    expect(history.locator("[lang=en]")).to_have_count(0)
     expect(page.locator("main form[action^='/ideas/']")).to_have_count(0)  # nothing left to do
     assert not signed_in.dialogs, "hostile text ran as script"
 

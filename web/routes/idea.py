@@ -18,7 +18,6 @@ list, previous and next in it).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -44,6 +43,7 @@ from states.vocabulary import Decision, Outcome, Stage
 from web import pages
 from web.auth import signed_in
 from web.forms import REQUIRED, Form, PostedForm
+from web.routes import history_words
 from web.routes.words import file_size
 
 router = APIRouter()
@@ -54,7 +54,6 @@ CHOOSE_SCORE = N_("Choose a score from 1 to 5 for %(criterion)s.")
 CHOOSE_OUTCOME = N_("Choose an outcome.")
 CHOOSE_REVIEWER = N_("Choose at least one reviewer.")
 NOT_A_DATE = N_("Write a date, for example 2027-01-04.")
-ALLOCATED = N_("%(amount)s allocated")
 ALREADY_DECIDED = N_("%(who)s decided on this idea while you had the page open. Here is the idea as it is now.")
 YOU_ALREADY_DECIDED = N_("You have already decided on this idea. Here is the idea as it is now.")
 ALREADY_EVALUATED = N_("%(who)s evaluated this idea while you had the page open. Here is the idea as it is now.")
@@ -78,41 +77,6 @@ TERMS = {
                "escalate": N_("Deadline passed, escalated"), "lapse": N_("Lapsed at the deadline"),
                "conflict": N_("Conflict of interest declared"), "forget": N_("Proposer forgotten")},
 }
-
-# History reasons as the domain writes them for the record (in English). The page shows what a person
-# typed and leaves out what the line's words already say; a pilot plan's summary is kept, marked English.
-GENERATED = frozenset({"submit", "submit_review", "revise_review", "assign", "start_pilot", "open_evaluation",
-                       "escalate", "lapse", "resume", "forget"})
-RECORDED_IN_ENGLISH = frozenset({"plan_pilot", "replan_pilot"})
-TYPED_AFTER = {  # the generated part of a reason, and the typed text after its colon, if any
-    "go": re.compile(r"(?:go at the \w+ gate|go at the funding gate, (?P<amount>.*) allocated)(?:: (?P<typed>.*))?",
-                     re.S),
-    "kill": re.compile(r"kill at the \w+ gate"), "hold": re.compile(r"hold at the \w+ gate"),
-    "recycle": re.compile(r"recycle at the \w+ gate"), "withdraw": re.compile(r"withdrawn by the proposer"),
-    "evaluate": re.compile(r"outcome \w+(?:: (?P<typed>.*))?", re.S),
-    "conflict": re.compile(r"conflict of interest declared: (?P<typed>.*)", re.S),
-}
-
-
-def _reason(action: str, reason: str, lang: str) -> tuple[str, str | None] | None:
-    """What the page shows of a history line's reason: (text, its language if not the page's), or None.
-    A funding go's amount (written the Danish way by the domain: "180.000 kr.") is said in the page's
-    words and the page's way of writing amounts."""
-    if action in GENERATED:
-        return None
-    if action in RECORDED_IN_ENGLISH:
-        return reason, "en"
-    generated = TYPED_AFTER.get(action)
-    found = generated.fullmatch(reason) if generated else None
-    if found is None:
-        return reason, None
-    typed, amount = found.groupdict().get("typed"), found.groupdict().get("amount")
-    if amount:
-        digits = "".join(c for c in amount if c.isdigit())
-        said = formatting.dkk(int(digits), lang) if digits else amount
-        typed = i18n.gettext(lang, ALLOCATED, amount=said) + (f": {typed}" if typed else "")
-    return (typed, None) if typed else None
-
 
 # The service's field names -> (this page's field, its label), for `Form.failed`.
 DECIDE_FIELDS = {"amount_dkk": ("amount", N_("Amount to allocate")), "reason": ("reason", N_("Reason")),
@@ -208,7 +172,7 @@ def _words(page: IdeaPage, lang: str) -> dict:
         "funding_go": idea.open_gate == "funding" and "go" in idea.actions,
         # A gate open without a go among its decisions says why (the domain's reason, as a sentence).
         "no_go": sentence(page.go_blocked, lang) if page.go_blocked and "go" not in idea.actions else "",
-        "reason": lambda line: _reason(line.action, line.reason, lang),
+        "reason": lambda line: history_words.reason(line.action, line.reason, lang),
     }
 
 
