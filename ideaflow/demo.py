@@ -53,31 +53,33 @@ IDEAS = {
         pool="Tårnby", title="Tværgående sagsbehandling",
         description="Én fælles sagsgang på tværs af Borgerservice, Jobcenter og Socialforvaltning, så borgeren "
                     "ikke skal fortælle sin historie flere gange.",
-        proposer="medarbejder@taarnby.example.dk", requested_dkk=1_200_000,
+        proposer="medarbejder@taarnby.example.dk", proposer_name="Henrik Mortensen", requested_dkk=1_200_000,
         departments=("Borgerservice", "Jobcenter", "Socialforvaltning")),
     "zebrabyer": dict(
         pool="Roskilde", title="ZebraByer: landsbyer der deler hverdagens opgaver",
         description="Borgere i testbyerne Gundsømagle og Viby løfter sammen opgaver som samkørsel og "
                     "fællesspisning, med kommunen som medspiller.",
-        proposer="borger@gundsoemagle.example.dk", requested_dkk=850_000, departments=("Plan og Udvikling",)),
+        proposer="borger@gundsoemagle.example.dk", proposer_name="Birgitte Holm", requested_dkk=850_000,
+        departments=("Plan og Udvikling",)),
     "unge": dict(
         pool="Roskilde", title="Én indgang for unge",
         description="Ét sted hvor unge mellem 15 og 25 år kan henvende sig om uddannelse, job og trivsel.",
-        proposer="ungeraadgiver@roskilde.example.dk", requested_dkk=600_000,
+        proposer="ungeraadgiver@roskilde.example.dk", proposer_name="Ali Hassan", requested_dkk=600_000,
         departments=("Ungdommens Uddannelsesvejledning", "Jobcenter")),
     "samskabelse": dict(
         pool="Gentofte", title="Samskabelse om fremtidens fritidsliv",
         description="Opgaveudvalgets forslag: borgere, foreninger og politikere skaber sammen nye "
                     "fritidstilbud til ældre.",
-        proposer="borger@gentofte.example.dk", requested_dkk=400_000, departments=("Kultur og Fritid",)),
+        proposer="borger@gentofte.example.dk", proposer_name="Else Marie Jensen", requested_dkk=400_000,
+        departments=("Kultur og Fritid",)),
     "droner": dict(
         pool="Tårnby", title="Droner til tagrendeinspektion",
         description="Kommunens ejendomme inspiceres med drone i stedet for lift.",
-        proposer="ejendomme@taarnby.example.dk", requested_dkk=250_000),
+        proposer="ejendomme@taarnby.example.dk", proposer_name="Thomas Berg", requested_dkk=250_000),
     "robotplæneklipper": dict(
         pool="Gentofte", title="Robotplæneklippere i parkerne",
         description="Forsøg med robotplæneklippere i tre parker.",
-        proposer="park@gentofte.example.dk", requested_dkk=300_000),
+        proposer="park@gentofte.example.dk", proposer_name="Lone Winther", requested_dkk=300_000),
 }
 
 
@@ -153,7 +155,8 @@ class Demo:
         for email, name in FOLLOWERS:
             self.person(email, name)
         for key, spec in IDEAS.items():
-            fields = {k: v for k, v in spec.items() if k != "pool"}
+            self.person(spec["proposer"], spec["proposer_name"])  # as the public form registers them: named
+            fields = {k: v for k, v in spec.items() if k not in ("pool", "proposer_name")}
             self.ids[key] = self.svc.submit(pool=self.pools[spec["pool"]], now=self.now, **fields)
             self.out.print(f"  submitted #{self.ids[key]} {spec['title']} ({self.pools[spec['pool']]})")
 

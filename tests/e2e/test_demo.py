@@ -3,8 +3,10 @@
 import json
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,10 @@ def test_demo_runs_the_portfolio_through_the_lifecycle_and_can_run_again(tmp_pat
         ("piloting", "evaluated"),
     ]  # the two screening reviews and the pilot plan are recorded (who, not the scores)
     assert zebra["pilot"]["sites"] == ["Gundsømagle", "Viby"]
+    with closing(sqlite3.connect(tmp_path / "ideaflow.db")) as db:  # every person has a name, not an address's
+        assert db.execute("SELECT name FROM people WHERE email = ?", (zebra["proposer"],)).fetchone() == (
+            "Birgitte Holm",)
+        assert db.execute("SELECT count(*) FROM people WHERE email LIKE name || '@%'").fetchone() == (0,)
     assert len(zebra["pilot"]["followers"]) == 4
 
     second = run("demo", cwd=tmp_path)
