@@ -23,7 +23,7 @@ from rich.table import Table
 from states import formatting as fmt
 from states.errors import BadInput, IdeaflowError, Refused
 from states.messages import render
-from states.text import whole_number
+from states.text import whole_number, written_number
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role, Stage
 
 if TYPE_CHECKING:
@@ -53,6 +53,21 @@ PublicDescription = Annotated[str | None, typer.Option(
 CriteriaText = Annotated[str | None, typer.Option("--criteria-text", help="Its criteria in plain words.")]
 GrantMin = Annotated[str | None, typer.Option("--grant-min-dkk", help="Smallest amount it gives (kroner; none).")]
 GrantMax = Annotated[str | None, typer.Option("--grant-max-dkk", help="Largest amount it gives (kroner; none).")]
+
+
+def _kroner(field: str):
+    """The parser of an amount option: whole kroner as people write them (250000, 250.000, 250,000).
+    Typer's own int would read 250.000 as 250 (a float with no fraction) and 12.50 not at all."""
+    def parse(value: str) -> int:
+        number = written_number(value)
+        if number is None:
+            raise BadInput("input.not_kroner", field=field, value=value)
+        return number
+    return parse
+
+
+def Kroner(name: str, help: str) -> typer.models.OptionInfo:  # noqa: N802, A002 (reads like the other Options)
+    return typer.Option(name, help=help, parser=_kroner(name.removeprefix("--").replace("-", "_")), metavar="KRONER")
 
 
 class _Invocation:
@@ -154,7 +169,7 @@ def init() -> None:
 @pool_app.command("create")
 def pool_create(
     name: str,
-    budget_dkk: Annotated[int, typer.Option("--budget-dkk", help="Budget in whole kroner.")],
+    budget_dkk: Annotated[int, Kroner("--budget-dkk", help="Budget in whole kroner.")],
     year: Annotated[int | None, typer.Option(help="Budget year (default: this year).")] = None,
     criteria: Annotated[Path | None, typer.Option(help="YAML or JSON file replacing the Tårnby criteria.")] = None,
     screening_days: Annotated[int, typer.Option(min=1, max=3650)] = 30,
@@ -236,7 +251,7 @@ def _intake_changes(opens: str | None, closes: str | None, description: str | No
     def amount(value: str, field: str):
         if value.lower() == "none":
             return None
-        number = whole_number(value.strip(), max_digits=18)  # the domain refuses an amount too large
+        number = written_number(value)  # the domain refuses an amount out of range
         if number is None:
             raise BadInput("input.not_an_amount", field=field, value=value)
         return number
@@ -386,7 +401,7 @@ def submit(
     description: Annotated[str, typer.Option("--description")],
     proposer: Annotated[str, typer.Option("--proposer", help="Email of the citizen or employee.")],
     pool: Annotated[str, typer.Option("--pool")],
-    requested_dkk: Annotated[int | None, typer.Option("--requested-dkk")] = None,
+    requested_dkk: Annotated[int | None, Kroner("--requested-dkk", help="The amount asked for (kroner).")] = None,
     department: Annotated[list[str] | None, typer.Option("--department")] = None,
     as_json: Json = False,
 ) -> None:
@@ -422,7 +437,8 @@ def decide(
     idea: int,
     decision: Decision,
     by: By,
-    amount_dkk: Annotated[int | None, typer.Option("--amount-dkk", help="Allocation for a funding go.")] = None,
+    amount_dkk: Annotated[int | None, Kroner(
+        "--amount-dkk", help="Allocation for a funding go, in whole kroner (default: the amount asked for).")] = None,
     reason: Annotated[str, typer.Option("--reason")] = "",
     gate: Annotated[Gate | None, typer.Option("--gate", help="Refuse unless this gate is the one open.")] = None,
 ) -> None:

@@ -274,6 +274,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                       "{detail}"},
     "input.not_a_moment": {"en": "{field} '{value}' is not a date (YYYY-MM-DD), an ISO time or none",
                            "da": "{field} '{value}' er ikke en dato (ÅÅÅÅ-MM-DD), et ISO-tidspunkt eller none"},
+    "input.not_kroner": {"en": "{field} '{value}' is not a whole number of kroner (write 250000, 250.000 or 250,000)",
+                         "da": "{field} '{value}' er ikke et helt antal kroner (skriv 250000, 250.000 eller 250,000)"},
     "input.not_an_amount": {"en": "{field} '{value}' must be a whole number of kroner or none",
                             "da": "{field} '{value}' skal være et helt antal kroner eller none"},
 }

@@ -27,6 +27,27 @@ def text(value: str, field: str, *, max_length: int, multiline: bool = False, re
     return value
 
 
+# A whole number as people write one: plain digits, or grouped in threes by one separator (250.000 the
+# Danish way, 250,000 the English way, 250 000 either way), maybe after a minus sign.
+WRITTEN_NUMBER = re.compile(r"(?P<minus>[-\u2212]?)(?P<digits>[0-9]+|[0-9]{1,3}(?P<separator>[.,\u0020\u00a0\u202f])"
+                            r"[0-9]{3}(?:(?P=separator)[0-9]{3})*)")
+
+
+def written_number(value: str) -> int | None:
+    """The whole number `value` writes, as people write one (see WRITTEN_NUMBER); None for anything else.
+
+    A decimal above all is no whole number: "12.50" is not 1250 nor "1,5" 15, whichever language the
+    reader writes, so no amount or count is silently multiplied. A minus is read; the caller's range
+    refuses it with the range."""
+    found = WRITTEN_NUMBER.fullmatch(value.strip())
+    if found is None:
+        return None
+    digits = "".join(c for c in found["digits"] if c.isdigit()).lstrip("0") or "0"
+    # Beyond every range here, and `int` refuses more than 4,300 digits: a number so long is as good as 10**30.
+    number = int(digits) if len(digits) <= 30 else 10**30
+    return -number if found["minus"] else number
+
+
 def whole_number(value: str, *, max_digits: int = 12) -> int | None:
     """The number `value` writes with the digits 0–9 alone, at most `max_digits` of them; else None.
 

@@ -38,7 +38,7 @@ from ideaflow import i18n
 from ideaflow.i18n import N_
 from states.errors import IdeaflowError
 from states.messages import sentence
-from states.text import whole_number
+from states.text import written_number
 from web import pages
 from web.security import CSRF_FIELD
 
@@ -136,16 +136,16 @@ class Form:
                      example: int = 250000, grouped: bool = True) -> int | None:
         """The field as a whole number from `low` to `high`; an error naming `example` if it is none, or
         the range if it is outside (in the reader's digit grouping, unless not `grouped`: a year)."""
-        value = self.value(name).strip().replace(".", "").replace(" ", "")
+        value = self.value(name).strip()
         if not value:
             if required:
                 self.error(name, REQUIRED)
             return None
-        if not (value.isascii() and value.isdigit()):
+        number = written_number(value)  # 250000, 250.000 or 250,000; never 12.50 as 1250
+        if number is None:
             self.error(name, NOT_WHOLE_NUMBER, example=str(example))
             return None
-        number = whole_number(value.lstrip("0") or "0", max_digits=len(str(high)))  # None: more digits than high
-        if number is None or not low <= number <= high:
+        if not low <= number <= high:
             said = i18n.Count if grouped else str
             self.error(name, OUT_OF_RANGE, low=said(low), high=said(high))
             return None

@@ -192,6 +192,7 @@ def test_submit_bad_input_changes_nothing(cli, expect, unchanged, world):
         (["--title", " ", *common, "--pool", world.pool], "--title"),
         (["--title", "T", *common, "--pool", "Ingen pulje"], "unknown pool"),
         (["--title", "T", *common, "--pool", world.pool, "--requested-dkk", "0"], "--requested-dkk"),
+        (["--title", "T", *common, "--pool", world.pool, "--requested-dkk", "1,5"], "--requested-dkk '1,5'"),
         (["--title", "T", "--description", "D", "--proposer", "ikke en adresse", "--pool", world.pool], "email"),
     ]:
         with unchanged():
@@ -261,7 +262,8 @@ def test_decide_go_at_both_gates_with_an_amount(cli, expect, engine, shown, worl
     idea = world.idea(requested_dkk=300_000)
     world.services.review(idea, world.reviewer, {c: 4 for c in world_criteria()}, world.clock())
     assert "screened" in expect.ok(cli("decide", idea, "go", "--by", world.coordinator, "--reason", "lovende"))
-    out = expect.ok(cli("decide", idea, "go", "--by", world.coordinator, "--amount-dkk", "275000"))
+    # written the Danish way: 275.000 is 275000 (Typer's own int read it as 275)
+    out = expect.ok(cli("decide", idea, "go", "--by", world.coordinator, "--amount-dkk", "275.000"))
     assert "funded" in out
     view = shown(idea)
     assert view["stage"] == "funded" and view["allocated_dkk"] == 275_000
@@ -391,6 +393,9 @@ def test_decide_bad_input_changes_nothing(cli, expect, unchanged, world):
         (screened, ["go"], "--amount-dkk"),
         (screened, ["go", "--amount-dkk", "0"], "--amount-dkk"),
         (screened, ["go", "--amount-dkk", "tusind"], "--amount-dkk"),
+        # a decimal is no whole number of kroner (Typer's int read 12.0 as 12, and 300.000 as 300)
+        (screened, ["go", "--amount-dkk", "12.50"], "--amount-dkk '12.50' is not a whole number of kroner"),
+        (screened, ["go", "--amount-dkk", "12.0"], "--amount-dkk '12.0' is not a whole number of kroner"),
     ]:
         with unchanged(idea, screened):
             expect.failed(cli("decide", target, *args, "--by", world.coordinator), 2, needle)

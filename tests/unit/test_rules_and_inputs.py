@@ -109,6 +109,17 @@ def test_amounts():
             text.amount_dkk(bad, "x")
 
 
+@pytest.mark.parametrize("value, number", [
+    ("250000", 250_000), ("250.000", 250_000), ("250,000", 250_000), ("250 000", 250_000), ("250\u00a0000", 250_000),
+    ("2.500.000", 2_500_000), (" 007 ", 7), ("-5", -5), ("\u22125", -5), ("9" * 5000, 10**30),
+    ("12.50", None), ("1.5", None), ("1,5", None), ("2500.50", None), ("1.000,50", None), ("2.500,000", None),
+    ("25.00.000", None), ("1 2", None), ("", None), ("²", None), ("١٢", None), ("12 kr.", None), ("1e3", None)])
+def test_a_written_number_is_whole_and_grouped_in_threes_or_not_a_number(value, number):
+    """No decimal is read as a whole number: 12.50 is not 1250, 1,5 not 15 (a form and the command line
+    read amounts so; they used to drop every dot)."""
+    assert text.written_number(value) == number
+
+
 @pytest.mark.parametrize("value, number", [("0", 0), ("250000", 250000), ("007", 7), ("12345", None), ("", None),
                                            ("²", None), ("1²", None), ("٣", None), ("１２", None), ("-1", None),
                                            (" 1", None), ("1.5", None), ("9" * 5000, None)])

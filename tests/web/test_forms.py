@@ -69,7 +69,16 @@ def test_a_number_that_is_no_amount_gets_an_example_and_a_range_of_its_own():
     form.whole_number("days", required=True, low=1, high=365, example=30)
     assert [form.message(f, "da") for f in ("year", "early", "days")] == [
         "Skriv et helt tal, for eksempel 2027.", "Skriv et tal fra 2000 til 2200.",  # a year is not 2.000
-        "Skriv et helt tal, for eksempel 30."]
+        "Skriv et tal fra 1 til 365."]  # -3 is a whole number, outside the range
+
+
+def test_a_number_is_read_as_people_write_it_and_a_decimal_is_none():
+    form = Form({"dk": "2.500.000", "en": "5,000,000", "spaced": "250 000", "cents": "12.50", "half": "1,5",
+                 "both": "1.000,50"})
+    assert [form.whole_number(f) for f in ("dk", "en", "spaced")] == [2_500_000, 5_000_000, 250_000]
+    assert [form.whole_number(f) for f in ("cents", "half", "both")] == [None, None, None]  # not 1250, 15, 100050
+    assert {form.message(f, "en") for f in ("cents", "half", "both")} == {
+        "Write a whole number, for example 250000."}
 
 
 def test_an_address_is_marked_with_the_forms_other_errors():

@@ -37,7 +37,7 @@ from states.intake import (
     Submission,
     Upload,
 )
-from states.text import whole_number
+from states.text import written_number
 from states.vocabulary import Language, Stage
 from web import pages
 from web.auth import signed_in
@@ -165,10 +165,12 @@ def typed(text: str) -> str:
 
 
 def _amount(form: Form) -> int | None:
-    raw = form.value("requested_dkk").strip().removesuffix("kr.").removesuffix("kr").replace(".", "").replace(" ", "")
-    if not raw:
+    """The amount asked for as a citizen writes it (250.000 kr., 250,000, DKK 250000); a decimal is refused,
+    and a negative amount left to the domain's range."""
+    raw = form.value("requested_dkk").strip().removesuffix("kr.").removesuffix("kr").removeprefix("DKK")
+    if not raw.strip():
         return None
-    amount = whole_number(raw, max_digits=13)
+    amount = written_number(raw)
     if amount is None:
         form.error("requested_dkk", MESSAGES["not_whole_number"])
     return amount
