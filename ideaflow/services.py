@@ -282,11 +282,11 @@ class Services:
             text.text(measure, "measures", max_length=1000)
         with refusals_recorded(self.engine, "pilot", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
-            unknown = [f for f in dict.fromkeys(followers) if uow.people.find(f) is None]
+            unknown = [f for f in dict.fromkeys(followers) if uow.people.find_address(f) is None]
             if unknown:  # named on the followers field, where a form shows it
                 raise NotFound("person.unknown", field="followers", email=unknown[0])
-            plan = PilotPlan(start, end, tuple(sites), tuple(uow.people.get(f) for f in dict.fromkeys(followers)),
-                             tuple(measures))
+            group = tuple({p.id: p for p in map(uow.people.get, followers)}.values())  # once each, however typed
+            plan = PilotPlan(start, end, tuple(sites), group, tuple(measures))
             idea.plan_pilot(plan, uow.people.get(by), now)
             uow.commit(now)
         return idea

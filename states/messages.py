@@ -205,6 +205,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                   "da": "{person} har allerede erklæret sig inhabil i idé {idea}"},
     "pilot.dates": {"en": "pilot start {start} must be before its end {end}",
                     "da": "pilotens start {start} skal ligge før dens slutning {end}"},
+    "pilot.over": {"en": "the pilot's last day, {end}, has passed; plan a pilot before it ends",
+                   "da": "pilotens sidste dag, {end}, er passeret; en pilot planlægges, før den slutter"},
     "pilot.no_site": {"en": "a pilot needs at least one site ({field})",
                       "da": "en pilot skal have mindst ét sted ({field})"},
     "pilot.not_funded": {"en": "only a funded idea can plan its pilot; this one is {stage}",

@@ -478,6 +478,10 @@ class Idea:
         require(by, Action.PLAN_PILOT, self)
         if self.stage != Stage.FUNDED:
             raise InvalidTransition("pilot.not_funded", stage=self.stage)
+        if plan.end < now.astimezone(COPENHAGEN).date():
+            # A pilot over before it is planned would start and end at the next sweep, and its mail would
+            # announce a start that nobody saw. One begun already may be recorded late; one ended may not.
+            raise BadInput("pilot.over", field="end", end=plan.end)
         earlier, self.pilot = self.pilot, plan
         if earlier is None:
             self._record("plan_pilot", self.stage, self.stage, now, by, f"pilot planned: {plan.summary()}")

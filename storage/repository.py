@@ -110,7 +110,9 @@ class PersonRepository:
         return person
 
     def get(self, email: str) -> Person:
-        person = self.find(email)
+        """The person with this address, in whatever letter case it was typed (a follower, a reviewer, the
+        one acting): addresses are unique ignoring case."""
+        person = self.find_address(email)
         if person is None:
             raise NotFound("person.unknown", email=email)
         return person

@@ -450,12 +450,12 @@ class World:
         s.decide(idea_id, Decision.GO, self.coordinator, self.clock(), amount_dkk=amount_dkk)
         if stage == Stage.FUNDED:
             return
-        today = date.today()
-        if evaluation_open or stage == Stage.EVALUATED:
-            start, end = today - timedelta(days=30), today - timedelta(days=2)
+        today, planned = date.today(), self.clock()
+        if evaluation_open or stage == Stage.EVALUATED:  # a pilot that has ended: planned before it began
+            start, end, planned = today - timedelta(days=30), today - timedelta(days=2), planned - timedelta(days=31)
         else:
             start, end = today - timedelta(days=1), today + timedelta(days=90)
-        s.plan_pilot(idea_id, start=start, end=end, sites=("Gundsømagle", "Viby"), now=self.clock(),
+        s.plan_pilot(idea_id, start=start, end=end, sites=("Gundsømagle", "Viby"), now=planned,
                      followers=(self.follower,), measures=("ventetid",), by=self.coordinator)
         s.sweep(self.clock())  # the start (and end) date has arrived
         if stage == Stage.PILOTING:

@@ -131,7 +131,7 @@ def test_ideaflow_submit_also_keeps_to_the_window(engine, cli):
 @pytest.mark.parametrize("args, needle", [
     (["--opens", "2027-13-01"], "--opens '2027-13-01' is not a date"),
     (["--closes", "soon"], "--closes 'soon' is not a date"),
-    (["--grant-max-dkk", "-5"], "--grant-max-dkk '-5' must be a whole number"),
+    (["--grant-max-dkk", "-5"], "--grant-max-dkk must be a whole number of kroner from DKK 1 to"),  # its range
     (["--opens", "2027-03-01", "--closes", "2027-02-01"], "must open"),
 ])
 def test_a_bad_intake_option_is_refused_and_creates_no_pool(engine, cli, args, needle):

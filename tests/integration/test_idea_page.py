@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 
 from ideaflow.ideapage import idea_page
 from ideaflow.intake import Intake, IntakeSettings
-from ideaflow.views import pool_view
+from ideaflow.views import idea_view, pool_view
 from notifications.handlers import queue_mail
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import BadInput, Conflict, NotAllowed
@@ -127,6 +127,15 @@ def test_an_unknown_follower_is_named_on_the_followers_field(services, world, un
         services.plan_pilot(funded, start=date(2027, 1, 4), end=date(2027, 4, 30), sites=("Viby",),
                             now=datetime.now(UTC), by=world.coordinator, followers=("ukendt@kommune.dk",))
     assert refused.value.field == "followers"
+
+
+def test_a_follower_is_found_however_the_address_is_written(services, world, engine):
+    funded = world.idea(Stage.FUNDED)
+    shouted = world.follower.upper()
+    services.plan_pilot(funded, start=date(2027, 1, 4), end=date(2027, 4, 30), sites=("Viby",),
+                        now=datetime(2026, 12, 3, tzinfo=UTC), by=world.coordinator.upper(),
+                        followers=(shouted, world.follower))
+    assert idea_view(engine, funded).pilot.followers == [world.follower]  # the person, once
 
 
 def test_the_pools_staff_see_the_files_that_came_with_the_idea(engine, services, world, app):

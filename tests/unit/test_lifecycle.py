@@ -397,3 +397,20 @@ def test_reviews_are_scored_and_checked():
 
 def test_utc_is_kept():
     assert submitted().created_at.tzinfo is UTC
+
+
+def test_a_pilot_may_be_recorded_after_it_began_but_not_after_it_ended():
+    """A plan whose last day has passed would start and end at the next sweep, its mail announcing a start
+    nobody saw; one begun already (a late record) is kept, and so is one that ends today (Copenhagen)."""
+    begun = plan(start_in_days=-20, days=30)
+    idea = funded()
+    idea.plan_pilot(begun, COORDINATOR, NOW)
+    assert idea.pilot == begun
+    ending_today = PilotPlan(date(2026, 11, 1), date(2026, 11, 23), ("Viby",))
+    funded().plan_pilot(ending_today, COORDINATOR, NOW)
+    late_evening = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)  # already 24 November in Copenhagen
+    for ended, when in ((plan(start_in_days=-40, days=30), NOW), (ending_today, late_evening)):
+        idea = funded()
+        with pytest.raises(BadInput) as refused:
+            idea.plan_pilot(ended, COORDINATOR, when)
+        assert (refused.value.code, refused.value.field, idea.pilot) == ("pilot.over", "end", None)

@@ -100,7 +100,8 @@ def _seed(app) -> dict[str, int]:
     # A pilot that has ended: the sweep opens its evaluation.
     services.decide(ideas["evaluation"], Decision.GO, KARIN, now, amount_dkk=50_000)
     services.plan_pilot(ideas["evaluation"], start=date.today() - timedelta(days=60),
-                        end=date.today() - timedelta(days=1), now=now, by=KARIN, sites=("Kastrup",))
+                        end=date.today() - timedelta(days=1), now=now - timedelta(days=61), by=KARIN,
+                        sites=("Kastrup",))  # planned before it began
     services.sweep(now)
     return ideas
 
@@ -179,8 +180,17 @@ def test_a_coordinators_day(browser, signed_in, console):
     assert (shown["stage"], shown["allocated_dkk"]) == ("funded", 180_000)
     expect(page.locator("main")).to_contain_text("180.000 kr.")
 
-    # The pilot plan: it started a month ago and ended two days ago (the sweep then opens the evaluation).
-    start, end = date.today() - timedelta(days=30), date.today() - timedelta(days=2)
+    # A pilot that has already ended is no plan: refused on its last day, nothing saved.
+    page.get_by_label("Første dag").fill((date.today() - timedelta(days=30)).isoformat())
+    page.get_by_label("Sidste dag").fill((date.today() - timedelta(days=2)).isoformat())
+    page.get_by_label("Teststeder").fill("Tårnby Rådhus\nBorgerservice")
+    assert post_status(page, page.get_by_role("button", name="Gem planen").click) == 422
+    expect(page.get_by_role("alert").get_by_role("link")).to_contain_text(["er passeret; en pilot planlægges, før"])
+    expect(page.get_by_label("Sidste dag")).to_have_attribute("aria-invalid", "true")
+    assert console.show(idea)["pilot"] is None
+    # The pilot plan: it started a month ago (recorded late) and ends in two days (a sweep after that opens
+    # the evaluation).
+    start, end = date.today() - timedelta(days=30), date.today() + timedelta(days=2)
     page.get_by_label("Første dag").fill(start.isoformat())
     page.get_by_label("Sidste dag").fill(end.isoformat())
     page.get_by_label("Teststeder").fill("Tårnby Rådhus\nBorgerservice")
@@ -200,7 +210,7 @@ def test_a_coordinators_day(browser, signed_in, console):
     expect(page.get_by_label("Teststeder")).to_have_value("Tårnby Rådhus\nBorgerservice")
     expect(page.get_by_label("Følgegruppe")).to_have_value(FRIDA)
 
-    console.services.sweep(datetime.now(UTC))
+    console.services.sweep(datetime.now(UTC) + timedelta(days=4))  # after its last day
     page.reload()
     form = page.locator("form[action$='/evaluate']")
     assert post_status(page, page.get_by_role("button", name="Registrér evalueringen").click) == 422
