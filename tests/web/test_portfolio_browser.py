@@ -143,6 +143,10 @@ def test_select_two_ideas_and_ask_a_reviewer_with_refusals_shown_by_idea(browser
     page.get_by_label("Vælg Fælles sagsbehandling").check()
     page.get_by_label("Vælg Fælles sagsbehandling").evaluate(f"box => box.value = '{ideas['Roskildes idé']}'")
     page.get_by_label("Bedømmer, der skal spørges").select_option(BENT)
+    # Naming one narrows "every reviewer of the pool" to those named: the field says so before it is done.
+    expect(page.get_by_label("Bedømmer, der skal spørges")).to_have_accessible_description(re.compile(
+        "^Så længe ingen bedømmer er valgt ved navn til en idé, bliver alle puljens bedømmere bedt om at bedømme "
+        "den. Vælger du én her, bliver kun de valgte bedt om det."))  # (then the error left from the try before)
     page.get_by_role("button", name="Bed om en bedømmelse").click()
 
     alert = page.get_by_role("alert")
