@@ -101,6 +101,8 @@ class ReviewForm(BaseModel):
     done: int
     #: The files that came with the idea (a public submission's), for the reviewer to download.
     attachments: tuple[Attachment, ...] = ()
+    #: The pool's reviewers' names by address: the others' reviews are headed by who wrote them.
+    names: dict[str, str] = {}
 
 
 class Reviewing:
@@ -152,9 +154,11 @@ class Reviewing:
         with self._refusals_recorded(idea_id, email, now), UnitOfWork(self.engine, read_only=True) as uow:
             person, idea = uow.people.get(email), uow.ideas.get(idea_id)
             _require_reviewable(person, idea)
-            waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))
+            reviewers = uow.people.holding(Role.REVIEWER, idea.pool)
+            waiting = asked(idea, reviewers)
             asked_count, done_count = len(waiting), len(done(idea, waiting))
             files = attachments_of(uow, idea.id)
+            names = {p.email: p.name for p in reviewers}
         view = idea_view(self.engine, idea_id, viewer=email)  # the blind rule decides what is read
         gate, round_ = idea.open_gate, idea.gate_round
         here = [r for r in view.reviews if (r.gate, r.round) == (gate, round_)]
@@ -171,7 +175,7 @@ class Reviewing:
             # shows them, like to every reviewer, once the reviewer's own review is submitted.
             others=[r for r in here if r.reviewer != email and r.counts] if submitted else [],
             spread=[s for s in view.criteria_summary if (s.gate, s.round) == (gate, round_)] if submitted else [],
-            asked=asked_count, done=done_count, attachments=files,
+            asked=asked_count, done=done_count, attachments=files, names=names,
         )
 
     def check(self, idea_id: int, email: str, now: datetime) -> None:

@@ -172,7 +172,7 @@ def test_a_reviewers_day(browser, signed_in, console):
     # Now the others' scores show, and the spread of the reviews that count.
     others = page.locator(".other-review")
     expect(others).to_have_count(1)
-    expect(others).to_contain_text(RIKKE)
+    expect(others.get_by_role("heading")).to_have_text("Rikke Reviewer")  # by name, as the idea page says it
     expect(others).to_contain_text(RIKKES_COMMENT)
     expect(page.get_by_role("table")).to_contain_text("Gennemsnit")
     expect(page.get_by_label("Kommentar")).to_have_value(BENTS_COMMENT)  # hostile text stays text
@@ -238,13 +238,16 @@ def test_a_long_inbox_comes_fifty_ideas_a_page(browser, signed_in, console):
 def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
     page, ideas, url = signed_in(BENT), console.ids, console.server.url
     before = len(console.refusals(BENT))
-    for key, status, says in (("own", 403, "ingen bedømmer en idé, de selv har foreslået."),
-                              ("conflicted", 403, "vedkommende har erklæret sig inhabil"),
-                              ("decided", 409, "Hverken screeningen eller bevillingsbeslutningen er åben")):
+    for key, status, says in (  # said to him, not of him ("bent@… må ikke bedømme idé 7")
+            ("own", 403, "Du har selv foreslået idéen, og ingen bedømmer en idé, de selv har foreslået."),
+            ("conflicted", 403, "Du har erklæret dig inhabil i denne idé, så du hverken bedømmer eller afgør den."),
+            ("decided", 409, "Idéen er ikke åben for bedømmelse: dens screening eller bevilling er afgjort "
+                             "(den er nu stoppet).")):
         response = page.goto(url + f"ideas/{ideas[key]}/review")
         assert response.status == status, key
         expect(page.get_by_role("heading", level=1)).to_have_text("Du kan ikke bedømme denne idé")
-        expect(page.locator("main")).to_contain_text(says)
+        expect(page.locator("main p").first).to_have_text(says)
+        expect(page.get_by_text("Forsøget er registreret.", exact=False)).to_have_count(1 if status == 403 else 0)
         expect(page.get_by_role("radio")).to_have_count(0)
     assert_no_axe_violations(page)
 
@@ -265,8 +268,15 @@ def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
                        ({"comment": "", "save": "draft"}, "En kladde skal have mindst én score")):
         posted = page.request.post(url + f"ideas/{ideas['hostile']}/review", form={"csrf_token": token, **form})
         assert posted.status == 422 and says in posted.text(), form
+    # A review sent after its gate was decided (the form open meanwhile): refused, and what he typed is
+    # shown back so it is not lost.
+    comment = "Min begrundelse <b>med</b>\nto linjer"
+    posted = page.request.post(url + f"ideas/{ideas['decided']}/review",
+                               form={"csrf_token": token, "score-0": "5", "comment": comment, "save": "submit"})
+    assert posted.status == 409 and "Din kommentar, som ikke er gemt" in posted.text()
+    assert "Min begrundelse &lt;b&gt;med&lt;/b&gt;\nto linjer" in posted.text()
     assert console.refusals(BENT)[before:] == [("review", ideas[k]) for k in (
-        "own", "conflicted", "decided", "other_pool", "other_pool")]
+        "own", "conflicted", "decided", "other_pool", "other_pool", "decided")]
 
 
 def test_a_follower_sees_their_pilot_and_nothing_personal(browser, signed_in, console):

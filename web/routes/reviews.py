@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ideaflow import i18n
 from ideaflow.i18n import N_
 from ideaflow.inbox import ReviewForm
 from ideaflow.signin import Account
@@ -24,10 +25,16 @@ from states.text import whole_number
 from web import pages
 from web.auth import signed_in
 from web.forms import Form, PostedForm
-from web.routes.words import formatters
+from web.routes.words import WORDS, formatters
 
 router = APIRouter()
 
+# Refusals said to the one refused, instead of the record's third person ("bent@… may not review idea 7").
+TO_YOU = {"not_allowed.conflicted": N_("You have declared a conflict of interest on this idea, so you neither "
+                                       "review nor decide it."),
+          "not_allowed.own_idea": N_("You proposed this idea, and nobody reviews an idea they proposed."),
+          "gate.no_review_gate": N_("The idea is not open for review: its screening or funding has been decided "
+                                    "(it is now %(stage)s).")}
 CHOOSE_SCORE = N_("Choose a score from 1 to 5 for %(criterion)s.")
 ANSWER_MUST = N_("Answer yes or no for %(criterion)s.")
 SCORES = [str(score) for score in range(MIN_SCORE, MAX_SCORE + 1)]
@@ -61,7 +68,7 @@ def save_review(request: Request, idea_id: int, person: Annotated[Account, Depen
     try:
         review = container.reviewing.form(idea_id, person.email, now)
     except Refused as refusal:
-        return _refused(request, refusal)
+        return _refused(request, refusal, typed=form.value("comment"))
     draft = form.value("save") == "draft"
     scores, must_meet = {}, {}
     for criterion in review.criteria:
@@ -87,7 +94,7 @@ def save_review(request: Request, idea_id: int, person: Annotated[Account, Depen
             form.failed(error, {"comment": ("comment", N_("Comment"))})
         return _page(request, review, form, status_code=422)
     except Refused as refusal:  # the gate was decided, or a conflict declared, since the form was read
-        return _refused(request, refusal)
+        return _refused(request, refusal, typed=comment)
     status = "review_saved" if draft else "review_submitted"
     return RedirectResponse(f"/ideas/{idea_id}/review?status={status}", status_code=303)
 
@@ -121,8 +128,17 @@ def _page(request: Request, review: ReviewForm, form: Form, *, status_code: int 
                         status_code=status_code)
 
 
-def _refused(request: Request, refusal: Refused) -> Response:
-    """The reason, in the reader's language: 403 for who they are, 409 for where the idea is."""
+def _refused(request: Request, refusal: Refused, typed: str = "") -> Response:
+    """The reason, in the reader's language and to them: 403 for who they are (an attempt the audit keeps),
+    409 for where the idea is (a gate decided while the form was open: the comment typed is shown back, so
+    it is not lost)."""
     lang = pages.language(request)
-    return pages.render(request, "review_refused.html", {"reason": sentence(refusal, lang)},
-                        status_code=403 if isinstance(refusal, NotAllowed) else 409)
+    if refusal.code in TO_YOU:
+        stage = WORDS["stage"].get(str(refusal.values.get("stage")))
+        reason = i18n.gettext(lang, TO_YOU[refusal.code], **({"stage": i18n.gettext(lang, stage)} if stage else {}))
+    else:
+        reason = sentence(refusal, lang)
+    forbidden = isinstance(refusal, NotAllowed)
+    return pages.render(request, "review_refused.html", {"reason": reason, "forbidden": forbidden,
+                                                         "typed": "" if forbidden else typed.strip()},
+                        status_code=403 if forbidden else 409)
