@@ -161,21 +161,24 @@ CATALOGUE: dict[str, dict[str, str]] = {
                               "da": "anmodningen {request} er allerede brugt til at {decision} idé {recorded}; "
                                     "en anden afgørelse om idé {idea} kræver et nyt anmodnings-id"},
     "screening.must_meet_failed": {"en": "screening go refused: must-meet criteria answered no: {criteria}",
-                                   "da": "go ved screeningen afvist: skal-krav besvaret med nej: {criteria}"},
+                                   "da": "godkendelse (go) ved screeningen afvist: skal-krav besvaret med nej: "
+                                         "{criteria}"},
     "screening.no_complete_review": {
         "en": "screening go needs at least one review submitted that scores every criterion ({criteria})",
-        "da": "go ved screeningen kræver mindst én indsendt bedømmelse, der scorer alle kriterier ({criteria})"},
+        "da": "godkendelse (go) ved screeningen kræver mindst én indsendt bedømmelse, der scorer alle kriterier "
+              "({criteria})"},
     "screening.no_complete_review_must": {
         "en": "screening go needs at least one review submitted that scores every criterion ({criteria}) "
               "and answering must-meet {must}",
-        "da": "go ved screeningen kræver mindst én indsendt bedømmelse, der scorer alle kriterier ({criteria}) "
+        "da": "godkendelse (go) ved screeningen kræver mindst én indsendt bedømmelse, der scorer alle kriterier "
+              "({criteria}) "
               "og besvarer skal-krav {must}"},
     "funding.nothing_left": {"en": "pool '{pool}' has nothing left to allocate",
                              "da": "puljen '{pool}' har intet tilbage at bevilge"},
     "amount.only_funding_go": {"en": "{field} applies only to a go at the funding gate",
-                               "da": "{field} gælder kun et go ved bevillingsbeslutningen"},
+                               "da": "{field} gælder kun en godkendelse (go) ved bevillingsbeslutningen"},
     "amount.needed": {"en": "a funding go needs {field} (the idea requested no amount)",
-                      "da": "et go ved bevillingsbeslutningen kræver {field} (idéen søgte intet beløb)"},
+                      "da": "en godkendelse (go) ved bevillingsbeslutningen kræver {field} (idéen søgte intet beløb)"},
     "amount.not_positive": {"en": "{field} must be a positive whole number of kroner",
                             "da": "{field} skal være et positivt helt antal kroner"},
     "review.not_must_meet": {"en": "{criteria} is not a must-meet criterion of pool '{pool}' (must-meet: {must})",

@@ -373,7 +373,7 @@ def test_errors_name_the_flags_in_english_or_danish(cli, expect, unchanged, worl
         assert expect.failed(cli(*go_with_amount), 2) == \
             "ideaflow: bad input: --amount-dkk applies only to a go at the funding gate"
         assert expect.failed(cli(*go_with_amount, lang="da"), 2) == \
-            "ideaflow: bad input: --amount-dkk gælder kun et go ved bevillingsbeslutningen"
+            "ideaflow: bad input: --amount-dkk gælder kun en godkendelse (go) ved bevillingsbeslutningen"
         expect.failed(cli("decide", screened, "go", "--by", world.coordinator, "--amount-dkk", "6000000", lang="da"),
                       1, "refused: puljen 'Innovationspuljen' har ikke råd til 6.000.000 kr.: 5.000.000 kr. tilbage")
         expect.failed(cli("submit", "--title", "", "--description", "D", "--proposer", world.proposer,

@@ -100,7 +100,8 @@ def test_the_entry_point_names_the_field():
     assert str(bad.value) == "amount_dkk applies only to a go at the funding gate"
     flags = {"amount_dkk": "--amount-dkk"}
     assert render(bad.value, "en", flags.get) == "--amount-dkk applies only to a go at the funding gate"
-    assert render(bad.value, "da", {"amount_dkk": "Beløb"}.get) == "Beløb gælder kun et go ved bevillingsbeslutningen"
+    assert render(bad.value, "da", {"amount_dkk": "Beløb"}.get) == (
+        "Beløb gælder kun en godkendelse (go) ved bevillingsbeslutningen")
 
 
 def test_danish_names_the_stage_and_the_action():

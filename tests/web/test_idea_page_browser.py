@@ -147,6 +147,8 @@ def test_a_coordinators_day(browser, signed_in, console):
         expect(main).to_contain_text(shown)
     table = page.get_by_role("table", name="Bedømmelser ved screening, runde 1")
     expect(table.get_by_role("row", name=re.compile("^effekt"))).to_contain_text("4")
+    expect(table.get_by_role("rowheader")).to_have_text(["effekt (2)", "kvalitet (1)", "lovlig (1)", "Vægtet score",
+                                                         "Skal-krav: lovlig", "Kommentar"])  # weights not 2,00
     expect(page.get_by_role("link", name="Tilbage til porteføljen")).to_have_attribute(
         "href", "/portfolio?stage=submitted")
     # Only what she may do now: no amount at screening, no pilot or evaluation yet.
@@ -508,7 +510,8 @@ def test_a_gate_that_offers_no_go_says_why(browser, signed_in, console):
     expect(decision.get_by_role("radio")).to_have_count(3)
     expect(decision.get_by_label("Godkend")).to_have_count(0)
     expect(decision).to_have_accessible_description(
-        re.compile(r"^Derfor kan du ikke godkende nu: Go ved screeningen kræver mindst én indsendt bedømmelse"))
+        re.compile(r"^Derfor kan du ikke godkende nu: Godkendelse \(go\) ved screeningen kræver mindst én indsendt "
+                   "bedømmelse"))
     page.goto(console.server.url + f"ideas/{console.ids['funding']}")  # at funding, money left: go offered
     expect(_decide_form(page).get_by_label("Godkend")).to_have_count(1)
     expect(page.get_by_text("Derfor kan du ikke godkende nu")).to_have_count(0)

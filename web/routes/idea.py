@@ -44,7 +44,7 @@ from web import pages
 from web.auth import signed_in
 from web.forms import REQUIRED, Form, PostedForm
 from web.routes import history_words
-from web.routes.words import file_size
+from web.routes.words import file_size, weight
 
 router = APIRouter()
 SignedIn = Annotated[Account, Depends(signed_in)]
@@ -169,6 +169,7 @@ def _words(page: IdeaPage, lang: str) -> dict:
         "score_choices": [(str(n), str(n)) for n in range(1, 6)],
         "name": page.name,
         "size": lambda n_bytes: file_size(n_bytes, lang),
+        "weight": lambda value: weight(value, lang),
         "funding_go": idea.open_gate == "funding" and "go" in idea.actions,
         # A gate open without a go among its decisions says why (the domain's reason, as a sentence).
         "no_go": sentence(page.go_blocked, lang) if page.go_blocked and "go" not in idea.actions else "",
