@@ -425,6 +425,8 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     shown = console.show(idea)
     assert (shown["stage"], shown["held_from"]) == ("on_hold", "screened")
     expect(page.locator("main")).to_contain_text("Idéen vender tilbage til screenet med nye frister.")
+    expect(page.locator("main dt", has_text="Fase").locator("xpath=following-sibling::dd[1]")).to_have_text(
+        "i bero (var screenet)")
     resuming = _form_fields(page, "resume")
     page.get_by_role("button", name="Genoptag idéen").click()
     expect(page.get_by_role("status")).to_contain_text("Idéen er genoptaget")

@@ -108,8 +108,8 @@ def _mine(shown: dict, email: str) -> list[dict]:
 def test_a_reviewers_day(browser, signed_in, console):
     idea = console.ids["hostile"]
     page = signed_in(BENT)
-    page.get_by_role("navigation").get_by_role("link", name="Vurderinger, der venter").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Vurderinger, der venter")
+    page.get_by_role("navigation").get_by_role("link", name="Bedømmelser, der venter").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bedømmelser, der venter")
     row = page.locator(f"#idea-{idea}")
     expect(row.get_by_role("link").first).to_have_text(HOSTILE)  # shown as text, not run
     expect(row).to_contain_text("1 af 4")  # all four reviewers are asked (nobody was named); Rikke is done
