@@ -19,9 +19,11 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import and_, case, exists, func, select, text, true, update
 from sqlalchemy.orm import Session
 
+from ideaflow.intake import PROPOSER_HISTORY, plain_history, plain_stage
+from ideaflow.pilots import FOLLOWER_HISTORY
 from states.errors import Conflict
 from states.model import COPENHAGEN, GATE_OF_STAGE, Person
-from states.vocabulary import OPEN_STAGES, Role, Stage
+from states.vocabulary import OPEN_STAGES, Language, Role, Stage
 from storage.db import DANISH
 from storage.tables import (
     DigestWatermarkRow,
@@ -222,15 +224,24 @@ class DigestBuilder:
         return {"pending_count": count, "pending": pending}
 
     def _proposer(self, person: Person, since: int) -> dict | None:
+        """What their "my ideas" page shows of their ideas' history (`ideaflow.intake`: no escalations,
+        reviews or reviewers asked), in its words. The words are the catalogue's, in each language, since
+        the mail is written in the reader's language when it is sent."""
         mine = IdeaRow.proposer_id == person.id
-        moved_total = self._count_moves(since, mine)
+        shown = (mine, HistoryRow.action.in_(PROPOSER_HISTORY))
+        moved_total = self._count_moves(since, *shown)
         if not moved_total:
             return None
         ideas = _lines(self.session.execute(
             select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.deadline).where(mine)
             .order_by(IdeaRow.id.desc()).limit(LIST_LIMIT)
         ))
-        return {"moved": self._moves(since, mine, latest=LIST_LIMIT), "moved_total": moved_total,
+        moved = [{"idea_id": m["idea_id"], "title": m["title"], "action": m["action"], "at": m["at"],
+                  "text": _in_each_language(plain_history, m["action"], m["to"])}
+                 for m in self._moves(since, *shown, latest=LIST_LIMIT)]
+        for idea in ideas:
+            idea["stage_text"] = _in_each_language(plain_stage, idea["stage"])
+        return {"moved": moved, "moved_total": moved_total,
                 "ideas": ideas[::-1], "ideas_total": self.session.scalar(select(func.count()).where(mine))}
 
     def _follower(self, person: Person, since: int) -> dict | None:
@@ -238,7 +249,7 @@ class DigestBuilder:
             select(PilotRow.idea_id).join(PilotFollowerRow, PilotFollowerRow.pilot_id == PilotRow.id)
             .where(PilotFollowerRow.person_id == person.id)
         )
-        mine = HistoryRow.idea_id.in_(followed)
+        mine = and_(HistoryRow.idea_id.in_(followed), HistoryRow.action.in_(FOLLOWER_HISTORY))  # as their page
         moved_total = self._count_moves(since, mine)
         if not moved_total:
             return None
@@ -250,6 +261,10 @@ class DigestBuilder:
             )
         ]
         return {"moved": self._moves(since, mine, latest=LIST_LIMIT), "moved_total": moved_total, "pilots": pilots}
+
+
+def _in_each_language(words: Callable[..., str | None], *code: str) -> dict[str, str | None]:
+    return {lang.value: words(*code, lang) for lang in Language}
 
 
 def queue_digests(uow_factory, now: datetime, cadence: Cadence, batch_size: int = 200) -> DigestReport:

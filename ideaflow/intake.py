@@ -533,6 +533,26 @@ PLAIN: dict[str, dict[str, str]] = {
 }
 
 
+#: The history actions a proposer is shown, on "my ideas" and in their digest: those PLAIN has words for.
+PROPOSER_HISTORY = frozenset(key.partition(":")[0] for key in PLAIN["action"])
+
+
+def plain_history(action: str, to_stage: str, lang: Language) -> str | None:
+    """What a proposer reads for a history line (a go by where it led), or None for a line that is
+    internal and not shown to them."""
+    return _plain(lang)("action", _history_key(action, to_stage))
+
+
+def plain_stage(stage: str, lang: Language) -> str:
+    """A stage in the proposer's words."""
+    return _plain(lang)("stage", stage)
+
+
+def _history_key(action: str, to_stage: str) -> str:
+    """The PLAIN["action"] key of a history line: a go is told by where it led."""
+    return f"go:{to_stage}" if action == "go" else action
+
+
 def _plain(lang: Language) -> Callable[[str, str], str | None]:
     """`word(kind, code)`: the proposer's words for a code in `lang`, or None for a code they are not shown."""
     def word(kind: str, code: str) -> str | None:
@@ -542,7 +562,7 @@ def _plain(lang: Language) -> Callable[[str, str], str | None]:
 
 
 def _history_line(h: HistoryLine, idea: Idea, word: Callable[[str, str], str | None]) -> ProposerHistoryLine | None:
-    text = word("action", f"go:{h.to_stage}" if h.action == "go" else h.action)
+    text = word("action", _history_key(h.action, h.to_stage))
     if text is None:
         return None
     note = None  # decisions' reasons are listed with the decisions

@@ -4,6 +4,10 @@ Who hears what: proposers about their own ideas, followers about their own pilot
 the idea's pool when a gate asks for their review (all who may review it when it opens, then the ones
 a coordinator assigned, and reminders go to the assigned ones if any were), and the coordinators of
 the idea's pool about everything that needs a decision. Roles on other pools count for nothing.
+
+The person who did something (the event's `by`: who decided, assigned, evaluated, resumed, withdrew or
+submitted) is not mailed about it: they just saw it happen. Only mail meant for them still goes to
+them: the receipt of their idea or of its withdrawal (`FOR_THE_ACTOR`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from notifications.render import display_name
 from states import events
 from states.model import Idea, Person
 from states.reviews import asked, done
-from states.rules import Action, may
 from states.vocabulary import Gate, Role
 
 if TYPE_CHECKING:
@@ -56,7 +59,8 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
                      "criteria": _criteria(idea)}
             if gate == Gate.EVALUATION:
                 return [("review_requested", Role.COORDINATOR, coordinators, extra)]
-            return [("review_requested", Role.REVIEWER, _reviewers(uow, idea), extra)]
+            # A gate reopened by a resume keeps its round: who already reviewed in it is not asked again.
+            return [("review_requested", Role.REVIEWER, _still_to_review(uow, idea), extra)]
         case events.ReviewersAssigned(gate=gate, deadline=deadline, reviewers=reviewers, by=by):
             extra = {"gate": gate.value, "round": idea.gate_round, "deadline": deadline.isoformat(),
                      "criteria": _criteria(idea), "asked_by": by.name}
@@ -73,9 +77,7 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
             extra = {"gate": gate.value, "deadline": deadline.isoformat()}
             if gate == Gate.EVALUATION:
                 return [("deadline_reminder", Role.COORDINATOR, coordinators, extra)]
-            waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))  # as the inbox counts them
-            finished = {p.email for p in done(idea, waiting)}  # a draft is not done
-            return [("deadline_reminder", Role.REVIEWER, [p for p in waiting if p.email not in finished], extra)]
+            return [("deadline_reminder", Role.REVIEWER, _still_to_review(uow, idea), extra)]
         case events.DeadlinePassed(gate=gate, deadline=deadline, lapsed=lapsed):
             extra = {"gate": gate.value, "deadline": deadline.isoformat(), "lapsed": lapsed}
             return [("deadline_escalated", Role.COORDINATOR, coordinators, extra),
@@ -88,12 +90,23 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
             extra = {"outcome": outcome.value, **_pilot_extra(idea)}
             return [("evaluation_recorded", Role.COORDINATOR, coordinators, extra),
                     *_pilot_news("evaluation_recorded", idea, proposer, extra)]
+        case events.IdeaWithdrawn(reason=reason):
+            extra = {"reason": reason}
+            return [("withdrawal_received", Role.PROPOSER, proposer, extra),
+                    ("idea_withdrawn", Role.COORDINATOR, coordinators, extra)]
+        case events.IdeaResumed(by=by):
+            extra = {"by": by.name}
+            return [("idea_resumed", Role.COORDINATOR, coordinators, extra),
+                    ("idea_resumed", Role.PROPOSER, proposer, extra)]
     raise TypeError(f"no handler for {type(event).__name__}")
 
 
-def _reviewers(uow: UnitOfWork, idea: Idea) -> list[Person]:
-    """The pool's reviewers who may review this idea (not its proposer, nobody with a conflict)."""
-    return [p for p in uow.people.holding(Role.REVIEWER, idea.pool) if may(p, Action.REVIEW, idea)]
+def _still_to_review(uow: UnitOfWork, idea: Idea) -> list[Person]:
+    """Whom the open screening or funding gate asks (`states.reviews.asked`, as the inbox counts them)
+    and who has no review that counts in this round yet (a draft is not done)."""
+    waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))
+    finished = {p.email for p in done(idea, waiting)}
+    return [p for p in waiting if p.email not in finished]
 
 
 def _pilot_news(kind: str, idea: Idea, proposer: list[Person], extra: dict) -> list[Group]:
@@ -118,6 +131,8 @@ def _pilot_extra(idea: Idea) -> dict:
 
 #: The mail about a review gate's round: once the round is over they ask for nothing.
 ABOUT_THE_ROUND = ("review_requested", "deadline_reminder")
+#: The mail that goes to the person who acted as well: what they did gives them something to keep.
+FOR_THE_ACTOR = ("idea_received", "withdrawal_received")
 
 
 def queue_mail(uow: UnitOfWork, event: events.Event, now: datetime) -> None:
@@ -128,10 +143,13 @@ def queue_mail(uow: UnitOfWork, event: events.Event, now: datetime) -> None:
         uow.outbox.drop_unsent(event.idea.id, ABOUT_THE_ROUND, now,
                                f"not sent: the {event.gate} round ended before it went out")
         return
+    actor = getattr(event, "by", None)
     reached: set[tuple[str, str]] = set()
     for kind, audience, recipients, extra in _groups(uow, event):
         payload = {**_idea_payload(event.idea), **extra, "path": _path(kind, audience, event.idea.id)}
         for person in recipients:
+            if actor is not None and person.email == actor.email and kind not in FOR_THE_ACTOR:
+                continue  # they did it: they know
             if (kind, person.email) not in reached:
                 reached.add((kind, person.email))
                 uow.outbox.add(kind, person, event.idea, payload, now)

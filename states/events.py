@@ -2,6 +2,9 @@
 
 They are recorded on the idea during a command and handled before the command's transaction commits,
 so an email row is written together with the change that caused it, or not at all.
+
+An event that a person caused names them as `by` (the actor): the mail it causes goes to everyone
+concerned but them, since they just saw it happen, except mail meant for them (a receipt).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class IdeaSubmitted:
     idea: Idea
+    by: Person  # its proposer
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +88,27 @@ class PilotEnded:
 class EvaluationRecorded:
     idea: Idea
     outcome: Outcome
+    by: Person
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaWithdrawn:
+    """The proposer (`by`) withdrew the idea; `reason` is what they said, empty if nothing."""
+
+    idea: Idea
+    by: Person
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaResumed:
+    """An idea on hold went back to the stage it left."""
+
+    idea: Idea
+    by: Person
 
 
 Event = (
     IdeaSubmitted | GateOpened | ReviewRoundEnded | ReviewersAssigned | GateDecided | DeadlineApproaching
-    | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded
+    | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded | IdeaWithdrawn | IdeaResumed
 )

@@ -267,9 +267,9 @@ class Idea:
     allocated_dkk: int | None = None
     pilot: PilotPlan | None = None
     evaluation: Evaluation | None = None
-    #: Every version of every review of the open screening or funding gate in this round, drafts included.
+    #: Every version of every review of the `round_gate` in this round, drafts included.
     reviews: list[Review] = field(default_factory=list)
-    #: Reviewers a coordinator asked for at the open gate in this round (empty: every reviewer is asked).
+    #: Reviewers a coordinator asked for at the `round_gate` in this round (empty: every reviewer is asked).
     assigned: list[Person] = field(default_factory=list)
     #: Emails of the people who declared a conflict of interest on this idea.
     conflicted: set[str] = field(default_factory=set)
@@ -312,7 +312,7 @@ class Idea:
             created_at=now,
         )
         idea._record("submit", None, Stage.SUBMITTED, now, proposer, "submitted")
-        idea.events.append(events.IdeaSubmitted(idea))
+        idea.events.append(events.IdeaSubmitted(idea, proposer))
         idea._arm(now)
         return idea
 
@@ -321,6 +321,13 @@ class Idea:
     @property
     def open_gate(self) -> Gate | None:
         return open_gate(self.stage, self.evaluation_open)
+
+    @property
+    def round_gate(self) -> Gate | None:
+        """The screening or funding gate whose round the idea is in: the open one or, while the idea is
+        on hold, the one a resume reopens. A hold pauses the round without ending its reviews and named
+        reviewers, so they are loaded with the idea either way (`reviews`, `assigned`)."""
+        return GATE_OF_STAGE.get(self.held_from if self.stage == Stage.ON_HOLD else self.stage)
 
     def assign_reviewers(self, reviewers: list[Person], by: Person, now: datetime) -> list[Person]:
         """Ask these reviewers for a review at the open gate; returns those not already asked this round.
@@ -534,7 +541,7 @@ class Idea:
             by, dict(scores), outcome, comment, weighted_score(self.pool.criteria, scores), now
         )
         self._moved("evaluate", from_stage, by, now, f"outcome {outcome}" + (f": {comment}" if comment else ""))
-        self.events.append(events.EvaluationRecorded(self, outcome))
+        self.events.append(events.EvaluationRecorded(self, outcome, by))
 
     # -- the proposer and the coordinator -----------------------------------------------------
 
@@ -542,11 +549,13 @@ class Idea:
         require(by, Action.WITHDRAW, self)
         from_stage, _ = fire(self, "withdraw")
         self._moved("withdraw", from_stage, by, now, reason or "withdrawn by the proposer")
+        self.events.append(events.IdeaWithdrawn(self, by, reason))
 
     def resume(self, by: Person, now: datetime) -> None:
         require(by, Action.RESUME, self)
         from_stage, _ = fire(self, "resume")
         self._moved("resume", from_stage, by, now, "resumed")
+        self.events.append(events.IdeaResumed(self, by))
 
     # -- timers --------------------------------------------------------------------------------
 

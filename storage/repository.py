@@ -1,7 +1,7 @@
 """Repositories: turn rows into domain objects and a command's recorded changes back into rows.
 
 The domain never sees a row. An idea is loaded with what its rules need (its pool and criteria, its
-proposer, the reviews of the gate that is open, its pilot and evaluation); after the command, the
+proposer, the reviews of its gate's round, also on hold, its pilot and evaluation); after the command, the
 repository writes what the idea recorded: the row itself (optimistically locked by `version`), new
 history, reviews, decisions, allocation, pilot, evaluation, and the replacement of its pending timers.
 """
@@ -417,7 +417,7 @@ class IdeaRepository:
             self.people.load(row.proposer_id for row in rows.values())
             pilots, evaluations = self._load_pilots(rows), self._load_evaluations(rows)
             ideas = {i: self._from_row(row, pilots.get(i), evaluations.get(i)) for i, row in rows.items()}
-            self._load_open_gates([idea for idea in ideas.values() if idea.open_gate in (Gate.SCREENING, Gate.FUNDING)])
+            self._load_open_gates([idea for idea in ideas.values() if idea.round_gate is not None])
             self._load_conflicts(ideas)
             self.seen.update(ideas)
         return {i: self.seen[i] for i in idea_ids}
@@ -433,7 +433,8 @@ class IdeaRepository:
         )
 
     def _load_open_gates(self, ideas: list[Idea]) -> None:
-        """Every review version and asked reviewer of each idea's open screening or funding gate, this round."""
+        """Every review version and asked reviewer of each idea's screening or funding gate this round (the
+        open one, or the one an idea on hold returns to: `Idea.round_gate`)."""
         if not ideas:
             return
         by_id = {idea.id: idea for idea in ideas}
@@ -444,13 +445,13 @@ class IdeaRepository:
                    ReviewAssignmentRow.reviewer_id)
             .where(ReviewAssignmentRow.idea_id.in_(by_id)).order_by(ReviewAssignmentRow.id)).all()
         self.people.load([r.reviewer_id for r in reviews] + [a.reviewer_id for a in asked])
-        at_open_gate = lambda idea_id, gate, round: (gate, round) == (by_id[idea_id].open_gate,  # noqa: E731
+        in_the_round = lambda idea_id, gate, round: (gate, round) == (by_id[idea_id].round_gate,  # noqa: E731
                                                                       by_id[idea_id].gate_round)
         for r in reviews:
-            if at_open_gate(r.idea_id, r.gate, r.round):
+            if in_the_round(r.idea_id, r.gate, r.round):
                 by_id[r.idea_id].reviews.append(self._review(r))
         for a in asked:
-            if at_open_gate(a.idea_id, a.gate, a.round):
+            if in_the_round(a.idea_id, a.gate, a.round):
                 by_id[a.idea_id].assigned.append(self.people.by_id(a.reviewer_id))
 
     def _load_conflicts(self, ideas: dict[int, Idea]) -> None:

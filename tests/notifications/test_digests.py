@@ -7,12 +7,12 @@ digests are read back from the outbox table and, once, as delivered mail.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
 from states.model import COPENHAGEN
-from states.vocabulary import Decision
+from states.vocabulary import Decision, Language
 from storage.tables import HistoryRow, OutboxRow, PersonRow
 
 from mailtest import ALL_SCORES, PUBLIC_URL, Cast, parts
@@ -110,8 +110,10 @@ def test_digests_at_0705_and_0701_cover_every_event_exactly_once(svc, db, ideafl
     # proposers: only their own ideas, only when something changed
     assert {m[0] for m in moves(week1[c.proposer])} == {p1, p3}
     assert {m[0] for m in moves(week2[c.proposer])} == {p1, p3, p4}
-    assert moves(week1[c.proposer]) + moves(week2[c.proposer]) == [h for h in covered if h[0] in (p1, p3, p4)]
-    assert moves(week1[c.proposer_en]) == [h for h in covered if h[0] == p2]
+    # (what their "my ideas" shows of it: not the reviews)
+    theirs = [h for h in covered if h[1] != "submit_review"]
+    assert moves(week1[c.proposer]) + moves(week2[c.proposer]) == [h for h in theirs if h[0] in (p1, p3, p4)]
+    assert moves(week1[c.proposer_en]) == [h for h in theirs if h[0] == p2]
     assert c.proposer_en not in week2  # nothing happened to their idea: no digest
 
     # reviewers: their pending reviews, with deadlines
@@ -165,21 +167,83 @@ def test_long_digests_list_the_latest_and_say_how_many_more(svc, db, flush, smtp
     submitted = cph("2026-03-03T10:00")
     ideas = [cast.submit(f"Idé {n}", Cast.proposer, submitted) for n in range(LIST_LIMIT + 5)]
     svc.review(ideas[0], Cast.reviewer, ALL_SCORES, submitted)
+    svc.decide(ideas[0], Decision.HOLD, Cast.coordinator, submitted)
     monday = cph("2026-03-09T07:05")
     svc.queue_digests(monday, Cadence())
     by_email = {email: payload for email, payload in digests(db).values()}
 
     proposer = by_email[Cast.proposer]
     assert proposer["ideas_total"] == LIST_LIMIT + 5
-    assert proposer["moved_total"] == LIST_LIMIT + 6  # every idea submitted, and the first one's review
+    # every idea submitted, and the first one put on hold (its review is not the proposer's to see)
+    assert proposer["moved_total"] == LIST_LIMIT + 6
     assert [m["idea_id"] for m in proposer["moved"]] == [*ideas[6:], ideas[0]]  # the latest 30, oldest first
     assert [i["idea_id"] for i in proposer["ideas"]] == ideas[5:]
     reviewer = by_email[Cast.reviewer]
     assert reviewer["pending_count"] == LIST_LIMIT + 4 and len(reviewer["pending"]) == LIST_LIMIT
     assert ideas[0] not in pending(reviewer)
-    assert by_email[Cast.reviewer_en]["pending_count"] == LIST_LIMIT + 5
+    assert by_email[Cast.reviewer_en]["pending_count"] == LIST_LIMIT + 4  # not the one on hold
 
     flush(monday)
     mails = {r.rcpt[0]: parts(r.message) for r in smtp.handler.received if r.message["X-Ideaflow-Kind"] == "digest"}
     text, html = mails[Cast.proposer]
     assert "… og 6 flere" in text and "… og 6 flere" in html
+
+
+def test_a_proposers_digest_shows_what_their_my_ideas_page_shows_in_its_words(svc, db, app, flush, smtp):
+    """Reviewers named and reviewing, an escalation, a pilot planned: the staff's business. The proposer's
+    digest tells them what "my ideas" tells them of the same history, line for line and word for word (in
+    their language), and nothing of the rest; a follower's digest what their pilot page shows."""
+    from ideaflow.digests import Cadence
+
+    c = Cast
+    cast = Cast(svc, now=cph("2026-03-01T09:00"))
+    t = cph("2026-03-02T10:00")
+    piloted = cast.submit("Madservice i Viby", c.proposer, t)
+    cast.submit("Robotplæneklippere", c.proposer, t)  # nobody reviews it: escalated when its deadline passes
+    english = cast.submit("Lektiecafé", c.proposer_en, t)
+    for idea in (piloted, english):
+        svc.assign_reviewers(idea, c.coordinator, t, (c.reviewer, c.reviewer_en))
+        for gate in ("screening", "funding"):
+            for reviewer in c.REVIEWERS:
+                svc.review(idea, reviewer, ALL_SCORES, t)
+            svc.decide(idea, Decision.GO, c.coordinator, t, reason=f"{gate}: Bent Bedømmer anbefaler den")
+    svc.plan_pilot(piloted, start=date(2026, 6, 1), end=date(2026, 8, 31), sites=("Viby",), now=t,
+                   followers=(c.follower,), by=c.coordinator)
+    svc.sweep(t + timedelta(days=30, minutes=1))  # the unreviewed idea's screening deadline: escalated
+    monday = cph("2026-04-06T07:05")
+    svc.queue_digests(monday, Cadence())
+    by_email = {email: payload for email, payload in digests(db).values()}
+    assert ("escalate" in {m["action"] for m in by_email[c.coordinator]["moved"]}
+            and "submit_review" in {m["action"] for m in by_email[c.coordinator]["moved"]})  # the staff's, as before
+
+    for proposer, lang in ((c.proposer, Language.DA), (c.proposer_en, Language.EN)):
+        page = app.intake.my_ideas(proposer, lang)
+        shown = {idea.id: [line.text for line in idea.history] for idea in page}
+        payload = by_email[proposer]
+        told = {idea_id: [m["text"][lang.value] for m in payload["moved"] if m["idea_id"] == idea_id]
+                for idea_id in shown}
+        assert told == shown
+        assert payload["moved_total"] == len(payload["moved"]) == sum(map(len, shown.values()))
+        assert {i["idea_id"]: i["stage_text"][lang.value] for i in payload["ideas"]} == {
+            idea.id: idea.stage_text for idea in page}
+    assert [m["action"] for m in by_email[c.proposer]["moved"]] == ["submit", "submit", "go", "go"]  # escalated: no
+
+    follower = by_email[c.follower]
+    pilot_page = app.pilots.pilot(piloted, c.follower, monday)
+    assert [(m["action"], m["at"]) for m in follower["moved"]] == [
+        (h.action, h.at.isoformat()) for h in pilot_page.history]
+    assert follower["moved_total"] == len(pilot_page.history) == 4  # submitted, screened, funded, planned
+
+    flush(monday)
+    mails = {r.rcpt[0]: parts(r.message) for r in smtp.handler.received if r.message["X-Ideaflow-Kind"] == "digest"}
+    text, html = mails[c.proposer]
+    for plain in ("Idéen blev modtaget", "Idéen gik videre fra screeningen", "Idéen fik støtte fra puljen",
+                  "Modtaget – venter på screening", "Har fået støtte – piloten planlægges"):
+        assert plain in text and plain in html, plain
+    for staff_words in ("frist overskredet", "bedømmelse", "Bent Bedømmer", "Rita Reviewer", "bedømmer spurgt",
+                        "godkendt", "indsendt →", "pilot planlagt"):
+        assert staff_words not in text.lower() and staff_words not in html.lower(), staff_words
+    text_en, _ = mails[c.proposer_en]
+    assert "The idea was funded by the pool" in text_en and "review" not in text_en
+    follower_text, _ = mails[c.follower]
+    assert "bedømmelse" not in follower_text and "bedømmer spurgt" not in follower_text

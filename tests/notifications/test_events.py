@@ -24,11 +24,13 @@ SUBJECT = {  # how each kind's subject starts, per language
     "da": {"idea_received": "Vi har modtaget din idé", "idea_submitted": "Ny idé i", "review_requested": "",
            "gate_decided": "Beslutning om", "deadline_reminder": "Påmindelse: frist", "deadline_escalated":
            "Frist overskredet", "pilot_started": "Piloten er startet", "pilot_ended": "Piloten er slut",
-           "evaluation_recorded": "Evaluering af"},
+           "evaluation_recorded": "Evaluering af", "idea_withdrawn": "Idé trukket tilbage:",
+           "withdrawal_received": "Din idé er trukket tilbage:", "idea_resumed": "Idé genoptaget:"},
     "en": {"idea_received": "We have received your idea", "idea_submitted": "New idea in", "review_requested": "",
            "gate_decided": "Decision on", "deadline_reminder": "Reminder: deadline", "deadline_escalated":
            "Deadline passed", "pilot_started": "Pilot started", "pilot_ended": "Pilot ended",
-           "evaluation_recorded": "Evaluation of"},
+           "evaluation_recorded": "Evaluation of", "idea_withdrawn": "Idea withdrawn:",
+           "withdrawal_received": "Your idea is withdrawn:", "idea_resumed": "Idea resumed:"},
 }
 GREETING = {"da": "Kære ", "en": "Dear "}
 FOLLOWERS = {Cast.follower, Cast.follower_en, Cast.other_follower}
@@ -138,19 +140,19 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     got = box.deliver(passed)
     assert set(got) == {(c.coordinator, "deadline_escalated"), (c.coordinator_en, "deadline_escalated")}
 
-    # -- gate decided: proposer and coordinators, with the reason; the funding gate asks the reviewers
+    # -- gate decided: proposer and the other coordinator (not the one who decided: they just did), with the
+    # reason; the funding gate asks the reviewers
     t = passed + timedelta(hours=1)
-    svc.decide(a, Decision.GO, c.coordinator, t, reason="Stærk idé.\nGå videre til bevilling.")
+    svc.decide(a, Decision.GO, c.coordinator_en, t, reason="Stærk idé.\nGå videre til bevilling.")
     got = box.deliver(t)
     assert set(got) == {(c.proposer_en, "gate_decided"), (c.coordinator, "gate_decided"),
-                        (c.coordinator_en, "gate_decided"), (c.reviewer, "review_requested"),
-                        (c.reviewer_en, "review_requested")}
+                        (c.reviewer, "review_requested"), (c.reviewer_en, "review_requested")}
     text_en, html_en = parts(got[(c.proposer_en, "gate_decided")][0])
     assert "Reason: Stærk idé.\nGå videre til bevilling." in text_en
-    assert f'Decision on idea {a} "{TITLE_A}" (screening): approved, taken by Karin Koordinator.' in text_en
+    assert f'Decision on idea {a} "{TITLE_A}" (screening): approved, taken by Ingrid Chief.' in text_en
     assert "The idea is now screened." in text_en
     text_da, _ = parts(got[(c.coordinator, "gate_decided")][0])
-    assert "Begrundelse: Stærk idé.\nGå videre til bevilling." in text_da and "Karin Koordinator" in text_da
+    assert "Begrundelse: Stærk idé.\nGå videre til bevilling." in text_da and "Ingrid Chief" in text_da
     assert "er klar til bevillingsbeslutningen." in parts(got[(c.reviewer, "review_requested")][0])[0]
     assert "Beslutning om idé" in text_da and ": godkendt, truffet af" in text_da
 
@@ -164,7 +166,7 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     # -- both ideas funded (amounts in each reader's own format)
     t += timedelta(hours=1)
     svc.review(a, c.reviewer, ALL_SCORES, t)
-    svc.decide(a, Decision.GO, c.coordinator, t, amount_dkk=1_500_000)
+    svc.decide(a, Decision.GO, c.coordinator_en, t, amount_dkk=1_500_000)
     got = box.deliver(t)
     assert "Amount allocated: DKK\u00a01,500,000" in parts(got[(c.proposer_en, "gate_decided")][0])[0]
     assert "Bevilget beløb: 1.500.000\u00a0kr." in parts(got[(c.coordinator, "gate_decided")][0])[0]
@@ -208,12 +210,12 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     assert got[(c.coordinator_en, "review_requested")][0]["Subject"].startswith("Pilot to evaluate: ")
     assert not of_kind(got, "review_requested") & Cast.REVIEWERS
 
-    # -- evaluation recorded: everyone concerned with A, nobody concerned only with B
+    # -- evaluation recorded: everyone concerned with A but the evaluator, nobody concerned only with B
     t = ended + timedelta(hours=2)
     svc.evaluate(a, c.coordinator, ALL_SCORES, Outcome.SCALE, t, "skal udbredes")
     got = box.deliver(t)
     assert set(got) == {(r, "evaluation_recorded") for r in
-                        (c.proposer_en, c.follower, c.follower_en, c.coordinator, c.coordinator_en)}
+                        (c.proposer_en, c.follower, c.follower_en, c.coordinator_en)}
     assert got[(c.proposer_en, "evaluation_recorded")][0]["Subject"] == f"Evaluation of {TITLE_A}: scale up"
     assert got[(c.follower, "evaluation_recorded")][0]["Subject"] == f"Evaluering af {TITLE_A}: udbredelse"
 
@@ -255,7 +257,7 @@ def test_review_requests_for_a_round_that_ended_before_they_went_out_are_dropped
                                       + [(recycled, "sent", None)] * 2)
     # The proposers and coordinators still hear of both ideas.
     assert {(c.proposer, "idea_received"), (c.proposer_en, "gate_decided"),
-            (c.coordinator, "gate_decided")} <= set(got)
+            (c.coordinator_en, "gate_decided")} <= set(got)
 
 
 def test_naming_a_reviewer_the_round_already_asked_does_not_ask_them_twice(svc, cast, smtp, flush, db, monkeypatch):
@@ -275,3 +277,109 @@ def test_naming_a_reviewer_the_round_already_asked_does_not_ask_them_twice(svc, 
     t += timedelta(hours=1)
     svc.decide(idea, Decision.RECYCLE, c.coordinator, t, reason="Uddyb budgettet")  # round 2: nobody named
     assert of_kind(box.deliver(t), "review_requested") == {c.reviewer, c.reviewer_en, late}
+
+
+def test_a_withdrawal_tells_the_coordinators_why_and_gives_the_proposer_a_receipt(svc, cast, smtp, flush, db):
+    """Withdrawn by its proposer (`ideaflow withdraw` and "my ideas" call the same service): the coordinators
+    hear it with the proposer's reason, the proposer gets a receipt, and the reviewers, whose requests had not gone out
+    yet, are asked for nothing; the reminder that was due later is not sent either."""
+    c, box = Cast, Mailbox(smtp, flush, db)
+    idea = cast.submit(TITLE_A, c.proposer, T0)
+    t = T0 + timedelta(minutes=5)
+    svc.withdraw(idea, c.proposer, t, "Vi fandt en anden løsning")
+    got = box.deliver(t)
+    assert set(got) == {(c.proposer, "idea_received"), (c.proposer, "withdrawal_received"),
+                        (c.coordinator, "idea_submitted"), (c.coordinator_en, "idea_submitted"),
+                        (c.coordinator, "idea_withdrawn"), (c.coordinator_en, "idea_withdrawn")}
+    da_text, da_html = parts(got[(c.coordinator, "idea_withdrawn")][0])
+    assert got[(c.coordinator, "idea_withdrawn")][0]["Subject"] == f"Idé trukket tilbage: {TITLE_A}"
+    assert f'Birgit Borger har trukket idé {idea} "{TITLE_A}" ({c.pool}) tilbage.' in da_text
+    assert "Begrundelse: Vi fandt en anden løsning" in da_text and "Vi fandt en anden løsning" in da_html
+    en_text, _ = parts(got[(c.coordinator_en, "idea_withdrawn")][0])
+    assert "Birgit Borger has withdrawn idea" in en_text and "Reason: Vi fandt en anden løsning" in en_text
+    receipt, _ = parts(got[(c.proposer, "withdrawal_received")][0])
+    assert f'Du har trukket din idé "{TITLE_A}" (nummer {idea}) til {c.pool} tilbage.' in receipt
+    assert "Din begrundelse: Vi fandt en anden løsning" in receipt
+    with db.connect() as connection:
+        requests = connection.execute(select(OutboxRow.status).where(OutboxRow.kind == "review_requested")).all()
+    assert [status for status, in requests] == ["dropped", "dropped"]
+    reminder_at = T0 + timedelta(days=26)
+    svc.sweep(reminder_at)
+    assert box.deliver(reminder_at) == {}
+
+
+def test_a_withdrawal_without_a_reason_says_none_was_given(svc, cast, smtp, flush, db):
+    c, box = Cast, Mailbox(smtp, flush, db)
+    idea = cast.submit(TITLE_A, c.proposer_en, T0)
+    box.deliver(T0)
+    svc.withdraw(idea, c.proposer_en, T0 + timedelta(hours=1))
+    got = box.deliver(T0 + timedelta(hours=1))
+    assert set(got) == {(c.proposer_en, "withdrawal_received"), (c.coordinator, "idea_withdrawn"),
+                        (c.coordinator_en, "idea_withdrawn")}
+    assert "Der er ikke givet nogen begrundelse." in parts(got[(c.coordinator, "idea_withdrawn")][0])[0]
+    assert "Your reason" not in parts(got[(c.proposer_en, "withdrawal_received")][0])[0]
+
+
+def test_a_resume_tells_the_proposer_and_asks_only_the_reviewers_still_to_review(svc, cast, smtp, flush, db):
+    """Held and resumed, an idea keeps its review round: a reviewer whose review counts is not asked again, one
+    with only a draft is, and when a coordinator had named reviewers only those are asked. The proposer, told
+    of the hold, is told of the resume, and so is the coordinator who did not resume it."""
+    c, box = Cast, Mailbox(smtp, flush, db)
+    both, one, named = (cast.submit(title, c.proposer, T0) for title in (TITLE_A, TITLE_B, "Lektiecafé"))
+    box.deliver(T0)
+    t = T0 + timedelta(hours=1)
+    svc.review(both, c.reviewer, ALL_SCORES, t)
+    svc.review(both, c.reviewer_en, ALL_SCORES, t)
+    svc.review(one, c.reviewer, ALL_SCORES, t)
+    svc.review(one, c.reviewer_en, {TAARNBY_CRITERIA[0].name: 3}, t, draft=True)
+    svc.assign_reviewers(named, c.coordinator, t, (c.reviewer_en,))  # asked already: no second request
+    for idea in (both, one, named):
+        svc.decide(idea, Decision.HOLD, c.coordinator, t, reason="Afventer budgettet")
+    got = box.deliver(t)
+    assert set(got) == {(c.proposer, "gate_decided"), (c.coordinator_en, "gate_decided")}
+    assert "sat i bero" in parts(got[(c.proposer, "gate_decided")][0])[0]
+
+    t += timedelta(days=3)
+    for idea in (both, one, named):
+        svc.resume(idea, c.coordinator, t)
+    got = box.deliver(t)
+    assert set(got) == {(c.proposer, "idea_resumed"), (c.coordinator_en, "idea_resumed"),
+                        (c.reviewer_en, "review_requested")}
+    assert len(got[(c.proposer, "idea_resumed")]) == 3
+    assert {m["Subject"] for m in got[(c.reviewer_en, "review_requested")]} == {
+        f"Your review is requested: {TITLE_B}", "Your review is requested: Lektiecafé"}
+    text, _ = parts(next(m for m in got[(c.proposer, "idea_resumed")] if TITLE_A in m["Subject"]))
+    assert f'Idé {both} "{TITLE_A}" ({c.pool}) er ikke længere i bero: Karin Koordinator har genoptaget den.' in text
+    assert "Idéen er nu indsendt." in text
+    # the resumed round still counts its reviews: the screening may go on them
+    svc.decide(both, Decision.GO, c.coordinator, t)
+
+
+def test_whoever_acts_is_not_mailed_about_it_but_still_gets_what_is_meant_for_them(svc, cast, db):
+    """A coordinator of the pool who proposes an idea gets the receipts of its submission and withdrawal, not
+    the coordinators' notices of them; a coordinator who names themselves a reviewer is not asked by mail;
+    the other coordinator hears of everything."""
+    c = Cast
+    svc.grant_role(c.coordinator_en, Role.REVIEWER, T0, pool=c.pool)
+    idea = cast.submit(TITLE_A, c.coordinator, T0)
+    t = T0 + timedelta(hours=1)
+    svc.add_person("sen@kommune.dk", "Søren Sen", Role.REVIEWER, t)  # joined after the gate opened
+    svc.grant_role(c.coordinator, Role.REVIEWER, t, pool=c.pool)
+    before = outbox(db)
+    assert [(c.coordinator, "idea_received"), (c.coordinator_en, "idea_submitted")] == [
+        m for m in before if m[1] in ("idea_received", "idea_submitted")]
+    svc.assign_reviewers(idea, c.coordinator_en, t, (c.coordinator_en, "sen@kommune.dk"))
+    assert outbox(db)[len(before):] == [("sen@kommune.dk", "review_requested")]
+    before = outbox(db)
+    svc.withdraw(idea, c.coordinator, t, "Dublet")
+    assert outbox(db)[len(before):] == [(c.coordinator, "withdrawal_received"), (c.coordinator_en, "idea_withdrawn")]
+
+
+def outbox(db) -> list[tuple[str, str]]:
+    """(recipient, kind) of every outbox row, oldest first."""
+    from storage.tables import PersonRow
+
+    with db.connect() as connection:
+        return [tuple(row) for row in connection.execute(
+            select(PersonRow.email, OutboxRow.kind).join(PersonRow, OutboxRow.recipient_id == PersonRow.id)
+            .order_by(OutboxRow.id))]

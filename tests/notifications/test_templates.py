@@ -68,6 +68,10 @@ def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
         client="192.0.2.1", lang=Language.DA, now=T0)
     a = cast.submit(TITLE, c.proposer, T0)
     cast.submit(OTHER_TITLE, c.proposer_en, T0)  # stays at screening: the reviewers' digest lists it
+    held = cast.submit(TITLE, c.proposer_en, T0)  # put on hold, resumed, withdrawn with a reason
+    svc.decide(held, Decision.HOLD, c.coordinator, T0, reason=REASON)
+    svc.resume(held, c.coordinator, T0)
+    svc.withdraw(held, c.proposer_en, T0, REASON)
     deadline = T0 + timedelta(days=30)
     svc.sweep(deadline - timedelta(days=4))  # reminders
     svc.sweep(deadline + timedelta(minutes=1))  # escalations
@@ -129,7 +133,7 @@ def test_every_template_escapes_html_and_keeps_text_verbatim(payloads, lang):
             assert title in rendered.text, (context, title)
         if kind in ("idea_received", "idea_submitted", "gate_decided", "pilot_started", "pilot_ended",
                     "evaluation_recorded", "deadline_reminder", "deadline_escalated", "review_requested",
-                    "submission_confirm"):
+                    "submission_confirm", "idea_withdrawn", "withdrawal_received", "idea_resumed"):
             assert payload["title"] in rendered.subject, context
         if payload.get("reason"):
             assert REASON in rendered.text, context  # line breaks and tabs kept in the plain part

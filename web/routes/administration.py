@@ -39,9 +39,11 @@ MAIL_KINDS = {
     "deadline_escalated": N_("Deadline passed"), "deadline_reminder": N_("Reminder of a deadline"),
     "digest": N_("Weekly digest"), "evaluation_recorded": N_("Evaluation recorded"),
     "gate_decided": N_("Decision"), "idea_received": N_("Receipt to the proposer"),
-    "idea_submitted": N_("New idea"), "pilot_ended": N_("Pilot ended"), "pilot_started": N_("Pilot started"),
+    "idea_resumed": N_("Idea resumed"), "idea_submitted": N_("New idea"), "idea_withdrawn": N_("Idea withdrawn"),
+    "pilot_ended": N_("Pilot ended"), "pilot_started": N_("Pilot started"),
     "review_requested": N_("Review requested"), "signin_link": N_("Sign-in link"),
     "submission_confirm": N_("Confirmation of a submitted idea"),
+    "withdrawal_received": N_("Receipt of a withdrawal, to the proposer"),
 }
 EVERY_POOL = ""
 BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1.5.")
