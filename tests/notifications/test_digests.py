@@ -140,7 +140,7 @@ def test_digests_at_0705_and_0701_cover_every_event_exactly_once(svc, db, ideafl
     assert delivered[c.coordinator_en]["Subject"] == "Your weekly ideaflow digest"
     assert "Lektiecafé" in da_text and "Lektiecafé" in da_html and "Lektiecafé" in en_text
     assert "tilbage 4.750.000\u00a0kr." in da_text and "left DKK\u00a04,750,000" in en_text
-    assert delivered[c.reviewer]["Subject"] == "Ugens overblik fra ideaflow: 2 idéer venter på din vurdering"
+    assert delivered[c.reviewer]["Subject"] == "Ugens overblik fra ideaflow: 2 idéer venter på din bedømmelse"
     # each item links to its idea, on the page its reader may open; the digest to the preferences
     assert f'<a href="{PUBLIC_URL}ideas/{p4}">#{p4} Lektiecafé' in da_html
     assert f"{PUBLIC_URL}ideas/{p4}/review" in parts(delivered[c.reviewer])[0]

@@ -120,9 +120,9 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     for criterion in TAARNBY_CRITERIA:
         assert criterion.name in da_text and f"<li>{criterion.name}</li>" in da_html
         assert criterion.name in en_text and f"<li>{criterion.name}</li>" in en_html
-    assert got[(c.reviewer, "review_requested")][0]["Subject"] == f"Din vurdering ønskes: {TITLE_A}"
+    assert got[(c.reviewer, "review_requested")][0]["Subject"] == f"Din bedømmelse ønskes: {TITLE_A}"
     assert got[(c.reviewer_en, "review_requested")][0]["Subject"] == f"Your review is requested: {TITLE_A}"
-    assert "er klar til screeningen." in da_text and "Giv din vurdering" in da_html
+    assert "er klar til screeningen." in da_text and "Giv din bedømmelse" in da_html
 
     # -- reminder five days before the deadline: only the reviewer who has not reviewed yet
     deadline = T0 + timedelta(days=30)
