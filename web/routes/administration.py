@@ -8,6 +8,7 @@ service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
@@ -25,7 +26,7 @@ from states.text import whole_number
 from states.vocabulary import COPENHAGEN, GRANTABLE_ROLES, DeadlinePolicy, Language, Role
 from web import pages
 from web.auth import signed_in
-from web.forms import CHOOSE, Form, PostedForm
+from web.forms import BAD_WEIGHT, CHOOSE, NOT_A_DAY, REQUIRED, Form, PostedForm
 from web.routes.words import formatters, weight
 
 router = APIRouter()
@@ -44,10 +45,8 @@ MAIL_KINDS = {
     "submission_confirm": N_("Confirmation of a submitted idea"),
 }
 EVERY_POOL = ""
-BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1.5.")
 NO_CRITERIA = N_("Name at least one criterion.")
 SAME_NAME = N_("Give each criterion its own name.")
-NOT_A_DAY = N_("Write a date as year-month-day, for example 2027-02-01.")
 EXTRA_ROWS = 2  # empty criteria at the end of the form, to add new ones without JavaScript
 
 
@@ -147,7 +146,12 @@ def save_criteria(request: Request, pool_id: int, person: Annotated[Account, Dep
         name = form.text(f"name-{n}", max_length=60).strip()
         description = form.text(f"description-{n}", max_length=2000, multiline=True)
         if not name:
-            continue
+            # An emptied name removes a criterion; a new row with anything typed in it needs its name,
+            # and is checked like any other (what was typed is not thrown away in silence).
+            typed = form.value(f"weight-{n}").strip() or description.strip() or form.value(f"must-{n}")
+            if n < len(page.pool.criteria) or not typed:
+                continue
+            form.error(f"name-{n}", REQUIRED)
         weight = _parse_weight(form.value(f"weight-{n}"))
         if weight is None:
             form.error(f"weight-{n}", BAD_WEIGHT)
@@ -211,8 +215,10 @@ def save_intake(request: Request, pool_id: int, person: Annotated[Account, Depen
         try:
             request.app.state.container.intake.set_intake(page.pool.name, _now(request), by=person.email, **changes)
         except IdeaflowError as error:
-            form.failed(error, {"closes": ("closes", N_("Last day for ideas")),
+            form.failed(error, {"opens": ("opens", N_("First day for ideas")),
+                                "closes": ("closes", N_("Last day for ideas")),
                                 "grant_min_dkk": ("grant_min_dkk", N_("Smallest amount given")),
+                                "grant_max_dkk": ("grant_max_dkk", N_("Largest amount given")),
                                 "description": ("description", N_("What the pool supports")),
                                 "criteria_text": ("criteria_text", N_("The criteria in plain words"))})
         else:
@@ -223,7 +229,11 @@ def save_intake(request: Request, pool_id: int, person: Annotated[Account, Depen
 
 
 def _intake_page(request: Request, page, form: Form) -> Response:
-    return pages.render(request, "pool_intake.html", {"page": page, "form": form})
+    # A day typed in another form (a browser without a date picker) is shown as typed, in a text field:
+    # a date field would show it empty.
+    kinds = {name: "text" if form.value(name).strip() and _not_a_day(form.value(name)) else "date"
+             for name in ("opens", "closes")}
+    return pages.render(request, "pool_intake.html", {"page": page, "form": form, "day_field": kinds})
 
 
 def _local_day(moment: datetime | None, *, last: bool = False) -> str:
@@ -238,11 +248,22 @@ def _day_field(form: Form, name: str) -> date | None:
     value = form.value(name).strip()
     if not value:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
+    if _not_a_day(value):
         form.error(name, NOT_A_DAY)
         return None
+    return date.fromisoformat(value)
+
+
+def _not_a_day(value: str) -> bool:
+    """Whether a date field's value is not a day as a date field sends it (year-month-day; `fromisoformat`
+    also reads 20270201 and 2027-W05-1)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return True
+    try:
+        date.fromisoformat(value.strip())
+    except ValueError:
+        return True
+    return False
 
 
 # -- people and roles ----------------------------------------------------------------------------------
