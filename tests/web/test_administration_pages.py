@@ -13,10 +13,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from test_public_pages import Site
 
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.vocabulary import COPENHAGEN, Role
+from storage.tables import OutboxRow
 
 ADMIN, KARIN, OLE = "ida@kommune.dk", "karin@taarnby.dk", "ole@roskilde.dk"
 TAARNBY, ROSKILDE = "Tårnby innovationspulje", "Roskilde puljen"
@@ -134,3 +136,29 @@ def test_the_intake_form_refuses_what_the_domain_refuses_on_the_field_concerned(
     today = post(closes=site.now.astimezone(COPENHAGEN).date().isoformat(), grant_max_dkk="2000000")
     assert "intake_saved" in str(today.url)
 
+
+def test_try_again_now_delivers_only_the_mail_the_person_sees(site):
+    """A coordinator of one pool flushes their pool's mail, not another pool's (they cannot see it)."""
+    now = site.now
+    for email, name, pool in ((KARIN, "Karin Koordinator", TAARNBY), (OLE, "Ole Olsen", ROSKILDE)):
+        site.services.add_person(email, name, Role.PROPOSER, now)
+        site.services.grant_role(email, Role.COORDINATOR, now, pool=pool)
+    ideas = {pool: site.services.submit(title=f"Idé i {pool}", description="…", proposer="borger@example.dk",
+                                        pool=pool, now=now)
+             for pool in (TAARNBY, ROSKILDE)}  # each pool's coordinator is told, and the proposer gets a receipt
+    site.sign_in(KARIN)
+    outbox = site.client.get("/outbox")
+    assert KARIN in outbox.text and OLE not in outbox.text
+    tried = site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
+    assert tried.status_code == 200 and "status=mail_tried" in str(tried.url)
+    delivered = [m["To"].addresses[0].addr_spec for m in site.mails()]
+    assert delivered.count(KARIN) == 2 and OLE not in delivered  # her sign-in link and the notice
+    assert delivered.count("borger@example.dk") == 1  # the receipt for the idea in her pool
+    with site.engine.connect() as connection:
+        waiting = connection.execute(select(OutboxRow.kind, OutboxRow.idea_id, OutboxRow.attempts)
+                                     .where(OutboxRow.status == "pending").order_by(OutboxRow.kind)).all()
+    # Roskilde's mail (Ole's notice, the proposer's receipt) was not even tried.
+    assert waiting == [("idea_received", ideas[ROSKILDE], 0), ("idea_submitted", ideas[ROSKILDE], 0)]
+    site.sign_in(ADMIN)
+    site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
+    assert OLE in [m["To"].addresses[0].addr_spec for m in site.mails()]  # an administrator's: all the mail

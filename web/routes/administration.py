@@ -2,8 +2,9 @@
 
 Who may see what is the read model's (`ideaflow.administration`, the container's `administration`):
 a page it refuses answers 403 and the attempt is in the refusals audit. Changes go through the
-service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`, `flush_outbox`,
-`Administration.set_criteria`), which checks the person again and records refusals itself.
+service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`, `flush_outbox` of the
+mail the person's outbox lists, `Administration.set_criteria`), which checks the person again and
+records refusals itself.
 """
 
 from __future__ import annotations
@@ -348,8 +349,11 @@ def outbox(request: Request, person: Annotated[Account, Depends(signed_in)]) -> 
 
 @router.post("/outbox/flush")
 def flush(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
-    """Deliver now, also the mail that waits for its retry (as `ideaflow outbox --flush`)."""
+    """Deliver now the mail the page lists for the person, also what waits for its retry (as `ideaflow outbox
+    --flush` does for all of it)."""
     container, now = request.app.state.container, _now(request)
-    _admin(request).may_flush(person.email, now)
-    container.services.flush_outbox(now, container.mail_transport(), container.letterhead, retry_deferred=True)
+    listed = _admin(request).mail_to_flush(person.email, now)
+    if listed:
+        container.services.flush_outbox(now, container.mail_transport(), container.letterhead, retry_deferred=True,
+                                        only=listed)
     return RedirectResponse("/outbox?status=mail_tried", status_code=303)
