@@ -84,16 +84,21 @@ class Form:
             self._generic.add(name)
         self.errors.setdefault(name, lambda lang: i18n.gettext(lang, message, **variables))
 
-    def failed(self, error: IdeaflowError, fields: Mapping[str, tuple[str, str]]) -> None:
+    def failed(self, error: IdeaflowError, fields: Mapping[str, tuple[str, str]],
+               says: Mapping[str, str] | None = None) -> None:
         """Record a service's refusal or bad input on the form field it concerns. `fields` maps the
         service's field names to this form's (field name, label as a text for `_()`); an error of
-        another field, or of none, is the form's general error."""
+        another field, or of none, is the form's general error. `says` maps an error's code to the page's
+        own words (a text for `_()`, with the error's values as %(name)s) where the line all entry points
+        share speaks of another one's ways ("leave out --pool", "with 'ideaflow person grant'")."""
         name = fields[error.field][0] if error.field in fields else self.GENERAL
 
         def message(lang: str) -> str:
             def label(field: str) -> str:
                 return i18n.gettext(lang, fields[field][1]) if field in fields else field
 
+            if says is not None and error.code in says:
+                return i18n.gettext(lang, says[error.code], **error.values)
             return sentence(error, lang, label)
 
         self.errors.setdefault(name, message)

@@ -200,7 +200,8 @@ def test_a_coordinator_sets_the_pools_intake_of_ideas(browser, signed_in, consol
     page.get_by_label("Hvad puljen støtter").fill("Nye måder at løse opgaverne på\n" + HOSTILE)
     page.get_by_label("Største beløb der gives").fill("500000")
     assert post_status(page, lambda: page.get_by_role("button", name="Gem modtagelsen").click()) == 422
-    expect(page.get_by_role("alert")).to_contain_text("før den lukker")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Sidste dag (31. januar 2027) ligger før første dag (1. februar 2027).")
     expect(page.get_by_label("Hvad puljen støtter")).to_have_value("Nye måder at løse opgaverne på\n" + HOSTILE)
     page.get_by_label("Sidste dag for idéer").fill("2027-03-31")
     page.get_by_role("button", name="Gem modtagelsen").click()
@@ -254,7 +255,7 @@ def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(bro
     page.get_by_label("Rolle").select_option("administrator")
     page.get_by_label("Pulje", exact=True).select_option(ROSKILDE)
     assert post_status(page, lambda: page.get_by_role("button", name="Giv rollen").click()) == 422
-    expect(page.get_by_role("alert")).to_contain_text("Administratorrollen gælder alle puljer")
+    expect(page.get_by_role("alert")).to_contain_text("Administratorrollen gælder alle puljer: vælg 'Alle puljer'")
 
     # A plainly wrong address is marked together with the language not chosen, not one after the other.
     page.get_by_label("E-mailadresse").fill("ikke-en-adresse")

@@ -162,3 +162,56 @@ def test_try_again_now_delivers_only_the_mail_the_person_sees(site):
     site.sign_in(ADMIN)
     site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
     assert OLE in [m["To"].addresses[0].addr_spec for m in site.mails()]  # an administrator's: all the mail
+
+
+def label_tag(page, text: str) -> str:
+    return re.search(rf"<label [^>]*>{re.escape(text)}</label>", page.text).group(0)
+
+
+def test_a_language_offered_by_its_own_name_is_marked_as_that_language(site):
+    """WCAG 3.1.2: "English" on a Danish page is English, "Dansk" on an English page Danish."""
+    site.sign_in(ADMIN)
+    for path in ("/people", "/preferences"):
+        danish = site.client.get(path)
+        assert 'lang="en"' in label_tag(danish, "English") and "lang=" not in label_tag(danish, "Dansk")
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/people"})
+    for path in ("/people", "/preferences"):
+        english = site.client.get(path)
+        assert 'lang="da"' in label_tag(english, "Dansk") and "lang=" not in label_tag(english, "English")
+
+
+def test_the_people_page_says_what_to_do_on_the_page_not_on_the_command_line(site):
+    site.sign_in(ADMIN)
+    everywhere = site.client.post("/people/roles", data={"csrf_token": site.csrf(), "change": "grant",
+                                                         "grant_email": ADMIN, "grant_role": "administrator",
+                                                         "grant_pool": TAARNBY})
+    assert everywhere.status_code == 422 and summary(everywhere) == [
+        ("grant_pool", "Administratorrollen gælder alle puljer: vælg 'Alle puljer' under Pulje.")]
+    known = site.client.post("/people", data={"csrf_token": site.csrf(), "email": "IDA@kommune.dk",
+                                              "name": "Ida igen", "lang": "da"})
+    assert known.status_code == 422 and summary(known) == [
+        ("email", f"{ADMIN} findes allerede; giv vedkommende en rolle under 'Giv en rolle'.")]
+    assert "ideaflow person" not in known.text
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/people"})
+    english = site.client.post("/people/roles", data={"csrf_token": site.csrf(), "change": "grant",
+                                                      "grant_email": ADMIN, "grant_role": "administrator",
+                                                      "grant_pool": TAARNBY})
+    assert summary(english) == [
+        ("grant_pool", "The administrator role holds for every pool: choose 'Every pool' under Pool.")]
+
+
+def test_the_pool_page_says_an_amount_given_alone_as_at_least_or_at_most(site):
+    site.sign_in(ADMIN)
+    url = f"/pools/{site.pools[TAARNBY]}"
+
+    def amounts() -> str:
+        return re.search(r"<dt>Beløb der gives</dt>\s*<dd>(.*?)</dd>", site.client.get(url).text, re.S).group(1)
+
+    site.intake.set_intake(TAARNBY, site.now, grant_min_dkk=1_000)
+    assert re.sub("<[^>]+>", "", amounts()) == "Mindst 1.000 kr."
+    site.intake.set_intake(TAARNBY, site.now, grant_min_dkk=None, grant_max_dkk=500_000)
+    assert re.sub("<[^>]+>", "", amounts()) == "Højst 500.000 kr."
+    site.intake.set_intake(TAARNBY, site.now, grant_min_dkk=1_000)
+    assert re.sub("<[^>]+>", "", amounts()) == "1.000 kr. – 500.000 kr."
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": url})
+    assert "A pool with no dates is always open for ideas." in site.client.get(url + "/intake").text

@@ -46,6 +46,9 @@ MAIL_KINDS = {
     "submission_confirm": N_("Confirmation of a submitted idea"),
 }
 EVERY_POOL = ""
+#: The page's words for refusals whose shared line speaks of the command line (`states.messages`).
+PERSON_EXISTS = N_("%(email)s already exists; give them a role under 'Give a role'.")
+EVERY_POOL_ONLY = N_("The administrator role holds for every pool: choose 'Every pool' under Pool.")
 NO_CRITERIA = N_("Name at least one criterion.")
 SAME_NAME = N_("Give each criterion its own name.")
 EXTRA_ROWS = 2  # empty criteria at the end of the form, to add new ones without JavaScript
@@ -285,7 +288,7 @@ def _people_page(request: Request, person: Account, form: Form, status_code: int
         "role_name": lambda role: _t(request, ROLE_NAMES[role]) if role in ROLE_NAMES else role,
         "roles": [(r.value, _t(request, ROLE_NAMES[r])) for r in GRANTABLE_ROLES],
         "pool_choices": [(EVERY_POOL, _t(request, N_("Every pool")))] + [(name, name) for name in pool_names],
-        "person_languages": [(lang.value, i18n.NAMES[lang.value]) for lang in Language],
+        "person_languages": [(lang.value, i18n.NAMES[lang.value], lang.value) for lang in Language],  # in its own
         "emails": [(p.email, f"{p.name} <{p.email}>") for p in listed],
     }, status_code=status_code)
 
@@ -301,7 +304,8 @@ def add_person(request: Request, person: Annotated[Account, Depends(signed_in)],
             request.app.state.services.add_person(email, name, Role.PROPOSER, _now(request),
                                                   Language(form.value("lang")), by=person.email)
         except IdeaflowError as error:
-            form.failed(error, {"email": ("email", N_("E-mail address")), "name": ("name", N_("Name"))})
+            form.failed(error, {"email": ("email", N_("E-mail address")), "name": ("name", N_("Name"))},
+                        says={"person.exists": PERSON_EXISTS})
         else:
             return RedirectResponse("/people?status=person_added", status_code=303)
     return _people_page(request, person, form, 422)
@@ -325,7 +329,7 @@ def change_role(request: Request, person: Annotated[Account, Depends(signed_in)]
             changed = act(email, Role(role), _now(request), pool=pool_name or None, by=person.email)
         except IdeaflowError as error:
             form.failed(error, {"email": ("grant_email", N_("Person")), "role": ("grant_role", N_("Role")),
-                                "pool": ("grant_pool", N_("Pool"))})
+                                "pool": ("grant_pool", N_("Pool"))}, says={"role.everywhere": EVERY_POOL_ONLY})
         else:
             status = ("role_granted" if change == "grant" else "role_revoked") if changed else "role_unchanged"
             return RedirectResponse(f"/people?status={status}", status_code=303)
