@@ -69,8 +69,10 @@ class Services:
         (policy or GatePolicy()).check()
         with refusals_recorded(self.engine, "pool create", by, None, now), self._uow() as uow:
             require_administrator(uow.people.get(by), "create_pools")
-            if uow.pools.exists(name):
+            if (alike := uow.pools.named_alike(name)) == name:
                 raise Conflict("pool.exists", field="pool_name", pool=name)
+            if alike is not None:  # the command line's --pool NAME, and people, could not tell them apart
+                raise Conflict("pool.name_differs_in_case", field="pool_name", pool=alike)
             pool = uow.pools.add(Pool(name, year, budget_dkk, criteria, policy or GatePolicy()), now)
             uow.commit(now)
         return pool

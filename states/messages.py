@@ -81,6 +81,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                   "da": "en påmindelse {reminder} dage før en frist kommer, før beslutningen åbner: "
                                         "den korteste har {days} dage"},
     "pool.exists": {"en": "pool '{pool}' already exists", "da": "puljen '{pool}' findes allerede"},
+    "pool.name_differs_in_case": {
+        "en": "pool '{pool}' already exists: {field} must differ from it by more than capital letters",
+        "da": "puljen '{pool}' findes allerede: {field} skal adskille sig fra den med mere end store og små "
+              "bogstaver"},
     "pool.criteria_in_use": {"en": "pool '{pool}' has reviews or evaluations scored on its criteria: only their "
                                    "descriptions may change now",
                              "da": "puljen '{pool}' har bedømmelser eller evalueringer efter sine kriterier: nu kan "

@@ -215,3 +215,15 @@ def test_the_pool_page_says_an_amount_given_alone_as_at_least_or_at_most(site):
     assert re.sub("<[^>]+>", "", amounts()) == "1.000 kr. – 500.000 kr."
     site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": url})
     assert "A pool with no dates is always open for ideas." in site.client.get(url + "/intake").text
+
+
+def test_a_pool_named_like_another_but_for_capital_letters_is_refused_on_its_name(site):
+    site.sign_in(ADMIN)
+    page = site.client.post("/pools/new", data={
+        "csrf_token": site.csrf(), "name": "TÅRNBY innovationspulje", "year": "2027", "budget_dkk": "1000000",
+        "screening_days": "30", "funding_days": "45", "evaluation_days": "30", "reminder_days": "5",
+        "on_screening_deadline": "escalate"})
+    assert page.status_code == 422 and summary(page) == [
+        ("name", f"Puljen '{TAARNBY}' findes allerede: Navn skal adskille sig fra den med mere end store og små "
+                 "bogstaver.")]
+    assert 'value="TÅRNBY innovationspulje"' in field_tag(page, "name")
