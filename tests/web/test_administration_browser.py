@@ -330,3 +330,21 @@ def test_the_pages_pass_axe_at_1280_and_320(browser, signed_in, console, lang):
             assert_no_axe_violations(page)
             assert_reflows(page, width)
     page.set_viewport_size({"width": 1280, "height": 800})
+
+
+
+def test_a_forms_button_keeps_the_dkfds_distance_from_the_field_above(browser, signed_in, console):
+    """DKFDS gives a button no margin: right after a field it sat against it, its focus outline touching."""
+    page = signed_in(IDA)
+    url, pool = console.server.url, console.ids["taarnby"]
+    for path, name in (("people", "Giv rollen"), ("people", "Tilføj personen"), (f"pools/{pool}/criteria",
+                       "Gem kriterierne"), (f"pools/{pool}/intake", "Gem modtagelsen"), ("preferences", "Gem")):
+        page.goto(url + path)
+        button = page.get_by_role("button", name=name, exact=True)
+        gap = button.evaluate("b => b.getBoundingClientRect().top - b.previousElementSibling.getBoundingClientRect()"
+                              ".bottom")
+        assert gap >= 24, (path, name, gap)  # as between two fields (.form-group's margin-top)
+        button.focus()
+        outline = button.evaluate("b => { const s = getComputedStyle(b); "
+                                  "return parseFloat(s.outlineWidth) + Math.max(0, parseFloat(s.outlineOffset)); }")
+        assert outline < gap, (path, name, outline, gap)
