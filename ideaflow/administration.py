@@ -6,6 +6,7 @@
     admin.set_criteria(pool_id, criteria, now, by=email)   # an administrator replaces a pool's criteria
     admin.people(email, now)                  # everybody and their grants (administrators only)
     admin.outbox(email, now)                  # mail that waits or failed, as far as the person may see it
+    admin.mail_to_flush(email, now)           # the ids of that mail a "try again now" delivers
 
 Every call checks the person first: who may not is refused with NotAllowed, and the attempt is
 recorded in the refusals audit. A coordinator sees the pools they coordinate and the mail about
@@ -178,9 +179,11 @@ class Administration:
                 return [line for line in lines if everything or pool_of.get(line.idea_id) in pools]
         self._refuse(email, "outbox", NotAllowed("not_allowed.outbox", person=email), now)
 
-    def may_flush(self, email: str, now: datetime) -> None:
-        """Refuse (recorded) anybody but a coordinator or an administrator asking to deliver mail now."""
-        self.outbox(email, now)
+    def mail_to_flush(self, email: str, now: datetime) -> list[int]:
+        """The outbox rows the person's "try again now" delivers: those their outbox lists (an administrator's:
+        all; a coordinator's: their pools'), so nobody sends mail they may not see. Anybody else is refused
+        (recorded)."""
+        return [line.id for line in self.outbox(email, now) if line.status == "pending"]
 
     # -- helpers -------------------------------------------------------------------------------------
 

@@ -196,7 +196,8 @@ def pool_create(
                         DeadlinePolicy.LAPSE if lapse_unscreened else DeadlinePolicy.ESCALATE)
     chosen = _read_criteria(criteria) if criteria else TAARNBY_CRITERIA
     changes = _intake_changes(opens, closes, description, criteria_text, grant_min_dkk, grant_max_dkk)
-    PoolIntake(**changes)  # refused before the pool is created, so a bad option creates nothing
+    # refused before the pool is created, so a bad option creates nothing
+    PoolIntake(**changes).check_change(PoolIntake(), budget_dkk, now)
     pool = _services().create_pool(name, budget_dkk, year or now.year, now, chosen, policy, by=by)
     if changes:
         _intake().set_intake(name, now, by=by, **changes)

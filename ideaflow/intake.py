@@ -215,7 +215,9 @@ class Intake:
 
     def set_intake(self, pool: str, now: datetime, *, by: str = OPERATOR_EMAIL, **changes: object) -> PoolIntake:
         """Change some of a pool's intake settings (window, description, criteria text, grant range): an
-        administrator's or the pool's coordinator's business."""
+        administrator's or the pool's coordinator's business. Refused (BadInput, naming the setting) as
+        `PoolIntake` refuses it: a window that closes before it opens, grants out of order or above the
+        pool's budget, a last day that has already passed."""
         with refusals_recorded(self.engine, "pool intake", by, None, now), self._uow() as uow:
             the_pool = uow.pools.get(pool)
             actor = uow.people.get(by)
@@ -227,6 +229,7 @@ class Intake:
             if unknown:
                 raise TypeError(f"no intake setting {', '.join(sorted(unknown))}")
             intake = PoolIntake(**{name: changes.get(name, getattr(current, name)) for name in PoolIntake.__slots__})
+            intake.check_change(current, the_pool.budget_dkk, now)
             repository.set_intake(the_pool, intake, now)
             uow.commit(now)
         return intake

@@ -69,8 +69,10 @@ class Services:
         (policy or GatePolicy()).check()
         with refusals_recorded(self.engine, "pool create", by, None, now), self._uow() as uow:
             require_administrator(uow.people.get(by), "create_pools")
-            if uow.pools.exists(name):
+            if (alike := uow.pools.named_alike(name)) == name:
                 raise Conflict("pool.exists", field="pool_name", pool=name)
+            if alike is not None:  # the command line's --pool NAME, and people, could not tell them apart
+                raise Conflict("pool.name_differs_in_case", field="pool_name", pool=alike)
             pool = uow.pools.add(Pool(name, year, budget_dkk, criteria, policy or GatePolicy()), now)
             uow.commit(now)
         return pool
@@ -379,16 +381,19 @@ class Services:
     def flush_outbox(
         self, now: datetime, transport: Transport, letterhead: Letterhead, *, batch_size: int = 100,
         lease: timedelta = MAIL_LEASE, max_attempts: int = 8, retry_deferred: bool = False,
+        only: Sequence[int] | None = None,
     ) -> FlushReport:
-        """Deliver due outbox mail, a batch at a time, until none is due or the server struggles.
+        """Deliver due outbox mail (of `only` these rows, if given), a batch at a time, until none is due or
+        the server struggles.
 
         `retry_deferred` also tries, now, the mail that waits for its backoff after a failed attempt:
         what an operator means by *flush* (as `postqueue -f`); scheduled deliveries keep the backoff.
+        `only`: the mail a person's "try again now" concerns (`Administration.mail_to_flush`), not all of it.
         """
         report = FlushReport()
         try:
             while self.deliver_batch(now, transport, letterhead, report, batch_size=batch_size, lease=lease,
-                                     max_attempts=max_attempts, retry_deferred=retry_deferred):
+                                     max_attempts=max_attempts, retry_deferred=retry_deferred, only=only):
                 pass
         finally:
             transport.close()

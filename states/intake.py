@@ -13,11 +13,12 @@ import io
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from states import text
 from states.errors import BadInput, Refused
+from states.vocabulary import COPENHAGEN
 
 # Field limits of the public form (characters). Title and description match `ideaflow submit`.
 TITLE_MAX = 200
@@ -67,6 +68,9 @@ class PoolIntake:
 
     def __post_init__(self) -> None:
         if self.opens_at is not None and self.closes_at is not None and not self.opens_at < self.closes_at:
+            first, last = first_day(self.opens_at), last_day(self.closes_at)
+            if first is not None and last is not None:  # said by the days as typed, not the midnight after
+                raise BadInput("intake.days_order", field="closes", first_day=first, last_day=last)
             raise BadInput("intake.window_order", field="closes", opens_at=self.opens_at, closes_at=self.closes_at)
         text.text(self.description, "description", max_length=POOL_TEXT_MAX, multiline=True, required=False)
         text.text(self.criteria_text, "criteria_text", max_length=POOL_TEXT_MAX, multiline=True, required=False)
@@ -76,6 +80,21 @@ class PoolIntake:
         low, high = self.grant_min_dkk, self.grant_max_dkk
         if low is not None and high is not None and low > high:
             raise BadInput("intake.grant_order", field="grant_min_dkk", low_dkk=low, high_dkk=high)
+
+    def check_change(self, before: PoolIntake, budget_dkk: int, now: datetime) -> None:
+        """Refuse setting a pool's intake (from `before`) to this, beyond what any intake must satisfy: an
+        amount given above the pool's whole budget, and a last day for ideas that has already passed when
+        it is set (a mistyped year, most likely). A closing moment within a day (the command line's ISO
+        time) may lie in the past: that is how an operator closes a pool at once."""
+        for amount, field_name in ((self.grant_max_dkk, "grant_max_dkk"), (self.grant_min_dkk, "grant_min_dkk")):
+            if amount is not None and amount > budget_dkk:
+                raise BadInput("intake.grant_above_budget", field=field_name, amount_dkk=amount,
+                               budget_dkk=budget_dkk)
+        closes = self.closes_at
+        if closes is not None and closes != before.closes_at and closes <= now:
+            last = last_day(closes)
+            if last is not None:
+                raise BadInput("intake.last_day_passed", field="closes", last_day=last)
 
     def status(self, now: datetime) -> IntakeStatus:
         if self.opens_at is not None and now < self.opens_at:
@@ -90,6 +109,19 @@ class PoolIntake:
             raise IntakeClosed("intake.not_yet_open", pool=pool_name, opens_at=self.opens_at)
         if status == IntakeStatus.CLOSED:
             raise IntakeClosed("intake.closed", pool=pool_name, closes_at=self.closes_at)
+
+
+def first_day(opens_at: datetime) -> date | None:
+    """The Copenhagen day a window opens with, when it opens as a day begins (None: within a day)."""
+    local = opens_at.astimezone(COPENHAGEN)
+    return local.date() if local.time() == datetime.min.time() else None
+
+
+def last_day(closes_at: datetime) -> date | None:
+    """The last Copenhagen day of a window that closes as a day ends, at the next midnight (None: it
+    closes within a day)."""
+    local = closes_at.astimezone(COPENHAGEN)
+    return (local - timedelta(days=1)).date() if local.time() == datetime.min.time() else None
 
 
 # -- the submission ---------------------------------------------------------------------------------
@@ -177,6 +209,10 @@ def check_submission(form: Submission, intake: PoolIntake, rules: AttachmentRule
             problems.append(Problem("requested_dkk", "above_grant_max",
                                     f"the requested amount is above the pool's largest grant "
                                     f"({intake.grant_max_dkk} DKK)", {"max_dkk": intake.grant_max_dkk}))
+        elif intake.grant_min_dkk is not None and 0 < form.requested_dkk < intake.grant_min_dkk:
+            problems.append(Problem("requested_dkk", "below_grant_min",
+                                    f"the requested amount is below the pool's smallest grant "
+                                    f"({intake.grant_min_dkk} DKK)", {"min_dkk": intake.grant_min_dkk}))
     files = []
     if len(form.attachments) > rules.max_count:
         problems.append(Problem("attachments", "too_many_files",

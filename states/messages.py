@@ -81,6 +81,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                   "da": "en påmindelse {reminder} dage før en frist kommer, før beslutningen åbner: "
                                         "den korteste har {days} dage"},
     "pool.exists": {"en": "pool '{pool}' already exists", "da": "puljen '{pool}' findes allerede"},
+    "pool.name_differs_in_case": {
+        "en": "pool '{pool}' already exists: {field} must differ from it by more than capital letters",
+        "da": "puljen '{pool}' findes allerede: {field} skal adskille sig fra den med mere end store og små "
+              "bogstaver"},
     "pool.criteria_in_use": {"en": "pool '{pool}' has reviews or evaluations scored on its criteria: only their "
                                    "descriptions may change now",
                              "da": "puljen '{pool}' har bedømmelser eller evalueringer efter sine kriterier: nu kan "
@@ -239,6 +243,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
     # -- the public intake (states.intake, ideaflow.intake, ideaflow.privacy) ----------------------------
     "intake.window_order": {"en": "the pool must open for ideas ({opens_at}) before it closes ({closes_at})",
                             "da": "puljen skal åbne for idéer ({opens_at}), før den lukker ({closes_at})"},
+    "intake.days_order": {"en": "the last day ({last_day}) comes before the first day ({first_day})",
+                          "da": "sidste dag ({last_day}) ligger før første dag ({first_day})"},
+    "intake.last_day_passed": {"en": "the last day for ideas ({last_day}) has already passed",
+                               "da": "sidste dag for idéer ({last_day}) er allerede passeret"},
+    "intake.grant_above_budget": {"en": "{field} ({amount_dkk}) is more than the pool's whole budget ({budget_dkk})",
+                                  "da": "{field} ({amount_dkk}) er mere end puljens samlede budget ({budget_dkk})"},
     "intake.grant_order": {"en": "the smallest grant ({low_dkk}) is larger than the largest ({high_dkk})",
                            "da": "det mindste beløb ({low_dkk}) er større end det største ({high_dkk})"},
     "intake.not_yet_open": {"en": "pool '{pool}' takes ideas from {opens_at}",

@@ -284,8 +284,12 @@ class PoolRepository:
         self._by_id[row.id] = pool
         return pool
 
-    def exists(self, name: str) -> bool:
-        return self.session.scalar(select(PoolRow.id).where(PoolRow.name == name)) is not None
+    def named_alike(self, name: str) -> str | None:
+        """The name of a pool named `name` ignoring letter case (Danish letters too, which SQLite's lower()
+        does not fold), if there is one. Municipalities have tens of pools, not thousands."""
+        folded = name.casefold()
+        return next((other for other in self.session.scalars(select(PoolRow.name)) if other.casefold() == folded),
+                    None)
 
     def get(self, name: str) -> Pool:
         row = self.session.scalars(select(PoolRow).where(PoolRow.name == name)).one_or_none()

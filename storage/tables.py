@@ -134,6 +134,9 @@ class PersonRow(Base):
 
 # People are found by address ignoring case (submitting, signing in): a seek, not a walk.
 Index("ix_people_email_lower", func.lower(PersonRow.email))
+# Pool names are unique ignoring case (the command line's `--pool NAME`); `Services.create_pool` refuses such a
+# name first, Danish letters too: this is the database's guard against two created at once.
+Index("ix_pools_name_lower", func.lower(PoolRow.name), unique=True)
 
 EVERY_POOL = "pool_id IS NULL"
 

@@ -49,8 +49,11 @@ OUT_OF_RANGE = N_("Write a number from %(low)s to %(high)s.")
 CONTROL_CHARACTER = N_("Remove the control characters from the text.")
 CHOOSE = N_("Choose one of the options.")
 NOT_AN_ADDRESS = N_("Write an e-mail address, for example navn@kommune.dk.")
+NOT_A_DAY = N_("Write a date as year-month-day, for example 2027-02-01.")
+BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1.5.")
 #: Messages that do not say which field they are about: the error summary puts the field's label first.
-GENERIC = frozenset({REQUIRED, TOO_LONG, NOT_WHOLE_NUMBER, OUT_OF_RANGE, CONTROL_CHARACTER, CHOOSE})
+GENERIC = frozenset({REQUIRED, TOO_LONG, NOT_WHOLE_NUMBER, OUT_OF_RANGE, CONTROL_CHARACTER, CHOOSE, NOT_A_DAY,
+                     BAD_WEIGHT})
 
 
 class Form:
@@ -81,16 +84,21 @@ class Form:
             self._generic.add(name)
         self.errors.setdefault(name, lambda lang: i18n.gettext(lang, message, **variables))
 
-    def failed(self, error: IdeaflowError, fields: Mapping[str, tuple[str, str]]) -> None:
+    def failed(self, error: IdeaflowError, fields: Mapping[str, tuple[str, str]],
+               says: Mapping[str, str] | None = None) -> None:
         """Record a service's refusal or bad input on the form field it concerns. `fields` maps the
         service's field names to this form's (field name, label as a text for `_()`); an error of
-        another field, or of none, is the form's general error."""
+        another field, or of none, is the form's general error. `says` maps an error's code to the page's
+        own words (a text for `_()`, with the error's values as %(name)s) where the line all entry points
+        share speaks of another one's ways ("leave out --pool", "with 'ideaflow person grant'")."""
         name = fields[error.field][0] if error.field in fields else self.GENERAL
 
         def message(lang: str) -> str:
             def label(field: str) -> str:
                 return i18n.gettext(lang, fields[field][1]) if field in fields else field
 
+            if says is not None and error.code in says:
+                return i18n.gettext(lang, says[error.code], **error.values)
             return sentence(error, lang, label)
 
         self.errors.setdefault(name, message)
@@ -100,7 +108,9 @@ class Form:
 
     def label(self, name: str, text: str) -> str:
         """Learn the field's label as the page shows it (the field macros call this as they render); prints
-        nothing."""
+        nothing. A field whose label is told apart by what surrounds it (the "Weight" of "Criterion 2", in
+        its fieldset) is learnt by the words that tell it apart alone ("Criterion 2, weight"): the summary
+        lists it away from its fieldset."""
         self.labels[name] = str(text)
         return ""
 

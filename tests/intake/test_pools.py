@@ -4,12 +4,15 @@ the command line that sets it (`pool create` options and `pool intake`)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from states.errors import BadInput, NotFound
 from states.intake import IntakeClosed, IntakeStatus, PoolIntake
+from states.messages import sentence
+from states.model import local_midnight
+from states.vocabulary import COPENHAGEN
 
 from intake_helpers import POOL, T0, later, submit
 
@@ -27,6 +30,49 @@ def test_the_window_is_half_open_and_either_end_may_be_missing():
         PoolIntake(CLOSES, OPENS)
     with pytest.raises(BadInput, match="smallest grant"):
         PoolIntake(grant_min_dkk=10, grant_max_dkk=9)
+
+
+def test_a_window_of_whole_days_in_the_wrong_order_is_said_by_the_days_as_typed():
+    """The intake form's last day closes the window at the next midnight; the refusal says the day typed."""
+    with pytest.raises(BadInput) as reversed_days:
+        PoolIntake(local_midnight(date(2027, 5, 1)), local_midnight(date(2027, 3, 1) + timedelta(days=1)))
+    error = reversed_days.value
+    assert (error.code, error.field) == ("intake.days_order", "closes")
+    assert sentence(error, "da") == "Sidste dag (1. marts 2027) ligger før første dag (1. maj 2027)."
+    assert sentence(error, "en") == "The last day (1 March 2027) comes before the first day (1 May 2027)."
+    assert PoolIntake(local_midnight(date(2027, 3, 1)), local_midnight(date(2027, 3, 2)))  # one day: fine
+
+
+def test_no_amount_given_exceeds_the_pools_budget(intake, services, pool_id, snapshot):
+    before = snapshot()
+    for setting in ({"grant_max_dkk": 999_999_999}, {"grant_min_dkk": 2_000_001},
+                    {"grant_min_dkk": 10_000, "grant_max_dkk": 2_000_001}):
+        with pytest.raises(BadInput) as refused:
+            intake.set_intake(POOL, T0, **setting)
+        field = "grant_max_dkk" if "grant_max_dkk" in setting else "grant_min_dkk"
+        assert (refused.value.code, refused.value.field) == ("intake.grant_above_budget", field)
+    assert sentence(refused.value, "da", {"grant_max_dkk": "Største beløb der gives"}.get) == \
+        "Største beløb der gives (2.000.001 kr.) er mere end puljens samlede budget (2.000.000 kr.)."
+    with pytest.raises(BadInput, match="smallest grant"):
+        intake.set_intake(POOL, T0, grant_min_dkk=20_000, grant_max_dkk=10_000)
+    assert snapshot() == before
+    assert intake.set_intake(POOL, T0, grant_min_dkk=2_000_000, grant_max_dkk=2_000_000).grant_max_dkk == 2_000_000
+
+
+def test_a_last_day_that_has_passed_is_refused_when_it_is_set(intake, pool_id, snapshot):
+    yesterday = local_midnight(T0.astimezone(COPENHAGEN).date())  # the last day: the day before T0's
+    before = snapshot()
+    with pytest.raises(BadInput) as refused:
+        intake.set_intake(POOL, T0, opens_at=local_midnight(date(2027, 1, 1)), closes_at=yesterday)
+    assert (refused.value.code, refused.value.field) == ("intake.last_day_passed", "closes")
+    assert sentence(refused.value, "da") == "Sidste dag for idéer (31. januar 2027) er allerede passeret."
+    assert snapshot() == before
+    # Today is still a day for ideas; a pool whose last day passed keeps it while other settings change.
+    assert intake.set_intake(POOL, T0, closes_at=yesterday + timedelta(days=1)).closes_at > T0
+    intake.set_intake(POOL, T0 - timedelta(days=2), closes_at=yesterday)
+    assert intake.set_intake(POOL, T0, description="Lukket").closes_at == yesterday
+    # A closing moment within a day (the command line's ISO time) that has passed closes the pool at once.
+    assert intake.set_intake(POOL, T0, closes_at=T0 - timedelta(minutes=1)).status(T0) == IntakeStatus.CLOSED
 
 
 def test_only_the_pools_open_now_are_listed(intake, services, pool_id):
@@ -119,10 +165,10 @@ def test_the_command_line_sets_and_shows_the_intake(engine, cli):
 
 
 def test_ideaflow_submit_also_keeps_to_the_window(engine, cli):
-    assert cli("pool", "create", POOL, "--budget-dkk", "1000", "--closes", "2020-01-01").returncode == 0
+    assert cli("pool", "create", POOL, "--budget-dkk", "1000", "--closes", "2020-01-01T12:00").returncode == 0
     result = cli("submit", "--title", "T", "--description", "D", "--proposer", "a@example.dk", "--pool", POOL)
     assert (result.returncode, result.stderr) == (
-        1, f"ideaflow: refused: pool {POOL!r} closed for ideas 2 January 2020 at 00:00\n")
+        1, f"ideaflow: refused: pool {POOL!r} closed for ideas 1 January 2020 at 12:00\n")
     assert cli("pool", "intake", POOL, "--closes", "none").returncode == 0
     assert cli("submit", "--title", "T", "--description", "D", "--proposer", "a@example.dk", "--pool", POOL) \
         .stdout == "1\n"
@@ -132,7 +178,9 @@ def test_ideaflow_submit_also_keeps_to_the_window(engine, cli):
     (["--opens", "2027-13-01"], "--opens '2027-13-01' is not a date"),
     (["--closes", "soon"], "--closes 'soon' is not a date"),
     (["--grant-max-dkk", "-5"], "--grant-max-dkk must be a whole number of kroner from DKK 1 to"),  # its range
-    (["--opens", "2027-03-01", "--closes", "2027-02-01"], "must open"),
+    (["--opens", "2030-03-01", "--closes", "2030-02-01"], "the last day (1 February 2030) comes before the first"),
+    (["--closes", "2020-01-01"], "the last day for ideas (1 January 2020) has already passed"),
+    (["--grant-max-dkk", "1001"], "--grant-max-dkk (DKK 1,001) is more than the pool's whole budget (DKK 1,000)"),
 ])
 def test_a_bad_intake_option_is_refused_and_creates_no_pool(engine, cli, args, needle):
     result = cli("pool", "create", "Ny pulje", "--budget-dkk", "1000", *args)

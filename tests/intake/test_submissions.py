@@ -200,6 +200,15 @@ def test_a_requested_amount_above_the_pools_largest_grant_is_refused(engine, int
     submit(intake, pool_id, requested_dkk=None, email="uden@example.dk")
 
 
+def test_a_requested_amount_below_the_pools_smallest_grant_is_refused(engine, intake, pool_id):
+    intake.set_intake("Borgerpuljen", T0, grant_min_dkk=10_000, grant_max_dkk=500_000)
+    with pytest.raises(InvalidSubmission) as refused:
+        submit(intake, pool_id, requested_dkk=5_000)
+    assert [(p.field, p.code, p.params) for p in refused.value.problems] == [
+        ("requested_dkk", "below_grant_min", {"min_dkk": 10_000})]
+    submit(intake, pool_id, requested_dkk=10_000)
+
+
 # -- concurrency ---------------------------------------------------------------------------------------
 
 

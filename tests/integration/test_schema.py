@@ -18,12 +18,16 @@ def test_upgrade_is_repeatable_and_matches_the_models(tmp_path):
     assert current(engine) == head()
     with engine.connect() as connection, warnings.catch_warnings():
         # SQLite's reflection cannot read an index on an expression, so the comparison skips it (and says
-        # so): ix_people_email_lower is checked by hand below. PostgreSQL's reflection compares it.
-        warnings.filterwarnings("ignore", message=".*expression-based index '?ix_people_email_lower")
+        # so): ix_people_email_lower and ix_pools_name_lower are checked by hand below. PostgreSQL's
+        # reflection compares them.
+        warnings.filterwarnings("ignore", message=".*expression-based index '?ix_(people_email|pools_name)_lower")
         diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
         made = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'ix_people_email_lower'").scalar()
+        unique = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'ix_pools_name_lower'").scalar()
     assert diff == [], f"models and migrations disagree; add a migration: {diff}"
     assert made is not None and "on people (lower(email))" in made.lower().replace('"', ""), made
+    assert unique is not None and "unique index" in unique.lower() and "on pools (lower(name))" in \
+        unique.lower().replace('"', ""), unique
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):

@@ -200,7 +200,8 @@ def test_a_coordinator_sets_the_pools_intake_of_ideas(browser, signed_in, consol
     page.get_by_label("Hvad puljen støtter").fill("Nye måder at løse opgaverne på\n" + HOSTILE)
     page.get_by_label("Største beløb der gives").fill("500000")
     assert post_status(page, lambda: page.get_by_role("button", name="Gem modtagelsen").click()) == 422
-    expect(page.get_by_role("alert")).to_contain_text("før den lukker")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Sidste dag (31. januar 2027) ligger før første dag (1. februar 2027).")
     expect(page.get_by_label("Hvad puljen støtter")).to_have_value("Nye måder at løse opgaverne på\n" + HOSTILE)
     page.get_by_label("Sidste dag for idéer").fill("2027-03-31")
     page.get_by_role("button", name="Gem modtagelsen").click()
@@ -254,7 +255,7 @@ def test_an_administrator_adds_a_person_by_keyboard_grants_and_revokes_roles(bro
     page.get_by_label("Rolle").select_option("administrator")
     page.get_by_label("Pulje", exact=True).select_option(ROSKILDE)
     assert post_status(page, lambda: page.get_by_role("button", name="Giv rollen").click()) == 422
-    expect(page.get_by_role("alert")).to_contain_text("Administratorrollen gælder alle puljer")
+    expect(page.get_by_role("alert")).to_contain_text("Administratorrollen gælder alle puljer: vælg 'Alle puljer'")
 
     # A plainly wrong address is marked together with the language not chosen, not one after the other.
     page.get_by_label("E-mailadresse").fill("ikke-en-adresse")
@@ -329,3 +330,21 @@ def test_the_pages_pass_axe_at_1280_and_320(browser, signed_in, console, lang):
             assert_no_axe_violations(page)
             assert_reflows(page, width)
     page.set_viewport_size({"width": 1280, "height": 800})
+
+
+
+def test_a_forms_button_keeps_the_dkfds_distance_from_the_field_above(browser, signed_in, console):
+    """DKFDS gives a button no margin: right after a field it sat against it, its focus outline touching."""
+    page = signed_in(IDA)
+    url, pool = console.server.url, console.ids["taarnby"]
+    for path, name in (("people", "Giv rollen"), ("people", "Tilføj personen"), (f"pools/{pool}/criteria",
+                       "Gem kriterierne"), (f"pools/{pool}/intake", "Gem modtagelsen"), ("preferences", "Gem")):
+        page.goto(url + path)
+        button = page.get_by_role("button", name=name, exact=True)
+        gap = button.evaluate("b => b.getBoundingClientRect().top - b.previousElementSibling.getBoundingClientRect()"
+                              ".bottom")
+        assert gap >= 24, (path, name, gap)  # as between two fields (.form-group's margin-top)
+        button.focus()
+        outline = button.evaluate("b => { const s = getComputedStyle(b); "
+                                  "return parseFloat(s.outlineWidth) + Math.max(0, parseFloat(s.outlineOffset)); }")
+        assert outline < gap, (path, name, outline, gap)

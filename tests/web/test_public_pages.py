@@ -233,6 +233,24 @@ def test_an_amount_is_read_as_written_in_either_language(site, pool_id, amount, 
         assert connection.scalar(select(SubmissionRow.requested_dkk)) == kroner
 
 
+def test_an_amount_outside_the_pools_grants_is_refused_in_a_sentence_of_its_own(site, pool_id):
+    """The form says the pool gives between 10.000 kr. and 200.000 kr.: an amount outside is refused on its
+    field, and the amount ending in "kr." does not end the sentence twice."""
+    site.intake.set_intake(POOL, site.now, grant_min_dkk=10_000)
+    below = site.submit(pool_id, requested_dkk="5000")
+    assert below.status_code == 422 and summary(below) == [
+        ("requested_dkk", "Puljen giver mindst 10.000 kr. til en idé.")]
+    above = site.submit(pool_id, requested_dkk="200001")
+    assert above.status_code == 422 and summary(above) == [
+        ("requested_dkk", "Puljen giver højst 200.000 kr. til en idé.")]
+    assert "kr.." not in below.text + above.text and site.count(SubmissionRow) == 0
+    site.client.cookies.set("ideaflow_lang", "en")
+    english = site.submit(pool_id, requested_dkk="5000")
+    assert summary(english) == [("requested_dkk", "The pool gives at least DKK 10,000 to an idea.")]
+    site.client.cookies.set("ideaflow_lang", "da")
+    assert site.submit(pool_id, requested_dkk="10000").status_code == 200
+
+
 def test_the_honeypot_refuses_and_stores_nothing(site, pool_id):
     page = site.submit(pool_id, website="http://spam.example")
     assert page.status_code == 400 and "Vi kunne ikke modtage idéen" in page.text
@@ -262,7 +280,7 @@ def test_a_window_that_begins_or_ends_with_a_day_is_said_by_its_days(site, pool_
     Pages say that last day ("til og med 31. januar"), not the midnight after it ("1. februar kl. 00:00")."""
     site.intake.set_intake(POOL, site.now, closes_at=local_midnight(date(2030, 2, 1)))
     assert "Åben for idéer til og med 31. januar 2030." in site.client.get("/").text
-    site.intake.set_intake(POOL, site.now, closes_at=local_midnight(date(2020, 1, 1)))
+    site.intake.set_intake(POOL, datetime(2019, 12, 1, tzinfo=UTC), closes_at=local_midnight(date(2020, 1, 1)))
     closed = site.client.get(f"/pools/{pool_id}/ideas/new")
     assert closed.status_code == 409 and "Puljen tog imod idéer til og med 31. december 2019." in closed.text
     site.intake.set_intake(POOL, site.now, opens_at=local_midnight(date(2030, 3, 1)), closes_at=None)

@@ -2,12 +2,14 @@
 
 Who may see what is the read model's (`ideaflow.administration`, the container's `administration`):
 a page it refuses answers 403 and the attempt is in the refusals audit. Changes go through the
-service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`, `flush_outbox`,
-`Administration.set_criteria`), which checks the person again and records refusals itself.
+service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`, `flush_outbox` of the
+mail the person's outbox lists, `Administration.set_criteria`), which checks the person again and
+records refusals itself.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
@@ -25,7 +27,7 @@ from states.text import whole_number
 from states.vocabulary import COPENHAGEN, GRANTABLE_ROLES, DeadlinePolicy, Language, Role
 from web import pages
 from web.auth import signed_in
-from web.forms import CHOOSE, Form, PostedForm
+from web.forms import BAD_WEIGHT, CHOOSE, NOT_A_DAY, REQUIRED, Form, PostedForm
 from web.routes.words import formatters, weight
 
 router = APIRouter()
@@ -46,10 +48,11 @@ MAIL_KINDS = {
     "withdrawal_received": N_("Receipt of a withdrawal, to the proposer"),
 }
 EVERY_POOL = ""
-BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1.5.")
+#: The page's words for refusals whose shared line speaks of the command line (`states.messages`).
+PERSON_EXISTS = N_("%(email)s already exists; give them a role under 'Give a role'.")
+EVERY_POOL_ONLY = N_("The administrator role holds for every pool: choose 'Every pool' under Pool.")
 NO_CRITERIA = N_("Name at least one criterion.")
 SAME_NAME = N_("Give each criterion its own name.")
-NOT_A_DAY = N_("Write a date as year-month-day, for example 2027-02-01.")
 EXTRA_ROWS = 2  # empty criteria at the end of the form, to add new ones without JavaScript
 
 
@@ -149,7 +152,12 @@ def save_criteria(request: Request, pool_id: int, person: Annotated[Account, Dep
         name = form.text(f"name-{n}", max_length=60).strip()
         description = form.text(f"description-{n}", max_length=2000, multiline=True)
         if not name:
-            continue
+            # An emptied name removes a criterion; a new row with anything typed in it needs its name,
+            # and is checked like any other (what was typed is not thrown away in silence).
+            typed = form.value(f"weight-{n}").strip() or description.strip() or form.value(f"must-{n}")
+            if n < len(page.pool.criteria) or not typed:
+                continue
+            form.error(f"name-{n}", REQUIRED)
         weight = _parse_weight(form.value(f"weight-{n}"))
         if weight is None:
             form.error(f"weight-{n}", BAD_WEIGHT)
@@ -213,8 +221,10 @@ def save_intake(request: Request, pool_id: int, person: Annotated[Account, Depen
         try:
             request.app.state.container.intake.set_intake(page.pool.name, _now(request), by=person.email, **changes)
         except IdeaflowError as error:
-            form.failed(error, {"closes": ("closes", N_("Last day for ideas")),
+            form.failed(error, {"opens": ("opens", N_("First day for ideas")),
+                                "closes": ("closes", N_("Last day for ideas")),
                                 "grant_min_dkk": ("grant_min_dkk", N_("Smallest amount given")),
+                                "grant_max_dkk": ("grant_max_dkk", N_("Largest amount given")),
                                 "description": ("description", N_("What the pool supports")),
                                 "criteria_text": ("criteria_text", N_("The criteria in plain words"))})
         else:
@@ -225,7 +235,11 @@ def save_intake(request: Request, pool_id: int, person: Annotated[Account, Depen
 
 
 def _intake_page(request: Request, page, form: Form) -> Response:
-    return pages.render(request, "pool_intake.html", {"page": page, "form": form})
+    # A day typed in another form (a browser without a date picker) is shown as typed, in a text field:
+    # a date field would show it empty.
+    kinds = {name: "text" if form.value(name).strip() and _not_a_day(form.value(name)) else "date"
+             for name in ("opens", "closes")}
+    return pages.render(request, "pool_intake.html", {"page": page, "form": form, "day_field": kinds})
 
 
 def _local_day(moment: datetime | None, *, last: bool = False) -> str:
@@ -240,11 +254,22 @@ def _day_field(form: Form, name: str) -> date | None:
     value = form.value(name).strip()
     if not value:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
+    if _not_a_day(value):
         form.error(name, NOT_A_DAY)
         return None
+    return date.fromisoformat(value)
+
+
+def _not_a_day(value: str) -> bool:
+    """Whether a date field's value is not a day as a date field sends it (year-month-day; `fromisoformat`
+    also reads 20270201 and 2027-W05-1)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return True
+    try:
+        date.fromisoformat(value.strip())
+    except ValueError:
+        return True
+    return False
 
 
 # -- people and roles ----------------------------------------------------------------------------------
@@ -265,7 +290,7 @@ def _people_page(request: Request, person: Account, form: Form, status_code: int
         "role_name": lambda role: _t(request, ROLE_NAMES[role]) if role in ROLE_NAMES else role,
         "roles": [(r.value, _t(request, ROLE_NAMES[r])) for r in GRANTABLE_ROLES],
         "pool_choices": [(EVERY_POOL, _t(request, N_("Every pool")))] + [(name, name) for name in pool_names],
-        "person_languages": [(lang.value, i18n.NAMES[lang.value]) for lang in Language],
+        "person_languages": [(lang.value, i18n.NAMES[lang.value], lang.value) for lang in Language],  # in its own
         "emails": [(p.email, f"{p.name} <{p.email}>") for p in listed],
     }, status_code=status_code)
 
@@ -281,7 +306,8 @@ def add_person(request: Request, person: Annotated[Account, Depends(signed_in)],
             request.app.state.services.add_person(email, name, Role.PROPOSER, _now(request),
                                                   Language(form.value("lang")), by=person.email)
         except IdeaflowError as error:
-            form.failed(error, {"email": ("email", N_("E-mail address")), "name": ("name", N_("Name"))})
+            form.failed(error, {"email": ("email", N_("E-mail address")), "name": ("name", N_("Name"))},
+                        says={"person.exists": PERSON_EXISTS})
         else:
             return RedirectResponse("/people?status=person_added", status_code=303)
     return _people_page(request, person, form, 422)
@@ -305,7 +331,7 @@ def change_role(request: Request, person: Annotated[Account, Depends(signed_in)]
             changed = act(email, Role(role), _now(request), pool=pool_name or None, by=person.email)
         except IdeaflowError as error:
             form.failed(error, {"email": ("grant_email", N_("Person")), "role": ("grant_role", N_("Role")),
-                                "pool": ("grant_pool", N_("Pool"))})
+                                "pool": ("grant_pool", N_("Pool"))}, says={"role.everywhere": EVERY_POOL_ONLY})
         else:
             status = ("role_granted" if change == "grant" else "role_revoked") if changed else "role_unchanged"
             return RedirectResponse(f"/people?status={status}", status_code=303)
@@ -329,8 +355,11 @@ def outbox(request: Request, person: Annotated[Account, Depends(signed_in)]) -> 
 
 @router.post("/outbox/flush")
 def flush(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
-    """Deliver now, also the mail that waits for its retry (as `ideaflow outbox --flush`)."""
+    """Deliver now the mail the page lists for the person, also what waits for its retry (as `ideaflow outbox
+    --flush` does for all of it)."""
     container, now = request.app.state.container, _now(request)
-    _admin(request).may_flush(person.email, now)
-    container.services.flush_outbox(now, container.mail_transport(), container.letterhead, retry_deferred=True)
+    listed = _admin(request).mail_to_flush(person.email, now)
+    if listed:
+        container.services.flush_outbox(now, container.mail_transport(), container.letterhead, retry_deferred=True,
+                                        only=listed)
     return RedirectResponse("/outbox?status=mail_tried", status_code=303)

@@ -56,7 +56,7 @@ DIGEST_CHOICES = (("on", N_("Yes, send me the weekly digest")), ("off", N_("No, 
 
 def _choices(request: Request) -> dict:
     lang = pages.language(request)
-    return {"languages_all": [(code, i18n.NAMES[code]) for code in i18n.LANGUAGES],
+    return {"languages_all": [(code, i18n.NAMES[code], code) for code in i18n.LANGUAGES],  # each in its own
             "digest_choices": [(value, i18n.gettext(lang, label)) for value, label in DIGEST_CHOICES]}
 
 

@@ -60,7 +60,8 @@ MESSAGES = {
     "not_email": N_("Write an e-mail address, for example navn@example.dk."),
     "amount_range": N_("Write an amount in whole kroner, at least 1."),
     "not_whole_number": N_("Write the amount as a whole number of kroner, for example 250000."),
-    "above_grant_max": N_("The pool gives at most %(max_dkk)s."),
+    "above_grant_max": N_("The pool gives at most %(max_dkk)s to an idea."),
+    "below_grant_min": N_("The pool gives at least %(min_dkk)s to an idea."),
     "choose_kind": N_("Choose whether you write as a citizen or as an employee."),
     "too_many_files": N_("Attach at most %(max_count)s files."),
     "file_type": N_("%(filename)s is not a PDF, a picture (PNG, JPEG, GIF, WebP) or an office document "
@@ -182,8 +183,9 @@ def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
     for problem in invalid.problems:
         params = {name: Count(value) if name in ("max", "max_count") else value
                   for name, value in problem.params.items()}
-        if "max_dkk" in params:
-            params["max_dkk"] = fmt.dkk(params["max_dkk"], lang)
+        for name in ("max_dkk", "min_dkk"):
+            if name in params:
+                params[name] = fmt.dkk(params[name], lang)
         if "max_bytes" in params:
             params["max_size"] = file_size(params["max_bytes"], lang)
         form.error(problem.field, MESSAGES.get(problem.code, REQUIRED), **params)

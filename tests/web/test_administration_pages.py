@@ -1,0 +1,229 @@
+"""The administrator's and coordinator's pages over HTTP, in-process (Starlette's test client) on a real
+database (SQLite and PostgreSQL), mail written to a folder: what the forms answer to what a browser
+may send (a date typed without a date picker, a new criterion without a name), what the error
+summary names, and what "try again now" delivers.
+
+The browser walks the same pages in tests/web/test_administration_browser.py.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from test_public_pages import Site
+
+from states.criteria import TAARNBY_CRITERIA, Criterion
+from states.vocabulary import COPENHAGEN, Role
+from storage.tables import OutboxRow
+
+ADMIN, KARIN, OLE = "ida@kommune.dk", "karin@taarnby.dk", "ole@roskilde.dk"
+TAARNBY, ROSKILDE = "Tårnby innovationspulje", "Roskilde puljen"
+
+
+@pytest.fixture
+def site(engine, tmp_path):
+    site = Site(engine, tmp_path)
+    site.services.add_person(ADMIN, "Ida Administrator", Role.ADMINISTRATOR, site.now)
+    site.pools = {name: site.services.create_pool(name, 2_000_000, 2027, site.now).id for name in (TAARNBY, ROSKILDE)}
+    yield site
+    site.container.close()
+
+
+def summary(page) -> list[tuple[str, str]]:
+    """The error summary's lines: (the field it links to, its text)."""
+    return [(field, html.unescape(text)) for field, text in
+            re.findall(r'<li><a href="#([\w-]+)">([^<]+)</a></li>', page.text)]
+
+
+def field_tag(page, name: str) -> str:
+    return re.search(rf'<(?:input|textarea)[^>]* name="{name}"[^>]*>', page.text).group(0)
+
+
+def criteria_form(site, **changes: str) -> dict[str, str]:
+    """The criteria form as the page fills it in for Tårnby's six criteria, two empty rows, and `changes`."""
+    values = {"csrf_token": site.csrf(), "rows": str(len(TAARNBY_CRITERIA) + 2)}
+    for n, c in enumerate(TAARNBY_CRITERIA):
+        values |= {f"name-{n}": c.name, f"weight-{n}": f"{c.weight:g}", f"description-{n}": c.description}
+    return values | changes
+
+
+def test_a_new_criterion_with_content_but_no_name_is_not_thrown_away(site):
+    site.sign_in(ADMIN)
+    url = f"/pools/{site.pools[TAARNBY]}/criteria"
+    page = site.client.post(url, data=criteria_form(site, **{"weight-6": "xyz", "description-6": "Overholder loven",
+                                                           "must-6": "yes"}))
+    assert page.status_code == 422
+    assert summary(page) == [("name-6", "Kriterium 7, navn: Udfyld feltet."),
+                             ("weight-6", "Kriterium 7, vægt: Skriv en vægt fra 1 til 100, for eksempel 2 eller 1,5.")]
+    assert 'value="xyz"' in field_tag(page, "weight-6") and "Overholder loven</textarea>" in page.text
+    assert "checked" in field_tag(page, "must-6")
+    # An existing criterion whose name is emptied is removed, as the form says; empty rows are left out.
+    removed = site.client.post(url, data=criteria_form(site, **{"name-5": ""}))
+    assert removed.status_code == 200 and "criteria_saved" in str(removed.url)
+    assert "<td>omtale</td>" not in site.client.get(f"/pools/{site.pools[TAARNBY]}").text
+
+
+def test_each_error_of_the_criteria_form_names_its_criterion(site):
+    site.sign_in(ADMIN)
+    url = f"/pools/{site.pools[TAARNBY]}/criteria"
+    page = site.client.post(url, data=criteria_form(site, **{"weight-0": "0", "weight-2": "abc", "weight-3": "",
+                                                           "description-1": "x" * 2001}))
+    assert page.status_code == 422 and summary(page) == [
+        ("weight-0", "Kriterium 1, vægt: Skriv en vægt fra 1 til 100, for eksempel 2 eller 1,5."),
+        ("description-1", "Kriterium 2, beskrivelse: Skriv højst 2.000 tegn."),
+        ("weight-2", "Kriterium 3, vægt: Skriv en vægt fra 1 til 100, for eksempel 2 eller 1,5."),
+        ("weight-3", "Kriterium 4, vægt: Skriv en vægt fra 1 til 100, for eksempel 2 eller 1,5.")]
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/pools"})
+    english = site.client.post(url, data=criteria_form(site, **{"weight-2": "abc"}))
+    assert summary(english) == [
+        ("weight-2", "Criterion 3, weight: Write a weight from 1 to 100, for example 2 or 1.5.")]
+
+
+def test_a_reviewed_pools_description_errors_name_their_criterion(site):
+    """Once reviewed on, a criterion is shown by its name, and only its description is a field."""
+    now = site.now
+    pool = site.services.create_pool("Lille pulje", 100_000, 2027, now, (Criterion("effekt"), Criterion("pris")))
+    site.services.add_person("rikke@kommune.dk", "Rikke", Role.REVIEWER, now)
+    idea = site.services.submit(title="Idé", description="…", proposer="p@example.dk", pool=pool.name, now=now)
+    site.services.review(idea, "rikke@kommune.dk", {"effekt": 3, "pris": 4}, now)
+    site.sign_in(ADMIN)
+    values = {"csrf_token": site.csrf(), "rows": "2", "name-0": "effekt", "weight-0": "1", "description-0": "",
+              "name-1": "pris", "weight-1": "1", "description-1": "x" * 2001}
+    page = site.client.post(f"/pools/{pool.id}/criteria", data=values)
+    assert page.status_code == 422
+    assert summary(page) == [("description-1", "pris, beskrivelse: Skriv højst 2.000 tegn.")]
+
+
+def test_a_date_typed_another_way_is_named_by_its_field_and_kept_as_typed(site):
+    """A browser without a date picker sends what was typed; a date field would show it empty again."""
+    site.sign_in(ADMIN)
+    url = f"/pools/{site.pools[TAARNBY]}/intake"
+    page = site.client.post(url, data={"csrf_token": site.csrf(), "opens": "1/2/2027", "closes": "2027-W09-7",
+                                       "description": "Nye måder", "grant_max_dkk": "500000"})
+    assert page.status_code == 422 and summary(page) == [
+        ("opens", "Første dag for idéer: Skriv en dato som år-måned-dag, for eksempel 2027-02-01."),
+        ("closes", "Sidste dag for idéer: Skriv en dato som år-måned-dag, for eksempel 2027-02-01.")]
+    assert 'type="text"' in field_tag(page, "opens") and 'value="1/2/2027"' in field_tag(page, "opens")
+    assert 'type="text"' in field_tag(page, "closes") and 'value="2027-W09-7"' in field_tag(page, "closes")
+    assert 'value="500000"' in field_tag(page, "grant_max_dkk") and "Nye måder</textarea>" in page.text
+    assert 'type="date"' in field_tag(site.client.get(url), "opens")  # a date picker where there is one
+
+
+def test_the_intake_form_refuses_what_the_domain_refuses_on_the_field_concerned(site):
+    site.sign_in(ADMIN)
+    url = f"/pools/{site.pools[TAARNBY]}/intake"
+
+    def post(**values):
+        return site.client.post(url, data={"csrf_token": site.csrf(), **values})
+
+    reversed_days = post(opens="2027-05-01", closes="2027-03-01")
+    assert reversed_days.status_code == 422 and summary(reversed_days) == [
+        ("closes", "Sidste dag (1. marts 2027) ligger før første dag (1. maj 2027).")]
+    assert 'value="2027-05-01"' in field_tag(reversed_days, "opens")
+    above_budget = post(grant_max_dkk="999999999")
+    assert summary(above_budget) == [
+        ("grant_max_dkk", "Største beløb der gives (999.999.999 kr.) er mere end puljens samlede budget "
+                          "(2.000.000 kr.).")]
+    out_of_order = post(grant_min_dkk="20000", grant_max_dkk="10000")
+    assert [name for name, _ in summary(out_of_order)] == ["grant_min_dkk"]
+    yesterday = (site.now.astimezone(COPENHAGEN) - timedelta(days=1)).date()
+    passed = post(closes=yesterday.isoformat())
+    assert [name for name, _ in summary(passed)] == ["closes"] and "er allerede passeret" in summary(passed)[0][1]
+    today = post(closes=site.now.astimezone(COPENHAGEN).date().isoformat(), grant_max_dkk="2000000")
+    assert "intake_saved" in str(today.url)
+
+
+def test_try_again_now_delivers_only_the_mail_the_person_sees(site):
+    """A coordinator of one pool flushes their pool's mail, not another pool's (they cannot see it)."""
+    now = site.now
+    for email, name, pool in ((KARIN, "Karin Koordinator", TAARNBY), (OLE, "Ole Olsen", ROSKILDE)):
+        site.services.add_person(email, name, Role.PROPOSER, now)
+        site.services.grant_role(email, Role.COORDINATOR, now, pool=pool)
+    ideas = {pool: site.services.submit(title=f"Idé i {pool}", description="…", proposer="borger@example.dk",
+                                        pool=pool, now=now)
+             for pool in (TAARNBY, ROSKILDE)}  # each pool's coordinator is told, and the proposer gets a receipt
+    site.sign_in(KARIN)
+    outbox = site.client.get("/outbox")
+    assert KARIN in outbox.text and OLE not in outbox.text
+    tried = site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
+    assert tried.status_code == 200 and "status=mail_tried" in str(tried.url)
+    delivered = [m["To"].addresses[0].addr_spec for m in site.mails()]
+    assert delivered.count(KARIN) == 2 and OLE not in delivered  # her sign-in link and the notice
+    assert delivered.count("borger@example.dk") == 1  # the receipt for the idea in her pool
+    with site.engine.connect() as connection:
+        waiting = connection.execute(select(OutboxRow.kind, OutboxRow.idea_id, OutboxRow.attempts)
+                                     .where(OutboxRow.status == "pending").order_by(OutboxRow.kind)).all()
+    # Roskilde's mail (Ole's notice, the proposer's receipt) was not even tried.
+    assert waiting == [("idea_received", ideas[ROSKILDE], 0), ("idea_submitted", ideas[ROSKILDE], 0)]
+    site.sign_in(ADMIN)
+    site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
+    assert OLE in [m["To"].addresses[0].addr_spec for m in site.mails()]  # an administrator's: all the mail
+
+
+def label_tag(page, text: str) -> str:
+    return re.search(rf"<label [^>]*>{re.escape(text)}</label>", page.text).group(0)
+
+
+def test_a_language_offered_by_its_own_name_is_marked_as_that_language(site):
+    """WCAG 3.1.2: "English" on a Danish page is English, "Dansk" on an English page Danish."""
+    site.sign_in(ADMIN)
+    for path in ("/people", "/preferences"):
+        danish = site.client.get(path)
+        assert 'lang="en"' in label_tag(danish, "English") and "lang=" not in label_tag(danish, "Dansk")
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/people"})
+    for path in ("/people", "/preferences"):
+        english = site.client.get(path)
+        assert 'lang="da"' in label_tag(english, "Dansk") and "lang=" not in label_tag(english, "English")
+
+
+def test_the_people_page_says_what_to_do_on_the_page_not_on_the_command_line(site):
+    site.sign_in(ADMIN)
+    everywhere = site.client.post("/people/roles", data={"csrf_token": site.csrf(), "change": "grant",
+                                                         "grant_email": ADMIN, "grant_role": "administrator",
+                                                         "grant_pool": TAARNBY})
+    assert everywhere.status_code == 422 and summary(everywhere) == [
+        ("grant_pool", "Administratorrollen gælder alle puljer: vælg 'Alle puljer' under Pulje.")]
+    known = site.client.post("/people", data={"csrf_token": site.csrf(), "email": "IDA@kommune.dk",
+                                              "name": "Ida igen", "lang": "da"})
+    assert known.status_code == 422 and summary(known) == [
+        ("email", f"{ADMIN} findes allerede; giv vedkommende en rolle under 'Giv en rolle'.")]
+    assert "ideaflow person" not in known.text
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/people"})
+    english = site.client.post("/people/roles", data={"csrf_token": site.csrf(), "change": "grant",
+                                                      "grant_email": ADMIN, "grant_role": "administrator",
+                                                      "grant_pool": TAARNBY})
+    assert summary(english) == [
+        ("grant_pool", "The administrator role holds for every pool: choose 'Every pool' under Pool.")]
+
+
+def test_the_pool_page_says_an_amount_given_alone_as_at_least_or_at_most(site):
+    site.sign_in(ADMIN)
+    url = f"/pools/{site.pools[TAARNBY]}"
+
+    def amounts() -> str:
+        return re.search(r"<dt>Beløb der gives</dt>\s*<dd>(.*?)</dd>", site.client.get(url).text, re.S).group(1)
+
+    site.intake.set_intake(TAARNBY, site.now, grant_min_dkk=1_000)
+    assert re.sub("<[^>]+>", "", amounts()) == "Mindst 1.000 kr."
+    site.intake.set_intake(TAARNBY, site.now, grant_min_dkk=None, grant_max_dkk=500_000)
+    assert re.sub("<[^>]+>", "", amounts()) == "Højst 500.000 kr."
+    site.intake.set_intake(TAARNBY, site.now, grant_min_dkk=1_000)
+    assert re.sub("<[^>]+>", "", amounts()) == "1.000 kr. – 500.000 kr."
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": url})
+    assert "A pool with no dates is always open for ideas." in site.client.get(url + "/intake").text
+
+
+def test_a_pool_named_like_another_but_for_capital_letters_is_refused_on_its_name(site):
+    site.sign_in(ADMIN)
+    page = site.client.post("/pools/new", data={
+        "csrf_token": site.csrf(), "name": "TÅRNBY innovationspulje", "year": "2027", "budget_dkk": "1000000",
+        "screening_days": "30", "funding_days": "45", "evaluation_days": "30", "reminder_days": "5",
+        "on_screening_deadline": "escalate"})
+    assert page.status_code == 422 and summary(page) == [
+        ("name", f"Puljen '{TAARNBY}' findes allerede: Navn skal adskille sig fra den med mere end store og små "
+                 "bogstaver.")]
+    assert 'value="TÅRNBY innovationspulje"' in field_tag(page, "name")
