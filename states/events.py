@@ -56,6 +56,15 @@ class GateDecided:
 
 
 @dataclass(frozen=True, slots=True)
+class IdeaRevised:
+    """The proposer revised an idea that was sent back to them; `changed` names the fields (`Idea.revise`)."""
+
+    idea: Idea
+    by: Person
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DeadlineApproaching:
     idea: Idea
     gate: Gate
@@ -87,6 +96,6 @@ class EvaluationRecorded:
 
 
 Event = (
-    IdeaSubmitted | GateOpened | ReviewRoundEnded | ReviewersAssigned | GateDecided | DeadlineApproaching
+    IdeaSubmitted | GateOpened | ReviewRoundEnded | ReviewersAssigned | GateDecided | IdeaRevised | DeadlineApproaching
     | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded
 )

@@ -77,6 +77,12 @@ class PoolIntake:
         if low is not None and high is not None and low > high:
             raise BadInput("intake.grant_order", field="grant_min_dkk", low_dkk=low, high_dkk=high)
 
+    def check_requested(self, amount_dkk: int | None, pool_name: str) -> None:
+        """Refuse an amount above the largest grant (a revised idea's; the form checks its own)."""
+        if amount_dkk is not None and self.grant_max_dkk is not None and amount_dkk > self.grant_max_dkk:
+            raise BadInput("intake.above_grant_max", field="requested_dkk", amount_dkk=amount_dkk, pool=pool_name,
+                           max_dkk=self.grant_max_dkk)
+
     def status(self, now: datetime) -> IntakeStatus:
         if self.opens_at is not None and now < self.opens_at:
             return IntakeStatus.NOT_YET_OPEN
