@@ -48,6 +48,14 @@ KEEP = Keep.KEEP
 #: The fields a proposer may revise, and how the record names them (`Idea.revise`'s history line).
 REVISABLE = {"title": "title", "description": "description", "requested_dkk": "requested amount",
              "departments": "departments"}
+_REVISED = "revised by the proposer: "
+
+
+def revised_fields(reason: str) -> tuple[str, ...] | None:
+    """The fields (`REVISABLE`'s keys) a `revise` history line names, or None for a line of another form."""
+    named = {said: name for name, said in REVISABLE.items()}
+    fields = tuple(named.get(said) for said in reason.removeprefix(_REVISED).split(", "))
+    return fields if reason.startswith(_REVISED) and all(fields) else None
 
 
 def open_gate(stage: Stage, evaluation_open: bool) -> Gate | None:
@@ -598,7 +606,7 @@ class Idea:
         self.new_revision = {**(self.new_revision or {}), **changes}
         changed = tuple(changes)
         self._record("revise", self.stage, self.stage, now, by,
-                     "revised by the proposer: " + ", ".join(REVISABLE[name] for name in changed))
+                     _REVISED + ", ".join(REVISABLE[name] for name in changed))
         self.events.append(events.IdeaRevised(self, by, changed))
         return changed
 
