@@ -287,7 +287,11 @@ def test_a_revised_idea_is_mailed_to_the_coordinators_and_the_reviewers_the_roun
     t = T0 + timedelta(hours=1)
     svc.decide(idea, Decision.RECYCLE, c.coordinator, t, reason="Uddyb budgettet")
     svc.review(idea, c.reviewer_en, ALL_SCORES, t)
-    box.deliver(t)
+    got = box.deliver(t)
+    sent_back, sent_back_html = parts(got[(c.proposer, "gate_decided")][0])  # the proposer is told how to revise
+    assert 'Du kan revidere idéen, indtil der er truffet en ny beslutning: åbn den, og vælg "Revidér idéen".' \
+        in sent_back and "Du kan revidere idéen" in sent_back_html
+    assert "revidere" not in parts(got[(c.coordinator, "gate_decided")][0])[0]  # the coordinators revise nothing
 
     t += timedelta(hours=1)
     assert svc.revise(idea, c.proposer, t, title=TITLE_B, requested_dkk=250_000) == ("title", "requested_dkk")
