@@ -508,6 +508,29 @@ def withdraw(idea: int, by: By, reason: Annotated[str, typer.Option("--reason")]
 
 
 @app.command()
+def revise(
+    idea: int,
+    by: By,
+    title: Annotated[str | None, typer.Option("--title")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    requested_dkk: Annotated[int | None, typer.Option("--requested-dkk")] = None,
+    department: Annotated[list[str] | None, typer.Option("--department", help="Replaces the departments; "
+                                                                               "repeatable.")] = None,
+) -> None:
+    """Revise your own idea while it is sent back for revision (until its gate is decided); what is not
+    given stays as it is."""
+    if title is None and description is None and requested_dkk is None and not department:
+        raise BadInput("revise.nothing_given", field="title")
+    from states.model import REVISABLE
+
+    changed = _services().revise(idea, by, _now(), title=title, description=description,
+                                 **({"requested_dkk": requested_dkk} if requested_dkk is not None else {}),
+                                 departments=tuple(department) if department else None)
+    out.print(f"idea {idea}: revised ({', '.join(REVISABLE[name] for name in changed)})" if changed
+              else f"idea {idea}: nothing changed")
+
+
+@app.command()
 def resume(idea: int, by: By) -> None:
     """Resume an idea on hold, back to the stage it left."""
     result = _services().resume(idea, by, _now())

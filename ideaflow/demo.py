@@ -22,6 +22,7 @@ from ideaflow.render import print_history
 from states import formatting as fmt
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import Conflict
+from states.model import REVISABLE
 from states.vocabulary import OPERATOR_EMAIL, Decision, Outcome, Role
 
 if TYPE_CHECKING:
@@ -177,6 +178,15 @@ class Demo:
         self.decide("zebrabyer", Decision.GO, 850_000)
         self.decide("unge", Decision.GO, 600_000)
         self.decide("samskabelse", Decision.RECYCLE, reason="Budgettet skal konkretiseres")
+
+        self.at(21, "the Gentofte proposer revises the idea sent back to her")
+        spec = IDEAS["samskabelse"]
+        changed = self.svc.revise(
+            self.ids["samskabelse"], spec["proposer"], self.now, requested_dkk=350_000,
+            description=spec["description"] + " Budget: 350.000 kr. til tre forløb, heraf 50.000 kr. til "
+                                              "lokaler; foreningerne stiller frivillige.")
+        said = ", ".join(REVISABLE[name] for name in changed)
+        self.out.print(f"  #{self.ids['samskabelse']} revised by {spec['proposer_name']}: {said}")
 
         self.at(22, "pilots planned")
         self.svc.plan_pilot(self.ids["sagsbehandling"], start=self._day(30), end=self._day(120),

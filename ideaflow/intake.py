@@ -45,7 +45,7 @@ from states.intake import (
     Submission,
     check_submission,
 )
-from states.model import Idea, Person
+from states.model import Idea, Person, revised_fields
 from states.rules import Action, available_actions, coordinates, is_staff_of, may_administer
 from states.vocabulary import OPERATOR_EMAIL, Language
 from storage.intake import AttachmentInfo, IntakeRepository
@@ -167,6 +167,12 @@ class ProposerIdea(BaseModel):
     stage: str
     stage_text: str
     may_withdraw: bool
+    #: Sent back for revision, until its gate is decided: the proposer may revise it (`Idea.revise`).
+    may_revise: bool
+    #: The coordinator's reason for sending it back, while it may be revised.
+    sent_back_reason: str | None = None
+    #: The idea's version as read: the revision form carries it back (`seen_version`).
+    version: int
     proposer_kind: str | None
     departments: list[str]
     requested_dkk: int | None
@@ -421,10 +427,14 @@ class Intake:
         for idea_id in reversed(ids):
             idea = ideas[idea_id]
             history = [line for h in uow.ideas.history(idea_id) if (line := _history_line(h, idea, word))]
+            actions = available_actions(person, idea)
+            recycles = [d for d in decisions if d.idea_id == idea_id and d.decision == "recycle"]
             views.append(ProposerIdea(
                 id=idea.id, title=idea.title, description=idea.description, pool=idea.pool.name,
                 stage=idea.stage, stage_text=word("stage", idea.stage),
-                may_withdraw=Action.WITHDRAW in available_actions(person, idea),
+                may_withdraw=Action.WITHDRAW in actions, may_revise=Action.REVISE in actions,
+                sent_back_reason=recycles[-1].reason if Action.REVISE in actions and recycles else None,
+                version=idea.version,
                 proposer_kind=kinds.get(idea_id), departments=list(idea.departments),
                 requested_dkk=idea.requested_dkk, allocated_dkk=idea.allocated_dkk, submitted_at=idea.created_at,
                 history=history,
@@ -528,7 +538,11 @@ PLAIN: dict[str, dict[str, str]] = {
         "start_pilot": N_("The pilot started"), "open_evaluation": N_("The pilot ended and its evaluation began"),
         "evaluate": N_("The pilot was evaluated"),
         "lapse": N_("The screening deadline passed and the idea lapsed"),
+        "revise": N_("You revised the idea"),
     },
+    # what a revision changed (`states.model.REVISABLE`)
+    "field": {"title": N_("title"), "description": N_("description"), "requested_dkk": N_("amount asked for"),
+              "departments": N_("area or department")},
     "decision": {"go": N_("Approved"), "kill": N_("Not selected"), "hold": N_("Put on hold"),
                  "recycle": N_("Sent back for revision")},
     "outcome": {"scale": N_("The solution is to be scaled up"), "adjust": N_("The solution is to be adjusted"),
@@ -573,4 +587,6 @@ def _history_line(h: HistoryLine, idea: Idea, word: Callable[[str, str], str | N
         note = h.reason  # the proposer's own words
     elif h.action == "evaluate" and idea.evaluation is not None:
         note = word("outcome", idea.evaluation.outcome)
+    elif h.action == "revise" and (fields := revised_fields(h.reason)) is not None:
+        note = ", ".join(word("field", name) for name in fields)
     return ProposerHistoryLine(at=h.at, action=h.action, text=text, note=note)

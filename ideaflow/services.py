@@ -24,7 +24,7 @@ from notifications.message import Letterhead, ascii_domain, build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import BadInput, Conflict, NotFound, Refused
-from states.model import GatePolicy, Grant, Idea, Person, PilotPlan, Pool, Review
+from states.model import KEEP, GatePolicy, Grant, Idea, Keep, Person, PilotPlan, Pool, Review
 from states.rules import Action, available_actions, may, require_administrator, require_an_administrator_left
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
 from storage.intake import IntakeRepository
@@ -326,6 +326,27 @@ class Services:
             idea.withdraw(uow.people.get(by), now, reason)
             uow.commit(now)
         return idea
+
+    def revise(
+        self, idea_id: int, by: str, now: datetime, *, title: str | None = None, description: str | None = None,
+        requested_dkk: int | None | Keep = KEEP, departments: tuple[str, ...] | None = None,
+        seen_version: int | None = None,
+    ) -> tuple[str, ...]:
+        """The proposer revises their idea while it is sent back for revision (until its gate is decided).
+
+        What is not given stays as it is (`requested_dkk=None` asks for no amount); the fields follow
+        the rules of a submission, and an amount may not exceed the pool's largest grant. Returns the
+        fields that changed: none, when the revision changes nothing (and nothing is recorded)."""
+        with refusals_recorded(self.engine, "revise", by, idea_id, now), self._uow() as uow:
+            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
+            changed = idea.revise(
+                uow.people.get(by), now, title=KEEP if title is None else title,
+                description=KEEP if description is None else description, requested_dkk=requested_dkk,
+                departments=KEEP if departments is None else tuple(departments))
+            if "requested_dkk" in changed:
+                IntakeRepository(uow.session).intake(idea.pool.id).check_requested(idea.requested_dkk, idea.pool.name)
+            uow.commit(now)
+        return changed
 
     def resume(self, idea_id: int, by: str, now: datetime, seen_version: int | None = None) -> Idea:
         with refusals_recorded(self.engine, "resume", by, idea_id, now), self._uow() as uow:

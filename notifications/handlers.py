@@ -2,12 +2,13 @@
 
 Who hears what: proposers about their own ideas, followers about their own pilots, the reviewers of
 the idea's pool when a gate asks for their review (all who may review it when it opens, then the ones
-a coordinator assigned, and reminders go to the assigned ones if any were), and the coordinators of
-the idea's pool about everything that needs a decision. Roles on other pools count for nothing.
+a coordinator assigned, and reminders go to the assigned ones if any were; the same when the proposer
+revises an idea sent back to them), and the coordinators of the idea's pool about everything that
+needs a decision. Roles on other pools count for nothing.
 
-The person who did something (the event's `by`: who decided, assigned, evaluated, resumed, withdrew or
-submitted) is not mailed about it: they just saw it happen. Only mail meant for them still goes to
-them: the receipt of their idea or of its withdrawal (`FOR_THE_ACTOR`).
+The person who did something (the event's `by`: who decided, assigned, evaluated, resumed, withdrew,
+revised or submitted) is not mailed about it: they just saw it happen. Only mail meant for them still
+goes to them: the receipt of their idea or of its withdrawal (`FOR_THE_ACTOR`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,18 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
                      "reason": reason, "allocated_dkk": idea.allocated_dkk}
             return [("gate_decided", Role.COORDINATOR, coordinators, extra),
                     ("gate_decided", Role.PROPOSER, proposer, extra)]
+        case events.IdeaRevised(changed=changed):
+            extra = {"gate": idea.open_gate.value, "round": idea.gate_round, "deadline": idea.deadline.isoformat(),
+                     "changed": list(changed)}
+            # The reviewers this round asks (as reminders count them), told whether they may revise a
+            # review they submitted; first, so a coordinator who also reviews gets the review form's link.
+            waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))
+            finished = {p.email for p in done(idea, waiting)}
+            return [("idea_revised", Role.REVIEWER, [p for p in waiting if p.email in finished],
+                     {**extra, "reviewed": True}),
+                    ("idea_revised", Role.REVIEWER, [p for p in waiting if p.email not in finished],
+                     {**extra, "reviewed": False}),
+                    ("idea_revised", Role.COORDINATOR, coordinators, extra)]
         case events.DeadlineApproaching(gate=gate, deadline=deadline):
             extra = {"gate": gate.value, "deadline": deadline.isoformat()}
             if gate == Gate.EVALUATION:
@@ -119,7 +132,7 @@ def _criteria(idea: Idea) -> list[str]:
 
 def _path(kind: str, audience: Role, idea_id: int) -> str:
     """A reviewer's request or reminder opens the review form; every other notice the reader's idea page."""
-    if audience == Role.REVIEWER and kind in ("review_requested", "deadline_reminder"):
+    if audience == Role.REVIEWER and kind in ("review_requested", "deadline_reminder", "idea_revised"):
         return links.review_form(idea_id)
     return links.idea_page(audience.value, idea_id)
 

@@ -43,7 +43,11 @@ NAMES = {
                    "evaluate": "evalueret", "escalate": "frist overskredet", "lapse": "bortfaldet",
                    "assign": "bedømmer spurgt", "plan_pilot": "pilot planlagt", "replan_pilot": "pilot omplanlagt",
                    "conflict": "inhabilitet erklæret", "forget": "personoplysninger slettet",
-                   "submit_review": "bedømmelse afgivet", "revise_review": "bedømmelse revideret"},
+                   "submit_review": "bedømmelse afgivet", "revise_review": "bedømmelse revideret",
+                   "revise": "revideret af forslagsstilleren"},
+        # what a proposer's revision changed (`states.model.REVISABLE`)
+        "field": {"title": "titel", "description": "beskrivelse", "requested_dkk": "ansøgt beløb",
+                  "departments": "område eller afdeling"},
         "greeting": "Kære {name},",
         "greeting_unknown": "Hej,",
         "footer": "Denne besked er sendt automatisk af ideaflow. Svar venligst ikke på den.",
@@ -61,7 +65,10 @@ NAMES = {
                    "evaluate": "evaluated", "escalate": "deadline passed", "lapse": "lapsed",
                    "assign": "reviewer asked", "plan_pilot": "pilot planned", "replan_pilot": "pilot re-planned",
                    "conflict": "conflict of interest declared", "forget": "personal data erased",
-                   "submit_review": "review submitted", "revise_review": "review revised"},
+                   "submit_review": "review submitted", "revise_review": "review revised",
+                   "revise": "revised by the proposer"},
+        "field": {"title": "title", "description": "description", "requested_dkk": "amount asked for",
+                  "departments": "area or department"},
         "greeting": "Dear {name},",
         "greeting_unknown": "Hello,",
         "footer": "This message was sent automatically by ideaflow. Please do not reply.",
@@ -141,6 +148,7 @@ def render(kind: str, lang: str, payload: dict, recipient_name: str, recipient_e
         "stage_names": names["stage"],
         "action_names": names["action"],
         "outcome_name": names["outcome"].get(payload.get("outcome") or "", ""),
+        "field_names": names["field"],
     }
     template = _environment().get_template(f"{lang}/{kind}.j2")
     subject = "".join(template.blocks["subject"](template.new_context(context))).strip()

@@ -60,6 +60,15 @@ class GateDecided:
 
 
 @dataclass(frozen=True, slots=True)
+class IdeaRevised:
+    """The proposer revised an idea that was sent back to them; `changed` names the fields (`Idea.revise`)."""
+
+    idea: Idea
+    by: Person
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DeadlineApproaching:
     idea: Idea
     gate: Gate
@@ -109,6 +118,7 @@ class IdeaResumed:
 
 
 Event = (
-    IdeaSubmitted | GateOpened | ReviewRoundEnded | ReviewersAssigned | GateDecided | DeadlineApproaching
-    | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded | IdeaWithdrawn | IdeaResumed
+    IdeaSubmitted | GateOpened | ReviewRoundEnded | ReviewersAssigned | GateDecided | IdeaRevised
+    | DeadlineApproaching | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded | IdeaWithdrawn
+    | IdeaResumed
 )

@@ -210,6 +210,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
                             "inhabile i"},
     "conflict.already_declared": {"en": "{person} has already declared a conflict of interest on idea {idea}",
                                   "da": "{person} har allerede erklæret sig inhabil i idé {idea}"},
+    "revise.nothing_given": {"en": "say what to revise: --title, --description, --requested-dkk or --department",
+                             "da": "sig, hvad der skal revideres: --title, --description, --requested-dkk eller "
+                                   "--department"},
+    "revise.not_sent_back": {"en": "idea {idea} may be revised only while it is sent back for revision, until its gate "
+                                   "is decided; it is {stage}",
+                             "da": "idé {idea} kan kun revideres, mens den er sendt tilbage til revision, indtil "
+                                   "der er truffet beslutning; den er {stage}"},
     "pilot.dates": {"en": "pilot start {start} must be before its end {end}",
                     "da": "pilotens start {start} skal ligge før dens slutning {end}"},
     "pilot.over": {"en": "the pilot's last day, {end}, has passed; plan a pilot before it ends",
@@ -255,6 +262,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
                             "da": "puljen '{pool}' modtager idéer fra {opens_at}"},
     "intake.closed": {"en": "pool '{pool}' closed for ideas {closes_at}",
                       "da": "puljen '{pool}' lukkede for idéer {closes_at}"},
+    "intake.above_grant_max": {
+        "en": "{field} {amount_dkk} is above the largest amount pool '{pool}' gives ({max_dkk})",
+        "da": "{field} {amount_dkk} er over det største beløb, puljen '{pool}' giver ({max_dkk})"},
     "intake.invalid": {"en": "the idea's form has problems in: {fields}", "da": "idéens formular har fejl i: {fields}"},
     "intake.rate_limited_address": {
         "en": "too many ideas from this address: at most {limit} in {minutes} minutes; try again after {retry_after}",
@@ -307,7 +317,7 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
                  "proposer": "forslagsstiller", "follower": "følger", "operator": "operatør"},
         "action": {"review": "bedømme", "go": "afgøre", "kill": "afgøre", "hold": "afgøre", "recycle": "afgøre",
                    "assign": "bede om bedømmelser af", "plan_pilot": "planlægge en pilot for",
-                   "evaluate": "evaluere", "resume": "genoptage", "withdraw": "tilbagetrække",
+                   "evaluate": "evaluere", "resume": "genoptage", "withdraw": "tilbagetrække", "revise": "revidere",
                    "declare_conflict": "erklære sig inhabil i", "see_attachments": "se bilagene til"},
         "decision": {"go": "godkende", "kill": "afvise", "hold": "sætte i bero",
                      "recycle": "sende tilbage til revision"},

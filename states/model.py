@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 
-from states import events
+from states import events, text
 from states.criteria import Criterion, check_scores, missing_scores, weighted_score
 from states.errors import BadInput, BudgetExceeded, InvalidTransition
 from states.formatting import dkk
+from states.intake import DEPARTMENT_MAX, DESCRIPTION_MAX, TITLE_MAX
 from states.lifecycle import allowed_triggers, fire, screening_refusal
 from states.reviews import counting
 from states.rules import Action, require, why_not
@@ -34,6 +36,26 @@ from states.vocabulary import (
 GATE_OF_STAGE = {Stage.SUBMITTED: Gate.SCREENING, Stage.SCREENED: Gate.FUNDING}
 #: The stage an idea is in while each gate is open.
 STAGE_OF_GATE = {**{gate: stage for stage, gate in GATE_OF_STAGE.items()}, Gate.EVALUATION: Stage.PILOTING}
+
+
+class Keep(Enum):
+    KEEP = "keep"
+
+
+#: `Idea.revise`'s default for a field the revision leaves as it is (None is a value: no amount asked for).
+KEEP = Keep.KEEP
+
+#: The fields a proposer may revise, and how the record names them (`Idea.revise`'s history line).
+REVISABLE = {"title": "title", "description": "description", "requested_dkk": "requested amount",
+             "departments": "departments"}
+_REVISED = "revised by the proposer: "
+
+
+def revised_fields(reason: str) -> tuple[str, ...] | None:
+    """The fields (`REVISABLE`'s keys) a `revise` history line names, or None for a line of another form."""
+    named = {said: name for name, said in REVISABLE.items()}
+    fields = tuple(named.get(said) for said in reason.removeprefix(_REVISED).split(", "))
+    return fields if reason.startswith(_REVISED) and all(fields) else None
 
 
 def open_gate(stage: Stage, evaluation_open: bool) -> Gate | None:
@@ -273,6 +295,8 @@ class Idea:
     assigned: list[Person] = field(default_factory=list)
     #: Emails of the people who declared a conflict of interest on this idea.
     conflicted: set[str] = field(default_factory=set)
+    #: The gate and round the idea's latest recycle decision opened (loaded only while that round is open).
+    recycled_into: tuple[Gate, int] | None = None
     created_at: datetime | None = None
     id: int | None = None
     version: int = 0
@@ -286,6 +310,8 @@ class Idea:
     new_pilot: PilotPlan | None = None
     new_evaluation: Evaluation | None = None
     new_allocation_dkk: int | None = None
+    #: The idea's own columns a revision changed, with their new values (`Idea.revise`).
+    new_revision: dict[str, object] | None = None
     events: list[events.Event] = field(default_factory=list)
 
     # -- construction -------------------------------------------------------------------------
@@ -458,6 +484,7 @@ class Idea:
             self.held_from = from_stage
         if decision == Decision.RECYCLE:
             self.gate_round += 1
+            self.recycled_into = (gate, self.gate_round)
         if decision in (Decision.GO, Decision.RECYCLE):  # a new gate or round: its reviews start afresh
             self.reviews = []
             self.assigned = []
@@ -551,6 +578,50 @@ class Idea:
         self._moved("withdraw", from_stage, by, now, reason or "withdrawn by the proposer")
         self.events.append(events.IdeaWithdrawn(self, by, reason))
 
+    @property
+    def sent_back(self) -> bool:
+        """Whether the idea is back with its proposer for revision: the round of its open screening or
+        funding gate began with a recycle decision, and that gate is not decided yet. (Not on hold: no
+        gate is open then. Not merely `gate_round > 1`: the round count goes on through a go, so the
+        funding gate after a recycled screening would pass for sent back.)"""
+        gate = self.open_gate
+        return gate in (Gate.SCREENING, Gate.FUNDING) and self.recycled_into == (gate, self.gate_round)
+
+    def revise(
+        self, by: Person, now: datetime, *, title: str | Keep = KEEP, description: str | Keep = KEEP,
+        requested_dkk: int | None | Keep = KEEP, departments: tuple[str, ...] | Keep = KEEP,
+    ) -> tuple[str, ...]:
+        """The proposer revises their idea while it is sent back for revision (`sent_back`), until its
+        gate is decided. Fields not given (KEEP) stay as they are; `requested_dkk=None` asks for no
+        amount. The fields follow the rules of a submission. Returns the fields that changed, in
+        `REVISABLE`'s order; a revision that changes nothing records nothing."""
+        require(by, Action.REVISE, self)
+        if not self.sent_back:
+            raise InvalidTransition("revise.not_sent_back", idea=self.id, stage=self.stage)
+        if title is not KEEP:
+            text.text(title, "title", max_length=TITLE_MAX)
+        if description is not KEEP:
+            text.text(description, "description", max_length=DESCRIPTION_MAX, multiline=True)
+        if requested_dkk is not KEEP and requested_dkk is not None:
+            text.amount_dkk(requested_dkk, "requested_dkk")
+        if departments is not KEEP:
+            departments = tuple(departments)
+            for department in departments:
+                text.text(department, "departments", max_length=DEPARTMENT_MAX)
+        asked = {"title": title, "description": description, "requested_dkk": requested_dkk,
+                 "departments": departments}
+        changes = {name: value for name, value in asked.items() if value is not KEEP and value != getattr(self, name)}
+        if not changes:
+            return ()
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.new_revision = {**(self.new_revision or {}), **changes}
+        changed = tuple(changes)
+        self._record("revise", self.stage, self.stage, now, by,
+                     _REVISED + ", ".join(REVISABLE[name] for name in changed))
+        self.events.append(events.IdeaRevised(self, by, changed))
+        return changed
+
     def resume(self, by: Person, now: datetime) -> None:
         require(by, Action.RESUME, self)
         from_stage, _ = fire(self, "resume")
@@ -630,7 +701,7 @@ class Idea:
         self.new_history, self.new_reviews, self.new_decisions, self.new_assignments = [], [], [], []
         self.new_conflicts = []
         self.events = []
-        self.new_timers = self.new_pilot = self.new_evaluation = self.new_allocation_dkk = None
+        self.new_timers = self.new_pilot = self.new_evaluation = self.new_allocation_dkk = self.new_revision = None
 
     # -- the record ----------------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 Roles belong to a pool: a coordinator of pool A decides A's ideas and nothing of pool B, and the same
 person may review B. Nobody reviews, decides or evaluates an idea they proposed or declared a
-conflict of interest on. An idea's own proposer withdraws it. Administrators create pools and people
-and grant roles; they decide nothing by being administrators. The command line's operator may do
-what an administrator may, and plan pilots (the contract lets `ideaflow pilot` go without `--by`).
+conflict of interest on. An idea's own proposer withdraws it, and revises it while it is sent back
+for revision. Administrators create pools and people and grant roles; they decide nothing by being
+administrators. The command line's operator may do what an administrator may, and plan pilots (the
+contract lets `ideaflow pilot` go without `--by`).
 
 `available_actions` is the one answer to "which buttons does this person get": it combines these
 rules with the lifecycle (stage, open gate) and the gates' guards, so no entry point re-derives them.
@@ -33,6 +34,7 @@ class Action(StrEnum):
     EVALUATE = "evaluate"
     RESUME = "resume"
     WITHDRAW = "withdraw"
+    REVISE = "revise"
     DECLARE_CONFLICT = "declare_conflict"
 
     @classmethod
@@ -43,7 +45,9 @@ class Action(StrEnum):
 DECISIONS = (Action.GO, Action.KILL, Action.HOLD, Action.RECYCLE)
 #: Actions that judge the idea: its proposer and anyone with a declared conflict are kept out.
 JUDGING = (Action.REVIEW, *DECISIONS, Action.EVALUATE)
-#: The role each action needs on the idea's pool (withdraw is the proposer's own).
+#: Actions that are the idea's proposer's own, whatever roles they hold.
+PROPOSERS = (Action.WITHDRAW, Action.REVISE)
+#: The role each action needs on the idea's pool (the proposer's own actions need none).
 ROLE_FOR: dict[Action, Role] = {
     Action.REVIEW: Role.REVIEWER,
     **dict.fromkeys(DECISIONS, Role.COORDINATOR),
@@ -83,7 +87,7 @@ def require_an_administrator_left(person: Person, revoked: Role, administrators:
 def why_not(person: Person, action: Action, idea: Idea) -> str | None:
     """Why `person` may not take `action` on `idea` whatever its stage (a reason that completes the
     code `not_allowed.<reason>` of states.messages), or None if their role allows it."""
-    if action == Action.WITHDRAW:
+    if action in PROPOSERS:
         return None if person.email == idea.proposer.email else "proposer_only"
     if action in JUDGING:
         if person.email == idea.proposer.email:
@@ -129,6 +133,8 @@ def stage_allows(action: Action, idea: Idea) -> bool:
             return gate == Gate.EVALUATION
         case Action.DECLARE_CONFLICT:
             return idea.stage not in FINAL_STAGES
+        case Action.REVISE:
+            return idea.sent_back
     raise ValueError(action)
 
 

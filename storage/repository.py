@@ -457,6 +457,12 @@ class IdeaRepository:
         for a in asked:
             if in_the_round(a.idea_id, a.gate, a.round):
                 by_id[a.idea_id].assigned.append(self.people.by_id(a.reviewer_id))
+        recycles = self.session.execute(
+            select(DecisionRow.idea_id, DecisionRow.gate, DecisionRow.round)
+            .where(DecisionRow.idea_id.in_(by_id), DecisionRow.decision == Decision.RECYCLE))
+        for d in recycles:  # the round of the open gate began with a recycle: the idea is sent back
+            if in_the_round(d.idea_id, d.gate, d.round):
+                by_id[d.idea_id].recycled_into = (Gate(d.gate), d.round)
 
     def _load_conflicts(self, ideas: dict[int, Idea]) -> None:
         rows = self.session.execute(
@@ -533,6 +539,11 @@ class IdeaRepository:
                 raise StaleDataError(f"{len(changed) - updated.rowcount} idea(s) changed by someone else meanwhile")
             for idea in changed:
                 idea.version += 1
+        for idea in ideas:  # a proposer's revision: the idea's own columns, rarely (not in every UPDATE above)
+            if idea.new_revision:
+                revised = {name: list(value) if name == "departments" else value
+                           for name, value in idea.new_revision.items()}
+                self.session.execute(update(IDEAS).where(IDEAS.c.id == idea.id).values(revised))
         for idea in ideas:
             if idea.new_allocation_dkk is not None:
                 self.pools.allocate(idea.pool, idea.new_allocation_dkk)

@@ -34,6 +34,8 @@ STATUS = {
     "saved": N_("Your preferences are saved."),
     "withdrawn": N_("The idea is withdrawn."),
     "already_withdrawn": N_("The idea was already withdrawn; nothing more is changed."),
+    "revised": N_("Your revision is saved. The coordinators and the reviewers are told."),
+    "revision_unchanged": N_("The idea already said so; nothing is changed."),
     "review_saved": N_("Your review is saved as unfinished. It counts for nothing until you submit it."),
     "review_submitted": N_("Your review is submitted. You may revise it until the gate is decided."),
     # The idea page (web/routes/idea.py):

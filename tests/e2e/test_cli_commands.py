@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from states.criteria import TAARNBY_CRITERIA
-from states.vocabulary import Role, Stage
+from states.vocabulary import Decision, Role, Stage
 from storage.migrate import head
 from storage.tables import AllocationRow, HistoryRow, OutboxRow, PersonRow, PoolRow, TimerRow
 
@@ -479,6 +479,43 @@ def test_withdraw(cli, expect, shown, unchanged, world):
         expect.failed(cli("withdraw", idea, "--by", world.proposer), 1, "withdrawn")
     with unchanged(other):
         expect.failed(cli("withdraw", other, "--by", "ukendt@kommune.dk"), 2, "unknown person")
+
+
+def test_revise(cli, expect, services, shown, unchanged, world):
+    idea = world.idea()
+    with unchanged(idea):  # not sent back (yet)
+        expect.failed(cli("revise", idea, "--by", world.proposer, "--title", "Ny"), 1, "sent back for revision")
+    services.decide(idea, Decision.RECYCLE, world.coordinator, world.clock(), reason="Uddyb budgettet")
+    out = expect.ok(cli("revise", idea, "--by", world.proposer, "--title", "Uddybet idé", "--requested-dkk", "80000",
+                        "--department", "Skoler", "--department", "Ældre"))
+    assert out.strip() == f"idea {idea}: revised (title, requested amount, departments)"
+    view = shown(idea)
+    assert (view["title"], view["description"], view["requested_dkk"], view["departments"], view["stage"]) == (
+        "Uddybet idé", "En god idé.", 80_000, ["Skoler", "Ældre"], "submitted")
+    assert (view["history"][-1]["by"], view["history"][-1]["reason"]) == (
+        world.proposer, "revised by the proposer: title, requested amount, departments")
+    with unchanged(idea):  # the same again changes nothing, and says so
+        assert expect.ok(cli("revise", idea, "--by", world.proposer, "--title", "Uddybet idé")).strip() == \
+            f"idea {idea}: nothing changed"
+
+    with unchanged(idea, audited=True):
+        expect.failed(cli("revise", idea, "--by", world.coordinator, "--title", "Kapret"), 1, "only the idea's")
+    with unchanged(idea):
+        expect.failed(cli("revise", idea, "--by", world.proposer), 2, "say what to revise")
+        expect.failed(cli("revise", idea, "--by", world.proposer, "--title", ""), 2, "--title must not be empty")
+        expect.failed(cli("revise", idea, "--by", world.proposer, "--title", "x" * 201), 2, "--title")
+        expect.failed(cli("revise", idea, "--by", world.proposer, "--description", "a\x1bb"), 2,
+                      "--description contains a control character")
+        expect.failed(cli("revise", idea, "--by", world.proposer, "--requested-dkk", "0"), 2, "--requested-dkk")
+        expect.failed(cli("revise", idea, "--by", world.proposer, "--requested-dkk", "mange"), 2, "--requested-dkk")
+        expect.failed(cli("revise", idea, "--by", world.proposer, "--department", "x" * 201), 2, "--department")
+        expect.failed(cli("revise", "abc", "--by", world.proposer, "--title", "Ny"), 2, "'idea'")
+        expect.failed(cli("revise", idea, "--by", "ukendt@kommune.dk", "--title", "Ny"), 2, "unknown person")
+    services.review(idea, world.reviewer, ALL_SCORES, world.clock())
+    services.decide(idea, Decision.GO, world.coordinator, world.clock())
+    with unchanged(idea):  # the gate is decided
+        line = expect.failed(cli("revise", idea, "--by", world.proposer, "--title", "For sent", lang="da"), 1)
+        assert "kan kun revideres, mens den er sendt tilbage til revision" in line and "screenet" in line
 
 
 def test_resume(cli, expect, shown, unchanged, world):

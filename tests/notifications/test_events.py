@@ -25,12 +25,14 @@ SUBJECT = {  # how each kind's subject starts, per language
            "gate_decided": "Beslutning om", "deadline_reminder": "Påmindelse: frist", "deadline_escalated":
            "Frist overskredet", "pilot_started": "Piloten er startet", "pilot_ended": "Piloten er slut",
            "evaluation_recorded": "Evaluering af", "idea_withdrawn": "Idé trukket tilbage:",
-           "withdrawal_received": "Din idé er trukket tilbage:", "idea_resumed": "Idé genoptaget:"},
+           "withdrawal_received": "Din idé er trukket tilbage:", "idea_resumed": "Idé genoptaget:",
+           "idea_revised": "Idéen er revideret: "},
     "en": {"idea_received": "We have received your idea", "idea_submitted": "New idea in", "review_requested": "",
            "gate_decided": "Decision on", "deadline_reminder": "Reminder: deadline", "deadline_escalated":
            "Deadline passed", "pilot_started": "Pilot started", "pilot_ended": "Pilot ended",
            "evaluation_recorded": "Evaluation of", "idea_withdrawn": "Idea withdrawn:",
-           "withdrawal_received": "Your idea is withdrawn:", "idea_resumed": "Idea resumed:"},
+           "withdrawal_received": "Your idea is withdrawn:", "idea_resumed": "Idea resumed:",
+           "idea_revised": "Idea revised: "},
 }
 GREETING = {"da": "Kære ", "en": "Dear "}
 FOLLOWERS = {Cast.follower, Cast.follower_en, Cast.other_follower}
@@ -39,7 +41,7 @@ FOLLOWERS = {Cast.follower, Cast.follower_en, Cast.other_follower}
 def page(rcpt: str, kind: str, idea_id: int) -> str:
     """The console page a mail leads its reader to (the URL map in the brief): reviewers asked for a
     review straight to the form, proposers to their ideas, followers to their pilots, staff to the idea."""
-    if rcpt in Cast.REVIEWERS and kind in ("review_requested", "deadline_reminder"):
+    if rcpt in Cast.REVIEWERS and kind in ("review_requested", "deadline_reminder", "idea_revised"):
         return f"{PUBLIC_URL}ideas/{idea_id}/review"
     if rcpt in (Cast.proposer, Cast.proposer_en):
         return f"{PUBLIC_URL}my-ideas#idea-{idea_id}"
@@ -383,3 +385,37 @@ def outbox(db) -> list[tuple[str, str]]:
         return [tuple(row) for row in connection.execute(
             select(PersonRow.email, OutboxRow.kind).join(PersonRow, OutboxRow.recipient_id == PersonRow.id)
             .order_by(OutboxRow.id))]
+
+
+def test_a_revised_idea_is_mailed_to_the_coordinators_and_the_reviewers_the_round_asks(svc, cast, smtp, flush, db):
+    """The proposer revises an idea sent back to them: the pool's coordinators hear of it (the idea page),
+    and so do the reviewers asked this round (the review form); one who already reviewed this round is
+    told they may revise their review. The proposer, who did it, gets nothing."""
+    c, box = Cast, Mailbox(smtp, flush, db)
+    idea = cast.submit(TITLE_A, c.proposer, T0)
+    box.deliver(T0)
+    t = T0 + timedelta(hours=1)
+    svc.decide(idea, Decision.RECYCLE, c.coordinator, t, reason="Uddyb budgettet")
+    svc.review(idea, c.reviewer_en, ALL_SCORES, t)
+    got = box.deliver(t)
+    sent_back, sent_back_html = parts(got[(c.proposer, "gate_decided")][0])  # the proposer is told how to revise
+    assert 'Du kan revidere idéen, indtil der er truffet en ny beslutning: åbn den, og vælg "Revidér idéen".' \
+        in sent_back and "Du kan revidere idéen" in sent_back_html
+    assert "revidere" not in parts(got[(c.coordinator, "gate_decided")][0])[0]  # the coordinators revise nothing
+
+    t += timedelta(hours=1)
+    assert svc.revise(idea, c.proposer, t, title=TITLE_B, requested_dkk=250_000) == ("title", "requested_dkk")
+    got = box.deliver(t)
+    assert set(got) == {(rcpt, "idea_revised") for rcpt in Cast.COORDINATORS | Cast.REVIEWERS}
+    assert got[(c.coordinator, "idea_revised")][0]["Subject"] == f"Idéen er revideret: {TITLE_B}"
+    coordinator, _ = parts(got[(c.coordinator, "idea_revised")][0])
+    assert f'Birgit Borger har revideret idé {idea} "{TITLE_B}" ({c.pool}), som var sendt tilbage til revision.' \
+        in coordinator
+    assert "Ændret: titel, ansøgt beløb." in coordinator and "Fristen for screeningen er " in coordinator
+    reviewed, reviewed_html = parts(got[(c.reviewer_en, "idea_revised")][0])
+    assert "Changed: title, amount asked for." in reviewed
+    assert "You have already submitted your review in this round. You may revise it until the decision" in reviewed
+    assert "Revise your review</a>" in reviewed_html
+    waiting, waiting_html = parts(got[(c.reviewer, "idea_revised")][0])
+    assert "Giv din vurdering af den reviderede idé her" in waiting and "allerede" not in waiting
+    assert "Giv din vurdering</a>" in waiting_html

@@ -80,6 +80,10 @@ def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     svc.review(a, c.reviewer, ALL_SCORES, t)
     svc.decide(a, Decision.GO, c.coordinator, t, reason=REASON)
     svc.review(a, c.reviewer, ALL_SCORES, t)
+    svc.decide(a, Decision.RECYCLE, c.coordinator, t, reason=REASON)  # sent back at the funding gate
+    svc.review(a, c.reviewer, ALL_SCORES, t)  # reviewed in the new round: told they may revise
+    assert svc.revise(a, c.proposer, t, description=REASON, requested_dkk=1_600_000, departments=("<Ældre>",))
+    svc.review(a, c.reviewer, ALL_SCORES, t)
     svc.decide(a, Decision.GO, c.coordinator, t, amount_dkk=1_500_000, reason=REASON)
     start = (t + timedelta(days=1)).date()
     svc.plan_pilot(a, start=start, end=start + timedelta(days=10), sites=("Gundsømagle", "<Viby & Ærø>"), now=t,
@@ -133,12 +137,12 @@ def test_every_template_escapes_html_and_keeps_text_verbatim(payloads, lang):
             assert title in rendered.text, (context, title)
         if kind in ("idea_received", "idea_submitted", "gate_decided", "pilot_started", "pilot_ended",
                     "evaluation_recorded", "deadline_reminder", "deadline_escalated", "review_requested",
-                    "submission_confirm", "idea_withdrawn", "withdrawal_received", "idea_resumed"):
+                    "submission_confirm", "idea_withdrawn", "withdrawal_received", "idea_resumed", "idea_revised"):
             assert payload["title"] in rendered.subject, context
         if payload.get("reason"):
             assert REASON in rendered.text, context  # line breaks and tabs kept in the plain part
             assert str(escape(REASON.split("\n")[1])) in rendered.html, context
-        if kind == "gate_decided" and payload["gate"] == "funding":
+        if kind == "gate_decided" and payload["gate"] == "funding" and payload["decision"] == "go":
             amount = "1.500.000\u00a0kr." if lang == "da" else "DKK\u00a01,500,000"
             assert amount in rendered.text, context
             assert f'<span class="amount" style="white-space:nowrap">{amount}</span>' in rendered.html, context
@@ -169,7 +173,8 @@ def test_a_title_with_line_breaks_still_gives_a_one_line_subject(kind, lang):
                "gate": "funding", "deadline": "2026-11-22T10:00:00+00:00", "criteria": ["Effektivitet", "<Kvalitet>"],
                "decision": "recycle", "by": "Karin", "reason": "x\ny", "allocated_dkk": None, "lapsed": True,
                "start": "2026-11-01", "end": "2026-11-30", "sites": ["Viby"], "outcome": "stop",
-               "path": "/submissions/confirm?token=", "secret": "abc", "expires_at": "2026-11-22T10:00:00+00:00"}
+               "path": "/submissions/confirm?token=", "secret": "abc", "expires_at": "2026-11-22T10:00:00+00:00",
+               "changed": ["title", "requested_dkk"]}
     rendered = render(kind, lang, payload, "Åse", "aase@example.dk", PUBLIC_URL)
     assert "\n" not in rendered.subject and "\r" not in rendered.subject and "\u2028" not in rendered.subject
     assert "Første anden tredje fjerde" in rendered.subject

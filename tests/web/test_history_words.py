@@ -53,3 +53,11 @@ def test_a_changed_plan_says_each_change_in_the_pages_words():
 
 def test_a_line_of_another_form_is_shown_as_recorded_marked_english():
     assert reason("plan_pilot", "pilot planned from the old CLI", "da") == ("pilot planned from the old CLI", "en")
+
+
+def test_a_revision_says_the_fields_the_proposer_changed_in_the_pages_words():
+    recorded = "revised by the proposer: title, requested amount, departments"
+    assert reason("revise", recorded, "da") == ("titel, ansøgt beløb, område eller afdeling", None)
+    assert reason("revise", recorded, "en") == ("title, amount asked for, area or department", None)
+    assert reason("revise", "revised by the proposer: the colour", "da") == (
+        "revised by the proposer: the colour", "en")

@@ -260,6 +260,94 @@ def test_a_citizens_whole_path_by_keyboard_alone(site, page, browser, tmp_path):
     assert dialogs == []
 
 
+def sign_in_by_keyboard(site, page, address: str) -> None:
+    """Open "my ideas" and sign in there by the mailed link, by keyboard."""
+    page.goto(f"{site.url}my-ideas")
+    expect(page).to_have_url(re.compile(r"/login\?next=/my-ideas$"))
+    tab_to(page, "the e-mail field", lambda f: f["id"] == "email")
+    page.keyboard.type(address)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tjek din e-mail")
+    page.goto(link_in(site.smtp, "/login/continue", address))
+    tab_to(page, "continue", lambda f: f["tag"] == "button" and f["text"] == "Fortsæt")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mine idéer")
+
+
+def sent_back(site, address: str, title: str) -> int:
+    """An idea of `address`, sent back for revision by the pool's coordinator (through the CLI)."""
+    idea = int(site.cli("submit", "--title", title, "--description", "Plant træer.", "--proposer", address,
+                        "--pool", POOL, "--requested-dkk", "100000").strip())
+    site.cli("decide", idea, "recycle", "--by", COORDINATOR, "--reason", "Uddyb budgettet, tak.\nHvem betaler?")
+    return idea
+
+
+def test_a_proposer_revises_an_idea_sent_back_by_keyboard_alone(site, page):
+    address, title = "revision@example.dk", "Skolegårde med træer"
+    idea = sent_back(site, address, title)
+    sign_in_by_keyboard(site, page, address)
+    mine = page.locator(f"section[aria-labelledby='idea-{idea}']")
+    expect(mine).to_contain_text("Sendt tilbage til dig til revision")
+    expect(mine).to_contain_text("Uddyb budgettet, tak.")
+    tab_to(page, "revise", lambda f: f["tag"] == "a" and f["text"].startswith("Revidér idéen"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/my-ideas/{idea}/revise$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f'Revidér "{title}"')
+    expect(page.locator("main")).to_contain_text("Hvem betaler?")  # the coordinator's reason
+    expect(page.locator("#title")).to_have_value(title)  # filled in with the idea as it is
+    expect(page.locator("#description")).to_have_value("Plant træer.")
+    expect(page.locator("#requested_dkk")).to_have_value("100000")
+    assert_no_axe_violations(page)
+
+    # A wrong try: no title and an amount in words. The form comes back with what was typed, marked.
+    tab_to(page, "the title", lambda f: f["id"] == "title")
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("Budget: 150.000 kr. fra puljen, resten fra skolerne.")
+    tab_to(page, "the amount", lambda f: f["id"] == "requested_dkk")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("mange penge")
+    tab_to(page, "save", lambda f: f["tag"] == "button" and f["text"] == "Gem revisionen")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Der er et problem")).to_be_visible()
+    assert page.title().startswith("Fejl:")
+    expect(page.locator("#title")).to_have_value("")
+    expect(page.locator("#title")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#requested_dkk")).to_have_value("mange penge")
+    expect(page.locator("#requested_dkk")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#description")).to_have_value(
+        "Plant træer.\nBudget: 150.000 kr. fra puljen, resten fra skolerne.")
+    assert_no_axe_violations(page)
+    assert json.loads(site.cli("show", idea, "--json"))["title"] == title  # nothing saved
+
+    tab_to(page, "the error's link", lambda f: f["tag"] == "a" and f["text"].startswith("Titel"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile("#title$"))
+    if focused_id(page) != "title":
+        tab_to(page, "the title", lambda f: f["id"] == "title")
+    page.keyboard.type("Skolegårde med træer og budget")
+    tab_to(page, "the amount", lambda f: f["id"] == "requested_dkk")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("150.000")
+    tab_to(page, "save", lambda f: f["tag"] == "button" and f["text"] == "Gem revisionen")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text(
+        "Din revision er gemt. Koordinatorerne og bedømmerne får besked.")
+    expect(page).to_have_url(re.compile(r"/my-ideas\?status=revised$"))
+    mine = page.locator(f"section[aria-labelledby='idea-{idea}']")
+    expect(mine.get_by_role("heading", level=2)).to_have_text("Skolegårde med træer og budget")
+    expect(mine.locator("ol.history")).to_contain_text("Du reviderede idéen (titel, beskrivelse, ansøgt beløb)")
+    shown = json.loads(site.cli("show", idea, "--json"))
+    assert (shown["title"], shown["requested_dkk"], shown["stage"]) == (
+        "Skolegårde med træer og budget", 150_000, "submitted")
+    assert shown["description"] == "Plant træer.\nBudget: 150.000 kr. fra puljen, resten fra skolerne."
+    assert (shown["history"][-1]["by"], shown["history"][-1]["reason"]) == (
+        address, "revised by the proposer: title, description, requested amount")
+
+
 def test_screenshots_of_the_start_page_and_the_form_for_the_readme(site, page, tmp_path):
     """The README shows a citizen's first two pages (see `readme_screenshot`)."""
     page.set_viewport_size({"width": 1100, "height": 800})
@@ -334,6 +422,23 @@ def test_no_public_page_has_a_wcag_violation(site, browser, lang):
     page.goto(link_in(site.smtp, "/login/continue", address))
     page.locator("main button[type=submit]").click()
     check("my ideas")
+    idea = sent_back(site, address, f"Til revision {lang}")
+    page.reload()
+    check("my ideas with one sent back")
+    page.locator(f"main a[href='/my-ideas/{idea}/revise']").click()
+    check("revise")
+    page.locator("#title").fill("")
+    page.locator("#requested_dkk").fill("0")
+    page.locator("main form button[type=submit]").click()
+    check("revise with errors")
+    page.locator("#title").fill(f"Revideret {lang}")
+    page.locator("#requested_dkk").fill("")
+    page.locator("main form button[type=submit]").click()
+    check("my ideas after revising")
+    site.cli("decide", idea, "hold", "--by", COORDINATOR)
+    page.goto(f"{site.url}my-ideas/{idea}/revise")
+    check("revise, not possible on hold")
+    page.goto(f"{site.url}my-ideas")
     page.locator("main a[href$='/withdraw']").first.click()
     check("withdraw")
     page.locator("main form button[type=submit]").click()
@@ -345,7 +450,7 @@ def test_no_public_page_has_a_wcag_violation(site, browser, lang):
     page.locator("main form button[type=submit]").click()
     check("the digest's stop link, not valid")
     context.close()
-    assert len(seen) == 19
+    assert len(seen) == 24
 
 
 def fill(page, address: str, title: str = "Grønne skolegårde") -> None:

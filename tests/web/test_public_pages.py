@@ -551,3 +551,91 @@ def test_switching_language_on_a_form_shown_again_goes_back_to_the_forms_page(si
     assert next_after() == "/"
     assert next_after(referer=f"https://elsewhere.example{form_page}") == "/"
     assert site.client.get(next_after(referer=f"http://testserver{form_page}")).status_code == 200
+
+
+def revision_form(site, idea_id: int, **fields) -> dict:
+    """The revision form as its page shows it (filled in, with the version it was shown at), changed by `fields`."""
+    page = site.client.get(f"/my-ideas/{idea_id}/revise")
+    assert page.status_code == 200, page.text
+    shown = {name: re.search(rf'id="{name}" name="{name}" value="([^"]*)"', page.text).group(1)
+             for name in ("title", "department", "requested_dkk")}
+    shown["description"] = re.search(r'<textarea[^>]*id="description"[^>]*>(.*?)</textarea>', page.text, re.S).group(1)
+    shown["seen_version"] = re.search(r'name="seen_version" value="(\d+)"', page.text).group(1)
+    return {"csrf_token": site.csrf(), **shown, **fields}
+
+
+def test_revising_an_idea_sent_back_over_http(site, pool_id):
+    site.submit(pool_id)
+    site.confirm_latest()
+    idea_id = site.intake.my_ideas("aase@example.dk")[0].id
+    site.sign_in("aase@example.dk")
+    assert "/revise" not in site.client.get("/my-ideas").text  # not sent back: nothing to revise
+    assert site.client.get(f"/my-ideas/{idea_id}/revise").status_code == 409
+    site.services.decide(idea_id, Decision.RECYCLE, COORDINATOR, site.now, reason="Hvad koster bænkene?")
+    site.services.revise(idea_id, "aase@example.dk", site.now, departments=("Skoler", "Veje"))  # as by the CLI
+    mine = site.client.get("/my-ideas").text
+    assert f'href="/my-ideas/{idea_id}/revise"' in mine and "Hvad koster bænkene?" in mine
+
+    form = revision_form(site, idea_id)
+    assert (form["title"], form["description"], form["department"], form["requested_dkk"]) == (
+        "Grønne skolegårde", "Træer.\nOg bænke.", "Skoler, Veje", "")
+    # An amount above the pool's largest grant is refused on its field, in the page's words.
+    refused = site.client.post(f"/my-ideas/{idea_id}/revise", data={**form, "requested_dkk": "250.000"})
+    assert refused.status_code == 422 and summary(refused)[0][0] == "requested_dkk"
+    assert "over det største beløb" in refused.text and 'value="250.000"' in refused.text
+
+    sent = {**form, "description": "Træer.\r\nOg bænke til 40.000 kr.", "requested_dkk": "40.000 kr."}
+    done = site.client.post(f"/my-ideas/{idea_id}/revise", data=sent, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/my-ideas?status=revised"
+    again = site.client.post(f"/my-ideas/{idea_id}/revise", data=sent)  # a double click: already done
+    assert again.status_code == 200 and "Din revision er gemt." in again.text
+    mine = site.intake.my_ideas("aase@example.dk")[0]
+    assert (mine.description, mine.requested_dkk, mine.departments) == (
+        "Træer.\nOg bænke til 40.000 kr.", 40_000, ["Skoler", "Veje"])  # the departments, untouched, kept
+    assert [(h.text, h.note) for h in mine.history if h.action == "revise"] == [
+        ("Du reviderede idéen", "område eller afdeling"), ("Du reviderede idéen", "beskrivelse, ansøgt beløb")]
+
+    # A form shown before that change, with other values: 409, what was typed kept, to look at again.
+    stale = site.client.post(f"/my-ideas/{idea_id}/revise", data={**form, "title": "Min nye titel"})
+    assert stale.status_code == 409 and "Idéen blev ændret, mens du havde siden åben." in stale.text
+    assert 'value="Min nye titel"' in stale.text
+    assert f'name="seen_version" value="{mine.version}"' in stale.text  # a new attempt acts on the idea as it is
+    unchanged = site.client.post(f"/my-ideas/{idea_id}/revise", data=revision_form(site, idea_id))
+    assert "Sådan stod idéen allerede; intet er ændret." in unchanged.text
+
+    # Put on hold: no revision, said in the page's words.
+    site.services.decide(idea_id, Decision.HOLD, COORDINATOR, site.now)
+    assert "kan ikke revideres nu" in site.client.get(f"/my-ideas/{idea_id}/revise").text
+    on_hold = site.client.post(f"/my-ideas/{idea_id}/revise", data={**form, "title": "I bero",
+                                                                     "seen_version": str(mine.version + 1)})
+    assert on_hold.status_code == 409 and "kan kun revideres, mens den er sendt tilbage" in on_hold.text
+    forged = site.client.post(f"/my-ideas/{idea_id}/revise", data={k: v for k, v in form.items() if k != "csrf_token"})
+    assert forged.status_code == 403
+    assert site.intake.my_ideas("aase@example.dk")[0].title == "Grønne skolegårde"
+
+
+def test_somebody_elses_idea_cannot_be_revised(site, pool_id):
+    site.submit(pool_id)
+    site.confirm_latest()
+    idea_id = site.intake.my_ideas("aase@example.dk")[0].id
+    site.services.decide(idea_id, Decision.RECYCLE, COORDINATOR, site.now, reason="Uddyb")
+    site.submit(pool_id, email="bo@example.dk", name="Bo")
+    site.confirm_latest()
+    site.sign_in("bo@example.dk")
+    assert site.client.get(f"/my-ideas/{idea_id}/revise").status_code == 404
+    refused = site.client.post(f"/my-ideas/{idea_id}/revise", data={
+        "csrf_token": site.csrf(), "title": "Kapret", "description": "D", "department": "", "requested_dkk": ""})
+    assert refused.status_code == 404 and site.intake.my_ideas("aase@example.dk")[0].title == "Grønne skolegårde"
+
+
+def test_the_coordinators_idea_page_says_the_revision_in_its_words(site, pool_id):
+    site.submit(pool_id)
+    site.confirm_latest()
+    idea_id = site.intake.my_ideas("aase@example.dk")[0].id
+    site.services.decide(idea_id, Decision.RECYCLE, COORDINATOR, site.now, reason="Uddyb")
+    site.services.revise(idea_id, "aase@example.dk", site.now, title="Grønne skolegårde 2", description="Mere")
+    site.sign_in(COORDINATOR)
+    history = re.search(r'<ol class="history">(.*?)</ol>', site.client.get(f"/ideas/{idea_id}").text, re.S).group(1)
+    line = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", history.split("<li>")[-1]))
+    assert "Revideret af forslagsstilleren" in line and "titel, beskrivelse" in line and "Åse Ærlig" in line
+    assert "revised by the proposer" not in history

@@ -3,9 +3,9 @@
 The record keeps the domain's English line (`Idea._record`): generated words ("go at the screening
 gate"), sometimes followed by what a person typed. The page leaves out what the line's own words
 already say, shows what was typed as typed, and says the generated parts that carry facts (a funding
-go's amount, a pilot plan and its changes) in the page's words, dates and number format. A line that
-does not have the form its action's words expect (written by an older version) is shown as recorded,
-marked as English.
+go's amount, a pilot plan and its changes, the fields a proposer revised) in the page's words, dates
+and number format. A line that does not have the form its action's words expect (written by an older
+version) is shown as recorded, marked as English.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ import re
 from ideaflow import i18n
 from ideaflow.i18n import N_
 from states import formatting
+from states.model import revised_fields
 
 ALLOCATED = N_("%(amount)s allocated")
+#: What a proposer's revision changed (`states.model.REVISABLE`), as the page says it after "Revised by the proposer".
+REVISED = {"title": N_("title"), "description": N_("description"), "requested_dkk": N_("amount asked for"),
+           "departments": N_("area or department")}
 PLAN = {"period": N_("%(start)s to %(end)s"), "sites": N_("test sites: %(sites)s"),
         "measures": N_("measures: %(measures)s"), "group": N_("follow-up group of %(count)s")}
 CHANGE = {"start": N_("first day %(old)s → %(new)s"), "end": N_("last day %(old)s → %(new)s"),
@@ -53,6 +57,11 @@ def reason(action: str, recorded: str, lang: str) -> tuple[str, str | None] | No
         return _said(PLANNED.fullmatch(recorded), _plan, recorded, lang)
     if action == "replan_pilot":
         return _said(REPLANNED.fullmatch(recorded), _changes, recorded, lang)
+    if action == "revise":
+        fields = revised_fields(recorded)
+        if fields is None:
+            return recorded, "en"
+        return ", ".join(i18n.gettext(lang, REVISED[name]) for name in fields), None
     generated = TYPED_AFTER.get(action)
     found = generated.fullmatch(recorded) if generated else None
     if found is None:

@@ -75,7 +75,8 @@ TERMS = {
                "replan_pilot": N_("Pilot re-planned"), "start_pilot": N_("Pilot started"),
                "open_evaluation": N_("Pilot ended, evaluation open"), "evaluate": N_("Evaluated"),
                "escalate": N_("Deadline passed, escalated"), "lapse": N_("Lapsed at the deadline"),
-               "conflict": N_("Conflict of interest declared"), "forget": N_("Proposer forgotten")},
+               "conflict": N_("Conflict of interest declared"), "forget": N_("Proposer forgotten"),
+               "revise": N_("Revised by the proposer")},
 }
 
 # The service's field names -> (this page's field, its label), for `Form.failed`.

@@ -26,10 +26,12 @@ from ideaflow.intake import UnknownLink
 from ideaflow.privacy import PrivacyNotice, PrivacySettings, privacy_notice
 from ideaflow.signin import Account
 from states import formatting as fmt
-from states.errors import NotFound, Refused
+from states.errors import BadInput, Conflict, NotAllowed, NotFound, Refused
 from states.form_keys import form_key, new_form_key
 from states.intake import (
+    DEPARTMENT_MAX,
     DESCRIPTION_MAX,
+    TITLE_MAX,
     IntakeClosed,
     IntakeStatus,
     InvalidSubmission,
@@ -37,7 +39,7 @@ from states.intake import (
     Submission,
     Upload,
 )
-from states.text import written_number
+from states.text import whole_number, written_number
 from states.vocabulary import Language, Stage
 from web import pages
 from web.auth import signed_in
@@ -247,6 +249,74 @@ def withdraw(request: Request, idea_id: int, person: Annotated[Account, Depends(
             raise
         return RedirectResponse("/my-ideas?status=already_withdrawn", status_code=303)
     return RedirectResponse("/my-ideas?status=withdrawn", status_code=303)
+
+
+#: The revision form's fields as the service names them -> (the form's field, its label), for `Form.failed`.
+REVISE_FIELDS = {"title": ("title", N_("Title")), "description": ("description", N_("Description")),
+                 "requested_dkk": ("requested_dkk", N_("Amount you ask for, in kroner")),
+                 "departments": ("department", N_("Area or department"))}
+#: Said when the idea changed while the revision form was open and may still be revised.
+CHANGED_MEANWHILE = N_("The idea was changed while you had this page open. Look at it again, then save your "
+                       "revision once more.")
+
+
+@router.get("/my-ideas/{idea_id}/revise")
+def revise_page(request: Request, idea_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    """The form to revise an idea sent back for revision, filled in with the idea as it is."""
+    idea = _own_idea(request, person, idea_id)
+    return _revise_page(request, idea, _revision_form(idea), status_code=200 if idea.may_revise else 409)
+
+
+def _revision_form(idea) -> Form:
+    return Form({"title": idea.title, "description": idea.description, "department": ", ".join(idea.departments),
+                 "requested_dkk": str(idea.requested_dkk) if idea.requested_dkk is not None else "",
+                 "seen_version": str(idea.version)})
+
+
+def _revise_page(request: Request, idea, form: Form, status_code: int = 200) -> Response:
+    return _render(request, "revise.html", {"idea": idea, "form": form, "description_max": DESCRIPTION_MAX},
+                   status_code=status_code)
+
+
+@router.post("/my-ideas/{idea_id}/revise")
+def revise(request: Request, idea_id: int, person: Annotated[Account, Depends(signed_in)],
+           form: PostedForm) -> Response:
+    idea = _own_idea(request, person, idea_id)
+    title = form.text("title", required=True, max_length=TITLE_MAX)
+    description = typed(form.text("description", required=True, max_length=DESCRIPTION_MAX, multiline=True))
+    shown = ", ".join(idea.departments)  # the idea's departments as the form showed them
+    department = form.value("department")
+    if department != shown:
+        form.text("department", max_length=DEPARTMENT_MAX)
+    departments = tuple(idea.departments) if department == shown else (department,) if department.strip() else ()
+    amount = _amount(form)
+    if amount is not None and not 1 <= amount < 10**12:
+        form.error("requested_dkk", MESSAGES["amount_range"])
+    if form.errors:
+        return _revise_page(request, idea, form, status_code=422)
+    asked = (title, description, amount, list(departments))
+    try:
+        changed = request.app.state.services.revise(
+            idea_id, person.email, _now(request), title=title, description=description, requested_dkk=amount,
+            departments=departments, seen_version=whole_number(form.value("seen_version")))
+    except NotAllowed:
+        raise
+    except Refused as refused:
+        # Changed meanwhile: a second click or tab that saved the same revision already is done; anything
+        # else shows the idea as it is now, with what was typed, to look at before saving again.
+        fresh = _own_idea(request, person, idea_id)
+        if (fresh.title, fresh.description, fresh.requested_dkk, fresh.departments) == asked:
+            return RedirectResponse("/my-ideas?status=revised", status_code=303)
+        form.values["seen_version"] = str(fresh.version)
+        if fresh.may_revise and isinstance(refused, Conflict):
+            form.error(Form.GENERAL, CHANGED_MEANWHILE)
+        else:
+            form.failed(refused, REVISE_FIELDS)
+        return _revise_page(request, fresh, form, status_code=409)
+    except BadInput as bad:
+        form.failed(bad, REVISE_FIELDS)
+        return _revise_page(request, idea, form, status_code=422)
+    return RedirectResponse(f"/my-ideas?status={'revised' if changed else 'revision_unchanged'}", status_code=303)
 
 
 def _own_idea(request: Request, person: Account, idea_id: int):
