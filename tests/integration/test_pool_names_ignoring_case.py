@@ -10,12 +10,12 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, insert, select
 from sqlalchemy.exc import IntegrityError
+from test_review_versions_migration import migrate
 
 from states.errors import Conflict
 from states.messages import sentence
 from storage.migrate import MIGRATIONS, upgrade
 from storage.tables import PoolRow
-from tests.integration.test_review_versions_migration import migrate
 
 NAMES = "3d7b1f9a6c42"  # the migration that makes pool names unique ignoring case
 BEFORE = ScriptDirectory(str(MIGRATIONS)).get_revision(NAMES).down_revision

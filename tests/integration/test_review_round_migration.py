@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
+from test_review_versions_migration import migrate
 
 from states.vocabulary import Decision, Role
 from storage.migrate import MIGRATIONS, upgrade
 from storage.tables import OutboxRow
-from tests.integration.test_review_versions_migration import migrate
 
 ROUNDS = "8a4f6c2e1d93"  # the migration that gives review requests their round
 BEFORE = ScriptDirectory(str(MIGRATIONS)).get_revision(ROUNDS).down_revision

@@ -43,7 +43,10 @@ def _seed(app) -> dict[str, int]:
             services.grant_role(email, Role.REVIEWER, now, pool=pools[municipality])
     for email, name in FOLLOWERS:
         services.add_person(email, name, None, now)
-    ids = {key: services.submit(pool=pools[spec["pool"]], now=now, **{k: v for k, v in spec.items() if k != "pool"})
+    for spec in IDEAS.values():  # named, as the demo registers them
+        services.add_person(spec["proposer"], spec["proposer_name"], None, now)
+    ids = {key: services.submit(pool=pools[spec["pool"]], now=now,
+                                **{k: v for k, v in spec.items() if k not in ("pool", "proposer_name")})
            for key, spec in IDEAS.items()}
 
     def review(key: str, scores: tuple[int, ...], comment: str = "") -> None:
