@@ -137,6 +137,8 @@ class ProposerDecision(BaseModel):
     gate: str | None
     decision: str
     text: str
+    #: Where it was taken, in words ("at the screening"); None for one at no gate (a hold of a pilot).
+    gate_text: str | None = None
     amount_dkk: int | None
     reason: str
 
@@ -439,7 +441,8 @@ class Intake:
                 requested_dkk=idea.requested_dkk, allocated_dkk=idea.allocated_dkk, submitted_at=idea.created_at,
                 history=history,
                 decisions=[ProposerDecision(at=d.at, gate=d.gate, decision=d.decision,
-                                            text=word("decision", d.decision) or d.decision, amount_dkk=d.amount_dkk,
+                                            text=word("decision", d.decision) or d.decision,
+                                            gate_text=word("gate", d.gate) if d.gate else None, amount_dkk=d.amount_dkk,
                                             reason=d.reason)
                            for d in decisions if d.idea_id == idea_id],
                 pilot=ProposerPilot(start=idea.pilot.start.isoformat(), end=idea.pilot.end.isoformat(),
@@ -545,6 +548,8 @@ PLAIN: dict[str, dict[str, str]] = {
               "departments": N_("area or department")},
     "decision": {"go": N_("Approved"), "kill": N_("Not selected"), "hold": N_("Put on hold"),
                  "recycle": N_("Sent back for revision")},
+    # where a decision was taken: "Approved at the screening"
+    "gate": {"screening": N_("at the screening"), "funding": N_("at the funding decision")},
     "outcome": {"scale": N_("The solution is to be scaled up"), "adjust": N_("The solution is to be adjusted"),
                 "stop": N_("The solution is stopped")},
 }

@@ -501,6 +501,8 @@ def test_my_ideas_shows_decisions_reasons_and_the_pilot_but_nothing_internal(sit
     for shown in ("Passer til puljen", "Billig &amp; god", "120.000\N{NO-BREAK SPACE}kr.", "Viby &lt;Skole&gt;",
                   "Trivsel", "Har fået støtte"):
         assert shown in page, shown
+    decisions = re.findall(r"<li><strong>(Godkendt)</strong> ([^,]*),", page)  # each says where it was taken
+    assert decisions == [("Godkendt", "ved screeningen"), ("Godkendt", "ved bevillingsbeslutningen")]
     for internal in ("INTERN", "Bent", "bent@kommune.dk", "Karin", COORDINATOR, "effektivitet"):
         assert internal not in page, internal
 
