@@ -351,23 +351,26 @@ def person_add(
 
 
 PoolOption = Annotated[str | None, typer.Option("--pool", help="The pool (default: every pool).")]
+#: The roles a grant gives (proposers and followers are what they do, the operator is the command line).
+GrantedRole = StrEnum("GrantedRole", {role.name: role.value for role in GRANTABLE_ROLES})
+GrantedRoleOption = Annotated[GrantedRole, typer.Option("--role")]
 
 
 @person_app.command("grant")
-def person_grant(email: str, role: Annotated[Role, typer.Option("--role")], pool: PoolOption = None,
+def person_grant(email: str, role: GrantedRoleOption, pool: PoolOption = None,
                  by: Operator = OPERATOR_EMAIL) -> None:
     """Grant a role (administrator, coordinator, reviewer) on one pool or on every pool."""
-    changed = _services().grant_role(email, role, _now(), pool=pool, by=by)
+    changed = _services().grant_role(email, Role(role), _now(), pool=pool, by=by)
     where = f"pool {pool!r}" if pool else "every pool"
     out.print(f"{email}: {role} on {where}" + ("" if changed else " (already held)"))
 
 
 @person_app.command("revoke")
-def person_revoke(email: str, role: Annotated[Role, typer.Option("--role")], pool: PoolOption = None,
+def person_revoke(email: str, role: GrantedRoleOption, pool: PoolOption = None,
                   by: Operator = OPERATOR_EMAIL) -> None:
     """Revoke a role on one pool, or the grant on every pool."""
     where = f"pool {pool!r}" if pool else "every pool"
-    if not _services().revoke_role(email, role, _now(), pool=pool, by=by):
+    if not _services().revoke_role(email, Role(role), _now(), pool=pool, by=by):
         if pool:
             raise Refused("role.not_held", field="role", email=email, role=role, pool=pool)
         raise Refused("role.not_held_everywhere", field="role", email=email, role=role)
