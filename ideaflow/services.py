@@ -194,7 +194,9 @@ class Services:
             text.text(department, "departments", max_length=200)
         with self._uow() as uow:
             the_pool = uow.pools.get(pool)
-            IntakeRepository(uow.session).intake(the_pool.id).require_open(the_pool.name, now)
+            intake = IntakeRepository(uow.session).intake(the_pool.id)
+            intake.require_open(the_pool.name, now)
+            intake.check_requested(requested_dkk, the_pool.name)
             person = (uow.people.find_address(proposer)
                       or uow.people.add(Person(proposer, proposer.split("@")[0]), now))
             idea = Idea.submit(title=title, description=description, pool=the_pool, proposer=person, now=now,

@@ -97,10 +97,14 @@ class PoolIntake:
                 raise BadInput("intake.last_day_passed", field="closes", last_day=last)
 
     def check_requested(self, amount_dkk: int | None, pool_name: str) -> None:
-        """Refuse an amount above the largest grant (a revised idea's; the form checks its own)."""
+        """Refuse an amount asked for outside what the pool gives (an idea submitted on the command line, or
+        revised; the public form checks its own, field by field)."""
         if amount_dkk is not None and self.grant_max_dkk is not None and amount_dkk > self.grant_max_dkk:
             raise BadInput("intake.above_grant_max", field="requested_dkk", amount_dkk=amount_dkk, pool=pool_name,
                            max_dkk=self.grant_max_dkk)
+        if amount_dkk is not None and self.grant_min_dkk is not None and amount_dkk < self.grant_min_dkk:
+            raise BadInput("intake.below_grant_min", field="requested_dkk", amount_dkk=amount_dkk, pool=pool_name,
+                           min_dkk=self.grant_min_dkk)
 
     def status(self, now: datetime) -> IntakeStatus:
         if self.opens_at is not None and now < self.opens_at:

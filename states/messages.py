@@ -265,6 +265,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "intake.above_grant_max": {
         "en": "{field} {amount_dkk} is above the largest amount pool '{pool}' gives ({max_dkk})",
         "da": "{field} {amount_dkk} er over det største beløb, puljen '{pool}' giver ({max_dkk})"},
+    "intake.below_grant_min": {
+        "en": "{field} {amount_dkk} is below the smallest amount pool '{pool}' gives ({min_dkk})",
+        "da": "{field} {amount_dkk} er under det mindste beløb, puljen '{pool}' giver ({min_dkk})"},
     "intake.invalid": {"en": "the idea's form has problems in: {fields}", "da": "idéens formular har fejl i: {fields}"},
     "intake.rate_limited_address": {
         "en": "too many ideas from this address: at most {limit} in {minutes} minutes; try again after {retry_after}",

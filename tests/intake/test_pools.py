@@ -174,6 +174,20 @@ def test_ideaflow_submit_also_keeps_to_the_window(engine, cli):
         .stdout == "1\n"
 
 
+def test_ideaflow_submit_also_keeps_to_the_pools_amounts(engine, cli):
+    """What the public form refuses on its amount field, the command refuses too: nothing is stored."""
+    assert cli("pool", "create", POOL, "--budget-dkk", "500000", "--grant-min-dkk", "10000",
+               "--grant-max-dkk", "200000").returncode == 0
+    submit = ("submit", "--title", "T", "--description", "D", "--proposer", "a@example.dk", "--pool", POOL)
+    for amount, says in (("5000", f"--requested-dkk DKK 5,000 is below the smallest amount pool {POOL!r} gives "
+                                  "(DKK 10,000)"),
+                         ("200001", f"--requested-dkk DKK 200,001 is above the largest amount pool {POOL!r} gives "
+                                    "(DKK 200,000)")):
+        result = cli(*submit, "--requested-dkk", amount)
+        assert (result.returncode, result.stderr) == (2, f"ideaflow: bad input: {says}\n")
+    assert cli(*submit, "--requested-dkk", "10.000").stdout == "1\n"  # the first idea: nothing was stored before
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--opens", "2027-13-01"], "--opens '2027-13-01' is not a date"),
     (["--closes", "soon"], "--closes 'soon' is not a date"),
