@@ -223,8 +223,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
                    "da": "pilotens sidste dag, {end}, er passeret; en pilot planlægges, før den slutter"},
     "pilot.no_site": {"en": "a pilot needs at least one site ({field})",
                       "da": "en pilot skal have mindst ét sted ({field})"},
-    "pilot.not_funded": {"en": "only a funded idea can plan its pilot; this one is {stage}",
-                         "da": "kun en bevilget idé kan planlægge sin pilot; denne er {stage}"},
+    "pilot.not_funded": {"en": "only a funded idea, or a pilot still running, can plan its pilot; this one is {stage}",
+                         "da": "kun en bevilget idé eller en pilot, der stadig kører, kan planlægge sin pilot; "
+                               "denne er {stage}"},
+    "pilot.started": {"en": "the pilot started {start}: its first day stays", "da": "piloten startede {start}: "
+                                                                                    "dens første dag ligger fast"},
     "pilot.not_planned": {"en": "the pilot cannot start before it is planned (ideaflow pilot)",
                           "da": "piloten kan ikke starte, før den er planlagt (ideaflow pilot)"},
     "pilot.not_running": {"en": "no running pilot to end for an idea that is {stage}",

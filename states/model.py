@@ -508,10 +508,13 @@ class Idea:
     # -- pilots and evaluation -------------------------------------------------------------------
 
     def plan_pilot(self, plan: PilotPlan, by: Person, now: datetime) -> None:
-        """Plan the pilot, or re-plan it before it starts; the history says what changed."""
+        """Plan the pilot, or re-plan it: before it starts, or while it runs (a follow-up group changes with
+        the council, a pilot is extended; its first day is history by then). The history says what changed."""
         require(by, Action.PLAN_PILOT, self)
-        if self.stage != Stage.FUNDED:
+        if not (self.stage == Stage.FUNDED or (self.stage == Stage.PILOTING and self.open_gate is None)):
             raise InvalidTransition("pilot.not_funded", stage=self.stage)
+        if self.stage == Stage.PILOTING and plan.start != self.pilot.start:
+            raise BadInput("pilot.started", field="start", start=self.pilot.start)
         if plan.end < now.astimezone(COPENHAGEN).date():
             # A pilot over before it is planned would start and end at the next sweep, and its mail would
             # announce a start that nobody saw. One begun already may be recorded late; one ended may not.

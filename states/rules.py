@@ -127,8 +127,8 @@ def stage_allows(action: Action, idea: Idea) -> bool:
             return idea.stage in OPEN_STAGES
         case Action.RESUME:
             return idea.stage == Stage.ON_HOLD
-        case Action.PLAN_PILOT:
-            return idea.stage == Stage.FUNDED
+        case Action.PLAN_PILOT:  # before it starts, or while it runs (until its evaluation opens)
+            return idea.stage == Stage.FUNDED or (idea.stage == Stage.PILOTING and gate is None)
         case Action.EVALUATE:
             return gate == Gate.EVALUATION
         case Action.DECLARE_CONFLICT:

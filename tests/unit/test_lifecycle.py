@@ -414,3 +414,23 @@ def test_a_pilot_may_be_recorded_after_it_began_but_not_after_it_ended():
         with pytest.raises(BadInput) as refused:
             idea.plan_pilot(ended, COORDINATOR, when)
         assert (refused.value.code, refused.value.field, idea.pilot) == ("pilot.over", "end", None)
+
+
+def test_a_running_pilot_is_re_planned_but_keeps_its_first_day_until_its_evaluation_opens():
+    """A follow-up group changes with the council, a pilot is extended: the plan may change while the pilot
+    runs, its end timer following a new last day; its first day is history by then."""
+    idea = funded()
+    first = plan(start_in_days=0, days=60)
+    idea.plan_pilot(first, COORDINATOR, NOW)
+    idea.start_pilot(NOW)
+    longer = PilotPlan(first.start, first.end + timedelta(days=30), first.sites + ("Jyllinge",), (), first.measures)
+    idea.plan_pilot(longer, COORDINATOR, NOW + timedelta(days=5))
+    assert idea.pilot == longer and idea.new_history[-1].action == "replan_pilot"
+    assert [(t.kind, t.due_at) for t in idea.new_timers] == [
+        (TimerKind.PILOT_END, local_midnight(longer.end) + timedelta(days=1))]
+    with pytest.raises(BadInput) as refused:
+        idea.plan_pilot(PilotPlan(first.start + timedelta(days=1), longer.end, longer.sites), COORDINATOR, NOW)
+    assert (refused.value.code, refused.value.field) == ("pilot.started", "start")
+    idea.end_pilot(NOW + timedelta(days=91))  # its evaluation opens: the plan is what is evaluated
+    with pytest.raises(InvalidTransition):
+        idea.plan_pilot(longer, COORDINATOR, NOW + timedelta(days=91))
