@@ -236,15 +236,7 @@ def test_a_citizens_whole_path_by_keyboard_alone(site, page, browser, tmp_path):
     # "My ideas", signed in by the mailed link, and a withdrawal with a reason.
     tab_to(page, "my ideas", lambda f: f["tag"] == "a" and f["text"] == "Gå til mine idéer")
     page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(r"/login\?next=/my-ideas$"))  # signing in first
-    tab_to(page, "the e-mail field", lambda f: f["id"] == "email")
-    page.keyboard.type(address)
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Tjek din e-mail")
-    page.goto(link_in(site.smtp, "/login/continue", address))
-    tab_to(page, "continue", lambda f: f["tag"] == "button" and f["text"] == "Fortsæt")
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Mine idéer")
+    sign_in_by_keyboard(site, page, address, opened=True)  # the link asks her to sign in first
     expect(page.get_by_text("Modtaget – venter på screening")).to_be_visible()
     expect(page.get_by_role("heading", level=2)).to_have_text(title)  # as text
     tab_to(page, "withdraw", lambda f: f["tag"] == "a" and f["text"].startswith("Træk"))
@@ -260,9 +252,10 @@ def test_a_citizens_whole_path_by_keyboard_alone(site, page, browser, tmp_path):
     assert dialogs == []
 
 
-def sign_in_by_keyboard(site, page, address: str) -> None:
-    """Open "my ideas" and sign in there by the mailed link, by keyboard."""
-    page.goto(f"{site.url}my-ideas")
+def sign_in_by_keyboard(site, page, address: str, *, opened: bool = False) -> None:
+    """Open "my ideas" (unless `opened` already) and sign in there by the mailed link, by keyboard."""
+    if not opened:
+        page.goto(f"{site.url}my-ideas")
     expect(page).to_have_url(re.compile(r"/login\?next=/my-ideas$"))
     tab_to(page, "the e-mail field", lambda f: f["id"] == "email")
     page.keyboard.type(address)
