@@ -88,6 +88,9 @@ def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signe
     page.goto(url + "home")
     page.locator("#main-content").get_by_role("link", name="Puljer").click()
     page.get_by_role("link", name="Opret en pulje").click()
+    # It says before it is done that the pool takes ideas in public at once (its intake is set afterwards).
+    expect(page.locator("main")).to_contain_text("Puljen modtager idéer på den offentlige forside, så snart den er "
+                                                 "oprettet.")
     page.get_by_label("Navn").fill("Gentofte opgaveudvalg " + HOSTILE)
     page.get_by_label("Budget", exact=True).fill("fem millioner")
     assert post_status(page, lambda: page.get_by_role("button", name="Opret puljen").click()) == 422
