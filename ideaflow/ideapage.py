@@ -98,7 +98,8 @@ def idea_page(engine: Engine, idea_id: int, email: str, now: datetime) -> IdeaPa
             mentioned = ({r.reviewer for r in view.reviews} | {h.by for h in view.history if h.by}
                          | {h.subject for h in view.history if h.subject} | set(view.conflicts)
                          | ({view.evaluation.by} if view.evaluation else set()) | {view.proposer}
-                         | set(view.pilot.followers if view.pilot else ()))
+                         | set(view.pilot.followers if view.pilot else ())
+                         | {v.replaced_by for v in view.earlier_versions})
             names = {p.email: p.name for p in eligible}
             for address in mentioned - names.keys():
                 known = uow.people.find(address)

@@ -150,6 +150,17 @@ class ProposerPilot(BaseModel):
     measures: list[str]
 
 
+class ProposerVersion(BaseModel):
+    """An earlier text of the proposer's idea, replaced by their revision (`states.model.IdeaVersion`)."""
+
+    round: int
+    title: str
+    description: str
+    requested_dkk: int | None
+    departments: list[str]
+    replaced_at: datetime
+
+
 class AttachmentLine(BaseModel):
     id: int
     filename: str
@@ -184,6 +195,8 @@ class ProposerIdea(BaseModel):
     decisions: list[ProposerDecision]
     pilot: ProposerPilot | None
     attachments: list[AttachmentLine]
+    #: The texts their revisions replaced, oldest first.
+    earlier_versions: list[ProposerVersion] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +437,7 @@ class Intake:
         decisions = repository.decisions(ids)
         kinds = repository.proposer_kinds(ids)
         files = repository.attachments(idea_ids=ids)
+        versions = uow.ideas.versions(ids)
         word = _plain(lang)
         views = []
         for idea_id in reversed(ids):
@@ -449,6 +463,10 @@ class Intake:
                                     sites=list(idea.pilot.sites), measures=list(idea.pilot.measures))
                 if idea.pilot else None,
                 attachments=[_attachment_line(a) for a in files if a.idea_id == idea_id],
+                earlier_versions=[ProposerVersion(round=v.round, title=v.title, description=v.description,
+                                                  requested_dkk=v.requested_dkk, departments=list(v.departments),
+                                                  replaced_at=v.replaced_at)
+                                  for v in versions.get(idea_id, [])],
             ))
         return views
 

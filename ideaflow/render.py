@@ -1,6 +1,7 @@
 """Human-readable output of an idea for `show` and the demo."""
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ideaflow.views import IdeaView
@@ -17,6 +18,11 @@ def print_idea(out: Console, view: IdeaView) -> None:
     out.print(f"requested {fmt.dkk(view.requested_dkk)} · allocated {fmt.dkk(view.allocated_dkk)}"
               + (f" · departments: {', '.join(view.departments)}" if view.departments else ""))
     out.print(view.description)
+    for v in view.earlier_versions:
+        out.print(f"[bold]earlier version (round {v.round})[/], replaced {fmt.moment(v.replaced_at)} "
+                  f"by {escape(v.replaced_by)}: " + escape(f"{v.title} · requested {fmt.dkk(v.requested_dkk)}"
+                         + (f" · departments: {', '.join(v.departments)}" if v.departments else "")))
+        out.print(escape(v.description))
     if view.reviews:
         table = Table("gate", "round", "reviewer", "version", "weighted", "scores", "comment", title="reviews")
         for r in view.reviews:

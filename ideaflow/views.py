@@ -84,6 +84,20 @@ class EvaluationView(View):
     at: datetime
 
 
+class EarlierVersionView(View):
+    """A text of the idea that a revision by its proposer replaced: what the reviewers of `round` read.
+    `replaced_in_round` is the round of the revision that replaced it."""
+
+    round: int
+    title: str
+    description: str
+    requested_dkk: int | None
+    departments: list[str]
+    replaced_at: datetime
+    replaced_by: str
+    replaced_in_round: int
+
+
 class IdeaView(View):
     id: int
     title: str
@@ -108,6 +122,8 @@ class IdeaView(View):
     conflicts: list[str]
     #: With a viewer (`show --as`): what that person may do on the idea now.
     actions: list[str] | None = None
+    #: The texts revisions replaced, oldest first (empty for an idea never revised).
+    earlier_versions: list[EarlierVersionView] = []
 
 
 class IdeaLine(View):
@@ -207,6 +223,13 @@ def _idea_view(idea: Idea, uow: UnitOfWork, viewer: Person | None) -> IdeaView:
             for h in uow.ideas.history(idea.id)
         ],
         conflicts=sorted(idea.conflicted),
+        earlier_versions=[
+            EarlierVersionView(round=v.round, title=v.title, description=v.description,
+                               requested_dkk=v.requested_dkk, departments=list(v.departments),
+                               replaced_at=v.replaced_at, replaced_by=v.replaced_by.email,
+                               replaced_in_round=v.replaced_in)
+            for v in uow.ideas.versions([idea.id]).get(idea.id, [])
+        ],
     )
 
 

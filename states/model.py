@@ -265,6 +265,27 @@ class DecisionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class IdeaVersion:
+    """An earlier text of an idea, kept when a revision by its proposer replaced it (`Idea.revise`): what
+    the reviewers of its round read and scored stays on the record, beside the history line that names
+    the fields changed.
+
+    `round` is the gate round it was the text of, the latest one its reviewers judged: the round before
+    the revision's (a recycle decided that round and sent the idea back), or, for a text written by an
+    earlier revision in the same round, that round itself. `replaced_in` is the round of the revision
+    that replaced it."""
+
+    round: int
+    title: str
+    description: str
+    requested_dkk: int | None
+    departments: tuple[str, ...]
+    replaced_at: datetime
+    replaced_by: Person
+    replaced_in: int
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     gate: Gate
     round: int
@@ -297,6 +318,9 @@ class Idea:
     conflicted: set[str] = field(default_factory=set)
     #: The gate and round the idea's latest recycle decision opened (loaded only while that round is open).
     recycled_into: tuple[Gate, int] | None = None
+    #: The gate round the idea's title, description, amount and departments were written in: 1 (submitted),
+    #: or the round of its latest revision (loaded while the round began with a recycle: `recycled_into`).
+    text_round: int = 1
     created_at: datetime | None = None
     id: int | None = None
     version: int = 0
@@ -312,6 +336,8 @@ class Idea:
     new_allocation_dkk: int | None = None
     #: The idea's own columns a revision changed, with their new values (`Idea.revise`).
     new_revision: dict[str, object] | None = None
+    #: The texts a revision replaced, for the record (`IdeaVersion`).
+    new_versions: list[IdeaVersion] = field(default_factory=list)
     events: list[events.Event] = field(default_factory=list)
 
     # -- construction -------------------------------------------------------------------------
@@ -597,7 +623,8 @@ class Idea:
         """The proposer revises their idea while it is sent back for revision (`sent_back`), until its
         gate is decided. Fields not given (KEEP) stay as they are; `requested_dkk=None` asks for no
         amount. The fields follow the rules of a submission. Returns the fields that changed, in
-        `REVISABLE`'s order; a revision that changes nothing records nothing."""
+        `REVISABLE`'s order; a revision that changes nothing records nothing. The text it replaces is kept
+        whole (`new_versions`: all four fields, the round it was the text of, who replaced it and when)."""
         require(by, Action.REVISE, self)
         if not self.sent_back:
             raise InvalidTransition("revise.not_sent_back", idea=self.id, stage=self.stage)
@@ -616,6 +643,11 @@ class Idea:
         changes = {name: value for name, value in asked.items() if value is not KEEP and value != getattr(self, name)}
         if not changes:
             return ()
+        # The text the recycle sent back was judged in the round before; one revised already in this round is its own.
+        judged_in = self.gate_round if self.text_round == self.gate_round else self.gate_round - 1
+        self.new_versions.append(IdeaVersion(judged_in, self.title, self.description, self.requested_dkk,
+                                             tuple(self.departments), now, by, self.gate_round))
+        self.text_round = self.gate_round
         for name, value in changes.items():
             setattr(self, name, value)
         self.new_revision = {**(self.new_revision or {}), **changes}
@@ -697,12 +729,12 @@ class Idea:
     def changed(self) -> bool:
         """Whether this command recorded anything the repository must write."""
         return bool(self.new_history or self.new_reviews or self.new_assignments or self.new_conflicts
-                    or self.new_timers is not None)
+                    or self.new_versions or self.new_timers is not None)
 
     def forget_changes(self) -> None:
         """Called once the changes are written, so a second save in the same session writes nothing twice."""
         self.new_history, self.new_reviews, self.new_decisions, self.new_assignments = [], [], [], []
-        self.new_conflicts = []
+        self.new_conflicts, self.new_versions = [], []
         self.events = []
         self.new_timers = self.new_pilot = self.new_evaluation = self.new_allocation_dkk = self.new_revision = None
 

@@ -3,7 +3,8 @@
 The domain never sees a row. An idea is loaded with what its rules need (its pool and criteria, its
 proposer, the reviews of its gate's round, also on hold, its pilot and evaluation); after the command, the
 repository writes what the idea recorded: the row itself (optimistically locked by `version`), new
-history, reviews, decisions, allocation, pilot, evaluation, and the replacement of its pending timers.
+history, reviews, decisions, allocation, pilot, evaluation, the earlier text a revision replaced, and the
+replacement of its pending timers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from states.model import (
     GatePolicy,
     Grant,
     Idea,
+    IdeaVersion,
     Person,
     PilotPlan,
     Pool,
@@ -40,6 +42,7 @@ from storage.tables import (
     EvaluationRow,
     HistoryRow,
     IdeaRow,
+    IdeaVersionRow,
     OutboxRow,
     PersonRow,
     PilotFollowerRow,
@@ -463,6 +466,13 @@ class IdeaRepository:
         for d in recycles:  # the round of the open gate began with a recycle: the idea is sent back
             if in_the_round(d.idea_id, d.gate, d.round):
                 by_id[d.idea_id].recycled_into = (Gate(d.gate), d.round)
+        sent_back = [idea_id for idea_id, idea in by_id.items() if idea.recycled_into is not None]
+        if sent_back:  # the round its text was written in: that of its latest revision (rounds only grow)
+            revised = self.session.execute(
+                select(IdeaVersionRow.idea_id, func.max(IdeaVersionRow.replaced_in_round))
+                .where(IdeaVersionRow.idea_id.in_(sent_back)).group_by(IdeaVersionRow.idea_id))
+            for idea_id, latest in revised:
+                by_id[idea_id].text_round = latest
 
     def _load_conflicts(self, ideas: dict[int, Idea]) -> None:
         rows = self.session.execute(
@@ -498,6 +508,21 @@ class IdeaRepository:
         rows = list(self.session.scalars(select(ReviewRow).where(ReviewRow.idea_id == idea_id).order_by(ReviewRow.id)))
         self.people.load(r.reviewer_id for r in rows)
         return [self._review(r) for r in rows]
+
+    def versions(self, idea_ids: Iterable[int]) -> dict[int, list[IdeaVersion]]:
+        """The earlier texts of these ideas that revisions replaced, oldest first per idea (for display)."""
+        ids = list(idea_ids)
+        if not ids:
+            return {}
+        rows = list(self.session.scalars(
+            select(IdeaVersionRow).where(IdeaVersionRow.idea_id.in_(ids)).order_by(IdeaVersionRow.id)))
+        self.people.load(r.replaced_by_id for r in rows)
+        versions: dict[int, list[IdeaVersion]] = {}
+        for r in rows:
+            versions.setdefault(r.idea_id, []).append(IdeaVersion(
+                r.round, r.title, r.description, r.requested_dkk, tuple(r.departments), r.replaced_at,
+                self.people.by_id(r.replaced_by_id), r.replaced_in_round))
+        return versions
 
     def decided_by_request(self, request_id: str) -> tuple[int, Decision] | None:
         """The idea a decision with this request id was recorded for, and the decision, if one was."""
@@ -551,6 +576,12 @@ class IdeaRepository:
                     AllocationRow(pool_id=idea.pool.id, idea_id=idea.id, amount_dkk=idea.new_allocation_dkk, at=now)
                 )
         person_id = lambda p: p.id if p is not None else None  # noqa: E731
+        self._insert(IdeaVersionRow, [
+            {"idea_id": idea.id, "round": v.round, "title": v.title, "description": v.description,
+             "requested_dkk": v.requested_dkk, "departments": list(v.departments), "replaced_at": v.replaced_at,
+             "replaced_by_id": v.replaced_by.id, "replaced_in_round": v.replaced_in}
+            for idea in ideas for v in idea.new_versions
+        ])
         self._insert(HistoryRow, [
             {"idea_id": idea.id, "action": h.action, "from_stage": h.from_stage, "to_stage": h.to_stage,
              "at": h.at, "by_id": person_id(h.by), "reason": h.reason, "subject_id": person_id(h.subject)}

@@ -341,6 +341,27 @@ class HistoryRow(Base):
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
 
 
+class IdeaVersionRow(Base):
+    """Append-only, like the history: an idea's earlier text, kept when its proposer's revision replaced it
+    (`states.model.IdeaVersion`). The database refuses UPDATE and DELETE (migration 6e1c9b4d2a57); the
+    idea's own row holds only its newest text."""
+
+    __tablename__ = "idea_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), index=True)
+    #: The gate round it was the text of (the round it was submitted or revised in).
+    round: Mapped[int]
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    requested_dkk: Mapped[int | None] = mapped_column(BigInteger)
+    departments: Mapped[list]
+    replaced_at: Mapped[datetime]
+    replaced_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    #: The gate round of the revision that replaced it.
+    replaced_in_round: Mapped[int]
+
+
 class ConflictRow(Base):
     """A declared conflict of interest: the person neither reviews nor decides the idea."""
 

@@ -7,7 +7,7 @@ from domain import ALL_SCORES, COORDINATOR, NOW, PROPOSER, REVIEWER, screened, s
 
 from states import events
 from states.errors import BadInput, InvalidTransition, NotAllowed
-from states.model import Grant, Person
+from states.model import Grant, IdeaVersion, Person
 from states.rules import Action, available_actions
 from states.vocabulary import Decision, Gate, Role, Stage
 
@@ -111,7 +111,42 @@ def test_a_revision_that_changes_nothing_records_nothing():
     idea = sent_back()
     assert idea.revise(PROPOSER, LATER, title="Idé", description="d", requested_dkk=300_000, departments=()) == ()
     assert idea.revise(PROPOSER, LATER) == ()
-    assert (idea.new_history, idea.events, idea.new_revision, idea.changed) == ([], [], None, False)
+    assert (idea.new_history, idea.events, idea.new_revision, idea.new_versions, idea.changed) == (
+        [], [], None, [], False)
+
+
+def test_the_text_a_revision_replaces_is_kept_whole_with_the_round_it_was_the_text_of():
+    idea = sent_back()  # round 2: the text of round 1 is what its reviewers scored
+    idea.revise(PROPOSER, LATER, description="Uddybet")  # one field changed: the whole earlier text is kept
+    assert idea.new_versions == [IdeaVersion(1, "Idé", "d", 300_000, (), LATER, PROPOSER, 2)]
+    assert idea.text_round == 2
+    later = LATER + timedelta(hours=1)  # again in the same round: the replaced text is this round's own
+    idea.revise(PROPOSER, later, title="Ny titel", requested_dkk=None, departments=("Skoler",))
+    assert idea.new_versions[1:] == [IdeaVersion(2, "Idé", "Uddybet", 300_000, (), later, PROPOSER, 2)]
+    idea.forget_changes()
+    assert idea.new_versions == []
+
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "", later)
+    idea.decide(Decision.RECYCLE, COORDINATOR, later, reason="Stadig for dyr")  # round 3
+    idea.revise(PROPOSER, later, requested_dkk=90_000)
+    assert idea.new_versions == [IdeaVersion(2, "Ny titel", "Uddybet", None, ("Skoler",), later, PROPOSER, 3)]
+
+
+def test_the_round_of_a_text_is_the_latest_its_reviewers_judged():
+    idea = sent_back(screened())  # screened and sent back at funding in round 1: round 2 now
+    assert (idea.open_gate, idea.gate_round) == (Gate.FUNDING, 2)
+    idea.revise(PROPOSER, LATER, title="Billigere")
+    assert [(v.round, v.title, v.replaced_in) for v in idea.new_versions] == [(1, "Idé", 2)]
+
+    # sent back at screening (round 2) and passed on unrevised, then sent back at funding (round 3): the
+    # submitted text was last judged in round 2
+    passed = sent_back()
+    passed.review(REVIEWER, dict(ALL_SCORES), {}, "", LATER)
+    passed.decide(Decision.GO, COORDINATOR, LATER)
+    passed.decide(Decision.RECYCLE, COORDINATOR, LATER, reason="For dyr")
+    assert (passed.open_gate, passed.gate_round) == (Gate.FUNDING, 3)
+    passed.revise(PROPOSER, LATER, requested_dkk=100_000)
+    assert [(v.round, v.requested_dkk, v.replaced_in) for v in passed.new_versions] == [(2, 300_000, 3)]
 
 
 @pytest.mark.parametrize(("changes", "field"), [

@@ -103,6 +103,12 @@ def _seed(app) -> dict[str, int]:
                         end=date.today() - timedelta(days=1), now=now - timedelta(days=61), by=KARIN,
                         sites=("Kastrup",))  # planned before it began
     services.sweep(now)
+    # Sent back and revised by its proposer: the text round 1 judged is kept beside the new one.
+    ideas["revised"] = submit("Grønne tage")
+    services.review(ideas["revised"], BENT, FULL, now, {"lovlig": True})
+    services.decide(ideas["revised"], Decision.RECYCLE, KARIN, now, reason="Hvad koster tagene?")
+    services.revise(ideas["revised"], PIA, now, title="Grønne tage på skolerne", description="Tre skoler.\nEt budget.",
+                    requested_dkk=120_000, departments=("Børn og Unge",))
     return ideas
 
 
@@ -482,6 +488,42 @@ def test_a_reviewer_of_the_pool_sees_the_idea_blind_and_a_link_to_review_it(brow
     assert "Bents kommentar" not in page.content(), "blind until her own review is submitted"
     expect(_decide_form(page)).to_have_count(0)  # a reviewer decides nothing
     expect(page.locator("form[action$='/assign']")).to_have_count(0)
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_an_idea_revised_by_its_proposer_shows_the_earlier_version_its_round_judged(browser, signed_in, console,
+                                                                                    lang):
+    """Folded away under the description, opened by a click (or Enter): the earlier title, description
+    with its lines and hostile text as text, amount, department and who replaced it when; axe-clean and
+    reflowing at 1280 and 320 px, in the person's language."""
+    page, path = signed_in(KNUD), f"ideas/{console.ids['revised']}"
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(console.server.url + path)
+    if page.locator("html").get_attribute("lang") != lang:
+        page.locator(f"header button[lang='{lang}']").click()
+    expect(page.locator("h1")).to_have_text("Grønne tage på skolerne")
+    earlier = page.locator("details.earlier-version")
+    expect(earlier).to_have_count(1)
+    summary = earlier.locator("summary")
+    expect(summary).to_have_text("Tidligere udgave (runde 1)" if lang == "da" else "Earlier version (round 1)")
+    old_text = earlier.locator("dd.keep-lines")
+    expect(old_text).to_be_hidden()  # folded until asked for
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(old_text).to_be_visible()
+    assert old_text.inner_text() == "Beskrivelse af Grønne tage.\nAnden linje " + HOSTILE  # as text, its lines kept
+    facts = earlier.locator("dl").inner_text()
+    assert "Grønne tage\n" in facts + "\n" and "Teknik og Miljø" in facts
+    assert ("250.000 kr." if lang == "da" else "DKK 250,000") in facts.replace("\N{NO-BREAK SPACE}", " ")
+    assert "pia" in facts.lower()  # who replaced it (the proposer)
+    for width in (1280, 320):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(console.server.url + path)
+        page.locator("details.earlier-version summary").click()
+        assert_no_axe_violations(page)
+        assert_reflows(page, width)
+    shown = console.show(console.ids["revised"])
+    assert [(v["round"], v["title"]) for v in shown["earlier_versions"]] == [(1, "Grønne tage")]
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

@@ -641,3 +641,33 @@ def test_the_coordinators_idea_page_says_the_revision_in_its_words(site, pool_id
     line = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", history.split("<li>")[-1]))
     assert "Revideret af forslagsstilleren" in line and "titel, beskrivelse" in line and "Åse Ærlig" in line
     assert "revised by the proposer" not in history
+
+
+def test_my_ideas_and_the_export_keep_the_text_a_revision_replaced(site, pool_id):
+    site.submit(pool_id, description="Træer.\nOg <b>bænke</b>.", department="Skoler", requested_dkk="60.000")
+    site.confirm_latest()
+    idea_id = site.intake.my_ideas("aase@example.dk")[0].id
+    site.sign_in("aase@example.dk")
+    assert "Tidligere udgave" not in site.client.get("/my-ideas").text  # never revised: nothing earlier
+    site.services.decide(idea_id, Decision.RECYCLE, COORDINATOR, site.now, reason="Hvad koster bænkene?")
+    site.services.revise(idea_id, "aase@example.dk", site.now, title="Grønne skolegårde med bænke",
+                         description="Træer og 12 bænke.", requested_dkk=90_000)
+
+    page = site.client.get("/my-ideas").text
+    (earlier,) = re.findall(r'<details class="details earlier-version">(.*?)</details>', page, re.S)
+    assert '<summary class="details-summary">Tidligere udgave (runde 1)</summary>' in earlier
+    facts = dict(re.findall(r"<dt>(.*?)</dt><dd[^>]*>(.*?)</dd>", earlier, re.S))
+    assert (facts["Titel"], facts["Område eller forvaltning"], facts["Søgt beløb"]) == (
+        "Grønne skolegårde", "Skoler", "60.000\N{NO-BREAK SPACE}kr.")
+    assert facts["Din beskrivelse"] == "Træer.\nOg &lt;b&gt;bænke&lt;/b&gt;."  # as text, its lines kept
+    assert '<dd class="keep-lines">Træer.' in earlier and facts["Erstattet af din revision"]
+    assert "Grønne skolegårde med bænke" in page and "Træer og 12 bænke." in page  # the idea as it is now
+
+    document = json.loads(site.client.get("/my-ideas/export").content)
+    (idea,) = document["ideas"]
+    assert (idea["title"], idea["description"]) == ("Grønne skolegårde med bænke", "Træer og 12 bænke.")
+    (version,) = idea["earlier_versions"]
+    assert {k: v for k, v in version.items() if k != "replaced_at"} == {
+        "round": 1, "title": "Grønne skolegårde", "description": "Træer.\nOg <b>bænke</b>.", "requested_dkk": 60_000,
+        "departments": ["Skoler"]}
+    assert datetime.fromisoformat(version["replaced_at"]) == site.now
