@@ -189,6 +189,39 @@ def test_a_wrong_form_comes_back_with_its_values_and_every_error_linked(site, po
     assert site.count(SubmissionRow) == 0 and site.mails() == []
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17)
+#: Five files, each wrong in its own way (each alone gets its own message).
+WRONG_FILES = [("noter.txt", b"Mine noter om ideen.", "text/plain"), ("fake.pdf", PNG, "application/pdf"),
+               ("tom.pdf", b"", "application/pdf"), ("big.pdf", PDF + bytes(6 * 1024 * 1024), "application/pdf"),
+               ("x.html", b"<html><body>hej</body></html>", "text/html")]
+
+
+def test_every_wrong_file_is_said_at_once_each_linked_to_the_attachments(site, pool_id):
+    page = site.submit(pool_id, files=WRONG_FILES)
+    assert page.status_code == 422 and page.text.count('role="alert"') == 1
+    assert summary(page) == [
+        ("attachments", "noter.txt er hverken en PDF, et billede (PNG, JPEG, GIF, WebP) eller et kontordokument "
+                        "(Word, Excel, PowerPoint, OpenDocument)."),
+        ("attachments", "fake.pdf er en anden slags fil, end navnet siger; giv den et navn, der ender på .png."),
+        ("attachments", "tom.pdf er tom."),
+        ("attachments", "big.pdf er større end 5 MB."),
+        ("attachments", "x.html er hverken en PDF, et billede (PNG, JPEG, GIF, WebP) eller et kontordokument "
+                        "(Word, Excel, PowerPoint, OpenDocument)."),
+    ]
+    field_messages = re.search(r'<span class="form-error-message" id="attachments-error">(.*?)</span>\s*<input',
+                               page.text, re.S).group(1)
+    for name in ("noter.txt", "fake.pdf", "tom.pdf", "big.pdf", "x.html"):  # and by the field itself
+        assert name in field_messages, name
+    assert 'aria-describedby="attachments-hint attachments-error"' in page.text
+    # Six files: too many, and what is wrong with each, in one answer; in English as well.
+    site.client.cookies.set("ideaflow_lang", "en")
+    six = site.submit(pool_id, files=[*WRONG_FILES, ("plan.pdf", PDF, "application/pdf")])
+    lines = [line for name, line in summary(six) if name == "attachments"]
+    assert lines[0] == "Attach at most 5 files." and len(lines) == 6, lines
+    assert "tom.pdf is empty." in lines and "big.pdf is larger than 5 MB." in lines
+    assert site.count(SubmissionRow) == 0 and site.mails() == []
+
+
 def test_hostile_text_is_stored_exactly_and_shown_as_text(site, pool_id):
     title = '<script>alert("x")</script> \u202eævøl\u202c'
     description = "Linje ét\r\nLinje to\t<img src=x onerror=alert(1)>"

@@ -181,7 +181,8 @@ def _amount(form: Form) -> int | None:
 
 def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
     """Every problem the service layer found, on its field, with the page's words, in the form's order
-    (the error summary lists them as the fields come)."""
+    (the error summary lists them as the fields come). The attachments have one problem per file (and
+    one for too many files): each is said, so a citizen fixes every file at once."""
     for problem in invalid.problems:
         params = {name: Count(value) if name in ("max", "max_count") else value
                   for name, value in problem.params.items()}
@@ -190,7 +191,8 @@ def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
                 params[name] = fmt.dkk(params[name], lang)
         if "max_bytes" in params:
             params["max_size"] = file_size(params["max_bytes"], lang)
-        form.error(problem.field, MESSAGES.get(problem.code, REQUIRED), **params)
+        record = form.another if problem.field == "attachments" else form.error
+        record(problem.field, MESSAGES.get(problem.code, REQUIRED), **params)
     form.errors = {name: form.errors[name] for name in FIELDS if name in form.errors}
 
 
