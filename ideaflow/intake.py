@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from ideaflow import i18n
 from ideaflow.audit import refusals_recorded
 from ideaflow.i18n import N_
+from ideaflow.privacy import PrivacySettings
 from states.errors import Conflict, NotAllowed, Refused
 from states.intake import (
     AttachmentRules,
@@ -72,6 +73,8 @@ class IntakeSettings:
     per_address: int = 20
     per_email: int = 5
     rate_window: timedelta = timedelta(hours=1)
+    #: The privacy notice the form shows; the data export carries it too (GDPR art. 15(1)).
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
 
 #: Delivers outbox rows queued already leased to the caller, now, and reports what was sent (the composition

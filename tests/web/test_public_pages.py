@@ -515,6 +515,25 @@ def test_the_privacy_and_accessibility_pages(engine, tmp_path, site):
     assert 'href="https://www.was.digst.dk/ideaflow-kommune"' in elsewhere.client.get("/").text
 
 
+def test_the_privacy_page_marks_the_contact_details_the_municipality_has_not_given(engine, tmp_path, site, pool_id):
+    """GDPR art. 13(1)(a)-(b): without IDEAFLOW_PRIVACY_CONTACT and _DPO the notice says, marked apart, that
+    they are missing, on the privacy page and with the form, instead of a sentence that reads as complete."""
+    marked = re.compile(r'<p class="missing-detail"><strong>([^<]+)</strong></p>')
+    for page in (site.client.get("/privacy"), site.client.get(f"/pools/{pool_id}/ideas/new")):
+        assert marked.findall(page.text) == [
+            "Kommunen har ikke oplyst sine kontaktoplysninger her.",
+            "Kommunen har ikke oplyst, hvordan du kontakter dens databeskyttelsesrådgiver."]
+        assert "Kontakt kommunen for at komme i kontakt" not in page.text
+    english = site.client.get("/privacy", cookies={"ideaflow_lang": "en"})
+    assert marked.findall(english.text)[0] == "The municipality has not given its contact details here."
+    given = Site(engine, tmp_path / "given", privacy_controller="Roskilde Kommune",
+                 privacy_contact="kommunen@roskilde.dk, tlf. 46 31 30 00", privacy_dpo="dpo@roskilde.dk")
+    page = given.client.get("/privacy")
+    assert marked.findall(page.text) == [] and 'class="missing-detail"' not in page.text
+    assert "Roskilde Kommune er dataansvarlig" in page.text and "Kontakt: kommunen@roskilde.dk, tlf. 46 31 30 00." \
+        in page.text and "databeskyttelsesrådgiver: dpo@roskilde.dk." in page.text
+
+
 def test_my_ideas_shows_decisions_reasons_and_the_pilot_but_nothing_internal(site, pool_id):
     """The page, not only the read model: what the template prints of a decided idea with a pilot."""
     site.services.add_person("bent@kommune.dk", "Bent Bedømmer", Role.REVIEWER, site.now)

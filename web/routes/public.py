@@ -20,7 +20,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ideaflow.config import Settings
 from ideaflow.i18n import N_, Count
 from ideaflow.intake import UnknownLink
 from ideaflow.privacy import PrivacyNotice, PrivacySettings, privacy_notice
@@ -367,11 +366,7 @@ def accessibility(request: Request) -> Response:
     return _render(request, "accessibility.html")
 
 
-def privacy_texts(settings: Settings) -> Callable[[str], PrivacyNotice]:
+def privacy_texts(settings: PrivacySettings) -> Callable[[str], PrivacyNotice]:
     """The notice per language for these settings, made once (a broken texts file stops the start-up)."""
-    privacy_settings = PrivacySettings(
-        controller=settings.privacy_controller, contact=settings.privacy_contact, dpo=settings.privacy_dpo,
-        expiry_hours=settings.submission_expiry_hours, rate_window_minutes=settings.submit_window_minutes,
-        notice_file=settings.privacy_notice_file)
-    notices = {lang: privacy_notice(privacy_settings, lang) for lang in ("da", "en")}
+    notices = {lang: privacy_notice(settings, lang) for lang in ("da", "en")}
     return lambda lang: notices.get(lang, notices["da"])
