@@ -443,6 +443,37 @@ def test_my_ideas_after_signing_in_by_the_mailed_link_withdraw_and_download(site
     assert document["email"] == "aase@example.dk" and document["ideas"][0]["stage"] == "withdrawn"
 
 
+def test_the_downloaded_data_explains_itself_in_the_readers_language(engine, tmp_path, pool_id):
+    """GDPR art. 15: the download says, besides the data, why and how it is processed (the privacy notice),
+    what each mail was and each file is, and how to get a copy of a file (only staff may download it)."""
+    site = Site(engine, tmp_path, privacy_controller="Roskilde Kommune", privacy_contact="kommunen@roskilde.dk")
+    site.submit(pool_id, files=[("plan æ.pdf", PDF, "application/pdf")])
+    site.confirm_latest()
+    site.sign_in("aase@example.dk")
+    for lang, notice_title, confirm_subject, held in (
+            ("da", "Sådan behandler vi dine oplysninger", "Bekræft din idé: Grønne skolegårde",
+             "Vil du have en kopi, så skriv til kommunen (kommunen@roskilde.dk) og spørg puljens koordinator."),
+            ("en", "How we process your data", "Confirm your idea: Grønne skolegårde",
+             "To get a copy, write to the municipality (kommunen@roskilde.dk) and ask the pool's coordinator.")):
+        site.client.post("/language", data={"csrf_token": site.csrf(), "lang": lang, "next": "/my-ideas"})
+        document = json.loads(site.client.get("/my-ideas/export").content)
+        about = document["about_this_data"]
+        assert about["title"] == notice_title and about["lang"] == lang
+        sections = {s["key"]: s for s in about["sections"]}
+        assert sections["controller"]["text"].startswith("Roskilde Kommune")
+        assert sections["dpo"]["missing"] and not sections["controller"]["missing"]  # the DPO is not given
+        assert {"purpose", "recipients", "retention", "rights", "source"} <= set(sections)
+        subjects = [m["subject"] for m in document["mail"]]
+        assert subjects[0] == confirm_subject and all(subjects) and len(subjects) >= 3, subjects
+        [file] = document["files"]
+        assert (file["filename"], file["type"], file["size"]) == ("plan æ.pdf", "PDF", "1 kB")
+        assert file["held_by_the_municipality"].endswith(held)
+        assert file["idea_id"] == document["ideas"][0]["id"]
+    [attachment] = document["ideas"][0]["attachments"]
+    assert site.client.get(f"/attachments/{attachment['id']}").status_code == 403  # still staff only
+    site.container.close()
+
+
 def test_withdrawing_twice_says_it_was_already_done_and_a_refusal_is_said_in_the_pages_language(site, pool_id):
     site.submit(pool_id)
     site.confirm_latest()
