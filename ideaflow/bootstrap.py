@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ideaflow.intake import Intake
     from ideaflow.pilots import Pilots
     from ideaflow.portfolio import Portfolio
+    from ideaflow.privacy import PrivacySettings
     from ideaflow.services import FlushReport, Services
     from ideaflow.signin import SignIn
     from notifications.delivery import Transport
@@ -151,6 +152,27 @@ class Container:
         self.mail_transport()
 
     @cached_property
+    def privacy(self) -> PrivacySettings:
+        """What the privacy notice names (GDPR art. 13), from the IDEAFLOW_PRIVACY_* settings."""
+        from ideaflow.privacy import PrivacySettings
+
+        s = self.settings
+        return PrivacySettings(controller=s.privacy_controller, contact=s.privacy_contact, dpo=s.privacy_dpo,
+                               expiry_hours=s.submission_expiry_hours, rate_window_minutes=s.submit_window_minutes,
+                               notice_file=s.privacy_notice_file)
+
+    def privacy_warnings(self) -> list[str]:
+        """A line for each detail GDPR art. 13(1)(a)-(b) asks for that the municipality has not given, naming
+        the setting that gives it: the public pages show a placeholder until it is set."""
+        from ideaflow.privacy import missing_details
+
+        what = {"controller": "names no controller but 'Kommunen' (GDPR art. 13(1)(a))",
+                "contact": "gives no contact details for the controller (GDPR art. 13(1)(a))",
+                "dpo": "gives no contact details for the data protection officer (GDPR art. 13(1)(b))"}
+        return [f"warning: the privacy notice {what[detail]}: set IDEAFLOW_PRIVACY_{detail.upper()}"
+                for detail in missing_details(self.privacy)]
+
+    @cached_property
     def secret(self) -> bytes:
         """The key of keyed hashes (tokens, addresses): IDEAFLOW_SECRET_KEY, or the installation's stored secret."""
         from datetime import UTC, datetime
@@ -199,7 +221,7 @@ class Container:
             submission_ttl=timedelta(hours=s.submission_expiry_hours),
             attachments=AttachmentRules(s.attachment_max_bytes, s.attachment_max_count),
             per_address=s.submit_per_address, per_email=s.submit_per_email,
-            rate_window=timedelta(minutes=s.submit_window_minutes),
+            rate_window=timedelta(minutes=s.submit_window_minutes), privacy=self.privacy,
         )
         return Intake(self.engine, settings, lambda: self.secret, self.deliver_leased, subscriber=queue_mail)
 

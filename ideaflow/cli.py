@@ -668,6 +668,9 @@ def _console(host: str | None, port: int | None) -> Container:
     s = container.settings
     container.settings = s.for_console(host or s.web_host, s.web_port if port is None else port)
     container.check_mail()
+    for warning in container.privacy_warnings():  # the public pages show a placeholder meanwhile
+        sys.stderr.write(f"ideaflow: {warning}\n")
+    sys.stderr.flush()
     return container
 
 

@@ -35,7 +35,11 @@ from sqlalchemy.exc import IntegrityError
 from ideaflow import i18n
 from ideaflow.audit import refusals_recorded
 from ideaflow.i18n import N_
+from ideaflow.privacy import PrivacySettings, privacy_notice
+from notifications.render import subject as mail_subject
+from states import formatting as fmt
 from states.errors import Conflict, NotAllowed, Refused
+from states.intake import KINDS as FILE_KINDS
 from states.intake import (
     AttachmentRules,
     CheckedFile,
@@ -48,7 +52,7 @@ from states.intake import (
 from states.model import Idea, Person, revised_fields
 from states.rules import Action, available_actions, coordinates, is_staff_of, may_administer
 from states.vocabulary import OPERATOR_EMAIL, Language
-from storage.intake import AttachmentInfo, IntakeRepository
+from storage.intake import AttachmentInfo, IntakeRepository, StoredSubmission
 from storage.repository import MAIL_LEASE, HistoryLine, OutgoingMail
 from storage.unit_of_work import Subscriber, UnitOfWork
 
@@ -72,6 +76,8 @@ class IntakeSettings:
     per_address: int = 20
     per_email: int = 5
     rate_window: timedelta = timedelta(hours=1)
+    #: The privacy notice the form shows; the data export carries it too (GDPR art. 15(1)).
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
 
 #: Delivers outbox rows queued already leased to the caller, now, and reports what was sent (the composition
@@ -472,8 +478,10 @@ class Intake:
 
     def export(self, email: str, now: datetime, lang: Language = Language.DA) -> dict:
         """Everything ideaflow holds about this person as a proposer, as one JSON document (GDPR art. 15):
-        who they are, their ideas as they see them, submissions still waiting for confirmation, and
-        the mail addressed to them (what and when, not its text)."""
+        who they are, their ideas as they see them, submissions still waiting for confirmation, the files
+        they attached (what the municipality holds, and how to get a copy), and the mail addressed to them
+        (its subject and when, not its text); with the privacy notice in their language (purposes,
+        recipients, retention, rights, source: art. 15(1)(a)-(h)), so the file explains itself."""
         with self._uow(read_only=True) as uow:
             repository = IntakeRepository(uow.session)
             record = repository.person_record(email)
@@ -484,6 +492,7 @@ class Intake:
             mail = repository.mail_to(email, record[0] if record else None)
         return {
             "generated_at": now.isoformat(),
+            "about_this_data": _about_this_data(self.settings.privacy, lang),
             "email": email,
             "person": {"name": record[1], "language": record[2], "registered_at": record[3].isoformat()}
             if record else None,
@@ -497,8 +506,10 @@ class Intake:
                                  if a.submission_id == s.id]}
                 for s in pending
             ],
-            "mail": [{"kind": kind, "queued_at": created.isoformat(), "status": status,
-                      "sent_at": sent.isoformat() if sent else None} for kind, created, status, sent in mail],
+            "files": _files_held(ideas, pending, pending_files, self.settings.privacy, lang),
+            "mail": [{"kind": kind, "subject": mail_subject(kind, lang.value, payload),
+                      "queued_at": created.isoformat(), "status": status, "sent_at": sent.isoformat() if sent else None}
+                     for kind, created, status, sent, payload in mail],
         }
 
     # -- attachments for staff ----------------------------------------------------------------------------
@@ -532,6 +543,46 @@ def _open_pool(pool_id: int, name: str, year: int, intake: PoolIntake, now: date
     return OpenPool(id=pool_id, name=name, year=year, status=intake.status(now), opens_at=intake.opens_at,
                     closes_at=intake.closes_at, description=intake.description, criteria_text=intake.criteria_text,
                     grant_min_dkk=intake.grant_min_dkk, grant_max_dkk=intake.grant_max_dkk)
+
+
+#: What the export says of itself and of each file the municipality holds (`_files_held`).
+THIS_FILE = N_("Everything the municipality's idea system (ideaflow) holds about you as a proposer of ideas: who "
+               "you are, your ideas as you see them under \"My ideas\", ideas you have not confirmed yet, the "
+               "files you attached and the mail sent to you. Why and how the municipality processes these data, "
+               "who sees them, how long they are kept and your rights are told below.")
+FILE_HELD = N_("The municipality keeps this file with your idea; the pool's coordinators and reviewers can open "
+               "it. To get a copy, write to the municipality (%(contact)s) and ask the pool's coordinator.")
+FILE_HELD_NO_CONTACT = N_("The municipality keeps this file with your idea; the pool's coordinators and reviewers "
+                          "can open it. To get a copy, ask the pool's coordinator (the municipality has not given "
+                          "its contact details here).")
+
+
+def _about_this_data(privacy: PrivacySettings, lang: Language) -> dict:
+    """The export's own explanation: what the file holds, then the privacy notice in the reader's language."""
+    return {"this_file": i18n.gettext(lang.value, THIS_FILE),
+            **privacy_notice(privacy, lang.value).model_dump(mode="json")}
+
+
+def _files_held(ideas: list[ProposerIdea], pending: list[StoredSubmission], pending_files: list[AttachmentInfo],
+                privacy: PrivacySettings, lang: Language) -> list[dict]:
+    """Each file the person attached, in plain words: its name, type and size, the idea it came with, that
+    the municipality holds it and how to get a copy (files are handed out to staff only)."""
+    held = (i18n.gettext(lang.value, FILE_HELD, contact=privacy.contact) if privacy.contact.strip()
+            else i18n.gettext(lang.value, FILE_HELD_NO_CONTACT))
+    titles = {s.id: s.title for s in pending}
+    found = [(line, idea.id, idea.title) for idea in ideas for line in idea.attachments]
+    found += [(_attachment_line(a), None, titles[a.submission_id]) for a in pending_files]
+    return [{"filename": line.filename, "type": _file_type(line.media_type), "media_type": line.media_type,
+             "size": fmt.file_size(line.size_bytes, lang.value), "size_bytes": line.size_bytes,
+             "idea_id": idea_id, "idea_title": title, "uploaded_at": line.uploaded_at.isoformat(),
+             "held_by_the_municipality": held}
+            for line, idea_id, title in found]
+
+
+def _file_type(media_type: str) -> str:
+    """A file's type as its name shows it: PDF, PNG, DOCX."""
+    endings = FILE_KINDS.get(media_type)
+    return endings[0].removeprefix(".").upper() if endings else media_type
 
 
 def _attachment_line(a: AttachmentInfo) -> AttachmentLine:

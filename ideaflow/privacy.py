@@ -10,6 +10,11 @@ may replace any section's text with its own from a YAML file:
       purpose: "We use your data to …"
 
 Texts may use `{controller}`, `{contact}`, `{dpo}`, `{expiry_hours}` and `{rate_window_minutes}`.
+
+GDPR art. 13(1)(a)-(b) asks for the controller's identity and contact details and the data protection
+officer's: only the municipality can give them. Until it does (`missing_details`), `ideaflow web` and
+`ideaflow serve` warn at start-up, and the notice shows a marked placeholder ("Kommunen har ikke oplyst
+…", a section's `missing`) instead of a sentence that reads as complete.
 """
 
 from __future__ import annotations
@@ -22,14 +27,24 @@ from pydantic import BaseModel
 
 from states.errors import BadInput
 
-SECTIONS = ("controller", "dpo", "purpose", "legal_basis", "data", "recipients", "retention", "rights",
+SECTIONS = ("controller", "dpo", "purpose", "legal_basis", "data", "source", "recipients", "retention", "rights",
             "required", "automated")
+
+#: The controller's name until the municipality gives its own.
+DEFAULT_CONTROLLER = "Kommunen"
+#: The details only the municipality can give (PrivacySettings fields), each with the section that says it
+#: and the placeholders of texts that use it.
+DETAILS = {"controller": ("controller", ("{controller}",)),
+           "contact": ("controller", ("{contact}", "{contact_sentence}")),
+           "dpo": ("dpo", ("{dpo}", "{dpo_sentence}"))}
 
 
 class PrivacySection(BaseModel):
     key: str
     heading: str
     text: str
+    #: What the municipality has not given, said as such: the page marks it apart from the text.
+    missing: str = ""
 
 
 class PrivacyNotice(BaseModel):
@@ -50,11 +65,13 @@ class PrivacySettings:
 
 HEADINGS = {
     "da": {"controller": "Dataansvarlig", "dpo": "Databeskyttelsesrådgiver", "purpose": "Formål",
-           "legal_basis": "Retsgrundlag", "data": "Hvilke oplysninger", "recipients": "Hvem ser oplysningerne",
+           "legal_basis": "Retsgrundlag", "data": "Hvilke oplysninger", "source": "Hvor oplysningerne kommer fra",
+           "recipients": "Hvem ser oplysningerne",
            "retention": "Hvor længe vi gemmer dem", "rights": "Dine rettigheder",
            "required": "Skal du give oplysningerne?", "automated": "Automatiske afgørelser"},
     "en": {"controller": "Controller", "dpo": "Data protection officer", "purpose": "Purpose",
-           "legal_basis": "Legal basis", "data": "What data", "recipients": "Who sees the data",
+           "legal_basis": "Legal basis", "data": "What data", "source": "Where the data comes from",
+           "recipients": "Who sees the data",
            "retention": "How long we keep it", "rights": "Your rights", "required": "Must you give the data?",
            "automated": "Automated decisions"},
 }
@@ -74,6 +91,9 @@ DEFAULTS = {
         "data": "Dit navn, din e-mailadresse, om du er borger eller medarbejder, din idé og de filer, du "
                 "vedhæfter. Din internetadresse (IP) bruges kun til at begrænse misbrug og gemmes alene som "
                 "en uigenkaldelig kode.",
+        "source": "Oplysningerne kommer fra dig: fra formularen, og når du reviderer eller trækker idéen tilbage. "
+                  "Det, kommunen registrerer om idéen undervejs (beslutninger, begrundelser og piloten), "
+                  "skriver kommunens medarbejdere selv.",
         "recipients": "Puljens koordinatorer og bedømmere i kommunen. Bliver idéen til en pilot, ser den "
                       "politiske følgegruppe idéen, men ikke dine kontaktoplysninger. Kommunens leverandører af "
                       "drift og e-mail behandler oplysningerne på kommunens vegne.",
@@ -99,6 +119,9 @@ DEFAULTS = {
         "data": "Your name, your e-mail address, whether you are a citizen or an employee, your idea and the "
                 "files you attach. Your internet address (IP) is used only to limit abuse and is stored only "
                 "as a code that cannot be reversed.",
+        "source": "The data comes from you: from the form, and when you revise or withdraw your idea. What the "
+                  "municipality records about the idea along the way (decisions, their reasons and the pilot) "
+                  "is written by its own staff.",
         "recipients": "The pool's coordinators and reviewers in the municipality. If the idea becomes a pilot, "
                       "the political follow-up group sees the idea, but not your contact details. The "
                       "municipality's hosting and e-mail suppliers process the data on its behalf.",
@@ -116,9 +139,20 @@ DEFAULTS = {
 }
 
 
+#: The placeholders for what the municipality has not given (`PrivacySection.missing`).
+MISSING = {
+    "da": {"contact": "Kommunen har ikke oplyst sine kontaktoplysninger her.",
+           "dpo": "Kommunen har ikke oplyst, hvordan du kontakter dens databeskyttelsesrådgiver."},
+    "en": {"contact": "The municipality has not given its contact details here.",
+           "dpo": "The municipality has not given how to contact its data protection officer."},
+}
+
+
 def privacy_notice(settings: PrivacySettings, lang: str) -> PrivacyNotice:
-    """The notice in `lang` (da or en), with the municipality's own texts where it gave them."""
-    texts = {**DEFAULTS[lang], **_overrides(settings.notice_file).get(lang, {})}
+    """The notice in `lang` (da or en), with the municipality's own texts where it gave them; a contact it
+    has not given is a marked placeholder (`PrivacySection.missing`), not a sentence that reads as complete."""
+    overrides = _overrides(settings.notice_file)
+    texts = {**DEFAULTS[lang], **overrides.get(lang, {})}
     values = {
         "controller": settings.controller, "contact": settings.contact, "dpo": settings.dpo,
         "expiry_hours": settings.expiry_hours, "rate_window_minutes": settings.rate_window_minutes,
@@ -126,17 +160,39 @@ def privacy_notice(settings: PrivacySettings, lang: str) -> PrivacyNotice:
         if settings.contact else "",
         "dpo_sentence": (f"Du kan kontakte kommunens databeskyttelsesrådgiver: {settings.dpo}." if lang == "da"
                          else f"You can contact the municipality's data protection officer: {settings.dpo}.")
-        if settings.dpo else ("Kontakt kommunen for at komme i kontakt med dens databeskyttelsesrådgiver."
-                              if lang == "da" else "Contact the municipality to reach its data protection officer."),
+        if settings.dpo else "",
     }
+    missing = missing_details(settings, overrides)
     sections = []
     for key in SECTIONS:
         try:
             text = texts[key].format(**values)
         except (KeyError, IndexError, ValueError) as error:
             raise BadInput("privacy.bad_placeholder", lang=lang, section=key, detail=str(error)) from None
-        sections.append(PrivacySection(key=key, heading=HEADINGS[lang][key], text=text))
+        placeholders = " ".join(MISSING[lang][detail] for detail in ("contact", "dpo")
+                                if detail in missing and DETAILS[detail][0] == key)
+        sections.append(PrivacySection(key=key, heading=HEADINGS[lang][key], text=text, missing=placeholders))
     return PrivacyNotice(lang=lang, title=TITLES[lang], sections=sections)
+
+
+def missing_details(settings: PrivacySettings, overrides: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """The details art. 13(1)(a)-(b) asks for that the notice lacks, as PrivacySettings fields: the
+    municipality's name (left at "Kommunen"), its contact details, its data protection officer's. A section
+    the municipality's texts file replaces in both languages says them in its own words, unless its text
+    uses the missing setting."""
+    if overrides is None:
+        overrides = _overrides(settings.notice_file)
+    given = {"controller": settings.controller.strip() not in ("", DEFAULT_CONTROLLER),
+             "contact": bool(settings.contact.strip()), "dpo": bool(settings.dpo.strip())}
+    missing = []
+    for detail, (section, placeholders) in DETAILS.items():
+        if given[detail]:
+            continue
+        texts = [overrides.get(lang, {}).get(section) for lang in ("da", "en")]
+        if all(text is not None and not any(p in text for p in placeholders) for text in texts):
+            continue  # the municipality's own words for this section in both languages
+        missing.append(detail)
+    return missing
 
 
 def _overrides(path: Path | None) -> dict[str, dict[str, str]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from notifications import links
@@ -48,6 +48,18 @@ NAMES = {
         # what a proposer's revision changed (`states.model.REVISABLE`)
         "field": {"title": "titel", "description": "beskrivelse", "requested_dkk": "ansøgt beløb",
                   "departments": "område eller afdeling"},
+        # what each kind of message is, in plain words (a data export's mail, when its subject cannot be made)
+        "kind": {"submission_confirm": "Link til at bekræfte din idé", "idea_received": "Kvittering for din idé",
+                 "idea_submitted": "Besked om en ny idé", "gate_decided": "Besked om en beslutning om en idé",
+                 "idea_withdrawn": "Besked om en idé, der er trukket tilbage",
+                 "withdrawal_received": "Kvittering for, at din idé er trukket tilbage",
+                 "idea_resumed": "Besked om en idé, der er genoptaget", "idea_revised": "Besked om en revideret idé",
+                 "pilot_started": "Besked om en pilot, der er startet",
+                 "pilot_ended": "Besked om en pilot, der er slut",
+                 "evaluation_recorded": "Besked om evalueringen af en pilot",
+                 "review_requested": "Anmodning om en bedømmelse", "deadline_reminder": "Påmindelse om en frist",
+                 "deadline_escalated": "Besked om en overskredet frist", "digest": "Ugens overblik",
+                 "signin_link": "Link til at logge ind"},
         "greeting": "Kære {name},",
         "greeting_unknown": "Hej,",
         "footer": "Denne besked er sendt automatisk af ideaflow. Svar venligst ikke på den.",
@@ -69,6 +81,15 @@ NAMES = {
                    "revise": "revised by the proposer"},
         "field": {"title": "title", "description": "description", "requested_dkk": "amount asked for",
                   "departments": "area or department"},
+        "kind": {"submission_confirm": "Link to confirm your idea", "idea_received": "Receipt for your idea",
+                 "idea_submitted": "News of a new idea", "gate_decided": "News of a decision on an idea",
+                 "idea_withdrawn": "News of an idea withdrawn",
+                 "withdrawal_received": "Receipt for withdrawing your idea",
+                 "idea_resumed": "News of an idea resumed", "idea_revised": "News of a revised idea",
+                 "pilot_started": "News of a pilot started", "pilot_ended": "News of a pilot ended",
+                 "evaluation_recorded": "News of a pilot's evaluation", "review_requested": "A request for your review",
+                 "deadline_reminder": "A reminder of a deadline", "deadline_escalated": "News of a deadline passed",
+                 "digest": "The weekly digest", "signin_link": "Link to sign in"},
         "greeting": "Dear {name},",
         "greeting_unknown": "Hello,",
         "footer": "This message was sent automatically by ideaflow. Please do not reply.",
@@ -129,14 +150,43 @@ def render(kind: str, lang: str, payload: dict, recipient_name: str, recipient_e
         return url(links.review_form(idea_id) if role == "reviewer" else links.idea_page(role, idea_id))
 
     context = {
-        **payload,
-        "lang": lang,
+        **_words(lang, payload),
         "greeting": greeting,
         "footer": names["footer"],
         "link": url(_path(kind, payload)),
         "item_link": item_link,
         "preferences_link": url(links.PREFERENCES),
         "unsubscribe_link": url(links.unsubscribe(unsubscribe_token)) if unsubscribe_token else None,
+    }
+    template = _environment().get_template(f"{lang}/{kind}.j2")
+    subject = "".join(template.blocks["subject"](template.new_context(context))).strip()
+    context["subject_line"] = subject
+    text = "".join(template.blocks["text"](template.new_context(context))).strip()
+    html = "".join(template.blocks["html"](template.new_context(context))).strip()
+    # A subject is one header line: fold any line breaks a title might smuggle in.
+    subject = " ".join(subject.split())
+    return Rendered(subject, f"{greeting}\n\n{text}\n\n-- \n{names['footer']}\n", html)
+
+
+def subject(kind: str, lang: str, payload: dict) -> str:
+    """A message's subject in `lang`, made again from its stored payload as `render` made it (a person's data
+    export lists their mail by it); or, where it cannot be made (a kind or payload of an older version), what
+    that kind of message is, in plain words."""
+    try:
+        template = _environment().get_template(f"{lang}/{kind}.j2")
+        made = "".join(template.blocks["subject"](template.new_context(_words(lang, payload))))
+    except (TemplateError, KeyError, TypeError, ValueError):
+        made = ""
+    return " ".join(made.split()) or NAMES[lang]["kind"].get(kind, kind)
+
+
+def _words(lang: str, payload: dict) -> dict:
+    """The payload with the reader's words for its codes and the formatting of its values: what a template
+    needs besides the greeting and the links."""
+    names = NAMES[lang]
+    return {
+        **payload,
+        "lang": lang,
         "when": partial(fmt.moment, lang=lang),
         "date": partial(fmt.day, lang=lang),
         "kr": partial(_amount_text, lang=lang),
@@ -150,14 +200,6 @@ def render(kind: str, lang: str, payload: dict, recipient_name: str, recipient_e
         "outcome_name": names["outcome"].get(payload.get("outcome") or "", ""),
         "field_names": names["field"],
     }
-    template = _environment().get_template(f"{lang}/{kind}.j2")
-    subject = "".join(template.blocks["subject"](template.new_context(context))).strip()
-    context["subject_line"] = subject
-    text = "".join(template.blocks["text"](template.new_context(context))).strip()
-    html = "".join(template.blocks["html"](template.new_context(context))).strip()
-    # A subject is one header line: fold any line breaks a title might smuggle in.
-    subject = " ".join(subject.split())
-    return Rendered(subject, f"{greeting}\n\n{text}\n\n-- \n{names['footer']}\n", html)
 
 
 def _path(kind: str, payload: dict) -> str:

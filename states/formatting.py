@@ -45,3 +45,12 @@ def moment(value: datetime | str | None, lang: str = "da") -> str:
 
 def score(value: float | None, lang: str = "da") -> str:
     return "–" if value is None else format_decimal(value, format="0.00", locale=LOCALES[lang])
+
+
+def file_size(n_bytes: int, lang: str = "da") -> str:
+    """A file's size as people read it: 12 kB, 10 MB, 1,5 MB (1.5 MB in English)."""
+    kilobytes = max(1, round(n_bytes / 1024))
+    if kilobytes < 1024:
+        return f"{kilobytes} kB"
+    megabytes = f"{n_bytes / 1024 / 1024:.1f}".removesuffix(".0")
+    return (megabytes.replace(".", ",") if lang == "da" else megabytes) + " MB"

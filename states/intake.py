@@ -228,12 +228,11 @@ def check_submission(form: Submission, intake: PoolIntake, rules: AttachmentRule
         problems.append(Problem("attachments", "too_many_files",
                                 f"at most {rules.max_count} attachments are allowed; {len(form.attachments)} were sent",
                                 {"max_count": rules.max_count}))
-    else:
-        for upload in form.attachments:
-            try:
-                files.append(check_file(upload, rules))
-            except InvalidSubmission as error:
-                problems += error.problems
+    for upload in form.attachments:  # every file's problem, also of too many: all are said at once
+        try:
+            files.append(check_file(upload, rules))
+        except InvalidSubmission as error:
+            problems += error.problems
     if problems:
         raise InvalidSubmission(problems)
     return files

@@ -290,13 +290,13 @@ class IntakeRepository:
             .where(DecisionRow.idea_id.in_(ids)).order_by(DecisionRow.id))
         return [DecisionLine(*row) for row in rows]
 
-    def mail_to(self, email: str, person_id: int | None) -> list[tuple[str, datetime, str, datetime | None]]:
-        """(kind, created, status, sent) of every message addressed to this person or address."""
+    def mail_to(self, email: str, person_id: int | None) -> list[tuple[str, datetime, str, datetime | None, dict]]:
+        """(kind, created, status, sent, payload) of every message addressed to this person or address."""
         addressed = OutboxRow.to_email == email
         if person_id is not None:
             addressed = or_(addressed, OutboxRow.recipient_id == person_id)
         return [tuple(row) for row in self.session.execute(
-            select(OutboxRow.kind, OutboxRow.created_at, OutboxRow.status, OutboxRow.sent_at)
+            select(OutboxRow.kind, OutboxRow.created_at, OutboxRow.status, OutboxRow.sent_at, OutboxRow.payload)
             .where(addressed).order_by(OutboxRow.id))]
 
     def person_record(self, email: str) -> tuple[int, str, str, datetime] | None:

@@ -69,6 +69,7 @@ class Form:
         self.errors: dict[str, Callable[[str], str]] = {}  # field -> its message in a language
         self.labels: dict[str, str] = {}  # field -> its label as the page shows it (learnt while it renders)
         self._generic: set[str] = set()  # the fields whose message does not name them
+        self._more: dict[str, list[Callable[[str], str]]] = {}  # field -> its further messages (`another`)
 
     @classmethod
     async def read(cls, request: Request) -> Form:
@@ -83,6 +84,14 @@ class Form:
         if name not in self.errors and message in GENERIC:
             self._generic.add(name)
         self.errors.setdefault(name, lambda lang: i18n.gettext(lang, message, **variables))
+
+    def another(self, name: str, message: str, **variables: object) -> None:
+        """Record one more error of a field that may have several, each said on its own (one per file of the
+        attachments): the field shows them all and the error summary has a line, linked to it, for each."""
+        if name not in self.errors:
+            self.error(name, message, **variables)
+        else:
+            self._more.setdefault(name, []).append(lambda lang: i18n.gettext(lang, message, **variables))
 
     def failed(self, error: IdeaflowError, fields: Mapping[str, tuple[str, str]],
                says: Mapping[str, str] | None = None) -> None:
@@ -104,7 +113,14 @@ class Form:
         self.errors.setdefault(name, message)
 
     def message(self, name: str, lang: str) -> str | None:
+        """The field's message: its first; a field with several (`another`) shows `messages`."""
         return self.errors[name](lang) if name in self.errors else None
+
+    def messages(self, name: str, lang: str) -> list[str]:
+        """Every message of the field, each once, in the order recorded."""
+        if name not in self.errors:
+            return []
+        return list(dict.fromkeys([self.errors[name](lang)] + [more(lang) for more in self._more.get(name, [])]))
 
     def label(self, name: str, text: str) -> str:
         """Learn the field's label as the page shows it (the field macros call this as they render); prints
@@ -122,6 +138,11 @@ class Form:
         if name in self._generic and name in self.labels:
             return f"{self.labels[name]}: {message}"
         return message
+
+    def summary_lines(self, name: str, lang: str) -> list[str]:
+        """The field's lines in the error summary: `summary_line`, then a line for each further message."""
+        first = self.summary_line(name, lang)
+        return list(dict.fromkeys([first] + self.messages(name, lang)[1:])) if first is not None else []
 
     def text(self, name: str, *, required: bool = False, max_length: int = 200, multiline: bool = False) -> str:
         """The field's text as typed; an error if it is missing, too long or holds control characters."""

@@ -65,3 +65,54 @@ def test_links_in_mail_follow_the_consoles_port_unless_the_public_address_is_set
     assert behind_proxy.for_console("127.0.0.1", 8200).public_url == "https://ideer.kommune.dk/"
     assert behind_proxy.for_console("127.0.0.1", 8200).for_console("127.0.0.1", 8300).public_url \
         == "https://ideer.kommune.dk/"
+
+
+PRIVACY_WARNINGS = [
+    "ideaflow: warning: the privacy notice names no controller but 'Kommunen' (GDPR art. 13(1)(a)): "
+    "set IDEAFLOW_PRIVACY_CONTROLLER",
+    "ideaflow: warning: the privacy notice gives no contact details for the controller (GDPR art. 13(1)(a)): "
+    "set IDEAFLOW_PRIVACY_CONTACT",
+    "ideaflow: warning: the privacy notice gives no contact details for the data protection officer "
+    "(GDPR art. 13(1)(b)): set IDEAFLOW_PRIVACY_DPO",
+]
+
+
+@pytest.mark.slow
+def test_web_warns_at_start_up_of_each_contact_detail_the_privacy_notice_lacks(cli, db_url, tmp_path):
+    """GDPR art. 13(1)(a)-(b): one line on stderr per missing detail, naming the setting that gives it; the
+    console starts all the same (the pages show a marked placeholder), and says nothing once all are set."""
+    assert cli("init").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAFLOW_")}
+    env.update(IDEAFLOW_DATABASE_URL=db_url, IDEAFLOW_MAIL_DIR=str(tmp_path / "mail"))
+    given = {"IDEAFLOW_PRIVACY_CONTROLLER": "Roskilde Kommune", "IDEAFLOW_PRIVACY_CONTACT": "kommunen@roskilde.dk",
+             "IDEAFLOW_PRIVACY_DPO": "dpo@roskilde.dk"}
+    for extra, expected in (({}, PRIVACY_WARNINGS), ({"IDEAFLOW_PRIVACY_CONTROLLER": "Roskilde Kommune"},
+                                                      PRIVACY_WARNINGS[1:]), (given, [])):
+        process = subprocess.Popen([str(IDEAFLOW), "web", "--port", "0"], cwd=tmp_path, env={**env, **extra},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = process.stdout.readline().strip()
+            assert line.startswith("ideaflow web console: http://127.0.0.1:"), line
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+            stdout, stderr = process.communicate()
+        assert [line for line in stderr.splitlines() if "privacy" in line] == expected, stderr
+        assert "privacy" not in stdout
+
+
+def test_serve_warns_of_them_too_before_anything_starts(cli, db_url, tmp_path):
+    """`ideaflow serve` starts the console the same way; with a Prefect server that does not answer it then
+    stops at once (exit 1), which keeps this test from starting one."""
+    assert cli("init").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDEAFLOW_", "PREFECT_"))}
+    env.update(IDEAFLOW_DATABASE_URL=db_url, IDEAFLOW_MAIL_DIR=str(tmp_path / "mail"),
+               IDEAFLOW_PRIVACY_CONTACT="kommunen@roskilde.dk", PREFECT_HOME=str(tmp_path / "prefect"),
+               PREFECT_API_URL="http://127.0.0.1:9/api")  # the discard port: nothing answers
+    result = subprocess.run([str(IDEAFLOW), "serve", "--port", "0"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=180)
+    lines = result.stderr.splitlines()
+    assert lines[:2] == [PRIVACY_WARNINGS[0], PRIVACY_WARNINGS[2]], result.stderr
+    assert result.returncode == 1 and "PREFECT_API_URL" in lines[-1], result.stderr

@@ -89,8 +89,29 @@ def test_too_many_files_are_refused(intake, pool_id, snapshot):
     with pytest.raises(InvalidSubmission) as refused:
         submit(strict, pool_id, attachments=(Upload("a.pdf", PDF),) * 3)
     assert [p.code for p in refused.value.problems] == ["too_many_files"]
+    with pytest.raises(InvalidSubmission) as refused:  # and what is wrong with each of them, too
+        submit(strict, pool_id, attachments=(Upload("a.pdf", PDF), Upload("tom.pdf", b""), Upload("b.txt", b"hej")))
+    assert [(p.code, p.params.get("filename")) for p in refused.value.problems] == [
+        ("too_many_files", None), ("empty_file", "tom.pdf"), ("file_type", "b.txt")]
     assert snapshot() == before
     submit(strict, pool_id, attachments=(Upload("a.pdf", PDF),) * 2)
+
+
+def test_every_files_problem_is_reported_at_once(intake, pool_id, snapshot):
+    """A citizen who attaches several wrong files learns what is wrong with each in one answer, not one
+    file per try."""
+    from intake_helpers import intake_for
+
+    before = snapshot()
+    with pytest.raises(InvalidSubmission) as refused:
+        submit(intake_for(intake.engine, attachments=AttachmentRules(max_bytes=1000, max_count=5)), pool_id,
+               attachments=(Upload("noter.txt", b"mine noter"), Upload("fake.pdf", PNG), Upload("tom.pdf", b""),
+                            Upload("big.pdf", PDF + bytes(1000)), Upload("x.html", b"<html></html>")))
+    assert [(p.field, p.code, p.params["filename"]) for p in refused.value.problems] == [
+        ("attachments", "file_type", "noter.txt"), ("attachments", "file_name_mismatch", "fake.pdf"),
+        ("attachments", "empty_file", "tom.pdf"), ("attachments", "file_too_large", "big.pdf"),
+        ("attachments", "file_type", "x.html")]
+    assert snapshot() == before
 
 
 @pytest.fixture

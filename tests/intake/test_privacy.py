@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ideaflow.privacy import SECTIONS, PrivacySettings, privacy_notice
+from ideaflow.privacy import SECTIONS, PrivacySettings, missing_details, privacy_notice
 from states.errors import BadInput
 
 
@@ -44,3 +44,31 @@ def test_a_broken_texts_file_is_refused_with_a_reason(tmp_path, content, needle)
     file.write_text(content, encoding="utf-8")
     with pytest.raises(BadInput, match=needle):
         privacy_notice(PrivacySettings(notice_file=file), "da")
+
+
+@pytest.mark.parametrize("lang, contact, dpo", [
+    ("da", "Kommunen har ikke oplyst sine kontaktoplysninger her.",
+     "Kommunen har ikke oplyst, hvordan du kontakter dens databeskyttelsesrådgiver."),
+    ("en", "The municipality has not given its contact details here.",
+     "The municipality has not given how to contact its data protection officer.")])
+def test_contact_details_not_given_are_a_marked_placeholder_not_a_complete_sentence(lang, contact, dpo):
+    """GDPR art. 13(1)(a)-(b): the controller's and the DPO's contact details; only the municipality has them."""
+    notice = {s.key: s for s in privacy_notice(PrivacySettings(), lang).sections}
+    assert (notice["controller"].missing, notice["dpo"].missing) == (contact, dpo)
+    assert notice["dpo"].text == ""  # nothing that reads as an answer ("contact the municipality")
+    assert all(not s.missing for key, s in notice.items() if key not in ("controller", "dpo"))
+    assert missing_details(PrivacySettings()) == ["controller", "contact", "dpo"]
+    given = PrivacySettings(controller="Roskilde Kommune", contact="kommunen@roskilde.dk", dpo="dpo@roskilde.dk")
+    assert missing_details(given) == []
+    assert not any(s.missing for s in privacy_notice(given, lang).sections)
+
+
+def test_the_municipalitys_own_text_for_a_section_counts_as_its_contact_details(tmp_path):
+    file = tmp_path / "privatliv.yaml"
+    file.write_text("da:\n  dpo: \"Skriv til dpo@taarnby.dk.\"\nen:\n  dpo: \"Write to dpo@taarnby.dk.\"\n"
+                    "  controller: \"{controller}. Contact: {contact}\"\n", encoding="utf-8")
+    settings = PrivacySettings(controller="Tårnby Kommune", notice_file=file)
+    assert missing_details(settings) == ["contact"]  # the English text names the missing contact
+    notice = {s.key: s for s in privacy_notice(settings, "da").sections}
+    assert (notice["dpo"].text, notice["dpo"].missing) == ("Skriv til dpo@taarnby.dk.", "")
+    assert notice["controller"].missing == "Kommunen har ikke oplyst sine kontaktoplysninger her."

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from ideaflow.intake import Intake
+from ideaflow.privacy import PrivacySettings
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import NotAllowed
 from states.intake import Upload
@@ -99,6 +100,55 @@ def test_the_export_holds_everything_about_the_proposer(intake, record):
     kinds = [m["kind"] for m in document["mail"]]
     assert kinds.count("submission_confirm") == 4 and "idea_received" in kinds and "gate_decided" in kinds
     assert "intern note" not in json.dumps(document, ensure_ascii=False)
+
+
+def test_the_export_explains_itself_in_the_readers_language(intake, record):
+    """GDPR art. 15(1): besides a copy of the data, the purposes, categories, recipients, retention, rights
+    (rectification, erasure, restriction, objection, complaint) and source; mail by what it was about; each
+    file with what it is, that the municipality keeps it, and how to get a copy."""
+    danish = intake.export(ME, later(900))
+    about = danish["about_this_data"]
+    assert about["this_file"].startswith("Alt, hvad kommunens idésystem (ideaflow) har om dig")
+    sections = {s["key"]: s for s in about["sections"]}
+    assert {"purpose", "data", "source", "recipients", "retention", "rights"} <= set(sections)
+    for needle in ("rettet", "begrænsning", "indsigelse", "Sletning", "Datatilsynet"):
+        assert needle in sections["rights"]["text"], needle
+    assert sections["source"]["text"].startswith("Oplysningerne kommer fra dig")
+    assert sections["controller"]["missing"] == "Kommunen har ikke oplyst sine kontaktoplysninger her."
+    subjects = {m["kind"]: m["subject"] for m in danish["mail"]}
+    assert subjects["submission_confirm"] == "Bekræft din idé: Venter stadig"  # the newest of the four
+    assert "Vi har modtaget din idé: " in subjects["idea_received"]
+    assert subjects["gate_decided"].startswith("Beslutning om ")
+    assert all(m["subject"] for m in danish["mail"])
+    assert sorted((f["filename"], f["type"], f["size"], f["idea_title"]) for f in danish["files"]) == [
+        ("plan.pdf", "PDF", "1 kB", "Grønne skolegårde"), ("plan.pdf", "PDF", "1 kB", "Venter stadig")]
+    funded = next(f for f in danish["files"] if f["idea_id"] == record["funded"])
+    assert funded["media_type"] == "application/pdf" and funded["size_bytes"] == len(PDF)
+    assert funded["held_by_the_municipality"].startswith("Kommunen opbevarer filen sammen med din idé")
+    assert "spørg puljens koordinator (kommunen har ikke oplyst" in funded["held_by_the_municipality"]
+    assert [f["idea_id"] for f in danish["files"] if f["idea_title"] == "Venter stadig"] == [None]
+
+    english = intake.export(ME, later(900), Language.EN)
+    assert english["about_this_data"]["title"] == "How we process your data"
+    assert english["about_this_data"]["this_file"].startswith("Everything the municipality's idea system")
+    assert {m["kind"]: m["subject"] for m in english["mail"]}["submission_confirm"] == \
+        "Confirm your idea: Venter stadig"
+    assert english["files"][0]["held_by_the_municipality"].startswith("The municipality keeps this file")
+    assert json.loads(json.dumps(english, ensure_ascii=False)) == english  # plain JSON
+
+
+def test_the_export_names_the_municipalitys_contact_for_a_copy_of_a_file(engine, intake, record):
+    from intake_helpers import intake_for
+
+    contact = "innovation@kommune.dk"
+    told = intake_for(engine, privacy=PrivacySettings(controller="Tårnby Kommune", contact=contact,
+                                                      dpo="dpo@kommune.dk")).export(ME, later(900))
+    assert {f["held_by_the_municipality"] for f in told["files"]} == {
+        "Kommunen opbevarer filen sammen med din idé; puljens koordinatorer og bedømmere kan åbne den. Vil du "
+        f"have en kopi, så skriv til kommunen ({contact}) og spørg puljens koordinator."}
+    sections = {s["key"]: s for s in told["about_this_data"]["sections"]}
+    assert f"Kontakt: {contact}." in sections["controller"]["text"] and not sections["controller"]["missing"]
+    assert sections["dpo"]["text"].endswith("dpo@kommune.dk.")
 
 
 def test_forgetting_the_proposer_removes_their_waiting_submission(intake, services, record, snapshot):

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from ideaflow.digests import Cadence
 from ideaflow.signin import Keys, SignIn, SignInPolicy
 from notifications.message import Letterhead, build_message
-from notifications.render import TEMPLATES, render
+from notifications.render import NAMES, TEMPLATES, render, subject
 from states.model import local_midnight
 from states.vocabulary import Decision, Language, Outcome, Role
 from storage.repository import OutgoingMail
@@ -162,6 +162,20 @@ def test_every_template_escapes_html_and_keeps_text_verbatim(payloads, lang):
         text, html = parts(parsed)
         assert text == rendered.text and html.rstrip("\n") == rendered.html, context
     assert seen == set(KINDS)
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_a_messages_subject_is_made_again_from_its_payload_alone(payloads, lang):
+    """A person's data export lists their mail by subject: the same as the mail had, without its links or
+    recipient; a payload that no longer makes one (an older version's) gives what the kind of message is."""
+    for kind, payload in payloads:
+        assert subject(kind, lang, payload) == render(kind, lang, payload, HOSTILE_NAME, "hostile@kommune.dk",
+                                                      PUBLIC_URL, TOKEN).subject, (kind, lang)
+    assert set(NAMES[lang]["kind"]) == set(KINDS)
+    assert subject("gate_decided", lang, {"decision": "go"}) == NAMES[lang]["kind"]["gate_decided"]
+    assert subject("a_kind_long_gone", lang, {}) == "a_kind_long_gone"
+    if lang == "da":
+        assert not ENGLISH_CODES.findall(" ".join(NAMES["da"]["kind"].values()))
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

@@ -387,7 +387,13 @@ def test_no_public_page_has_a_wcag_violation(site, browser, lang):
     page.goto(f"{site.url}pools/{site.pool_id}/ideas/new")
     check("form")
     page.locator("#description").fill("Uden titel og adresse")
+    page.locator("#attachments").set_input_files([  # a message for each wrong file, on the field and in the summary
+        {"name": "noter.txt", "mimeType": "text/plain", "buffer": b"Mine noter"},
+        {"name": "tom.pdf", "mimeType": "application/pdf", "buffer": b""},
+        {"name": "x.html", "mimeType": "text/html", "buffer": b"<html></html>"}])
     page.locator("form[enctype] button[type=submit]").click()
+    expect(page.locator(".error-summary a[href='#attachments']")).to_have_count(3)
+    expect(page.locator("#attachments-error")).to_contain_text("tom.pdf")
     check("form with errors")
     send(address)
     check("receipt")

@@ -189,6 +189,39 @@ def test_a_wrong_form_comes_back_with_its_values_and_every_error_linked(site, po
     assert site.count(SubmissionRow) == 0 and site.mails() == []
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17)
+#: Five files, each wrong in its own way (each alone gets its own message).
+WRONG_FILES = [("noter.txt", b"Mine noter om ideen.", "text/plain"), ("fake.pdf", PNG, "application/pdf"),
+               ("tom.pdf", b"", "application/pdf"), ("big.pdf", PDF + bytes(6 * 1024 * 1024), "application/pdf"),
+               ("x.html", b"<html><body>hej</body></html>", "text/html")]
+
+
+def test_every_wrong_file_is_said_at_once_each_linked_to_the_attachments(site, pool_id):
+    page = site.submit(pool_id, files=WRONG_FILES)
+    assert page.status_code == 422 and page.text.count('role="alert"') == 1
+    assert summary(page) == [
+        ("attachments", "noter.txt er hverken en PDF, et billede (PNG, JPEG, GIF, WebP) eller et kontordokument "
+                        "(Word, Excel, PowerPoint, OpenDocument)."),
+        ("attachments", "fake.pdf er en anden slags fil, end navnet siger; giv den et navn, der ender på .png."),
+        ("attachments", "tom.pdf er tom."),
+        ("attachments", "big.pdf er større end 5 MB."),
+        ("attachments", "x.html er hverken en PDF, et billede (PNG, JPEG, GIF, WebP) eller et kontordokument "
+                        "(Word, Excel, PowerPoint, OpenDocument)."),
+    ]
+    field_messages = re.search(r'<span class="form-error-message" id="attachments-error">(.*?)</span>\s*<input',
+                               page.text, re.S).group(1)
+    for name in ("noter.txt", "fake.pdf", "tom.pdf", "big.pdf", "x.html"):  # and by the field itself
+        assert name in field_messages, name
+    assert 'aria-describedby="attachments-hint attachments-error"' in page.text
+    # Six files: too many, and what is wrong with each, in one answer; in English as well.
+    site.client.cookies.set("ideaflow_lang", "en")
+    six = site.submit(pool_id, files=[*WRONG_FILES, ("plan.pdf", PDF, "application/pdf")])
+    lines = [line for name, line in summary(six) if name == "attachments"]
+    assert lines[0] == "Attach at most 5 files." and len(lines) == 6, lines
+    assert "tom.pdf is empty." in lines and "big.pdf is larger than 5 MB." in lines
+    assert site.count(SubmissionRow) == 0 and site.mails() == []
+
+
 def test_hostile_text_is_stored_exactly_and_shown_as_text(site, pool_id):
     title = '<script>alert("x")</script> \u202eævøl\u202c'
     description = "Linje ét\r\nLinje to\t<img src=x onerror=alert(1)>"
@@ -410,6 +443,37 @@ def test_my_ideas_after_signing_in_by_the_mailed_link_withdraw_and_download(site
     assert document["email"] == "aase@example.dk" and document["ideas"][0]["stage"] == "withdrawn"
 
 
+def test_the_downloaded_data_explains_itself_in_the_readers_language(engine, tmp_path, pool_id):
+    """GDPR art. 15: the download says, besides the data, why and how it is processed (the privacy notice),
+    what each mail was and each file is, and how to get a copy of a file (only staff may download it)."""
+    site = Site(engine, tmp_path, privacy_controller="Roskilde Kommune", privacy_contact="kommunen@roskilde.dk")
+    site.submit(pool_id, files=[("plan æ.pdf", PDF, "application/pdf")])
+    site.confirm_latest()
+    site.sign_in("aase@example.dk")
+    for lang, notice_title, confirm_subject, held in (
+            ("da", "Sådan behandler vi dine oplysninger", "Bekræft din idé: Grønne skolegårde",
+             "Vil du have en kopi, så skriv til kommunen (kommunen@roskilde.dk) og spørg puljens koordinator."),
+            ("en", "How we process your data", "Confirm your idea: Grønne skolegårde",
+             "To get a copy, write to the municipality (kommunen@roskilde.dk) and ask the pool's coordinator.")):
+        site.client.post("/language", data={"csrf_token": site.csrf(), "lang": lang, "next": "/my-ideas"})
+        document = json.loads(site.client.get("/my-ideas/export").content)
+        about = document["about_this_data"]
+        assert about["title"] == notice_title and about["lang"] == lang
+        sections = {s["key"]: s for s in about["sections"]}
+        assert sections["controller"]["text"].startswith("Roskilde Kommune")
+        assert sections["dpo"]["missing"] and not sections["controller"]["missing"]  # the DPO is not given
+        assert {"purpose", "recipients", "retention", "rights", "source"} <= set(sections)
+        subjects = [m["subject"] for m in document["mail"]]
+        assert subjects[0] == confirm_subject and all(subjects) and len(subjects) >= 3, subjects
+        [file] = document["files"]
+        assert (file["filename"], file["type"], file["size"]) == ("plan æ.pdf", "PDF", "1 kB")
+        assert file["held_by_the_municipality"].endswith(held)
+        assert file["idea_id"] == document["ideas"][0]["id"]
+    [attachment] = document["ideas"][0]["attachments"]
+    assert site.client.get(f"/attachments/{attachment['id']}").status_code == 403  # still staff only
+    site.container.close()
+
+
 def test_withdrawing_twice_says_it_was_already_done_and_a_refusal_is_said_in_the_pages_language(site, pool_id):
     site.submit(pool_id)
     site.confirm_latest()
@@ -480,6 +544,25 @@ def test_the_privacy_and_accessibility_pages(engine, tmp_path, site):
     moved = elsewhere.client.get("/accessibility", follow_redirects=False)
     assert moved.status_code == 303 and moved.headers["location"] == "https://www.was.digst.dk/ideaflow-kommune"
     assert 'href="https://www.was.digst.dk/ideaflow-kommune"' in elsewhere.client.get("/").text
+
+
+def test_the_privacy_page_marks_the_contact_details_the_municipality_has_not_given(engine, tmp_path, site, pool_id):
+    """GDPR art. 13(1)(a)-(b): without IDEAFLOW_PRIVACY_CONTACT and _DPO the notice says, marked apart, that
+    they are missing, on the privacy page and with the form, instead of a sentence that reads as complete."""
+    marked = re.compile(r'<p class="missing-detail"><strong>([^<]+)</strong></p>')
+    for page in (site.client.get("/privacy"), site.client.get(f"/pools/{pool_id}/ideas/new")):
+        assert marked.findall(page.text) == [
+            "Kommunen har ikke oplyst sine kontaktoplysninger her.",
+            "Kommunen har ikke oplyst, hvordan du kontakter dens databeskyttelsesrådgiver."]
+        assert "Kontakt kommunen for at komme i kontakt" not in page.text
+    english = site.client.get("/privacy", cookies={"ideaflow_lang": "en"})
+    assert marked.findall(english.text)[0] == "The municipality has not given its contact details here."
+    given = Site(engine, tmp_path / "given", privacy_controller="Roskilde Kommune",
+                 privacy_contact="kommunen@roskilde.dk, tlf. 46 31 30 00", privacy_dpo="dpo@roskilde.dk")
+    page = given.client.get("/privacy")
+    assert marked.findall(page.text) == [] and 'class="missing-detail"' not in page.text
+    assert "Roskilde Kommune er dataansvarlig" in page.text and "Kontakt: kommunen@roskilde.dk, tlf. 46 31 30 00." \
+        in page.text and "databeskyttelsesrådgiver: dpo@roskilde.dk." in page.text
 
 
 def test_my_ideas_shows_decisions_reasons_and_the_pilot_but_nothing_internal(site, pool_id):

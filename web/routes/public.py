@@ -20,7 +20,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ideaflow.config import Settings
 from ideaflow.i18n import N_, Count
 from ideaflow.intake import UnknownLink
 from ideaflow.privacy import PrivacyNotice, PrivacySettings, privacy_notice
@@ -181,7 +180,8 @@ def _amount(form: Form) -> int | None:
 
 def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
     """Every problem the service layer found, on its field, with the page's words, in the form's order
-    (the error summary lists them as the fields come)."""
+    (the error summary lists them as the fields come). The attachments have one problem per file (and
+    one for too many files): each is said, so a citizen fixes every file at once."""
     for problem in invalid.problems:
         params = {name: Count(value) if name in ("max", "max_count") else value
                   for name, value in problem.params.items()}
@@ -190,7 +190,8 @@ def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
                 params[name] = fmt.dkk(params[name], lang)
         if "max_bytes" in params:
             params["max_size"] = file_size(params["max_bytes"], lang)
-        form.error(problem.field, MESSAGES.get(problem.code, REQUIRED), **params)
+        record = form.another if problem.field == "attachments" else form.error
+        record(problem.field, MESSAGES.get(problem.code, REQUIRED), **params)
     form.errors = {name: form.errors[name] for name in FIELDS if name in form.errors}
 
 
@@ -365,11 +366,7 @@ def accessibility(request: Request) -> Response:
     return _render(request, "accessibility.html")
 
 
-def privacy_texts(settings: Settings) -> Callable[[str], PrivacyNotice]:
+def privacy_texts(settings: PrivacySettings) -> Callable[[str], PrivacyNotice]:
     """The notice per language for these settings, made once (a broken texts file stops the start-up)."""
-    privacy_settings = PrivacySettings(
-        controller=settings.privacy_controller, contact=settings.privacy_contact, dpo=settings.privacy_dpo,
-        expiry_hours=settings.submission_expiry_hours, rate_window_minutes=settings.submit_window_minutes,
-        notice_file=settings.privacy_notice_file)
-    notices = {lang: privacy_notice(privacy_settings, lang) for lang in ("da", "en")}
+    notices = {lang: privacy_notice(settings, lang) for lang in ("da", "en")}
     return lambda lang: notices.get(lang, notices["da"])

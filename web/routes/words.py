@@ -58,10 +58,7 @@ def formatters(request: Request) -> dict:
 
 def file_size(n_bytes: int, lang: str) -> str:
     """A file's size as a download link or a limit shows it: 12 kB, 10 MB, 1,5 MB (1.5 MB in English)."""
-    kilobytes = max(1, round(n_bytes / 1024))
-    if kilobytes < 1024:
-        return f"{kilobytes} kB"
-    return _decimal(f"{n_bytes / 1024 / 1024:.1f}".removesuffix(".0"), lang) + " MB"
+    return formatting.file_size(n_bytes, lang)
 
 
 def weight(value: float, lang: str) -> str:
