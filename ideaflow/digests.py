@@ -19,8 +19,8 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import and_, case, exists, func, select, text, true, update
 from sqlalchemy.orm import Session
 
-from ideaflow.intake import PROPOSER_HISTORY, plain_history, plain_stage
 from ideaflow.pilots import FOLLOWER_HISTORY
+from ideaflow.proposer_words import PROPOSER_HISTORY, plain_history, plain_stage
 from states.errors import Conflict
 from states.model import COPENHAGEN, GATE_OF_STAGE, Person
 from states.vocabulary import OPEN_STAGES, Language, Role, Stage
