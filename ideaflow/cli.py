@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from states import formatting as fmt
 from states.errors import BadInput, IdeaflowError, Refused
@@ -37,7 +38,8 @@ app.add_typer(pool_app, name="pool")
 app.add_typer(person_app, name="person")
 
 # Piped output is not squeezed into 80 columns: tables stay readable in logs and CI.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
+# No markup: what is printed holds what people typed (see ideaflow/render.py); emphasis is a Text style.
+out = Console(markup=False, highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 By = Annotated[str, typer.Option("--by", help="Email of the person acting.")]
@@ -325,7 +327,7 @@ def pool_show(name: str, as_json: Json = False) -> None:
     if as_json:
         _print_json(view.model_dump(mode="json"))
         return
-    out.print(f"[bold]{view.name}[/] ({view.year})")
+    out.print(Text.assemble((view.name, "bold"), f" ({view.year})"))
     out.print(f"budget {fmt.dkk(view.budget_dkk)} · allocated {fmt.dkk(view.allocated_dkk)} · "
               f"left {fmt.dkk(view.remaining_dkk)}")
     table = Table("criterion", "weight", "must-meet", "description")

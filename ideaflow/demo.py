@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ideaflow.render import print_history
 from states import formatting as fmt
@@ -95,7 +96,7 @@ class Demo:
 
     def at(self, days: int, what: str) -> None:
         self.now = self.start + timedelta(days=days)
-        self.out.print(f"\n[bold]{fmt.moment(self.now)}[/] — {what}")
+        self.out.print(Text.assemble(("\n" + fmt.moment(self.now), "bold"), f" — {what}"))
 
     def person(self, email: str, name: str, role: Role | None = None, pool: str | None = None) -> None:
         """Add the person unless a previous demo run did; grant `role` on `pool` (or on every pool)."""
@@ -244,7 +245,7 @@ class Demo:
         return (self.start + timedelta(days=days)).date()
 
     def summary(self) -> None:
-        self.out.print("\n[bold]The portfolio[/]")
+        self.out.print(Text("\nThe portfolio", style="bold"))
         mine = set(self.ids.values())
         table = Table("id", "idea", "pool", "stage", "allocated", "deadline")
         for line in self.views.lines():

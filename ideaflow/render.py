@@ -1,15 +1,19 @@
-"""Human-readable output of an idea for `show` and the demo."""
+"""Human-readable output of an idea for `show` and the demo.
+
+The console reads no markup (`cli.out`): titles, descriptions and reasons are what people typed, and
+"[/b]" in a citizen's title must print as itself, not stop the command. Emphasis is a `Text` style.
+"""
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ideaflow.views import IdeaView
 from states import formatting as fmt
 
 
 def print_idea(out: Console, view: IdeaView) -> None:
-    out.print(f"[bold]#{view.id} {view.title}[/]")
+    out.print(Text(f"#{view.id} {view.title}", style="bold"))
     out.print(f"stage {view.stage}" + (f" (held from {view.held_from})" if view.held_from else "")
               + f" · pool {view.pool} · proposer {view.proposer}")
     if view.open_gate:
@@ -19,10 +23,11 @@ def print_idea(out: Console, view: IdeaView) -> None:
               + (f" · departments: {', '.join(view.departments)}" if view.departments else ""))
     out.print(view.description)
     for v in view.earlier_versions:
-        out.print(f"[bold]earlier version (round {v.round})[/], replaced {fmt.moment(v.replaced_at)} "
-                  f"by {escape(v.replaced_by)}: " + escape(f"{v.title} · requested {fmt.dkk(v.requested_dkk)}"
-                         + (f" · departments: {', '.join(v.departments)}" if v.departments else "")))
-        out.print(escape(v.description))
+        out.print(Text.assemble((f"earlier version (round {v.round})", "bold"),
+                                f", replaced {fmt.moment(v.replaced_at)} by {v.replaced_by}: {v.title} · requested "
+                                f"{fmt.dkk(v.requested_dkk)}"
+                                + (f" · departments: {', '.join(v.departments)}" if v.departments else "")))
+        out.print(v.description)
     if view.reviews:
         table = Table("gate", "round", "reviewer", "version", "weighted", "scores", "comment", title="reviews")
         for r in view.reviews:

@@ -186,6 +186,17 @@ def test_submit_prints_the_id_and_show_json_has_the_contract_keys(cli, expect, e
         (None, "submitted", "ny.borger@example.dk")
 
 
+def test_typed_text_that_looks_like_markup_prints_as_typed(cli, expect, world):
+    """Rich read "[/b]" in a citizen's title as a closing tag and `list` and `show` stopped with a
+    traceback; "[bold]" styled the text. Now what was typed is printed, and nothing else."""
+    title, description = "Idé [/b] om [bold]fed[/bold] tekst", "Linje med [/] og [red]farve[/red]"
+    idea = expect.ok(cli("submit", "--title", title, "--description", description, "--proposer", world.proposer,
+                         "--pool", world.pool)).strip()
+    assert title in expect.ok(cli("list"))
+    shown = expect.ok(cli("show", idea))
+    assert f"#{idea} {title}" in shown and description in shown
+
+
 def test_submit_bad_input_changes_nothing(cli, expect, unchanged, world):
     common = ["--description", "D", "--proposer", world.proposer]
     for args, needle in [
