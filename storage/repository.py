@@ -460,9 +460,12 @@ class IdeaRepository:
         for a in asked:
             if in_the_round(a.idea_id, a.gate, a.round):
                 by_id[a.idea_id].assigned.append(self.people.by_id(a.reviewer_id))
+        # Only a recycle starts a new round: an idea still in its first round was never sent back, and a
+        # batch of those (a new idea confirmed, a sweep of fresh submissions) needs no query for it.
+        recycled = [idea_id for idea_id, idea in by_id.items() if idea.gate_round > 1]
         recycles = self.session.execute(
             select(DecisionRow.idea_id, DecisionRow.gate, DecisionRow.round)
-            .where(DecisionRow.idea_id.in_(by_id), DecisionRow.decision == Decision.RECYCLE))
+            .where(DecisionRow.idea_id.in_(recycled), DecisionRow.decision == Decision.RECYCLE)) if recycled else ()
         for d in recycles:  # the round of the open gate began with a recycle: the idea is sent back
             if in_the_round(d.idea_id, d.gate, d.round):
                 by_id[d.idea_id].recycled_into = (Gate(d.gate), d.round)
