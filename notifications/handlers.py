@@ -79,8 +79,7 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
                      "changed": list(changed)}
             # The reviewers this round asks (as reminders count them), told whether they may revise a
             # review they submitted; first, so a coordinator who also reviews gets the review form's link.
-            waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))
-            finished = {p.email for p in done(idea, waiting)}
+            waiting, finished = _asked_and_done(uow, idea)
             return [("idea_revised", Role.REVIEWER, [p for p in waiting if p.email in finished],
                      {**extra, "reviewed": True}),
                     ("idea_revised", Role.REVIEWER, [p for p in waiting if p.email not in finished],
@@ -114,11 +113,16 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
     raise TypeError(f"no handler for {type(event).__name__}")
 
 
-def _still_to_review(uow: UnitOfWork, idea: Idea) -> list[Person]:
-    """Whom the open screening or funding gate asks (`states.reviews.asked`, as the inbox counts them)
-    and who has no review that counts in this round yet (a draft is not done)."""
+def _asked_and_done(uow: UnitOfWork, idea: Idea) -> tuple[list[Person], set[str]]:
+    """Whom the open screening or funding gate asks (`states.reviews.asked`, as the inbox counts them), and
+    the addresses of those among them whose review counts in this round (a draft is not done)."""
     waiting = asked(idea, uow.people.holding(Role.REVIEWER, idea.pool))
-    finished = {p.email for p in done(idea, waiting)}
+    return waiting, {p.email for p in done(idea, waiting)}
+
+
+def _still_to_review(uow: UnitOfWork, idea: Idea) -> list[Person]:
+    """The reviewers the round asks who have no review that counts in it yet."""
+    waiting, finished = _asked_and_done(uow, idea)
     return [p for p in waiting if p.email not in finished]
 
 
