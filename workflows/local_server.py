@@ -53,12 +53,12 @@ def prefect_api(announce: Announce, *, port: int | None = None, ui: bool = False
         try:
             yield url
         finally:
-            _drain_prefect_clients()
+            drain_prefect_clients()
             for name in settings:
                 del os.environ[name]
 
 
-def _drain_prefect_clients() -> None:
+def drain_prefect_clients() -> None:
     """Send the logs and events Prefect still buffers while its server is up: left for the exit of
     the process, they would meet a stopped server and be retried for about a minute."""
     if "prefect" not in sys.modules:

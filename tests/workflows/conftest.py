@@ -14,13 +14,24 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_harness(prefect_home, tmp_path_factory) -> Iterator[None]:
+    """A Prefect server of this worker's for the flows, started once, lazily, by the first test that needs it.
 
-    # ~10 s on a quiet machine; a parallel run on a machine shared with other work was seen to need more
-    # than 120 s (every flow test then errors). The time-out is only a ceiling.
-    with prefect_test_harness(server_startup_timeout=300):
-        yield
+    It is the server `ideaflow serve` starts (workflows.local_server), without UI and services, on a
+    copy of a Prefect database migrated once per run: Prefect's own test harness migrates a fresh
+    database each time, ~20 s of a worker's time before the first flow test."""
+    import prefect.settings
+
+    from workflows.local_server import drain_prefect_clients, free_port, local_prefect_server
+
+    home = prefect_home(tmp_path_factory.mktemp("prefect-home"))
+    with pytest.MonkeyPatch.context() as environment:  # read by the server's process as it starts
+        environment.setenv("PREFECT_HOME", str(home))
+        environment.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        with local_prefect_server(free_port(), ui=False, services=False) as url, \
+                prefect.settings.temporary_settings(updates={prefect.settings.PREFECT_API_URL: url}):
+            yield
+            drain_prefect_clients()
 
 
 @pytest.fixture
