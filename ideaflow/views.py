@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from states.model import Idea, Person
 from states.reviews import counting, readable_by, spread
-from states.rules import available_actions
+from states.rules import Sight, available_actions, require_sight
 from states.vocabulary import Stage
 from storage.intake import IntakeRepository
 from storage.tables import IdeaRow, PersonRow, PoolRow
@@ -170,8 +170,10 @@ class PoolView(View):
 def idea_view(engine: Engine, idea_id: int, viewer: str | None = None) -> IdeaView:
     """The idea as `viewer` (an email) may see it, or everything when no viewer is given (the operator).
 
-    A viewer gets the reviews the blind rule lets them read (`states.reviews.readable_by`), the
-    per-criterion figures of those only (the figures reveal the scores), and what they may do now.
+    A viewer must see the idea whole (the pool's staff, an administrator; a follower or the proposer
+    is refused with where they do see it). They get the reviews the blind rule lets them read
+    (`states.reviews.readable_by`), the per-criterion figures of those only (the figures reveal the
+    scores), and what they may do now.
     """
     with UnitOfWork(engine, read_only=True) as uow:
         idea = uow.ideas.get(idea_id)
@@ -180,7 +182,10 @@ def idea_view(engine: Engine, idea_id: int, viewer: str | None = None) -> IdeaVi
 
 
 def idea_view_in(uow: UnitOfWork, idea: Idea, viewer: Person | None) -> IdeaView:
-    """`idea_view` inside a unit of work the caller holds (a page that reads more in the same transaction)."""
+    """`idea_view` inside a unit of work the caller holds (a page that reads more in the same transaction).
+    NotAllowed for a viewer who may not see the idea whole (a follower, its proposer, anybody else)."""
+    if viewer is not None:
+        require_sight(viewer, idea, Sight.STAFF)
     view = _idea_view(idea, uow, viewer)
     if viewer is not None:
         view.actions = [action.value for action in available_actions(viewer, idea)]

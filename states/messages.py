@@ -129,6 +129,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                 "da": _MAY_NOT["da"] + "det må kun en {role} i puljen '{pool}'"},
     "not_allowed.sight": {"en": "{person} may not see idea {idea} of pool '{pool}'",
                           "da": "{person} må ikke se idé {idea} i puljen '{pool}'"},
+    "not_allowed.sight_follower": {
+        "en": "{person} follows the pilot of idea {idea}: they see its pilot's page (/pilots/{idea}), "
+              "not the whole idea",
+        "da": "{person} følger piloten for idé {idea}: de ser pilotens side (/pilots/{idea}), ikke hele idéen"},
+    "not_allowed.sight_proposer": {
+        "en": "{person} proposed idea {idea}: they see it among their own ideas (/my-ideas), not the whole idea",
+        "da": "{person} har foreslået idé {idea}: de ser den blandt deres egne idéer (/my-ideas), ikke hele idéen"},
     "not_allowed.pools": {"en": "{person} has no pools: only a coordinator or an administrator has",
                           "da": "{person} har ingen puljer: det har kun en koordinator eller en administrator"},
     "not_allowed.pool": {"en": "{person} may not see pool '{pool}': only its coordinators and administrators may",

@@ -163,8 +163,11 @@ def sight(person: Person, idea: Idea) -> Sight:
 def require_sight(person: Person, idea: Idea, at_least: Sight) -> None:
     """Refuse unless `person` sees `idea` at least as `at_least` grants (STAFF > FOLLOWER > PROPOSER)."""
     order = (Sight.NONE, Sight.PROPOSER, Sight.FOLLOWER, Sight.STAFF)
-    if order.index(sight(person, idea)) < order.index(at_least):
-        raise NotAllowed("not_allowed.sight", person=person.email, idea=idea.id, pool=idea.pool.name)
+    seen = sight(person, idea)
+    if order.index(seen) < order.index(at_least):
+        # A follower or the proposer is told where they do see the idea, not that they see nothing.
+        key = "not_allowed.sight" if seen == Sight.NONE else f"not_allowed.sight_{seen}"
+        raise NotAllowed(key, person=person.email, idea=idea.id, pool=idea.pool.name)
 
 
 def available_actions(person: Person, idea: Idea) -> list[Action]:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ideaflow.digests import Cadence
 from ideaflow.views import idea_view
 from states.criteria import Criterion
-from states.errors import BadInput, InvalidTransition, NotFound
+from states.errors import BadInput, InvalidTransition, NotAllowed, NotFound
 from states.vocabulary import Decision, Role
 from storage.tables import OutboxRow, PersonRow
 
@@ -155,7 +155,9 @@ def test_a_reviewer_cannot_read_the_others_scores_before_submitting(engine, serv
     assert blind["criteria_summary"] == []  # the figures would give the others' scores away
     assert "svag kvalitet" not in json.dumps(blind)
     assert versions(seen_by(engine, idea, THIRD)) == []  # nothing submitted, nothing read
-    assert versions(seen_by(engine, idea, w.proposer)) == versions(seen_by(engine, idea, w.follower)) == []
+    for outside in (w.proposer, w.follower):  # their own pages show no reviews; the whole idea is refused
+        with pytest.raises(NotAllowed):
+            seen_by(engine, idea, outside)
     coordinator = seen_by(engine, idea, w.coordinator)
     assert versions(coordinator) == [(w.reviewer, 1, True, True)]  # every submitted review, no draft
     assert [c["mean"] for c in coordinator["criteria_summary"]][:2] == [4.0, 1.0]

@@ -113,3 +113,16 @@ def test_every_change_that_matters_is_in_the_history(cli, expect, world):
     assert (assign["action"], assign["by"], assign["subject"]) == ("assign", world.coordinator, world.reviewer)
     assert all(h["by"] for h in history if h["action"] != "start_pilot")  # every command has an actor
     assert Decision.GO.value == go["action"]
+
+
+def test_show_as_a_follower_or_the_proposer_is_refused_with_where_they_see_the_idea(cli, expect, world):
+    """`show --as` prints the idea whole (reviews, every history reason, the proposer's address): a
+    follower or the proposer is told where they see it instead, with exit 1, and an outsider is refused."""
+    idea = world.idea("piloting")  # the world's pilot has world.follower in its follow-up group
+    expect.failed(cli("show", idea, "--as", world.follower), 1,
+                  f"follows the pilot of idea {idea}: they see its pilot's page (/pilots/{idea})")
+    expect.failed(cli("show", idea, "--json", "--as", world.proposer), 1,
+                  f"proposed idea {idea}: they see it among their own ideas (/my-ideas)")
+    world.services.add_person("udenfor@kommune.dk", "Ude Forbi", Role.PROPOSER, world.now)
+    expect.failed(cli("show", idea, "--as", "udenfor@kommune.dk"), 1, f"may not see idea {idea}")
+    assert json.loads(expect.ok(cli("show", idea, "--json", "--as", world.coordinator)))["id"] == idea

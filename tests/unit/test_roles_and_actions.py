@@ -146,7 +146,10 @@ def test_what_each_person_may_see_of_an_idea():
     idea.plan_pilot(plan(), COORDINATOR, NOW)
     assert sight(FOLLOWER, idea) == Sight.FOLLOWER
     require_sight(FOLLOWER, idea, Sight.FOLLOWER)
-    with pytest.raises(NotAllowed, match="may not see idea"):
+    with pytest.raises(NotAllowed, match=rf"follows the pilot of idea {idea.id}: they see its pilot's page "
+                                         rf"\(/pilots/{idea.id}\), not the whole idea"):
         require_sight(FOLLOWER, idea, Sight.STAFF)
+    with pytest.raises(NotAllowed, match=rf"proposed idea {idea.id}: they see it among their own ideas"):
+        require_sight(PROPOSER, idea, Sight.STAFF)
     with pytest.raises(NotAllowed, match="other@kommune.dk may not see idea"):
         require_sight(outsider, idea, Sight.PROPOSER)
