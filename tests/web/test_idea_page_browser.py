@@ -426,10 +426,17 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     expect(ask.get_by_role("group", name="Puljens bedømmere, der ikke er spurgt")).to_contain_text("Bent Bedømmer")
 
     _decide_form(page).get_by_label("Sæt i bero").check()
+    # The proposer's mail quotes the reason of a hold as of any decision, and the field says so.
+    reason = _decide_form(page).get_by_label("Begrundelse")
+    expect(reason).to_have_accessible_description(
+        "Skal udfyldes for at afvise eller sende tilbage. Forslagsstilleren får begrundelsen for enhver afgørelse, "
+        "også ved bero.")
+    reason.fill("Afventer næste års budget")
     page.get_by_role("button", name="Registrér afgørelsen").click()
     expect(page.get_by_role("status")).to_contain_text("Idéen er sat i bero")
     shown = console.show(idea)
     assert (shown["stage"], shown["held_from"]) == ("on_hold", "screened")
+    assert shown["history"][-1]["reason"] == "Afventer næste års budget"
     expect(page.locator("main")).to_contain_text("Idéen vender tilbage til screenet med nye frister.")
     expect(page.locator("main dt", has_text="Fase").locator("xpath=following-sibling::dd[1]")).to_have_text(
         "i bero (var screenet)")
