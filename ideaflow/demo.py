@@ -1,7 +1,9 @@
 """`ideaflow demo`: a sample portfolio drawn from real Danish cases, run through the whole lifecycle.
 
 It goes through the same service layer as every command, with a simulated clock that steps through
-about eight months so that deadlines pass and pilots start and end. The sweeps, the digests and the
+the last six months up to now (DAYS), so that deadlines pass and pilots start and end, and the
+console that `ideaflow serve` opens on it afterwards shows a history that has happened, a pilot
+running today and deadlines that are due, not a record dated months ahead. The sweeps, the digests and the
 mail go through the Prefect flows that `ideaflow serve` schedules, against a Prefect server that
 the demo starts first (saying so: 15–50 s on these shared machines) and stops at the end, or against
 PREFECT_API_URL's server; the mail lands in IDEAFLOW_MAIL_DIR (or on the SMTP server if one is set).
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
     from ideaflow.bootstrap import Container
 
 T = TypeVar("T")
+
+#: How many days the portfolio's story takes: it starts that long before now and ends now.
+DAYS = 175
 
 COORDINATORS = {
     "Tårnby": ("innovation@taarnby.example.dk", "Mette Sørensen"),
@@ -219,7 +224,7 @@ class Demo:
         self.sweep()
         self.at(170, "evaluation of ZebraByer")
         self._evaluate("zebrabyer", (3, 4, 4, 4, 5, 5), Outcome.ADJUST, "Justeres før næste testby")
-        self.at(175, "the weekly digests, and all the mail of the eight months, delivered")
+        self.at(DAYS, "the weekly digests, and all the mail of the six months, delivered")
         self.mail()
         self.summary()
 
@@ -261,7 +266,7 @@ class Demo:
         print_history(self.out, self.views.idea(self.ids["zebrabyer"]))
 
 
-def run_demo(out: Console, app: Container, start: datetime | None = None) -> dict[str, int]:
+def run_demo(out: Console, app: Container) -> dict[str, int]:
     """Create or upgrade the database, run the portfolio, print the summary; returns the idea ids.
 
     The flows it runs build their own application per flow run, from the same IDEAFLOW_* settings,
@@ -271,7 +276,7 @@ def run_demo(out: Console, app: Container, start: datetime | None = None) -> dic
     from workflows.local_server import prefect_api
 
     app.upgrade_database()
-    demo = Demo(out, app, start or datetime.now(UTC).replace(microsecond=0))
+    demo = Demo(out, app, datetime.now(UTC).replace(microsecond=0) - timedelta(days=DAYS))
     with stop_signals(), prefect_api(out.print):
         demo.run()
     return demo.ids

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,14 @@ def test_demo_runs_the_portfolio_through_the_lifecycle_and_can_run_again(tmp_pat
             "Birgitte Holm",)
         assert db.execute("SELECT count(*) FROM people WHERE email LIKE name || '@%'").fetchone() == (0,)
     assert len(zebra["pilot"]["followers"]) == 4
+    # The story ends now, not months ahead: the history has happened and the youth pilot runs today.
+    now, today = datetime.now(UTC), date.today()
+    assert now - timedelta(days=10) < datetime.fromisoformat(zebra["history"][-1]["at"]) <= now
+    with closing(sqlite3.connect(tmp_path / "ideaflow.db")) as db:
+        last = datetime.fromisoformat(db.execute("SELECT max(at) FROM history").fetchone()[0])
+    assert last.replace(tzinfo=last.tzinfo or UTC) <= now
+    young = json.loads(run("show", str(ideas["Én indgang for unge"]["id"]), "--json", cwd=tmp_path).stdout)["pilot"]
+    assert date.fromisoformat(young["start"]) <= today <= date.fromisoformat(young["end"])
 
     second = run("demo", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
