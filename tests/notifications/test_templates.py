@@ -223,3 +223,13 @@ def test_a_text_holding_the_mime_boundary_cannot_end_its_part(lang):
     text, html = parts(parsed)
     assert text == rendered.text and html.rstrip("\n") == rendered.html
     assert f"\n--{BOUNDARY}\n".encode() in message.as_bytes()  # the fixed boundary is the one in use
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_a_mail_says_an_outcome_as_the_pilots_page_says_it(lang):
+    """"Resultat: skal justeres" in the mail, "resultat: skal justeres" on the page: one set of words (the mail's
+    templates cannot read the catalogue, so this keeps them the same)."""
+    from ideaflow import follower_words, i18n
+
+    assert NAMES[lang]["outcome"] == {outcome: i18n.gettext(lang, words)
+                                      for outcome, words in follower_words.PLAIN["outcome"].items()}
