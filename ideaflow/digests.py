@@ -19,6 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import and_, case, exists, func, select, text, true, update
 from sqlalchemy.orm import Session
 
+from ideaflow import follower_words
 from ideaflow.pilots import FOLLOWER_HISTORY
 from ideaflow.proposer_words import PROPOSER_HISTORY, plain_history, plain_stage
 from states.errors import Conflict
@@ -245,6 +246,8 @@ class DigestBuilder:
                 "ideas": ideas[::-1], "ideas_total": self.session.scalar(select(func.count()).where(mine))}
 
     def _follower(self, person: Person, since: int) -> dict | None:
+        """What their pilots' pages show of their history (`ideaflow.pilots`: no reviews, reasons or who), in
+        those pages' words, and where each pilot is now."""
         followed = (
             select(PilotRow.idea_id).join(PilotFollowerRow, PilotFollowerRow.pilot_id == PilotRow.id)
             .where(PilotFollowerRow.person_id == person.id)
@@ -254,13 +257,18 @@ class DigestBuilder:
         if not moved_total:
             return None
         pilots = [
-            {"idea_id": i, "title": t, "stage": s, "start": start.isoformat(), "end": end.isoformat()}
-            for i, t, s, start, end in self.session.execute(
-                select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, PilotRow.start_date, PilotRow.end_date)
+            {"idea_id": i, "title": t, "stage": s, "start": start.isoformat(), "end": end.isoformat(),
+             "stage_text": _in_each_language(follower_words.plain_status, s, evaluating)}
+            for i, t, s, evaluating, start, end in self.session.execute(
+                select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.evaluation_open, PilotRow.start_date,
+                       PilotRow.end_date)
                 .join(PilotRow, PilotRow.idea_id == IdeaRow.id).where(IdeaRow.id.in_(followed)).order_by(IdeaRow.id)
             )
         ]
-        return {"moved": self._moves(since, mine, latest=LIST_LIMIT), "moved_total": moved_total, "pilots": pilots}
+        # in the words of their pilot's page (`ideaflow.follower_words`), not the staff's
+        moved = [{**m, "text": _in_each_language(follower_words.plain_history, m["action"], m["to"])}
+                 for m in self._moves(since, mine, latest=LIST_LIMIT)]
+        return {"moved": moved, "moved_total": moved_total, "pilots": pilots}
 
 
 def _in_each_language(words: Callable[..., str | None], *code: str) -> dict[str, str | None]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
 from ideaflow.audit import record_refusal
+from ideaflow.follower_words import status_key
 from states.errors import NotAllowed, NotFound
 from states.model import Idea
 from states.rules import Sight, sight
@@ -36,6 +37,8 @@ class PilotLine(BaseModel):
     title: str
     pool: str
     stage: str
+    #: how the follower's words name where it is (`ideaflow.follower_words.status_key`)
+    status: str
     start: date
     end: date
     sites: list[str]
@@ -56,6 +59,7 @@ class PilotPage(BaseModel):
     description: str
     pool: str
     stage: str
+    status: str
     start: date
     end: date
     sites: list[str]
@@ -95,12 +99,13 @@ class Pilots:
         pilot = idea.pilot
         return PilotPage(
             id=idea.id, title=idea.title, description=idea.description, pool=idea.pool.name, stage=idea.stage,
-            start=pilot.start, end=pilot.end, sites=list(pilot.sites), measures=list(pilot.measures),
-            evaluation_open=idea.evaluation_open,
+            status=status_key(idea.stage, idea.evaluation_open), start=pilot.start, end=pilot.end,
+            sites=list(pilot.sites), measures=list(pilot.measures), evaluation_open=idea.evaluation_open,
             outcome=idea.evaluation.outcome if idea.evaluation else None, history=history,
         )
 
 
 def _line(idea: Idea) -> PilotLine:
-    return PilotLine(id=idea.id, title=idea.title, pool=idea.pool.name, stage=idea.stage, start=idea.pilot.start,
+    return PilotLine(id=idea.id, title=idea.title, pool=idea.pool.name, stage=idea.stage,
+                     status=status_key(idea.stage, idea.evaluation_open), start=idea.pilot.start,
                      end=idea.pilot.end, sites=list(idea.pilot.sites))

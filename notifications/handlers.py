@@ -1,6 +1,8 @@
 """Turn domain events into outbox rows, inside the transaction of the change that caused them.
 
-Who hears what: proposers about their own ideas, followers about their own pilots, the reviewers of
+Who hears what: proposers about their own ideas, followers about their own pilots (its plan when they join
+its follow-up group and when it changes, its start and end, a hold, resume, stop or withdrawal, and its
+evaluation; never a decision's reason, an amount or who the proposer is), the reviewers of
 the idea's pool when a gate asks for their review (all who may review it when it opens, then the ones
 a coordinator assigned, and reminders go to the assigned ones if any were; the same when the proposer
 revises an idea sent back to them), and the coordinators of the idea's pool about everything that
@@ -19,9 +21,9 @@ from typing import TYPE_CHECKING
 from notifications import links
 from notifications.render import display_name
 from states import events
-from states.model import Idea, Person
+from states.model import Idea, Person, PilotPlan
 from states.reviews import asked, done
-from states.vocabulary import Gate, Role
+from states.vocabulary import Decision, Gate, Role
 
 if TYPE_CHECKING:
     from storage.unit_of_work import UnitOfWork
@@ -73,7 +75,8 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
             extra = {"gate": gate.value if gate else None, "decision": decision.value, "by": by.name,
                      "reason": reason, "allocated_dkk": idea.allocated_dkk}
             return [("gate_decided", Role.COORDINATOR, coordinators, extra),
-                    ("gate_decided", Role.PROPOSER, proposer, extra)]
+                    ("gate_decided", Role.PROPOSER, proposer, extra),
+                    *(_pilot_status(idea, decision.value) if decision in (Decision.HOLD, Decision.KILL) else [])]
         case events.IdeaRevised(changed=changed):
             extra = {"gate": idea.open_gate.value, "round": idea.gate_round, "deadline": idea.deadline.isoformat(),
                      "changed": list(changed)}
@@ -94,6 +97,8 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
             extra = {"gate": gate.value, "deadline": deadline.isoformat(), "lapsed": lapsed}
             return [("deadline_escalated", Role.COORDINATOR, coordinators, extra),
                     *([("deadline_escalated", Role.PROPOSER, proposer, extra)] if lapsed else [])]
+        case events.PilotPlanned(earlier=earlier):
+            return _plan_news(idea, earlier)
         case events.PilotStarted():
             return _pilot_news("pilot_started", idea, proposer, _pilot_extra(idea))
         case events.PilotEnded():
@@ -105,11 +110,13 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
         case events.IdeaWithdrawn(reason=reason):
             extra = {"reason": reason}
             return [("withdrawal_received", Role.PROPOSER, proposer, extra),
-                    ("idea_withdrawn", Role.COORDINATOR, coordinators, extra)]
+                    ("idea_withdrawn", Role.COORDINATOR, coordinators, extra),
+                    *_pilot_status(idea, "withdraw")]
         case events.IdeaResumed(by=by):
             extra = {"by": by.name}
             return [("idea_resumed", Role.COORDINATOR, coordinators, extra),
-                    ("idea_resumed", Role.PROPOSER, proposer, extra)]
+                    ("idea_resumed", Role.PROPOSER, proposer, extra),
+                    *_pilot_status(idea, "resume")]
     raise TypeError(f"no handler for {type(event).__name__}")
 
 
@@ -128,6 +135,49 @@ def _still_to_review(uow: UnitOfWork, idea: Idea) -> list[Person]:
 
 def _pilot_news(kind: str, idea: Idea, proposer: list[Person], extra: dict) -> list[Group]:
     return [(kind, Role.FOLLOWER, list(_followers(idea)), extra), (kind, Role.PROPOSER, proposer, extra)]
+
+
+def _pilot_status(idea: Idea, change: str) -> list[Group]:
+    """A planned or running pilot put on hold, resumed, stopped (`kill`) or withdrawn by its proposer, told to
+    its follow-up group in plain words: not why (a coordinator's reason may be internal), nor by whom."""
+    if idea.pilot is None:
+        return []
+    return [("pilot_status", Role.FOLLOWER, list(idea.pilot.followers), {"change": change, **_pilot_extra(idea)})]
+
+
+def _plan_news(idea: Idea, earlier: PilotPlan | None) -> list[Group]:
+    """Who joined the follow-up group reads the whole plan; who stays in it, what changed in it (if more than
+    the group did); who left it, only that they have left."""
+    plan = idea.pilot
+    before = {p.email for p in earlier.followers} if earlier else set()
+    after = {p.email for p in plan.followers}
+    whole = {**_pilot_extra(idea), "measures": list(plan.measures)}
+    groups: list[Group] = [
+        ("follow_up_joined", Role.FOLLOWER, [p for p in plan.followers if p.email not in before], whole)]
+    if earlier is not None:
+        if changes := _plan_changes(earlier, plan):
+            groups.append(("pilot_replanned", Role.FOLLOWER, [p for p in plan.followers if p.email in before],
+                           {**whole, "changes": changes}))
+        groups.append(("follow_up_left", Role.FOLLOWER, [p for p in earlier.followers if p.email not in after],
+                       {"path": links.PILOTS}))
+    return groups
+
+
+def _plan_changes(earlier: PilotPlan, plan: PilotPlan) -> dict:
+    """What a re-plan changed for the follow-up group: dates moved (old and new), sites and measures added and
+    removed. Empty when only the group itself changed."""
+    changes: dict = {}
+    for what in ("start", "end"):
+        old, new = getattr(earlier, what), getattr(plan, what)
+        if old != new:
+            changes[what] = [old.isoformat(), new.isoformat()]
+    for what in ("sites", "measures"):
+        old, new = getattr(earlier, what), getattr(plan, what)
+        if added := [x for x in new if x not in old]:
+            changes[f"{what}_added"] = added
+        if removed := [x for x in old if x not in new]:
+            changes[f"{what}_removed"] = removed
+    return changes
 
 
 def _criteria(idea: Idea) -> list[str]:
@@ -163,7 +213,9 @@ def queue_mail(uow: UnitOfWork, event: events.Event, now: datetime) -> None:
     actor = getattr(event, "by", None)
     reached: set[tuple[str, str]] = set()
     for kind, audience, recipients, extra in _groups(uow, event):
-        payload = {**_idea_payload(event.idea), **extra, "path": _path(kind, audience, event.idea.id)}
+        payload = {**_idea_payload(event.idea), "path": _path(kind, audience, event.idea.id), **extra}
+        if audience == Role.FOLLOWER:
+            del payload["proposer"]  # nothing personal about the proposer, not even in the row (a data export)
         for person in recipients:
             if actor is not None and person.email == actor.email and kind not in FOR_THE_ACTOR:
                 continue  # they did it: they know

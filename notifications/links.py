@@ -3,7 +3,8 @@
 Paths are stored in outbox payloads (relative, so a changed `IDEAFLOW_PUBLIC_URL` applies to mail
 still waiting) and joined with the base address only when a message is built. The page depends on
 who reads: staff open the idea page (a reviewer asked for a review, the review form), a proposer
-their own ideas, a follower their pilots; each list row carries `id="idea-N"` for the fragment.
+their own ideas (each row of the list carries `id="idea-N"` for the fragment), a follower the pilot's
+own page; one who has left a follow-up group, their pilots.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 PREFERENCES = "/preferences"
+PILOTS = "/pilots"
 
 
 def idea_page(audience: str, idea_id: int) -> str:
@@ -18,7 +20,7 @@ def idea_page(audience: str, idea_id: int) -> str:
     if audience == "proposer":
         return f"/my-ideas#idea-{idea_id}"
     if audience == "follower":
-        return f"/pilots#idea-{idea_id}"
+        return f"/pilots/{idea_id}"
     return f"/ideas/{idea_id}"
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from states.vocabulary import Decision, Gate, Outcome
 
 if TYPE_CHECKING:
-    from states.model import Idea, Person
+    from states.model import Idea, Person, PilotPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,16 @@ class DeadlinePassed:
 
 
 @dataclass(frozen=True, slots=True)
+class PilotPlanned:
+    """The pilot was planned (`earlier` None) or re-planned (`earlier` the plan it replaced): its plan is now
+    `idea.pilot`. A re-plan that changes nothing is no event."""
+
+    idea: Idea
+    by: Person
+    earlier: PilotPlan | None
+
+
+@dataclass(frozen=True, slots=True)
 class PilotStarted:
     idea: Idea
 
@@ -119,6 +129,6 @@ class IdeaResumed:
 
 Event = (
     IdeaSubmitted | GateOpened | ReviewRoundEnded | ReviewersAssigned | GateDecided | IdeaRevised
-    | DeadlineApproaching | DeadlinePassed | PilotStarted | PilotEnded | EvaluationRecorded | IdeaWithdrawn
-    | IdeaResumed
+    | DeadlineApproaching | DeadlinePassed | PilotPlanned | PilotStarted | PilotEnded | EvaluationRecorded
+    | IdeaWithdrawn | IdeaResumed
 )

@@ -555,6 +555,7 @@ class Idea:
             self._record("replan_pilot", self.stage, self.stage, now, by, f"pilot re-planned: {changes}")
         self.new_pilot = plan
         self._arm(now)
+        self.events.append(events.PilotPlanned(self, by, earlier))
 
     def declare_conflict(self, person: Person, reason: str, now: datetime) -> None:
         """Record that `person` has a conflict of interest: from now on they neither review nor decide."""

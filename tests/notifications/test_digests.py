@@ -245,5 +245,18 @@ def test_a_proposers_digest_shows_what_their_my_ideas_page_shows_in_its_words(sv
         assert staff_words not in text.lower() and staff_words not in html.lower(), staff_words
     text_en, _ = mails[c.proposer_en]
     assert "The idea was funded by the pool" in text_en and "review" not in text_en
-    follower_text, _ = mails[c.follower]
+    follower_text, follower_html = mails[c.follower]
     assert "bedømmelse" not in follower_text and "bedømmer spurgt" not in follower_text
+    # the follower reads their pilot page's words (`ideaflow.follower_words`), in each language, not the staff's
+    assert [m["text"]["da"] for m in follower["moved"]] == [
+        "Idéen blev indsendt", "Idéen gik videre fra screeningen", "Idéen fik støtte fra puljen",
+        "Piloten blev planlagt"]
+    assert follower["moved"][2]["text"]["en"] == "The idea was funded"
+    assert [p["stage_text"] for p in follower["pilots"]] == [
+        {"da": "bevilget, piloten planlægges", "en": "funded, pilot being planned"}]
+    for plain in ("Idéen fik støtte fra puljen", "Piloten blev planlagt", "bevilget, piloten planlægges"):
+        assert plain in follower_text and plain in follower_html, plain
+    for staff_words in ("godkendt", "screenet →", "→ bevilget", "pilot planlagt", "Bent Bedømmer", "anbefaler"):
+        assert staff_words not in follower_text and staff_words not in follower_html, staff_words
+    assert f"{PUBLIC_URL}pilots/{piloted}\n" in follower_text  # the pilot's page, not the list
+    assert f'<a href="{PUBLIC_URL}pilots/{piloted}">' in follower_html

@@ -26,27 +26,34 @@ SUBJECT = {  # how each kind's subject starts, per language
            "Frist overskredet", "pilot_started": "Piloten er startet", "pilot_ended": "Piloten er slut",
            "evaluation_recorded": "Evaluering af", "idea_withdrawn": "Idé trukket tilbage:",
            "withdrawal_received": "Din idé er trukket tilbage:", "idea_resumed": "Idé genoptaget:",
-           "idea_revised": "Idéen er revideret: "},
+           "idea_revised": "Idéen er revideret: ", "follow_up_joined": "Du er med i følgegruppen for piloten: ",
+           "follow_up_left": "Du er ikke længere med i følgegruppen for piloten: ",
+           "pilot_replanned": "Planen for piloten er ændret: ", "pilot_status": "Piloten er "},
     "en": {"idea_received": "We have received your idea", "idea_submitted": "New idea in", "review_requested": "",
            "gate_decided": "Decision on", "deadline_reminder": "Reminder: deadline", "deadline_escalated":
            "Deadline passed", "pilot_started": "Pilot started", "pilot_ended": "Pilot ended",
            "evaluation_recorded": "Evaluation of", "idea_withdrawn": "Idea withdrawn:",
            "withdrawal_received": "Your idea is withdrawn:", "idea_resumed": "Idea resumed:",
-           "idea_revised": "Idea revised: "},
+           "idea_revised": "Idea revised: ", "follow_up_joined": "You are in the follow-up group of the pilot: ",
+           "follow_up_left": "You are no longer in the follow-up group of the pilot: ",
+           "pilot_replanned": "The pilot's plan has changed: ", "pilot_status": "Pilot "},
 }
 GREETING = {"da": "Kære ", "en": "Dear "}
 FOLLOWERS = {Cast.follower, Cast.follower_en, Cast.other_follower}
 
 
-def page(rcpt: str, kind: str, idea_id: int) -> str:
+def page(rcpt: str, kind: str, idea_id: int) -> str | None:
     """The console page a mail leads its reader to (the URL map in the brief): reviewers asked for a
-    review straight to the form, proposers to their ideas, followers to their pilots, staff to the idea."""
+    review straight to the form, proposers to their ideas, followers to the pilot's page, staff to the idea.
+    One who left a follow-up group is led nowhere: the pilot's page is not theirs any more."""
+    if kind == "follow_up_left":
+        return None
     if rcpt in Cast.REVIEWERS and kind in ("review_requested", "deadline_reminder", "idea_revised"):
         return f"{PUBLIC_URL}ideas/{idea_id}/review"
     if rcpt in (Cast.proposer, Cast.proposer_en):
         return f"{PUBLIC_URL}my-ideas#idea-{idea_id}"
     if rcpt in FOLLOWERS:
-        return f"{PUBLIC_URL}pilots#idea-{idea_id}"
+        return f"{PUBLIC_URL}pilots/{idea_id}"
     return f"{PUBLIC_URL}ideas/{idea_id}"
 
 TITLE_A = "Velfærdsteknologi på plejecentrene"
@@ -87,8 +94,9 @@ class Mailbox:
             assert f'lang="{lang}"' in html and "<html" in html
             # the one link of the message, in both parts, to the reader's page
             link = page(rcpt, kind, row.idea_id)
-            assert re.findall(r"https?://\S+", text) == [link], (rcpt, kind, text)
-            assert re.findall(r'href="([^"]+)"', html) == [link.replace("&", "&amp;")], (rcpt, kind, html)
+            links = [link] if link else []
+            assert re.findall(r"https?://\S+", text) == links, (rcpt, kind, text)
+            assert re.findall(r'href="([^"]+)"', html) == [li.replace("&", "&amp;") for li in links], (rcpt, kind, html)
             got.setdefault((rcpt, kind), []).append(message)
         return got
 
@@ -187,7 +195,7 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
                    followers=(c.follower, c.follower_en), measures=("ventetid",), by=c.coordinator)
     svc.plan_pilot(b, start=start, end=end, sites=("Viby",), now=t, followers=(c.other_follower,),
                    by=c.coordinator)
-    assert box.deliver(t) == {}
+    assert set(box.deliver(t)) == {(r, "follow_up_joined") for r in (c.follower, c.follower_en, c.other_follower)}
     started = local_midnight(start) + timedelta(minutes=1)
     svc.sweep(started)
     got = box.deliver(started)
@@ -218,8 +226,13 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     got = box.deliver(t)
     assert set(got) == {(r, "evaluation_recorded") for r in
                         (c.proposer_en, c.follower, c.follower_en, c.coordinator_en)}
-    assert got[(c.proposer_en, "evaluation_recorded")][0]["Subject"] == f"Evaluation of {TITLE_A}: scale up"
-    assert got[(c.follower, "evaluation_recorded")][0]["Subject"] == f"Evaluering af {TITLE_A}: udbredelse"
+    assert got[(c.proposer_en, "evaluation_recorded")][0]["Subject"] == f"Evaluation of {TITLE_A}: to be scaled up"
+    assert got[(c.follower, "evaluation_recorded")][0]["Subject"] == f"Evaluering af {TITLE_A}: skal udbredes"
+    # the outcome in the words of the follower's page, which shows it, not the evaluation itself
+    follower_text, follower_html = parts(got[(c.follower, "evaluation_recorded")][0])
+    assert "Resultat: skal udbredes." in follower_text and "Se piloten her: " in follower_text
+    assert "evalueringen" not in follower_text and "Se piloten</a>" in follower_html
+    assert "See the evaluation here: " in parts(got[(c.coordinator_en, "evaluation_recorded")][0])[0]
 
     # every message arrived once, each with its own Message-ID
     assert set(smtp.handler.ids().values()) == {1}
@@ -420,3 +433,145 @@ def test_a_revised_idea_is_mailed_to_the_coordinators_and_the_reviewers_the_roun
     waiting, waiting_html = parts(got[(c.reviewer, "idea_revised")][0])
     assert "Giv din vurdering af den reviderede idé her" in waiting and "allerede" not in waiting
     assert "Giv din vurdering</a>" in waiting_html
+
+
+def funded(svc, cast, title: str, proposer: str, t: datetime) -> int:
+    idea = cast.submit(title, proposer, t)
+    for _ in range(2):  # screening, then funding
+        svc.review(idea, Cast.reviewer, ALL_SCORES, t)
+        svc.decide(idea, Decision.GO, Cast.coordinator, t)
+    return idea
+
+
+# What a follower's mail must never hold: who proposed the idea, the amounts, a decision's reason, who decided.
+NOT_FOR_FOLLOWERS = ("Birgit Borger", Cast.proposer, "Carl Citizen", Cast.proposer_en, "100.000", "100,000",
+                     "kr.", "DKK", "INTERN", "Karin Koordinator", "Ingrid Chief", "Begrundelse", "Reason")
+
+
+def follower_safe(message) -> tuple[str, str]:
+    text, html = parts(message)
+    for leak in NOT_FOR_FOLLOWERS:
+        assert leak not in text and leak not in html and leak not in message["Subject"], (leak, text)
+    return text, html
+
+
+def test_a_follow_up_group_hears_when_it_is_formed_and_when_the_plan_or_the_group_changes(svc, cast, smtp, flush,
+                                                                                            db):
+    """Planned: each follower reads that they are now in the pilot's follow-up group, with its title, sites,
+    dates and measures and a link to its page. Re-planned: who stays reads what changed, who joins the whole
+    plan, who leaves only that they have left. Whoever planned it hears nothing, and nobody reads who proposed
+    the idea or what it was granted."""
+    c, box = Cast, Mailbox(smtp, flush, db)
+    idea = funded(svc, cast, TITLE_A, c.proposer, T0)
+    box.deliver(T0)
+    t = T0 + timedelta(hours=1)
+    start, end = datetime(2026, 4, 1).date(), datetime(2026, 6, 30).date()
+    svc.plan_pilot(idea, start=start, end=end, sites=("Gundsømagle",), now=t, followers=(c.follower, c.follower_en),
+                   measures=("ventetid", "tilfredshed"), by=c.coordinator)
+    got = box.deliver(t)
+    assert set(got) == {(c.follower, "follow_up_joined"), (c.follower_en, "follow_up_joined")}
+    text, html = follower_safe(got[(c.follower, "follow_up_joined")][0])
+    assert got[(c.follower, "follow_up_joined")][0]["Subject"] == f"Du er med i følgegruppen for piloten: {TITLE_A}"
+    assert f'Du er nu med i den politiske følgegruppe for piloten for idé {idea} "{TITLE_A}" ({c.pool}).' in text
+    assert "Piloten skal efter planen løbe fra 1. april 2026 til 30. juni 2026." in text
+    assert "Teststeder: Gundsømagle." in text and "- ventetid\n- tilfredshed" in text
+    assert "<li>ventetid</li><li>tilfredshed</li>" in html and "Se piloten</a>" in html
+    en_text, _ = follower_safe(got[(c.follower_en, "follow_up_joined")][0])
+    assert "You are now in the political follow-up group of the pilot" in en_text
+    assert "The pilot is planned to run from 1 April 2026 to 30 June 2026." in en_text
+
+    # re-planned by the other coordinator, who puts herself in the group too: a week longer, one more site, one
+    # follower out and another in
+    t += timedelta(days=1)
+    svc.plan_pilot(idea, start=start, end=end + timedelta(days=7), sites=("Gundsømagle", "Viby"), now=t,
+                   followers=(c.follower, c.other_follower, c.coordinator_en), measures=("ventetid", "tilfredshed"),
+                   by=c.coordinator_en)
+    got = box.deliver(t)
+    assert set(got) == {(c.follower, "pilot_replanned"), (c.other_follower, "follow_up_joined"),
+                        (c.follower_en, "follow_up_left")}
+    text, html = follower_safe(got[(c.follower, "pilot_replanned")][0])
+    assert "- Sidste dag er flyttet fra 30. juni 2026 til 7. juli 2026.\n- Nye teststeder: Viby.\n" in text
+    assert "Første dag" not in text and "målt" not in text  # what did not change is not listed as changed
+    assert "Piloten løber nu fra 1. april 2026 til 7. juli 2026. Teststeder: Gundsømagle, Viby." in text
+    assert "<li>Nye teststeder: Viby.</li>" in html
+    joined, _ = follower_safe(got[(c.other_follower, "follow_up_joined")][0])
+    assert "til 7. juli 2026" in joined and "Gundsømagle, Viby" in joined
+    left, left_html = follower_safe(got[(c.follower_en, "follow_up_left")][0])
+    assert got[(c.follower_en, "follow_up_left")][0]["Subject"] == (
+        f"You are no longer in the follow-up group of the pilot: {TITLE_A}")
+    assert "You are no longer in the political follow-up group of the pilot of idea" in left
+    for detail in ("Viby", "Gundsømagle", "July", "June", "ventetid", c.pool):  # no more news of it
+        assert detail not in left and detail not in left_html
+
+    # only the group changes: the newcomer alone hears; the others read of no change
+    t += timedelta(days=1)
+    svc.plan_pilot(idea, start=start, end=end + timedelta(days=7), sites=("Gundsømagle", "Viby"), now=t,
+                   followers=(c.follower, c.other_follower, c.coordinator_en, c.follower_en),
+                   measures=("ventetid", "tilfredshed"), by=c.coordinator)
+    assert set(box.deliver(t)) == {(c.follower_en, "follow_up_joined")}
+    # the rows of the follower's mail hold nothing personal about the proposer either (a data export shows them)
+    with db.connect() as connection:
+        payloads = connection.execute(select(OutboxRow.payload).where(OutboxRow.idea_id == idea, OutboxRow.kind.in_(
+            ("follow_up_joined", "follow_up_left", "pilot_replanned")))).scalars().all()
+    assert len(payloads) == 6 and not any("proposer" in p for p in payloads)
+
+
+def test_a_follow_up_group_hears_in_plain_words_of_a_hold_a_resume_a_stop_and_a_withdrawal(svc, cast, smtp, flush,
+                                                                                             db):
+    """A running pilot put on hold, resumed and killed, and a planned one withdrawn by its proposer: its
+    followers read what it means for the pilot, never the reason given (it may be internal), nor who gave it."""
+    c, box = Cast, Mailbox(smtp, flush, db)
+    running, planned = funded(svc, cast, TITLE_A, c.proposer, T0), funded(svc, cast, TITLE_B, c.proposer_en, T0)
+    start = datetime(2026, 3, 10).date()
+    svc.plan_pilot(running, start=start, end=datetime(2026, 6, 30).date(), sites=("Gundsømagle",), now=T0,
+                   followers=(c.follower, c.follower_en), by=c.coordinator)
+    svc.plan_pilot(planned, start=datetime(2026, 9, 1).date(), end=datetime(2026, 12, 1).date(), sites=("Viby",),
+                   now=T0, followers=(c.other_follower,), by=c.coordinator)
+    t = local_midnight(start) + timedelta(minutes=1)
+    svc.sweep(t)
+    box.deliver(t)
+
+    t += timedelta(days=1)
+    svc.decide(running, Decision.HOLD, c.coordinator, t, reason="INTERN: budgettet er skåret")
+    got = box.deliver(t)
+    assert set(got) == {(c.proposer, "gate_decided"), (c.coordinator_en, "gate_decided"),
+                        (c.follower, "pilot_status"), (c.follower_en, "pilot_status")}
+    assert "INTERN: budgettet er skåret" in parts(got[(c.proposer, "gate_decided")][0])[0]  # theirs to read
+    text, _ = follower_safe(got[(c.follower, "pilot_status")][0])
+    assert got[(c.follower, "pilot_status")][0]["Subject"] == f"Piloten er sat i bero: {TITLE_A}"
+    assert (f'Piloten for idé {running} "{TITLE_A}" ({c.pool}) er sat i bero: den holder pause, indtil den enten '
+            "genoptages eller stoppes.") in text
+    en_text, _ = follower_safe(got[(c.follower_en, "pilot_status")][0])
+    assert got[(c.follower_en, "pilot_status")][0]["Subject"] == f"Pilot put on hold: {TITLE_A}"
+    assert "has been put on hold: it is paused until it is either resumed or stopped." in en_text
+
+    t += timedelta(days=1)
+    svc.resume(running, c.coordinator_en, t)
+    got = box.deliver(t)
+    assert {k for k in got if k[1] == "pilot_status"} == {(c.follower, "pilot_status"), (c.follower_en, "pilot_status")}
+    text, _ = follower_safe(got[(c.follower, "pilot_status")][0])
+    assert "er ikke længere i bero: den fortsætter efter planen." in text
+    assert "Piloten løber fra 10. marts 2026 til 30. juni 2026. Teststeder: Gundsømagle." in text
+
+    t += timedelta(days=1)
+    svc.decide(running, Decision.KILL, c.coordinator, t, reason="INTERN: politisk uenighed")
+    got = box.deliver(t)
+    text, _ = follower_safe(got[(c.follower, "pilot_status")][0])
+    assert got[(c.follower, "pilot_status")][0]["Subject"] == f"Piloten er stoppet: {TITLE_A}"
+    assert f'Det er besluttet ikke at gå videre med idé {running} "{TITLE_A}" ({c.pool}), så piloten er stoppet.' \
+        in text
+    assert not {k for k in got if k[0] == c.other_follower}  # the other pilot's group hears nothing of this one
+
+    svc.withdraw(planned, c.proposer_en, t, "INTERN: jeg er flyttet")
+    got = box.deliver(t)
+    assert set(got) == {(c.proposer_en, "withdrawal_received"), (c.coordinator, "idea_withdrawn"),
+                        (c.coordinator_en, "idea_withdrawn"), (c.other_follower, "pilot_status")}
+    text, _ = follower_safe(got[(c.other_follower, "pilot_status")][0])
+    assert got[(c.other_follower, "pilot_status")][0]["Subject"] == f"Piloten er trukket tilbage: {TITLE_B}"
+    assert f'Forslagsstilleren har trukket idé {planned} "{TITLE_B}" ({c.pool}) tilbage, så piloten er stoppet.' \
+        in text
+    # no follower row holds a reason, an amount or the proposer
+    with db.connect() as connection:
+        payloads = connection.execute(select(OutboxRow.payload).where(OutboxRow.kind == "pilot_status")).scalars().all()
+    assert len(payloads) == 7
+    assert not any({"reason", "proposer", "allocated_dkk", "by"} & set(p) for p in payloads)

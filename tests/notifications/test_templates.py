@@ -89,6 +89,12 @@ def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     svc.plan_pilot(a, start=start, end=start + timedelta(days=10), sites=("Gundsømagle", "<Viby & Ærø>"), now=t,
                    followers=(c.follower, "hostile@kommune.dk"), by=c.coordinator)
     svc.sweep(local_midnight(start) + timedelta(minutes=1))
+    running = local_midnight(start) + timedelta(hours=1)
+    # re-planned (a site and a measure more, one follower out), put on hold and resumed: the group hears each
+    svc.plan_pilot(a, start=start, end=start + timedelta(days=10), sites=("Gundsømagle", "<Viby & Ærø>", "<Ærø>"),
+                   now=running, followers=(c.follower,), measures=("<b>ventetid</b>",), by=c.coordinator)
+    svc.decide(a, Decision.HOLD, c.coordinator, running, reason=REASON)
+    svc.resume(a, c.coordinator, running)
     ended = local_midnight(start + timedelta(days=11)) + timedelta(minutes=1)
     svc.sweep(ended)
     svc.evaluate(a, c.coordinator, ALL_SCORES, Outcome.ADJUST, ended, "kommentar <b>")
@@ -137,7 +143,8 @@ def test_every_template_escapes_html_and_keeps_text_verbatim(payloads, lang):
             assert title in rendered.text, (context, title)
         if kind in ("idea_received", "idea_submitted", "gate_decided", "pilot_started", "pilot_ended",
                     "evaluation_recorded", "deadline_reminder", "deadline_escalated", "review_requested",
-                    "submission_confirm", "idea_withdrawn", "withdrawal_received", "idea_resumed", "idea_revised"):
+                    "submission_confirm", "idea_withdrawn", "withdrawal_received", "idea_resumed", "idea_revised",
+                    "follow_up_joined", "follow_up_left", "pilot_replanned", "pilot_status"):
             assert payload["title"] in rendered.subject, context
         if payload.get("reason"):
             assert REASON in rendered.text, context  # line breaks and tabs kept in the plain part
@@ -188,7 +195,8 @@ def test_a_title_with_line_breaks_still_gives_a_one_line_subject(kind, lang):
                "decision": "recycle", "by": "Karin", "reason": "x\ny", "allocated_dkk": None, "lapsed": True,
                "start": "2026-11-01", "end": "2026-11-30", "sites": ["Viby"], "outcome": "stop",
                "path": "/submissions/confirm?token=", "secret": "abc", "expires_at": "2026-11-22T10:00:00+00:00",
-               "changed": ["title", "requested_dkk"]}
+               "changed": ["title", "requested_dkk"], "measures": ["ventetid"], "change": "hold",
+               "changes": {"end": ["2026-11-30", "2026-12-07"], "sites_added": ["Viby"]}}
     rendered = render(kind, lang, payload, "Åse", "aase@example.dk", PUBLIC_URL)
     assert "\n" not in rendered.subject and "\r" not in rendered.subject and "\u2028" not in rendered.subject
     assert "Første anden tredje fjerde" in rendered.subject
@@ -215,3 +223,13 @@ def test_a_text_holding_the_mime_boundary_cannot_end_its_part(lang):
     text, html = parts(parsed)
     assert text == rendered.text and html.rstrip("\n") == rendered.html
     assert f"\n--{BOUNDARY}\n".encode() in message.as_bytes()  # the fixed boundary is the one in use
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_a_mail_says_an_outcome_as_the_pilots_page_says_it(lang):
+    """"Resultat: skal justeres" in the mail, "resultat: skal justeres" on the page: one set of words (the mail's
+    templates cannot read the catalogue, so this keeps them the same)."""
+    from ideaflow import follower_words, i18n
+
+    assert NAMES[lang]["outcome"] == {outcome: i18n.gettext(lang, words)
+                                      for outcome, words in follower_words.PLAIN["outcome"].items()}

@@ -378,9 +378,24 @@ def test_events_announce_what_notifications_need():
     kinds = [type(e).__name__ for e in idea.events]
     assert kinds[:2] == ["IdeaSubmitted", "GateOpened"]
     assert kinds.count("GateDecided") == 2 and kinds.count("GateOpened") == 2
+    planned = idea.events[-1]
+    assert isinstance(planned, events.PilotPlanned) and planned.earlier is None and planned.by is COORDINATOR
     idea.start_pilot(NOW)
     assert isinstance(idea.events[-1], events.PilotStarted)
     assert idea.pilot.followers == (FOLLOWER,)
+
+
+def test_re_planning_a_pilot_announces_the_plan_it_replaced_and_a_plan_unchanged_announces_nothing():
+    idea = funded()
+    first = plan()
+    idea.plan_pilot(first, COORDINATOR, NOW)
+    idea.events.clear()
+    idea.plan_pilot(first, COORDINATOR, NOW)
+    assert idea.events == []
+    later = PilotPlan(first.start, first.end + timedelta(days=7), (*first.sites, "Gundsømagle"), first.followers)
+    idea.plan_pilot(later, COORDINATOR, NOW)
+    (replanned,) = [e for e in idea.events if isinstance(e, events.PilotPlanned)]
+    assert replanned.earlier is first and replanned.idea.pilot is later
 
 
 def test_reviews_are_scored_and_checked():

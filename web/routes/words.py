@@ -2,7 +2,7 @@
 
 `formatters(request)` gives a template `moment`, `day`, `dkk`, `score`, `size` (of a file) and `weight`
 (of a criterion) in the reader's formats (Copenhagen time) and `word(kind, value)` for the lifecycle's
-codes (stage, gate, history action, outcome).
+codes (stage, gate, history action, outcome; a follower's words are `ideaflow.follower_words`).
 """
 
 from __future__ import annotations
@@ -11,31 +11,15 @@ from datetime import datetime, timedelta
 
 from fastapi import Request
 
-from ideaflow import i18n
+from ideaflow import follower_words, i18n
 from ideaflow.i18n import N_
 from states import formatting
 from states.vocabulary import COPENHAGEN
 from web import pages
 
 WORDS = {
-    "stage": {
-        "submitted": N_("submitted, waiting for screening"), "screened": N_("screened, waiting for funding"),
-        "funded": N_("funded, pilot being planned"), "piloting": N_("pilot running"),
-        "evaluated": N_("evaluated"), "rejected": N_("stopped"), "withdrawn": N_("withdrawn"),
-        "on_hold": N_("on hold"),
-    },
+    **follower_words.PLAIN,  # stage, history action, outcome: as the follower's digest says them
     "gate": {"screening": N_("screening"), "funding": N_("funding")},
-    "action": {
-        "submit": N_("The idea was submitted"), "go:screened": N_("The idea passed screening"),
-        "go:funded": N_("The idea was funded"), "kill": N_("The idea was stopped"),
-        "hold": N_("The idea was put on hold"), "resume": N_("Work on the idea was resumed"),
-        "recycle": N_("The idea was sent back for revision"), "withdraw": N_("The idea was withdrawn"),
-        "lapse": N_("The screening deadline passed and the idea lapsed"),
-        "plan_pilot": N_("The pilot was planned"), "replan_pilot": N_("The pilot plan was changed"),
-        "start_pilot": N_("The pilot started"), "open_evaluation": N_("The pilot ended and its evaluation began"),
-        "evaluate": N_("The pilot was evaluated"),
-    },
-    "outcome": {"scale": N_("to be scaled up"), "adjust": N_("to be adjusted"), "stop": N_("stopped")},
     "status": {"to_do": N_("Not started"), "unfinished": N_("Unfinished"),
                "submitted": N_("Submitted (you may revise it)")},
 }

@@ -1,0 +1,108 @@
+"""A follow-up group's pages and mail say the same thing in the same words, over HTTP, in-process (Starlette's
+test client) on a real database (SQLite and PostgreSQL), mail written to a folder: the pilot's status once it
+has ended, its outcome, and what the inbox says to someone who reviews nothing."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from test_public_pages import Site
+
+from states.criteria import TAARNBY_CRITERIA
+from states.model import local_midnight
+from states.vocabulary import Decision, Language, Outcome, Role
+
+COORDINATOR, FOLLOWER, FOLLOWER_EN = "koordinator@kommune.dk", "byraad@kommune.dk", "council@kommune.dk"
+SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
+TITLE = "Madservice i Viby"
+
+
+@pytest.fixture
+def site(engine, tmp_path):
+    site = Site(engine, tmp_path)
+    yield site
+    site.container.close()
+
+
+def status(page) -> str:
+    return re.search(r"<dt>Status</dt><dd>(.*?)</dd>", page.text).group(1)
+
+
+def flushed(site, to: str) -> list:
+    """The mail delivered to `to` (the outbox flushed to the mail folder first)."""
+    site.services.flush_outbox(site.now, site.container.mail_transport(), site.container.letterhead)
+    return [m for m in site.mails() if m["To"].addresses[0].addr_spec == to]
+
+
+def test_a_follower_reads_the_ended_pilot_and_its_outcome_in_the_same_words_on_the_page_and_in_the_mail(site):
+    svc, now = site.services, site.now
+    svc.create_pool("Velfærdspuljen", 1_000_000, now.year, now)
+    svc.add_person(COORDINATOR, "Karin Koordinator", Role.COORDINATOR, now)
+    svc.add_person(FOLLOWER, "Frede Følger", Role.FOLLOWER, now)
+    svc.add_person(FOLLOWER_EN, "Fiona Follower", Role.FOLLOWER, now, Language.EN)
+    svc.grant_role(COORDINATOR, Role.REVIEWER, now, pool="Velfærdspuljen")
+    svc.add_person("borger@example.dk", "Birgit Borger", Role.PROPOSER, now)
+    idea = svc.submit(title=TITLE, description="Varm mad.", proposer="borger@example.dk", pool="Velfærdspuljen",
+                      now=now, requested_dkk=100_000)
+    for _ in range(2):
+        svc.review(idea, COORDINATOR, SCORES, now)
+        svc.decide(idea, Decision.GO, COORDINATOR, now)
+    start = (now + timedelta(days=1)).date()
+    svc.plan_pilot(idea, start=start, end=start + timedelta(days=1), sites=("Viby",), now=now,
+                   followers=(FOLLOWER, FOLLOWER_EN), by=COORDINATOR)
+    site.now = local_midnight(start + timedelta(days=2)) + timedelta(minutes=1)
+    svc.sweep(site.now)  # started and ended: its evaluation is open
+
+    site.sign_in(FOLLOWER)
+    page = site.client.get(f"/pilots/{idea}")
+    assert status(page) == "piloten er slut, og evalueringen er i gang"
+    listed = site.client.get("/pilots")
+    assert "piloten er slut, og evalueringen er i gang" in listed.text and "i pilot" not in listed.text
+
+    svc.evaluate(idea, COORDINATOR, SCORES, Outcome.ADJUST, site.now, "INTERN: for dyr")
+    page = site.client.get(f"/pilots/{idea}")
+    assert status(page) == "evalueret; resultat: skal justeres"
+    (mail,) = [m for m in flushed(site, FOLLOWER) if m["X-Ideaflow-Kind"] == "evaluation_recorded"]
+    text = mail.get_body(("plain",)).get_content()
+    assert mail["Subject"] == f"Evaluering af {TITLE}: skal justeres"
+    assert "Resultat: skal justeres." in text and f"Se piloten her: http://testserver/pilots/{idea}" in text
+    assert "evalueringen" not in text and "INTERN" not in text
+
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": f"/pilots/{idea}"})
+    page = site.client.get(f"/pilots/{idea}")
+    (mail,) = [m for m in flushed(site, FOLLOWER_EN) if m["X-Ideaflow-Kind"] == "evaluation_recorded"]
+    assert status(page) == "evaluated; outcome: to be adjusted"
+    assert mail["Subject"] == f"Evaluation of {TITLE}: to be adjusted"
+    assert "Outcome: to be adjusted." in mail.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize(("role", "says", "not_said"), [
+    (Role.FOLLOWER, "Du bedømmer ikke idéer, så ingen venter på dig her. Du får en e-mail, når der er nyt om de "
+                    "piloter, du følger.", "skal bedømmes af dig"),
+    (Role.REVIEWER, "Når en idé i dine puljer skal bedømmes af dig", "Du bedømmer ikke idéer"),
+])
+def test_the_inbox_promises_reviews_only_to_a_reviewer(site, role, says, not_said):
+    svc, now = site.services, site.now
+    svc.create_pool("Velfærdspuljen", 1_000_000, now.year, now)
+    svc.add_person(COORDINATOR, "Karin Koordinator", Role.COORDINATOR, now)
+    svc.add_person("person@kommune.dk", "Per Person", role, now)
+    if role == Role.FOLLOWER:
+        svc.add_person("borger@example.dk", "Birgit Borger", Role.PROPOSER, now)
+        svc.grant_role(COORDINATOR, Role.REVIEWER, now, pool="Velfærdspuljen")
+        idea = svc.submit(title=TITLE, description="Varm mad.", proposer="borger@example.dk", pool="Velfærdspuljen",
+                          now=now, requested_dkk=100_000)
+        for _ in range(2):
+            svc.review(idea, COORDINATOR, SCORES, now)
+            svc.decide(idea, Decision.GO, COORDINATOR, now)
+        start = (now + timedelta(days=1)).date()
+        svc.plan_pilot(idea, start=start, end=start + timedelta(days=9), sites=("Viby",), now=now,
+                       followers=("person@kommune.dk",), by=COORDINATOR)
+    else:
+        svc.grant_role("person@kommune.dk", Role.REVIEWER, now, pool="Velfærdspuljen")
+    site.sign_in("person@kommune.dk")
+    page = site.client.get("/inbox")
+    assert page.status_code == 200
+    assert says in page.text and not_said not in page.text
+    assert ('<a href="/pilots">' in page.text) == (role == Role.FOLLOWER)
