@@ -164,10 +164,12 @@ def require_sight(person: Person, idea: Idea, at_least: Sight) -> None:
     """Refuse unless `person` sees `idea` at least as `at_least` grants (STAFF > FOLLOWER > PROPOSER)."""
     order = (Sight.NONE, Sight.PROPOSER, Sight.FOLLOWER, Sight.STAFF)
     seen = sight(person, idea)
-    if order.index(seen) < order.index(at_least):
-        # A follower or the proposer is told where they do see the idea, not that they see nothing.
-        key = "not_allowed.sight" if seen == Sight.NONE else f"not_allowed.sight_{seen}"
-        raise NotAllowed(key, person=person.email, idea=idea.id, pool=idea.pool.name)
+    if order.index(seen) >= order.index(at_least):
+        return
+    if seen == Sight.NONE:
+        raise NotAllowed("not_allowed.sight", person=person.email, idea=idea.id, pool=idea.pool.name)
+    # A follower or the proposer is told where they do see the idea, not that they see nothing.
+    raise NotAllowed(f"not_allowed.sight_{seen}", person=person.email, idea=idea.id, pool=idea.pool.name)
 
 
 def available_actions(person: Person, idea: Idea) -> list[Action]:
