@@ -10,7 +10,9 @@ The web console holds none of this logic; it calls these functions and keeps onl
   address and per IP address (both kept as keyed hashes only).
 - **Sessions** live in a table, by keyed hash of the id in the cookie, with an idle and an absolute
   time-out; signing in always starts a new session (and ends the one the browser had), so a session
-  id planted before sign-in is worth nothing after it.
+  id planted before sign-in is worth nothing after it. A session that timed out stays in the table
+  (dead) for `EXPIRED_KEPT`, until its cookie is next shown: that request learns why it ended (`look_up`),
+  so a form sent after the time-out can say so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import Engine
 
@@ -32,6 +35,9 @@ from storage.unit_of_work import UnitOfWork
 
 SECRET_NAME = "signing-key"
 SIGNIN_MAIL = "signin_link"
+#: How long a timed-out session is kept (dead) for its cookie's next request to learn why it ended: a form
+#: left open over a weekend still says "you were signed out after N minutes without activity".
+EXPIRED_KEPT = timedelta(days=7)
 
 
 def installation_secret(engine: Engine, now: datetime) -> bytes:
@@ -108,6 +114,16 @@ class NewSession:
     session_id: str
     account: Account
     next_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLookUp:
+    """The signed-in person of a session cookie, or None; `ended` says why a session that was there has
+    just ended now: "idle" (unused for the policy's `idle`), "absolute" (older than its `absolute`).
+    None with no account: unknown (signed out, never there, or ended at an earlier request)."""
+
+    account: Account | None
+    ended: Literal["idle", "absolute"] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +289,7 @@ class SignIn:
         policy = self.policy
         if replacing:
             uow.signin.end_session(self.keys.digest("session", replacing))
-        uow.signin.purge_sessions(now - policy.idle, now - policy.absolute)
+        uow.signin.purge_sessions(now - policy.idle - EXPIRED_KEPT, now - policy.absolute - EXPIRED_KEPT)
         session_id = secrets.token_urlsafe(32)
         uow.signin.add_session(self.keys.digest("session", session_id), person_id, now, method)
         return session_id, Account.of(uow.signin.account(person_id))
@@ -281,21 +297,26 @@ class SignIn:
     def session(self, session_id: str, now: datetime) -> Account | None:
         """The signed-in person of this session, or None when it is unknown, idle too long or too old
         (an expired session is ended). Marks the session used at most once a minute."""
+        return self.look_up(session_id, now).account
+
+    def look_up(self, session_id: str, now: datetime) -> SessionLookUp:
+        """`session`, and why the session ended if it has just timed out (it is ended now)."""
         session_hash = self.keys.digest("session", session_id)
         with self._uow(read_only=True) as uow:
             stored = uow.signin.find_session(session_hash)
             if stored is None:
-                return None
-            alive = now - stored.last_seen_at < self.policy.idle and now - stored.created_at < self.policy.absolute
-            row = uow.signin.account(stored.person_id) if alive else None
-        if not alive:
+                return SessionLookUp(None)
+            too_old = now - stored.created_at >= self.policy.absolute
+            idle = now - stored.last_seen_at >= self.policy.idle
+            row = None if too_old or idle else uow.signin.account(stored.person_id)
+        if too_old or idle:
             self.sign_out(session_id, now)
-            return None
+            return SessionLookUp(None, "absolute" if too_old else "idle")
         if now - stored.last_seen_at >= timedelta(minutes=1):
             with self._uow() as uow:
                 uow.signin.touch_session(stored.id, now)
                 uow.commit(now)
-        return Account.of(row)
+        return SessionLookUp(Account.of(row))
 
     def sign_out(self, session_id: str, now: datetime) -> None:
         with self._uow() as uow:

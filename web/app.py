@@ -90,6 +90,12 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfRefused)
     def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
+        # A form of a signed-in page whose token no longer fits the browser's session (signed out in
+        # another tab, somebody else signed in since) says so, unless it has no token at all or the
+        # browser says it came from another site; what was typed is shown back only when the browser
+        # says the form is this site's.
+        if auth.needs_sign_in(request) and auth.carries_a_token(request) and not auth.from_elsewhere(request):
+            return auth.form_not_saved(request, auth.why_not_signed_in(request), show_typed=auth.from_here(request))
         return _error(request, 403, "csrf")
 
     @app.exception_handler(BodyTooLarge)
@@ -98,6 +104,10 @@ def _error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(auth.SignInRequired)
     def sign_in_first(request: Request, exc: auth.SignInRequired) -> Response:
+        if request.method == "POST":
+            # The form's token fitted (the CSRF check comes first): it is this site's, sent by a browser
+            # whose session has timed out or ended since the page was shown.
+            return auth.form_not_saved(request, auth.why_not_signed_in(request), show_typed=True)
         return auth.login_redirect(exc.next_path)
 
     @app.exception_handler(NotFound)

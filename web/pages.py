@@ -107,8 +107,16 @@ def account(request: Request) -> Account | None:
     if not hasattr(request.state, "account"):
         session_id = request.cookies.get(SESSION_COOKIE)
         signin = request.app.state.signin
-        request.state.account = signin.session(session_id, request.app.state.clock()) if session_id else None
+        found = signin.look_up(session_id, request.app.state.clock()) if session_id else None
+        request.state.account = found.account if found else None
+        request.state.session_ended = found.ended if found else None
     return request.state.account
+
+
+def session_ended(request: Request) -> str | None:
+    """Why this request's session cookie stopped working just now ("idle", "absolute"), else None."""
+    account(request)
+    return request.state.session_ended
 
 
 def language(request: Request, *, look_up_person: bool = True) -> str:

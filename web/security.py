@@ -149,6 +149,7 @@ async def csrf_protect(request: Request) -> None:
         if "exceeded maximum size" in str(refused.detail):
             raise BodyTooLarge() from refused
         raise
+    request.state.posted_form = form  # what a form sent without a valid session shows back (web.auth)
     sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(request)):
         raise CsrfRefused()

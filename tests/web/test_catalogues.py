@@ -39,8 +39,18 @@ def catalogue(lang: str):
         return read_po(po, locale=lang)
 
 
+def translated(message) -> str:
+    """The message's translation; one with plural forms (ngettext) counts only with every form filled in."""
+    forms = (message.string,) if isinstance(message.string, str) else message.string
+    return message.string if all(forms) else ""
+
+
+def msgid(message) -> str:
+    return message.id if isinstance(message.id, str) else message.id[0]
+
+
 def test_every_text_of_the_console_has_a_danish_translation():
-    danish = {m.id: m.string for m in catalogue("da") if m.id}
+    danish = {msgid(m): translated(m) for m in catalogue("da") if m.id}
     texts = extracted()
     assert len(texts) > 40, "the extraction found the templates and the code"
     missing = sorted(t for t in texts if not danish.get(t))
@@ -51,6 +61,11 @@ def test_every_text_of_the_console_has_a_danish_translation():
 
 def test_both_catalogues_hold_the_same_texts_and_compile():
     assert {m.id for m in catalogue("da") if m.id} == {m.id for m in catalogue("en") if m.id}
+    idle = ("You were signed out because you had not been active for %(num)d minute.",
+            "You were signed out because you had not been active for %(num)d minutes.")
+    assert i18n.translations("da").ngettext(*idle, 1) == ("Du er blevet logget ud, fordi du ikke har været aktiv "
+                                                          "i %(num)d minut.")
+    assert i18n.translations("en").ngettext(*idle, 2) == idle[1], "plural forms compile in both catalogues"
     assert i18n.gettext("da", "Sign in") == "Log ind"
     assert i18n.gettext("en", "Sign in") == "Sign in"
     assert i18n.gettext("da", "Welcome, %(name)s", name="Åse") == "Velkommen, Åse"
@@ -60,9 +75,10 @@ def test_both_catalogues_hold_the_same_texts_and_compile():
 @pytest.mark.parametrize("lang", ["da"])
 def test_python_format_placeholders_survive_translation(lang):
     for message in catalogue(lang):
-        if message.id and "%(" in message.id:
-            names = sorted(part.split(")")[0] for part in message.id.split("%(")[1:])
-            assert sorted(part.split(")")[0] for part in message.string.split("%(")[1:]) == names, message.id
+        if message.id and "%(" in msgid(message):
+            names = sorted(part.split(")")[0] for part in msgid(message).split("%(")[1:])
+            for string in (message.string,) if isinstance(message.string, str) else message.string:
+                assert sorted(part.split(")")[0] for part in string.split("%(")[1:]) == names, message.id
 
 
 def test_vendored_dkfds_files_are_what_the_manifest_records():

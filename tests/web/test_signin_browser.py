@@ -214,6 +214,36 @@ def test_idle_and_absolute_time_outs_end_the_session(page, console, console_engi
     expect(page).to_have_url(console.url + "login?next=/home")
 
 
+def test_a_form_sent_after_the_session_ended_says_so_and_shows_back_what_was_typed(page, console, console_engine):
+    sign_in(page, console)
+    page.goto(console.url + "preferences")
+    with console_engine.begin() as connection:
+        connection.execute(text("UPDATE web_sessions SET last_seen_at = :past"),
+                           {"past": (datetime.now(UTC) - timedelta(minutes=61)).replace(tzinfo=None)})
+    page.get_by_role("button", name="Gem").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Du er blevet logget ud")
+    expect(page.locator("main")).to_contain_text("fordi du ikke har været aktiv i 60 minutter. Intet blev gemt.")
+    assert_no_axe_violations(page)
+    page.get_by_role("link", name="Log ind igen").click()
+    expect(page).to_have_url(console.url + "login?next=/preferences")
+    expect(page.locator("main")).to_contain_text("Log ind for at se siden.")
+    # Signed out in another tab: Chromium says the form is this site's (Origin), so its words come back.
+    sign_in(page, console)
+    page.goto(console.url + "preferences")
+    page.evaluate("""(typed) => {  // a free-text field, as the idea page's forms have (preferences has none)
+      const area = document.createElement("textarea"); area.name = "comment"; area.value = typed;
+      document.querySelector("main form").append(area); }""", HOSTILE)
+    other_tab = page.context.new_page()
+    other_tab.goto(console.url + "home")
+    other_tab.get_by_role("button", name="Log ud").click()
+    page.get_by_role("button", name="Gem").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Du er logget ud")
+    expect(page.get_by_role("region", name="Det, du skrev").get_by_label("Kommentar")).to_have_value(HOSTILE)
+    assert page.locator("main script").count() == 0
+    assert_no_axe_violations(page)
+    other_tab.close()
+
+
 def test_a_page_for_signed_in_people_sends_others_to_sign_in_and_back(page, console):
     page.goto(console.url + "home")
     expect(page).to_have_url(console.url + "login?next=/home")
