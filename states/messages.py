@@ -219,8 +219,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                    "der er truffet beslutning; den er {stage}"},
     "pilot.dates": {"en": "pilot start {start} must be before its end {end}",
                     "da": "pilotens start {start} skal ligge før dens slutning {end}"},
-    "pilot.over": {"en": "the pilot's last day, {end}, has passed; choose a last day from today on",
-                   "da": "pilotens sidste dag, {end}, er passeret; vælg en sidste dag fra i dag og frem"},
+    "pilot.over": {"en": "the pilot's last day, {end}, has passed; plan a pilot before it ends",
+                   "da": "pilotens sidste dag, {end}, er passeret; en pilot planlægges, før den slutter"},
     "pilot.no_site": {"en": "a pilot needs at least one site ({field})",
                       "da": "en pilot skal have mindst ét sted ({field})"},
     "pilot.not_funded": {"en": "the idea is {stage}: a pilot is planned only for a funded idea, or re-planned "
