@@ -35,6 +35,7 @@ PLAIN: dict[str, dict[str, str]] = {
         "plan_pilot": N_("The pilot was planned"), "replan_pilot": N_("The pilot plan was changed"),
         "start_pilot": N_("The pilot started"), "open_evaluation": N_("The pilot ended and its evaluation began"),
         "evaluate": N_("The pilot was evaluated"),
+        "close_evaluation": N_("The pilot was extended and its evaluation waits for the new end"),
     },
     "outcome": {"scale": N_("to be scaled up"), "adjust": N_("to be adjusted"), "stop": N_("stopped")},
 }

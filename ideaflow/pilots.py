@@ -29,7 +29,7 @@ from storage.unit_of_work import UnitOfWork
 #: The history a follower sees: the idea's path through the lifecycle and its pilot. Reviews, reviewers
 #: asked, conflicts, escalations and erasures are the staff's business.
 FOLLOWER_HISTORY = ("submit", "go", "kill", "hold", "resume", "recycle", "withdraw", "lapse", "plan_pilot",
-                    "replan_pilot", "start_pilot", "open_evaluation", "evaluate")
+                    "replan_pilot", "start_pilot", "open_evaluation", "close_evaluation", "evaluate")
 
 
 class PilotLine(BaseModel):

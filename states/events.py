@@ -35,7 +35,8 @@ class GateOpened:
 @dataclass(frozen=True, slots=True)
 class ReviewRoundEnded:
     """The open screening or funding gate's round is over: decided, sent back, put on hold, withdrawn or
-    lapsed. What was queued to ask for its reviews, or to remind of its deadline, asks for nothing now."""
+    lapsed; or the evaluation gate closed again, its pilot extended (`Idea.plan_pilot`). What was queued
+    to ask for its reviews, or to remind of its deadline, asks for nothing now."""
 
     idea: Idea
     gate: Gate

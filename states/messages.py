@@ -230,9 +230,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
                    "da": "pilotens sidste dag, {end}, er passeret; en pilot planlægges, før den slutter"},
     "pilot.no_site": {"en": "a pilot needs at least one site ({field})",
                       "da": "en pilot skal have mindst ét sted ({field})"},
-    "pilot.not_funded": {"en": "only a funded idea, or a pilot still running, can plan its pilot; this one is {stage}",
-                         "da": "kun en bevilget idé eller en pilot, der stadig kører, kan planlægge sin pilot; "
-                               "denne er {stage}"},
+    "pilot.not_funded": {"en": "the idea is {stage}: a pilot is planned only for a funded idea, or re-planned "
+                               "until it is evaluated",
+                         "da": "idéen er {stage}: en pilot kan kun planlægges for en bevilget idé eller planlægges "
+                               "om, indtil den er evalueret"},
+    "pilot.evaluated": {"en": "the pilot's evaluation has been recorded: its plan can no longer change",
+                        "da": "pilotens evaluering er registreret: planen kan ikke længere ændres"},
+    "pilot.on_hold": {"en": "the idea is on hold: resume it before its pilot is planned",
+                      "da": "idéen er sat i bero: genoptag den, før piloten planlægges"},
     "pilot.started": {"en": "the pilot started {start}: its first day stays", "da": "piloten startede {start}: "
                                                                                     "dens første dag ligger fast"},
     "pilot.not_planned": {"en": "the pilot cannot start before it is planned (ideaflow pilot)",

@@ -19,7 +19,7 @@ from states.formatting import dkk
 from states.intake import DEPARTMENT_MAX, DESCRIPTION_MAX, TITLE_MAX
 from states.lifecycle import allowed_triggers, fire, screening_refusal
 from states.reviews import counting
-from states.rules import Action, require, why_not
+from states.rules import Action, require, stage_allows, why_not
 from states.vocabulary import (
     COPENHAGEN,
     DeadlinePolicy,
@@ -56,6 +56,11 @@ def revised_fields(reason: str) -> tuple[str, ...] | None:
     named = {said: name for name, said in REVISABLE.items()}
     fields = tuple(named.get(said) for said in reason.removeprefix(_REVISED).split(", "))
     return fields if reason.startswith(_REVISED) and all(fields) else None
+
+
+def released_line(amount_dkk: int) -> str:
+    """The record's line for a grant given back to the pool (the history's `release` action)."""
+    return f"grant of {dkk(amount_dkk)} released to the pool"
 
 
 def open_gate(stage: Stage, evaluation_open: bool) -> Gate | None:
@@ -147,6 +152,12 @@ class Pool:
     def allocate(self, amount_dkk: int) -> None:
         self.check_affordable(amount_dkk)
         self.allocated_dkk += amount_dkk
+
+    def release(self, amount_dkk: int) -> None:
+        """A grant goes back to the pool (`Idea._release_grant`): the pool may allocate it again."""
+        if not 0 < amount_dkk <= self.allocated_dkk:
+            raise ValueError(f"cannot release {amount_dkk} of the {self.allocated_dkk} allocated from {self.name}")
+        self.allocated_dkk -= amount_dkk
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +345,8 @@ class Idea:
     new_pilot: PilotPlan | None = None
     new_evaluation: Evaluation | None = None
     new_allocation_dkk: int | None = None
+    #: The grant this command gave back to the pool (`_release_grant`).
+    new_release_dkk: int | None = None
     #: The idea's own columns a revision changed, with their new values (`Idea.revise`).
     new_revision: dict[str, object] | None = None
     #: The texts a revision replaced, for the record (`IdeaVersion`).
@@ -535,10 +548,15 @@ class Idea:
 
     def plan_pilot(self, plan: PilotPlan, by: Person, now: datetime) -> None:
         """Plan the pilot, or re-plan it: before it starts, or while it runs (a follow-up group changes with
-        the council, a pilot is extended; its first day is history by then). The history says what changed."""
+        the council, a pilot is extended; its first day is history by then). The history says what changed.
+
+        A pilot whose evaluation gate is open (its end passed, no evaluation recorded yet) may be extended
+        to a new last day (today or later): that closes the evaluation gate, its deadline and reminders
+        cancelled, and the pilot runs on until the sweep opens the evaluation again after the new end
+        (a pilot put on hold and resumed after its end date, for one)."""
         require(by, Action.PLAN_PILOT, self)
-        if not (self.stage == Stage.FUNDED or (self.stage == Stage.PILOTING and self.open_gate is None)):
-            raise InvalidTransition("pilot.not_funded", stage=self.stage)
+        if not stage_allows(Action.PLAN_PILOT, self):
+            raise self.plan_refusal()
         if self.stage == Stage.PILOTING and plan.start != self.pilot.start:
             raise BadInput("pilot.started", field="start", start=self.pilot.start)
         if plan.end < now.astimezone(COPENHAGEN).date():
@@ -553,9 +571,22 @@ class Idea:
             if not changes:
                 return
             self._record("replan_pilot", self.stage, self.stage, now, by, f"pilot re-planned: {changes}")
+        if self.evaluation_open:  # its end passed, and the new one has not (checked above): it runs on
+            self.evaluation_open = False
+            self._record("close_evaluation", self.stage, self.stage, now, by,
+                         f"evaluation gate closed: the pilot runs on until {plan.end.isoformat()}")
+            self.events.append(events.ReviewRoundEnded(self, Gate.EVALUATION))
         self.new_pilot = plan
         self._arm(now)
         self.events.append(events.PilotPlanned(self, by, earlier))
+
+    def plan_refusal(self) -> InvalidTransition:
+        """Why the idea's pilot cannot be planned in its stage: the real reason, not merely the stage."""
+        if self.stage == Stage.EVALUATED:
+            return InvalidTransition("pilot.evaluated")
+        if self.stage == Stage.ON_HOLD:
+            return InvalidTransition("pilot.on_hold")
+        return InvalidTransition("pilot.not_funded", stage=self.stage)
 
     def declare_conflict(self, person: Person, reason: str, now: datetime) -> None:
         """Record that `person` has a conflict of interest: from now on they neither review nor decide."""
@@ -738,18 +769,32 @@ class Idea:
         self.new_conflicts, self.new_versions = [], []
         self.events = []
         self.new_timers = self.new_pilot = self.new_evaluation = self.new_allocation_dkk = self.new_revision = None
+        self.new_release_dkk = None
 
     # -- the record ----------------------------------------------------------------------------
 
     def _moved(self, action: str, from_stage: Stage, by: Person | None, now: datetime, reason: str) -> None:
         """Record a move that `fire` just made, then re-arm the timers the new state needs. Every move
-        from a stage at a screening or funding gate ends that gate's round of reviews (a recycle too)."""
+        from a stage at a screening or funding gate ends that gate's round of reviews (a recycle too). An idea
+        killed or withdrawn before its pilot began (funded, or on hold from funded) gives its grant back."""
+        left = self.held_from if from_stage == Stage.ON_HOLD else from_stage
         if self.stage != Stage.ON_HOLD:
             self.held_from = None  # resumed, or killed/withdrawn while on hold
         self._record(action, from_stage, self.stage, now, by, reason)
+        if self.stage in (Stage.REJECTED, Stage.WITHDRAWN) and left == Stage.FUNDED and self.allocated_dkk:
+            self._release_grant(by, now)
         if (ended := GATE_OF_STAGE.get(from_stage)) in (Gate.SCREENING, Gate.FUNDING):
             self.events.append(events.ReviewRoundEnded(self, ended))
         self._arm(now)
+
+    def _release_grant(self, by: Person | None, now: datetime) -> None:
+        """The idea ended before its pilot began: its grant goes back to the pool, in the same transaction as
+        the move (storage lowers the pool's allocation and marks the allocation released), and the record
+        says so in a line of its own. A pilot that has begun has spent its grant: it stays allocated."""
+        amount = self.allocated_dkk
+        self.pool.release(amount)
+        self.allocated_dkk, self.new_release_dkk = None, amount
+        self._record("release", self.stage, self.stage, now, by, released_line(amount))
 
     def _record(
         self, action: str, from_stage: Stage | None, to_stage: Stage, now: datetime, by: Person | None, reason: str,

@@ -127,8 +127,8 @@ def stage_allows(action: Action, idea: Idea) -> bool:
             return idea.stage in OPEN_STAGES
         case Action.RESUME:
             return idea.stage == Stage.ON_HOLD
-        case Action.PLAN_PILOT:  # before it starts, or while it runs (until its evaluation opens)
-            return idea.stage == Stage.FUNDED or (idea.stage == Stage.PILOTING and gate is None)
+        case Action.PLAN_PILOT:  # before it starts, while it runs, or once it ended until it is evaluated
+            return idea.stage in (Stage.FUNDED, Stage.PILOTING) and idea.evaluation is None
         case Action.EVALUATE:
             return gate == Gate.EVALUATION
         case Action.DECLARE_CONFLICT:

@@ -343,6 +343,23 @@ class PoolRepository:
             raise BudgetExceeded("budget.exceeded", field="amount_dkk", pool=pool.name, amount_dkk=amount_dkk,
                                  remaining_dkk=left)
 
+    def release(self, pool: Pool, idea_id: int, amount_dkk: int, now: datetime) -> None:
+        """Give an idea's grant back to its pool: its allocation marked released and the pool's allocation
+        lowered, in SQL (`allocated_dkk - amount`), so a grant committed meanwhile is neither lost nor
+        counted twice, and a grant racing this release is checked against what is really left.
+
+        The idea's own versioned UPDATE has gone first, so of two commands ending one idea only one gets
+        here; the conditions are the database's own guard against releasing a grant twice."""
+        released = self.session.execute(
+            update(AllocationRow).where(AllocationRow.idea_id == idea_id, AllocationRow.pool_id == pool.id,
+                                        AllocationRow.amount_dkk == amount_dkk, AllocationRow.released_at.is_(None))
+            .values(released_at=now))
+        lowered = released.rowcount == 1 and self.session.execute(
+            update(PoolRow).where(PoolRow.id == pool.id, PoolRow.allocated_dkk >= amount_dkk)
+            .values(allocated_dkk=PoolRow.allocated_dkk - amount_dkk)).rowcount == 1
+        if not lowered:
+            raise StaleDataError(f"the grant of idea {idea_id} is not allocated from pool {pool.id}")
+
     def _from_row(self, row) -> Pool:
         """The pool of this row (of `pools`' columns, ORM or Core), with its criteria."""
         if row.id in self._by_id:
@@ -573,6 +590,8 @@ class IdeaRepository:
                            for name, value in idea.new_revision.items()}
                 self.session.execute(update(IDEAS).where(IDEAS.c.id == idea.id).values(revised))
         for idea in ideas:
+            if idea.new_release_dkk is not None:
+                self.pools.release(idea.pool, idea.id, idea.new_release_dkk, now)
             if idea.new_allocation_dkk is not None:
                 self.pools.allocate(idea.pool, idea.new_allocation_dkk)
                 self.session.add(

@@ -264,6 +264,10 @@ class ReviewAssignmentRow(Base):
 
 
 class AllocationRow(Base):
+    """A grant from a pool to an idea at its funding gate. `pools.allocated_dkk` is the sum of the grants not
+    released: a grant goes back to the pool (`released_at`) when its idea is killed or withdrawn before its
+    pilot began (migration 1b7e4c9d2f60); once a pilot has begun, its grant is spent and stays."""
+
     __tablename__ = "allocations"
     __table_args__ = (CheckConstraint("amount_dkk > 0", name="positive"),)
 
@@ -272,6 +276,7 @@ class AllocationRow(Base):
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), unique=True)
     amount_dkk: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
 
 
 class PilotRow(Base):

@@ -433,7 +433,8 @@ def test_pilot(cli, expect, engine, shown, unchanged, world):
 
     submitted = world.idea()
     with unchanged(submitted):
-        expect.failed(cli("pilot", submitted, "--start", start, "--end", end, "--site", "Viby"), 1, "only a funded")
+        expect.failed(cli("pilot", submitted, "--start", start, "--end", end, "--site", "Viby"), 1,
+                      "the idea is submitted: a pilot is planned only for a funded idea")
     with unchanged(funded, audited=True):
         expect.failed(cli("pilot", funded, "--start", start, "--end", end, "--site", "Viby", "--by", world.reviewer),
                       1, "may not")
@@ -444,6 +445,35 @@ def test_pilot(cli, expect, engine, shown, unchanged, world):
     ]:
         with unchanged(funded):
             expect.failed(cli("pilot", funded, *args), 2, needle)
+
+
+def test_pilot_extended_once_its_evaluation_opened_and_refused_once_it_is_evaluated(cli, expect, engine, shown,
+                                                                                     unchanged, world):
+    """A pilot put on hold and resumed after its last day: the sweep opened its evaluation. Until it is
+    evaluated, `pilot` with a later last day extends it and closes the evaluation; once evaluated, the
+    refusal says so (not "only a pilot still running ... this one is piloting")."""
+    ended = world.idea(Stage.PILOTING, evaluation_open=True)
+    start, end = shown(ended)["pilot"]["start"], date.today() + timedelta(days=60)
+    out = expect.ok(cli("pilot", ended, "--start", start, "--end", end, "--site", "Gundsømagle", "--site", "Viby",
+                        "--follower", world.follower, "--measure", "ventetid", "--by", world.coordinator))
+    assert str(end) in out or "Gundsømagle" in out
+    view = shown(ended)
+    assert (view["stage"], view["deadline"], view["pilot"]["end"]) == ("piloting", None, str(end))
+    assert [h["reason"] for h in view["history"][-2:]] == [
+        f"pilot re-planned: end {(date.today() - timedelta(days=2)).isoformat()} → {end}",
+        f"evaluation gate closed: the pilot runs on until {end}"]
+    assert scalar(engine, text(f"SELECT count(*) FROM timers WHERE idea_id={ended} AND fired_at IS NULL "
+                               "AND cancelled_at IS NULL")) == 1  # its end's, no evaluation deadline or reminder
+    with unchanged(ended):
+        expect.failed(cli("evaluate", ended, "--by", world.coordinator, *SCORES, "--outcome", "scale"), 1,
+                      "evaluation gate opens when the pilot ends")
+
+    evaluated = world.idea(Stage.EVALUATED)
+    for lang, needle in (("en", "the pilot's evaluation has been recorded: its plan can no longer change"),
+                         ("da", "pilotens evaluering er registreret: planen kan ikke længere ændres")):
+        with unchanged(evaluated):
+            expect.failed(cli("pilot", evaluated, "--start", start, "--end", end, "--site", "Viby", lang=lang), 1,
+                          needle)
 
 
 def test_evaluate(cli, expect, shown, unchanged, world):
@@ -473,6 +503,28 @@ def test_evaluate(cli, expect, shown, unchanged, world):
 
 
 # -- withdraw, resume -------------------------------------------------------------------------------------
+
+
+def test_a_grant_goes_back_to_the_pool_when_its_idea_is_killed_or_withdrawn_before_its_pilot(cli, expect, shown,
+                                                                                            unchanged, world):
+    world.services.create_pool("Lille pulje", 50_000, world.now.year, world.now)
+    first, second = (world.idea(Stage.SCREENED, pool="Lille pulje") for _ in range(2))
+    go = ("go", "--by", world.coordinator, "--gate", "funding", "--amount-dkk", "50000")
+    expect.ok(cli("decide", first, *go))
+    with unchanged(second):
+        expect.failed(cli("decide", second, *go, lang="da"), 1, "har ikke råd til 50.000 kr.: 0 kr. tilbage")
+    expect.ok(cli("withdraw", first, "--by", world.proposer, "--reason", "flytter"))
+    view = shown(first)
+    assert view["allocated_dkk"] is None
+    assert [(h["from"], h["to"], h["by"], h["reason"]) for h in view["history"][-2:]] == [
+        ("funded", "withdrawn", world.proposer, "flytter"),
+        ("withdrawn", "withdrawn", world.proposer, "grant of 50.000 kr. released to the pool")]
+    assert json.loads(expect.ok(cli("pool", "show", "Lille pulje", "--json")))["remaining_dkk"] == 50_000
+    expect.ok(cli("decide", second, *go))
+    expect.ok(cli("decide", second, "kill", "--by", world.coordinator, "--reason", "Uden for formålet"))
+    assert shown(second)["history"][-1]["reason"] == "grant of 50.000 kr. released to the pool"
+    pool = json.loads(expect.ok(cli("pool", "show", "Lille pulje", "--json")))
+    assert (pool["allocated_dkk"], pool["remaining_dkk"]) == (0, 50_000)
 
 
 def test_withdraw(cli, expect, shown, unchanged, world):

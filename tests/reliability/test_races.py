@@ -139,3 +139,43 @@ def test_twenty_processes_funding_twenty_ideas_from_a_pool_that_affords_seven(en
         assert funded == set(winners)
         assert row.allocated_dkk == sum(allocations.values()) <= budget
         assert pool_view(engine, pool).remaining_dkk == budget - row.allocated_dkk >= 0
+
+
+def test_grants_released_and_granted_at_once_never_allocate_more_than_the_budget(engine, db_url, world, spawn):
+    """Each round, a full pool: five racers kill its five funded ideas (their grants go back, none has begun
+    its pilot) while five others fund five more with the same amounts. Whichever commits first, the pool
+    never allocates more than its budget, and its allocation is always the sum of the grants not released."""
+    amount, rounds = 100_000, 3
+    pools = [f"Runde {n + 1}" for n in range(rounds)]
+    funded, waiting = {}, {}
+    for pool in pools:
+        world.services.create_pool(pool, 5 * amount, world.now.year, world.now)
+        funded[pool] = [world.idea(Stage.FUNDED, pool=pool, amount_dkk=amount) for _ in range(5)]
+        waiting[pool] = [world.idea(Stage.SCREENED, pool=pool) for _ in range(5)]
+        assert pool_view(engine, pool).remaining_dkk == 0
+
+    outcomes = race_in_lockstep(spawn, db_url, [
+        [(("kill", pool, funded[pool][n]), ["decide", str(funded[pool][n]), "kill", "--by", world.coordinator,
+                                             "--reason", "racer"]) for pool in pools] for n in range(5)] + [
+        [(("go", pool, waiting[pool][n]), ["decide", str(waiting[pool][n]), "go", "--by", world.coordinator,
+                                           "--amount-dkk", str(amount), "--gate", "funding"]) for pool in pools]
+        for n in range(5)])
+
+    for pool in pools:
+        results = {key[2]: (key[0], code, stderr) for key, code, _, stderr in outcomes if key[1] == pool}
+        assert [results[idea][1] for idea in funded[pool]] == [0] * 5, results  # every kill wins
+        granted = {idea for idea in waiting[pool] if results[idea][1] == 0}
+        for idea in set(waiting[pool]) - granted:
+            assert results[idea][1] == 1 and "cannot afford" in results[idea][2], results[idea]
+        with engine.connect() as connection:
+            row = connection.execute(select(PoolRow).where(PoolRow.name == pool)).one()
+            held = dict(connection.execute(select(AllocationRow.idea_id, AllocationRow.amount_dkk).where(
+                AllocationRow.pool_id == row.id, AllocationRow.released_at.is_(None))).all())
+            released = set(connection.scalars(select(AllocationRow.idea_id).where(
+                AllocationRow.pool_id == row.id, AllocationRow.released_at.is_not(None))))
+            releases = set(connection.scalars(select(HistoryRow.idea_id).where(
+                HistoryRow.idea_id.in_(funded[pool]), HistoryRow.action == "release")))
+        assert released == releases == set(funded[pool])
+        assert held == dict.fromkeys(granted, amount)
+        assert row.allocated_dkk == sum(held.values()) <= row.budget_dkk
+        assert pool_view(engine, pool).remaining_dkk == row.budget_dkk - row.allocated_dkk

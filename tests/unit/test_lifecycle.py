@@ -11,6 +11,7 @@ from domain import (
     OTHER_REVIEWER,
     PROPOSER,
     REVIEWER,
+    day,
     funded,
     piloting,
     plan,
@@ -23,7 +24,9 @@ from states import events
 from states.criteria import Criterion
 from states.errors import BadInput, BudgetExceeded, InvalidTransition
 from states.lifecycle import MACHINE, allowed_triggers
+from states.messages import render
 from states.model import Person, PilotPlan, everywhere, local_midnight
+from states.rules import Action, available_actions
 from states.vocabulary import DeadlinePolicy, Decision, Gate, Outcome, Role, Stage, TimerKind
 
 
@@ -264,7 +267,7 @@ def test_a_pilot_needs_sites_and_a_start_before_its_end():
         PilotPlan(date(2027, 2, 1), date(2027, 2, 1), ("Viby",))
     with pytest.raises(BadInput, match="at least one site"):
         PilotPlan(date(2027, 2, 1), date(2027, 3, 1), ())
-    with pytest.raises(InvalidTransition, match="only a funded idea"):
+    with pytest.raises(InvalidTransition, match="planned only for a funded idea"):
         screened().plan_pilot(plan(), COORDINATOR, NOW)
     idea = funded()
     with pytest.raises(InvalidTransition, match="before it is planned"):
@@ -446,6 +449,112 @@ def test_a_running_pilot_is_re_planned_but_keeps_its_first_day_until_its_evaluat
     with pytest.raises(BadInput) as refused:
         idea.plan_pilot(PilotPlan(first.start + timedelta(days=1), longer.end, longer.sites), COORDINATOR, NOW)
     assert (refused.value.code, refused.value.field) == ("pilot.started", "start")
-    idea.end_pilot(NOW + timedelta(days=91))  # its evaluation opens: the plan is what is evaluated
-    with pytest.raises(InvalidTransition):
-        idea.plan_pilot(longer, COORDINATOR, NOW + timedelta(days=91))
+    idea.end_pilot(NOW + timedelta(days=91))  # its evaluation opens; the plan's past last day cannot return
+    with pytest.raises(BadInput) as refused:
+        idea.plan_pilot(PilotPlan(longer.start, longer.end, longer.sites + ("Viby",)), COORDINATOR,
+                        NOW + timedelta(days=91))
+    assert (refused.value.code, idea.pilot, idea.evaluation_open) == ("pilot.over", longer, True)
+
+
+def test_a_pilot_whose_evaluation_is_open_may_be_extended_which_closes_the_evaluation_until_the_new_end():
+    """Held from piloting, resumed after its last day: the sweep opens the evaluation at once. Until an
+    evaluation is recorded, a coordinator may extend it: the evaluation gate closes (its deadline and
+    reminder timers replaced by the new end's), the record says so, and the new end opens it again."""
+    idea = piloting()  # 10 days from NOW to 70 days from NOW
+    idea.decide(Decision.HOLD, COORDINATOR, NOW + timedelta(days=20), reason="Vinterferie")
+    idea.resume(COORDINATOR, NOW + timedelta(days=76))
+    idea.end_pilot(NOW + timedelta(days=76))
+    assert idea.open_gate == Gate.EVALUATION and {t.kind for t in idea.new_timers} == {
+        TimerKind.GATE_DEADLINE, TimerKind.GATE_REMINDER}
+    assert Action.PLAN_PILOT in available_actions(COORDINATOR, idea)  # the idea page offers the plan form
+    idea.forget_changes()
+    when = NOW + timedelta(days=77)
+    extended = PilotPlan(idea.pilot.start, day(150), idea.pilot.sites, idea.pilot.followers, idea.pilot.measures)
+    idea.plan_pilot(extended, COORDINATOR, when)
+    assert (idea.stage, idea.open_gate, idea.evaluation_open, idea.deadline, idea.pilot) == (
+        Stage.PILOTING, None, False, None, extended)
+    assert [(h.action, h.reason) for h in idea.new_history] == [
+        ("replan_pilot", f"pilot re-planned: end {day(70).isoformat()} → {day(150).isoformat()}"),
+        ("close_evaluation", f"evaluation gate closed: the pilot runs on until {day(150).isoformat()}")]
+    assert [(t.kind, t.due_at) for t in idea.new_timers] == [
+        (TimerKind.PILOT_END, local_midnight(day(150)) + timedelta(days=1))]
+    assert events.ReviewRoundEnded(idea, Gate.EVALUATION) in idea.events  # queued reminders are dropped
+    with pytest.raises(InvalidTransition, match="evaluation gate opens when the pilot ends"):
+        idea.evaluate(COORDINATOR, dict(ALL_SCORES), Outcome.SCALE, "", when)
+    with pytest.raises(BadInput, match="its first day stays"):
+        idea.plan_pilot(PilotPlan(day(80), day(150), ("Viby",)), COORDINATOR, when)
+    idea.end_pilot(NOW + timedelta(days=151))  # the new end: the evaluation opens again
+    assert idea.open_gate == Gate.EVALUATION and idea.deadline is not None
+    idea.evaluate(COORDINATOR, dict(ALL_SCORES), Outcome.ADJUST, "", NOW + timedelta(days=152))
+    with pytest.raises(InvalidTransition) as refused:  # evaluated: the plan is what was evaluated
+        idea.plan_pilot(PilotPlan(extended.start, day(200), extended.sites), COORDINATOR, NOW + timedelta(days=152))
+    assert Action.PLAN_PILOT not in available_actions(COORDINATOR, idea)
+    assert (refused.value.code, str(refused.value)) == (
+        "pilot.evaluated", "the pilot's evaluation has been recorded: its plan can no longer change")
+
+
+def test_a_pilot_plan_refused_names_the_real_reason_in_both_languages():
+    """Not "only a pilot still running can plan its pilot; this one is piloting": each stage that cannot
+    plan says why."""
+    held = funded()
+    held.decide(Decision.HOLD, COORDINATOR, NOW)
+    killed = screened()
+    killed.decide(Decision.KILL, COORDINATOR, NOW, reason="Nej")
+    for idea, code, english, danish in (
+            (held, "pilot.on_hold", "the idea is on hold: resume it", "idéen er sat i bero: genoptag den"),
+            (killed, "pilot.not_funded", "the idea is rejected: a pilot is planned only for a funded idea",
+             "idéen er afvist: en pilot kan kun planlægges for en bevilget idé"),
+            (screened(), "pilot.not_funded", "the idea is screened: a pilot is planned only",
+             "idéen er screenet: en pilot kan kun planlægges")):
+        with pytest.raises(InvalidTransition) as refused:
+            idea.plan_pilot(plan(), COORDINATOR, NOW)
+        assert refused.value.code == code and idea.pilot is None
+        assert render(refused.value, "en").startswith(english) and render(refused.value, "da").startswith(danish)
+
+
+def test_a_grant_goes_back_to_the_pool_when_its_idea_ends_before_its_pilot_begins():
+    """Killed or withdrawn while funded, or on hold from funded (a pilot planned but not begun too): the
+    grant is released in the same command, and a line of its own records it. The pool can grant it again."""
+    the_pool = pool(budget_dkk=500_000)
+    for end in ("kill", "withdraw", "hold-kill", "hold-withdraw", "planned-kill"):
+        idea = funded(the_pool, amount_dkk=500_000)
+        assert the_pool.remaining_dkk == 0
+        if end.startswith("planned"):
+            idea.plan_pilot(plan(), COORDINATOR, NOW)
+        if end.startswith("hold"):
+            idea.decide(Decision.HOLD, COORDINATOR, NOW)
+        idea.forget_changes()
+        if end.endswith("kill"):
+            idea.decide(Decision.KILL, COORDINATOR, NOW, reason="Uden for formålet")
+        else:
+            idea.withdraw(PROPOSER, NOW, "Flytter")
+        actor = COORDINATOR if end.endswith("kill") else PROPOSER
+        assert (the_pool.remaining_dkk, idea.allocated_dkk, idea.new_release_dkk) == (500_000, None, 500_000), end
+        assert [(h.action, h.from_stage, h.to_stage, h.by, h.reason) for h in idea.new_history][1:] == [
+            ("release", idea.stage, idea.stage, actor, "grant of 500.000 kr. released to the pool")], end
+        assert idea.new_timers == []  # a planned pilot's start is cancelled with it
+        idea.forget_changes()
+        assert idea.new_release_dkk is None
+    funded(the_pool, amount_dkk=500_000)  # the money is there again
+
+
+def test_a_grant_is_spent_once_its_pilot_has_begun():
+    """A pilot that began spent its grant on the pilot: killed while it runs, on hold from it, once its
+    evaluation opened, or withdrawn, its grant stays allocated. Ideas never granted anything release nothing."""
+    the_pool = pool(budget_dkk=200_000)
+    running = piloting(the_pool)
+    running.decide(Decision.KILL, COORDINATOR, NOW, reason="Virker ikke")
+    assert (the_pool.remaining_dkk, running.allocated_dkk, running.new_release_dkk) == (0, 200_000, None)
+    assert "release" not in [h.action for h in running.new_history]
+    for end in ("hold", "evaluation"):
+        the_pool = pool(budget_dkk=200_000)
+        idea = piloting(the_pool)
+        if end == "hold":
+            idea.decide(Decision.HOLD, COORDINATOR, NOW)
+        else:
+            idea.end_pilot(NOW + timedelta(days=71))
+        idea.withdraw(PROPOSER, NOW + timedelta(days=72))
+        assert (the_pool.remaining_dkk, idea.allocated_dkk, idea.new_release_dkk) == (0, 200_000, None), end
+    for never_granted in (submitted(), screened()):
+        never_granted.withdraw(PROPOSER, NOW)
+        assert never_granted.new_release_dkk is None and never_granted.allocated_dkk is None

@@ -18,6 +18,7 @@ from states import formatting
 from states.model import revised_fields
 
 ALLOCATED = N_("%(amount)s allocated")
+RELEASED = N_("%(amount)s back in the pool")
 #: What a proposer's revision changed (`states.model.REVISABLE`), as the page says it after "Revised by the proposer".
 REVISED = {"title": N_("title"), "description": N_("description"), "requested_dkk": N_("amount asked for"),
            "departments": N_("area or department")}
@@ -30,6 +31,11 @@ CHANGE = {"start": N_("first day %(old)s → %(new)s"), "end": N_("last day %(ol
 # Generated lines with nothing a person typed, which the line's own words say.
 GENERATED = frozenset({"submit", "submit_review", "revise_review", "assign", "start_pilot", "open_evaluation",
                        "escalate", "lapse", "resume", "forget"})
+# `states.model.released_line`, as the domain (and migration 1b7e4c9d2f60) writes it.
+RELEASE = re.compile(r"grant of (?P<amount>.*) released to the pool")
+# The evaluation gate closed by extending the pilot (`Idea.plan_pilot`): the new last day.
+CLOSED = re.compile(r"evaluation gate closed: the pilot runs on until (?P<end>\d{4}-\d\d-\d\d)")
+RUNS_ON = N_("the pilot runs on until %(end)s")
 TYPED_AFTER = {  # the generated part of a reason, and the typed text after its colon, if any
     "go": re.compile(r"(?:go at the \w+ gate|go at the funding gate, (?P<amount>.*) allocated)(?:: (?P<typed>.*))?",
                      re.S),
@@ -57,6 +63,12 @@ def reason(action: str, recorded: str, lang: str) -> tuple[str, str | None] | No
         return _said(PLANNED.fullmatch(recorded), _plan, recorded, lang)
     if action == "replan_pilot":
         return _said(REPLANNED.fullmatch(recorded), _changes, recorded, lang)
+    if action == "release":
+        return _said(RELEASE.fullmatch(recorded), lambda found, lang: i18n.gettext(
+            lang, RELEASED, amount=_amount(found["amount"], lang)), recorded, lang)
+    if action == "close_evaluation":
+        return _said(CLOSED.fullmatch(recorded), lambda found, lang: i18n.gettext(
+            lang, RUNS_ON, end=formatting.day(found["end"], lang)), recorded, lang)
     if action == "revise":
         fields = revised_fields(recorded)
         if fields is None:
@@ -68,10 +80,14 @@ def reason(action: str, recorded: str, lang: str) -> tuple[str, str | None] | No
         return recorded, None
     typed, amount = found.groupdict().get("typed"), found.groupdict().get("amount")
     if amount:
-        digits = "".join(c for c in amount if c.isdigit())
-        said = formatting.dkk(int(digits), lang) if digits else amount
-        typed = i18n.gettext(lang, ALLOCATED, amount=said) + (f": {typed}" if typed else "")
+        typed = i18n.gettext(lang, ALLOCATED, amount=_amount(amount, lang)) + (f": {typed}" if typed else "")
     return (typed, None) if typed else None
+
+
+def _amount(recorded: str, lang: str) -> str:
+    """An amount the record wrote the Danish way ("50.000 kr."), in the page's format."""
+    digits = "".join(c for c in recorded if c.isdigit())
+    return formatting.dkk(int(digits), lang) if digits else recorded
 
 
 def _said(found: re.Match | None, words, recorded: str, lang: str) -> tuple[str, str | None]:

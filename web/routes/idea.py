@@ -76,7 +76,8 @@ TERMS = {
                "open_evaluation": N_("Pilot ended, evaluation open"), "evaluate": N_("Evaluated"),
                "escalate": N_("Deadline passed, escalated"), "lapse": N_("Lapsed at the deadline"),
                "conflict": N_("Conflict of interest declared"), "forget": N_("Proposer forgotten"),
-               "revise": N_("Revised by the proposer")},
+               "revise": N_("Revised by the proposer"), "release": N_("Grant released to the pool"),
+               "close_evaluation": N_("Pilot extended, evaluation closed")},
 }
 
 # The service's field names -> (this page's field, its label), for `Form.failed`.
