@@ -157,6 +157,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
                           "da": "idé {idea} er ikke ved {gate}: {open_gate} er åben"},
     "gate.not_this_one_none": {"en": "idea {idea} is not at the {gate} gate: it is {stage} with no gate open",
                                "da": "idé {idea} er ikke ved {gate}: den er {stage}, og ingen beslutning er åben"},
+    "review.gate_decided": {"en": "idea {idea} is no longer at the {gate} gate: it was decided while the review "
+                                  "was being written, and the {open_gate} gate is open now; the review was not saved",
+                            "da": "idé {idea} er ikke længere ved {gate}: der blev truffet afgørelse, mens "
+                                  "bedømmelsen blev skrevet, og nu er {open_gate} åben; bedømmelsen blev ikke gemt"},
+    "review.new_round": {"en": "idea {idea} was sent back for revision while the review was being written: its {gate} "
+                               "gate is in round {round} now, not round {seen_round}, and the idea may have changed; "
+                               "read it again. The review was not saved",
+                         "da": "idé {idea} blev sendt tilbage til revision, mens bedømmelsen blev skrevet: {gate} "
+                               "er nu i runde {round}, ikke runde {seen_round}, og idéen kan være ændret; læs den "
+                               "igen. Bedømmelsen blev ikke gemt"},
+    "review.not_this_round": {"en": "idea {idea}'s {gate} gate is in round {round}, not round {seen_round}",
+                              "da": "{gate} for idé {idea} er i runde {round}, ikke runde {seen_round}"},
     "gate.evaluation_by_evaluate": {"en": "the evaluation gate is decided by an evaluation ('ideaflow evaluate')",
                                     "da": "evalueringen afgøres med en evaluering ('ideaflow evaluate')"},
     "gate.no_deadline_ahead": {"en": "no gate deadline ahead for an idea that is {stage}",
