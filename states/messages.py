@@ -127,6 +127,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                "da": _MAY_NOT["da"] + "det må kun en koordinator eller bedømmer i puljen '{pool}'"},
     "not_allowed.role_needed": {"en": _MAY_NOT["en"] + "only a {role} of pool '{pool}' may",
                                 "da": _MAY_NOT["da"] + "det må kun en {role} i puljen '{pool}'"},
+    "not_allowed.no_longer_reviewer": {
+        "en": "{person} may not review idea {idea}: their reviewer role on pool '{pool}' was revoked {revoked_at}",
+        "da": "{person} må ikke bedømme idé {idea}: vedkommendes rolle som bedømmer i puljen '{pool}' blev "
+              "frataget {revoked_at}"},
     "not_allowed.sight": {"en": "{person} may not see idea {idea} of pool '{pool}'",
                           "da": "{person} må ikke se idé {idea} i puljen '{pool}'"},
     "not_allowed.sight_follower": {

@@ -163,6 +163,13 @@ class PersonRepository:
         self._holding.clear()
         return True
 
+    def revoked_at(self, person: Person, role: Role, pool: Pool) -> datetime | None:
+        """When `role` on `pool` (by a grant on it or on every pool) was last taken from `person`, if ever."""
+        return self.session.scalar(
+            select(func.max(AuditRow.at)).where(
+                AuditRow.person_id == person.id, AuditRow.action == "revoke", AuditRow.role == role.value,
+                or_(AuditRow.pool_id.is_(None), AuditRow.pool_id == pool.id)))
+
     def audit(self, by: Person, person: Person, action: str, now: datetime, grant: Grant | None = None) -> None:
         self.session.add(AuditRow(at=now, by_id=by.id, person_id=person.id, action=action,
                                   role=grant.role if grant else None, pool_id=grant.pool_id if grant else None))
