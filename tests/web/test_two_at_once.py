@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_public_pages import Site
 
+from ideaflow.views import idea_view
 from states.criteria import TAARNBY_CRITERIA
 from states.vocabulary import Decision, Role
 from storage.tables import PersonRow, ReviewRow
@@ -168,3 +169,53 @@ def test_a_follower_is_refused_the_review_form_in_the_second_person(site):
     said = main_text(refused)
     assert f"Du er ikke bedømmer i puljen '{POOL}': kun puljens bedømmere bedømmer dens idéer." in said
     assert BYRAAD not in said and "må ikke" not in said
+
+
+# -- two coordinators deciding at once ----------------------------------------------------------------------
+
+
+def decide_form(page, decision: str, reason: str = "") -> dict[str, str]:
+    assert page.status_code == 200, page.text
+    action = re.search(r'<form method="post" action="/ideas/\d+/decide".*?</form>', page.text, re.S).group(0)
+    fields = {name: html.unescape(value) for name, value in
+              re.findall(r'<input type="hidden" name="([\w-]+)" value="([^"]*)"', action)}
+    return {**fields, "decision": decision, "reason": reason}
+
+
+def test_a_decision_after_another_coordinators_says_what_they_decided_and_chooses_nothing_at_the_new_gate(site):
+    idea_id = idea(site)
+    site.services.review(idea_id, ANNE, ALL_SCORES, site.now)
+    mette, jens = browser(site, METTE), browser(site, JENS)
+    mettes = decide_form(mette.get(f"/ideas/{idea_id}"), "go")
+    jens_s = decide_form(jens.get(f"/ideas/{idea_id}"), "kill", "Passer ikke til puljens formål")
+    assert mette.post(f"/ideas/{idea_id}/decide", data=mettes, follow_redirects=False).status_code == 303
+
+    refused = jens.post(f"/ideas/{idea_id}/decide", data=jens_s, follow_redirects=False)
+    assert refused.status_code == 409
+    said = main_text(refused)
+    assert ("Mette Sørensen godkendte idéen ved screeningen, mens du havde siden åben. Her er idéen, som den er nu."
+            in said)
+    assert "Træf afgørelse ved bevilling" in said
+    action = re.search(r'<form method="post" action="/ideas/\d+/decide".*?</form>', refused.text, re.S).group(0)
+    assert "checked" not in action, "no decision chosen at a gate he never judged"
+    assert "Passer ikke til puljens formål" not in action
+    assert "Det, du skrev, blev ikke registreret" in said and "Passer ikke til puljens formål" in said
+    # sent as it comes back, the form decides nothing
+    fields = {name: html.unescape(value) for name, value in
+              re.findall(r'<input type="hidden" name="([\w-]+)" value="([^"]*)"', action)}
+    assert jens.post(f"/ideas/{idea_id}/decide", data=fields, follow_redirects=False).status_code == 422
+    assert idea_view(site.engine, idea_id, viewer=METTE).stage == "screened"
+
+
+def test_a_recycle_meanwhile_is_named_too_though_the_gate_is_the_same(site):
+    idea_id = idea(site)
+    mette, jens = browser(site, METTE), browser(site, JENS)
+    mettes = decide_form(mette.get(f"/ideas/{idea_id}"), "recycle", "Sænk beløbet")
+    jens_s = decide_form(jens.get(f"/ideas/{idea_id}"), "kill", "For dyr")
+    assert mette.post(f"/ideas/{idea_id}/decide", data=mettes, follow_redirects=False).status_code == 303
+    refused = jens.post(f"/ideas/{idea_id}/decide", data=jens_s, follow_redirects=False)
+    assert refused.status_code == 409
+    said = main_text(refused)
+    assert "Mette Sørensen sendte idéen tilbage til revision ved screeningen, mens du havde siden åben." in said
+    action = re.search(r'<form method="post" action="/ideas/\d+/decide".*?</form>', refused.text, re.S).group(0)
+    assert "checked" not in action and "For dyr" not in action
