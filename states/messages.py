@@ -183,6 +183,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                      "look at it again before you act",
                                "da": "idé {idea} blev ændret, mens du havde den åben (den er nu {stage}): "
                                      "se den igen, før du handler"},
+    "conflict.changed_meanwhile_what": {"en": "idea {idea} changed while you had it open ({what}): look at it "
+                                              "again before you act",
+                                        "da": "idé {idea} blev ændret, mens du havde den åben ({what}): se den "
+                                              "igen, før du handler"},
     "decide.request_reused": {"en": "request {request} was already used for a {decision} decision on idea {recorded}; "
                                     "another decision on idea {idea} needs a new request id",
                               "da": "anmodningen {request} er allerede brugt til at {decision} idé {recorded}; "
@@ -334,6 +338,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
                             "da": "{field} '{value}' skal være et helt antal kroner eller none"},
 }
 
+#: What happened to an idea without moving it, as `conflict.changed_meanwhile_what` says it (by its history action).
+CHANGES_SAID = {
+    "submit_review": {"en": "a new review has come in", "da": "en ny bedømmelse er kommet ind"},
+    "revise_review": {"en": "a review has been revised", "da": "en bedømmelse er blevet revideret"},
+    "assign": {"en": "a reviewer has been asked", "da": "en bedømmer er blevet bedt om en bedømmelse"},
+    "conflict": {"en": "somebody has declared a conflict of interest", "da": "nogen har erklæret sig inhabil"},
+    "revise": {"en": "its proposer has revised it", "da": "forslagsstilleren har revideret den"},
+    "recycle": {"en": "it has been sent back for revision", "da": "den er blevet sendt tilbage til revision"},
+    "plan_pilot": {"en": "its pilot has been planned", "da": "dens pilot er blevet planlagt"},
+    "replan_pilot": {"en": "its pilot plan has been changed", "da": "dens pilotplan er blevet ændret"},
+    "escalate": {"en": "its deadline has passed", "da": "dens frist er overskredet"},
+    "open_evaluation": {"en": "its pilot has ended", "da": "dens pilot er slut"},
+}
+
 #: Values said in the reader's language, by the value's name; English defaults to the value itself.
 TERMS: dict[str, dict[str, dict[str, str]]] = {
     "da": {
@@ -353,6 +371,7 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
         "trigger": {"go": "få go", "recycle": "sendes til revision", "start_pilot": "starte sin pilot",
                     "evaluate": "evalueres", "kill": "stoppes", "withdraw": "trækkes tilbage",
                     "hold": "sættes i bero", "resume": "genoptages"},
+        "what": {action: said["da"] for action, said in CHANGES_SAID.items()},
         "task": {"create_pools": "oprette puljer", "add_people": "tilføje personer", "grant_roles": "tildele roller",
                  "revoke_roles": "fratage roller", "forget_people": "glemme personer",
                  "edit_criteria": "ændre puljers kriterier", "see_people": "se personer og roller"},
@@ -362,6 +381,7 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
                    "assign": "ask reviewers for", "plan_pilot": "plan a pilot for",
                    "declare_conflict": "declare a conflict on", "see_attachments": "see the attachments of"},
         "trigger": {"start_pilot": "start pilot"},
+        "what": {action: said["en"] for action, said in CHANGES_SAID.items()},
         "task": {"create_pools": "create pools", "add_people": "add people", "grant_roles": "grant roles",
                  "revoke_roles": "revoke roles", "forget_people": "forget people",
                  "edit_criteria": "change pools' criteria", "see_people": "see people and roles"},

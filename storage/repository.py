@@ -540,6 +540,17 @@ class IdeaRepository:
                                      .where(DecisionRow.request_id == request_id)).first()
         return (found.idea_id, Decision(found.decision)) if found else None
 
+    def latest_change(self, idea_id: int) -> HistoryLine | None:
+        """The history line of the idea's latest change, or None when that change has none (a draft review
+        saved later than the newest line: the record names no draft) or the idea no history."""
+        line = self.session.execute(select(HistoryRow).where(HistoryRow.idea_id == idea_id)
+                                    .order_by(HistoryRow.id.desc()).limit(1)).scalar_one_or_none()
+        draft_at = self.session.scalar(select(func.max(ReviewRow.created_at))
+                                       .where(ReviewRow.idea_id == idea_id, ReviewRow.submitted.is_(False)))
+        if line is None or (draft_at is not None and draft_at > line.at):
+            return None
+        return HistoryLine(line.action, line.from_stage, line.to_stage, line.at, None, line.reason)
+
     def history(self, idea_id: int) -> list[HistoryLine]:
         actor, subject = aliased(PersonRow), aliased(PersonRow)
         rows = self.session.execute(

@@ -219,3 +219,17 @@ def test_a_recycle_meanwhile_is_named_too_though_the_gate_is_the_same(site):
     assert "Mette Sørensen sendte idéen tilbage til revision ved screeningen, mens du havde siden åben." in said
     action = re.search(r'<form method="post" action="/ideas/\d+/decide".*?</form>', refused.text, re.S).group(0)
     assert "checked" not in action and "For dyr" not in action
+
+
+def test_a_decision_refused_because_a_review_came_in_says_so(site):
+    idea_id = idea(site)
+    site.services.review(idea_id, ANNE, ALL_SCORES, site.now)
+    jens = browser(site, JENS)
+    form = decide_form(jens.get(f"/ideas/{idea_id}"), "go")
+    site.services.review(idea_id, LARS, ALL_SCORES, site.now)
+    refused = jens.post(f"/ideas/{idea_id}/decide", data=form, follow_redirects=False)
+    assert refused.status_code == 409
+    said = main_text(refused)
+    assert (f"Idé {idea_id} blev ændret, mens du havde den åben (en ny bedømmelse er kommet ind): se den igen, før "
+            "du handler.") in said
+    assert "den er nu" not in said
