@@ -428,9 +428,14 @@ def review(
     must: Annotated[list[str] | None, typer.Option("--must", help="CRITERION=yes|no for must-meet criteria.")] = None,
     comment: Annotated[str, typer.Option("--comment")] = "",
     draft: Annotated[bool, typer.Option("--draft", help="Save it unfinished; it counts once submitted.")] = False,
+    gate: Annotated[Gate | None, typer.Option(
+        "--gate", help="Refuse unless this gate is the one open (the review was written for it).")] = None,
+    round_: Annotated[int | None, typer.Option(
+        "--round", min=1, help="Refuse unless the gate is in this round (a recycle starts a new one).")] = None,
 ) -> None:
     """Review an idea at its open screening or funding gate; a second review before the decision revises it."""
-    done = _services().review(idea, by, _scores(score or []), _now(), _must(must or []), comment, draft=draft)
+    done = _services().review(idea, by, _scores(score or []), _now(), _must(must or []), comment, draft=draft,
+                              at_gate=gate, at_round=round_)
     if draft:
         out.print(f"draft review saved for idea {idea} (version {done.version}); it counts once submitted")
     else:

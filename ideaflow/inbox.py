@@ -3,6 +3,7 @@
     reviewing = container.reviewing
     reviewing.inbox("lars@taarnby.dk", now, page=2)     # what waits for Lars, soonest deadline first, 50 a page
     reviewing.form(idea_id, "lars@taarnby.dk", now)     # the form's data, or a refusal
+    reviewing.form(idea_id, "lars@taarnby.dk", now, at_gate=Gate.SCREENING, at_round=1)  # refused once that is over
     reviewing.check(idea_id, "lars@taarnby.dk", now)    # the same checks, before a posted review is saved
 
 Saving a review is `Services.review` (the same use case as `ideaflow review`). What waits for whom
@@ -13,7 +14,9 @@ rule of `ideaflow.views.idea_view`; this module only gathers them for the pages.
 Every object is checked against the person: an idea they may not see at all (another pool's) is
 reported as unknown, exactly like an idea that does not exist, and one they see but may not review
 (their own, a declared conflict, a coordinator who does not review, a gate already decided) is
-refused with its reason. Either attempt is recorded in the refusals audit.
+refused with its reason. Either attempt is recorded in the refusals audit. A reviewer whose role on
+the pool was revoked after the idea came in (the form may have been open) is told so, not that the
+idea does not exist.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from ideaflow.audit import record_refusal
 from ideaflow.digests import GATE_STAGES, scope_of
 from ideaflow.ideapage import Attachment, attachments_of
 from ideaflow.views import CriterionSpreadView, ReviewView, idea_view
-from states.errors import InvalidTransition, NotAllowed, NotFound, Refused
+from states.errors import NotAllowed, NotFound, Refused
 from states.model import Idea, Person
 from states.reviews import asked, done
-from states.rules import Action, Sight, require, sight, stage_allows
-from states.vocabulary import Role
+from states.rules import Action, Sight, require, sight
+from states.vocabulary import Gate, Role
 from storage.tables import IdeaRow
 from storage.unit_of_work import UnitOfWork
 
@@ -149,11 +152,12 @@ class Reviewing:
                 ))
             return lines
 
-    def form(self, idea_id: int, email: str, now: datetime) -> ReviewForm:
+    def form(self, idea_id: int, email: str, now: datetime, *, at_gate: Gate | None = None,
+             at_round: int | None = None) -> ReviewForm:
         """The review form's data for `email`, after the checks of `check`."""
         with self._refusals_recorded(idea_id, email, now), UnitOfWork(self.engine, read_only=True) as uow:
             person, idea = uow.people.get(email), uow.ideas.get(idea_id)
-            _require_reviewable(person, idea)
+            _require_reviewable(uow, person, idea, at_gate, at_round)
             reviewers = uow.people.holding(Role.REVIEWER, idea.pool)
             waiting = asked(idea, reviewers)
             asked_count, done_count = len(waiting), len(done(idea, waiting))
@@ -178,13 +182,15 @@ class Reviewing:
             asked=asked_count, done=done_count, attachments=files, names=names,
         )
 
-    def check(self, idea_id: int, email: str, now: datetime) -> None:
+    def check(self, idea_id: int, email: str, now: datetime, *, at_gate: Gate | None = None,
+              at_round: int | None = None) -> None:
         """Refuse, and record the attempt, unless `email` may review the idea now: NotFound when they may
         not even see it (as for an idea that does not exist), NotAllowed when they see it but may not
-        review it (own idea, conflict, no reviewer role on its pool), InvalidTransition when no
-        screening or funding gate is open (already decided)."""
+        review it (own idea, conflict, no reviewer role on its pool, or no longer one), InvalidTransition
+        when no screening or funding gate is open (already decided), or not `at_gate` in round `at_round`
+        (the gate and round a posted form was written for: `Idea.review_gate_for`)."""
         with self._refusals_recorded(idea_id, email, now), UnitOfWork(self.engine, read_only=True) as uow:
-            _require_reviewable(uow.people.get(email), uow.ideas.get(idea_id))
+            _require_reviewable(uow, uow.people.get(email), uow.ideas.get(idea_id), at_gate, at_round)
 
     @contextmanager
     def _refusals_recorded(self, idea_id: int, email: str, now: datetime):
@@ -199,9 +205,19 @@ class Reviewing:
             raise
 
 
-def _require_reviewable(person: Person, idea: Idea) -> None:
-    if sight(person, idea) == Sight.NONE:
-        raise NotAllowed("not_allowed.sight", person=person.email, idea=idea.id, pool=idea.pool.name)
-    require(person, Action.REVIEW, idea)
-    if not stage_allows(Action.REVIEW, idea):
-        raise InvalidTransition("gate.no_review_gate", stage=idea.stage)
+def _require_reviewable(uow: UnitOfWork, person: Person, idea: Idea, at_gate: Gate | None,
+                        at_round: int | None) -> None:
+    try:
+        if sight(person, idea) == Sight.NONE:
+            raise NotAllowed("not_allowed.sight", person=person.email, idea=idea.id, pool=idea.pool.name)
+        require(person, Action.REVIEW, idea)
+    except NotAllowed as refusal:
+        # Their reviewer role on the pool was taken away since the idea came in: they may have had its form
+        # open, and are told why what they wrote is not saved (they knew the idea; nothing is given away).
+        revoked = uow.people.revoked_at(person, Role.REVIEWER, idea.pool)
+        if (refusal.code in ("not_allowed.sight", "not_allowed.role_needed") and revoked is not None
+                and idea.created_at is not None and revoked >= idea.created_at):
+            raise NotAllowed("not_allowed.no_longer_reviewer", person=person.email, idea=idea.id,
+                             pool=idea.pool.name, revoked_at=revoked) from None
+        raise
+    idea.review_gate_for(at_gate, at_round)

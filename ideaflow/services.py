@@ -24,6 +24,7 @@ from notifications.message import Letterhead, ascii_domain, build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import BadInput, Conflict, NotFound, Refused
+from states.messages import CHANGES_SAID
 from states.model import KEEP, GatePolicy, Grant, Idea, Keep, Person, PilotPlan, Pool, Review
 from states.rules import Action, available_actions, may, require_administrator, require_an_administrator_left
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
@@ -208,12 +209,18 @@ class Services:
     def review(
         self, idea_id: int, by: str, scores: dict[str, int], now: datetime,
         must_meet: dict[str, bool] | None = None, comment: str = "", *, draft: bool = False,
+        at_gate: Gate | None = None, at_round: int | None = None,
     ) -> Review:
-        """Save a draft, submit, or revise (a second review before the gate is decided) `by`'s review."""
+        """Save a draft, submit, or revise (a second review before the gate is decided) `by`'s review.
+
+        `at_gate` and `at_round`: the gate and round the review was written for (the web form's, or
+        `ideaflow review --gate`), refused if that gate was decided or a new round began since; None
+        reviews whatever screening or funding gate is open."""
         text.text(comment, "comment", max_length=5000, multiline=True, required=False)
         with refusals_recorded(self.engine, "review", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
-            review = idea.review(uow.people.get(by), scores, must_meet or {}, comment, now, draft=draft)
+            review = idea.review(uow.people.get(by), scores, must_meet or {}, comment, now, draft=draft,
+                                 at_gate=at_gate, at_round=at_round)
             uow.commit(now)
         return review
 
@@ -239,7 +246,7 @@ class Services:
                 idea = uow.ideas.get(idea_id)
                 if recorded == (idea_id, decision):
                     return idea
-                _unchanged_since(idea, seen_version)
+                _unchanged_since(uow, idea, seen_version)
                 if recorded is not None:
                     raise BadInput("decide.request_reused", field="request_id", request=request_id,
                                    recorded=recorded[0], decision=recorded[1], idea=idea_id)
@@ -266,7 +273,7 @@ class Services:
         Returns the ones newly asked, who get a review request; asking again asks nobody twice.
         """
         with refusals_recorded(self.engine, "assign", by, idea_id, now), self._uow() as uow:
-            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
+            idea = _unchanged_since(uow, uow.ideas.get(idea_id), seen_version)
             if reviewers:
                 asked = [uow.people.get(email) for email in reviewers]
             else:
@@ -285,7 +292,7 @@ class Services:
         for measure in measures:
             text.text(measure, "measures", max_length=1000)
         with refusals_recorded(self.engine, "pilot", by, idea_id, now), self._uow() as uow:
-            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
+            idea = _unchanged_since(uow, uow.ideas.get(idea_id), seen_version)
             unknown = [f for f in dict.fromkeys(followers) if uow.people.find_address(f) is None]
             if unknown:  # named on the followers field, where a form shows it
                 raise NotFound("person.unknown", field="followers", email=unknown[0])
@@ -301,7 +308,7 @@ class Services:
     ) -> Idea:
         text.text(comment, "comment", max_length=5000, multiline=True, required=False)
         with refusals_recorded(self.engine, "evaluate", by, idea_id, now), self._uow() as uow:
-            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
+            idea = _unchanged_since(uow, uow.ideas.get(idea_id), seen_version)
             idea.evaluate(uow.people.get(by), scores, outcome, comment, now)
             uow.commit(now)
         return idea
@@ -311,7 +318,7 @@ class Services:
         """`by` declares a conflict of interest on the idea: from now on they neither review nor decide it."""
         text.text(reason, "reason", max_length=5000, multiline=True)
         with refusals_recorded(self.engine, "conflict", by, idea_id, now), self._uow() as uow:
-            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
+            idea = _unchanged_since(uow, uow.ideas.get(idea_id), seen_version)
             idea.declare_conflict(uow.people.get(by), reason, now)
             uow.commit(now)
         return idea
@@ -324,7 +331,7 @@ class Services:
     def withdraw(self, idea_id: int, by: str, now: datetime, reason: str = "", seen_version: int | None = None) -> Idea:
         text.text(reason, "reason", max_length=5000, multiline=True, required=False)
         with refusals_recorded(self.engine, "withdraw", by, idea_id, now), self._uow() as uow:
-            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
+            idea = _unchanged_since(uow, uow.ideas.get(idea_id), seen_version)
             idea.withdraw(uow.people.get(by), now, reason)
             uow.commit(now)
         return idea
@@ -340,7 +347,7 @@ class Services:
         the rules of a submission, and an amount may not exceed the pool's largest grant. Returns the
         fields that changed: none, when the revision changes nothing (and nothing is recorded)."""
         with refusals_recorded(self.engine, "revise", by, idea_id, now), self._uow() as uow:
-            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
+            idea = _unchanged_since(uow, uow.ideas.get(idea_id), seen_version)
             changed = idea.revise(
                 uow.people.get(by), now, title=KEEP if title is None else title,
                 description=KEEP if description is None else description, requested_dkk=requested_dkk,
@@ -352,7 +359,7 @@ class Services:
 
     def resume(self, idea_id: int, by: str, now: datetime, seen_version: int | None = None) -> Idea:
         with refusals_recorded(self.engine, "resume", by, idea_id, now), self._uow() as uow:
-            idea = _unchanged_since(uow.ideas.get(idea_id), seen_version)
+            idea = _unchanged_since(uow, uow.ideas.get(idea_id), seen_version)
             idea.resume(uow.people.get(by), now)
             uow.commit(now)
         return idea
@@ -531,13 +538,18 @@ class Services:
         return outcomes
 
 
-def _unchanged_since(idea: Idea, seen_version: int | None) -> Idea:
+def _unchanged_since(uow: UnitOfWork, idea: Idea, seen_version: int | None) -> Idea:
     """The idea, unless it changed since the person saw it at `seen_version` (None: no such check).
 
-    Two coordinators with the same page open: whoever acts second is told the idea changed (it may
-    have been decided, reviewed or re-planned meanwhile) instead of deciding on what they did not see."""
+    Two coordinators with the same page open: whoever acts second is told the idea changed instead of
+    deciding on what they did not see, and what the latest change was (it came after what they saw,
+    however many came between): the stage it moved to, or what happened at it (a review came in, the
+    proposer revised it, …); a change the record does not name (a reviewer's draft) is not said."""
     if seen_version is not None and idea.version != seen_version:
-        raise Conflict("conflict.changed_meanwhile", idea=idea.id, stage=idea.stage)
+        latest = uow.ideas.latest_change(idea.id)
+        if latest is None or latest.from_stage != latest.to_stage or latest.action not in CHANGES_SAID:
+            raise Conflict("conflict.changed_meanwhile", idea=idea.id, stage=idea.stage)
+        raise Conflict("conflict.changed_meanwhile_what", idea=idea.id, what=latest.action)
     return idea
 
 

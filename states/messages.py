@@ -127,6 +127,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                "da": _MAY_NOT["da"] + "det må kun en koordinator eller bedømmer i puljen '{pool}'"},
     "not_allowed.role_needed": {"en": _MAY_NOT["en"] + "only a {role} of pool '{pool}' may",
                                 "da": _MAY_NOT["da"] + "det må kun en {role} i puljen '{pool}'"},
+    "not_allowed.no_longer_reviewer": {
+        "en": "{person} may not review idea {idea}: their reviewer role on pool '{pool}' was revoked {revoked_at}",
+        "da": "{person} må ikke bedømme idé {idea}: vedkommendes rolle som bedømmer i puljen '{pool}' blev "
+              "frataget {revoked_at}"},
     "not_allowed.sight": {"en": "{person} may not see idea {idea} of pool '{pool}'",
                           "da": "{person} må ikke se idé {idea} i puljen '{pool}'"},
     "not_allowed.sight_follower": {
@@ -157,6 +161,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
                           "da": "idé {idea} er ikke ved {gate}: {open_gate} er åben"},
     "gate.not_this_one_none": {"en": "idea {idea} is not at the {gate} gate: it is {stage} with no gate open",
                                "da": "idé {idea} er ikke ved {gate}: den er {stage}, og ingen beslutning er åben"},
+    "review.gate_decided": {"en": "idea {idea} is no longer at the {gate} gate: it was decided while the review "
+                                  "was being written, and the {open_gate} gate is open now; the review was not saved",
+                            "da": "idé {idea} er ikke længere ved {gate}: der blev truffet afgørelse, mens "
+                                  "bedømmelsen blev skrevet, og nu er {open_gate} åben; bedømmelsen blev ikke gemt"},
+    "review.new_round": {"en": "idea {idea} was sent back for revision while the review was being written: its {gate} "
+                               "gate is in round {round} now, not round {seen_round}, and the idea may have changed; "
+                               "read it again. The review was not saved",
+                         "da": "idé {idea} blev sendt tilbage til revision, mens bedømmelsen blev skrevet: {gate} "
+                               "er nu i runde {round}, ikke runde {seen_round}, og idéen kan være ændret; læs den "
+                               "igen. Bedømmelsen blev ikke gemt"},
+    "review.not_this_round": {"en": "idea {idea}'s {gate} gate is in round {round}, not round {seen_round}",
+                              "da": "{gate} for idé {idea} er i runde {round}, ikke runde {seen_round}"},
     "gate.evaluation_by_evaluate": {"en": "the evaluation gate is decided by an evaluation ('ideaflow evaluate')",
                                     "da": "evalueringen afgøres med en evaluering ('ideaflow evaluate')"},
     "gate.no_deadline_ahead": {"en": "no gate deadline ahead for an idea that is {stage}",
@@ -167,6 +183,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                      "look at it again before you act",
                                "da": "idé {idea} blev ændret, mens du havde den åben (den er nu {stage}): "
                                      "se den igen, før du handler"},
+    "conflict.changed_meanwhile_what": {"en": "idea {idea} changed while you had it open ({what}): look at it "
+                                              "again before you act",
+                                        "da": "idé {idea} blev ændret, mens du havde den åben ({what}): se den "
+                                              "igen, før du handler"},
     "decide.request_reused": {"en": "request {request} was already used for a {decision} decision on idea {recorded}; "
                                     "another decision on idea {idea} needs a new request id",
                               "da": "anmodningen {request} er allerede brugt til at {decision} idé {recorded}; "
@@ -323,6 +343,20 @@ CATALOGUE: dict[str, dict[str, str]] = {
                             "da": "{field} '{value}' skal være et helt antal kroner eller none"},
 }
 
+#: What happened to an idea without moving it, as `conflict.changed_meanwhile_what` says it (by its history action).
+CHANGES_SAID = {
+    "submit_review": {"en": "a new review has come in", "da": "en ny bedømmelse er kommet ind"},
+    "revise_review": {"en": "a review has been revised", "da": "en bedømmelse er blevet revideret"},
+    "assign": {"en": "a reviewer has been asked", "da": "en bedømmer er blevet bedt om en bedømmelse"},
+    "conflict": {"en": "somebody has declared a conflict of interest", "da": "nogen har erklæret sig inhabil"},
+    "revise": {"en": "its proposer has revised it", "da": "forslagsstilleren har revideret den"},
+    "recycle": {"en": "it has been sent back for revision", "da": "den er blevet sendt tilbage til revision"},
+    "plan_pilot": {"en": "its pilot has been planned", "da": "dens pilot er blevet planlagt"},
+    "replan_pilot": {"en": "its pilot plan has been changed", "da": "dens pilotplan er blevet ændret"},
+    "escalate": {"en": "its deadline has passed", "da": "dens frist er overskredet"},
+    "open_evaluation": {"en": "its pilot has ended", "da": "dens pilot er slut"},
+}
+
 #: Values said in the reader's language, by the value's name; English defaults to the value itself.
 TERMS: dict[str, dict[str, dict[str, str]]] = {
     "da": {
@@ -342,6 +376,7 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
         "trigger": {"go": "få go", "recycle": "sendes til revision", "start_pilot": "starte sin pilot",
                     "evaluate": "evalueres", "kill": "stoppes", "withdraw": "trækkes tilbage",
                     "hold": "sættes i bero", "resume": "genoptages"},
+        "what": {action: said["da"] for action, said in CHANGES_SAID.items()},
         "task": {"create_pools": "oprette puljer", "add_people": "tilføje personer", "grant_roles": "tildele roller",
                  "revoke_roles": "fratage roller", "forget_people": "glemme personer",
                  "edit_criteria": "ændre puljers kriterier", "see_people": "se personer og roller"},
@@ -351,6 +386,7 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
                    "assign": "ask reviewers for", "plan_pilot": "plan a pilot for",
                    "declare_conflict": "declare a conflict on", "see_attachments": "see the attachments of"},
         "trigger": {"start_pilot": "start pilot"},
+        "what": {action: said["en"] for action, said in CHANGES_SAID.items()},
         "task": {"create_pools": "create pools", "add_people": "add people", "grant_roles": "grant roles",
                  "revoke_roles": "revoke roles", "forget_people": "forget people",
                  "edit_criteria": "change pools' criteria", "see_people": "see people and roles"},

@@ -424,6 +424,25 @@ class Idea:
             raise InvalidTransition("gate.no_review_gate", stage=self.stage)
         return gate
 
+    def review_gate_for(self, at_gate: Gate | None = None, at_round: int | None = None) -> Gate:
+        """The open screening or funding gate, refused unless it is the gate and round a review was written
+        for (`at_gate`, `at_round`; None: whichever is open now). A review form shown at the screening stays
+        a screening review: once that gate is decided it is refused, not counted at the funding gate; one
+        written before the idea was sent back for revision is refused in the new round, whose text may differ."""
+        gate = self._review_gate()
+        if at_gate is not None and at_gate != gate:
+            if at_gate == Gate.SCREENING and gate == Gate.FUNDING:  # the screening was decided meanwhile
+                raise InvalidTransition("review.gate_decided", field="gate", idea=self.id, gate=at_gate,
+                                        open_gate=gate)
+            raise InvalidTransition("gate.not_this_one", field="gate", idea=self.id, gate=at_gate, open_gate=gate)
+        if at_round is not None and at_round < self.gate_round:  # sent back for revision meanwhile
+            raise InvalidTransition("review.new_round", field="round", idea=self.id, gate=gate,
+                                    round=self.gate_round, seen_round=at_round)
+        if at_round is not None and at_round != self.gate_round:
+            raise InvalidTransition("review.not_this_round", field="round", idea=self.id, gate=gate,
+                                    round=self.gate_round, seen_round=at_round)
+        return gate
+
     def review(
         self,
         reviewer: Person,
@@ -433,8 +452,13 @@ class Idea:
         now: datetime,
         *,
         draft: bool = False,
+        at_gate: Gate | None = None,
+        at_round: int | None = None,
     ) -> Review:
         """Add a version of `reviewer`'s review of the open gate: a draft, a submission or a revision.
+
+        `at_gate` and `at_round` name the gate and round the review was written for (a web form carries
+        them); a gate decided or a round begun since is refused (`review_gate_for`), drafts included.
 
         A submission must be complete (bad input otherwise, naming what is missing); a draft may be
         anything valid. Submissions and revisions are recorded in the history (who, not the scores).
@@ -442,7 +466,7 @@ class Idea:
         form sent again) is that version: no new version, no history line.
         """
         require(reviewer, Action.REVIEW, self)
-        gate = self._review_gate()
+        gate = self.review_gate_for(at_gate, at_round)
         criteria = self.pool.criteria
         check_scores(criteria, scores)
         must_names = {c.name for c in criteria if c.must_meet}

@@ -163,6 +163,13 @@ class PersonRepository:
         self._holding.clear()
         return True
 
+    def revoked_at(self, person: Person, role: Role, pool: Pool) -> datetime | None:
+        """When `role` on `pool` (by a grant on it or on every pool) was last taken from `person`, if ever."""
+        return self.session.scalar(
+            select(func.max(AuditRow.at)).where(
+                AuditRow.person_id == person.id, AuditRow.action == "revoke", AuditRow.role == role.value,
+                or_(AuditRow.pool_id.is_(None), AuditRow.pool_id == pool.id)))
+
     def audit(self, by: Person, person: Person, action: str, now: datetime, grant: Grant | None = None) -> None:
         self.session.add(AuditRow(at=now, by_id=by.id, person_id=person.id, action=action,
                                   role=grant.role if grant else None, pool_id=grant.pool_id if grant else None))
@@ -549,6 +556,17 @@ class IdeaRepository:
         found = self.session.execute(select(DecisionRow.idea_id, DecisionRow.decision)
                                      .where(DecisionRow.request_id == request_id)).first()
         return (found.idea_id, Decision(found.decision)) if found else None
+
+    def latest_change(self, idea_id: int) -> HistoryLine | None:
+        """The history line of the idea's latest change, or None when that change has none (a draft review
+        saved later than the newest line: the record names no draft) or the idea no history."""
+        line = self.session.execute(select(HistoryRow).where(HistoryRow.idea_id == idea_id)
+                                    .order_by(HistoryRow.id.desc()).limit(1)).scalar_one_or_none()
+        draft_at = self.session.scalar(select(func.max(ReviewRow.created_at))
+                                       .where(ReviewRow.idea_id == idea_id, ReviewRow.submitted.is_(False)))
+        if line is None or (draft_at is not None and draft_at > line.at):
+            return None
+        return HistoryLine(line.action, line.from_stage, line.to_stage, line.at, None, line.reason)
 
     def history(self, idea_id: int) -> list[HistoryLine]:
         actor, subject = aliased(PersonRow), aliased(PersonRow)

@@ -343,6 +343,28 @@ def test_decide_at_a_named_gate_refuses_a_repeat_that_would_decide_the_next_gate
     assert shown(idea)["stage"] == "screened"
 
 
+def test_review_gate_and_round_refuse_a_review_written_for_a_gate_since_decided(cli, expect, shown, unchanged,
+                                                                               world):
+    """`--gate` (as `decide --gate`) and `--round` name what the review was written for: a screening review
+    is not counted at the funding gate, nor a round-1 review in the round a recycle began; without them the
+    open gate is reviewed, as before."""
+    idea = world.idea()
+    expect.ok(cli("review", idea, "--by", world.reviewer, *SCORES, "--gate", "screening", "--round", "1"))
+    world.services.decide(idea, Decision.RECYCLE, world.coordinator, world.clock(), reason="Uddyb budgettet")
+    with unchanged(idea):
+        expect.failed(cli("review", idea, "--by", world.reviewer, *SCORES, "--gate", "screening", "--round", "1"),
+                      1, "sent back for revision", "round 2 now, not round 1")
+    expect.ok(cli("review", idea, "--by", world.reviewer, *SCORES, "--gate", "screening", "--round", "2"))
+    world.services.decide(idea, Decision.GO, world.coordinator, world.clock())
+    with unchanged(idea):
+        expect.failed(cli("review", idea, "--by", world.reviewer, *SCORES, "--comment", "til screeningen",
+                          "--gate", "screening"), 1, "no longer at the screening gate", "not saved")
+        expect.failed(cli("review", idea, "--by", world.reviewer, *SCORES, "--gate", "evaluation"), 1,
+                      "not at the evaluation gate")
+    expect.ok(cli("review", idea, "--by", world.reviewer, *SCORES))
+    assert [(r["gate"], r["round"]) for r in shown(idea)["reviews"]][-1] == ("funding", 2)
+
+
 def test_assign_asks_each_reviewer_once_and_reminders_go_to_the_asked(cli, expect, engine, shown, unchanged, world):
     second = "anden.bedoemmer@kommune.dk"
     world.services.add_person(second, "Anne Anden", Role.REVIEWER, world.clock())

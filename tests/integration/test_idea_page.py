@@ -22,6 +22,7 @@ from notifications.handlers import queue_mail
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import BadInput, Conflict, NotAllowed
 from states.intake import Submission, Upload
+from states.messages import render
 from states.rules import Sight
 from states.vocabulary import Decision, Language, Role, Stage
 from storage.tables import DecisionRow, RefusalRow
@@ -72,6 +73,35 @@ def test_a_form_carrying_an_older_version_changes_nothing(engine, services, worl
     with unchanged(funded), pytest.raises(Conflict):
         services.plan_pilot(funded, start=date(2027, 1, 4), end=date(2027, 4, 30), sites=("Viby",),
                             now=world.clock(), by=world.coordinator, seen_version=seen)
+
+
+def test_a_stale_form_is_told_what_changed_since(engine, services, world, unchanged):
+    """The refusal names the latest change: a review that came in (the stage is the same, so "it is now
+    submitted" would say nothing), the stage a decision moved the idea to; never a reviewer's draft."""
+    second = "rikke@kommune.dk"
+    services.add_person(second, "Rikke Reviewer", Role.REVIEWER, world.clock())
+    idea = world.idea()
+    services.review(idea, world.reviewer, ALL_SCORES, world.clock())
+    seen = idea_page(engine, idea, world.coordinator, world.clock()).version
+    services.review(idea, second, ALL_SCORES, world.clock())
+    with unchanged(idea), pytest.raises(Conflict) as refused:
+        services.decide(idea, Decision.GO, world.coordinator, world.clock(), seen_version=seen)
+    assert (refused.value.code, refused.value.values["what"]) == ("conflict.changed_meanwhile_what", "submit_review")
+    assert str(refused.value) == f"idea {idea} changed while you had it open (a new review has come in): look at it " \
+                                 "again before you act"
+    assert render(refused.value, "da") == f"idé {idea} blev ændret, mens du havde den åben (en ny bedømmelse er " \
+                                          "kommet ind): se den igen, før du handler"
+
+    seen = idea_page(engine, idea, world.coordinator, world.clock()).version
+    services.review(idea, second, {"kvalitet": 1}, world.clock(), draft=True)  # nobody else reads a draft
+    with unchanged(idea), pytest.raises(Conflict) as refused:
+        services.decide(idea, Decision.GO, world.coordinator, world.clock(), seen_version=seen)
+    assert refused.value.code == "conflict.changed_meanwhile" and "draft" not in str(refused.value)
+
+    seen = idea_page(engine, idea, world.coordinator, world.clock()).version
+    services.decide(idea, Decision.HOLD, world.coordinator, world.clock(), reason="Vent på budgettet")
+    with unchanged(idea), pytest.raises(Conflict, match=r"\(it is now on_hold\)"):
+        services.decide(idea, Decision.KILL, world.coordinator, world.clock(), reason="Nej", seen_version=seen)
 
 
 def test_a_decision_sent_again_under_its_key_is_recorded_once_and_its_key_serves_no_other(

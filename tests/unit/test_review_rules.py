@@ -6,6 +6,7 @@ import pytest
 from domain import ALL_SCORES, COORDINATOR, FOLLOWER, NOW, OTHER_REVIEWER, PROPOSER, REVIEWER, pool, submitted
 
 from states.criteria import Criterion
+from states.errors import InvalidTransition
 from states.model import Grant, Person, everywhere
 from states.reviews import CriterionSpread, counting, readable_by, spread
 from states.vocabulary import Decision, Gate, Role
@@ -102,3 +103,31 @@ def test_only_coordinators_of_the_ideas_pool_read_without_reviewing(person):
     idea = submitted(the_pool)
     theirs = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
     assert readable_by(person, idea.pool, idea.reviews) == ([theirs] if person in (COORDINATOR, HERE) else [])
+
+
+def test_a_review_written_for_a_gate_and_round_is_refused_once_they_are_over():
+    """A review names the gate and round it was written for: the screening decided meanwhile, or a new
+    round begun after a recycle, refuses it (drafts too) instead of counting it where it was not meant."""
+    idea = submitted()
+    draft = idea.review(REVIEWER, {"kvalitet": 3}, {}, "kladde", NOW, draft=True, at_gate=Gate.SCREENING, at_round=1)
+    assert (draft.gate, draft.round) == (Gate.SCREENING, 1)
+    idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    idea.decide(Decision.RECYCLE, COORDINATOR, NOW, reason="Uddyb")
+    for draft_only in (False, True):
+        with pytest.raises(InvalidTransition) as refused:
+            idea.review(REVIEWER, dict(ALL_SCORES), {}, "til runde 1", NOW, draft=draft_only,
+                        at_gate=Gate.SCREENING, at_round=1)
+        assert refused.value.code == "review.new_round"
+        assert refused.value.values["round"] == 2 and refused.value.values["seen_round"] == 1
+    assert "sent back for revision" in str(refused.value)
+    assert idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW, at_gate=Gate.SCREENING, at_round=2).round == 2
+    idea.decide(Decision.GO, COORDINATOR, NOW)
+    with pytest.raises(InvalidTransition) as refused:
+        idea.review(REVIEWER, dict(ALL_SCORES), {}, "screening", NOW, at_gate=Gate.SCREENING, at_round=2)
+    assert refused.value.code == "review.gate_decided"
+    assert [r.gate for r in idea.reviews] == []  # nothing was recorded at the funding gate
+    with pytest.raises(InvalidTransition) as refused:  # a gate not reached yet is not this one either
+        submitted().review(REVIEWER, dict(ALL_SCORES), {}, "", NOW, at_gate=Gate.FUNDING)
+    assert refused.value.code == "gate.not_this_one"
+    # without a gate named, the open one is reviewed, as before
+    assert idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW).gate == Gate.FUNDING

@@ -301,7 +301,7 @@ def test_two_coordinators_deciding_one_gate_the_second_is_told_it_was_decided(br
     _decide_form(karin).get_by_label("Godkend").check()
     assert post_status(karin, karin.get_by_role("button", name="Registrér afgørelsen").click) == 409
     expect(karin.get_by_role("alert")).to_contain_text(
-        "Knud Koordinator har truffet afgørelse om idéen, mens du havde siden åben. Her er idéen, som den er nu.")
+        "Knud Koordinator afviste idéen ved screeningen, mens du havde siden åben. Her er idéen, som den er nu.")
     expect(karin.get_by_role("heading", level=1)).to_have_text("Fælles indgang")  # the idea, not an error page
     expect(karin.locator("main")).to_contain_text("afvist")
     expect(_decide_form(karin)).to_have_count(0)  # nothing left to decide

@@ -72,13 +72,15 @@ def _seed(app) -> dict[str, int]:
     ideas = {"hostile": submit(HOSTILE), "asked_other": submit("Kun Rikke er spurgt"),
              "own": submit("Bents egen idé", proposer=BENT), "conflicted": submit("Bent er inhabil"),
              "decided": submit("Allerede afgjort"), "other_pool": submit("Roskildes idé", pool=OTHER_POOL),
-             "pilot": submit("Tværgående sagsbehandling"), "other_pilot": submit("Ungeindgangen")}
+             "pilot": submit("Tværgående sagsbehandling"), "other_pilot": submit("Ungeindgangen"),
+             "race": submit("Afgøres, mens Søren skriver")}
     for n in range(1, 56):
         submit(f"Borgeridé {n}", pool=BIG_POOL)
     services.review(ideas["hostile"], RIKKE, FULL, now, {"lovlig": True}, RIKKES_COMMENT)
     services.assign_reviewers(ideas["asked_other"], KARIN, now, (RIKKE,))
     services.declare_conflict(ideas["conflicted"], BENT, "Min svoger har foreslået den", now)
     services.review(ideas["decided"], RIKKE, FULL, now, {"lovlig": True})
+    services.review(ideas["race"], RIKKE, FULL, now, {"lovlig": True})
     services.decide(ideas["decided"], Decision.KILL, KARIN, now, reason="Ligger uden for puljen")
     for key, follower in (("pilot", (FRIDA, FOLKE)), ("other_pilot", (FINN,))):
         services.review(ideas[key], RIKKE, FULL, now, {"lovlig": True})
@@ -273,10 +275,27 @@ def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
     comment = "Min begrundelse <b>med</b>\nto linjer"
     posted = page.request.post(url + f"ideas/{ideas['decided']}/review",
                                form={"csrf_token": token, "score-0": "5", "comment": comment, "save": "submit"})
-    assert posted.status == 409 and "Din kommentar, som ikke er gemt" in posted.text()
+    assert posted.status == 409 and "Din bedømmelse, som ikke er gemt" in posted.text()
     assert "Min begrundelse &lt;b&gt;med&lt;/b&gt;\nto linjer" in posted.text()
     assert console.refusals(BENT)[before:] == [("review", ideas[k]) for k in (
         "own", "conflicted", "decided", "other_pool", "other_pool", "decided")]
+
+
+def test_a_review_written_while_the_gate_is_decided_is_refused_not_counted_at_the_next(browser, signed_in,
+                                                                                     console):
+    idea, page = console.ids["race"], signed_in(SOEREN)
+    page.goto(console.server.url + f"ideas/{idea}/review")
+    for criterion in ("effekt (vægt 2)", "kvalitet (vægt 1)"):
+        page.get_by_role("group", name=criterion).get_by_label("4").check()
+    page.get_by_role("group", name="lovlig er et skal-krav. Er det opfyldt?").get_by_label("Ja").check()
+    page.get_by_label("Kommentar").fill("Søren skrev til screeningen")
+    console.services.decide(idea, Decision.GO, KARIN, datetime.now(UTC))  # Karin decides meanwhile
+    assert post_status(page, lambda: page.get_by_role("button", name="Indsend bedømmelse").click()) == 409
+    main = page.locator("main")
+    expect(main).to_contain_text("Der blev truffet afgørelse om idéen ved screening, mens du skrev din bedømmelse")
+    expect(main.locator("blockquote")).to_have_text("Søren skrev til screeningen")
+    expect(main.locator("li")).to_have_text(["effekt: 4", "kvalitet: 4", "lovlig: –; opfyldt"])
+    assert not _mine(console.show(idea), SOEREN), "nothing recorded at the funding gate"
 
 
 def test_a_follower_sees_their_pilot_and_nothing_personal(browser, signed_in, console):

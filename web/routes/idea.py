@@ -55,6 +55,16 @@ CHOOSE_OUTCOME = N_("Choose an outcome.")
 CHOOSE_REVIEWER = N_("Choose at least one reviewer.")
 NOT_A_DATE = N_("Write a date, for example 2027-01-04.")
 ALREADY_DECIDED = N_("%(who)s decided on this idea while you had the page open. Here is the idea as it is now.")
+#: What another coordinator decided meanwhile, said with the gate (`AT_GATE`, or nothing) it was decided at.
+DECIDED = {"go": N_("%(who)s approved the idea%(at_gate)s while you had the page open. Here is the idea as it "
+                    "is now."),
+           "kill": N_("%(who)s rejected the idea%(at_gate)s while you had the page open. Here is the idea as it "
+                      "is now."),
+           "hold": N_("%(who)s put the idea on hold%(at_gate)s while you had the page open. Here is the idea as it "
+                      "is now."),
+           "recycle": N_("%(who)s sent the idea back for revision%(at_gate)s while you had the page open. Here is "
+                         "the idea as it is now.")}
+AT_GATE = {"submitted": N_(" at the screening"), "screened": N_(" at the funding gate")}
 YOU_ALREADY_DECIDED = N_("You have already decided on this idea. Here is the idea as it is now.")
 ALREADY_EVALUATED = N_("%(who)s evaluated this idea while you had the page open. Here is the idea as it is now.")
 YOU_ALREADY_EVALUATED = N_("You have already evaluated this idea. Here is the idea as it is now.")
@@ -124,9 +134,10 @@ def idea(request: Request, idea_id: int, person: SignedIn,
 
 
 def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form: Form | None = None, *,
-            status_code: int = 200) -> Response:
+            status_code: int = 200, unsent: tuple[tuple[str, str], ...] = ()) -> Response:
     """The page with every form at its defaults, except the one that `failed` (shown with its values,
-    messages and the error summary)."""
+    messages and the error summary). `unsent`: (label, text) of what the person typed into a form that
+    somebody else's change made moot, shown to copy rather than put back into a form for another gate."""
     forms = _blank_forms(page, back)
     if failed:
         # A new attempt acts on the state shown now, and a decision under a key of its own (the key the
@@ -138,11 +149,17 @@ def _render(request: Request, page: IdeaPage, back: str, failed: str = "", form:
     return pages.render(request, "idea.html", {
         "page": page, "idea": page.idea, "actions": set(page.idea.actions), "forms": forms, "failed": failed,
         **({"form": form} if failed else {}), **_words(page, lang),
+        "unsent": [(i18n.gettext(lang, label), text) for label, text in unsent],
     }, status_code=status_code)
 
 
 #: What a form carries besides what the person typed (`_blank_forms` sets them, anew for each page).
-HIDDEN_FIELDS = ("seen_version", "from", "gate", "request_id")
+HIDDEN_FIELDS = ("seen_version", "from", "gate", "decided", "request_id")
+
+
+def _decisions(page: IdeaPage) -> list:
+    """The decisions in the idea's history, oldest first."""
+    return [h for h in page.idea.history if h.action in {d.value for d in Decision}]
 
 
 def _blank_forms(page: IdeaPage, back: str) -> dict[str, Form]:
@@ -150,7 +167,8 @@ def _blank_forms(page: IdeaPage, back: str) -> dict[str, Form]:
     pilot = page.idea.pilot
     planned = {"start": pilot.start.isoformat(), "end": pilot.end.isoformat(), "sites": "\n".join(pilot.sites),
                "followers": "\n".join(pilot.followers), "measures": "\n".join(pilot.measures)} if pilot else {}
-    seen = {"decide": {"gate": page.idea.open_gate or "", "request_id": new_form_key()}, "pilot": planned}
+    seen = {"decide": {"gate": page.idea.open_gate or "", "decided": str(len(_decisions(page))),
+                       "request_id": new_form_key()}, "pilot": planned}
     return {name: Form({**hidden, **seen.get(name, {})})
             for name in ("decide", "assign", "pilot", "evaluate", "resume", "withdraw", "conflict")}
 
@@ -197,11 +215,16 @@ Holds = Callable[[IdeaPage], str | None]
 class Overtaken:
     """How a form says that somebody else's change did what it was about to do: `by` finds, on the idea
     as it is now, who made that change (None: the change was another); `yours` is said when that was the
-    reader, `others` (with `%(who)s`) when it was somebody else."""
+    reader, `others` (with `%(who)s`) when it was somebody else, or `said` gives the words and their
+    values for the change found (with `%(who)s` too). The change moved the idea on, so the form comes
+    back blank: what was typed into its `copy` fields (field, label) is shown as text to copy, not left
+    in a form that would now act on another gate."""
 
     by: Callable[[IdeaPage], str | None]
     yours: str
     others: str
+    said: Callable[[IdeaPage, str], tuple[str, dict[str, str]]] | None = None
+    copy: tuple[tuple[str, str], ...] = ()
 
 
 def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: dict, act,
@@ -224,14 +247,20 @@ def _attempt(request: Request, page: IdeaPage, name: str, form: Form, fields: di
         fresh = _read(request, page.idea.id, person)
         if (status := holds(fresh)) is not None:
             return _done(page.idea.id, status, form)
+        unsent: tuple[tuple[str, str], ...] = ()
         if overtaken is not None and (by := overtaken.by(fresh)) is not None:
             if by == person.email:  # their own other tab, or a form from the browser's history
                 form.error(Form.GENERAL, overtaken.yours)
+            elif overtaken.said is not None:
+                words, values = overtaken.said(fresh, pages.language(request))
+                form.error(Form.GENERAL, words, who=fresh.name(by), **values)
             else:
                 form.error(Form.GENERAL, overtaken.others, who=fresh.name(by))
+            unsent = tuple((label, typed) for field, label in overtaken.copy if (typed := form.value(field).strip()))
+            form.values.clear()  # the hidden fields are the page's as it is now (`_render`)
         else:
             form.failed(changed, {})
-        return _render(request, fresh, back, name, form, status_code=409)
+        return _render(request, fresh, back, name, form, status_code=409, unsent=unsent)
     except IdeaflowError as error:
         form.failed(error, fields)
         return _render(request, page, back, name, form, status_code=422)
@@ -251,16 +280,39 @@ def decide(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -
     failed = _attempt(request, page, "decide", form, DECIDE_FIELDS, lambda: request.app.state.services.decide(
         idea_id, Decision(choice), person.email, _now(request), amount_dkk=amount, reason=reason,
         request_id=form_key(form.value("request_id")), seen_version=_seen(form)),
-        overtaken=Overtaken(partial(_decider, seen_gate=form.value("gate")), YOU_ALREADY_DECIDED, ALREADY_DECIDED))
+        overtaken=Overtaken(partial(_decider, seen_gate=form.value("gate"), seen=_seen_decisions(form)),
+                            YOU_ALREADY_DECIDED, ALREADY_DECIDED,
+                            said=partial(_decided, seen=_seen_decisions(form)), copy=(("reason", N_("Reason")),)))
     return failed or _done(idea_id, f"decision_{choice}", form)
 
 
-def _decider(page: IdeaPage, seen_gate: str) -> str | None:
-    """Who decided the gate the form was shown at, once that gate is no longer open (else None)."""
-    if seen_gate == (page.idea.open_gate or ""):
+def _seen_decisions(form: Form) -> int | None:
+    """How many decisions the idea's history had when the decision form was shown (None: a form without it)."""
+    return whole_number(form.value("decided"), max_digits=6)
+
+
+def _overtaking(page: IdeaPage, seen: int | None):
+    """The first decision made after the form was shown (the one that decided what the form was about)."""
+    decisions = _decisions(page)
+    return decisions[seen] if seen is not None and len(decisions) > seen else None
+
+
+def _decider(page: IdeaPage, seen_gate: str, seen: int | None = None) -> str | None:
+    """Who decided the gate the form was shown at, once another decision was made since (a recycle keeps
+    the gate but begins a new round) or that gate is no longer open (else None)."""
+    if (first := _overtaking(page, seen)) is not None:
+        return first.by
+    if seen is not None or seen_gate == (page.idea.open_gate or ""):
         return None
-    decided = [h.by for h in page.idea.history if h.action in {d.value for d in Decision}]
+    decided = [h.by for h in _decisions(page)]
     return decided[-1] if decided else None
+
+
+def _decided(page: IdeaPage, lang: str, seen: int | None) -> tuple[str, dict[str, str]]:
+    """What the decision made meanwhile was, and at which gate, in the reader's words."""
+    first = _overtaking(page, seen) or _decisions(page)[-1]
+    at_gate = AT_GATE.get(first.from_ or "")
+    return DECIDED[first.action], {"at_gate": i18n.gettext(lang, at_gate) if at_gate else ""}
 
 
 @router.post("/ideas/{idea_id}/assign")

@@ -5,10 +5,17 @@ layer's answers (`ideaflow.inbox.Reviewing`); a review is saved by `Services.rev
 `ideaflow review`. An idea of a pool the person does not work in answers 404, like an idea that does
 not exist; one they see but may not review answers with the reason (403, or 409 once the gate is
 decided). Both attempts are in the refusals audit.
+
+The form carries the gate and round it was shown at (`gate`, `round`): a review posted after that gate
+was decided, or after a recycle began a new round, is refused (409), not counted at the next gate or
+round; so is one posted by a reviewer whose role was revoked meanwhile (403). Either way what they
+typed (scores, must-meet answers, comment) is shown back, to copy: the criteria's names travel with the
+form (`criterion-<index>`) for that, since the idea's new gate is no place to pre-fill them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -22,6 +29,7 @@ from states.criteria import MAX_SCORE, MIN_SCORE
 from states.errors import BadInput, NotAllowed, Refused
 from states.messages import sentence
 from states.text import whole_number
+from states.vocabulary import Gate
 from web import pages
 from web.auth import signed_in
 from web.forms import Form, PostedForm
@@ -30,11 +38,28 @@ from web.routes.words import WORDS, formatters
 router = APIRouter()
 
 # Refusals said to the one refused, instead of the record's third person ("bent@… may not review idea 7").
+# Every refusal the form can meet is here but bad input and a concurrent write ("try again"), which are
+# said the same to anybody.
 TO_YOU = {"not_allowed.conflicted": N_("You have declared a conflict of interest on this idea, so you neither "
                                        "review nor decide it."),
           "not_allowed.own_idea": N_("You proposed this idea, and nobody reviews an idea they proposed."),
+          "not_allowed.role_needed": N_("You are not a reviewer in pool '%(pool)s': only its reviewers review "
+                                        "its ideas."),
+          "not_allowed.no_longer_reviewer": N_("You are no longer a reviewer in pool '%(pool)s', so you cannot "
+                                               "review its ideas."),
           "gate.no_review_gate": N_("The idea is not open for review: its screening or funding has been decided "
-                                    "(it is now %(stage)s).")}
+                                    "(it is now %(stage)s)."),
+          "gate.not_this_one": N_("The idea is not at %(gate)s: it is at %(open_gate)s. Your review was not saved."),
+          "review.gate_decided": N_("The %(gate)s of this idea was decided while you were writing your review, and "
+                                    "it is now at %(open_gate)s. Your review was not saved."),
+          "review.new_round": N_("The idea was sent back to its proposer for revision while you were writing your "
+                                 "review: it is in round %(round)s now, and its text may have changed. Your review "
+                                 "was not saved; read the idea again before you review it."),
+          "review.not_this_round": N_("The idea is in round %(round)s, not round %(seen_round)s. Your review was "
+                                      "not saved.")}
+# ... and when a posted review met the refusal (what they wrote is shown below it).
+NOT_SAVED = {"not_allowed.no_longer_reviewer": N_("You are no longer a reviewer in pool '%(pool)s', so your review "
+                                                  "was not saved.")}
 CHOOSE_SCORE = N_("Choose a score from 1 to 5 for %(criterion)s.")
 ANSWER_MUST = N_("Answer yes or no for %(criterion)s.")
 SCORES = [str(score) for score in range(MIN_SCORE, MAX_SCORE + 1)]
@@ -65,10 +90,11 @@ def save_review(request: Request, idea_id: int, person: Annotated[Account, Depen
     """Save unfinished (a draft, counting for nothing) or submit; a submission that misses a score or a
     must-meet answer comes back (422) with each missing field marked."""
     container, now = request.app.state.container, request.app.state.clock()
+    at_gate, at_round = _written_for(form)
     try:
-        review = container.reviewing.form(idea_id, person.email, now)
+        review = container.reviewing.form(idea_id, person.email, now, at_gate=at_gate, at_round=at_round)
     except Refused as refusal:
-        return _refused(request, refusal, typed=form.value("comment"))
+        return _refused(request, refusal, typed=_typed(form))
     draft = form.value("save") == "draft"
     scores, must_meet = {}, {}
     for criterion in review.criteria:
@@ -86,7 +112,8 @@ def save_review(request: Request, idea_id: int, person: Annotated[Account, Depen
     if form.errors:
         return _page(request, review, form, status_code=422)
     try:
-        container.services.review(idea_id, person.email, scores, now, must_meet, comment, draft=draft)
+        container.services.review(idea_id, person.email, scores, now, must_meet, comment, draft=draft,
+                                  at_gate=at_gate, at_round=at_round)
     except BadInput as error:
         if error.code.startswith("review.incomplete_"):
             _mark_missing(form, review, error)
@@ -94,9 +121,39 @@ def save_review(request: Request, idea_id: int, person: Annotated[Account, Depen
             form.failed(error, {"comment": ("comment", N_("Comment"))})
         return _page(request, review, form, status_code=422)
     except Refused as refusal:  # the gate was decided, or a conflict declared, since the form was read
-        return _refused(request, refusal, typed=comment)
+        return _refused(request, refusal, typed=_typed(form))
     status = "review_saved" if draft else "review_submitted"
     return RedirectResponse(f"/ideas/{idea_id}/review?status={status}", status_code=303)
+
+
+def _written_for(form: Form) -> tuple[Gate | None, int | None]:
+    """The gate and round the form was shown at (a form without them, from before they were sent, reviews
+    the gate open now)."""
+    gate = form.value("gate")
+    return (Gate(gate) if gate in {g.value for g in Gate} else None), whole_number(form.value("round"), max_digits=6)
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """What a refused review had typed: each criterion's score and must-meet answer, and the comment."""
+
+    scores: list[tuple[str, str, str]] = field(default_factory=list)  # (criterion, score, "yes"/"no"/"")
+    comment: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.scores or self.comment)
+
+
+def _typed(form: Form) -> Typed:
+    scores = []
+    for index in range(100):
+        name = form.value(f"criterion-{index}").strip()[:60]
+        if not name:
+            break
+        score, must = form.value(f"score-{index}"), form.value(f"must-{index}")
+        if score in SCORES or must in ("yes", "no"):
+            scores.append((name, score if score in SCORES else "", must if must in ("yes", "no") else ""))
+    return Typed(scores, form.value("comment").strip()[:5000])
 
 
 def _mark_missing(form: Form, review: ReviewForm, error: BadInput) -> None:
@@ -128,17 +185,27 @@ def _page(request: Request, review: ReviewForm, form: Form, *, status_code: int 
                         status_code=status_code)
 
 
-def _refused(request: Request, refusal: Refused, typed: str = "") -> Response:
+def _refused(request: Request, refusal: Refused, typed: Typed | None = None) -> Response:
     """The reason, in the reader's language and to them: 403 for who they are (an attempt the audit keeps),
-    409 for where the idea is (a gate decided while the form was open: the comment typed is shown back, so
-    it is not lost)."""
+    409 for where the idea is (a gate decided, or a new round begun, while the form was open). What a posted
+    review typed is shown back, so it is not lost: where the idea is, or when the reviewer's role was revoked
+    while they wrote (not to anybody else refused for who they are: they had no form)."""
     lang = pages.language(request)
-    if refusal.code in TO_YOU:
-        stage = WORDS["stage"].get(str(refusal.values.get("stage")))
-        reason = i18n.gettext(lang, TO_YOU[refusal.code], **({"stage": i18n.gettext(lang, stage)} if stage else {}))
+    revoked = refusal.code == "not_allowed.no_longer_reviewer"
+    said = (NOT_SAVED if typed else {}).get(refusal.code) or TO_YOU.get(refusal.code)
+    if said:
+        values = {name: i18n.gettext(lang, WORDS[_KIND[name]][str(value)])
+                  if name in _KIND and str(value) in WORDS[_KIND[name]] else value
+                  for name, value in refusal.values.items()}
+        reason = i18n.gettext(lang, said, **values)
     else:
         reason = sentence(refusal, lang)
     forbidden = isinstance(refusal, NotAllowed)
-    return pages.render(request, "review_refused.html", {"reason": reason, "forbidden": forbidden,
-                                                         "typed": "" if forbidden else typed.strip()},
+    return pages.render(request, "review_refused.html",
+                        {"reason": reason, "forbidden": forbidden,
+                         "typed": typed if typed and (revoked or not forbidden) else Typed()},
                         status_code=403 if forbidden else 409)
+
+
+#: The kind of word (`WORDS`) each value of a refusal is said as.
+_KIND = {"stage": "stage", "gate": "gate", "open_gate": "gate"}
