@@ -139,7 +139,7 @@ class Container:
 
         s = self.settings
         if not s.smtp_host:
-            return FolderTransport(s.mail_dir)
+            return FolderTransport(s.mail_dir, why="no IDEAFLOW_SMTP_HOST set")
         return SmtpTransport(SmtpConfig(
             host=s.smtp_host, mail_from=s.mail_from, port=s.smtp_port, user=s.smtp_user,
             password=s.smtp_password.get_secret_value() if s.smtp_password else "", starttls=s.smtp_starttls,

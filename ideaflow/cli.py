@@ -612,11 +612,19 @@ def digest(
 def outbox(
     flush: Annotated[bool, typer.Option(
         "--flush", help="Deliver the pending mail now, also mail waiting to retry after a failure.")] = False,
+    resend_failed: Annotated[bool, typer.Option(
+        "--resend-failed", help="Put the mail that failed for good back to be sent, its attempts reset "
+        "(an administrator's; not sign-in links or confirmations, whose one-time link is gone). "
+        "With --flush it is sent at once.")] = False,
     now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to flush for.")] = None,
 ) -> None:
-    """Show pending mail; --flush delivers it (SMTP if IDEAFLOW_SMTP_HOST is set, else .eml files)."""
+    """Show pending and failed mail; --flush delivers it (SMTP if IDEAFLOW_SMTP_HOST is set, else .eml
+    files), --resend-failed sends failed mail again."""
+    moment = _now(now)
+    if resend_failed:
+        out.print(_services().resend_failed(moment).summary())
     if flush:
-        report = _services().flush_outbox(_now(now), _app().mail_transport(), _app().letterhead,
+        report = _services().flush_outbox(moment, _app().mail_transport(), _app().letterhead,
                                           retry_deferred=True)
         for failure in report.failed:
             out.print(f"failed: {failure}")
@@ -624,7 +632,9 @@ def outbox(
             raise Refused("delivery.failed", summary=report.summary())
         out.print(report.summary())
         return
-    lines = _app().administration.outbox(OPERATOR_EMAIL, _now(now))
+    if resend_failed:
+        return
+    lines = _app().administration.outbox(OPERATOR_EMAIL, moment)
     table = Table("id", "kind", "recipient", "idea", "status", "attempts", "next attempt", "last error")
     for line in lines:
         table.add_row(str(line.id), line.kind, line.recipient, str(line.idea_id or ""), line.status,

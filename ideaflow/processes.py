@@ -5,6 +5,10 @@ own so that a Ctrl-C in the terminal reaches ideaflow alone, which then stops it
 Python's default SIGTERM ends a process where it stands, without running `finally` blocks: a child
 started a moment before would keep running on its port, and the next `serve` would be refused it.
 
+A parent that is killed outright (SIGKILL, the OOM killer) runs no `finally`: on Linux its children
+are started with the kernel's parent-death signal (prctl PR_SET_PDEATHSIG, SIGKILL), so they die with it
+and free their ports; elsewhere they must be stopped by hand (the README says how).
+
 Under `stop_signals()`, SIGINT and SIGTERM raise `Stopped` in the main thread instead, so every
 `finally` runs. While a child is being started or stopped, a signal is held back until that is done:
 otherwise it could strike between the fork and the moment the child is remembered, or in the middle
@@ -13,8 +17,10 @@ of stopping it, and leave it running.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -118,13 +124,31 @@ def child_process(args: Sequence[str], *, log: Path, env: dict[str, str]) -> Ite
     try:
         with _held(then_raise=True):
             with log.open("ab") as output:
-                process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           env=env, start_new_session=True)
+                process = subprocess.Popen(dies_with_parent(args), stdout=output, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         yield process
     finally:
         if process is not None:
             with _held(then_raise=False):
                 stop_gracefully(process)
+
+
+#: Run in the child's own process before it becomes the command (exec keeps the parent-death signal):
+#: set it, and end at once if the parent died before it was set (the child then has another parent).
+_DIE_WITH_PARENT = ("import ctypes, os, sys\n"
+                    "if ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0) != 0: sys.exit('prctl failed')\n"
+                    "if os.getppid() != int(sys.argv[1]): sys.exit('the parent is gone')\n"
+                    "os.execv(sys.argv[2], sys.argv[2:])")
+
+
+def dies_with_parent(args: Sequence[str]) -> list[str]:
+    """`args` as a command that is SIGKILLed when the thread that started it dies (Linux: PR_SET_PDEATHSIG
+    = 1, SIGKILL = 9), through a moment of Python that sets it and then execs `args[0]` (a path);
+    elsewhere `args` unchanged. Start it from a thread that lives as long as the child should: the
+    kernel sends the signal when that thread ends (the main thread, in ideaflow)."""
+    if sys.platform != "linux":
+        return list(args)
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *args]
 
 
 def stop_gracefully(process: subprocess.Popen, timeout_s: float = 30) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from ideaflow.audit import refusals_recorded
 from ideaflow.digests import Cadence, DigestReport, queue_digests
-from notifications.delivery import PermanentFailure, TemporaryFailure, Transport
+from notifications.delivery import FolderTransport, PermanentFailure, TemporaryFailure, Transport, Unavailable
 from notifications.message import Letterhead, ascii_domain, build_message
 from states import text
 from states.criteria import TAARNBY_CRITERIA, Criterion
@@ -31,6 +31,12 @@ from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, L
 from storage.intake import IntakeRepository
 from storage.repository import MAIL_LEASE, OutgoingMail
 from storage.unit_of_work import Subscriber, UnitOfWork
+
+#: Mail that carries a one-time link: its token is cleared when the message fails, so sending it again
+#: would send a dead link (the person asks for a new one instead).
+ONE_TIME_LINK_MAIL = ("signin_link", "submission_confirm")
+#: The longest wait before mail is tried again (after a failed attempt, or a batch deferred by an outage).
+LONGEST_BACKOFF = timedelta(hours=6)
 
 # What `storage.repository.new_token` draws: 43 URL-safe characters (anything else is not looked up).
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -420,14 +426,14 @@ class Services:
         what an operator means by *flush* (as `postqueue -f`); scheduled deliveries keep the backoff.
         `only`: the mail a person's "try again now" concerns (`Administration.mail_to_flush`), not all of it.
         """
-        report = FlushReport()
+        report = FlushReport.for_transport(transport)
         try:
             while self.deliver_batch(now, transport, letterhead, report, batch_size=batch_size, lease=lease,
                                      max_attempts=max_attempts, retry_deferred=retry_deferred, only=only):
                 pass
         finally:
             transport.close()
-        return self.count_pending(report)
+        return self.count_pending(report, now)
 
     def deliver_now(
         self, mail_ids: Sequence[int], now: datetime, transport: Transport, letterhead: Letterhead,
@@ -437,7 +443,7 @@ class Services:
         They go through the same lease and settlement as a flush: one that fails stays in the outbox
         for the flushes to retry, and a flush running at the same moment does not send it twice.
         """
-        report = FlushReport()
+        report = FlushReport.for_transport(transport)
         try:
             self.deliver_batch(now, transport, letterhead, report, batch_size=len(mail_ids), only=mail_ids)
         finally:
@@ -456,8 +462,10 @@ class Services:
         their failures settled in another, so two flushes never hold the same row and a slow server
         blocks no other command. A crash between "accepted" and "marked sent" re-sends that one
         message after the lease: the only duplicate possible, and it carries the same Message-ID.
-        Messages a lost connection kept from being tried give their attempt back, so flushing again
-        and again during an outage does not use up the attempts of the whole outbox.
+        Messages a lost connection kept from being tried give their attempt back, and so does the
+        message being sent when the server or the settings failed before it was handed over (nothing
+        listens, STARTTLS or the login refused: `Unavailable`), so flushing again and again during an
+        outage uses up no message's attempts; only the server's answer to a message counts against it.
         """
         with self._uow() as uow:
             batch = uow.outbox.claim_due(now, batch_size, lease, only, deferred_too=retry_deferred)
@@ -471,7 +479,7 @@ class Services:
         """Deliver messages queued already leased to the caller (`OutboxRepository.add_to_address` with
         `leased_until`, in the caller's own transaction: a confirmation link somebody waits for), and
         settle them as a flush does; one transaction fewer than `deliver_now`, which must claim them first."""
-        report = FlushReport()
+        report = FlushReport.for_transport(transport)
         try:
             self._deliver(batch, now, transport, letterhead, report, max_attempts)
         finally:
@@ -486,26 +494,48 @@ class Services:
         failures = [outcome for outcome in outcomes if outcome[1] is not None]
         if not failures:  # the usual case, and the public form's every POST: nothing left to settle
             return True
+        report.errors.update(error.removeprefix(NOT_TRIED) for _, error, _, _ in failures)
         with self._uow() as uow:
             for mail, error, permanent, tried in failures:
-                if permanent or mail.attempts >= max_attempts:
+                if permanent or (tried and mail.attempts >= max_attempts):
                     uow.outbox.settle(mail.id, now, status="failed", error=error)
                     report.failed.append(f"{mail.recipient_email}: {error}")
                 else:
-                    attempts = mail.attempts if tried else mail.attempts - 1
-                    retry_at = now + min(timedelta(minutes=2 ** attempts), timedelta(hours=6))
-                    uow.outbox.settle(mail.id, now, status="pending", next_attempt_at=retry_at, error=error,
-                                      tried=tried)
+                    # A message not tried waits as long again as it has waited so far (2 minutes to 6 hours):
+                    # a backoff that grows through an outage without counting attempts it never had.
+                    wait = (timedelta(minutes=2 ** mail.attempts) if tried
+                            else max(timedelta(minutes=2), now - mail.created_at))
+                    uow.outbox.settle(mail.id, now, status="pending", next_attempt_at=now + min(wait, LONGEST_BACKOFF),
+                                      error=error, tried=tried)
                     report.retrying += 1
             uow.commit(now)
         # A temporary failure means the server is struggling: leave the rest for the next flush.
         return all(permanent for _, _, permanent, _ in failures)
 
-    def count_pending(self, report: FlushReport) -> FlushReport:
+    def count_pending(self, report: FlushReport, now: datetime) -> FlushReport:
+        """What is left after a flush: pending mail, of it what waits to be retried after a failure (and
+        the most common error, if this flush met none), and what another flush holds leased at `now`."""
         with self._uow(read_only=True) as uow:
-            report.pending = uow.outbox.count("pending")
-            report.waiting_for_retry = uow.outbox.count_waiting_for_retry()
+            left = uow.outbox.pending_at(now)
+        report.pending, report.waiting_for_retry, report.being_sent = left.free, left.waiting, left.leased
+        if not report.errors and left.error is not None:
+            report.errors[left.error] += 1
         return report
+
+    def resend_failed(self, now: datetime, *, by: str = OPERATOR_EMAIL,
+                      only: Sequence[int] | None = None) -> ResendReport:
+        """Put the mail that failed for good (of `only` these rows, if given) back in the outbox, as new:
+        pending, due now, its attempts reset; its last error stays, prefixed by who sent it again and when.
+
+        For an administrator: a refused address may have been fixed, or the settings. Mail with a
+        one-time link (a sign-in link, a submission's confirmation) is left failed: its link is gone."""
+        with refusals_recorded(self.engine, "outbox resend", by, None, now), self._uow() as uow:
+            require_administrator(uow.people.get(by), "resend_mail")
+            resent = uow.outbox.resend_failed(now, f"sent again by {by} at {now.isoformat(timespec='minutes')}",
+                                              except_kinds=ONE_TIME_LINK_MAIL, only=only)
+            left = uow.outbox.count("failed")
+            uow.commit(now)
+        return ResendReport(resent, left)
 
     def _mark_sent(self, mail_id: int, now: datetime) -> None:
         with self._uow() as uow:
@@ -532,8 +562,11 @@ class Services:
                 outcomes.append((mail, str(error), True, True))
             except TemporaryFailure as error:
                 outcomes.append((mail, str(error), False, True))
+                if isinstance(error, Unavailable):  # the server's or the settings' failure: none of them was tried
+                    outcomes[-1:] = [(rest, str(error), False, False) for rest in batch[index:]]
+                    break
                 if error.connection_lost:
-                    outcomes += [(rest, f"not tried: {error}", False, False) for rest in batch[index + 1:]]
+                    outcomes += [(rest, f"{NOT_TRIED}{error}", False, False) for rest in batch[index + 1:]]
                     break
         return outcomes
 
@@ -553,27 +586,76 @@ def _unchanged_since(uow: UnitOfWork, idea: Idea, seen_version: int | None) -> I
     return idea
 
 
+NOT_TRIED = "not tried: "
+
+
 @dataclass(slots=True)
 class FlushReport:
+    """What a flush did. `pending` and `waiting_for_retry` count the mail no flush holds; `being_sent`
+    what another flush holds leased (not a failure: it is being sent); `folder`: where the mail went
+    when it went into a folder of .eml files, and `why` (the settings' reason), so nobody takes it for sent."""
+
     sent: int = 0
     retrying: int = 0
     failed: list[str] = field(default_factory=list)
     pending: int = 0
     waiting_for_retry: int = 0
+    being_sent: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    folder: str | None = None
+    why: str = ""
+
+    @classmethod
+    def for_transport(cls, transport: Transport) -> FlushReport:
+        if isinstance(transport, FolderTransport):
+            return cls(folder=str(transport.folder).rstrip("/") + "/", why=transport.why)
+        return cls()
+
+    @property
+    def cause(self) -> str | None:
+        """The error met most often (the first of equals): what an operator needs to hear first."""
+        return self.errors.most_common(1)[0][0] if self.errors else None
 
     def summary(self) -> str:
-        parts = [f"sent {self.sent}"]
+        if self.folder is None:
+            parts = [f"sent {self.sent}"]
+        else:
+            parts = [f"written {self.sent} as .eml files to {self.folder}" + (f" ({self.why})" if self.why else "")]
         if self.failed:
             parts.append(f"failed permanently {len(self.failed)}")
         parts.append(f"{self.pending} still pending")
         if self.waiting_for_retry:
             parts.append(f"{self.waiting_for_retry} of them waiting to retry after a failed delivery")
-        return ", ".join(parts)
+        if self.being_sent:
+            parts.append(f"{self.being_sent} being sent by another flush")
+        line = ", ".join(parts)
+        if not self.ok and self.cause is not None:
+            others = len(self.errors) - 1
+            line += f"; cause: {self.cause}" + (f" (and {others} other error{'s' * (others > 1)})" if others else "")
+        return line
 
     @property
     def ok(self) -> bool:
-        """False while any mail failed in this flush or still waits to be retried after an earlier failure."""
+        """False while any mail failed in this flush or still waits to be retried after an earlier failure
+        (mail another flush is sending is neither)."""
         return not self.failed and not self.retrying and not self.waiting_for_retry
+
+
+@dataclass(frozen=True, slots=True)
+class ResendReport:
+    ids: list[int]  # failed mail put back to be sent
+    left: int  # failed mail left failed (its one-time link is gone)
+
+    @property
+    def resent(self) -> int:
+        return len(self.ids)
+
+    def summary(self) -> str:
+        line = f"{self.resent} failed message{'s' * (self.resent != 1)} put back to be sent"
+        if self.left:
+            line += (f"; {self.left} left failed (a sign-in link or a confirmation whose one-time link is gone: "
+                     "the person asks for a new one)")
+        return line
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
 """Ways to hand a message to the world: an SMTP server, or `.eml` files in a folder.
 
-Each transport raises `TemporaryFailure` (try again later: server down, timeout, 4xx) or
-`PermanentFailure` (5xx: the address or message is refused for good). A temporary failure that lost
-the connection says so, so the caller stops hammering a server that is gone.
+Each transport raises `TemporaryFailure` (try again later: timeout, 4xx) or `PermanentFailure` (5xx:
+the address or message is refused for good). A temporary failure that lost the connection says so,
+so the caller stops hammering a server that is gone. `Unavailable`, a temporary failure too, is one
+of the server or the settings before any message was handed over (nothing listens, the login or
+STARTTLS is refused, the folder cannot be written): no message was tried, so none loses an attempt.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ class TemporaryFailure(DeliveryFailure):
         self.connection_lost = connection_lost
 
 
+class Unavailable(TemporaryFailure):
+    """The server or the settings failed before the message was handed over (connection refused or
+    timed out, STARTTLS or the login refused, the mail folder not writable): the message was not tried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, connection_lost=True)
+
+
 class PermanentFailure(DeliveryFailure):
     pass
 
@@ -42,8 +52,9 @@ class Transport(Protocol):
 class FolderTransport:
     """One `.eml` file per message, named by its Message-ID's random key, written atomically (temp file + rename)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, why: str = "") -> None:
         self.folder = folder
+        self.why = why  # why mail goes into a folder (the composition root's words), for reports
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def send(self, message: Message, recipient: str) -> None:
@@ -57,7 +68,7 @@ class FolderTransport:
             os.replace(temporary, self.folder / name)
         except OSError as error:
             Path(temporary).unlink(missing_ok=True)
-            raise TemporaryFailure(f"cannot write {self.folder / name}: {error.strerror}") from error
+            raise Unavailable(f"cannot write {self.folder / name}: {error.strerror}") from error
 
     def close(self) -> None:
         pass
@@ -100,15 +111,23 @@ class SmtpTransport:
         self.connection: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
+        """Connect, STARTTLS and log in; a failure of any is the server's or the settings', no message's."""
         c = self.config
         try:
             connection = smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
+        except (OSError, smtplib.SMTPException) as error:
+            raise Unavailable(f"cannot connect to {c.host}:{c.port}: {_reason(error)}") from error
+        step = ""
+        try:
             if c.starttls:
+                step = "STARTTLS (IDEAFLOW_SMTP_STARTTLS)"
                 connection.starttls()
             if c.user:
+                step = f"the login as {c.user} (IDEAFLOW_SMTP_USER, IDEAFLOW_SMTP_PASSWORD)"
                 connection.login(c.user, c.password)
         except (OSError, smtplib.SMTPException) as error:
-            raise TemporaryFailure(f"cannot connect to {c.host}:{c.port}: {error}", True) from error
+            connection.close()
+            raise Unavailable(f"{c.host}:{c.port} refused {step}: {_reason(error)}") from error
         return connection
 
     def send(self, message: Message, recipient: str) -> None:
@@ -141,3 +160,10 @@ class SmtpTransport:
             except (OSError, smtplib.SMTPException):
                 self.connection.close()
             self.connection = None
+
+
+def _reason(error: Exception) -> str:
+    """An SMTP error's words: smtplib's exceptions carry the server's reply as (code, bytes)."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{error.smtp_code} {error.smtp_error.decode(errors='replace')}"
+    return str(error) or type(error).__name__

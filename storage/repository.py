@@ -811,6 +811,14 @@ class OutboxLine:
     last_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PendingMail:
+    free: int  # pending, held by no flush
+    waiting: int  # of those, waiting to be retried after a failure
+    leased: int  # pending, held by a flush (being sent, or its flush died and the lease has yet to run out)
+    error: str | None  # the most common error of those waiting
+
+
 #: How long a claimed outbox row is its claimer's before a flush may take it again (a crashed sender's).
 MAIL_LEASE = timedelta(minutes=10)
 
@@ -960,6 +968,36 @@ class OutboxRepository:
     def count_waiting_for_retry(self) -> int:
         return self.session.scalar(select(func.count()).select_from(OutboxRow).where(
             OutboxRow.status == "pending", OutboxRow.last_error.is_not(None)))
+
+    def pending_at(self, now: datetime) -> PendingMail:
+        """The pending mail at `now`: how much no flush holds, of it how much waits to be retried after a
+        failure (and their most common error), and how much a flush holds leased (it is being sent)."""
+        leased = and_(OutboxRow.leased_until.is_not(None), OutboxRow.leased_until > now)
+        free, waiting, held = self.session.execute(
+            select(func.count().filter(~leased),
+                   func.count().filter(~leased, OutboxRow.last_error.is_not(None)),
+                   func.count().filter(leased))
+            .select_from(OutboxRow).where(OutboxRow.status == "pending")).one()
+        error = None
+        if waiting:
+            error = self.session.scalar(
+                select(OutboxRow.last_error)
+                .where(OutboxRow.status == "pending", ~leased, OutboxRow.last_error.is_not(None))
+                .group_by(OutboxRow.last_error).order_by(func.count().desc(), func.min(OutboxRow.id)).limit(1))
+        return PendingMail(free, waiting, held, error)
+
+    def resend_failed(self, now: datetime, note: str, *, except_kinds: Sequence[str] = (),
+                      only: Sequence[int] | None = None) -> list[int]:
+        """Put failed mail (of `only` these rows, if given; not of `except_kinds`) back as new: pending, due
+        `now`, attempts reset; its last error is kept behind `note` (who sent it again, when). Returns their ids."""
+        table = OutboxRow.__table__
+        return list(self.session.scalars(
+            update(table)
+            .where(table.c.status == "failed", table.c.kind.not_in(except_kinds),
+                   *(() if only is None else (table.c.id.in_(only),)))
+            .values(status="pending", attempts=0, next_attempt_at=now, leased_until=None,
+                    last_error=func.coalesce(note + "; before: " + table.c.last_error, note))
+            .returning(table.c.id)))
 
     def count(self, status: str) -> int:
         return self.session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == status))

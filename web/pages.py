@@ -63,6 +63,7 @@ STATUS = {
     "role_revoked": N_("The role is revoked."),
     "role_unchanged": N_("The person already had it so; nothing is changed."),
     "mail_tried": N_("Delivery was tried now. What still waits or failed is listed below."),
+    "mail_resent": N_("The failed mail was sent again now. What still waits or failed is listed below."),
 }
 
 # The person's places (ideaflow.signin.places): name and what it is for.

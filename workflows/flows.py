@@ -100,13 +100,14 @@ async def deliver_outbox(now: datetime | None = None, batch_size: int = 100) -> 
     """Deliver the pending mail (SMTP, or .eml files without an SMTP host)."""
     logger = get_run_logger()
     with bootstrap() as app:
-        moment, report, transport = _now(now), FlushReport(), app.mail_transport()
+        moment, transport = _now(now), app.mail_transport()
+        report = FlushReport.for_transport(transport)
         try:
             while await deliver_mail_batch(app, moment, transport, report, batch_size):
                 pass
         finally:
             transport.close()
-        app.services.count_pending(report)
+        app.services.count_pending(report, moment)
     for failure in report.failed:
         logger.error("permanently failed: %s", failure)
     (logger.info if report.ok else logger.warning)("outbox: %s", report.summary())

@@ -130,7 +130,7 @@ def test_smtp_delivery_refuses_to_start_with_a_sender_no_server_would_accept(cas
     assert smtp.handler.received == [] and outbox(db) == before
     # without SMTP (.eml files for a developer) the default sender is fine
     files = ideaflow("outbox", "--flush", "--now", iso(T0), mail_from=sender)
-    assert files.returncode == 0 and f"sent {len(before)}" in files.stdout, files
+    assert files.returncode == 0 and f"written {len(before)} as .eml files" in files.stdout, files
 
 
 def test_message_ids_are_random_and_differ_between_installations(tmp_path, smtp, flush, svc, cast, db):

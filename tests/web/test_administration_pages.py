@@ -13,7 +13,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from test_public_pages import Site
 
 from states.criteria import TAARNBY_CRITERIA, Criterion
@@ -227,3 +227,31 @@ def test_a_pool_named_like_another_but_for_capital_letters_is_refused_on_its_nam
         ("name", f"Puljen '{TAARNBY}' findes allerede: Navn skal adskille sig fra den med mere end store og små "
                  "bogstaver.")]
     assert 'value="TÅRNBY innovationspulje"' in field_tag(page, "name")
+
+
+def test_an_administrator_sends_failed_mail_again_from_the_outbox_page_and_a_coordinator_may_not(site):
+    site.sign_in(ADMIN)
+    site.services.submit(title="Cykelsti", description="En god idé.", proposer="borger@example.dk",
+                         pool=TAARNBY, now=site.now)
+    with site.engine.begin() as connection:  # the receipt failed for good (say, a mistyped address since fixed)
+        connection.execute(update(OutboxRow).where(OutboxRow.kind == "idea_received")
+                           .values(status="failed", attempts=8, last_error="550 5.1.1 no such user"))
+    page = site.client.get("/outbox")
+    assert 'action="/outbox/resend"' in page.text and "Send igen" in page.text
+    sent = site.client.post("/outbox/resend", data={"csrf_token": site.csrf()})
+    assert sent.status_code == 200 and "status=mail_resent" in str(sent.url)
+    assert "borger@example.dk" in [m["To"].addresses[0].addr_spec for m in site.mails()]
+    with site.engine.connect() as connection:
+        row = connection.execute(select(OutboxRow).where(OutboxRow.kind == "idea_received")).one()
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert 'action="/outbox/resend"' not in site.client.get("/outbox").text  # nothing failed is left
+
+    site.services.add_person(KARIN, "Karin", Role.COORDINATOR, site.now)
+    with site.engine.begin() as connection:
+        connection.execute(update(OutboxRow).where(OutboxRow.kind == "idea_received").values(status="failed"))
+    site.sign_in(KARIN)
+    assert 'action="/outbox/resend"' not in site.client.get("/outbox").text
+    assert site.client.post("/outbox/resend", data={"csrf_token": site.csrf()}).status_code == 403
+    with site.engine.connect() as connection:
+        status = connection.execute(select(OutboxRow.status).where(OutboxRow.kind == "idea_received")).scalar()
+    assert status == "failed"

@@ -326,3 +326,32 @@ def httpx_healthy(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's (the README says the rest)")
+def test_a_serve_killed_outright_takes_its_prefect_server_with_it(serve_env, tmp_path):
+    """SIGKILL (the OOM killer, `kill -9`) runs no `finally`: the kernel's parent-death signal stops the
+    Prefect server serve started, so the port is free for the next serve."""
+    app = bootstrap(Settings(_env_file=None, database_url=serve_env["IDEAFLOW_DATABASE_URL"]))
+    upgrade(app.engine)
+    app.close()
+    port = int(serve_env["IDEAFLOW_PREFECT_PORT"])
+    serve = subprocess.Popen([str(BIN / "ideaflow"), "serve"], cwd=tmp_path, env=serve_env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        children = wait_for(lambda: prefect_servers_on(port), 30, "serve's Prefect server process")
+        wait_for(lambda: httpx_healthy(port), 300, "serve's Prefect server to answer")
+        serve.kill()
+        serve.wait(timeout=10)
+        wait_for(lambda: not prefect_servers_on(port) and not httpx_healthy(port), 10,
+                 "the Prefect server to die with serve")
+    finally:
+        serve.stdout.close()
+        stop_and_clean_up(serve, port)
+    for pid in children:  # gone, or a zombie waiting for its new parent to reap it
+        try:
+            assert "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            pass
+    with socket.socket() as probe:  # the port is free for the next serve
+        probe.bind(("127.0.0.1", port))

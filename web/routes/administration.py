@@ -351,7 +351,8 @@ def _administers(person: Account) -> bool:
 def outbox(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
     lines = _admin(request).outbox(person.email, _now(request))
     return pages.render(request, "outbox.html", {
-        "lines": lines, "kind_name": lambda kind: _t(request, MAIL_KINDS[kind]) if kind in MAIL_KINDS else kind,
+        "lines": lines, "administrator": _administers(person),
+        "kind_name": lambda kind: _t(request, MAIL_KINDS[kind]) if kind in MAIL_KINDS else kind,
         **formatters(request)})
 
 
@@ -365,3 +366,14 @@ def flush(request: Request, person: Annotated[Account, Depends(signed_in)]) -> R
         container.services.flush_outbox(now, container.mail_transport(), container.letterhead, retry_deferred=True,
                                         only=listed)
     return RedirectResponse("/outbox?status=mail_tried", status_code=303)
+
+
+@router.post("/outbox/resend")
+def resend(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    """An administrator sends the mail that failed for good again, now (`Services.resend_failed`, as
+    `ideaflow outbox --resend-failed --flush`); the service refuses anybody else, recorded."""
+    container, now = request.app.state.container, _now(request)
+    resent = container.services.resend_failed(now, by=person.email)
+    if resent.ids:
+        container.services.flush_outbox(now, container.mail_transport(), container.letterhead, only=resent.ids)
+    return RedirectResponse("/outbox?status=mail_resent", status_code=303)
