@@ -285,17 +285,22 @@ def prefect_servers_on(port: int) -> list[int]:
     return found
 
 
+def start_serve(serve_env, tmp_path) -> subprocess.Popen:
+    """`ideaflow serve` on serve_env's database, migrated first (so it starts its servers at once)."""
+    app = bootstrap(Settings(_env_file=None, database_url=serve_env["IDEAFLOW_DATABASE_URL"]))
+    upgrade(app.engine)
+    app.close()
+    return subprocess.Popen([str(BIN / "ideaflow"), "serve"], cwd=tmp_path, env=serve_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_while_serve_starts_its_prefect_server_stops_that_server_and_exits_0(serve_env, tmp_path, signum):
     """systemd, Docker and `kill` send SIGTERM, and people press Ctrl-C, also in serve's first seconds,
     while its Prefect server starts: serve must still stop that server, or the next serve is refused
     the port."""
-    app = bootstrap(Settings(_env_file=None, database_url=serve_env["IDEAFLOW_DATABASE_URL"]))
-    upgrade(app.engine)
-    app.close()
     port = int(serve_env["IDEAFLOW_PREFECT_PORT"])
-    serve = subprocess.Popen([str(BIN / "ideaflow"), "serve"], cwd=tmp_path, env=serve_env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    serve = start_serve(serve_env, tmp_path)
     try:
         # serve starts its console first (its line and the web server's log), then the Prefect server
         starting = f"starting Prefect's server on 127.0.0.1:{port}"
@@ -332,12 +337,8 @@ def httpx_healthy(port: int) -> bool:
 def test_a_serve_killed_outright_takes_its_prefect_server_with_it(serve_env, tmp_path):
     """SIGKILL (the OOM killer, `kill -9`) runs no `finally`: the kernel's parent-death signal stops the
     Prefect server serve started, so the port is free for the next serve."""
-    app = bootstrap(Settings(_env_file=None, database_url=serve_env["IDEAFLOW_DATABASE_URL"]))
-    upgrade(app.engine)
-    app.close()
     port = int(serve_env["IDEAFLOW_PREFECT_PORT"])
-    serve = subprocess.Popen([str(BIN / "ideaflow"), "serve"], cwd=tmp_path, env=serve_env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    serve = start_serve(serve_env, tmp_path)
     try:
         children = wait_for(lambda: prefect_servers_on(port), 30, "serve's Prefect server process")
         wait_for(lambda: httpx_healthy(port), 300, "serve's Prefect server to answer")
