@@ -482,10 +482,11 @@ def pilot(
     by: Annotated[str, typer.Option("--by", help="Coordinator planning the pilot (default: the command line's "
                                                  "operator, named as such in the record).")] = OPERATOR_EMAIL,
 ) -> None:
-    """Plan a funded idea's pilot; it starts piloting when the start date arrives (sweep)."""
+    """Plan a funded idea's pilot, or change a running one; it starts piloting when the start date arrives (sweep)."""
     result = _services().plan_pilot(idea, start=_day(start, "start"), end=_day(end, "end"), sites=tuple(site),
                                     now=_now(), followers=tuple(follower or ()), measures=tuple(measure or ()), by=by)
-    out.print(f"idea {idea}: pilot planned {fmt.day(result.pilot.start)} – {fmt.day(result.pilot.end)} "
+    # The plan as it stands now, whether first made or changed.
+    out.print(f"idea {idea}: pilot {fmt.day(result.pilot.start)} – {fmt.day(result.pilot.end)} "
               f"at {', '.join(result.pilot.sites)}")
 
 
