@@ -320,6 +320,20 @@ def pool_criteria(
     out.print(f"pool {name!r}: " + (f"{len(chosen)} criteria" if changed else "criteria unchanged"))
 
 
+@pool_app.command("list")
+def pool_list(as_json: Json = False) -> None:
+    """List every pool with its year, budget, allocated and left; `pool show NAME` shows one whole."""
+    lines = _app().administration.pools(OPERATOR_EMAIL, _now())
+    if as_json:
+        _print_json([line.model_dump(mode="json") for line in lines])
+        return
+    table = Table("pool", "year", "budget", "allocated", "left")
+    for line in lines:
+        table.add_row(line.name, str(line.year), fmt.dkk(line.budget_dkk), fmt.dkk(line.allocated_dkk),
+                      fmt.dkk(line.remaining_dkk))
+    out.print(table)
+
+
 @pool_app.command("show")
 def pool_show(name: str, as_json: Json = False) -> None:
     """Show a pool's budget, criteria and ideas per stage."""

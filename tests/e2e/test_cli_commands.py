@@ -98,6 +98,13 @@ def test_pool_create_with_default_yaml_and_json_criteria(cli, expect, engine, tm
     gentofte = json.loads(expect.ok(cli("pool", "show", "Gentofte", "--json")))
     assert [(c["name"], c["weight"]) for c in gentofte["criteria"]] == [("radikal", 1.5), ("gevinst", 1.0)]
     assert gentofte["budget_dkk"] == 0
+    # An operator finds the pools' exact names (and their money) without the web console.
+    listed = json.loads(expect.ok(cli("pool", "list", "--json")))
+    assert [(p["name"], p["year"], p["budget_dkk"], p["remaining_dkk"]) for p in listed] == [
+        ("Gentofte", gentofte["year"], 0, 0), ("Roskilde", roskilde["year"], 750_000, 750_000),
+        ("Tårnby", 2020, 5_000_000, 5_000_000)]
+    table = expect.ok(cli("pool", "list"))
+    assert "Tårnby" in table and "5.000.000 kr." in table and "750.000 kr." in table
 
 
 def test_pool_create_refused_and_bad_input_change_nothing(cli, expect, engine, unchanged, tmp_path, world):
