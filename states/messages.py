@@ -255,6 +255,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                        "da": "en anden kørsel af oversigterne dækker de samme modtagere"},
     "delivery.failed": {"en": "delivery failed; {summary}", "da": "afsendelsen mislykkedes; {summary}"},
     "server.not_started": {"en": "{detail}", "da": "{detail}"},
+    "signin.operator": {"en": "{email} is the command line's own operator, not a person: it cannot sign in to the "
+                                "web console; sign in with your own address",
+                        "da": "{email} er kommandolinjens egen operatør og ikke en person: den kan ikke logge ind "
+                              "i webkonsollen; log ind med din egen adresse"},
     "signin.short_key": {"en": "the secret key must be at least 16 bytes",
                          "da": "den hemmelige nøgle skal være mindst 16 byte"},
     # -- the public intake (states.intake, ideaflow.intake, ideaflow.privacy) ----------------------------
