@@ -767,7 +767,9 @@ def _run(argv: list[str] | None) -> None:
         _fail(1, f"refused: {_message(error)}")
     except IdeaflowError as error:
         _fail(1, _message(error))
-    except ValidationError as error:  # the IDEAFLOW_* settings (other validation is the services')
+    except ValidationError as error:
+        if error.title != "Settings":  # not the IDEAFLOW_* settings: a defect, with its traceback
+            raise
         _fail(2, f"bad setting: {explain(error)}")
     except typer.Exit as done:
         raise SystemExit(done.exit_code) from None
