@@ -20,7 +20,9 @@ from functools import cached_property, lru_cache, partial
 from typing import TYPE_CHECKING
 
 from ideaflow.config import Settings
+from states.errors import Refused
 from storage.db import make_engine
+from storage.schema import unknown_revision
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -55,7 +57,16 @@ class ReadModels:
 
 @lru_cache(maxsize=8)
 def _engine(database_url: str) -> Engine:
-    return make_engine(database_url)
+    """The process's engine for the database, once it is known not to be from a newer release: a newer
+    schema is refused before any command reads or writes it (or `ideaflow init` tries to migrate it)."""
+    engine = make_engine(database_url)
+    try:
+        if (revision := unknown_revision(engine)) is not None:
+            raise Refused("database.newer_schema", revision=revision)
+    except BaseException:
+        engine.dispose()  # not cached: the next command checks again
+        raise
+    return engine
 
 
 class Container:

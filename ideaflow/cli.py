@@ -8,6 +8,7 @@ English or, with IDEAFLOW_LANG=da, in Danish. Prefect is imported only by comman
 from __future__ import annotations
 
 import json
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
@@ -90,9 +91,12 @@ _invocation: ContextVar[_Invocation] = ContextVar("ideaflow_invocation")
 def _app() -> Container:
     invocation = _invocation.get()  # set by main()
     if invocation.app is None:
+        from ideaflow import config
         from ideaflow.bootstrap import bootstrap
 
-        invocation.app = bootstrap()
+        invocation.app = bootstrap()  # a setting it cannot use is one line in _run
+        for warning in config.warnings(invocation.app.settings, config.environment_names()):
+            sys.stderr.write(f"ideaflow: {warning}\n")
     return invocation.app
 
 
@@ -760,10 +764,15 @@ def flag(field: str) -> str:
 
 def _message(error: IdeaflowError) -> str:
     """The error in the command line's language (IDEAFLOW_LANG; English unless it says da)."""
+    from pydantic import ValidationError
+
     from ideaflow.config import Settings
 
     app = _invocation.get().app
-    lang = (app.settings if app is not None else Settings()).lang
+    try:
+        lang = (app.settings if app is not None else Settings()).lang
+    except ValidationError:  # said when the command builds its application; English meanwhile
+        lang = Language.EN
     return render(error, lang, flag)
 
 
@@ -774,7 +783,10 @@ def _click_command() -> typer.core.TyperGroup:
 
 
 def _run(argv: list[str] | None) -> None:
+    from pydantic import ValidationError
     from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from ideaflow.config import explain
 
     command = _click_command()
     try:
@@ -785,6 +797,10 @@ def _run(argv: list[str] | None) -> None:
         _fail(1, f"refused: {_message(error)}")
     except IdeaflowError as error:
         _fail(1, _message(error))
+    except ValidationError as error:
+        if error.title != "Settings":  # not the IDEAFLOW_* settings: a defect, with its traceback
+            raise
+        _fail(2, f"bad setting: {explain(error)}")
     except typer.Exit as done:
         raise SystemExit(done.exit_code) from None
     except typer.Abort:
@@ -797,6 +813,9 @@ def _run(argv: list[str] | None) -> None:
         _fail(2, f"bad input: {message}")
     except (OperationalError, ProgrammingError) as error:
         detail = str(error.orig).splitlines()[0]
+        if missing := re.search(r'FATAL: +database "(.+)" does not exist', detail):  # the server has no such database
+            _fail(1, f"the database {missing[1]!r} does not exist: create it (createdb {missing[1]}, or CREATE "
+                     "DATABASE in psql), then run 'ideaflow init'")
         if "no such table" in detail or "does not exist" in detail:
             _fail(1, "the database has no ideaflow tables yet; run 'ideaflow init' first")
         _fail(1, f"database error: {detail}")

@@ -2,16 +2,27 @@
 
 Read only by the composition root (ideaflow.bootstrap) and the entry points: each builds its own
 `Settings()` when it starts, so nothing here is cached for the whole process.
+
+A setting ideaflow cannot use fails validation; `explain` makes the error one line naming the setting
+and what it must be (the CLI exits 2 with it). `warnings` names what is probably a mistake but harms
+nothing else: an IDEAFLOW_ variable that is no setting (a typo, with the setting it resembles), and
+single sign-on given only some of the three settings it needs.
 """
 
 from __future__ import annotations
 
+import difflib
+import email.policy
+import os
+from collections.abc import Iterable
 from datetime import time
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from states.vocabulary import Language
 
@@ -23,7 +34,7 @@ class Settings(BaseSettings):
     # The command line's language for its error lines: "en" (default, as its commands and output) or "da".
     lang: Language = Language.EN
     smtp_host: str | None = None
-    smtp_port: int = 25
+    smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
@@ -90,6 +101,16 @@ class Settings(BaseSettings):
     # The ID token claim holding the person's address (Entra ID may need "preferred_username").
     oidc_email_claim: str = "email"
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_supported_database(cls, value: str) -> str:
+        return database_address(value)
+
+    @field_validator("mail_from")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        return sender(value)
+
     @model_validator(mode="after")
     def _public_url_defaults_to_the_console(self) -> Self:
         self._public_url_given = bool(self.public_url)
@@ -116,3 +137,112 @@ class Settings(BaseSettings):
 
 def _console_url(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
+PREFIX = "IDEAFLOW_"
+_POSTGRESQL = "postgresql+psycopg"
+
+
+def database_address(url: str) -> str:
+    """The address of a database ideaflow works with: SQLite or PostgreSQL (by psycopg, the driver it
+    installs; `postgres://` and `postgresql://`, as other tools write it, mean that); else ValueError."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError("must be a database address, sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DATABASE") \
+            from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgres", "postgresql"):
+        if driver not in ("", "psycopg"):
+            raise ValueError(f"names the driver {driver!r}, which ideaflow does not install: write postgresql://…")
+        return url if parsed.drivername == _POSTGRESQL else parsed.set(drivername=_POSTGRESQL).render_as_string(
+            hide_password=False)
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return url
+    raise ValueError(f"must be a SQLite or PostgreSQL database (sqlite:///FILE or postgresql://…), not {backend}: "
+                     "ideaflow works with these two only")
+
+
+def sender(value: str) -> str:
+    """A From header of one address, with a name before it or not (`Innovation <innovation@kommune.dk>`)."""
+    try:
+        header = email.policy.default.header_factory("From", value)
+        (address,) = header.addresses
+        well_formed = not header.defects and address.username and address.domain
+    except Exception:  # noqa: BLE001 (the parser fails in many ways on what is no address)
+        well_formed = False
+    if not well_formed or "\r" in value or "\n" in value:
+        raise ValueError("must be one e-mail address, with a name before it if you like: "
+                         "Innovation <innovation@kommune.dk>")
+    return value
+
+
+#: Fields whose value an error line does not repeat (a password, a key, a database address with its password).
+_SECRET = frozenset({"database_url", "smtp_password", "secret_key", "oidc_client_secret"})
+_SAYS = {"int": "a whole number", "float": "a number", "bool": "true or false",
+         "time": "a time of day as HH:MM, for example 07:00"}
+
+
+def _bounds(name: str) -> str:
+    low = high = None
+    for rule in Settings.model_fields[name].metadata:
+        low, high = getattr(rule, "ge", low), getattr(rule, "le", high)
+    if low is not None and high is not None:
+        return f" from {low} to {high}"
+    return f" of at least {low}" if low is not None else ""
+
+
+def explain(error: ValidationError) -> str:
+    """The settings' validation error as one line: each setting, what it must be, and what it is."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        kind = problem["type"].split("_")[0]
+        if problem["type"] == "value_error":
+            says = str(problem["ctx"]["error"])
+        elif problem["type"] == "enum":
+            says = f"must be {problem['ctx']['expected']}"
+        elif name in Settings.model_fields and kind in ("int", "float", "greater", "less"):
+            number = _SAYS["int" if Settings.model_fields[name].annotation is int else "float"]
+            says = f"must be {number}{_bounds(name)}"
+        elif kind in _SAYS:
+            says = f"must be {_SAYS[kind]}"
+        else:
+            says = problem["msg"].replace("Input should be", "must be")
+        shown = "" if name in _SECRET or not isinstance(problem.get("input"), str) else f" (it is {problem['input']!r})"
+        lines.append(f"{PREFIX}{name.upper()} {says}{shown}")
+    return "; ".join(lines)
+
+
+#: IDEAFLOW_ variables that are no settings of ideaflow but the test suite's own.
+_NOT_SETTINGS = ("IDEAFLOW_TEST_", "IDEAFLOW_SCREENSHOTS")
+_OIDC = ("oidc_issuer", "oidc_client_id", "oidc_client_secret")
+
+
+def warnings(settings: Settings, names: Iterable[str]) -> list[str]:
+    """A line for each of `names` (the environment's variables) that looks like a setting and is none,
+    naming the setting it resembles, and one if single sign-on has some of its three settings only."""
+    known = [name.upper() for name in Settings.model_fields]
+    lines = []
+    for variable in sorted({name.upper() for name in names}):
+        if not variable.startswith(PREFIX) or variable.startswith(_NOT_SETTINGS):
+            continue
+        if (setting := variable.removeprefix(PREFIX)) not in known:
+            close = difflib.get_close_matches(setting, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {PREFIX}{close[0]}?" if close else ""
+            lines.append(f"warning: {variable} is no setting of ideaflow and is ignored{hint}")
+    given = [name for name in _OIDC if getattr(settings, name)]
+    if given and len(given) < len(_OIDC):
+        missing = " and ".join(PREFIX + name.upper() for name in _OIDC if name not in given)
+        lines.append(f"warning: single sign-on is off: it needs {missing} as well")
+    return lines
+
+
+def environment_names(env_file: Path = Path(".env")) -> list[str]:
+    """The names of the environment's variables and of those the `.env` file in the working folder sets."""
+    names = list(os.environ)
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        names += [name for name in dotenv_values(env_file) if name]
+    return names

@@ -28,8 +28,8 @@ from typing import Literal
 from sqlalchemy import Engine
 
 from states import text
-from states.errors import BadInput
-from states.vocabulary import Language, Role
+from states.errors import BadInput, Refused
+from states.vocabulary import OPERATOR_EMAIL, Language, Role
 from storage.signin import AccountRow
 from storage.unit_of_work import UnitOfWork
 
@@ -166,6 +166,10 @@ class SingleSignOnFailed(Exception):
     without single sign-on never imports Authlib (a third of a second at every start)."""
 
 
+def _operator_refused() -> Refused:
+    return Refused("signin.operator", field="email", email=OPERATOR_EMAIL)
+
+
 class SignIn:
     """The sign-in use cases, bound to one database, secret and policy.
 
@@ -193,8 +197,13 @@ class SignIn:
 
         `rate_limited=False` is for the operator's `ideaflow signin-link` (who holds the database
         anyway): the limits keep strangers on the web from flooding a mailbox, and an operator who
-        starts the Quickstart a sixth time in a quarter of an hour must still get a link."""
+        starts the Quickstart a sixth time in a quarter of an hour must still get a link.
+
+        The command line's operator (`OPERATOR_EMAIL`) is refused: it is no web user, and what it did
+        in the console would be recorded as the command line's."""
         email = text.email(email.strip())
+        if email.lower() == OPERATOR_EMAIL:
+            raise _operator_refused()
         policy = self.policy
         address_hash = self.keys.digest("address", email.lower())
         ip_hash = self.keys.digest("ip", ip)
@@ -287,12 +296,15 @@ class SignIn:
     def _start(self, uow: UnitOfWork, person_id: int, now: datetime, method: str,
                replacing: str | None) -> tuple[str, Account]:
         policy = self.policy
+        account = Account.of(uow.signin.account(person_id))
+        if Role.OPERATOR in account.roles:  # a link asked for before this was refused, or single sign-on
+            raise _operator_refused()
         if replacing:
             uow.signin.end_session(self.keys.digest("session", replacing))
         uow.signin.purge_sessions(now - policy.idle - EXPIRED_KEPT, now - policy.absolute - EXPIRED_KEPT)
         session_id = secrets.token_urlsafe(32)
         uow.signin.add_session(self.keys.digest("session", session_id), person_id, now, method)
-        return session_id, Account.of(uow.signin.account(person_id))
+        return session_id, account
 
     def session(self, session_id: str, now: datetime) -> Account | None:
         """The signed-in person of this session, or None when it is unknown, idle too long or too old
@@ -309,6 +321,9 @@ class SignIn:
             too_old = now - stored.created_at >= self.policy.absolute
             idle = now - stored.last_seen_at >= self.policy.idle
             row = None if too_old or idle else uow.signin.account(stored.person_id)
+        if row is not None and Role.OPERATOR in row.roles:  # a session an older release let it start
+            self.sign_out(session_id, now)
+            return SessionLookUp(None)
         if too_old or idle:
             self.sign_out(session_id, now)
             return SessionLookUp(None, "absolute" if too_old else "idle")

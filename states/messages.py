@@ -279,7 +279,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "digest.running": {"en": "another digest run is covering the same recipients",
                        "da": "en anden kørsel af oversigterne dækker de samme modtagere"},
     "delivery.failed": {"en": "delivery failed; {summary}", "da": "afsendelsen mislykkedes; {summary}"},
+    "database.newer_schema": {
+        "en": "the database's schema (revision {revision}) is newer than this ideaflow knows: upgrade ideaflow",
+        "da": "databasens skema (revision {revision}) er nyere, end denne ideaflow kender: opgrader ideaflow"},
     "server.not_started": {"en": "{detail}", "da": "{detail}"},
+    "signin.operator": {"en": "{email} is the command line's own operator, not a person: it cannot sign in to the "
+                                "web console; sign in with your own address",
+                        "da": "{email} er kommandolinjens egen operatør og ikke en person: den kan ikke logge ind "
+                              "i webkonsollen; log ind med din egen adresse"},
     "signin.short_key": {"en": "the secret key must be at least 16 bytes",
                          "da": "den hemmelige nøgle skal være mindst 16 byte"},
     # -- the public intake (states.intake, ideaflow.intake, ideaflow.privacy) ----------------------------

@@ -221,10 +221,11 @@ def _cli_runner(db_url: str, home: Path, in_process: bool):
     env = clean_env(db_url, home)
 
     def run(*args: str | int, timeout: float = 60, database_url: str | None = None,
-            lang: str | None = None) -> CliResult:
+            lang: str | None = None, settings: dict[str, str] | None = None) -> CliResult:
         environment = env if database_url is None else {**env, "IDEAFLOW_DATABASE_URL": database_url}
         if lang is not None:
             environment = {**environment, "IDEAFLOW_LANG": lang}
+        environment = {**environment, **(settings or {})}  # more variables, each as given
         argv = [str(a) for a in args]
         if in_process:
             return CliResult(*run_cli_in(argv, environment, home))

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.background import BackgroundTask
 
+from ideaflow.i18n import N_
 from ideaflow.signin import SingleSignOnFailed
-from states.errors import BadInput
+from states.errors import BadInput, Refused
 from web import auth, pages
 from web.forms import NOT_AN_ADDRESS, Form, PostedForm
 from web.security import SESSION_COOKIE, cookie_attributes
@@ -45,6 +46,9 @@ def ask_for_link(request: Request, form: PostedForm) -> Response:
         asked = signin.request_link(email, client, _now(request), form.value("next") or None)
     except BadInput:
         form.error("email", NOT_AN_ADDRESS)
+        return form.invalid(request, "login.html", _oidc(request))
+    except Refused as refused:  # the command line's operator: no web user
+        form.failed(refused, {"email": ("email", N_("E-mail address"))})
         return form.invalid(request, "login.html", _oidc(request))
     if asked.limited:
         return pages.render(request, "login_limited.html", status_code=429)
