@@ -43,9 +43,8 @@ def test_a_sender_with_a_name_and_one_in_danish_letters_are_accepted(cli, expect
     expect.ok(cli("list", settings={"IDEAFLOW_MAIL_FROM": '"Tårnby Kommune, Innovation" <innovation@taarnby.dk>'}))
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # a PostgreSQL matter
 def test_a_postgresql_address_written_as_other_tools_write_it_is_used_with_psycopg(cli, expect, db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL address")
     url = make_url(db_url)
     for drivername in ("postgres", "postgresql"):
         written = url.set(drivername=drivername).render_as_string(hide_password=False)
@@ -73,9 +72,8 @@ def test_single_sign_on_given_part_of_its_settings_warns_which_are_missing(cli, 
     assert done.stderr == "ideaflow: warning: single sign-on is off: it needs IDEAFLOW_OIDC_CLIENT_SECRET as well\n"
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # a PostgreSQL matter
 def test_a_postgresql_database_that_does_not_exist_is_said_to_need_creating(cli, expect, db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL server")
     missing = make_url(db_url).set(database="ideaflow_not_created").render_as_string(hide_password=False)
     for command in (["init"], ["list"]):
         expect.failed(cli(*command, database_url=missing), 1, "the database 'ideaflow_not_created' does not exist",
