@@ -465,7 +465,7 @@ class IdeaRepository:
 
     def _load_open_gates(self, ideas: list[Idea]) -> None:
         """Every review version and asked reviewer of each idea's screening or funding gate this round (the
-        open one, or the one an idea on hold returns to: `Idea.round_gate`)."""
+        open one, or the one an idea on hold returns to: `Idea.round_gate`), and which text of the idea it is."""
         if not ideas:
             return
         by_id = {idea.id: idea for idea in ideas}
@@ -493,13 +493,16 @@ class IdeaRepository:
         for d in recycles:  # the round of the open gate began with a recycle: the idea is sent back
             if in_the_round(d.idea_id, d.gate, d.round):
                 by_id[d.idea_id].recycled_into = (Gate(d.gate), d.round)
-        sent_back = [idea_id for idea_id, idea in by_id.items() if idea.recycled_into is not None]
-        if sent_back:  # the round its text was written in: that of its latest revision (rounds only grow)
+        # Which text it is (how many texts its revisions replaced) and, sent back, the round of the latest revision
+        # (rounds only grow); an idea in its first round was never revised.
+        if recycled:
             revised = self.session.execute(
-                select(IdeaVersionRow.idea_id, func.max(IdeaVersionRow.replaced_in_round))
-                .where(IdeaVersionRow.idea_id.in_(sent_back)).group_by(IdeaVersionRow.idea_id))
-            for idea_id, latest in revised:
-                by_id[idea_id].text_round = latest
+                select(IdeaVersionRow.idea_id, func.count(), func.max(IdeaVersionRow.replaced_in_round))
+                .where(IdeaVersionRow.idea_id.in_(recycled)).group_by(IdeaVersionRow.idea_id))
+            for idea_id, replaced, latest in revised:
+                by_id[idea_id].text_version = replaced
+                if by_id[idea_id].recycled_into is not None:
+                    by_id[idea_id].text_round = latest
 
     def _load_conflicts(self, ideas: dict[int, Idea]) -> None:
         rows = self.session.execute(
