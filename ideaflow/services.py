@@ -578,7 +578,8 @@ def _unchanged_since(uow: UnitOfWork, idea: Idea, seen_version: int | None) -> I
     Two coordinators with the same page open: whoever acts second is told the idea changed instead of
     deciding on what they did not see, and what the latest change was (it came after what they saw,
     however many came between): the stage it moved to, or what happened at it (a review came in, the
-    proposer revised it, …); a change the record does not name (a reviewer's draft) is not said."""
+    proposer revised it, …). A reviewer's draft, which nobody else reads, does not make the page stale
+    (it leaves the version as it is: `Idea.changed_for_others`); a submitted review does."""
     if seen_version is not None and idea.version != seen_version:
         latest = uow.ideas.latest_change(idea.id)
         if latest is None or latest.from_stage != latest.to_stage or latest.action not in CHANGES_SAID:

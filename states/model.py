@@ -804,6 +804,19 @@ class Idea:
         return bool(self.new_history or self.new_reviews or self.new_assignments or self.new_conflicts
                     or self.new_versions or self.new_timers is not None)
 
+    @property
+    def changed_for_others(self) -> bool:
+        """Whether this command changed what anybody but the one who did it sees of the idea: anything it
+        recorded but a reviewer's draft, which nobody else reads (`states.reviews.readable_by`) and which
+        counts for nothing. The idea's version, which the forms other people have open carry, moves only
+        with such a change: a draft leaves their pages as they are, a submitted review does not."""
+        drafts_only = (bool(self.new_reviews) and not any(r.submitted for r in self.new_reviews)
+                       and not (self.new_history or self.new_decisions or self.new_assignments or self.new_conflicts
+                                or self.new_versions or self.new_timers is not None or self.new_pilot
+                                or self.new_evaluation or self.new_allocation_dkk is not None
+                                or self.new_release_dkk is not None or self.new_revision or self.events))
+        return self.changed and not drafts_only
+
     def forget_changes(self) -> None:
         """Called once the changes are written, so a second save in the same session writes nothing twice."""
         self.new_history, self.new_reviews, self.new_decisions, self.new_assignments = [], [], [], []

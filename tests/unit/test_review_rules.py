@@ -167,3 +167,25 @@ def test_a_review_written_against_a_text_the_proposer_revised_since_is_refused()
     assert refused.value.code == "review.not_this_text"
     # without a text named (the command line), the text as it is now is reviewed, as before
     assert idea.review(REVIEWER, {**ALL_SCORES, "kvalitet": 2}, {}, "", NOW).version == 2
+
+
+def test_a_draft_changes_nothing_anybody_else_sees_and_a_submitted_review_does():
+    """The idea's version, which other people's open forms carry, moves only with what they see: a
+    reviewer's draft (read by its writer alone, counting for nothing) is a change to store, not one for
+    others; a submitted review, a revision, a decision are."""
+    idea = submitted()
+    idea.forget_changes()
+    idea.review(REVIEWER, {"kvalitet": 2}, {}, "kladde", NOW, draft=True)
+    idea.review(REVIEWER, {"kvalitet": 3}, {}, "kladde 2", NOW, draft=True)
+    assert idea.changed and not idea.changed_for_others
+    idea.forget_changes()
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    assert idea.changed_for_others
+    idea.forget_changes()
+    idea.review(OTHER_REVIEWER, {"kvalitet": 1}, {}, "", NOW, draft=True)
+    idea.decide(Decision.RECYCLE, COORDINATOR, NOW, reason="Uddyb")  # a draft and a decision in one command
+    assert idea.changed_for_others
+    idea.forget_changes()
+    assert not idea.changed and not idea.changed_for_others
+    idea.revise(PROPOSER, NOW, title="Uddybet")
+    assert idea.changed_for_others

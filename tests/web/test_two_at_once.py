@@ -266,3 +266,24 @@ def test_a_decision_refused_because_a_review_came_in_says_so(site):
     assert (f"Idé {idea_id} blev ændret, mens du havde den åben (en ny bedømmelse er kommet ind): se den igen, før "
             "du handler.") in said
     assert "den er nu" not in said
+
+
+def test_a_reviewers_draft_saved_meanwhile_does_not_make_the_coordinators_page_stale(site):
+    """Nobody but the reviewer reads their draft: saving one while a coordinator has the idea page open
+    leaves the page's version as it is, and the decision goes through; a review submitted meanwhile does not
+    (the coordinator decides on the reviews)."""
+    idea_id = idea(site)
+    site.services.review(idea_id, ANNE, ALL_SCORES, site.now)
+    jens, lars = browser(site, JENS), browser(site, LARS)
+    form = decide_form(jens.get(f"/ideas/{idea_id}"), "recycle", "Sænk beløbet")
+    draft = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Halvfærdig", save="draft")
+    assert lars.post(f"/ideas/{idea_id}/review", data=draft, follow_redirects=False).status_code == 303
+    assert reviews_by(site, idea_id, LARS) == [("screening", 1, 1, False)]
+    assert jens.post(f"/ideas/{idea_id}/decide", data=form, follow_redirects=False).status_code == 303
+    assert idea_view(site.engine, idea_id, viewer=JENS).history[-1].reason == "Sænk beløbet"
+
+    form = decide_form(jens.get(f"/ideas/{idea_id}"), "go")
+    review = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Færdig")
+    assert lars.post(f"/ideas/{idea_id}/review", data=review, follow_redirects=False).status_code == 303
+    refused = jens.post(f"/ideas/{idea_id}/decide", data=form, follow_redirects=False)
+    assert refused.status_code == 409 and "en ny bedømmelse er kommet ind" in main_text(refused)
