@@ -291,19 +291,26 @@ class Services:
 
     def plan_pilot(
         self, idea_id: int, *, start: date, end: date, sites: tuple[str, ...], now: datetime,
-        by: str = OPERATOR_EMAIL, followers: tuple[str, ...] = (), measures: tuple[str, ...] = (),
+        by: str = OPERATOR_EMAIL, followers: tuple[str, ...] | None = None, measures: tuple[str, ...] | None = None,
         seen_version: int | None = None,
     ) -> Idea:
+        """Plan the idea's pilot, or re-plan it. `followers` and `measures` None keep what the plan has (none, for
+        a first plan): a command line that names no follower does not empty the group; an empty tuple does."""
         for site in sites:
             text.text(site, "sites", max_length=200)
-        for measure in measures:
+        for measure in measures or ():
             text.text(measure, "measures", max_length=1000)
         with refusals_recorded(self.engine, "pilot", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow, uow.ideas.get(idea_id), seen_version)
-            unknown = [f for f in dict.fromkeys(followers) if uow.people.find_address(f) is None]
-            if unknown:  # named on the followers field, where a form shows it
-                raise NotFound("person.unknown", field="followers", email=unknown[0])
-            group = tuple({p.id: p for p in map(uow.people.get, followers)}.values())  # once each, however typed
+            if followers is None:
+                group = idea.pilot.followers if idea.pilot else ()
+            else:
+                unknown = [f for f in dict.fromkeys(followers) if uow.people.find_address(f) is None]
+                if unknown:  # named on the followers field, where a form shows it
+                    raise NotFound("person.unknown", field="followers", email=unknown[0])
+                group = tuple({p.id: p for p in map(uow.people.get, followers)}.values())  # once each, however typed
+            if measures is None:
+                measures = idea.pilot.measures if idea.pilot else ()
             plan = PilotPlan(start, end, tuple(sites), group, tuple(measures))
             idea.plan_pilot(plan, uow.people.get(by), now)
             uow.commit(now)

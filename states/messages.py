@@ -73,6 +73,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                           "da": "{field} {criterion}='{value}': scoren skal være et helt tal fra 1 til 5"},
     "input.not_yes_no": {"en": "{field} {criterion}='{value}': answer yes or no",
                          "da": "{field} {criterion}='{value}': svar ja eller nej"},
+    "input.both_ways": {"en": "{option} and {flag}: name some, or remove them all, not both",
+                        "da": "{option} og {flag}: nævn nogle, eller fjern dem alle, ikke begge dele"},
     # -- pools, people and roles ---------------------------------------------------------------------
     "pool.implausible_year": {"en": "{field} {year} is not a plausible budget year",
                               "da": "{field} {year} er ikke et sandsynligt budgetår"},
