@@ -348,6 +348,9 @@ class Idea:
     new_conflicts: list[Conflict] = field(default_factory=list)
     new_timers: list[Timer] | None = None
     new_pilot: PilotPlan | None = None
+    #: The stage this command's latest move left (for an idea that was on hold, the stage it was held from):
+    #: whether a pilot stopped, withdrawn or put on hold had begun (`notifications`). Not stored.
+    moved_from: Stage | None = None
     new_evaluation: Evaluation | None = None
     new_allocation_dkk: int | None = None
     #: The grant this command gave back to the pool (`_release_grant`).
@@ -611,14 +614,15 @@ class Idea:
             if not changes:
                 return
             self._record("replan_pilot", self.stage, self.stage, now, by, f"pilot re-planned: {changes}")
-        if self.evaluation_open:  # its end passed, and the new one has not (checked above): it runs on
+        extended = self.evaluation_open
+        if extended:  # its end passed, and the new one has not (checked above): it runs on
             self.evaluation_open = False
             self._record("close_evaluation", self.stage, self.stage, now, by,
                          f"evaluation gate closed: the pilot runs on until {plan.end.isoformat()}")
             self.events.append(events.ReviewRoundEnded(self, Gate.EVALUATION))
         self.new_pilot = plan
         self._arm(now)
-        self.events.append(events.PilotPlanned(self, by, earlier))
+        self.events.append(events.PilotPlanned(self, by, earlier, extended))
 
     def plan_refusal(self) -> InvalidTransition:
         """Why the idea's pilot cannot be planned in its stage: the real reason, not merely the stage."""
@@ -832,6 +836,7 @@ class Idea:
         from a stage at a screening or funding gate ends that gate's round of reviews (a recycle too). An idea
         killed or withdrawn before its pilot began (funded, or on hold from funded) gives its grant back."""
         left = self.held_from if from_stage == Stage.ON_HOLD else from_stage
+        self.moved_from = left
         if self.stage != Stage.ON_HOLD:
             self.held_from = None  # resumed, or killed/withdrawn while on hold
         self._record(action, from_stage, self.stage, now, by, reason)
