@@ -495,17 +495,35 @@ def pilot(
     start: Annotated[str, typer.Option("--start", help="YYYY-MM-DD")],
     end: Annotated[str, typer.Option("--end", help="YYYY-MM-DD")],
     site: Annotated[list[str], typer.Option("--site", help="Test site, repeatable.")],
-    follower: Annotated[list[str] | None, typer.Option("--follower", help="Follow-up group member's email.")] = None,
-    measure: Annotated[list[str] | None, typer.Option("--measure", help="What the pilot is evaluated on.")] = None,
+    follower: Annotated[list[str] | None, typer.Option(
+        "--follower", help="Follow-up group member's email, repeatable. Without it a re-plan keeps the group "
+                           "as it is; --no-followers empties it.")] = None,
+    measure: Annotated[list[str] | None, typer.Option(
+        "--measure", help="What the pilot is evaluated on, repeatable. Without it a re-plan keeps the measures; "
+                          "--no-measures removes them.")] = None,
+    no_followers: Annotated[bool, typer.Option("--no-followers", help="Empty the follow-up group.")] = False,
+    no_measures: Annotated[bool, typer.Option("--no-measures", help="Remove every measure.")] = False,
     by: Annotated[str, typer.Option("--by", help="Coordinator planning the pilot (default: the command line's "
                                                  "operator, named as such in the record).")] = OPERATOR_EMAIL,
 ) -> None:
-    """Plan a funded idea's pilot, or change a running one; it starts piloting when the start date arrives (sweep)."""
+    """Plan a funded idea's pilot, or change a running one; it starts piloting when the start date arrives (sweep).
+
+    A re-plan keeps the follow-up group and the measures unless --follower/--measure (or --no-followers,
+    --no-measures) name new ones; the first plan has none unless named."""
+    for named, emptied, field, option in ((follower, no_followers, "followers", "follower"),
+                                          (measure, no_measures, "measures", "measure")):
+        if named and emptied:
+            raise BadInput("input.both_ways", field=field, option=f"--{option}", flag=f"--no-{field}")
+    followers = () if no_followers else tuple(follower) if follower else None
+    measures = () if no_measures else tuple(measure) if measure else None
     result = _services().plan_pilot(idea, start=_day(start, "start"), end=_day(end, "end"), sites=tuple(site),
-                                    now=_now(), followers=tuple(follower or ()), measures=tuple(measure or ()), by=by)
+                                    now=_now(), followers=followers, measures=measures, by=by)
     # The plan as it stands now, whether first made or changed.
-    out.print(f"idea {idea}: pilot {fmt.day(result.pilot.start)} – {fmt.day(result.pilot.end)} "
-              f"at {', '.join(result.pilot.sites)}")
+    plan = result.pilot
+    group = len(plan.followers)
+    out.print(f"idea {idea}: pilot {fmt.day(plan.start)} – {fmt.day(plan.end)} at {', '.join(plan.sites)}; "
+              f"follow-up group of {group} {'person' if group == 1 else 'people'}; "
+              + (f"measures: {'; '.join(plan.measures)}" if plan.measures else "no measures"))
 
 
 @app.command()

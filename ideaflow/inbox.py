@@ -53,6 +53,8 @@ class InboxLine(BaseModel):
     pool: str
     gate: str
     round: int
+    #: Which text of the idea it shows (`Idea.text_version`): the form carries it back, with the gate and round.
+    text_version: int = 0
     deadline: datetime | None
     overdue: bool
     status: str
@@ -92,6 +94,8 @@ class ReviewForm(BaseModel):
     pool: str
     gate: str
     round: int
+    #: Which text of the idea it shows (`Idea.text_version`): the form carries it back, with the gate and round.
+    text_version: int = 0
     deadline: datetime | None
     requested_dkk: int | None
     departments: list[str]
@@ -153,11 +157,11 @@ class Reviewing:
             return lines
 
     def form(self, idea_id: int, email: str, now: datetime, *, at_gate: Gate | None = None,
-             at_round: int | None = None) -> ReviewForm:
+             at_round: int | None = None, at_text_version: int | None = None) -> ReviewForm:
         """The review form's data for `email`, after the checks of `check`."""
         with self._refusals_recorded(idea_id, email, now), UnitOfWork(self.engine, read_only=True) as uow:
             person, idea = uow.people.get(email), uow.ideas.get(idea_id)
-            _require_reviewable(uow, person, idea, at_gate, at_round)
+            _require_reviewable(uow, person, idea, at_gate, at_round, at_text_version)
             reviewers = uow.people.holding(Role.REVIEWER, idea.pool)
             waiting = asked(idea, reviewers)
             asked_count, done_count = len(waiting), len(done(idea, waiting))
@@ -170,7 +174,7 @@ class Reviewing:
         submitted = any(r.submitted for r in mine)
         return ReviewForm(
             id=idea.id, title=idea.title, description=idea.description, pool=idea.pool.name, gate=gate,
-            round=round_, deadline=idea.deadline, requested_dkk=idea.requested_dkk,
+            round=round_, text_version=idea.text_version, deadline=idea.deadline, requested_dkk=idea.requested_dkk,
             departments=list(idea.departments),
             criteria=[CriterionField(index=i, name=c.name, weight=c.weight, must_meet=c.must_meet,
                                      description=c.description) for i, c in enumerate(idea.pool.criteria)],
@@ -206,7 +210,7 @@ class Reviewing:
 
 
 def _require_reviewable(uow: UnitOfWork, person: Person, idea: Idea, at_gate: Gate | None,
-                        at_round: int | None) -> None:
+                        at_round: int | None, at_text_version: int | None = None) -> None:
     try:
         if sight(person, idea) == Sight.NONE:
             raise NotAllowed("not_allowed.sight", person=person.email, idea=idea.id, pool=idea.pool.name)
@@ -220,4 +224,4 @@ def _require_reviewable(uow: UnitOfWork, person: Person, idea: Idea, at_gate: Ga
             raise NotAllowed("not_allowed.no_longer_reviewer", person=person.email, idea=idea.id,
                              pool=idea.pool.name, revoked_at=revoked) from None
         raise
-    idea.review_gate_for(at_gate, at_round)
+    idea.review_gate_for(at_gate, at_round, at_text_version)

@@ -28,6 +28,7 @@ PLAIN: dict[str, dict[str, str]] = {
         "hold": N_("The idea was put on hold"), "recycle": N_("The idea was sent back to you for revision"),
         "resume": N_("Work on the idea was resumed"), "withdraw": N_("The idea was withdrawn"),
         "start_pilot": N_("The pilot started"), "open_evaluation": N_("The pilot ended and its evaluation began"),
+        "close_evaluation": N_("The pilot was extended, and its evaluation waits until it ends"),
         "evaluate": N_("The pilot was evaluated"),
         "lapse": N_("The screening deadline passed and the idea lapsed"),
         "revise": N_("You revised the idea"),

@@ -215,18 +215,19 @@ class Services:
     def review(
         self, idea_id: int, by: str, scores: dict[str, int], now: datetime,
         must_meet: dict[str, bool] | None = None, comment: str = "", *, draft: bool = False,
-        at_gate: Gate | None = None, at_round: int | None = None,
+        at_gate: Gate | None = None, at_round: int | None = None, at_text_version: int | None = None,
     ) -> Review:
         """Save a draft, submit, or revise (a second review before the gate is decided) `by`'s review.
 
         `at_gate` and `at_round`: the gate and round the review was written for (the web form's, or
         `ideaflow review --gate`), refused if that gate was decided or a new round began since; None
-        reviews whatever screening or funding gate is open."""
+        reviews whatever screening or funding gate is open. `at_text_version`: the idea's text the review
+        was written against (`Idea.text_version`, the web form's), refused if the proposer revised it since."""
         text.text(comment, "comment", max_length=5000, multiline=True, required=False)
         with refusals_recorded(self.engine, "review", by, idea_id, now), self._uow() as uow:
             idea = uow.ideas.get(idea_id)
             review = idea.review(uow.people.get(by), scores, must_meet or {}, comment, now, draft=draft,
-                                 at_gate=at_gate, at_round=at_round)
+                                 at_gate=at_gate, at_round=at_round, at_text_version=at_text_version)
             uow.commit(now)
         return review
 
@@ -290,19 +291,26 @@ class Services:
 
     def plan_pilot(
         self, idea_id: int, *, start: date, end: date, sites: tuple[str, ...], now: datetime,
-        by: str = OPERATOR_EMAIL, followers: tuple[str, ...] = (), measures: tuple[str, ...] = (),
+        by: str = OPERATOR_EMAIL, followers: tuple[str, ...] | None = None, measures: tuple[str, ...] | None = None,
         seen_version: int | None = None,
     ) -> Idea:
+        """Plan the idea's pilot, or re-plan it. `followers` and `measures` None keep what the plan has (none, for
+        a first plan): a command line that names no follower does not empty the group; an empty tuple does."""
         for site in sites:
             text.text(site, "sites", max_length=200)
-        for measure in measures:
+        for measure in measures or ():
             text.text(measure, "measures", max_length=1000)
         with refusals_recorded(self.engine, "pilot", by, idea_id, now), self._uow() as uow:
             idea = _unchanged_since(uow, uow.ideas.get(idea_id), seen_version)
-            unknown = [f for f in dict.fromkeys(followers) if uow.people.find_address(f) is None]
-            if unknown:  # named on the followers field, where a form shows it
-                raise NotFound("person.unknown", field="followers", email=unknown[0])
-            group = tuple({p.id: p for p in map(uow.people.get, followers)}.values())  # once each, however typed
+            if followers is None:
+                group = idea.pilot.followers if idea.pilot else ()
+            else:
+                unknown = [f for f in dict.fromkeys(followers) if uow.people.find_address(f) is None]
+                if unknown:  # named on the followers field, where a form shows it
+                    raise NotFound("person.unknown", field="followers", email=unknown[0])
+                group = tuple({p.id: p for p in map(uow.people.get, followers)}.values())  # once each, however typed
+            if measures is None:
+                measures = idea.pilot.measures if idea.pilot else ()
             plan = PilotPlan(start, end, tuple(sites), group, tuple(measures))
             idea.plan_pilot(plan, uow.people.get(by), now)
             uow.commit(now)
@@ -577,7 +585,8 @@ def _unchanged_since(uow: UnitOfWork, idea: Idea, seen_version: int | None) -> I
     Two coordinators with the same page open: whoever acts second is told the idea changed instead of
     deciding on what they did not see, and what the latest change was (it came after what they saw,
     however many came between): the stage it moved to, or what happened at it (a review came in, the
-    proposer revised it, …); a change the record does not name (a reviewer's draft) is not said."""
+    proposer revised it, …). A reviewer's draft, which nobody else reads, does not make the page stale
+    (it leaves the version as it is: `Idea.changed_for_others`); a submitted review does."""
     if seen_version is not None and idea.version != seen_version:
         latest = uow.ideas.latest_change(idea.id)
         if latest is None or latest.from_stage != latest.to_stage or latest.action not in CHANGES_SAID:

@@ -23,7 +23,7 @@ from notifications.render import display_name
 from states import events
 from states.model import Idea, Person, PilotPlan
 from states.reviews import asked, done
-from states.vocabulary import Decision, Gate, Role
+from states.vocabulary import Decision, Gate, Role, Stage
 
 if TYPE_CHECKING:
     from storage.unit_of_work import UnitOfWork
@@ -97,8 +97,8 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
             extra = {"gate": gate.value, "deadline": deadline.isoformat(), "lapsed": lapsed}
             return [("deadline_escalated", Role.COORDINATOR, coordinators, extra),
                     *([("deadline_escalated", Role.PROPOSER, proposer, extra)] if lapsed else [])]
-        case events.PilotPlanned(earlier=earlier):
-            return _plan_news(idea, earlier)
+        case events.PilotPlanned(earlier=earlier, extended=extended):
+            return _plan_news(idea, earlier, extended, proposer)
         case events.PilotStarted():
             return _pilot_news("pilot_started", idea, proposer, _pilot_extra(idea))
         case events.PilotEnded():
@@ -139,19 +139,24 @@ def _pilot_news(kind: str, idea: Idea, proposer: list[Person], extra: dict) -> l
 
 def _pilot_status(idea: Idea, change: str) -> list[Group]:
     """A planned or running pilot put on hold, resumed, stopped (`kill`) or withdrawn by its proposer, told to
-    its follow-up group in plain words: not why (a coordinator's reason may be internal), nor by whom."""
+    its follow-up group in plain words: not why (a coordinator's reason may be internal), nor by whom. `begun`
+    tells a pilot that had started (or, resumed, runs again) from one that was only planned."""
     if idea.pilot is None:
         return []
-    return [("pilot_status", Role.FOLLOWER, list(idea.pilot.followers), {"change": change, **_pilot_extra(idea)})]
+    begun = idea.stage == Stage.PILOTING if change == "resume" else idea.moved_from == Stage.PILOTING
+    return [("pilot_status", Role.FOLLOWER, list(idea.pilot.followers),
+             {"change": change, "begun": begun, **_pilot_extra(idea)})]
 
 
-def _plan_news(idea: Idea, earlier: PilotPlan | None) -> list[Group]:
+def _plan_news(idea: Idea, earlier: PilotPlan | None, extended: bool, proposer: list[Person]) -> list[Group]:
     """Who joined the follow-up group reads the whole plan; who stays in it, what changed in it (if more than
-    the group did); who left it, only that they have left."""
+    the group did); who left it, only that they have left. The proposer hears when the pilot's dates move
+    (not of its group, sites or measures). `extended`: the pilot's evaluation had opened and waits again,
+    for its new last day, which the mail says in so many words."""
     plan = idea.pilot
     before = {p.email for p in earlier.followers} if earlier else set()
     after = {p.email for p in plan.followers}
-    whole = {**_pilot_extra(idea), "measures": list(plan.measures)}
+    whole = {**_pilot_extra(idea), "measures": list(plan.measures), "extended": extended}
     groups: list[Group] = [
         ("follow_up_joined", Role.FOLLOWER, [p for p in plan.followers if p.email not in before], whole)]
     if earlier is not None:
@@ -160,6 +165,9 @@ def _plan_news(idea: Idea, earlier: PilotPlan | None) -> list[Group]:
                            {**whole, "changes": changes}))
         groups.append(("follow_up_left", Role.FOLLOWER, [p for p in earlier.followers if p.email not in after],
                        {"path": links.PILOTS}))
+        if dates := {k: v for k, v in _plan_changes(earlier, plan).items() if k in ("start", "end")}:
+            groups.append(("pilot_replanned", Role.PROPOSER, proposer,
+                           {**_pilot_extra(idea), "extended": extended, "changes": dates}))
     return groups
 
 

@@ -87,11 +87,13 @@ class DeadlinePassed:
 @dataclass(frozen=True, slots=True)
 class PilotPlanned:
     """The pilot was planned (`earlier` None) or re-planned (`earlier` the plan it replaced): its plan is now
-    `idea.pilot`. A re-plan that changes nothing is no event."""
+    `idea.pilot`. A re-plan that changes nothing is no event. `extended`: its end had passed and its evaluation
+    gate was open; the re-plan gave it a later last day and closed the gate until then."""
 
     idea: Idea
     by: Person
     earlier: PilotPlan | None
+    extended: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                           "da": "{field} {criterion}='{value}': scoren skal være et helt tal fra 1 til 5"},
     "input.not_yes_no": {"en": "{field} {criterion}='{value}': answer yes or no",
                          "da": "{field} {criterion}='{value}': svar ja eller nej"},
+    "input.both_ways": {"en": "{option} and {flag}: name some, or remove them all, not both",
+                        "da": "{option} og {flag}: nævn nogle, eller fjern dem alle, ikke begge dele"},
     # -- pools, people and roles ---------------------------------------------------------------------
     "pool.implausible_year": {"en": "{field} {year} is not a plausible budget year",
                               "da": "{field} {year} er ikke et sandsynligt budgetår"},
@@ -173,6 +175,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                "igen. Bedømmelsen blev ikke gemt"},
     "review.not_this_round": {"en": "idea {idea}'s {gate} gate is in round {round}, not round {seen_round}",
                               "da": "{gate} for idé {idea} er i runde {round}, ikke runde {seen_round}"},
+    "review.text_revised": {"en": "the proposer of idea {idea} changed it while the review was being written; read "
+                                  "the idea again. The review was not saved",
+                            "da": "forslagsstilleren har ændret idé {idea}, mens bedømmelsen blev skrevet; læs idéen "
+                                  "igen. Bedømmelsen blev ikke gemt"},
+    "review.not_this_text": {"en": "idea {idea}'s text is version {text_version}, not version {seen_text_version}",
+                             "da": "teksten til idé {idea} er version {text_version}, ikke version "
+                                   "{seen_text_version}"},
     "gate.evaluation_by_evaluate": {"en": "the evaluation gate is decided by an evaluation ('ideaflow evaluate')",
                                     "da": "evalueringen afgøres med en evaluering ('ideaflow evaluate')"},
     "gate.no_deadline_ahead": {"en": "no gate deadline ahead for an idea that is {stage}",

@@ -332,6 +332,11 @@ class Idea:
     #: The gate round the idea's title, description, amount and departments were written in: 1 (submitted),
     #: or the round of its latest revision (loaded while the round began with a recycle: `recycled_into`).
     text_round: int = 1
+    #: Which text of the idea this is: 0 as submitted, n after its proposer's n-th revision (`Idea.revise`;
+    #: the n texts replaced are kept, `IdeaVersion`). Loaded, like `reviews`, with the round of the
+    #: screening or funding gate (an idea in its first round was never sent back, so never revised): a
+    #: review form carries it, and a review written against an earlier text is refused (`review_gate_for`).
+    text_version: int = 0
     created_at: datetime | None = None
     id: int | None = None
     version: int = 0
@@ -343,6 +348,9 @@ class Idea:
     new_conflicts: list[Conflict] = field(default_factory=list)
     new_timers: list[Timer] | None = None
     new_pilot: PilotPlan | None = None
+    #: The stage this command's latest move left (for an idea that was on hold, the stage it was held from):
+    #: whether a pilot stopped, withdrawn or put on hold had begun (`notifications`). Not stored.
+    moved_from: Stage | None = None
     new_evaluation: Evaluation | None = None
     new_allocation_dkk: int | None = None
     #: The grant this command gave back to the pool (`_release_grant`).
@@ -424,11 +432,14 @@ class Idea:
             raise InvalidTransition("gate.no_review_gate", stage=self.stage)
         return gate
 
-    def review_gate_for(self, at_gate: Gate | None = None, at_round: int | None = None) -> Gate:
+    def review_gate_for(self, at_gate: Gate | None = None, at_round: int | None = None,
+                        at_text_version: int | None = None) -> Gate:
         """The open screening or funding gate, refused unless it is the gate and round a review was written
         for (`at_gate`, `at_round`; None: whichever is open now). A review form shown at the screening stays
         a screening review: once that gate is decided it is refused, not counted at the funding gate; one
-        written before the idea was sent back for revision is refused in the new round, whose text may differ."""
+        written before the idea was sent back for revision is refused in the new round, whose text may differ;
+        one written against a text the proposer has revised since, in the same round (`at_text_version`, the
+        `text_version` the form was shown with; None: no such check), is refused too."""
         gate = self._review_gate()
         if at_gate is not None and at_gate != gate:
             if at_gate == Gate.SCREENING and gate == Gate.FUNDING:  # the screening was decided meanwhile
@@ -441,6 +452,12 @@ class Idea:
         if at_round is not None and at_round != self.gate_round:
             raise InvalidTransition("review.not_this_round", field="round", idea=self.id, gate=gate,
                                     round=self.gate_round, seen_round=at_round)
+        if at_text_version is not None and at_text_version < self.text_version:  # the proposer revised it meanwhile
+            raise InvalidTransition("review.text_revised", field="text_version", idea=self.id, gate=gate,
+                                    round=self.gate_round)
+        if at_text_version is not None and at_text_version != self.text_version:
+            raise InvalidTransition("review.not_this_text", field="text_version", idea=self.id,
+                                    text_version=self.text_version, seen_text_version=at_text_version)
         return gate
 
     def review(
@@ -454,11 +471,13 @@ class Idea:
         draft: bool = False,
         at_gate: Gate | None = None,
         at_round: int | None = None,
+        at_text_version: int | None = None,
     ) -> Review:
         """Add a version of `reviewer`'s review of the open gate: a draft, a submission or a revision.
 
-        `at_gate` and `at_round` name the gate and round the review was written for (a web form carries
-        them); a gate decided or a round begun since is refused (`review_gate_for`), drafts included.
+        `at_gate`, `at_round` and `at_text_version` name the gate, round and text of the idea the review was
+        written for (a web form carries them); a gate decided, a round begun or a revision by the proposer
+        since is refused (`review_gate_for`), drafts included.
 
         A submission must be complete (bad input otherwise, naming what is missing); a draft may be
         anything valid. Submissions and revisions are recorded in the history (who, not the scores).
@@ -466,7 +485,7 @@ class Idea:
         form sent again) is that version: no new version, no history line.
         """
         require(reviewer, Action.REVIEW, self)
-        gate = self.review_gate_for(at_gate, at_round)
+        gate = self.review_gate_for(at_gate, at_round, at_text_version)
         criteria = self.pool.criteria
         check_scores(criteria, scores)
         must_names = {c.name for c in criteria if c.must_meet}
@@ -595,14 +614,15 @@ class Idea:
             if not changes:
                 return
             self._record("replan_pilot", self.stage, self.stage, now, by, f"pilot re-planned: {changes}")
-        if self.evaluation_open:  # its end passed, and the new one has not (checked above): it runs on
+        extended = self.evaluation_open
+        if extended:  # its end passed, and the new one has not (checked above): it runs on
             self.evaluation_open = False
             self._record("close_evaluation", self.stage, self.stage, now, by,
                          f"evaluation gate closed: the pilot runs on until {plan.end.isoformat()}")
             self.events.append(events.ReviewRoundEnded(self, Gate.EVALUATION))
         self.new_pilot = plan
         self._arm(now)
-        self.events.append(events.PilotPlanned(self, by, earlier))
+        self.events.append(events.PilotPlanned(self, by, earlier, extended))
 
     def plan_refusal(self) -> InvalidTransition:
         """Why the idea's pilot cannot be planned in its stage: the real reason, not merely the stage."""
@@ -704,6 +724,7 @@ class Idea:
         self.new_versions.append(IdeaVersion(judged_in, self.title, self.description, self.requested_dkk,
                                              tuple(self.departments), now, by, self.gate_round))
         self.text_round = self.gate_round
+        self.text_version += 1
         for name, value in changes.items():
             setattr(self, name, value)
         self.new_revision = {**(self.new_revision or {}), **changes}
@@ -787,6 +808,19 @@ class Idea:
         return bool(self.new_history or self.new_reviews or self.new_assignments or self.new_conflicts
                     or self.new_versions or self.new_timers is not None)
 
+    @property
+    def changed_for_others(self) -> bool:
+        """Whether this command changed what anybody but the one who did it sees of the idea: anything it
+        recorded but a reviewer's draft, which nobody else reads (`states.reviews.readable_by`) and which
+        counts for nothing. The idea's version, which the forms other people have open carry, moves only
+        with such a change: a draft leaves their pages as they are, a submitted review does not."""
+        drafts_only = (bool(self.new_reviews) and not any(r.submitted for r in self.new_reviews)
+                       and not (self.new_history or self.new_decisions or self.new_assignments or self.new_conflicts
+                                or self.new_versions or self.new_timers is not None or self.new_pilot
+                                or self.new_evaluation or self.new_allocation_dkk is not None
+                                or self.new_release_dkk is not None or self.new_revision or self.events))
+        return self.changed and not drafts_only
+
     def forget_changes(self) -> None:
         """Called once the changes are written, so a second save in the same session writes nothing twice."""
         self.new_history, self.new_reviews, self.new_decisions, self.new_assignments = [], [], [], []
@@ -802,6 +836,7 @@ class Idea:
         from a stage at a screening or funding gate ends that gate's round of reviews (a recycle too). An idea
         killed or withdrawn before its pilot began (funded, or on hold from funded) gives its grant back."""
         left = self.held_from if from_stage == Stage.ON_HOLD else from_stage
+        self.moved_from = left
         if self.stage != Stage.ON_HOLD:
             self.held_from = None  # resumed, or killed/withdrawn while on hold
         self._record(action, from_stage, self.stage, now, by, reason)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -465,7 +466,7 @@ class IdeaRepository:
 
     def _load_open_gates(self, ideas: list[Idea]) -> None:
         """Every review version and asked reviewer of each idea's screening or funding gate this round (the
-        open one, or the one an idea on hold returns to: `Idea.round_gate`)."""
+        open one, or the one an idea on hold returns to: `Idea.round_gate`), and which text of the idea it is."""
         if not ideas:
             return
         by_id = {idea.id: idea for idea in ideas}
@@ -493,13 +494,16 @@ class IdeaRepository:
         for d in recycles:  # the round of the open gate began with a recycle: the idea is sent back
             if in_the_round(d.idea_id, d.gate, d.round):
                 by_id[d.idea_id].recycled_into = (Gate(d.gate), d.round)
-        sent_back = [idea_id for idea_id, idea in by_id.items() if idea.recycled_into is not None]
-        if sent_back:  # the round its text was written in: that of its latest revision (rounds only grow)
+        # Which text it is (how many texts its revisions replaced) and, sent back, the round of the latest revision
+        # (rounds only grow); an idea in its first round was never revised.
+        if recycled:
             revised = self.session.execute(
-                select(IdeaVersionRow.idea_id, func.max(IdeaVersionRow.replaced_in_round))
-                .where(IdeaVersionRow.idea_id.in_(sent_back)).group_by(IdeaVersionRow.idea_id))
-            for idea_id, latest in revised:
-                by_id[idea_id].text_round = latest
+                select(IdeaVersionRow.idea_id, func.count(), func.max(IdeaVersionRow.replaced_in_round))
+                .where(IdeaVersionRow.idea_id.in_(recycled)).group_by(IdeaVersionRow.idea_id))
+            for idea_id, replaced, latest in revised:
+                by_id[idea_id].text_version = replaced
+                if by_id[idea_id].recycled_into is not None:
+                    by_id[idea_id].text_round = latest
 
     def _load_conflicts(self, ideas: dict[int, Idea]) -> None:
         rows = self.session.execute(
@@ -558,13 +562,11 @@ class IdeaRepository:
         return (found.idea_id, Decision(found.decision)) if found else None
 
     def latest_change(self, idea_id: int) -> HistoryLine | None:
-        """The history line of the idea's latest change, or None when that change has none (a draft review
-        saved later than the newest line: the record names no draft) or the idea no history."""
+        """The history line of the idea's latest change, or None when the idea has no history. (A reviewer's
+        draft, which the record does not name, is no change of the idea's version: `Idea.changed_for_others`.)"""
         line = self.session.execute(select(HistoryRow).where(HistoryRow.idea_id == idea_id)
                                     .order_by(HistoryRow.id.desc()).limit(1)).scalar_one_or_none()
-        draft_at = self.session.scalar(select(func.max(ReviewRow.created_at))
-                                       .where(ReviewRow.idea_id == idea_id, ReviewRow.submitted.is_(False)))
-        if line is None or (draft_at is not None and draft_at > line.at):
+        if line is None:
             return None
         return HistoryLine(line.action, line.from_stage, line.to_stage, line.at, None, line.reason)
 
@@ -587,7 +589,18 @@ class IdeaRepository:
         # The versioned UPDATEs of the idea rows go first: of two concurrent changes to one idea,
         # the loser stops here (StaleDataError) before it touches the pool or any other table. An idea
         # inserted by this unit of work as it stands needs none (nobody else can have seen it yet).
-        changed = [idea for idea in ideas if not self._as_inserted(idea)]
+        changed = [idea for idea in ideas if not self._as_inserted(idea) and idea.changed_for_others]
+        # A reviewer's draft changes nothing anybody else sees (`Idea.changed_for_others`), so it leaves the
+        # version that other people's open forms carry as it is: its UPDATE only checks the version (and
+        # takes the row's lock), so a draft still loses to a change committed since it was read (a decision,
+        # a revision) and is written before, not beside, one that waits for it.
+        checked = [idea for idea in ideas if not self._as_inserted(idea) and not idea.changed_for_others]
+        if checked:
+            updated = self.session.execute(
+                update(IDEAS).where(IDEAS.c.id == bindparam("_id"), IDEAS.c.version == bindparam("_version"))
+                .values(version=IDEAS.c.version), [{"_id": idea.id, "_version": idea.version} for idea in checked])
+            if updated.rowcount != len(checked):
+                raise StaleDataError(f"{len(checked) - updated.rowcount} idea(s) changed by someone else meanwhile")
         if changed:
             states = [self._state(idea, now) for idea in changed]
             updated = self.session.execute(
@@ -631,12 +644,18 @@ class IdeaRepository:
             {"idea_id": idea.id, "person_id": c.person.id, "reason": c.reason, "at": c.at}
             for idea in ideas for c in idea.new_conflicts
         ])
-        self._insert(ReviewRow, [
-            {"idea_id": idea.id, "gate": r.gate, "round": r.round, "reviewer_id": r.reviewer.id,
-             "scores": r.scores, "must_meet": r.must_meet, "comment": r.comment,
-             "weighted_score": r.weighted_score, "created_at": r.at, "version": r.version, "submitted": r.submitted}
-            for idea in ideas for r in idea.new_reviews
-        ])
+        try:  # a version of one reviewer's review is numbered once (`reviews`' unique key): taken, it was by
+            # the same reviewer's save committed since this one read the idea (a draft leaves the idea's
+            # version as it is, so two saves of one form, a double click, can both get this far)
+            self._insert(ReviewRow, [
+                {"idea_id": idea.id, "gate": r.gate, "round": r.round, "reviewer_id": r.reviewer.id,
+                 "scores": r.scores, "must_meet": r.must_meet, "comment": r.comment,
+                 "weighted_score": r.weighted_score, "created_at": r.at, "version": r.version,
+                 "submitted": r.submitted}
+                for idea in ideas for r in idea.new_reviews
+            ])
+        except IntegrityError:
+            raise StaleDataError("a review version saved by the same reviewer meanwhile") from None
         self._insert(DecisionRow, [
             {"idea_id": idea.id, "gate": d.gate, "round": d.round, "decision": d.decision, "by_id": d.by.id,
              "amount_dkk": d.amount_dkk, "reason": d.reason, "at": d.at, "request_id": d.request_id}

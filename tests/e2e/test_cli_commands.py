@@ -459,6 +459,26 @@ def test_pilot(cli, expect, engine, shown, unchanged, world):
                      "followers": [world.follower], "measures": ["ventetid"]}
     assert scalar(engine, text(f"SELECT count(*) FROM timers WHERE idea_id={funded} AND kind='pilot_start' "
                                "AND fired_at IS NULL AND cancelled_at IS NULL")) == 1
+    assert out.rstrip().endswith("follow-up group of 1 person; measures: ventetid")
+
+    # re-planned without --follower or --measure: the group and the measures stay, and the output says so
+    out = expect.ok(cli("pilot", funded, "--start", start, "--end", end + timedelta(days=5), "--site", "Gundsømagle",
+                        "--by", world.coordinator))
+    assert out.rstrip().endswith("at Gundsømagle; follow-up group of 1 person; measures: ventetid"), out
+    assert shown(funded)["pilot"] == {"start": str(start), "end": str(end + timedelta(days=5)),
+                                      "sites": ["Gundsømagle"], "followers": [world.follower],
+                                      "measures": ["ventetid"]}
+    assert scalar(engine, select(func.count()).select_from(OutboxRow).where(
+        OutboxRow.kind == "follow_up_left")) == 0
+    # emptied on purpose
+    out = expect.ok(cli("pilot", funded, "--start", start, "--end", end, "--site", "Gundsømagle", "--site", "Viby",
+                        "--no-followers", "--no-measures", "--by", world.coordinator))
+    assert out.rstrip().endswith("follow-up group of 0 people; no measures"), out
+    pilot = shown(funded)["pilot"]
+    assert (pilot["followers"], pilot["measures"]) == ([], [])
+    out = expect.ok(cli("pilot", funded, "--start", start, "--end", end, "--site", "Gundsømagle", "--site", "Viby",
+                        "--follower", world.follower, "--measure", "ventetid", "--by", world.coordinator))
+    assert out.rstrip().endswith("follow-up group of 1 person; measures: ventetid"), out
 
     submitted = world.idea()
     with unchanged(submitted):
@@ -471,6 +491,10 @@ def test_pilot(cli, expect, engine, shown, unchanged, world):
         (["--start", end, "--end", start, "--site", "Viby"], "must be before"),
         (["--start", "1. marts", "--end", end, "--site", "Viby"], "--start"),
         (["--start", start, "--end", end, "--site", "Viby", "--follower", "ukendt@kommune.dk"], "unknown person"),
+        (["--start", start, "--end", end, "--site", "Viby", "--follower", world.follower, "--no-followers"],
+         "--follower and --no-followers: name some, or remove them all, not both"),
+        (["--start", start, "--end", end, "--site", "Viby", "--measure", "x", "--no-measures"],
+         "--measure and --no-measures"),
     ]:
         with unchanged(funded):
             expect.failed(cli("pilot", funded, *args), 2, needle)

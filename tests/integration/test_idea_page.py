@@ -25,7 +25,7 @@ from states.intake import Submission, Upload
 from states.messages import render
 from states.rules import Sight
 from states.vocabulary import Decision, Language, Role, Stage
-from storage.tables import DecisionRow, RefusalRow
+from storage.tables import DecisionRow, IdeaRow, RefusalRow, ReviewRow
 
 ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -92,16 +92,52 @@ def test_a_stale_form_is_told_what_changed_since(engine, services, world, unchan
     assert render(refused.value, "da") == f"idé {idea} blev ændret, mens du havde den åben (en ny bedømmelse er " \
                                           "kommet ind): se den igen, før du handler"
 
-    seen = idea_page(engine, idea, world.coordinator, world.clock()).version
-    services.review(idea, second, {"kvalitet": 1}, world.clock(), draft=True)  # nobody else reads a draft
+    # a draft saved after the review that came in is not the latest change (it is none: nobody else reads it)
+    services.review(idea, world.reviewer, {"kvalitet": 1}, world.clock(), draft=True)
     with unchanged(idea), pytest.raises(Conflict) as refused:
         services.decide(idea, Decision.GO, world.coordinator, world.clock(), seen_version=seen)
-    assert refused.value.code == "conflict.changed_meanwhile" and "draft" not in str(refused.value)
+    assert (refused.value.code, refused.value.values["what"]) == ("conflict.changed_meanwhile_what", "submit_review")
 
     seen = idea_page(engine, idea, world.coordinator, world.clock()).version
     services.decide(idea, Decision.HOLD, world.coordinator, world.clock(), reason="Vent på budgettet")
     with unchanged(idea), pytest.raises(Conflict, match=r"\(it is now on_hold\)"):
         services.decide(idea, Decision.KILL, world.coordinator, world.clock(), reason="Nej", seen_version=seen)
+
+
+def test_a_reviewers_draft_makes_nobody_elses_page_stale_but_a_submitted_review_does(
+        engine, services, world, unchanged):
+    """A draft is read by its writer alone and counts for nothing: saving one leaves the idea's version,
+    which the coordinator's decide form and the proposer's revise form carry, as it is (nor its last
+    change, which the digests' stuck list reads); a review submitted changes what they act on, and does."""
+    second = "rikke@kommune.dk"
+    services.add_person(second, "Rikke Reviewer", Role.REVIEWER, world.clock())
+    idea = world.idea()
+    services.review(idea, second, ALL_SCORES, world.clock())
+    services.decide(idea, Decision.RECYCLE, world.coordinator, world.clock(), reason="Uddyb budgettet")
+    seen = idea_page(engine, idea, world.coordinator, world.clock()).version
+    with engine.connect() as connection:
+        changed_at = connection.scalar(select(IdeaRow.updated_at).where(IdeaRow.id == idea))
+    services.review(idea, world.reviewer, {"kvalitet": 1}, world.clock(), draft=True, comment="Halvfærdig")
+    services.review(idea, world.reviewer, {"kvalitet": 2}, world.clock(), draft=True)  # a second version
+    with engine.connect() as connection:
+        assert connection.execute(select(ReviewRow.round, ReviewRow.version, ReviewRow.submitted)
+                                  .where(ReviewRow.idea_id == idea, ReviewRow.round == 2)
+                                  .order_by(ReviewRow.id)).all() == [(2, 1, False), (2, 2, False)]
+    assert idea_page(engine, idea, world.coordinator, world.clock()).version == seen
+    with engine.connect() as connection:
+        assert connection.scalar(select(IdeaRow.updated_at).where(IdeaRow.id == idea)) == changed_at
+    # the proposer's revise form, read before the drafts, is not refused
+    assert services.revise(idea, world.proposer, world.clock(), title="Uddybet", seen_version=seen) == ("title",)
+    seen = idea_page(engine, idea, world.coordinator, world.clock()).version
+    services.review(idea, world.reviewer, {"kvalitet": 3}, world.clock(), draft=True)
+    services.decide(idea, Decision.HOLD, world.coordinator, world.clock(), reason="Vent", seen_version=seen)
+    services.resume(idea, world.coordinator, world.clock())
+
+    seen = idea_page(engine, idea, world.coordinator, world.clock()).version
+    services.review(idea, world.reviewer, ALL_SCORES, world.clock())  # submitted: the coordinator decides on it
+    with unchanged(idea), pytest.raises(Conflict) as refused:
+        services.decide(idea, Decision.GO, world.coordinator, world.clock(), seen_version=seen)
+    assert (refused.value.code, refused.value.values["what"]) == ("conflict.changed_meanwhile_what", "submit_review")
 
 
 def test_a_decision_sent_again_under_its_key_is_recorded_once_and_its_key_serves_no_other(
@@ -149,6 +185,31 @@ def test_a_decision_sent_four_times_at_once_under_one_key_is_recorded_once_and_a
     with engine.connect() as connection:
         decided = connection.execute(select(DecisionRow.idea_id, func.count()).group_by(DecisionRow.idea_id)).all()
     assert sorted(decided) == [(idea, 1) for idea in sorted(ideas)]
+
+
+def test_a_draft_sent_four_times_at_once_is_saved_once_and_the_others_told_to_try_again(engine, services, world):
+    """A draft leaves the idea's version as it is (`Idea.changed_for_others`), so two saves of one form at
+    once both pass the version check: the review's own unique version number decides, and the loser is told
+    the idea changed meanwhile and to try again (`conflict.concurrent`), not shown a database error. On
+    SQLite the writers take turns, and the later ones find their draft saved already."""
+    idea = world.idea()
+    for attempt in range(3):
+        start = threading.Barrier(4)
+
+        def click(start=start, attempt=attempt):
+            start.wait()
+            try:
+                return services.review(idea, world.reviewer, {"kvalitet": attempt + 1}, world.clock(),
+                                       draft=True, comment=f"Kladde {attempt}").version
+            except Conflict as refused:
+                return refused.code
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = [job.result() for job in [pool.submit(click) for _ in range(4)]]
+        assert answers.count(attempt + 1) >= 1 and set(answers) <= {attempt + 1, "conflict.concurrent"}, answers
+    with engine.connect() as connection:
+        assert connection.execute(select(ReviewRow.version, ReviewRow.comment).where(ReviewRow.idea_id == idea)
+                                  .order_by(ReviewRow.id)).all() == [(1, "Kladde 0"), (2, "Kladde 1"), (3, "Kladde 2")]
 
 
 def test_an_unknown_follower_is_named_on_the_followers_field(services, world, unchanged):

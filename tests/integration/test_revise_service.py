@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import BadInput, Conflict, InvalidTransition, NotAllowed
-from states.vocabulary import Decision, Role
+from states.vocabulary import Decision, Gate, Role
 from storage.tables import IdeaRow, OutboxRow, PersonRow, RefusalRow
 
 ALL_SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
@@ -123,3 +123,39 @@ def test_an_idea_never_sent_back_is_not_revised(services, world, unchanged):
     with unchanged(idea):
         with pytest.raises(InvalidTransition):
             services.revise(idea, world.proposer, world.clock(), title="Ny")
+
+
+def test_a_review_written_against_the_text_before_a_revision_is_refused(app, services, world, sent_back, unchanged):
+    """The review form names which text of the idea it shows (`text_version`: how many texts the proposer's
+    revisions replaced, as stored); a review or draft written against it is refused once the proposer
+    revised the idea in the same round, and a review of the text as it is now is saved."""
+    idea = sent_back
+    form = app.reviewing.form(idea, SECOND_REVIEWER, world.clock())
+    assert (form.round, form.text_version, form.description) == (2, 0, "En god idé.")
+    services.revise(idea, world.proposer, world.clock(), description="Nyt budget")
+    for draft in (False, True):
+        with unchanged(idea), pytest.raises(InvalidTransition) as refused:
+            services.review(idea, SECOND_REVIEWER, ALL_SCORES, world.clock(), comment="Til den gamle tekst",
+                            draft=draft, at_gate=Gate.SCREENING, at_round=2, at_text_version=form.text_version)
+        assert refused.value.code == "review.text_revised"
+    # the form's checks keep the attempt in the refusals audit
+    with unchanged(idea, audited=True), pytest.raises(InvalidTransition, match="changed it while"):
+        app.reviewing.form(idea, SECOND_REVIEWER, world.clock(), at_gate=Gate.SCREENING, at_round=2,
+                           at_text_version=form.text_version)
+
+    again = app.reviewing.form(idea, SECOND_REVIEWER, world.clock())
+    assert (again.text_version, again.description) == (1, "Nyt budget")
+    review = services.review(idea, SECOND_REVIEWER, ALL_SCORES, world.clock(), at_gate=Gate.SCREENING, at_round=2,
+                             at_text_version=again.text_version)
+    assert (review.round, review.submitted) == (2, True)
+    # a second revision in the same round is another text (the round alone would not tell them apart)
+    services.revise(idea, world.proposer, world.clock(), title="Endnu en udgave")
+    assert app.reviewing.form(idea, SECOND_REVIEWER, world.clock()).text_version == 2
+    with pytest.raises(InvalidTransition, match="changed it while"):
+        services.review(idea, SECOND_REVIEWER, {**ALL_SCORES, "kvalitet": 2}, world.clock(), at_text_version=1)
+    # at the funding gate after a go the text is still the second revision's: a form of it is not refused
+    services.decide(idea, Decision.GO, world.coordinator, world.clock())
+    funding = app.reviewing.form(idea, SECOND_REVIEWER, world.clock())
+    assert (funding.gate, funding.text_version) == ("funding", 2)
+    assert services.review(idea, SECOND_REVIEWER, ALL_SCORES, world.clock(), at_gate=Gate.FUNDING,
+                           at_round=funding.round, at_text_version=2).gate == Gate.FUNDING

@@ -28,7 +28,8 @@ SUBJECT = {  # how each kind's subject starts, per language
            "withdrawal_received": "Din idé er trukket tilbage:", "idea_resumed": "Idé genoptaget:",
            "idea_revised": "Idéen er revideret: ", "follow_up_joined": "Du er med i følgegruppen for piloten: ",
            "follow_up_left": "Du er ikke længere med i følgegruppen for piloten: ",
-           "pilot_replanned": "Planen for piloten er ændret: ", "pilot_status": "Piloten er "},
+           "pilot_replanned": ("Planen for piloten er ændret: ", "Piloten er forlænget: "),
+           "pilot_status": ("Piloten er ", "Den planlagte pilot er aflyst: ", "Idéen er trukket tilbage: ")},
     "en": {"idea_received": "We have received your idea", "idea_submitted": "New idea in", "review_requested": "",
            "gate_decided": "Decision on", "deadline_reminder": "Reminder: deadline", "deadline_escalated":
            "Deadline passed", "pilot_started": "Pilot started", "pilot_ended": "Pilot ended",
@@ -36,7 +37,8 @@ SUBJECT = {  # how each kind's subject starts, per language
            "withdrawal_received": "Your idea is withdrawn:", "idea_resumed": "Idea resumed:",
            "idea_revised": "Idea revised: ", "follow_up_joined": "You are in the follow-up group of the pilot: ",
            "follow_up_left": "You are no longer in the follow-up group of the pilot: ",
-           "pilot_replanned": "The pilot's plan has changed: ", "pilot_status": "Pilot "},
+           "pilot_replanned": ("The pilot's plan has changed: ", "Pilot extended: "),
+           "pilot_status": ("Pilot ", "Planned pilot cancelled: ", "Idea withdrawn: ")},
 }
 GREETING = {"da": "Kære ", "en": "Dear "}
 FOLLOWERS = {Cast.follower, Cast.follower_en, Cast.other_follower}
@@ -488,7 +490,13 @@ def test_a_follow_up_group_hears_when_it_is_formed_and_when_the_plan_or_the_grou
                    by=c.coordinator_en)
     got = box.deliver(t)
     assert set(got) == {(c.follower, "pilot_replanned"), (c.other_follower, "follow_up_joined"),
-                        (c.follower_en, "follow_up_left")}
+                        (c.follower_en, "follow_up_left"), (c.proposer, "pilot_replanned")}
+    # the proposer reads that the dates moved, and nothing of the group or the sites
+    mine, mine_html = parts(got[(c.proposer, "pilot_replanned")][0])
+    assert "- Sidste dag er flyttet fra 30. juni 2026 til 7. juli 2026.\n\n" in mine, mine
+    assert "Nye teststeder" not in mine and "følgegruppe" not in mine and "forlænget" not in mine
+    for name in ("Frede", "Fiona", "Ole Anden"):
+        assert name not in mine and name not in mine_html
     text, html = follower_safe(got[(c.follower, "pilot_replanned")][0])
     assert "- Sidste dag er flyttet fra 30. juni 2026 til 7. juli 2026.\n- Nye teststeder: Viby.\n" in text
     assert "Første dag" not in text and "målt" not in text  # what did not change is not listed as changed
@@ -513,7 +521,7 @@ def test_a_follow_up_group_hears_when_it_is_formed_and_when_the_plan_or_the_grou
     with db.connect() as connection:
         payloads = connection.execute(select(OutboxRow.payload).where(OutboxRow.idea_id == idea, OutboxRow.kind.in_(
             ("follow_up_joined", "follow_up_left", "pilot_replanned")))).scalars().all()
-    assert len(payloads) == 6 and not any("proposer" in p for p in payloads)
+    assert len(payloads) == 7 and sum("proposer" in p for p in payloads) == 1  # the proposer's own mail
 
 
 def test_a_follow_up_group_hears_in_plain_words_of_a_hold_a_resume_a_stop_and_a_withdrawal(svc, cast, smtp, flush,
@@ -567,11 +575,86 @@ def test_a_follow_up_group_hears_in_plain_words_of_a_hold_a_resume_a_stop_and_a_
     assert set(got) == {(c.proposer_en, "withdrawal_received"), (c.coordinator, "idea_withdrawn"),
                         (c.coordinator_en, "idea_withdrawn"), (c.other_follower, "pilot_status")}
     text, _ = follower_safe(got[(c.other_follower, "pilot_status")][0])
-    assert got[(c.other_follower, "pilot_status")][0]["Subject"] == f"Piloten er trukket tilbage: {TITLE_B}"
-    assert f'Forslagsstilleren har trukket idé {planned} "{TITLE_B}" ({c.pool}) tilbage, så piloten er stoppet.' \
-        in text
+    # the idea was withdrawn, not the pilot, which had not begun: it will not take place
+    assert got[(c.other_follower, "pilot_status")][0]["Subject"] == f"Idéen er trukket tilbage: {TITLE_B}"
+    assert (f'Forslagsstilleren har trukket idé {planned} "{TITLE_B}" ({c.pool}) tilbage, så den planlagte pilot '
+            "bliver ikke til noget.") in text and "stoppet" not in text
     # no follower row holds a reason, an amount or the proposer
     with db.connect() as connection:
         payloads = connection.execute(select(OutboxRow.payload).where(OutboxRow.kind == "pilot_status")).scalars().all()
     assert len(payloads) == 7
     assert not any({"reason", "proposer", "allocated_dkk", "by"} & set(p) for p in payloads)
+
+
+def test_a_pilot_extended_after_its_evaluation_opened_is_told_as_extended_to_its_group_and_its_proposer(
+        svc, cast, smtp, flush, db):
+    """The sweep ended the pilot and told its group and proposer that its evaluation is open; then its last day
+    was moved on: both read that the pilot has been extended to its new last day and the evaluation waits."""
+    c, box = Cast, Mailbox(smtp, flush, db)
+    idea = funded(svc, cast, TITLE_A, c.proposer_en, T0)
+    start, end = datetime(2026, 3, 10).date(), datetime(2026, 4, 30).date()
+    svc.plan_pilot(idea, start=start, end=end, sites=("Gundsømagle",), now=T0, followers=(c.follower,),
+                   measures=("ventetid",), by=c.coordinator)
+    svc.sweep(local_midnight(start) + timedelta(minutes=1))
+    t = local_midnight(end + timedelta(days=1)) + timedelta(minutes=1)
+    svc.sweep(t)
+    box.deliver(t)
+    t += timedelta(hours=2)
+    svc.plan_pilot(idea, start=start, end=datetime(2026, 6, 20).date(), sites=("Gundsømagle",), now=t,
+                   by=c.coordinator)  # the group and the measures kept
+    got = box.deliver(t)
+    assert set(got) == {(c.follower, "pilot_replanned"), (c.proposer_en, "pilot_replanned")}
+    message = got[(c.follower, "pilot_replanned")][0]
+    assert message["Subject"] == f"Piloten er forlænget: {TITLE_A}"
+    text, html = follower_safe(message)
+    assert text.startswith(f'Kære Frede Følger,\n\nPiloten for idé {idea} "{TITLE_A}" ({c.pool}) er forlænget til '
+                           "20. juni 2026. Evalueringen, der var åbnet, venter nu, til piloten er slut."), text
+    assert "- Sidste dag er flyttet fra 30. april 2026 til 20. juni 2026." in text
+    assert "er forlænget til 20. juni 2026." in html
+    mine = got[(c.proposer_en, "pilot_replanned")][0]
+    assert mine["Subject"] == f"Pilot extended: {TITLE_A}"
+    mine_text, _ = parts(mine)
+    assert "has been extended to 20 June 2026. Its evaluation, which had opened, now waits until the pilot ends." \
+        in mine_text
+    assert "Frede" not in mine_text and "ventetid" not in mine_text
+
+
+def test_a_pilot_that_never_began_is_told_as_planned_when_held_resumed_and_stopped(svc, cast, smtp, flush, db):
+    """Put on hold, resumed and stopped before its first day: its group reads of a planned pilot, one that
+    has not run (not "it is paused", "it runs from" or "it has been stopped")."""
+    c, box = Cast, Mailbox(smtp, flush, db)
+    idea = funded(svc, cast, TITLE_A, c.proposer, T0)
+    svc.plan_pilot(idea, start=datetime(2026, 9, 1).date(), end=datetime(2026, 12, 1).date(), sites=("Viby",),
+                   now=T0, followers=(c.follower, c.follower_en), by=c.coordinator)
+    box.deliver(T0)
+    t = T0 + timedelta(days=1)
+    svc.decide(idea, Decision.HOLD, c.coordinator, t, reason="INTERN")
+    got = box.deliver(t)
+    text, _ = follower_safe(got[(c.follower, "pilot_status")][0])
+    assert (f'Den planlagte pilot for idé {idea} "{TITLE_A}" ({c.pool}) er sat i bero: den begynder ikke, før idéen '
+            "eventuelt genoptages.") in text and "holder pause" not in text
+    en_text, _ = follower_safe(got[(c.follower_en, "pilot_status")][0])
+    assert "The planned pilot of idea" in en_text and "it will not begin unless the idea is resumed" in en_text
+
+    t += timedelta(days=1)
+    svc.resume(idea, c.coordinator, t)
+    got = box.deliver(t)
+    text, html = follower_safe(got[(c.follower, "pilot_status")][0])
+    assert "er ikke længere i bero: den kan begynde som planlagt." in text
+    assert "Piloten skal efter planen løbe fra 1. september 2026 til 1. december 2026. Teststeder: Viby." in text
+    assert "Piloten løber" not in text and "Piloten løber" not in html
+    en_text, _ = follower_safe(got[(c.follower_en, "pilot_status")][0])
+    assert "The pilot is planned to run from 1 September 2026 to 1 December 2026." in en_text
+    assert "The pilot runs" not in en_text
+
+    t += timedelta(days=1)
+    svc.decide(idea, Decision.KILL, c.coordinator, t, reason="INTERN")
+    got = box.deliver(t)
+    message = got[(c.follower, "pilot_status")][0]
+    assert message["Subject"] == f"Den planlagte pilot er aflyst: {TITLE_A}"
+    text, _ = follower_safe(message)
+    assert (f'Det er besluttet ikke at gå videre med idé {idea} "{TITLE_A}" ({c.pool}), så den planlagte pilot '
+            "bliver ikke til noget.") in text and "stoppet" not in text
+    en = got[(c.follower_en, "pilot_status")][0]
+    assert en["Subject"] == f"Planned pilot cancelled: {TITLE_A}"
+    assert "so its planned pilot will not take place." in follower_safe(en)[0]

@@ -97,6 +97,12 @@ def payloads(tmp_path_factory) -> list[tuple[str, dict]]:
     svc.resume(a, c.coordinator, running)
     ended = local_midnight(start + timedelta(days=11)) + timedelta(minutes=1)
     svc.sweep(ended)
+    # extended once its evaluation opened (the group and the proposer read so), then over again
+    longer = start + timedelta(days=20)
+    svc.plan_pilot(a, start=start, end=longer, sites=("Gundsømagle", "<Viby & Ærø>", "<Ærø>"), now=ended,
+                   by=c.coordinator)
+    ended = local_midnight(longer + timedelta(days=1)) + timedelta(minutes=1)
+    svc.sweep(ended)
     svc.evaluate(a, c.coordinator, ALL_SCORES, Outcome.ADJUST, ended, "kommentar <b>")
     report = svc.queue_digests(ended + timedelta(days=7), Cadence())
     assert set(report.queued) == {"coordinator", "reviewer", "proposer", "follower"}, report

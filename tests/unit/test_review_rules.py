@@ -7,6 +7,7 @@ from domain import ALL_SCORES, COORDINATOR, FOLLOWER, NOW, OTHER_REVIEWER, PROPO
 
 from states.criteria import Criterion
 from states.errors import InvalidTransition
+from states.messages import sentence
 from states.model import Grant, Person, everywhere
 from states.reviews import CriterionSpread, counting, readable_by, spread
 from states.vocabulary import Decision, Gate, Role
@@ -131,3 +132,60 @@ def test_a_review_written_for_a_gate_and_round_is_refused_once_they_are_over():
     assert refused.value.code == "gate.not_this_one"
     # without a gate named, the open one is reviewed, as before
     assert idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW).gate == Gate.FUNDING
+
+
+def test_a_review_written_against_a_text_the_proposer_revised_since_is_refused():
+    """Sent back, the idea is revised by its proposer in the same round a reviewer may already review: a
+    review names the text it was written against (`text_version`, as the form was shown), and one written
+    before a revision is refused (drafts too), though the gate and round are still the same."""
+    idea = submitted()
+    idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    idea.decide(Decision.RECYCLE, COORDINATOR, NOW, reason="Sænk beløbet")
+    seen = idea.text_version  # the reviewer opens the form in round 2, before the proposer's revision
+    assert seen == 0
+    assert idea.revise(PROPOSER, NOW, title=idea.title) == ()  # a revision that changes nothing is the same text
+    assert idea.text_version == seen
+    idea.revise(PROPOSER, NOW, description="Anden udgave.", requested_dkk=150_000)
+    assert idea.text_version == 1
+    for draft_only in (False, True):
+        with pytest.raises(InvalidTransition) as refused:
+            idea.review(REVIEWER, dict(ALL_SCORES), {}, "beløbet er for højt", NOW, draft=draft_only,
+                        at_gate=Gate.SCREENING, at_round=2, at_text_version=seen)
+        assert refused.value.code == "review.text_revised"
+    assert sentence(refused.value, "da") == (f"Forslagsstilleren har ændret idé {idea.id}, mens bedømmelsen blev "
+                                             "skrevet; læs idéen igen. Bedømmelsen blev ikke gemt.")
+    assert [r.reviewer for r in idea.reviews] == [], "nothing was recorded against the old text"
+    # read again: the review of the text as it is counts; a second revision makes that one old in turn
+    review = idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW, at_gate=Gate.SCREENING, at_round=2,
+                         at_text_version=1)
+    assert review.round == 2 and review.submitted
+    idea.revise(PROPOSER, NOW, title="Ny titel")
+    with pytest.raises(InvalidTransition, match="changed it while the review was being written"):
+        idea.review(REVIEWER, {"kvalitet": 2}, {}, "", NOW, draft=True, at_text_version=1)
+    with pytest.raises(InvalidTransition) as refused:  # a text not written yet is not this one either
+        idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW, at_text_version=3)
+    assert refused.value.code == "review.not_this_text"
+    # without a text named (the command line), the text as it is now is reviewed, as before
+    assert idea.review(REVIEWER, {**ALL_SCORES, "kvalitet": 2}, {}, "", NOW).version == 2
+
+
+def test_a_draft_changes_nothing_anybody_else_sees_and_a_submitted_review_does():
+    """The idea's version, which other people's open forms carry, moves only with what they see: a
+    reviewer's draft (read by its writer alone, counting for nothing) is a change to store, not one for
+    others; a submitted review, a revision, a decision are."""
+    idea = submitted()
+    idea.forget_changes()
+    idea.review(REVIEWER, {"kvalitet": 2}, {}, "kladde", NOW, draft=True)
+    idea.review(REVIEWER, {"kvalitet": 3}, {}, "kladde 2", NOW, draft=True)
+    assert idea.changed and not idea.changed_for_others
+    idea.forget_changes()
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    assert idea.changed_for_others
+    idea.forget_changes()
+    idea.review(OTHER_REVIEWER, {"kvalitet": 1}, {}, "", NOW, draft=True)
+    idea.decide(Decision.RECYCLE, COORDINATOR, NOW, reason="Uddyb")  # a draft and a decision in one command
+    assert idea.changed_for_others
+    idea.forget_changes()
+    assert not idea.changed and not idea.changed_for_others
+    idea.revise(PROPOSER, NOW, title="Uddybet")
+    assert idea.changed_for_others

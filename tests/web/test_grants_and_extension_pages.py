@@ -79,6 +79,11 @@ def test_a_pilot_whose_evaluation_is_open_is_offered_the_plan_form_and_extended_
     assert form is not None and "Piloten er slut, og evalueringen er åben." in text_of(form.group(0))
     values = dict(re.findall(r'<input type="hidden" name="([\w_]+)" value="([^"]*)"', form.group(0)))
     new_end = date.today() + timedelta(days=45)
+    # the first day has passed and stays: shown, sent with the form, but not to be changed
+    first_day = re.search(r'<input [^>]*name="start"[^>]*>', form.group(0)).group(0)
+    assert " readonly" in first_day and " disabled" not in first_day, first_day
+    end_field = re.search(r'<input [^>]*name="end"[^>]*>', form.group(0)).group(0)
+    assert "readonly" not in end_field
 
     answer = site.client.post(f"/ideas/{idea}/pilot", follow_redirects=False, data={
         **values, "start": (date.today() - timedelta(days=30)).isoformat(), "end": new_end.isoformat(),

@@ -133,6 +133,39 @@ def test_a_review_of_the_text_before_a_revision_is_refused_in_the_new_round(site
     assert reviews_by(site, idea_id, LARS) == [("screening", 2, 1, True)]
 
 
+def test_a_review_of_the_text_before_a_revision_in_the_same_round_is_refused(site):
+    """Sent back, the idea may be reviewed in its new round before its proposer revises it: the form names
+    which text it showed (`text_version`), so a review posted after the revision is refused (draft too), with
+    what was typed shown back and the form of the new text linked, though the gate and round are the same."""
+    idea_id = idea(site)
+    site.services.decide(idea_id, Decision.RECYCLE, METTE, site.now, reason="Sænk beløbet")
+    lars = browser(site, LARS)
+    form = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Beløbet er stadig for højt")
+    assert (form["gate"], form["round"], form["text_version"]) == ("screening", "2", "0")
+    site.services.revise(idea_id, BORGER, site.now, description="Anden udgave.", requested_dkk=150_000)
+
+    for save in ("submit", "draft"):
+        refused = lars.post(f"/ideas/{idea_id}/review", data={**form, "save": save}, follow_redirects=False)
+        assert refused.status_code == 409
+        said = main_text(refused)
+        assert ("Forslagsstilleren har ændret idéen, mens du skrev din bedømmelse. Din bedømmelse blev ikke gemt; "
+                "læs idéen igen, før du bedømmer den.") in said
+        assert "Beløbet er stadig for højt" in said and "kvalitet: 4" in said
+        assert f'<a href="/ideas/{idea_id}/review">Læs idéen igen, og bedøm den</a>' in refused.text
+    assert reviews_by(site, idea_id, LARS) == [], "nothing saved against the text he read"
+    lars.post("/language", data={"csrf_token": form["csrf_token"], "lang": "en", "next": "/inbox"})
+    refused = lars.post(f"/ideas/{idea_id}/review", data=form, follow_redirects=False)
+    assert ("The proposer changed the idea while you were writing your review. Your review was not saved; read the "
+            "idea again before you review it.") in main_text(refused)
+
+    again = lars.get(f"/ideas/{idea_id}/review")
+    assert "Anden udgave." in again.text
+    fresh = filled_review(again, comment="Nu passer beløbet")
+    assert (fresh["round"], fresh["text_version"]) == ("2", "1")
+    assert lars.post(f"/ideas/{idea_id}/review", data=fresh, follow_redirects=False).status_code == 303
+    assert reviews_by(site, idea_id, LARS) == [("screening", 2, 1, True)]
+
+
 def test_a_reviewer_whose_role_is_revoked_while_the_form_is_open_is_told_so_with_what_they_typed(site):
     idea_id = idea(site)
     lars = browser(site, LARS)
@@ -233,3 +266,24 @@ def test_a_decision_refused_because_a_review_came_in_says_so(site):
     assert (f"Idé {idea_id} blev ændret, mens du havde den åben (en ny bedømmelse er kommet ind): se den igen, før "
             "du handler.") in said
     assert "den er nu" not in said
+
+
+def test_a_reviewers_draft_saved_meanwhile_does_not_make_the_coordinators_page_stale(site):
+    """Nobody but the reviewer reads their draft: saving one while a coordinator has the idea page open
+    leaves the page's version as it is, and the decision goes through; a review submitted meanwhile does not
+    (the coordinator decides on the reviews)."""
+    idea_id = idea(site)
+    site.services.review(idea_id, ANNE, ALL_SCORES, site.now)
+    jens, lars = browser(site, JENS), browser(site, LARS)
+    form = decide_form(jens.get(f"/ideas/{idea_id}"), "recycle", "Sænk beløbet")
+    draft = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Halvfærdig", save="draft")
+    assert lars.post(f"/ideas/{idea_id}/review", data=draft, follow_redirects=False).status_code == 303
+    assert reviews_by(site, idea_id, LARS) == [("screening", 1, 1, False)]
+    assert jens.post(f"/ideas/{idea_id}/decide", data=form, follow_redirects=False).status_code == 303
+    assert idea_view(site.engine, idea_id, viewer=JENS).history[-1].reason == "Sænk beløbet"
+
+    form = decide_form(jens.get(f"/ideas/{idea_id}"), "go")
+    review = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Færdig")
+    assert lars.post(f"/ideas/{idea_id}/review", data=review, follow_redirects=False).status_code == 303
+    refused = jens.post(f"/ideas/{idea_id}/decide", data=form, follow_redirects=False)
+    assert refused.status_code == 409 and "en ny bedømmelse er kommet ind" in main_text(refused)

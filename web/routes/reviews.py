@@ -6,9 +6,10 @@ layer's answers (`ideaflow.inbox.Reviewing`); a review is saved by `Services.rev
 not exist; one they see but may not review answers with the reason (403, or 409 once the gate is
 decided). Both attempts are in the refusals audit.
 
-The form carries the gate and round it was shown at (`gate`, `round`): a review posted after that gate
-was decided, or after a recycle began a new round, is refused (409), not counted at the next gate or
-round; so is one posted by a reviewer whose role was revoked meanwhile (403). Either way what they
+The form carries the gate and round it was shown at (`gate`, `round`) and which text of the idea it showed
+(`text_version`): a review posted after that gate was decided, after a recycle began a new round, or after
+the proposer revised the idea, is refused (409), not counted at the next gate or round nor against a text
+the reviewer never read; so is one posted by a reviewer whose role was revoked meanwhile (403). Either way what they
 typed (scores, must-meet answers, comment) is shown back, to copy: the criteria's names travel with the
 form (`criterion-<index>`) for that, since the idea's new gate is no place to pre-fill them.
 """
@@ -56,7 +57,9 @@ TO_YOU = {"not_allowed.conflicted": N_("You have declared a conflict of interest
                                  "review: it is in round %(round)s now, and its text may have changed. Your review "
                                  "was not saved; read the idea again before you review it."),
           "review.not_this_round": N_("The idea is in round %(round)s, not round %(seen_round)s. Your review was "
-                                      "not saved.")}
+                                      "not saved."),
+          "review.text_revised": N_("The proposer changed the idea while you were writing your review. Your review "
+                                    "was not saved; read the idea again before you review it.")}
 # ... and when a posted review met the refusal (what they wrote is shown below it).
 NOT_SAVED = {"not_allowed.no_longer_reviewer": N_("You are no longer a reviewer in pool '%(pool)s', so your review "
                                                   "was not saved.")}
@@ -90,11 +93,12 @@ def save_review(request: Request, idea_id: int, person: Annotated[Account, Depen
     """Save unfinished (a draft, counting for nothing) or submit; a submission that misses a score or a
     must-meet answer comes back (422) with each missing field marked."""
     container, now = request.app.state.container, request.app.state.clock()
-    at_gate, at_round = _written_for(form)
+    at_gate, at_round, at_text_version = _written_for(form)
     try:
-        review = container.reviewing.form(idea_id, person.email, now, at_gate=at_gate, at_round=at_round)
+        review = container.reviewing.form(idea_id, person.email, now, at_gate=at_gate, at_round=at_round,
+                                          at_text_version=at_text_version)
     except Refused as refusal:
-        return _refused(request, refusal, typed=_typed(form))
+        return _refused(request, refusal, typed=_typed(form), idea_id=idea_id)
     draft = form.value("save") == "draft"
     scores, must_meet = {}, {}
     for criterion in review.criteria:
@@ -113,7 +117,7 @@ def save_review(request: Request, idea_id: int, person: Annotated[Account, Depen
         return _page(request, review, form, status_code=422)
     try:
         container.services.review(idea_id, person.email, scores, now, must_meet, comment, draft=draft,
-                                  at_gate=at_gate, at_round=at_round)
+                                  at_gate=at_gate, at_round=at_round, at_text_version=at_text_version)
     except BadInput as error:
         if error.code.startswith("review.incomplete_"):
             _mark_missing(form, review, error)
@@ -121,16 +125,17 @@ def save_review(request: Request, idea_id: int, person: Annotated[Account, Depen
             form.failed(error, {"comment": ("comment", N_("Comment"))})
         return _page(request, review, form, status_code=422)
     except Refused as refusal:  # the gate was decided, or a conflict declared, since the form was read
-        return _refused(request, refusal, typed=_typed(form))
+        return _refused(request, refusal, typed=_typed(form), idea_id=idea_id)
     status = "review_saved" if draft else "review_submitted"
     return RedirectResponse(f"/ideas/{idea_id}/review?status={status}", status_code=303)
 
 
-def _written_for(form: Form) -> tuple[Gate | None, int | None]:
-    """The gate and round the form was shown at (a form without them, from before they were sent, reviews
-    the gate open now)."""
+def _written_for(form: Form) -> tuple[Gate | None, int | None, int | None]:
+    """The gate, round and text of the idea the form was shown with (a form without them, from before they
+    were sent, reviews the gate open now, whichever its text)."""
     gate = form.value("gate")
-    return (Gate(gate) if gate in {g.value for g in Gate} else None), whole_number(form.value("round"), max_digits=6)
+    return ((Gate(gate) if gate in {g.value for g in Gate} else None), whole_number(form.value("round"), max_digits=6),
+            whole_number(form.value("text_version"), max_digits=6))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +190,12 @@ def _page(request: Request, review: ReviewForm, form: Form, *, status_code: int 
                         status_code=status_code)
 
 
-def _refused(request: Request, refusal: Refused, typed: Typed | None = None) -> Response:
+def _refused(request: Request, refusal: Refused, typed: Typed | None = None, idea_id: int | None = None) -> Response:
     """The reason, in the reader's language and to them: 403 for who they are (an attempt the audit keeps),
-    409 for where the idea is (a gate decided, or a new round begun, while the form was open). What a posted
-    review typed is shown back, so it is not lost: where the idea is, or when the reviewer's role was revoked
-    while they wrote (not to anybody else refused for who they are: they had no form)."""
+    409 for where the idea is (a gate decided, a new round begun or the idea revised, while the form was
+    open). What a posted review typed is shown back, so it is not lost: where the idea is, or when the
+    reviewer's role was revoked while they wrote (not to anybody else refused for who they are: they had no
+    form). When the idea is still to be reviewed, only in a newer text, the form of that text is linked."""
     lang = pages.language(request)
     revoked = refusal.code == "not_allowed.no_longer_reviewer"
     said = (NOT_SAVED if typed else {}).get(refusal.code) or TO_YOU.get(refusal.code)
@@ -203,9 +209,12 @@ def _refused(request: Request, refusal: Refused, typed: Typed | None = None) -> 
     forbidden = isinstance(refusal, NotAllowed)
     return pages.render(request, "review_refused.html",
                         {"reason": reason, "forbidden": forbidden,
-                         "typed": typed if typed and (revoked or not forbidden) else Typed()},
+                         "typed": typed if typed and (revoked or not forbidden) else Typed(),
+                         "again": f"/ideas/{idea_id}/review" if idea_id and refusal.code in AGAIN else None},
                         status_code=403 if forbidden else 409)
 
 
+#: The refusals of a form whose idea may be reviewed again, read anew: sent back for revision, or revised.
+AGAIN = ("review.new_round", "review.text_revised")
 #: The kind of word (`WORDS`) each value of a refusal is said as.
 _KIND = {"stage": "stage", "gate": "gate", "open_gate": "gate"}
