@@ -674,8 +674,9 @@ def outbox(
     lines = _app().administration.outbox(OPERATOR_EMAIL, moment)
     table = Table("id", "kind", "recipient", "idea", "status", "attempts", "next attempt", "last error")
     for line in lines:
+        next_attempt = fmt.moment(line.next_attempt_at) if line.status == "pending" else "–"  # none for failed mail
         table.add_row(str(line.id), line.kind, line.recipient, str(line.idea_id or ""), line.status,
-                      str(line.attempts), fmt.moment(line.next_attempt_at), line.last_error or "")
+                      str(line.attempts), next_attempt, line.last_error or "")
     out.print(table)
     out.print(f"{sum(line.status == 'pending' for line in lines)} pending, "
               f"{sum(line.status == 'failed' for line in lines)} failed")

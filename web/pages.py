@@ -161,6 +161,7 @@ def render(request: Request, template: str, context: Mapping[str, object] | None
         "csrf_token": token,
         "csrf_field": lambda: Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token),
         "status": i18n.gettext(lang, STATUS[status_key]) if status_key in STATUS else "",
+        "status_alert": "alert-success",  # a page may say a failure in the status region: "alert-warning"
         "accessibility_url": settings.accessibility_url,
         "privacy_url": settings.privacy_url,
         "languages": [(code, i18n.NAMES[code]) for code in i18n.LANGUAGES if code != lang],

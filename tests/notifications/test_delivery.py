@@ -125,6 +125,9 @@ def test_a_permanently_refused_address_is_failed_reported_and_never_retried(cast
 
     listing = ideaflow("outbox", **smtp_env(smtp))
     assert "0 pending, 1 failed" in listing.stdout and refused in listing.stdout
+    failed_row = next(line for line in listing.stdout.splitlines() if refused in line)
+    cells = " ".join(failed_row.split())
+    assert "│ failed │ 1 │ – │ citizen@example.com refused: 550" in cells, failed_row  # no next attempt for it
 
     for days in (1, 30):  # later flushes leave it alone
         result = ideaflow("outbox", "--flush", "--now", iso(now + timedelta(days=days)), **smtp_env(smtp))

@@ -20,6 +20,8 @@ from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.vocabulary import COPENHAGEN, Role
 from storage.tables import OutboxRow
 
+from webtest import free_port
+
 ADMIN, KARIN, OLE = "ida@kommune.dk", "karin@taarnby.dk", "ole@roskilde.dk"
 TAARNBY, ROSKILDE = "Tårnby innovationspulje", "Roskilde puljen"
 
@@ -150,7 +152,9 @@ def test_try_again_now_delivers_only_the_mail_the_person_sees(site):
     outbox = site.client.get("/outbox")
     assert KARIN in outbox.text and OLE not in outbox.text
     tried = site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
-    assert tried.status_code == 200 and "status=mail_tried" in str(tried.url)
+    assert tried.status_code == 200 and "/outbox/flush" in str(tried.url)  # the page itself says where it went
+    assert (f"2 breve blev ikke sendt, men skrevet som .eml-filer i mappen {site.mail_dir}/: der er ikke sat "
+            "nogen mailserver op (IDEAFLOW_SMTP_HOST).") in html.unescape(tried.text)
     delivered = [m["To"].addresses[0].addr_spec for m in site.mails()]
     assert delivered.count(KARIN) == 2 and OLE not in delivered  # her sign-in link and the notice
     assert delivered.count("borger@example.dk") == 1  # the receipt for the idea in her pool
@@ -239,7 +243,9 @@ def test_an_administrator_sends_failed_mail_again_from_the_outbox_page_and_a_coo
     page = site.client.get("/outbox")
     assert 'action="/outbox/resend"' in page.text and "Send igen" in page.text
     sent = site.client.post("/outbox/resend", data={"csrf_token": site.csrf()})
-    assert sent.status_code == 200 and "status=mail_resent" in str(sent.url)
+    assert sent.status_code == 200 and "De mislykkede breve er sendt igen" not in sent.text  # only written
+    assert (f"1 brev blev ikke sendt, men skrevet som .eml-fil i mappen {site.mail_dir}/: der er ikke sat "
+            "nogen mailserver op (IDEAFLOW_SMTP_HOST).") in html.unescape(sent.text)
     assert "borger@example.dk" in [m["To"].addresses[0].addr_spec for m in site.mails()]
     with site.engine.connect() as connection:
         row = connection.execute(select(OutboxRow).where(OutboxRow.kind == "idea_received")).one()
@@ -255,3 +261,27 @@ def test_an_administrator_sends_failed_mail_again_from_the_outbox_page_and_a_coo
     with site.engine.connect() as connection:
         status = connection.execute(select(OutboxRow.status).where(OutboxRow.kind == "idea_received")).scalar()
     assert status == "failed"
+
+
+def test_try_again_now_during_a_mail_server_outage_says_it_failed_and_why(site):
+    for title in ("Cykelsti", "Bænke"):  # a receipt to the proposer for each
+        site.services.submit(title=title, description="En god idé.", proposer="borger@example.dk", pool=TAARNBY,
+                             now=site.now)
+    site.sign_in(ADMIN)
+    site.container.settings = site.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": free_port(),
+                                                                  "mail_from": "ideer@kommune.dk"})
+
+    def caption() -> str:
+        return re.search(r"<caption[^>]*>(.*?)</caption>", site.client.get("/outbox").text).group(1)
+
+    assert caption() == "2 breve"
+    tried = site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
+    status = re.search(r'<div class="alert alert-warning">.*?<p class="alert-text">(.*?)</p>', tried.text, re.S)
+    assert status, tried.text
+    assert re.fullmatch(r"Afsendelsen mislykkedes: cannot connect to 127\.0\.0\.1:\d+: .+\. Brevene venter og "
+                        r"prøves igen senere\.", html.unescape(status.group(1))), status.group(1)
+    with site.engine.begin() as connection:
+        assert set(connection.execute(select(OutboxRow.status)).scalars()) == {"pending", "sent"}  # + the link
+        first = connection.execute(select(OutboxRow.id).where(OutboxRow.status == "pending")).scalars().first()
+        connection.execute(update(OutboxRow).where(OutboxRow.id == first).values(status="sent"))
+    assert caption() == "1 brev"

@@ -172,6 +172,8 @@ def test_a_form_sent_after_somebody_else_signed_in_in_the_same_browser_says_who_
     answer = send(shared, f"/ideas/{site.idea}/decide", kill, page, Origin=HERE)
     assert answer.status_code == 403 and h1(answer) == "Du er nu logget ind som en anden"
     assert "den er nu logget ind som Bent Bedømmer" in answer.text and "Intet blev gemt." in answer.text
+    # The person is signed in, as somebody else: the form is filled in again once signed in as themselves.
+    assert "udfylde formularen igen, når du er logget ind som dig selv." in answer.text
     assert sign_in_link(answer) == f"/login?next={page}"
     assert_shown_back_as_text(answer, kill, ("Begrundelse", REASON))
     assert the_record(site) == before

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -29,6 +29,9 @@ from web import pages
 from web.auth import signed_in
 from web.forms import BAD_WEIGHT, CHOOSE, NOT_A_DAY, REQUIRED, Form, PostedForm
 from web.routes.words import formatters, weight
+
+if TYPE_CHECKING:
+    from ideaflow.services import FlushReport
 
 router = APIRouter()
 
@@ -349,11 +352,39 @@ def _administers(person: Account) -> bool:
 
 @router.get("/outbox")
 def outbox(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
+    return _outbox_page(request, person)
+
+
+def _outbox_page(request: Request, person: Account, outcome: str = "", *, failed: bool = False) -> Response:
+    """The outbox page; `outcome`: what a "try again now" or "send again" just did, in the status region
+    (a failure as a warning), when it needs words of the delivery's own (its cause, the mail folder)."""
     lines = _admin(request).outbox(person.email, _now(request))
     return pages.render(request, "outbox.html", {
         "lines": lines, "administrator": _administers(person),
         "kind_name": lambda kind: _t(request, MAIL_KINDS[kind]) if kind in MAIL_KINDS else kind,
+        **({"status": outcome, "status_alert": "alert-warning" if failed else "alert-success"} if outcome else {}),
         **formatters(request)})
+
+
+OUTBOX_FAILED = N_("Delivery failed: %(cause)s. The mail waits and is tried again later.")
+OUTBOX_FAILED_FOR_GOOD = N_("Delivery failed for good: %(cause)s. The mail is listed below as failed.")
+
+
+def _delivered(request: Request, person: Account, report: FlushReport, done: str) -> Response:
+    """After a delivery: back to the page (`?status=<done>`) when the mail went to the mail server, else the
+    page at once, saying why it did not (the cause the delivery met) or where the mail went instead."""
+    lang = pages.language(request)
+    if report.retrying or report.failed:  # in this delivery (the report's other counts are of all the outbox)
+        text = OUTBOX_FAILED if report.retrying else OUTBOX_FAILED_FOR_GOOD
+        return _outbox_page(request, person, i18n.gettext(lang, text, cause=report.cause or "?"), failed=True)
+    if report.folder is not None and report.sent:
+        outcome = i18n.translations(lang).ngettext(
+            "%(num)d message was not sent but written as an .eml file to the folder %(folder)s: no mail server "
+            "is set up (IDEAFLOW_SMTP_HOST).",
+            "%(num)d messages were not sent but written as .eml files to the folder %(folder)s: no mail server "
+            "is set up (IDEAFLOW_SMTP_HOST).", report.sent) % {"num": report.sent, "folder": report.folder}
+        return _outbox_page(request, person, outcome, failed=True)
+    return RedirectResponse(f"/outbox?status={done}", status_code=303)
 
 
 @router.post("/outbox/flush")
@@ -362,10 +393,11 @@ def flush(request: Request, person: Annotated[Account, Depends(signed_in)]) -> R
     --flush` does for all of it)."""
     container, now = request.app.state.container, _now(request)
     listed = _admin(request).mail_to_flush(person.email, now)
-    if listed:
-        container.services.flush_outbox(now, container.mail_transport(), container.letterhead, retry_deferred=True,
-                                        only=listed)
-    return RedirectResponse("/outbox?status=mail_tried", status_code=303)
+    if not listed:
+        return RedirectResponse("/outbox?status=mail_tried", status_code=303)
+    report = container.services.flush_outbox(now, container.mail_transport(), container.letterhead,
+                                             retry_deferred=True, only=listed)
+    return _delivered(request, person, report, "mail_tried")
 
 
 @router.post("/outbox/resend")
@@ -374,6 +406,7 @@ def resend(request: Request, person: Annotated[Account, Depends(signed_in)]) -> 
     `ideaflow outbox --resend-failed --flush`); the service refuses anybody else, recorded."""
     container, now = request.app.state.container, _now(request)
     resent = container.services.resend_failed(now, by=person.email)
-    if resent.ids:
-        container.services.flush_outbox(now, container.mail_transport(), container.letterhead, only=resent.ids)
-    return RedirectResponse("/outbox?status=mail_resent", status_code=303)
+    if not resent.ids:
+        return RedirectResponse("/outbox?status=mail_resent", status_code=303)
+    report = container.services.flush_outbox(now, container.mail_transport(), container.letterhead, only=resent.ids)
+    return _delivered(request, person, report, "mail_resent")

@@ -34,19 +34,15 @@ from states.errors import IdeaflowError
 from states.formatting import dkk, moment
 from states.messages import render as render_error
 from states.text import whole_number
-from states.vocabulary import Gate, Stage
+from states.vocabulary import Gate
 from web import pages
 from web.auth import signed_in
 from web.forms import Form
+from web.routes.words import STAGE_NAMES
 from web.security import CSRF_FIELD
 
 router = APIRouter()
 
-STAGE_NAMES = {
-    Stage.SUBMITTED: N_("Submitted"), Stage.SCREENED: N_("Screened"), Stage.FUNDED: N_("Funded"),
-    Stage.PILOTING: N_("Piloting"), Stage.EVALUATED: N_("Evaluated"), Stage.REJECTED: N_("Rejected"),
-    Stage.WITHDRAWN: N_("Withdrawn"), Stage.ON_HOLD: N_("On hold"),
-}
 GATE_NAMES = {Gate.SCREENING: N_("Screening"), Gate.FUNDING: N_("Funding decision"), Gate.EVALUATION: N_("Evaluation")}
 SORT_NAMES = (
     ("deadline", N_("Deadline, soonest first")), ("-deadline", N_("Deadline, latest first")),

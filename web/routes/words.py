@@ -14,8 +14,15 @@ from fastapi import Request
 from ideaflow import follower_words, i18n
 from ideaflow.i18n import N_
 from states import formatting
-from states.vocabulary import COPENHAGEN
+from states.vocabulary import COPENHAGEN, Stage
 from web import pages
+
+# A stage as the staff's pages (the portfolio, the pool page) name it; `WORDS["stage"]` are the followers' words.
+STAGE_NAMES = {
+    Stage.SUBMITTED: N_("Submitted"), Stage.SCREENED: N_("Screened"), Stage.FUNDED: N_("Funded"),
+    Stage.PILOTING: N_("Piloting"), Stage.EVALUATED: N_("Evaluated"), Stage.REJECTED: N_("Rejected"),
+    Stage.WITHDRAWN: N_("Withdrawn"), Stage.ON_HOLD: N_("On hold"),
+}
 
 WORDS = {
     **follower_words.PLAIN,  # stage, history action, outcome: as the follower's digest says them
@@ -36,6 +43,7 @@ def formatters(request: Request) -> dict:
         "weight": lambda value: weight(value, lang),
         "opening_day": lambda moment: whole_day(moment, lang),
         "closing_day": lambda moment: whole_day(moment, lang, ending=True),
+        "stage_name": lambda stage: i18n.gettext(lang, STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage,
         "word": lambda kind, value: i18n.gettext(lang, WORDS[kind][value]) if value in WORDS[kind] else value,
     }
 
