@@ -243,8 +243,7 @@ def test_refusals_are_pages_and_audit_rows(browser, signed_in, console):
     for key, status, says in (  # said to him, not of him ("bent@… må ikke bedømme idé 7")
             ("own", 403, "Du har selv foreslået idéen, og ingen bedømmer en idé, de selv har foreslået."),
             ("conflicted", 403, "Du har erklæret dig inhabil i denne idé, så du hverken bedømmer eller afgør den."),
-            ("decided", 409, "Idéen er ikke åben for bedømmelse: dens screening eller bevilling er afgjort "
-                             "(den er nu stoppet).")):
+            ("decided", 409, "Idéen er ikke åben for bedømmelse nu: den er stoppet.")):
         response = page.goto(url + f"ideas/{ideas[key]}/review")
         assert response.status == status, key
         expect(page.get_by_role("heading", level=1)).to_have_text("Du kan ikke bedømme denne idé")

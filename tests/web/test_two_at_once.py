@@ -104,6 +104,9 @@ def test_a_review_posted_after_its_gate_was_decided_is_refused_with_what_was_typ
                 "bevilling. Din bedømmelse blev ikke gemt.") in said
         assert "Din bedømmelse, som ikke er gemt" in said and "Min vurdering af screeningen" in said
         assert "effektivitet: 4" in said and "omtale: 4" in said
+        # headed as what happened to the review (he may well review it at funding), and led to that form
+        assert "<h1>Din bedømmelse blev ikke gemt</h1>" in refused.text
+        assert f'href="/ideas/{idea_id}/review">Læs idéen igen, og bedøm den' in refused.text
     assert reviews_by(site, idea_id, LARS) == [("screening", 1, 1, False)], "nothing at the funding gate"
 
     # the funding gate's form is a fresh one: the screening's draft is not its draft
@@ -287,3 +290,21 @@ def test_a_reviewers_draft_saved_meanwhile_does_not_make_the_coordinators_page_s
     assert lars.post(f"/ideas/{idea_id}/review", data=review, follow_redirects=False).status_code == 303
     refused = jens.post(f"/ideas/{idea_id}/decide", data=form, follow_redirects=False)
     assert refused.status_code == 409 and "en ny bedømmelse er kommet ind" in main_text(refused)
+
+
+def test_a_review_posted_after_the_idea_was_put_on_hold_says_so_and_leads_nowhere_to_review(site):
+    """A hold decides no gate: the page says where the idea is, not that its screening was decided, and
+    offers no form to review, since none is open."""
+    idea_id = idea(site)
+    lars = browser(site, LARS)
+    form = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Skrevet før pausen")
+    site.services.decide(idea_id, Decision.HOLD, METTE, site.now, reason="Afventer budget")
+
+    refused = lars.post(f"/ideas/{idea_id}/review", data=form, follow_redirects=False)
+    assert refused.status_code == 409
+    said = main_text(refused)
+    assert "Idéen er ikke åben for bedømmelse nu: den er i bero." in said and "afgjort" not in said
+    assert "<h1>Din bedømmelse blev ikke gemt</h1>" in refused.text and "Skrevet før pausen" in said
+    assert "Læs idéen igen" not in said
+    shown = lars.get(f"/ideas/{idea_id}/review")  # opened anew, not posted: nothing of his to lose
+    assert shown.status_code == 409 and "<h1>Du kan ikke bedømme denne idé</h1>" in shown.text

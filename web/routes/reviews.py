@@ -48,8 +48,7 @@ TO_YOU = {"not_allowed.conflicted": N_("You have declared a conflict of interest
                                         "its ideas."),
           "not_allowed.no_longer_reviewer": N_("You are no longer a reviewer in pool '%(pool)s', so you cannot "
                                                "review its ideas."),
-          "gate.no_review_gate": N_("The idea is not open for review: its screening or funding has been decided "
-                                    "(it is now %(stage)s)."),
+          "gate.no_review_gate": N_("The idea is not open for review now: it is %(stage)s."),
           "gate.not_this_one": N_("The idea is not at %(gate)s: it is at %(open_gate)s. Your review was not saved."),
           "review.gate_decided": N_("The %(gate)s of this idea was decided while you were writing your review, and "
                                     "it is now at %(open_gate)s. Your review was not saved."),
@@ -210,11 +209,17 @@ def _refused(request: Request, refusal: Refused, typed: Typed | None = None, ide
     return pages.render(request, "review_refused.html",
                         {"reason": reason, "forbidden": forbidden,
                          "typed": typed if typed and (revoked or not forbidden) else Typed(),
-                         "again": f"/ideas/{idea_id}/review" if idea_id and refusal.code in AGAIN else None},
+                         "not_saved": bool(typed) and not forbidden,
+                         "again": f"/ideas/{idea_id}/review" if idea_id and _again(refusal) else None},
                         status_code=403 if forbidden else 409)
 
 
-#: The refusals of a form whose idea may be reviewed again, read anew: sent back for revision, or revised.
-AGAIN = ("review.new_round", "review.text_revised")
+def _again(refusal: Refused) -> bool:
+    """Whether the idea still waits for reviews, read anew: sent back for revision, revised, or moved on from
+    screening to its funding gate (the form there says so itself if this reviewer may not review it)."""
+    if refusal.code in ("review.new_round", "review.text_revised"):
+        return True
+    return refusal.code in ("review.gate_decided", "gate.not_this_one") and \
+        str(refusal.values.get("open_gate")) in (Gate.SCREENING, Gate.FUNDING)
 #: The kind of word (`WORDS`) each value of a refusal is said as.
 _KIND = {"stage": "stage", "gate": "gate", "open_gate": "gate"}
