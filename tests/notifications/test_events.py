@@ -217,6 +217,10 @@ def test_every_event_mails_the_people_concerned_in_their_language(svc, cast, smt
     assert of_kind(got, "pilot_ended") == {c.proposer_en, c.follower, c.follower_en, c.proposer, c.other_follower}
     assert about(got[(c.other_follower, "pilot_ended")], TITLE_B)
     assert about(got[(c.follower_en, "pilot_ended")], TITLE_A)
+    # each is led to their own page and told which: the proposer to their idea, a follower to the pilot
+    assert "Se din idé her: " in parts(got[(c.proposer, "pilot_ended")][0])[0]
+    assert "See your idea here: " in parts(got[(c.proposer_en, "pilot_ended")][0])[0]
+    assert "Se piloten her: " in parts(got[(c.follower, "pilot_ended")][0])[0]
     assert of_kind(got, "review_requested") == Cast.COORDINATORS
     assert len(got[(c.coordinator, "review_requested")]) == 2  # one per idea
     assert got[(c.coordinator_en, "review_requested")][0]["Subject"].startswith("Pilot to evaluate: ")
@@ -495,6 +499,7 @@ def test_a_follow_up_group_hears_when_it_is_formed_and_when_the_plan_or_the_grou
     mine, mine_html = parts(got[(c.proposer, "pilot_replanned")][0])
     assert "- Sidste dag er flyttet fra 30. juni 2026 til 7. juli 2026.\n\n" in mine, mine
     assert "Nye teststeder" not in mine and "følgegruppe" not in mine and "forlænget" not in mine
+    assert "Se din idé her: " in mine and "Se piloten" not in mine and ">Se din idé</a>" in mine_html
     for name in ("Frede", "Fiona", "Ole Anden"):
         assert name not in mine and name not in mine_html
     text, html = follower_safe(got[(c.follower, "pilot_replanned")][0])
