@@ -354,5 +354,8 @@ def test_a_serve_killed_outright_takes_its_prefect_server_with_it(serve_env, tmp
             assert "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
         except FileNotFoundError:
             pass
-    with socket.socket() as probe:  # the port is free for the next serve
+    with socket.socket() as probe:  # the port is free for the next serve: nothing listens on it
+        # As the next server binds (uvicorn sets SO_REUSEADDR): the health checks' connections, closed by
+        # the killed server, may wait out TIME_WAIT on this port, which only a listener would make fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", port))
