@@ -5,7 +5,7 @@ has ended, its outcome, and what the inbox says to someone who reviews nothing."
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from test_public_pages import Site
@@ -36,22 +36,30 @@ def flushed(site, to: str) -> list:
     return [m for m in site.mails() if m["To"].addresses[0].addr_spec == to]
 
 
-def test_a_follower_reads_the_ended_pilot_and_its_outcome_in_the_same_words_on_the_page_and_in_the_mail(site):
+def funded_with_a_pilot(site, followers: tuple[str, ...], days: int) -> tuple[int, date]:
+    """An idea of Velfærdspuljen through screening and funding, its pilot of `days` days planned to begin
+    tomorrow with `followers` as its group; returns the idea and the pilot's first day."""
     svc, now = site.services, site.now
-    svc.create_pool("Velfærdspuljen", 1_000_000, now.year, now)
-    svc.add_person(COORDINATOR, "Karin Koordinator", Role.COORDINATOR, now)
-    svc.add_person(FOLLOWER, "Frede Følger", Role.FOLLOWER, now)
-    svc.add_person(FOLLOWER_EN, "Fiona Follower", Role.FOLLOWER, now, Language.EN)
-    svc.grant_role(COORDINATOR, Role.REVIEWER, now, pool="Velfærdspuljen")
     svc.add_person("borger@example.dk", "Birgit Borger", Role.PROPOSER, now)
+    svc.grant_role(COORDINATOR, Role.REVIEWER, now, pool="Velfærdspuljen")
     idea = svc.submit(title=TITLE, description="Varm mad.", proposer="borger@example.dk", pool="Velfærdspuljen",
                       now=now, requested_dkk=100_000)
     for _ in range(2):
         svc.review(idea, COORDINATOR, SCORES, now)
         svc.decide(idea, Decision.GO, COORDINATOR, now)
     start = (now + timedelta(days=1)).date()
-    svc.plan_pilot(idea, start=start, end=start + timedelta(days=1), sites=("Viby",), now=now,
-                   followers=(FOLLOWER, FOLLOWER_EN), by=COORDINATOR)
+    svc.plan_pilot(idea, start=start, end=start + timedelta(days=days), sites=("Viby",), now=now,
+                   followers=followers, by=COORDINATOR)
+    return idea, start
+
+
+def test_a_follower_reads_the_ended_pilot_and_its_outcome_in_the_same_words_on_the_page_and_in_the_mail(site):
+    svc, now = site.services, site.now
+    svc.create_pool("Velfærdspuljen", 1_000_000, now.year, now)
+    svc.add_person(COORDINATOR, "Karin Koordinator", Role.COORDINATOR, now)
+    svc.add_person(FOLLOWER, "Frede Følger", Role.FOLLOWER, now)
+    svc.add_person(FOLLOWER_EN, "Fiona Follower", Role.FOLLOWER, now, Language.EN)
+    idea, start = funded_with_a_pilot(site, (FOLLOWER, FOLLOWER_EN), days=1)
     site.now = local_midnight(start + timedelta(days=2)) + timedelta(minutes=1)
     svc.sweep(site.now)  # started and ended: its evaluation is open
 
@@ -89,16 +97,7 @@ def test_the_inbox_promises_reviews_only_to_a_reviewer(site, role, says, not_sai
     svc.add_person(COORDINATOR, "Karin Koordinator", Role.COORDINATOR, now)
     svc.add_person("person@kommune.dk", "Per Person", role, now)
     if role == Role.FOLLOWER:
-        svc.add_person("borger@example.dk", "Birgit Borger", Role.PROPOSER, now)
-        svc.grant_role(COORDINATOR, Role.REVIEWER, now, pool="Velfærdspuljen")
-        idea = svc.submit(title=TITLE, description="Varm mad.", proposer="borger@example.dk", pool="Velfærdspuljen",
-                          now=now, requested_dkk=100_000)
-        for _ in range(2):
-            svc.review(idea, COORDINATOR, SCORES, now)
-            svc.decide(idea, Decision.GO, COORDINATOR, now)
-        start = (now + timedelta(days=1)).date()
-        svc.plan_pilot(idea, start=start, end=start + timedelta(days=9), sites=("Viby",), now=now,
-                       followers=("person@kommune.dk",), by=COORDINATOR)
+        funded_with_a_pilot(site, ("person@kommune.dk",), days=9)
     else:
         svc.grant_role("person@kommune.dk", Role.REVIEWER, now, pool="Velfærdspuljen")
     site.sign_in("person@kommune.dk")
