@@ -74,7 +74,7 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
         case events.GateDecided(gate=gate, decision=decision, by=by, reason=reason):
             extra = {"gate": gate.value if gate else None, "decision": decision.value, "by": by.name,
                      "reason": reason, "allocated_dkk": idea.allocated_dkk}
-            return [("gate_decided", Role.COORDINATOR, coordinators, extra),
+            return [("gate_decided", Role.COORDINATOR, coordinators, {**extra, **_released(idea)}),
                     ("gate_decided", Role.PROPOSER, proposer, extra),
                     *(_pilot_status(idea, decision.value) if decision in (Decision.HOLD, Decision.KILL) else [])]
         case events.IdeaRevised(changed=changed):
@@ -110,7 +110,7 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
         case events.IdeaWithdrawn(reason=reason):
             extra = {"reason": reason}
             return [("withdrawal_received", Role.PROPOSER, proposer, extra),
-                    ("idea_withdrawn", Role.COORDINATOR, coordinators, extra),
+                    ("idea_withdrawn", Role.COORDINATOR, coordinators, {**extra, **_released(idea)}),
                     *_pilot_status(idea, "withdraw")]
         case events.IdeaResumed(by=by):
             extra = {"by": by.name}
@@ -118,6 +118,12 @@ def _groups(uow: UnitOfWork, event: events.Event) -> list[Group]:
                     ("idea_resumed", Role.PROPOSER, proposer, extra),
                     *_pilot_status(idea, "resume")]
     raise TypeError(f"no handler for {type(event).__name__}")
+
+
+def _released(idea: Idea) -> dict:
+    """For the coordinators' mail of a kill or withdrawal: the grant it gave back to the pool (`Idea._release_grant`:
+    the idea ended before its pilot began), if any. Not for the proposer or the follow-up group."""
+    return {"released_dkk": idea.new_release_dkk} if idea.new_release_dkk else {}
 
 
 def _asked_and_done(uow: UnitOfWork, idea: Idea) -> tuple[list[Person], set[str]]:

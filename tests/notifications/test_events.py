@@ -663,3 +663,57 @@ def test_a_pilot_that_never_began_is_told_as_planned_when_held_resumed_and_stopp
     en = got[(c.follower_en, "pilot_status")][0]
     assert en["Subject"] == f"Planned pilot cancelled: {TITLE_A}"
     assert "so its planned pilot will not take place." in follower_safe(en)[0]
+
+
+def test_the_coordinators_read_that_a_grant_went_back_to_the_pool_and_nobody_else_does(svc, cast, smtp, flush, db):
+    """Killed, or withdrawn, before its pilot began, an idea gives its grant back to the pool (history action
+    `release`): the coordinators' mail of the kill or the withdrawal says so with the amount, in their language.
+    The proposer's mail and the follow-up group's do not; a pilot stopped after it began spent its grant, and
+    a hold gives nothing back, so their mail says nothing of it either."""
+    c, box = Cast, Mailbox(smtp, flush, db)
+    killed, withdrawn = funded(svc, cast, TITLE_A, c.proposer, T0), funded(svc, cast, TITLE_B, c.proposer_en, T0)
+    ran = funded(svc, cast, "Robotstøvsugere", c.proposer, T0)
+    svc.plan_pilot(killed, start=datetime(2026, 9, 1).date(), end=datetime(2026, 12, 1).date(), sites=("Viby",),
+                   now=T0, followers=(c.follower,), by=c.coordinator)
+    start = datetime(2026, 3, 10).date()
+    svc.plan_pilot(ran, start=start, end=datetime(2026, 6, 30).date(), sites=("Gundsømagle",), now=T0,
+                   followers=(c.follower_en,), by=c.coordinator)
+    t = local_midnight(start) + timedelta(minutes=1)
+    svc.sweep(t)  # `ran` begins
+    box.deliver(t)
+    released_da = (f"Bevillingen på 100.000\N{NO-BREAK SPACE}kr. er givet tilbage til {c.pool}, "
+                   "fordi piloten ikke var begyndt.")
+    released_en = f"The grant of DKK\N{NO-BREAK SPACE}100,000 has gone back to {c.pool}, as the pilot had not begun."
+
+    t += timedelta(days=1)
+    svc.decide(killed, Decision.HOLD, c.coordinator, t, reason="Afventer budget")
+    got = box.deliver(t)
+    assert "tilbage til" not in parts(got[(c.proposer, "gate_decided")][0])[0]
+    assert "gone back" not in parts(got[(c.coordinator_en, "gate_decided")][0])[0]  # held: the grant is kept
+
+    t += timedelta(days=1)
+    svc.decide(killed, Decision.KILL, c.coordinator, t, reason="Uden for formålet")
+    got = box.deliver(t)
+    text, html = parts(got[(c.coordinator_en, "gate_decided")][0])
+    assert released_en in text
+    assert ("The grant of <span class=\"amount\" style=\"white-space:nowrap\">DKK\N{NO-BREAK SPACE}100,000</span> has "
+            f"gone back to {c.pool}, as the pilot had not begun.") in html
+    proposer_text, proposer_html = parts(got[(c.proposer, "gate_decided")][0])
+    assert "tilbage til" not in proposer_text and "tilbage til" not in proposer_html
+    assert "tilbage til" not in follower_safe(got[(c.follower, "pilot_status")][0])[0]
+
+    svc.withdraw(withdrawn, c.proposer_en, t, "Flytter")
+    got = box.deliver(t)
+    assert released_da in parts(got[(c.coordinator, "idea_withdrawn")][0])[0]
+    assert released_en in parts(got[(c.coordinator_en, "idea_withdrawn")][0])[0]
+    receipt, receipt_html = parts(got[(c.proposer_en, "withdrawal_received")][0])
+    assert "gone back" not in receipt and "gone back" not in receipt_html
+
+    svc.decide(ran, Decision.KILL, c.coordinator, t, reason="Virker ikke")
+    got = box.deliver(t)
+    text, html = parts(got[(c.coordinator_en, "gate_decided")][0])
+    assert "gone back" not in text and "gone back" not in html  # it had begun: its grant is spent
+    with db.connect() as connection:
+        payloads = connection.execute(select(OutboxRow.kind, OutboxRow.payload)).all()
+    assert sorted(kind for kind, payload in payloads if "released_dkk" in payload) == [
+        "gate_decided", "idea_withdrawn", "idea_withdrawn"]
