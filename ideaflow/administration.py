@@ -29,7 +29,7 @@ from states.model import Person, Pool
 from states.rules import coordinates, may_administer
 from states.vocabulary import OPERATOR_EMAIL
 from storage.repository import OutboxLine
-from storage.tables import AllocationRow, IdeaRow, PoolChangeRow, PoolRow
+from storage.tables import IdeaRow, PoolChangeRow, PoolRow
 from storage.unit_of_work import UnitOfWork
 
 
@@ -42,16 +42,6 @@ class PoolLine(BaseModel):
     remaining_dkk: int
 
 
-class AllocationLine(BaseModel):
-    idea_id: int
-    title: str
-    stage: str
-    amount_dkk: int
-    at: datetime
-    #: When the grant went back to the pool (its idea ended before its pilot began); None while allocated.
-    released_at: datetime | None = None
-
-
 class CriteriaChange(BaseModel):
     at: datetime
     by: str
@@ -60,11 +50,8 @@ class CriteriaChange(BaseModel):
 
 
 class PoolPage(BaseModel):
+    #: Its budget and grants as `ideaflow pool show` prints them (`ideaflow.views.pool_view`).
     pool: PoolView
-    #: The grants the pool's allocation counts: also those of pilots stopped after they began (spent).
-    allocations: list[AllocationLine]
-    #: Grants given back to the pool: ideas killed or withdrawn before their pilots began. Not counted.
-    released: list[AllocationLine]
     may_edit_criteria: bool
     # Once an idea of the pool is reviewed or evaluated, only the criteria's descriptions may change.
     criteria_in_use: bool
@@ -106,16 +93,6 @@ class Administration:
             pool = self._pool(uow, pool_id)
             allowed = _runs(person, pool)
             if allowed:
-                grants = [
-                    AllocationLine(idea_id=idea_id, title=title, stage=stage, amount_dkk=amount, at=at,
-                                   released_at=released_at)
-                    for idea_id, title, stage, amount, at, released_at in uow.session.execute(
-                        select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, AllocationRow.amount_dkk, AllocationRow.at,
-                               AllocationRow.released_at)
-                        .join(AllocationRow, AllocationRow.idea_id == IdeaRow.id)
-                        .where(AllocationRow.pool_id == pool.id).order_by(AllocationRow.at, IdeaRow.id))]
-                allocations = [line for line in grants if line.released_at is None]
-                released = [line for line in grants if line.released_at is not None]
                 changes = [
                     CriteriaChange(at=row.at, by=uow.people.by_id(row.by_id).email, before=row.before, after=row.after)
                     for row in uow.session.scalars(select(PoolChangeRow).where(PoolChangeRow.pool_id == pool.id)
@@ -123,8 +100,8 @@ class Administration:
                 in_use = uow.pools.judged(pool)
         if not allowed:
             self._refuse(email, "pool", NotAllowed("not_allowed.pool", person=email, pool=pool.name), now)
-        return PoolPage(pool=pool_view(self.engine, pool.name, now), allocations=allocations, released=released,
-                        may_edit_criteria=may_administer(person), criteria_in_use=in_use, changes=changes)
+        return PoolPage(pool=pool_view(self.engine, pool.name, now), may_edit_criteria=may_administer(person),
+                        criteria_in_use=in_use, changes=changes)
 
     def set_criteria(self, pool_id: int, criteria: tuple[Criterion, ...], now: datetime, *,
                      by: str = OPERATOR_EMAIL) -> bool:

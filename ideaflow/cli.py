@@ -340,14 +340,20 @@ def pool_list(as_json: Json = False) -> None:
 
 @pool_app.command("show")
 def pool_show(name: str, as_json: Json = False) -> None:
-    """Show a pool's budget, criteria and ideas per stage."""
+    """Show a pool's budget, grants (allocated and released back to the pool), criteria and ideas per stage."""
     view = _app().views.pool(name)
     if as_json:
         _print_json(view.model_dump(mode="json"))
         return
     out.print(Text.assemble((view.name, "bold"), f" ({view.year})"))
     out.print(f"budget {fmt.dkk(view.budget_dkk)} · allocated {fmt.dkk(view.allocated_dkk)} · "
-              f"left {fmt.dkk(view.remaining_dkk)}")
+              f"released {fmt.dkk(view.released_dkk)} · left {fmt.dkk(view.remaining_dkk)}")
+    if view.allocations or view.released:
+        grants = Table("idea", "title", "stage", "decided", "released", "amount", title="grants")
+        for grant in (*view.allocations, *view.released):
+            grants.add_row(str(grant.idea_id), grant.title, grant.stage, fmt.moment(grant.at),
+                           fmt.moment(grant.released_at) if grant.released_at else "", fmt.dkk(grant.amount_dkk))
+        out.print(grants)
     table = Table("criterion", "weight", "must-meet", "description")
     for c in view.criteria:
         table.add_row(c.name, fmt.score(c.weight), "yes" if c.must_meet else "", c.description)

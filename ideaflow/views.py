@@ -16,7 +16,7 @@ from states.reviews import counting, readable_by, spread
 from states.rules import Sight, available_actions, require_sight
 from states.vocabulary import Stage
 from storage.intake import IntakeRepository
-from storage.tables import IdeaRow, PersonRow, PoolRow
+from storage.tables import AllocationRow, IdeaRow, PersonRow, PoolRow
 from storage.unit_of_work import UnitOfWork
 
 
@@ -153,6 +153,19 @@ class IntakeView(View):
     grant_max_dkk: int | None
 
 
+class GrantView(View):
+    """A grant from the pool at a funding gate: to which idea, how much, when decided, and (released) when it went
+    back to the pool because the idea ended before its pilot began."""
+
+    idea_id: int
+    title: str
+    stage: str
+    amount_dkk: int
+    at: datetime
+    #: When the grant went back to the pool (its idea ended before its pilot began); None while allocated.
+    released_at: datetime | None = None
+
+
 class PoolView(View):
     id: int
     name: str
@@ -160,6 +173,12 @@ class PoolView(View):
     budget_dkk: int
     allocated_dkk: int
     remaining_dkk: int
+    #: What the grants given back to the pool add up to (not counted in `allocated_dkk`).
+    released_dkk: int
+    #: The grants `allocated_dkk` counts: also those of pilots stopped after they began (spent).
+    allocations: list[GrantView]
+    #: Grants given back to the pool: ideas killed or withdrawn before their pilots began.
+    released: list[GrantView]
     criteria: list[CriterionView]
     deadlines_days: dict[str, int]
     on_screening_deadline: str
@@ -258,7 +277,8 @@ def idea_lines(engine: Engine, *, stage: Stage | None = None, pool: str | None =
 
 
 def pool_view(engine: Engine, name: str, now: datetime | None = None) -> PoolView:
-    """The pool, its budget and criteria, ideas per stage, and its intake as of `now` (default: the clock)."""
+    """The pool, its budget, grants and criteria, ideas per stage, and its intake as of `now` (default: the clock).
+    What `pool show` prints and the console's pool page shows."""
     with UnitOfWork(engine, read_only=True) as uow:
         pool = uow.pools.get(name)
         intake = IntakeRepository(uow.session).intake(pool.id)
@@ -267,10 +287,19 @@ def pool_view(engine: Engine, name: str, now: datetime | None = None) -> PoolVie
                 select(IdeaRow.stage, func.count()).where(IdeaRow.pool_id == pool.id).group_by(IdeaRow.stage)
             ).all()
         )
+        grants = [
+            GrantView(idea_id=idea_id, title=title, stage=stage, amount_dkk=amount, at=at, released_at=released_at)
+            for idea_id, title, stage, amount, at, released_at in uow.session.execute(
+                select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, AllocationRow.amount_dkk, AllocationRow.at,
+                       AllocationRow.released_at)
+                .join(AllocationRow, AllocationRow.idea_id == IdeaRow.id)
+                .where(AllocationRow.pool_id == pool.id).order_by(AllocationRow.at, IdeaRow.id))]
+        released = [grant for grant in grants if grant.released_at is not None]
         policy = pool.policy
         return PoolView(
             id=pool.id, name=pool.name, year=pool.year, budget_dkk=pool.budget_dkk, allocated_dkk=pool.allocated_dkk,
-            remaining_dkk=pool.remaining_dkk,
+            remaining_dkk=pool.remaining_dkk, released_dkk=sum(grant.amount_dkk for grant in released),
+            allocations=[grant for grant in grants if grant.released_at is None], released=released,
             criteria=[CriterionView(name=c.name, weight=c.weight, must_meet=c.must_meet, description=c.description)
                       for c in pool.criteria],
             deadlines_days={"screening": policy.screening_days, "funding": policy.funding_days,

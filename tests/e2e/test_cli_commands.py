@@ -9,6 +9,7 @@ through the service layer in-process; only the command under test runs as a proc
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -577,7 +578,30 @@ def test_a_grant_goes_back_to_the_pool_when_its_idea_is_killed_or_withdrawn_befo
     expect.ok(cli("decide", second, "kill", "--by", world.coordinator, "--reason", "Uden for formålet"))
     assert shown(second)["history"][-1]["reason"] == "grant of 50.000 kr. released to the pool"
     pool = json.loads(expect.ok(cli("pool", "show", "Lille pulje", "--json")))
-    assert (pool["allocated_dkk"], pool["remaining_dkk"]) == (0, 50_000)
+    assert (pool["allocated_dkk"], pool["released_dkk"], pool["remaining_dkk"]) == (0, 100_000, 50_000)
+    assert pool["allocations"] == []
+    assert [(g["idea_id"], g["stage"], g["amount_dkk"]) for g in pool["released"]] == [
+        (first, "withdrawn", 50_000), (second, "rejected", 50_000)]
+    assert all(g["at"] and g["released_at"] for g in pool["released"])
+    plain = expect.ok(cli("pool", "show", "Lille pulje"))
+    assert "allocated 0 kr. · released 100.000 kr. · left 50.000 kr." in plain
+    grants = plain[plain.index("grants"):]
+    assert re.search(rf"{first} .*withdrawn .*50.000 kr\.", grants) and re.search(rf"{second} .*rejected", grants)
+
+
+def test_pool_show_lists_the_grants_counted_and_those_released_as_the_pool_page_does(app, cli, expect, world):
+    """A spent grant (its pilot began, then stopped) stays allocated; one given back is listed apart."""
+    world.services.create_pool("Lille pulje", 100_000, world.now.year, world.now)
+    spent, given_back = (world.idea(Stage.SCREENED, pool="Lille pulje") for _ in range(2))
+    expect.ok(cli("decide", spent, "go", "--by", world.coordinator, "--gate", "funding", "--amount-dkk", "60000"))
+    expect.ok(cli("decide", given_back, "go", "--by", world.coordinator, "--gate", "funding", "--amount-dkk", "40000"))
+    expect.ok(cli("withdraw", given_back, "--by", world.proposer))
+    pool = json.loads(expect.ok(cli("pool", "show", "Lille pulje", "--json")))
+    assert (pool["allocated_dkk"], pool["released_dkk"], pool["remaining_dkk"]) == (60_000, 40_000, 40_000)
+    assert [(g["idea_id"], g["amount_dkk"], g["released_at"]) for g in pool["allocations"]] == [(spent, 60_000, None)]
+    assert [(g["idea_id"], g["amount_dkk"]) for g in pool["released"]] == [(given_back, 40_000)]
+    page = app.administration.pool(pool["id"], world.coordinator, world.now)
+    assert page.pool.model_dump(mode="json") == pool  # the console's pool page reads the same model
 
 
 def test_withdraw(cli, expect, shown, unchanged, world):

@@ -47,7 +47,7 @@ def test_each_person_sees_the_pools_they_run_and_is_refused_the_rest(app, setup,
     assert [p.name for p in admin.pools(OLE, now)] == [ROSKILDE]
     page = admin.pool(pool_id(app, world.pool), world.coordinator, now)
     assert (page.pool.budget_dkk, page.pool.allocated_dkk, page.pool.remaining_dkk) == (5_000_000, 300_000, 4_700_000)
-    assert [(a.idea_id, a.amount_dkk) for a in page.allocations] == [(funded, 300_000)]
+    assert [(a.idea_id, a.amount_dkk) for a in page.pool.allocations] == [(funded, 300_000)]
     assert page.criteria_in_use and not page.may_edit_criteria
     with pytest.raises(NotAllowed):
         admin.pool(pool_id(app, world.pool), OLE, now)

@@ -68,9 +68,9 @@ def test_a_grant_goes_back_to_the_pool_when_its_idea_ends_before_its_pilot_begin
     s.decide(waiting, Decision.GO, coordinator, small.clock(), amount_dkk=BUDGET)  # the money is there again
     assert allocations(engine) == {funded: (BUDGET, True), waiting: (BUDGET, False)}
     page = Administration(engine).pool(pool_view(engine, POOL).id, coordinator, small.clock())
-    assert [(a.idea_id, a.amount_dkk) for a in page.allocations] == [(waiting, BUDGET)]
-    assert [(a.idea_id, a.stage, a.amount_dkk) for a in page.released] == [(funded, stage, BUDGET)]
-    assert page.released[0].released_at is not None
+    assert [(a.idea_id, a.amount_dkk) for a in page.pool.allocations] == [(waiting, BUDGET)]
+    assert [(a.idea_id, a.stage, a.amount_dkk) for a in page.pool.released] == [(funded, stage, BUDGET)]
+    assert page.pool.released[0].released_at is not None
 
 
 def test_a_grant_is_spent_once_the_pilot_has_begun_and_the_digest_counts_what_is_allocated(small, engine):
@@ -83,7 +83,7 @@ def test_a_grant_is_spent_once_the_pilot_has_begun_and_the_digest_counts_what_is
     assert "release" not in [action for action, *_ in history(engine, stopped)]
     assert idea_view(engine, stopped).allocated_dkk == 60_000
     page = Administration(engine).pool(pool_view(engine, POOL).id, coordinator, small.clock())
-    assert [(a.idea_id, a.stage) for a in page.allocations] == [(stopped, "rejected")]  # spent, listed, stopped
+    assert [(a.idea_id, a.stage) for a in page.pool.allocations] == [(stopped, "rejected")]  # spent, listed, stopped
 
     s.queue_digests(small.clock() + timedelta(days=8), Cadence())
     with engine.connect() as connection:

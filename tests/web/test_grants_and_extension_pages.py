@@ -59,7 +59,7 @@ def test_the_pool_page_counts_a_stopped_pilots_grant_and_lists_a_released_one_ap
 
     page = site.client.get(f"/pools/{site.pool_id}").text
     facts = text_of(re.search(r"<h2>Budget</h2>(.*?)</dl>", page, re.S).group(1))
-    assert "Bevilget 100.000 kr." in facts and "Tilbage 100.000 kr." in facts
+    assert "Bevilget 100.000 kr. Gået tilbage til puljen 100.000 kr. Tilbage 100.000 kr." in facts
     allocations = text_of(re.search(r'id="allocations-heading".*?</table>', page, re.S).group(0))
     # the staff's word for the stage, as on the idea page and the portfolio (not the followers' "stoppet")
     assert "Træningsapp Afvist" in allocations and "Robotstøvsugere" not in allocations
