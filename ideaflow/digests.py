@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, exists, func, select, text, true, update
 from sqlalchemy.orm import Session
 
 from ideaflow import follower_words
-from ideaflow.pilots import FOLLOWER_HISTORY
+from ideaflow.pilots import FOLLOWER_HISTORY, halts
 from ideaflow.proposer_words import PROPOSER_HISTORY, plain_history, plain_stage
 from states.errors import Conflict
 from states.model import COPENHAGEN, GATE_OF_STAGE, Person
@@ -256,14 +256,17 @@ class DigestBuilder:
         moved_total = self._count_moves(since, mine)
         if not moved_total:
             return None
+        rows = self.session.execute(
+            select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.evaluation_open, PilotRow.start_date,
+                   PilotRow.end_date)
+            .join(PilotRow, PilotRow.idea_id == IdeaRow.id).where(IdeaRow.id.in_(followed)).order_by(IdeaRow.id)
+        ).all()
+        halted = halts(self.session, [row[0] for row in rows])  # stopped or on hold: not said by its dates
         pilots = [
             {"idea_id": i, "title": t, "stage": s, "start": start.isoformat(), "end": end.isoformat(),
-             "stage_text": _in_each_language(follower_words.plain_status, s, evaluating)}
-            for i, t, s, evaluating, start, end in self.session.execute(
-                select(IdeaRow.id, IdeaRow.title, IdeaRow.stage, IdeaRow.evaluation_open, PilotRow.start_date,
-                       PilotRow.end_date)
-                .join(PilotRow, PilotRow.idea_id == IdeaRow.id).where(IdeaRow.id.in_(followed)).order_by(IdeaRow.id)
-            )
+             "stage_text": _in_each_language(follower_words.plain_status, s, evaluating),
+             "dates_text": _in_each_language(follower_words.plain_dates, start, end, halted.get(i))}
+            for i, t, s, evaluating, start, end in rows
         ]
         # in the words of their pilot's page (`ideaflow.follower_words`), not the staff's
         moved = [{**m, "text": _in_each_language(follower_words.plain_history, m["action"], m["to"])}
@@ -271,7 +274,7 @@ class DigestBuilder:
         return {"moved": moved, "moved_total": moved_total, "pilots": pilots}
 
 
-def _in_each_language(words: Callable[..., str | None], *code: str) -> dict[str, str | None]:
+def _in_each_language(words: Callable[..., str | None], *code: object) -> dict[str, str | None]:
     return {lang.value: words(*code, lang) for lang in Language}
 
 

@@ -13,17 +13,20 @@ is answered as unknown, and the attempt is recorded in the refusals audit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from ideaflow.audit import record_refusal
-from ideaflow.follower_words import status_key
+from ideaflow.follower_words import BEGUN, HALTING, Halt, halt, status_key
 from states.errors import NotAllowed, NotFound
 from states.model import Idea
 from states.rules import Sight, sight
-from storage.tables import PilotFollowerRow, PilotRow
+from states.vocabulary import Stage
+from storage.tables import HistoryRow, IdeaRow, PilotFollowerRow, PilotRow
 from storage.unit_of_work import UnitOfWork
 
 #: The history a follower sees: the idea's path through the lifecycle and its pilot. Reviews, reviewers
@@ -41,6 +44,8 @@ class PilotLine(BaseModel):
     status: str
     start: date
     end: date
+    #: stopped, cancelled or put on hold, and when (`ideaflow.follower_words.halt`); None while it may run
+    halt: Halt | None = None
     sites: list[str]
 
 
@@ -62,6 +67,7 @@ class PilotPage(BaseModel):
     status: str
     start: date
     end: date
+    halt: Halt | None = None
     sites: list[str]
     measures: list[str]
     evaluation_open: bool
@@ -79,10 +85,11 @@ class Pilots:
         """The pilots whose plan lists `email` as a follower, soonest start first."""
         with UnitOfWork(self.engine, read_only=True) as uow:
             person = uow.people.get(email)
-            ids = uow.session.scalars(
+            ids = list(uow.session.scalars(
                 select(PilotRow.idea_id).join(PilotFollowerRow, PilotFollowerRow.pilot_id == PilotRow.id)
-                .where(PilotFollowerRow.person_id == person.id).order_by(PilotRow.start_date, PilotRow.idea_id))
-            return [_line(idea) for idea in uow.ideas.load(ids).values()]
+                .where(PilotFollowerRow.person_id == person.id).order_by(PilotRow.start_date, PilotRow.idea_id)))
+            halted = halts(uow.session, ids)
+            return [_line(idea, halted.get(idea.id)) for idea in uow.ideas.load(ids).values()]
 
     def pilot(self, idea_id: int, email: str, now: datetime) -> PilotPage:
         """One pilot `email` follows (or sees as staff of its pool); NotFound, recorded as a refusal,
@@ -92,6 +99,7 @@ class Pilots:
             allowed = idea.pilot is not None and sight(person, idea) in (Sight.FOLLOWER, Sight.STAFF)
             history = [PilotHistoryLine(at=h.at, action=h.action, from_=h.from_stage, to=h.to_stage)
                        for h in uow.ideas.history(idea_id) if h.action in FOLLOWER_HISTORY] if allowed else []
+            halted = halt(idea.stage, ((h.action, h.at) for h in history))
         if not allowed:
             refusal = NotAllowed("not_allowed.sight", person=email, idea=idea_id, pool=idea.pool.name)
             record_refusal(self.engine, email, "pilot", idea_id, refusal, now)
@@ -99,13 +107,28 @@ class Pilots:
         pilot = idea.pilot
         return PilotPage(
             id=idea.id, title=idea.title, description=idea.description, pool=idea.pool.name, stage=idea.stage,
-            status=status_key(idea.stage, idea.evaluation_open), start=pilot.start, end=pilot.end,
+            status=status_key(idea.stage, idea.evaluation_open), start=pilot.start, end=pilot.end, halt=halted,
             sites=list(pilot.sites), measures=list(pilot.measures), evaluation_open=idea.evaluation_open,
             outcome=idea.evaluation.outcome if idea.evaluation else None, history=history,
         )
 
 
-def _line(idea: Idea) -> PilotLine:
+def halts(session: Session, idea_ids: Iterable[int]) -> dict[int, Halt]:
+    """How each of these ideas' pilots was stopped or put on hold (`ideaflow.follower_words.halt`), for those
+    that were: what the follower's list, page and digest say instead of the dates it will not run."""
+    histories: dict[int, tuple[str, list[tuple[str, datetime]]]] = {}
+    for idea_id, stage, action, at in session.execute(
+        select(HistoryRow.idea_id, IdeaRow.stage, HistoryRow.action, HistoryRow.at)
+        .join(IdeaRow, HistoryRow.idea_id == IdeaRow.id)
+        .where(HistoryRow.idea_id.in_(list(idea_ids)), HistoryRow.action.in_((BEGUN, *HALTING)),
+               IdeaRow.stage.in_((Stage.REJECTED, Stage.WITHDRAWN, Stage.ON_HOLD)))
+        .order_by(HistoryRow.id)
+    ):
+        histories.setdefault(idea_id, (stage, []))[1].append((action, at))
+    return {idea_id: halted for idea_id, (stage, rows) in histories.items() if (halted := halt(stage, rows))}
+
+
+def _line(idea: Idea, halted: Halt | None) -> PilotLine:
     return PilotLine(id=idea.id, title=idea.title, pool=idea.pool.name, stage=idea.stage,
                      status=status_key(idea.stage, idea.evaluation_open), start=idea.pilot.start,
-                     end=idea.pilot.end, sites=list(idea.pilot.sites))
+                     end=idea.pilot.end, halt=halted, sites=list(idea.pilot.sites))

@@ -4,15 +4,19 @@ has ended, its outcome, and what the inbox says to someone who reviews nothing."
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, timedelta
 
 import pytest
 from test_public_pages import Site
 
+from ideaflow.digests import Cadence
 from states.criteria import TAARNBY_CRITERIA
+from states.errors import Conflict
+from states.formatting import day
 from states.model import local_midnight
-from states.vocabulary import Decision, Language, Outcome, Role
+from states.vocabulary import COPENHAGEN, Decision, Language, Outcome, Role
 
 COORDINATOR, FOLLOWER, FOLLOWER_EN = "koordinator@kommune.dk", "byraad@kommune.dk", "council@kommune.dk"
 SCORES = {c.name: 4 for c in TAARNBY_CRITERIA}
@@ -36,13 +40,14 @@ def flushed(site, to: str) -> list:
     return [m for m in site.mails() if m["To"].addresses[0].addr_spec == to]
 
 
-def funded_with_a_pilot(site, followers: tuple[str, ...], days: int) -> tuple[int, date]:
+def funded_with_a_pilot(site, followers: tuple[str, ...], days: int, title: str = TITLE) -> tuple[int, date]:
     """An idea of Velfærdspuljen through screening and funding, its pilot of `days` days planned to begin
     tomorrow with `followers` as its group; returns the idea and the pilot's first day."""
     svc, now = site.services, site.now
-    svc.add_person("borger@example.dk", "Birgit Borger", Role.PROPOSER, now)
+    with contextlib.suppress(Conflict):  # the proposer of an earlier one
+        svc.add_person("borger@example.dk", "Birgit Borger", Role.PROPOSER, now)
     svc.grant_role(COORDINATOR, Role.REVIEWER, now, pool="Velfærdspuljen")
-    idea = svc.submit(title=TITLE, description="Varm mad.", proposer="borger@example.dk", pool="Velfærdspuljen",
+    idea = svc.submit(title=title, description="Varm mad.", proposer="borger@example.dk", pool="Velfærdspuljen",
                       now=now, requested_dkk=100_000)
     for _ in range(2):
         svc.review(idea, COORDINATOR, SCORES, now)
@@ -105,3 +110,55 @@ def test_the_inbox_promises_reviews_only_to_a_reviewer(site, role, says, not_sai
     assert page.status_code == 200
     assert says in page.text and not_said not in page.text
     assert ('<a href="/pilots">' in page.text) == (role == Role.FOLLOWER)
+
+
+def test_a_stopped_cancelled_or_held_pilot_is_said_so_on_the_list_the_page_and_in_the_digest_alike(site):
+    """Not by the dates it will not run: stopped after it began, cancelled before it began, on hold before it
+    began, each with its day; the list of pilots, the pilot's page and the follower's digest say it in the same
+    words (`ideaflow.follower_words.plain_dates`), as the follow-up group's mail did. Nor with the reasons
+    given, the amounts or who proposed the idea."""
+    svc, now = site.services, site.now
+    svc.create_pool("Velfærdspuljen", 1_000_000, now.year, now)
+    svc.add_person(COORDINATOR, "Karin Koordinator", Role.COORDINATOR, now)
+    svc.add_person(FOLLOWER, "Frede Følger", Role.FOLLOWER, now)
+    stopped, start = funded_with_a_pilot(site, (FOLLOWER,), days=90, title="Madservice i Viby")
+    cancelled, _ = funded_with_a_pilot(site, (FOLLOWER,), days=90, title="Robotstøvsugere")
+    held, _ = funded_with_a_pilot(site, (FOLLOWER,), days=90, title="Lektiecafé")
+    svc.decide(cancelled, Decision.KILL, COORDINATOR, now, reason="INTERN: for dyr")
+    svc.decide(held, Decision.HOLD, COORDINATOR, now, reason="INTERN: afventer budget")
+    site.now = local_midnight(start + timedelta(days=3)) + timedelta(hours=12)
+    svc.sweep(site.now)  # the one still funded begins
+    svc.decide(stopped, Decision.KILL, COORDINATOR, site.now, reason="INTERN: virker ikke")
+    planned = f"Fra {day(start)} til {day(start + timedelta(days=90))}"
+    said = {stopped: f"Stoppet {day(start + timedelta(days=3))}",
+            cancelled: f"Aflyst {day(now.astimezone(COPENHAGEN).date())}, før piloten begyndte",
+            held: f"Sat i bero {day(now.astimezone(COPENHAGEN).date())}, før piloten begyndte"}
+    not_for_followers = ("INTERN", "100.000", "kr.", "Birgit Borger", "borger@example.dk", "Karin Koordinator")
+
+    site.sign_in(FOLLOWER)
+    listed = site.client.get("/pilots").text
+    for idea, words in said.items():
+        item = re.search(rf'<li id="idea-{idea}">(.*?)</li>', listed, re.S).group(1)
+        assert f"{words} · Viby" in item, item
+    assert planned not in listed
+    for idea, words in said.items():
+        page = site.client.get(f"/pilots/{idea}").text
+        facts = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page))
+        assert (facts["Datoer"], facts["Planlagte datoer"]) == (words, planned)  # the plan, said as one
+        for leak in not_for_followers:
+            assert leak not in page, leak
+    for leak in not_for_followers:
+        assert leak not in listed, leak
+
+    site.now += timedelta(days=8)
+    svc.queue_digests(site.now, Cadence())
+    (digest,) = [m for m in flushed(site, FOLLOWER) if m["X-Ideaflow-Kind"] == "digest"]
+    text, html = digest.get_body(("plain",)).get_content(), digest.get_body(("html",)).get_content()
+    yours = text[text.index("Dine piloter:"):]
+    for idea, words in said.items():
+        line = next(line for line in yours.splitlines() if line.startswith(f"- #{idea} "))
+        assert line.endswith(f"({words})"), line
+        assert f"({words})</li>" in html
+    assert day(start + timedelta(days=90)) not in text and day(start + timedelta(days=90)) not in html
+    for leak in not_for_followers:
+        assert leak not in text and leak not in html, leak

@@ -1,8 +1,9 @@
 """Words and formats the reviewer's and the follower's pages share, in the reader's language.
 
 `formatters(request)` gives a template `moment`, `day`, `dkk`, `score`, `size` (of a file) and `weight`
-(of a criterion) in the reader's formats (Copenhagen time) and `word(kind, value)` for the lifecycle's
-codes (stage, gate, history action, outcome; a follower's words are `ideaflow.follower_words`).
+(of a criterion) in the reader's formats (Copenhagen time), `word(kind, value)` for the lifecycle's
+codes (stage, gate, history action, outcome; a follower's words are `ideaflow.follower_words`) and
+`pilot_dates(pilot)` for a pilot's dates, or how it was stopped or put on hold.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import Request
 from ideaflow import follower_words, i18n
 from ideaflow.i18n import N_
 from states import formatting
-from states.vocabulary import COPENHAGEN, Stage
+from states.vocabulary import COPENHAGEN, Language, Stage
 from web import pages
 
 # A stage as the staff's pages (the portfolio, the pool page) name it; `WORDS["stage"]` are the followers' words.
@@ -45,6 +46,8 @@ def formatters(request: Request) -> dict:
         "closing_day": lambda moment: whole_day(moment, lang, ending=True),
         "stage_name": lambda stage: i18n.gettext(lang, STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage,
         "word": lambda kind, value: i18n.gettext(lang, WORDS[kind][value]) if value in WORDS[kind] else value,
+        # a pilot's dates, or how it was stopped or put on hold, as its follow-up group's digest says them
+        "pilot_dates": lambda p: follower_words.plain_dates(p.start, p.end, p.halt, Language(lang)),
     }
 
 
