@@ -5,6 +5,7 @@
     admin.pool(pool_id, email, now)           # one of them: budget, allocations, criteria, policy, intake
     admin.set_criteria(pool_id, criteria, now, by=email)   # an administrator replaces a pool's criteria
     admin.people(email, now)                  # everybody and their grants (administrators only)
+    admin.revocation(person, role, pool, email, now)  # what revoking that grant would take away (to confirm it)
     admin.outbox(email, now)                  # mail that waits or failed, as far as the person may see it
     admin.mail_to_flush(email, now)           # the ids of that mail a "try again now" delivers
 
@@ -22,12 +23,14 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
 from ideaflow.audit import record_refusal
+from ideaflow.digests import GATE_STAGES
 from ideaflow.views import PoolView, pool_view
 from states.criteria import Criterion
 from states.errors import BadInput, NotAllowed, NotFound, Refused
-from states.model import Person, Pool
+from states.model import Grant, Person, Pool
+from states.reviews import asked, counting
 from states.rules import coordinates, may_administer
-from states.vocabulary import OPERATOR_EMAIL
+from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Role
 from storage.repository import OutboxLine
 from storage.tables import IdeaRow, PoolChangeRow, PoolRow
 from storage.unit_of_work import UnitOfWork
@@ -68,6 +71,22 @@ class PersonLine(BaseModel):
     email: str
     name: str
     grants: list[GrantLine]
+
+
+class Revocation(BaseModel):
+    """A grant an administrator is about to revoke, and what the person would lose with it (the page that
+    asks them to confirm says so). `held`: whether the person holds exactly this grant now. `kept_on`:
+    the pools of `pool` (or, for a grant on every pool, of all pools) where they keep the role by another
+    grant. `reviews_waiting`: for a reviewer, the ideas whose open gate asks them for a review they have
+    not submitted, and would no longer ask them."""
+
+    email: str
+    name: str
+    role: str
+    pool: str | None  # None: every pool
+    held: bool
+    kept_on: list[str]
+    reviews_waiting: int
 
 
 class Administration:
@@ -148,6 +167,36 @@ class Administration:
                     for g in sorted(p.grants, key=lambda g: (g.role, g.pool_id is not None, names.get(g.pool_id, "")))
                 ]) for p in uow.people.everyone()]
         self._refuse(email, "people", NotAllowed("not_allowed.administrator", person=email, task="see_people"), now)
+
+    def revocation(self, email: str, role: Role, pool: str | None, by: str, now: datetime) -> Revocation:
+        """What revoking `role` (on `pool`, or the every-pool grant) from `email` would take away; for
+        administrators only (anybody else is refused, recorded, before learning whether the person exists).
+
+        Nothing changes here: the revocation itself is `Services.revoke_role`. A reviewer who loses the
+        role on a pool is no longer asked for reviews there (`states.reviews.asked`): those ideas leave their
+        list of reviews to do and no reminder goes to them; the reviews they submitted stay in the record."""
+        self.require_administrator(by, "revoke_roles", now)
+        if role not in GRANTABLE_ROLES:
+            raise BadInput("role.not_grantable", field="role", value=role, choices=list(GRANTABLE_ROLES))
+        with UnitOfWork(self.engine, read_only=True) as uow:
+            person = uow.people.get(email)
+            on = uow.pools.get(pool) if pool is not None else None
+            grant = Grant(role, on.id if on is not None else None)
+            after = Person(person.email, person.name, person.lang, person.id, person.grants - {grant})
+            pools = [on] if on is not None else uow.pools.all()
+            kept_on = [p.name for p in pools if after.holds(role, p)]
+            lost = {p.id for p in pools if person.holds(role, p) and not after.holds(role, p)}
+            waiting = 0
+            if role == Role.REVIEWER and lost:
+                ideas = uow.ideas.load(uow.session.scalars(
+                    select(IdeaRow.id).where(IdeaRow.stage.in_(GATE_STAGES), IdeaRow.pool_id.in_(lost))))
+                for idea in ideas.values():
+                    reviewed = {(r.gate, r.round) for r in counting(idea.reviews) if r.reviewer.email == person.email}
+                    if ((idea.open_gate, idea.gate_round) not in reviewed
+                            and any(p.email == person.email for p in asked(idea, uow.people.holding(role, idea.pool)))):
+                        waiting += 1
+            return Revocation(email=person.email, name=person.name, role=role, pool=on.name if on else None,
+                              held=grant in person.grants, kept_on=kept_on, reviews_waiting=waiting)
 
     # -- mail ----------------------------------------------------------------------------------------
 

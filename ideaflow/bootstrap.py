@@ -214,6 +214,7 @@ class Container:
             link_valid=timedelta(minutes=s.signin_link_minutes), idle=timedelta(minutes=s.session_idle_minutes),
             absolute=timedelta(hours=s.session_absolute_hours), per_address=s.signin_per_address,
             per_ip=s.signin_per_ip, window=timedelta(minutes=s.signin_window_minutes),
+            repeat_after=timedelta(seconds=s.signin_repeat_seconds),
         )
         return SignIn(self.engine, Keys(self.secret), policy, s.public_url, self.deliver_now)
 

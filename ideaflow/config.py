@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     signin_per_address: int = Field(default=5, ge=1)
     signin_per_ip: int = Field(default=30, ge=1)
     signin_window_minutes: int = Field(default=15, ge=1)
+    # A link asked for again this soon, while the one just sent is unused, is not mailed again (0: always).
+    signin_repeat_seconds: int = Field(default=60, ge=0)
     # Single sign-on by OpenID Connect: all three set turn it on. The issuer is the exact issuer
     # address (Entra ID: the tenant's, https://login.microsoftonline.com/<tenant>/v2.0, not "common").
     oidc_issuer: str | None = None

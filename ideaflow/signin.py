@@ -7,7 +7,9 @@ The web console holds none of this logic; it calls these functions and keeps onl
   is valid for `link_valid` and spent once, and only by the POST of the page it opens: mail
   scanners (Microsoft Safe Links and the like) open every link in a mail before the person does.
   Asking for a link answers the same for known and unknown addresses, and is rate-limited per
-  address and per IP address (both kept as keyed hashes only).
+  address and per IP address (both kept as keyed hashes only). Asking again within `repeat_after`
+  while the link just sent is unused (a double click, a reloaded form) sends no second mail: the
+  first is on its way, and the answer is the same.
 - **Sessions** live in a table, by keyed hash of the id in the cookie, with an idle and an absolute
   time-out; signing in always starts a new session (and ends the one the browser had), so a session
   id planted before sign-in is worth nothing after it. A session that timed out stays in the table
@@ -77,6 +79,8 @@ class SignInPolicy:
     per_address: int = 5
     per_ip: int = 30
     window: timedelta = timedelta(minutes=15)
+    #: A link asked for again this soon, while the one sent is still unused, is not sent again.
+    repeat_after: timedelta = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +102,23 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class LinkRequest:
-    """What asking for a link did: refused by a rate limit, or queued a mail (None: unknown address).
+    """What asking for a link did: refused by a rate limit, or queued a mail (None: an unknown address, or
+    the link sent moments ago is still unused).
 
     `link` is the mailed link itself, for the operator's `ideaflow signin-link`; a page never shows it."""
 
     limited: bool
     mail_id: int | None = None
     link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkHolder:
+    """Whom a sign-in link would sign in: the page it opens names them (a shared computer)."""
+
+    name: str
+    email: str
+    lang: Language
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +209,10 @@ class SignIn:
         """Queue a sign-in mail if the address belongs to somebody; the same outcome either way,
         except when a rate limit refuses. Raises BadInput for something that is no address.
 
+        A request within the policy's `repeat_after` of a link that is still unused queues nothing (a
+        second click on "Send", a reloaded POST): the answer is the same as for an unknown address, the
+        mail already sent is the one to open, and the mailbox gets one link, not two.
+
         `rate_limited=False` is for the operator's `ideaflow signin-link` (who holds the database
         anyway): the limits keep strangers on the web from flooding a mailbox, and an operator who
         starts the Quickstart a sixth time in a quarter of an hour must still get a link.
@@ -218,6 +236,10 @@ class SignIn:
                 repo.add_attempt(address_hash, ip_hash, now)
             person_id = repo.person_id(email)
             mail_id = link = None
+            if person_id is not None and rate_limited:
+                repo.lock_person(person_id)  # two requests at once: the second sees the first's link
+                if repo.unused_link_since(person_id, now - policy.repeat_after, now):
+                    person_id = None  # asked again at once: the link on its way is the one to open
             if person_id is not None:
                 token = secrets.token_urlsafe(32)
                 expires = now + policy.link_valid
@@ -244,12 +266,12 @@ class SignIn:
             uow.signin.redact_sent_mail(request.mail_id, {"path": "/login", "link": self.public_url + "/login"})
             uow.commit(now)
 
-    def link_language(self, token: str, now: datetime) -> Language | None:
-        """The language of the person the link would sign in now (the page it opens speaks it), or None
-        if it would not sign in (unknown, used or expired); nothing is spent."""
+    def link_holder(self, token: str, now: datetime) -> LinkHolder | None:
+        """Whom the link would sign in now (the page it opens names them and speaks their language), or
+        None if it would not sign in (unknown, used or expired); nothing is spent."""
         with self._uow(read_only=True) as uow:
-            lang = uow.signin.token_holder_language(self.keys.digest("token", token), now)
-        return Language(lang) if lang is not None else None
+            holder = uow.signin.token_holder(self.keys.digest("token", token), now)
+        return LinkHolder(holder[0], holder[1], Language(holder[2])) if holder is not None else None
 
     def redeem(self, token: str, now: datetime, replacing: str | None = None) -> NewSession | None:
         """Spend the link's token and start a session; None if it is unknown, used or expired."""

@@ -104,12 +104,26 @@ class SignInRepository:
         self.session.execute(insert(SignInTokenRow).values(
             token_hash=token_hash, person_id=person_id, next_path=next_path, created_at=now, expires_at=expires_at))
 
-    def token_holder_language(self, token_hash: str, now: datetime) -> str | None:
-        """The language of the person an unused, unexpired token signs in; None for any other token."""
-        return self.session.scalar(
-            select(PersonRow.lang).join(SignInTokenRow, SignInTokenRow.person_id == PersonRow.id).where(
+    def token_holder(self, token_hash: str, now: datetime) -> tuple[str, str, str] | None:
+        """The name, address and language of the person an unused, unexpired token signs in; None for any
+        other token."""
+        row = self.session.execute(
+            select(PersonRow.name, PersonRow.email, PersonRow.lang)
+            .join(SignInTokenRow, SignInTokenRow.person_id == PersonRow.id).where(
                 SignInTokenRow.token_hash == token_hash, SignInTokenRow.used_at.is_(None),
-                SignInTokenRow.expires_at > now))
+                SignInTokenRow.expires_at > now)).one_or_none()
+        return tuple(row) if row is not None else None
+
+    def lock_person(self, person_id: int) -> None:
+        """Hold the person's row until the transaction ends (PostgreSQL; SQLite's writers take turns
+        already), so two requests for the same person's link see each other's link."""
+        self.session.execute(select(PersonRow.id).where(PersonRow.id == person_id).with_for_update())
+
+    def unused_link_since(self, person_id: int, since: datetime, now: datetime) -> bool:
+        """Whether a link made for the person after `since` is still unused and unexpired."""
+        return self.session.scalar(select(exists().where(
+            SignInTokenRow.person_id == person_id, SignInTokenRow.created_at > since,
+            SignInTokenRow.used_at.is_(None), SignInTokenRow.expires_at > now)))
 
     def spend_token(self, token_hash: str, now: datetime) -> tuple[int, str] | None:
         """Mark the token used if it is unused and unexpired; its person and next page, or None."""

@@ -5,17 +5,26 @@ Templates are `web/templates/*.html`, autoescaped (a title `<script>` is shown a
 `places` (the person's pages), `csrf_token` (put `{{ csrf_field() }}` in every POST form), `status`
 (a message for the live region, from `?status=<key>` of `STATUS`), the footer's links, and the
 language switch.
+
+A POST answers with a redirect to its page and `?status=<key>` (`redirect_with_status`), so a reload
+sends nothing again. When what the page should then say has words of its own (a mail server's error,
+a number), they travel in a cookie signed for this browser's session and that status key
+(`status_details`), never in the address, where a crafted link could set them.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
+import json
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
 from markupsafe import Markup
 
@@ -174,6 +183,47 @@ def render(request: Request, template: str, context: Mapping[str, object] | None
     if lang == _link_language(request) and request.cookies.get(LANG_COOKIE) != lang:
         response.set_cookie(LANG_COOKIE, lang, **cookie_attributes(settings.secure_cookies))
     return response
+
+
+#: The cookie that carries a status message's own words to the page a POST redirects to (`redirect_with_status`).
+DETAILS_COOKIE = "ideaflow_said"
+DETAILS_KEPT_S = 10 * 60  # reloading the page keeps saying it for this long
+
+
+def redirect_with_status(request: Request, path: str, status: str, details: Mapping[str, object] | None = None
+                         ) -> RedirectResponse:
+    """303 to `path?status=<status>`, `details` (JSON: words and numbers the message needs) in a cookie for
+    `path` signed for this session and status, so that only this browser's page after this POST shows them;
+    without details an earlier one's are dropped."""
+    response = RedirectResponse(f"{path}?status={status}", status_code=303)
+    attributes = {**cookie_attributes(request.app.state.settings.secure_cookies), "path": path}
+    if details is None:
+        response.delete_cookie(DETAILS_COOKIE, **attributes)
+        return response
+    # Without base64's padding: a cookie value with "=" would be sent quoted.
+    body = base64.urlsafe_b64encode(json.dumps({"status": status, **details}, separators=(",", ":")).encode())
+    body = body.decode().rstrip("=")
+    response.set_cookie(DETAILS_COOKIE, f"{body}.{_details_mac(request, body)}", max_age=DETAILS_KEPT_S,
+                        **attributes)
+    return response
+
+
+def status_details(request: Request) -> dict | None:
+    """The details `redirect_with_status` sent with this page's `?status=`, if this browser's session got them
+    for that status; None for anything else (none sent, another status, another session, tampered with)."""
+    body, _, mac = request.cookies.get(DETAILS_COOKIE, "").partition(".")
+    status = request.query_params.get("status", "")
+    if not body or not status or not hmac.compare_digest(mac.encode(), _details_mac(request, body).encode()):
+        return None
+    try:
+        details = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    return details if isinstance(details, dict) and details.get("status") == status else None
+
+
+def _details_mac(request: Request, body: str) -> str:
+    return request.app.state.signin.keys.digest("status-details", request.cookies.get(SESSION_COOKIE, "") + "|" + body)
 
 
 def html_of(template: Template, context: Mapping[str, object]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -72,21 +73,22 @@ def test_a_link_is_mailed_at_once_and_signs_in_once(signin, engine, mail_dir):
     assert token not in str(rows(engine, "SELECT payload FROM outbox"))
     assert rows(engine, "SELECT status FROM outbox") == [("sent",)]
 
-    # Looking at the link spends nothing; the page it opens speaks its person's language.
-    assert signin.link_language(token, T0 + timedelta(minutes=1)) == "da"
+    # Looking at the link spends nothing; the page it opens names its person and speaks their language.
+    holder = signin.link_holder(token, T0 + timedelta(minutes=1))
+    assert (holder.name, holder.email, holder.lang) == ("Karin Koordinator", COORDINATOR, "da")
     session = signin.redeem(token, T0 + timedelta(minutes=2))
     assert session is not None and session.next_path == "/ideas/7"
     assert session.account.email == COORDINATOR and session.account.name == "Karin Koordinator"
     assert [p.path for p in places(session.account)] == ["/portfolio", "/pools", "/outbox"]
     assert session.session_id not in str(rows(engine, "SELECT * FROM web_sessions"))
     assert signin.redeem(token, T0 + timedelta(minutes=3)) is None, "a token works once"
-    assert signin.link_language(token, T0 + timedelta(minutes=3)) is None
+    assert signin.link_holder(token, T0 + timedelta(minutes=3)) is None
 
 
 def test_an_expired_or_unknown_token_signs_nobody_in(signin, engine, mail_dir):
     signin.deliver(signin.request_link(COORDINATOR, "10.0.0.1", T0), T0)
     token = token_of(engine, mail_dir)
-    assert signin.link_language(token, T0 + timedelta(minutes=15)) is None
+    assert signin.link_holder(token, T0 + timedelta(minutes=15)) is None
     assert signin.redeem(token, T0 + timedelta(minutes=15)) is None
     assert signin.redeem("made-up", T0) is None
     assert signin.redeem(token[:-1] + ("A" if token[-1] != "A" else "B"), T0) is None
@@ -111,6 +113,35 @@ def test_an_unknown_address_gets_the_same_outcome_and_no_mail(signin, engine, ma
     # The attempt still counts towards the address's limit, exactly as a known address's would.
     assert [signin.request_link("nobody@example.dk", "10.0.0.2", T0).limited for _ in range(3)] == [False, False, True]
     assert [signin.request_link(COORDINATOR, "10.0.0.3", T0).limited for _ in range(4)] == [False] * 3 + [True]
+
+
+def test_asking_again_at_once_sends_no_second_link_while_the_first_is_unused(signin, engine, mail_dir):
+    """A double click on "Send", or a reloaded form: one mail, and the same outcome as for an unknown address."""
+    signin.policy = replace(POLICY, per_address=10)  # the rate limit is not what this is about
+    first = signin.request_link(COORDINATOR, "10.0.0.1", T0)
+    signin.deliver(first, T0)
+    again = signin.request_link("koordinator@KOMMUNE.dk", "10.0.0.2", T0 + timedelta(seconds=59))
+    unknown = signin.request_link("nobody@example.dk", "10.0.0.2", T0 + timedelta(seconds=59))
+    assert again == unknown == type(again)(limited=False)
+    signin.deliver(again, T0 + timedelta(seconds=59))
+    assert rows(engine, "SELECT count(*) FROM outbox") == [(1,)] and len(list(mail_dir.glob("*.eml"))) == 1
+    # A minute on, or once the link is used (signed in here, now on the phone), a new one is sent.
+    later = signin.request_link(COORDINATOR, "10.0.0.1", T0 + timedelta(seconds=60))
+    assert later.mail_id is not None
+    signin.deliver(later, T0 + timedelta(seconds=60))
+    assert signin.redeem(token_of(engine, mail_dir), T0 + timedelta(seconds=61)) is not None
+    assert signin.request_link(COORDINATOR, "10.0.0.1", T0 + timedelta(seconds=62)).mail_id is not None
+    # The operator's `ideaflow signin-link` (no rate limits) always gets a link.
+    assert signin.request_link(COORDINATOR, "cli", T0 + timedelta(seconds=63), rate_limited=False).mail_id is not None
+
+
+def test_requests_for_one_address_at_the_same_moment_send_one_link(signin, engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        asked = list(pool.map(lambda n: signin.request_link(COORDINATOR, f"10.0.0.{n}", T0), range(4)))
+    assert sum(a.mail_id is not None for a in asked) == 1
+    assert rows(engine, "SELECT count(*) FROM signin_tokens") == [(1,)]
 
 
 def test_rate_limits_per_address_and_per_ip_address_with_a_window(signin, engine):

@@ -8,12 +8,16 @@ The browser walks the same pages in tests/web/test_administration_browser.py.
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select, update
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text, update
 from test_public_pages import Site
 
 from states.criteria import TAARNBY_CRITERIA, Criterion
@@ -23,6 +27,7 @@ from storage.tables import OutboxRow
 from webtest import free_port
 
 ADMIN, KARIN, OLE = "ida@kommune.dk", "karin@taarnby.dk", "ole@roskilde.dk"
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> Åse'
 TAARNBY, ROSKILDE = "Tårnby innovationspulje", "Roskilde puljen"
 
 
@@ -151,10 +156,13 @@ def test_try_again_now_delivers_only_the_mail_the_person_sees(site):
     site.sign_in(KARIN)
     outbox = site.client.get("/outbox")
     assert KARIN in outbox.text and OLE not in outbox.text
-    tried = site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
-    assert tried.status_code == 200 and "/outbox/flush" in str(tried.url)  # the page itself says where it went
-    assert (f"2 breve blev ikke sendt, men skrevet som .eml-filer i mappen {site.mail_dir}/: der er ikke sat "
-            "nogen mailserver op (IDEAFLOW_SMTP_HOST).") in html.unescape(tried.text)
+    tried = site.client.post("/outbox/flush", data={"csrf_token": site.csrf()}, follow_redirects=False)
+    # Back to the page (a reload delivers nothing again), which says where the mail went.
+    assert tried.status_code == 303 and tried.headers["location"] == "/outbox?status=mail_tried"
+    written = (f"2 breve blev ikke sendt, men skrevet som .eml-filer i mappen {site.mail_dir}/: der er ikke sat "
+               "nogen mailserver op (IDEAFLOW_SMTP_HOST).")
+    for _ in range(2):  # shown, and reloaded
+        assert status_of(site.client.get("/outbox?status=mail_tried")) == written
     delivered = [m["To"].addresses[0].addr_spec for m in site.mails()]
     assert delivered.count(KARIN) == 2 and OLE not in delivered  # her sign-in link and the notice
     assert delivered.count("borger@example.dk") == 1  # the receipt for the idea in her pool
@@ -166,6 +174,40 @@ def test_try_again_now_delivers_only_the_mail_the_person_sees(site):
     site.sign_in(ADMIN)
     site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
     assert OLE in [m["To"].addresses[0].addr_spec for m in site.mails()]  # an administrator's: all the mail
+
+
+def status_of(page) -> str:
+    """The text of the page's status region (a live region)."""
+    found = re.search(r'<div role="status" class="status-region">\s*(?:<div class="alert [^"]*">'
+                      r'<div class="alert-body"><p class="alert-text">(.*?)</p>)?', page.text, re.S)
+    return html.unescape(found.group(1) or "")
+
+
+def test_what_a_delivery_said_reaches_only_the_page_after_it_in_the_same_browser(site):
+    """The words after "try again now" come with the redirect, signed for the browser's session and the
+    status: a link with ?status=mail_tried, another browser, or an altered cookie shows only the plain line."""
+    site.services.submit(title="Cykelsti", description="En god idé.", proposer="borger@example.dk", pool=TAARNBY,
+                         now=site.now)
+    site.sign_in(ADMIN)
+    site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
+    said = status_of(site.client.get("/outbox?status=mail_tried"))
+    assert "skrevet som .eml-fil" in said
+    assert "skrevet som" not in status_of(site.client.get("/outbox?status=mail_resent"))  # not for another status
+    assert status_of(site.client.get("/outbox")) == ""  # nor without one
+    plain = "Afsendelsen er forsøgt nu. Det, der stadig venter eller mislykkedes, står nedenfor."
+    cookie = site.client.cookies.get("ideaflow_said")
+    mac = cookie.partition(".")[2]
+    forged = base64.urlsafe_b64encode(json.dumps(
+        {"status": "mail_tried", "failed": "retrying", "cause": "ring 12 34 56 78"}).encode()).decode()
+    for altered in (f"{forged}.{mac}", "%%%.%%%", cookie.replace(".", "x", 1)):
+        site.client.cookies.set("ideaflow_said", altered, path="/outbox")
+        assert status_of(site.client.get("/outbox?status=mail_tried")) == plain
+    other = TestClient(site.app)  # another browser, signed in as the same person, given the cookie
+    own, site.client = site.client, other
+    site.sign_in(ADMIN)
+    site.client = own
+    other.cookies.set("ideaflow_said", cookie, path="/outbox")
+    assert status_of(other.get("/outbox?status=mail_tried")) == plain
 
 
 def label_tag(page, text: str) -> str:
@@ -242,11 +284,16 @@ def test_an_administrator_sends_failed_mail_again_from_the_outbox_page_and_a_coo
                            .values(status="failed", attempts=8, last_error="550 5.1.1 no such user"))
     page = site.client.get("/outbox")
     assert 'action="/outbox/resend"' in page.text and "Send igen" in page.text
-    sent = site.client.post("/outbox/resend", data={"csrf_token": site.csrf()})
-    assert sent.status_code == 200 and "De mislykkede breve er sendt igen" not in sent.text  # only written
-    assert (f"1 brev blev ikke sendt, men skrevet som .eml-fil i mappen {site.mail_dir}/: der er ikke sat "
-            "nogen mailserver op (IDEAFLOW_SMTP_HOST).") in html.unescape(sent.text)
+    answer = site.client.post("/outbox/resend", data={"csrf_token": site.csrf()}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/outbox?status=mail_resent"
+    sent = site.client.get(answer.headers["location"])
+    assert "De mislykkede breve er sendt igen" not in sent.text  # only written
+    assert status_of(sent) == (f"1 brev blev ikke sendt, men skrevet som .eml-fil i mappen {site.mail_dir}/: der "
+                               "er ikke sat nogen mailserver op (IDEAFLOW_SMTP_HOST).")
     assert "borger@example.dk" in [m["To"].addresses[0].addr_spec for m in site.mails()]
+    mails = len(site.mails())
+    assert status_of(site.client.get(answer.headers["location"])) == status_of(sent)  # a reload sends nothing
+    assert len(site.mails()) == mails
     with site.engine.connect() as connection:
         row = connection.execute(select(OutboxRow).where(OutboxRow.kind == "idea_received")).one()
     assert (row.status, row.attempts) == ("sent", 1)
@@ -276,12 +323,118 @@ def test_try_again_now_during_a_mail_server_outage_says_it_failed_and_why(site):
 
     assert caption() == "2 breve"
     tried = site.client.post("/outbox/flush", data={"csrf_token": site.csrf()})
-    status = re.search(r'<div class="alert alert-warning">.*?<p class="alert-text">(.*?)</p>', tried.text, re.S)
+    assert str(tried.url).endswith("/outbox?status=mail_tried")
+    status = re.search(r'<div class="alert alert-warning"[^>]*>.*?<p class="alert-text">(.*?)</p>', tried.text, re.S)
     assert status, tried.text
     assert re.fullmatch(r"Afsendelsen mislykkedes: cannot connect to 127\.0\.0\.1:\d+: .+\. Brevene venter og "
-                        r"prøves igen senere\.", html.unescape(status.group(1))), status.group(1)
+                        r"prøves igen senere\.", html.unescape(status.group(1).strip())), status.group(1)
+    attempts = [row.attempts for row in site.container.administration.outbox(ADMIN, site.now)]
+    reloaded = site.client.get(str(tried.url))  # says it again, and tries nothing again
+    assert status_of(reloaded) == html.unescape(status.group(1).strip())
+    assert [row.attempts for row in site.container.administration.outbox(ADMIN, site.now)] == attempts
     with site.engine.begin() as connection:
         assert set(connection.execute(select(OutboxRow.status)).scalars()) == {"pending", "sent"}  # + the link
         first = connection.execute(select(OutboxRow.id).where(OutboxRow.status == "pending")).scalars().first()
         connection.execute(update(OutboxRow).where(OutboxRow.id == first).values(status="sent"))
     assert caption() == "1 brev"
+
+
+def revoke_link(page, email: str, role: str, pool: str = "") -> str:
+    """The address of the "Revoke" link beside a grant on /people."""
+    links = [html.unescape(href) for href in re.findall(r'<a href="(/people/roles/revoke\?[^"]+)"', page.text)]
+    wanted = [link for link in links if parse_qs(urlsplit(link).query, keep_blank_values=True) ==
+              {"email": [email], "role": [role], "pool": [pool]}]
+    assert len(wanted) == 1, links
+    return wanted[0]
+
+
+def holds(site, email: str, role: Role, pool: str | None = None) -> bool:
+    return any(g.role == role and g.pool == pool for line in site.container.administration.people(ADMIN, site.now)
+               if line.email == email for g in line.grants)
+
+
+def test_revoking_a_role_asks_first_naming_the_person_the_role_the_pool_and_what_they_lose(site):
+    now = site.now
+    site.services.add_person("lars@taarnby.dk", "Lars " + HOSTILE, Role.REVIEWER, now)  # every pool
+    site.services.revoke_role("lars@taarnby.dk", Role.REVIEWER, now)
+    site.services.grant_role("lars@taarnby.dk", Role.REVIEWER, now, pool=TAARNBY)
+    for title in ("Cykelsti", "Bænke"):  # two ideas ask for his review; he has submitted his review of one
+        idea = site.services.submit(title=title, description="…", proposer="borger@example.dk", pool=TAARNBY,
+                                    now=now)
+    site.services.review(idea, "lars@taarnby.dk", {c.name: 3 for c in TAARNBY_CRITERIA}, now,
+                         must_meet={c.name: True for c in TAARNBY_CRITERIA if c.must_meet})
+    site.sign_in(ADMIN)
+    people = site.client.get("/people")
+    assert 'value="revoke"' not in people.text  # no form beside a grant revokes in one click
+    confirm = site.client.get(revoke_link(people, "lars@taarnby.dk", "reviewer", TAARNBY))
+    assert confirm.status_code == 200 and holds(site, "lars@taarnby.dk", Role.REVIEWER, TAARNBY)
+    words = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", confirm.text)))
+    assert f"Fratag Lars {HOSTILE} en rolle" in words  # the name as text: escaped in the page
+    assert HOSTILE not in confirm.text
+    assert f"Lars {HOSTILE} (lars@taarnby.dk) mister rollen som bedømmer i {TAARNBY}." in words
+    assert "Puljens idéer venter ikke længere på vedkommendes bedømmelse" in words
+    assert "1 idé venter på vedkommendes bedømmelse nu." in words  # the other one he has reviewed
+    form = re.search(r'<form method="post" action="/people/roles/revoke">(.*?)</form>', confirm.text, re.S).group(1)
+    assert 'name="csrf_token"' in form and '<button type="submit"' in form and "Fratag rollen" in form
+    assert '<a href="/people" class="button button-secondary">Fortryd</a>' in form
+
+    # The one-click POST of the old page revokes nothing: it leads to the page that asks.
+    old = site.client.post("/people/roles", follow_redirects=False, data={
+        "csrf_token": site.csrf(), "change": "revoke", "grant_email": "lars@taarnby.dk", "grant_role": "reviewer",
+        "grant_pool": TAARNBY})
+    assert old.status_code == 303 and old.headers["location"] == revoke_link(people, "lars@taarnby.dk", "reviewer",
+                                                                              TAARNBY)
+    assert holds(site, "lars@taarnby.dk", Role.REVIEWER, TAARNBY)
+    values = {"email": "lars@taarnby.dk", "role": "reviewer", "pool": TAARNBY}
+    assert site.client.post("/people/roles/revoke", data=values).status_code == 403  # no CSRF field
+    assert holds(site, "lars@taarnby.dk", Role.REVIEWER, TAARNBY)
+    done = site.client.post("/people/roles/revoke", data={"csrf_token": site.csrf(), **values},
+                            follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/people?status=role_revoked"
+    assert not holds(site, "lars@taarnby.dk", Role.REVIEWER, TAARNBY)
+    assert site.container.reviewing.inbox("lars@taarnby.dk", now).total == 0  # no longer asked
+    again = site.client.get(revoke_link(people, "lars@taarnby.dk", "reviewer", TAARNBY))  # an old tab
+    assert "har ikke (længere) rollen som bedømmer" in html.unescape(again.text) and "Fratag rollen" not in again.text
+
+
+def test_the_revoke_page_says_what_another_grant_keeps_and_speaks_english(site):
+    now = site.now
+    site.services.add_person(KARIN, "Karin Koordinator", Role.COORDINATOR, now)  # every pool
+    site.services.grant_role(KARIN, Role.COORDINATOR, now, pool=ROSKILDE)
+    site.sign_in(ADMIN)
+    people = site.client.get("/people")
+    one_pool = site.client.get(revoke_link(people, KARIN, "coordinator", ROSKILDE))
+    assert ("Vedkommende har stadig rollen som koordinator i alle puljer, så det ændrer intet i, hvad vedkommende "
+            "må.") in one_pool.text
+    every = site.client.get(revoke_link(people, KARIN, "coordinator"))
+    assert "Karin Koordinator (karin@taarnby.dk) mister rollen som koordinator i alle puljer." in every.text
+    assert "Puljens idéer forsvinder fra vedkommendes portefølje" in html.unescape(every.text)
+    assert f"Vedkommende beholder rollen som koordinator i {ROSKILDE}: den er også givet dér." in every.text
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/people"})
+    english = site.client.get(revoke_link(people, KARIN, "coordinator"))
+    assert "Karin Koordinator (karin@taarnby.dk) loses the role coordinator of every pool." in english.text
+    assert ">Revoke the role</button>" in english.text and ">Cancel</a>" in english.text
+
+
+def test_the_last_administrator_is_told_on_the_revoke_page_and_others_may_not_open_it(site):
+    site.sign_in(ADMIN)
+    page = site.client.get(revoke_link(site.client.get("/people"), ADMIN, "administrator"))
+    assert "Vedkommende kan ikke længere oprette puljer" in page.text
+    refused = site.client.post("/people/roles/revoke", data={"csrf_token": site.csrf(), "email": ADMIN,
+                                                            "role": "administrator", "pool": ""})
+    assert refused.status_code == 422 and f"{ADMIN} er den sidste administrator" in refused.text
+    assert holds(site, ADMIN, Role.ADMINISTRATOR)
+    assert site.client.get("/people/roles/revoke?email=ida@kommune.dk&role=operator").status_code == 404
+
+    site.services.add_person(KARIN, "Karin Koordinator", Role.COORDINATOR, site.now)
+    site.sign_in(KARIN)
+    assert site.client.get(f"/people/roles/revoke?email={ADMIN}&role=administrator").status_code == 403
+    assert site.client.get("/people/roles/revoke?email=nobody@example.dk&role=reviewer").status_code == 403
+    assert site.client.post("/people/roles/revoke", data={"csrf_token": site.csrf(), "email": ADMIN,
+                                                         "role": "administrator", "pool": ""}).status_code == 403
+    assert holds(site, ADMIN, Role.ADMINISTRATOR)
+    with site.engine.connect() as connection:
+        commands = connection.execute(text(
+            "SELECT r.command FROM refusals r JOIN people p ON p.id = r.person_id WHERE p.email = :email "
+            "ORDER BY r.id"), {"email": KARIN}).scalars().all()
+    assert commands == ["revoke_roles", "revoke_roles", "person revoke"]

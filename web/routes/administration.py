@@ -5,6 +5,10 @@ a page it refuses answers 403 and the attempt is in the refusals audit. Changes 
 service layer (`Services.create_pool`, `add_person`, `grant_role`, `revoke_role`, `flush_outbox` of the
 mail the person's outbox lists, `Administration.set_criteria`), which checks the person again and
 records refusals itself.
+
+A role is revoked only from the page that asks to confirm it (`/people/roles/revoke`: the person, the role,
+the pool, and what they lose); `/people` links to it. Mail delivered from `/outbox` answers with a redirect,
+so a reload delivers nothing again.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -20,7 +25,7 @@ from ideaflow import i18n
 from ideaflow.i18n import N_
 from ideaflow.signin import Account
 from states.criteria import TAARNBY_CRITERIA, Criterion
-from states.errors import IdeaflowError
+from states.errors import IdeaflowError, NotAllowed, NotFound
 from states.intake import POOL_TEXT_MAX
 from states.model import GatePolicy, local_midnight
 from states.text import whole_number
@@ -320,27 +325,87 @@ def add_person(request: Request, person: Annotated[Account, Depends(signed_in)],
 
 @router.post("/people/roles")
 def change_role(request: Request, person: Annotated[Account, Depends(signed_in)], form: PostedForm) -> Response:
-    """Grant (the form at the foot of the page) or revoke (a button beside each grant) a role."""
+    """Grant a role (the form at the foot of the page). A revocation is confirmed first: "revoke" posted
+    here (a page of an older release) leads to the page that asks (`/people/roles/revoke`), and revokes nothing."""
     change = form.value("change")
     email, role, pool_name = form.value("grant_email"), form.value("grant_role"), form.value("grant_pool")
+    if change == "revoke":
+        return RedirectResponse(_revoke_url(email, role, pool_name), status_code=303)
     if not email:
         form.error("grant_email", CHOOSE)
     if role not in {r.value for r in GRANTABLE_ROLES}:
         form.error("grant_role", CHOOSE)
-    if change not in ("grant", "revoke"):
+    if change != "grant":
         form.error(Form.GENERAL, CHOOSE)
     if not form.errors:
-        services = request.app.state.services
-        act = services.grant_role if change == "grant" else services.revoke_role
         try:
-            changed = act(email, Role(role), _now(request), pool=pool_name or None, by=person.email)
+            changed = request.app.state.services.grant_role(email, Role(role), _now(request), pool=pool_name or None,
+                                                            by=person.email)
         except IdeaflowError as error:
             form.failed(error, {"email": ("grant_email", N_("Person")), "role": ("grant_role", N_("Role")),
                                 "pool": ("grant_pool", N_("Pool"))}, says={"role.everywhere": EVERY_POOL_ONLY})
         else:
-            status = ("role_granted" if change == "grant" else "role_revoked") if changed else "role_unchanged"
+            status = "role_granted" if changed else "role_unchanged"
             return RedirectResponse(f"/people?status={status}", status_code=303)
     return _people_page(request, person, form, 422)
+
+
+def _revoke_url(email: str, role: str, pool: str) -> str:
+    return "/people/roles/revoke?" + urlencode({"email": email, "role": role, "pool": pool})
+
+
+#: What a person loses with each role, said on the page that asks to confirm its revocation.
+LOSES = {
+    Role.ADMINISTRATOR: N_("They can no longer create pools, add people, give or take roles, change criteria or "
+                           "send failed mail again, and no longer see all the mail that waits."),
+    Role.COORDINATOR: N_("The pool's ideas leave their portfolio: they can no longer decide its gates, ask its "
+                         "reviewers or plan its pilots, and they get no more mail about its ideas and no news of it "
+                         "in their weekly digest."),
+    Role.REVIEWER: N_("The pool's ideas are no longer asked of them: they leave their list of reviews to do, and "
+                      "no review requests or reminders go to them. A review they have begun can no longer be "
+                      "submitted; the reviews they have submitted stay in the record and the coordinators "
+                      "still see them."),
+}
+
+
+@router.get("/people/roles/revoke")
+def confirm_revoke(request: Request, person: Annotated[Account, Depends(signed_in)], email: str = "",
+                   role: str = "", pool: str = "") -> Response:
+    """The page that asks an administrator to confirm a revocation: whom, which role on which pool, and
+    what they lose with it. Only its POST revokes."""
+    return _revoke_page(request, person, email, role, pool, Form({}))
+
+
+@router.post("/people/roles/revoke")
+def revoke(request: Request, person: Annotated[Account, Depends(signed_in)], form: PostedForm) -> Response:
+    email, role, pool = form.value("email"), form.value("role"), form.value("pool")
+    try:
+        changed = request.app.state.services.revoke_role(email, _grantable(request, person, role), _now(request),
+                                                         pool=pool or None, by=person.email)
+    except NotAllowed:
+        raise  # not an administrator: a page of its own (403), recorded once
+    except IdeaflowError as error:
+        form.failed(error, {}, says={"role.everywhere": EVERY_POOL_ONLY})
+        return _revoke_page(request, person, email, role, pool, form, 422)
+    return RedirectResponse(f"/people?status={'role_revoked' if changed else 'role_unchanged'}", status_code=303)
+
+
+def _revoke_page(request: Request, person: Account, email: str, role: str, pool: str, form: Form,
+                 status_code: int = 200) -> Response:
+    revocation = _admin(request).revocation(email, _grantable(request, person, role), pool or None, person.email,
+                                            _now(request))
+    return pages.render(request, "revoke_role.html", {
+        "revocation": revocation, "form": form, "role_name": _t(request, ROLE_NAMES[Role(role)]),
+        "loses": _t(request, LOSES[Role(role)])}, status_code=status_code)
+
+
+def _grantable(request: Request, person: Account, role: str) -> Role:
+    """The role a revocation names; no such page for anything else (an administrator's typo), and for
+    anybody but an administrator a refusal first, recorded, as for a role there is."""
+    if role not in {r.value for r in GRANTABLE_ROLES}:
+        _admin(request).require_administrator(person.email, "revoke_roles", _now(request))
+        raise NotFound("role.not_grantable", field="role", value=role, choices=list(GRANTABLE_ROLES))
+    return Role(role)
 
 
 def _administers(person: Account) -> bool:
@@ -352,39 +417,52 @@ def _administers(person: Account) -> bool:
 
 @router.get("/outbox")
 def outbox(request: Request, person: Annotated[Account, Depends(signed_in)]) -> Response:
-    return _outbox_page(request, person)
-
-
-def _outbox_page(request: Request, person: Account, outcome: str = "", *, failed: bool = False) -> Response:
-    """The outbox page; `outcome`: what a "try again now" or "send again" just did, in the status region
-    (a failure as a warning), when it needs words of the delivery's own (its cause, the mail folder)."""
+    """The mail that waits or failed; after a "try again now" or "send again" (`?status=`), what it did, in
+    the status region: a failure as a warning, with the delivery's own words (`_delivered`)."""
     lines = _admin(request).outbox(person.email, _now(request))
+    outcome = _outcome(request, pages.status_details(request))
     return pages.render(request, "outbox.html", {
         "lines": lines, "administrator": _administers(person),
         "kind_name": lambda kind: _t(request, MAIL_KINDS[kind]) if kind in MAIL_KINDS else kind,
-        **({"status": outcome, "status_alert": "alert-warning" if failed else "alert-success"} if outcome else {}),
+        **({"status": outcome, "status_alert": "alert-warning"} if outcome else {}),
         **formatters(request)})
 
 
 OUTBOX_FAILED = N_("Delivery failed: %(cause)s. The mail waits and is tried again later.")
 OUTBOX_FAILED_FOR_GOOD = N_("Delivery failed for good: %(cause)s. The mail is listed below as failed.")
+CAUSE_SHOWN = 500  # characters of a mail server's error, at most
 
 
-def _delivered(request: Request, person: Account, report: FlushReport, done: str) -> Response:
-    """After a delivery: back to the page (`?status=<done>`) when the mail went to the mail server, else the
-    page at once, saying why it did not (the cause the delivery met) or where the mail went instead."""
-    lang = pages.language(request)
+def _delivered(request: Request, report: FlushReport, done: str) -> Response:
+    """After a delivery: back to the page (`?status=<done>`, so a reload delivers nothing again). When the mail
+    did not reach the mail server, the page says why (the cause the delivery met) or where it went instead;
+    those words go along signed for this browser (`pages.redirect_with_status`), not in the address."""
     if report.retrying or report.failed:  # in this delivery (the report's other counts are of all the outbox)
-        text = OUTBOX_FAILED if report.retrying else OUTBOX_FAILED_FOR_GOOD
-        return _outbox_page(request, person, i18n.gettext(lang, text, cause=report.cause or "?"), failed=True)
-    if report.folder is not None and report.sent:
-        outcome = i18n.translations(lang).ngettext(
+        details = {"failed": "retrying" if report.retrying else "for_good",
+                   "cause": (report.cause or "?")[:CAUSE_SHOWN]}
+    elif report.folder is not None and report.sent:
+        details = {"written": report.sent, "folder": report.folder}
+    else:
+        details = None
+    return pages.redirect_with_status(request, "/outbox", done, details)
+
+
+def _outcome(request: Request, details: dict | None) -> str:
+    """The status region's words for what `_delivered` sent along, in the page's language ("" for none)."""
+    lang = pages.language(request)
+    if details is None:
+        return ""
+    if details.get("failed") in ("retrying", "for_good"):
+        text = OUTBOX_FAILED if details["failed"] == "retrying" else OUTBOX_FAILED_FOR_GOOD
+        return i18n.gettext(lang, text, cause=str(details.get("cause", "?")))
+    written = details.get("written")
+    if isinstance(written, int) and written > 0:
+        return i18n.translations(lang).ngettext(
             "%(num)d message was not sent but written as an .eml file to the folder %(folder)s: no mail server "
             "is set up (IDEAFLOW_SMTP_HOST).",
             "%(num)d messages were not sent but written as .eml files to the folder %(folder)s: no mail server "
-            "is set up (IDEAFLOW_SMTP_HOST).", report.sent) % {"num": report.sent, "folder": report.folder}
-        return _outbox_page(request, person, outcome, failed=True)
-    return RedirectResponse(f"/outbox?status={done}", status_code=303)
+            "is set up (IDEAFLOW_SMTP_HOST).", written) % {"num": written, "folder": str(details.get("folder"))}
+    return ""
 
 
 @router.post("/outbox/flush")
@@ -394,10 +472,10 @@ def flush(request: Request, person: Annotated[Account, Depends(signed_in)]) -> R
     container, now = request.app.state.container, _now(request)
     listed = _admin(request).mail_to_flush(person.email, now)
     if not listed:
-        return RedirectResponse("/outbox?status=mail_tried", status_code=303)
+        return pages.redirect_with_status(request, "/outbox", "mail_tried")
     report = container.services.flush_outbox(now, container.mail_transport(), container.letterhead,
                                              retry_deferred=True, only=listed)
-    return _delivered(request, person, report, "mail_tried")
+    return _delivered(request, report, "mail_tried")
 
 
 @router.post("/outbox/resend")
@@ -407,6 +485,6 @@ def resend(request: Request, person: Annotated[Account, Depends(signed_in)]) -> 
     container, now = request.app.state.container, _now(request)
     resent = container.services.resend_failed(now, by=person.email)
     if not resent.ids:
-        return RedirectResponse("/outbox?status=mail_resent", status_code=303)
+        return pages.redirect_with_status(request, "/outbox", "mail_resent")
     report = container.services.flush_outbox(now, container.mail_transport(), container.letterhead, only=resent.ids)
-    return _delivered(request, person, report, "mail_resent")
+    return _delivered(request, report, "mail_resent")

@@ -60,12 +60,14 @@ def ask_for_link(request: Request, form: PostedForm) -> Response:
 
 @router.get("/login/continue")
 def continue_page(request: Request, token: str = "") -> Response:
-    """The page a sign-in link opens. Opening it spends nothing: mail scanners open links too."""
-    lang = request.app.state.signin.link_language(token, _now(request)) if token else None
-    if lang is None:
+    """The page a sign-in link opens, naming whom it signs in. Opening it spends nothing: mail scanners
+    open links too."""
+    holder = request.app.state.signin.link_holder(token, _now(request)) if token else None
+    if holder is None:
         return pages.render(request, "login_expired.html", status_code=410)
-    pages.speak_as_the_link(request, lang)
-    return pages.render(request, "login_continue.html", {"token": token})
+    pages.speak_as_the_link(request, holder.lang)
+    # Whose link it is, so that nobody at a shared computer signs in as somebody else by mistake.
+    return pages.render(request, "login_continue.html", {"token": token, "holder": holder})
 
 
 @router.post("/login/continue")
