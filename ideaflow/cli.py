@@ -131,7 +131,7 @@ def _pairs(values: list[str], field: str) -> dict[str, str]:
         name, sep, answer = value.partition("=")
         if not sep or not name:
             raise BadInput("input.not_a_pair", field=field, value=value)
-        if name in pairs:
+        if name.casefold() in (named.casefold() for named in pairs):  # criteria are named in any case
             raise BadInput("input.pair_twice", field=field, criterion=name)
         pairs[name] = answer
     return pairs

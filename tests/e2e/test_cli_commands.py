@@ -86,7 +86,7 @@ def test_pool_create_with_default_yaml_and_json_criteria(cli, expect, engine, tm
     expect.ok(cli("pool", "create", "Roskilde", "--budget-dkk", "750000", "--criteria", yaml_file))
     json_file = tmp_path / "gentofte.json"
     json_file.write_text(json.dumps([{"name": "radikal", "weight": 1.5}, {"name": "gevinst"}]), encoding="utf-8")
-    expect.ok(cli("pool", "create", "Gentofte", "--budget-dkk", "0", "--criteria", json_file))
+    expect.ok(cli("pool", "create", "Gentofte", "--budget-dkk", "1", "--criteria", json_file))
 
     taarnby = json.loads(expect.ok(cli("pool", "show", "Tårnby", "--json")))
     assert (taarnby["name"], taarnby["year"], taarnby["budget_dkk"], taarnby["allocated_dkk"]) == \
@@ -97,11 +97,11 @@ def test_pool_create_with_default_yaml_and_json_criteria(cli, expect, engine, tm
         [("borgernytte", 3.0, True), ("økonomi", 2.0, False)]
     gentofte = json.loads(expect.ok(cli("pool", "show", "Gentofte", "--json")))
     assert [(c["name"], c["weight"]) for c in gentofte["criteria"]] == [("radikal", 1.5), ("gevinst", 1.0)]
-    assert gentofte["budget_dkk"] == 0
+    assert gentofte["budget_dkk"] == 1
     # An operator finds the pools' exact names (and their money) without the web console.
     listed = json.loads(expect.ok(cli("pool", "list", "--json")))
     assert [(p["name"], p["year"], p["budget_dkk"], p["remaining_dkk"]) for p in listed] == [
-        ("Gentofte", gentofte["year"], 0, 0), ("Roskilde", roskilde["year"], 750_000, 750_000),
+        ("Gentofte", gentofte["year"], 1, 1), ("Roskilde", roskilde["year"], 750_000, 750_000),
         ("Tårnby", 2020, 5_000_000, 5_000_000)]
     table = expect.ok(cli("pool", "list"))
     assert "Tårnby" in table and "5.000.000 kr." in table and "750.000 kr." in table
@@ -115,8 +115,12 @@ def test_pool_create_refused_and_bad_input_change_nothing(cli, expect, engine, u
     broken.write_text("criteria: [name: x\n", encoding="utf-8")
     unknown_key = tmp_path / "unknown.json"
     unknown_key.write_text(json.dumps([{"name": "x", "vægt": 2}]), encoding="utf-8")
+    same_name = tmp_path / "same.json"
+    same_name.write_text(json.dumps([{"name": "Effekt"}, {"name": "effekt"}]), encoding="utf-8")
     for args, needle in [
-        (["--budget-dkk", "-5"], "--budget-dkk"),
+        (["--budget-dkk", "0"], "--budget-dkk must be at least DKK 1: a pool without a budget cannot fund any idea"),
+        (["--budget-dkk", "-5"], "--budget-dkk must be at least DKK 1"),
+        (["--budget-dkk", "5", "--criteria", same_name], "'Effekt' and 'effekt' are the same name"),
         (["--budget-dkk", "fem"], "--budget-dkk"),
         (["--budget-dkk", "5", "--criteria", tmp_path / "missing.yaml"], "missing.yaml"),
         (["--budget-dkk", "5", "--criteria", broken], "not valid YAML"),
@@ -271,6 +275,32 @@ def test_review(cli, expect, shown, unchanged, world, tmp_path):
             expect.failed(cli("review", fresh, "--by", world.reviewer, *args), 2, needle)
     with unchanged(fresh):
         expect.failed(cli("review", 9999, "--by", world.reviewer, *SCORES), 2, "unknown idea")
+
+
+def test_review_and_evaluate_name_criteria_in_any_case(cli, expect, shown, unchanged, world, tmp_path):
+    """A coordinator types "effekt=4" for the criterion "Effekt", as they type a pool's name in any case;
+    the record keeps the criterion's own name."""
+    criteria = tmp_path / "cased.json"
+    criteria.write_text(json.dumps([{"name": "Effekt", "weight": 2}, {"name": "Lovlig", "must_meet": True},
+                                    {"name": "Ældre"}]), encoding="utf-8")
+    expect.ok(cli("pool", "create", "Store bogstaver", "--budget-dkk", "1000000", "--criteria", criteria))
+    idea = world.submit(pool="Store bogstaver")
+    out = expect.ok(cli("review", idea, "--by", world.reviewer, "--score", "effekt=4", "--score", "LOVLIG=5",
+                        "--score", "ældre=1", "--must", "lovlig=ja"))
+    assert "weighted score 3,50" in out
+    (review,) = shown(idea)["reviews"]
+    assert (review["scores"], review["must_meet"]) == ({"Effekt": 4, "Lovlig": 5, "Ældre": 1}, {"Lovlig": True})
+    with unchanged(idea):  # one criterion named twice, in two cases
+        expect.failed(cli("review", idea, "--by", world.reviewer, "--score", "Effekt=4", "--score", "effekt=3",
+                          "--draft"), 2, "--score names 'effekt' twice")
+    with unchanged(idea):
+        expect.failed(cli("review", idea, "--by", world.reviewer, "--score", "effekter=4", "--draft"), 2,
+                      "unknown criterion 'effekter'")
+
+    ready = world.idea(Stage.PILOTING, evaluation_open=True)
+    shouted = [arg if arg == "--score" else arg.upper() for arg in SCORES]  # EFFEKTIVITET=4, …
+    expect.ok(cli("evaluate", ready, "--by", world.coordinator, *shouted, "--outcome", "scale"))
+    assert shown(ready)["evaluation"]["scores"] == ALL_SCORES
 
 
 # -- decide -----------------------------------------------------------------------------------------------
