@@ -78,6 +78,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                           "da": "{field} {criterion}='{value}': scoren skal være et helt tal fra 1 til 5"},
     "input.not_yes_no": {"en": "{field} {criterion}='{value}': answer yes or no",
                          "da": "{field} {criterion}='{value}': svar ja eller nej"},
+    "input.in_the_future": {"en": "{field} '{value}' is later than now: give a moment that has passed, or leave "
+                                  "{field} out to use the clock",
+                            "da": "{field} '{value}' ligger efter nu: angiv et tidspunkt, der er passeret, eller "
+                                  "udelad {field} for at bruge uret"},
     "input.both_ways": {"en": "{option} and {flag}: name some, or remove them all, not both",
                         "da": "{option} og {flag}: nævn nogle, eller fjern dem alle, ikke begge dele"},
     # -- pools, people and roles ---------------------------------------------------------------------

@@ -731,14 +731,17 @@ def test_show(cli, expect, world):
 
 
 def test_sweep(cli, expect, engine, shown, unchanged, world):
+    """The scene is set 31 days ago (the screening deadlines, 30 days on, have passed since): a sweep runs
+    for now or for a moment that has passed, never ahead of the clock."""
+    then = datetime.now(UTC) - timedelta(days=31)
+    world.clock = lambda: then
     ideas = [world.idea() for _ in range(3)]
     funded = world.idea(Stage.FUNDED)
-    world.services.plan_pilot(funded, start=date.today() + timedelta(days=3), end=date.today() + timedelta(days=60),
-                              sites=("Viby",), now=world.clock(), by=world.coordinator)
-    assert expect.ok(cli("sweep")).strip() == "nothing was due"
+    world.services.plan_pilot(funded, start=then.date() + timedelta(days=3), end=then.date() + timedelta(days=60),
+                              sites=("Viby",), now=then, by=world.coordinator)
+    assert expect.ok(cli("sweep", "--now", (then + timedelta(days=1)).isoformat())).strip() == "nothing was due"
 
-    moment = (datetime.now(UTC) + timedelta(days=31)).isoformat()
-    out = expect.ok(cli("sweep", "--now", moment))
+    out = expect.ok(cli("sweep"))
     for idea in ideas:
         assert f"idea {idea}: gate_deadline: screening deadline passed; escalated" in out
     assert f"idea {funded}: pilot_start: pilot started" in out
@@ -748,9 +751,30 @@ def test_sweep(cli, expect, engine, shown, unchanged, world):
         assert [h["to"] for h in shown(idea)["history"]] == ["submitted", "submitted"]
 
     with unchanged(*ideas, funded):
-        assert expect.ok(cli("sweep", "--now", moment)).strip() == "nothing was due"
+        assert expect.ok(cli("sweep", "--now", datetime.now(UTC).isoformat())).strip() == "nothing was due"
     with unchanged(*ideas, funded):
         expect.failed(cli("sweep", "--now", "i morgen"), 2, "ISO-8601")
     fired = scalar(engine, select(func.count()).select_from(TimerRow).where(TimerRow.fired_at.is_not(None)))
     escalations = scalar(engine, select(func.count()).select_from(HistoryRow).where(HistoryRow.action == "escalate"))
     assert escalations == 3 and fired >= 3 + 3 + 1  # deadlines, reminders (skipped), pilot start
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["digest"], ["outbox", "--flush"], ["outbox"]])
+def test_a_moment_later_than_now_is_refused_by_sweep_digest_and_outbox(cli, expect, shown, unchanged, world,
+                                                                        command):
+    """--now replays a moment that has passed: one ahead of the clock would fire deadlines and send
+    reminders and digests before they are due, and date the record in the future."""
+    idea = world.idea()  # its deadline and reminder are due in 25 and 30 days
+    ahead = datetime.now(UTC) + timedelta(days=31)
+    for moment, said in ((ahead.isoformat(), ahead.isoformat()), ("2099-01-01", "2099-01-01"),
+                         ((datetime.now(UTC) + timedelta(minutes=2)).isoformat(), None)):
+        with unchanged(idea):
+            line = expect.failed(cli(*command, "--now", moment), 2, "--now", "is later than now")
+            assert said is None or f"'{said}'" in line
+    with unchanged(idea):
+        line = expect.failed(cli(*command, "--now", "2099-01-01", lang="da"), 2)
+        assert line == ("ideaflow: bad input: --now '2099-01-01' ligger efter nu: angiv et tidspunkt, der er passeret, "
+                        "eller udelad --now for at bruge uret")
+    # a moment typed to the minute, a few seconds ahead of this clock, is now
+    expect.ok(cli(*command, "--now", (datetime.now(UTC) + timedelta(seconds=20)).isoformat()))
+    assert [h["action"] for h in shown(idea)["history"]] == ["submit"]  # nothing fired ahead of time
