@@ -62,9 +62,12 @@ def test_init_creates_the_schema_and_is_safe_to_repeat(cli_process, expect, db_u
     assert head() in second
     assert json.loads(expect.ok(cli("list", "--json"))) == []
 
-    # refused: the database cannot be opened (its folder does not exist); nothing is created
+    # bad setting: the database's folder does not exist (SQLite would only say "unable to open database
+    # file"); nothing is created
     missing = tmp_path / "no" / "such" / "folder" / "x.db"
-    expect.failed(cli("init", database_url=f"sqlite:///{missing}"), 1)
+    expect.failed(cli("init", database_url=f"sqlite:///{missing}"), 2,
+                  f"bad setting: IDEAFLOW_DATABASE_URL names a SQLite file in the folder '{missing.parent}', "
+                  "which does not exist")
     assert not missing.parent.exists()
 
     # bad input: an option init does not have
