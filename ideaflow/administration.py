@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select
 from ideaflow.audit import record_refusal
 from ideaflow.digests import GATE_STAGES
 from ideaflow.views import PoolView, pool_view
-from states.criteria import Criterion
+from states.criteria import Criterion, check_criteria
 from states.errors import BadInput, NotAllowed, NotFound, Refused
 from states.model import Grant, Person, Pool
 from states.reviews import asked, counting
@@ -129,10 +129,7 @@ class Administration:
         Reviews and evaluations are scored against the criteria as they were: once an idea of the pool
         has one, a change of a name, weight or must-meet would make them incomplete or weigh them
         anew, so only descriptions may change then (refused otherwise, naming why)."""
-        if not criteria:
-            raise BadInput("criteria.empty", field="criteria")
-        if len({c.name for c in criteria}) != len(criteria):
-            raise BadInput("criteria.not_unique", field="criteria")
+        check_criteria(criteria)
         with UnitOfWork(self.engine) as uow:
             actor = uow.people.get(by)
             pool = self._pool(uow, pool_id)

@@ -11,7 +11,7 @@ import json
 import re
 import sys
 from contextvars import ContextVar
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -118,6 +118,20 @@ def _now(value: str | None = None) -> datetime:
     return parsed.astimezone(UTC)
 
 
+#: How far ahead of this machine's clock a --now may be: a moment typed to the minute, a clock a little behind.
+NOW_TOLERANCE = timedelta(minutes=1)
+
+
+def _replayed(value: str | None) -> datetime:
+    """The moment of `--now` for a sweep, digest or flush: the clock's, or one that has passed (a replay).
+    What they fire and send is recorded at that moment; a later one would date the record ahead of
+    time, and fire deadlines, send reminders and mark digests sent before they are due."""
+    moment = _now(value)
+    if value is not None and moment > datetime.now(UTC) + NOW_TOLERANCE:
+        raise BadInput("input.in_the_future", field="now", value=value)
+    return moment
+
+
 def _day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -131,7 +145,7 @@ def _pairs(values: list[str], field: str) -> dict[str, str]:
         name, sep, answer = value.partition("=")
         if not sep or not name:
             raise BadInput("input.not_a_pair", field=field, value=value)
-        if name in pairs:
+        if name.casefold() in (named.casefold() for named in pairs):  # criteria are named in any case
             raise BadInput("input.pair_twice", field=field, criterion=name)
         pairs[name] = answer
     return pairs
@@ -629,11 +643,12 @@ def show(
 
 @app.command()
 def sweep(
-    now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to sweep for.")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to sweep for (not a later one than "
+                                                          "now).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help="Timers per transaction.")] = 500,
 ) -> None:
     """Fire every due timer once, then delete unconfirmed submissions that expired; prints what it did."""
-    moment = _now(now)
+    moment = _replayed(now)
     report = _services().sweep(moment, batch_size)
     for fired in report.fired:
         out.print(f"idea {fired.idea_id}: {fired.kind}: {fired.outcome}")
@@ -645,10 +660,11 @@ def sweep(
 
 @app.command()
 def digest(
-    now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to build digests for.")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to build digests for (not a later one "
+                                                          "than now).")] = None,
 ) -> None:
     """Build and queue the weekly digests that are due."""
-    out.print(_services().queue_digests(_now(now), _app().digest_cadence).summary())
+    out.print(_services().queue_digests(_replayed(now), _app().digest_cadence).summary())
 
 
 @app.command()
@@ -659,11 +675,12 @@ def outbox(
         "--resend-failed", help="Put the mail that failed for good back to be sent, its attempts reset "
         "(an administrator's; not sign-in links or confirmations, whose one-time link is gone). "
         "With --flush it is sent at once.")] = False,
-    now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to flush for.")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="ISO-8601 moment to flush for (not a later one than "
+                                                          "now).")] = None,
 ) -> None:
     """Show pending and failed mail; --flush delivers it (SMTP if IDEAFLOW_SMTP_HOST is set, else .eml
     files), --resend-failed sends failed mail again."""
-    moment = _now(now)
+    moment = _replayed(now)
     if resend_failed:
         out.print(_services().resend_failed(moment).summary())
     if flush:

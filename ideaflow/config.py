@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import email.policy
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import time
 from pathlib import Path
 from typing import Self
@@ -160,9 +160,24 @@ def database_address(url: str) -> str:
         return url if parsed.drivername == _POSTGRESQL else parsed.set(drivername=_POSTGRESQL).render_as_string(
             hide_password=False)
     if backend == "sqlite" and driver in ("", "pysqlite"):
+        _sqlite_folder(parsed.database, parsed.query)
         return url
     raise ValueError(f"must be a SQLite or PostgreSQL database (sqlite:///FILE or postgresql://…), not {backend}: "
                      "ideaflow works with these two only")
+
+
+def _sqlite_folder(database: str | None, query: Mapping[str, object]) -> None:
+    """A SQLite file's folder must be there: SQLite makes the file, not its folder, and says only "unable
+    to open database file" when the folder is missing. An in-memory database has none, nor is a
+    `file:` URI (uri=true) a path."""
+    if not database or database == ":memory:" or str(query.get("uri", "")).lower() in ("true", "1"):
+        return
+    folder = Path(database).absolute().parent  # a relative file is in the working folder, and said so
+    if not folder.exists():
+        raise ValueError(f"names a SQLite file in the folder '{folder}', which does not exist: create the folder, "
+                         "or name a file in one that does")
+    if not folder.is_dir():
+        raise ValueError(f"names a SQLite file in '{folder}', which is not a folder")
 
 
 def sender(value: str) -> str:

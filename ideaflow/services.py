@@ -22,10 +22,10 @@ from ideaflow.digests import Cadence, DigestReport, queue_digests
 from notifications.delivery import FolderTransport, PermanentFailure, TemporaryFailure, Transport, Unavailable
 from notifications.message import Letterhead, ascii_domain, build_message
 from states import text
-from states.criteria import TAARNBY_CRITERIA, Criterion
+from states.criteria import TAARNBY_CRITERIA, Criterion, check_criteria
 from states.errors import BadInput, Conflict, NotFound, Refused
 from states.messages import CHANGES_SAID
-from states.model import KEEP, GatePolicy, Grant, Idea, Keep, Person, PilotPlan, Pool, Review
+from states.model import KEEP, GatePolicy, Grant, Idea, Keep, Person, PilotPlan, Pool, Review, check_budget
 from states.rules import Action, available_actions, may, require_administrator, require_an_administrator_left
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role
 from storage.intake import IntakeRepository
@@ -70,7 +70,8 @@ class Services:
         by: str = OPERATOR_EMAIL,
     ) -> Pool:
         text.text(name, "pool_name", max_length=200)
-        text.amount_dkk(budget_dkk, "budget_dkk", allow_zero=True)
+        check_budget(budget_dkk)
+        check_criteria(criteria)
         if not 2000 <= year <= 2200:
             raise BadInput("pool.implausible_year", field="year", year=year)
         (policy or GatePolicy()).check()

@@ -2,10 +2,13 @@
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from states.errors import BadInput
 
 MIN_SCORE, MAX_SCORE = 1, 5
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +56,46 @@ def criteria_from_document(document: object) -> tuple[Criterion, ...]:
         if not name or len(name) > 60 or not name.isprintable():
             raise BadInput("criteria.bad_name", field="criteria", position=position)
         criteria.append(Criterion(name, float(weight), must_meet, str(item.get("description", ""))))
+    return check_criteria(tuple(criteria))
+
+
+def check_criteria(criteria: tuple[Criterion, ...]) -> tuple[Criterion, ...]:
+    """A pool's criteria: at least one, and no two of the same name, whatever its case. Reviewers
+    name criteria in either case ("effekt=4" scores "Effekt", `scored_by_name`), so "Effekt" and
+    "effekt" in one pool could not be told apart."""
+    if not criteria:
+        raise BadInput("criteria.empty", field="criteria")
+    seen: dict[str, str] = {}
+    for criterion in criteria:
+        folded = criterion.name.casefold()
+        if folded in seen:
+            raise BadInput("criteria.not_unique", field="criteria", first=seen[folded], second=criterion.name)
+        seen[folded] = criterion.name
+    return criteria
+
+
+def _named(criteria: Iterable[Criterion], name: str) -> str | None:
+    """The name of the criterion `name` names: itself, else the one criterion of that name in another case."""
     names = [c.name for c in criteria]
-    if len(set(names)) != len(names):
-        raise BadInput("criteria.not_unique", field="criteria")
-    return tuple(criteria)
+    if name in names:
+        return name
+    alike = [known for known in names if known.casefold() == name.casefold()]
+    return alike[0] if len(alike) == 1 else None  # two alike: a pool from before check_criteria said no
+
+
+def scored_by_name(criteria: Iterable[Criterion], answers: Mapping[str, T], field: str) -> dict[str, T]:
+    """`answers` (scores, must-meet answers) under the criteria's own names: "effekt" answers for the
+    criterion "Effekt", as the name of a pool does in any case. A name that is no criterion's stays as
+    given (the caller refuses it, naming it); two names for one criterion are refused."""
+    criteria = tuple(criteria)
+    named: dict[str, T] = {}
+    given: dict[str, str] = {}
+    for name, answer in answers.items():
+        own = _named(criteria, name) or name
+        if own in named:
+            raise BadInput("score.named_twice", field=field, criterion=own, first=given[own], second=name)
+        named[own], given[own] = answer, name
+    return named
 
 
 def check_scores(criteria: Iterable[Criterion], scores: Mapping[str, int]) -> None:

@@ -50,7 +50,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                "da": "kriteriet '{criterion}': must_meet er true eller false"},
     "criteria.bad_name": {"en": "criterion #{position} needs a printable name of at most 60 characters",
                           "da": "kriterium nr. {position} skal have et skrivbart navn på højst 60 tegn"},
-    "criteria.not_unique": {"en": "criteria names must be unique", "da": "kriteriernes navne skal være forskellige"},
+    "criteria.not_unique": {"en": "criteria names must be unique, also ignoring capital letters: '{first}' and "
+                                  "'{second}' are the same name",
+                            "da": "kriteriernes navne skal være forskellige, også uden hensyn til store og små "
+                                  "bogstaver: '{first}' og '{second}' er det samme navn"},
     "criteria.unreadable": {"en": "cannot read criteria file '{path}': {reason}",
                             "da": "kriteriefilen '{path}' kan ikke læses: {reason}"},
     "criteria.unparsable": {"en": "criteria file '{path}' is not valid YAML or JSON: {reason}",
@@ -59,6 +62,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                 "da": "{field}: ukendt kriterium '{criterion}'; puljens kriterier er: {known}"},
     "score.out_of_range": {"en": "{field}: the score for '{criterion}' must be a whole number from {low} to {high}",
                            "da": "{field}: scoren for '{criterion}' skal være et helt tal fra {low} til {high}"},
+    "score.named_twice": {"en": "{field} names the criterion '{criterion}' twice ('{first}' and '{second}')",
+                          "da": "{field} nævner kriteriet '{criterion}' to gange ('{first}' og '{second}')"},
     "score.missing": {"en": "an evaluation scores every criterion; missing: {criteria}",
                       "da": "en evaluering scorer alle kriterier; mangler: {criteria}"},
     # -- the command line's own parsing (ideaflow.cli) ----------------------------------------------
@@ -73,6 +78,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                           "da": "{field} {criterion}='{value}': scoren skal være et helt tal fra 1 til 5"},
     "input.not_yes_no": {"en": "{field} {criterion}='{value}': answer yes or no",
                          "da": "{field} {criterion}='{value}': svar ja eller nej"},
+    "input.in_the_future": {"en": "{field} '{value}' is later than now: give a moment that has passed, or leave "
+                                  "{field} out to use the clock",
+                            "da": "{field} '{value}' ligger efter nu: angiv et tidspunkt, der er passeret, eller "
+                                  "udelad {field} for at bruge uret"},
     "input.both_ways": {"en": "{option} and {flag}: name some, or remove them all, not both",
                         "da": "{option} og {flag}: nævn nogle, eller fjern dem alle, ikke begge dele"},
     # -- pools, people and roles ---------------------------------------------------------------------
@@ -82,6 +91,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                         "the shortest gate has {days} days",
                                   "da": "en påmindelse {reminder} dage før en frist kommer, før beslutningen åbner: "
                                         "den korteste har {days} dage"},
+    "pool.budget_not_positive": {"en": "{field} must be at least {low_dkk}: a pool without a budget cannot fund "
+                                       "any idea",
+                                 "da": "{field} skal være mindst {low_dkk}: en pulje uden budget kan ikke støtte "
+                                       "nogen idé"},
     "pool.exists": {"en": "pool '{pool}' already exists", "da": "puljen '{pool}' findes allerede"},
     "pool.name_differs_in_case": {
         "en": "pool '{pool}' already exists: {field} must differ from it by more than capital letters",

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 
 from states import events, text
-from states.criteria import Criterion, check_scores, missing_scores, weighted_score
+from states.criteria import Criterion, check_scores, missing_scores, scored_by_name, weighted_score
 from states.errors import BadInput, BudgetExceeded, InvalidTransition
 from states.formatting import dkk
 from states.intake import DEPARTMENT_MAX, DESCRIPTION_MAX, TITLE_MAX
@@ -127,6 +127,17 @@ class GatePolicy:
             Gate.FUNDING: self.funding_days,
             Gate.EVALUATION: self.evaluation_days,
         }[gate]
+
+
+#: The least budget a pool may have: a pool of nothing could fund no idea.
+MIN_BUDGET_DKK = 1
+
+
+def check_budget(budget_dkk: int, field: str = "budget_dkk") -> int:
+    """A pool's budget: whole kroner, at least MIN_BUDGET_DKK (and below a trillion, as every amount)."""
+    if budget_dkk < MIN_BUDGET_DKK:
+        raise BadInput("pool.budget_not_positive", field=field, low_dkk=MIN_BUDGET_DKK)
+    return text.amount_dkk(budget_dkk, field)
 
 
 @dataclass(eq=False, slots=True)
@@ -487,6 +498,8 @@ class Idea:
         require(reviewer, Action.REVIEW, self)
         gate = self.review_gate_for(at_gate, at_round, at_text_version)
         criteria = self.pool.criteria
+        scores = scored_by_name(criteria, scores, "scores")  # "effekt=4" scores the criterion "Effekt"
+        must_meet = scored_by_name(criteria, must_meet, "must_meet")
         check_scores(criteria, scores)
         must_names = {c.name for c in criteria if c.must_meet}
         unknown = set(must_meet) - must_names
@@ -664,6 +677,7 @@ class Idea:
 
     def evaluate(self, by: Person, scores: dict[str, int], outcome: Outcome, comment: str, now: datetime) -> None:
         require(by, Action.EVALUATE, self)
+        scores = scored_by_name(self.pool.criteria, scores, "scores")
         check_scores(self.pool.criteria, scores)
         missing = [c.name for c in self.pool.criteria if c.name not in scores]
         if missing:

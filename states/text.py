@@ -62,9 +62,8 @@ def email(value: str, field: str = "email") -> str:
     return value
 
 
-def amount_dkk(value: int, field: str, *, allow_zero: bool = False) -> int:
+def amount_dkk(value: int, field: str) -> int:
     """Whole kroner, positive, and below a trillion (far above any municipal budget)."""
-    low = 0 if allow_zero else 1
-    if not low <= value < 10**12:
-        raise BadInput("amount.out_of_range", field=field, low_dkk=low, high_dkk=10**12 - 1)
+    if not 1 <= value < 10**12:
+        raise BadInput("amount.out_of_range", field=field, low_dkk=1, high_dkk=10**12 - 1)
     return value

@@ -14,6 +14,7 @@ pages that never show a stack trace, the layout, the language) is set up here.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,5 +138,26 @@ def _error_pages(app: FastAPI) -> None:
 
 
 def from_environment() -> FastAPI:
-    """The console for IDEAFLOW_* settings from the environment: `uvicorn --factory web.app:from_environment`."""
-    return create_app(bootstrap())
+    """The console for IDEAFLOW_* settings from the environment: `uvicorn --factory web.app:from_environment`.
+
+    A setting it cannot use is the line `ideaflow web` says (on stderr) and exit status 2, not a traceback.
+    A worker of `uvicorn --workers N` (a process uvicorn spawned) exits with uvicorn's own status for an
+    app that cannot start (3) instead: its supervisor then stops, where it would start the worker again
+    and again after any other."""
+    import multiprocessing
+
+    from pydantic import ValidationError
+
+    from ideaflow.config import Settings, explain
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        sys.stderr.write(f"ideaflow: bad setting: {explain(error)}\n")
+        sys.stderr.flush()
+        if multiprocessing.parent_process() is not None:
+            from uvicorn.config import STARTUP_FAILURE
+
+            raise SystemExit(STARTUP_FAILURE) from None
+        raise SystemExit(2) from None
+    return create_app(bootstrap(settings))

@@ -63,9 +63,12 @@ def test_init_creates_the_schema_and_is_safe_to_repeat(cli_process, expect, db_u
     assert head() in second
     assert json.loads(expect.ok(cli("list", "--json"))) == []
 
-    # refused: the database cannot be opened (its folder does not exist); nothing is created
+    # bad setting: the database's folder does not exist (SQLite would only say "unable to open database
+    # file"); nothing is created
     missing = tmp_path / "no" / "such" / "folder" / "x.db"
-    expect.failed(cli("init", database_url=f"sqlite:///{missing}"), 1)
+    expect.failed(cli("init", database_url=f"sqlite:///{missing}"), 2,
+                  f"bad setting: IDEAFLOW_DATABASE_URL names a SQLite file in the folder '{missing.parent}', "
+                  "which does not exist")
     assert not missing.parent.exists()
 
     # bad input: an option init does not have
@@ -87,7 +90,7 @@ def test_pool_create_with_default_yaml_and_json_criteria(cli, expect, engine, tm
     expect.ok(cli("pool", "create", "Roskilde", "--budget-dkk", "750000", "--criteria", yaml_file))
     json_file = tmp_path / "gentofte.json"
     json_file.write_text(json.dumps([{"name": "radikal", "weight": 1.5}, {"name": "gevinst"}]), encoding="utf-8")
-    expect.ok(cli("pool", "create", "Gentofte", "--budget-dkk", "0", "--criteria", json_file))
+    expect.ok(cli("pool", "create", "Gentofte", "--budget-dkk", "1", "--criteria", json_file))
 
     taarnby = json.loads(expect.ok(cli("pool", "show", "Tårnby", "--json")))
     assert (taarnby["name"], taarnby["year"], taarnby["budget_dkk"], taarnby["allocated_dkk"]) == \
@@ -98,11 +101,11 @@ def test_pool_create_with_default_yaml_and_json_criteria(cli, expect, engine, tm
         [("borgernytte", 3.0, True), ("økonomi", 2.0, False)]
     gentofte = json.loads(expect.ok(cli("pool", "show", "Gentofte", "--json")))
     assert [(c["name"], c["weight"]) for c in gentofte["criteria"]] == [("radikal", 1.5), ("gevinst", 1.0)]
-    assert gentofte["budget_dkk"] == 0
+    assert gentofte["budget_dkk"] == 1
     # An operator finds the pools' exact names (and their money) without the web console.
     listed = json.loads(expect.ok(cli("pool", "list", "--json")))
     assert [(p["name"], p["year"], p["budget_dkk"], p["remaining_dkk"]) for p in listed] == [
-        ("Gentofte", gentofte["year"], 0, 0), ("Roskilde", roskilde["year"], 750_000, 750_000),
+        ("Gentofte", gentofte["year"], 1, 1), ("Roskilde", roskilde["year"], 750_000, 750_000),
         ("Tårnby", 2020, 5_000_000, 5_000_000)]
     table = expect.ok(cli("pool", "list"))
     assert "Tårnby" in table and "5.000.000 kr." in table and "750.000 kr." in table
@@ -116,8 +119,12 @@ def test_pool_create_refused_and_bad_input_change_nothing(cli, expect, engine, u
     broken.write_text("criteria: [name: x\n", encoding="utf-8")
     unknown_key = tmp_path / "unknown.json"
     unknown_key.write_text(json.dumps([{"name": "x", "vægt": 2}]), encoding="utf-8")
+    same_name = tmp_path / "same.json"
+    same_name.write_text(json.dumps([{"name": "Effekt"}, {"name": "effekt"}]), encoding="utf-8")
     for args, needle in [
-        (["--budget-dkk", "-5"], "--budget-dkk"),
+        (["--budget-dkk", "0"], "--budget-dkk must be at least DKK 1: a pool without a budget cannot fund any idea"),
+        (["--budget-dkk", "-5"], "--budget-dkk must be at least DKK 1"),
+        (["--budget-dkk", "5", "--criteria", same_name], "'Effekt' and 'effekt' are the same name"),
         (["--budget-dkk", "fem"], "--budget-dkk"),
         (["--budget-dkk", "5", "--criteria", tmp_path / "missing.yaml"], "missing.yaml"),
         (["--budget-dkk", "5", "--criteria", broken], "not valid YAML"),
@@ -272,6 +279,32 @@ def test_review(cli, expect, shown, unchanged, world, tmp_path):
             expect.failed(cli("review", fresh, "--by", world.reviewer, *args), 2, needle)
     with unchanged(fresh):
         expect.failed(cli("review", 9999, "--by", world.reviewer, *SCORES), 2, "unknown idea")
+
+
+def test_review_and_evaluate_name_criteria_in_any_case(cli, expect, shown, unchanged, world, tmp_path):
+    """A coordinator types "effekt=4" for the criterion "Effekt", as they type a pool's name in any case;
+    the record keeps the criterion's own name."""
+    criteria = tmp_path / "cased.json"
+    criteria.write_text(json.dumps([{"name": "Effekt", "weight": 2}, {"name": "Lovlig", "must_meet": True},
+                                    {"name": "Ældre"}]), encoding="utf-8")
+    expect.ok(cli("pool", "create", "Store bogstaver", "--budget-dkk", "1000000", "--criteria", criteria))
+    idea = world.submit(pool="Store bogstaver")
+    out = expect.ok(cli("review", idea, "--by", world.reviewer, "--score", "effekt=4", "--score", "LOVLIG=5",
+                        "--score", "ældre=1", "--must", "lovlig=ja"))
+    assert "weighted score 3,50" in out
+    (review,) = shown(idea)["reviews"]
+    assert (review["scores"], review["must_meet"]) == ({"Effekt": 4, "Lovlig": 5, "Ældre": 1}, {"Lovlig": True})
+    with unchanged(idea):  # one criterion named twice, in two cases
+        expect.failed(cli("review", idea, "--by", world.reviewer, "--score", "Effekt=4", "--score", "effekt=3",
+                          "--draft"), 2, "--score names 'effekt' twice")
+    with unchanged(idea):
+        expect.failed(cli("review", idea, "--by", world.reviewer, "--score", "effekter=4", "--draft"), 2,
+                      "unknown criterion 'effekter'")
+
+    ready = world.idea(Stage.PILOTING, evaluation_open=True)
+    shouted = [arg if arg == "--score" else arg.upper() for arg in SCORES]  # EFFEKTIVITET=4, …
+    expect.ok(cli("evaluate", ready, "--by", world.coordinator, *shouted, "--outcome", "scale"))
+    assert shown(ready)["evaluation"]["scores"] == ALL_SCORES
 
 
 # -- decide -----------------------------------------------------------------------------------------------
@@ -725,14 +758,17 @@ def test_show(cli, expect, world):
 
 
 def test_sweep(cli, expect, engine, shown, unchanged, world):
+    """The scene is set 31 days ago (the screening deadlines, 30 days on, have passed since): a sweep runs
+    for now or for a moment that has passed, never ahead of the clock."""
+    then = datetime.now(UTC) - timedelta(days=31)
+    world.clock = lambda: then
     ideas = [world.idea() for _ in range(3)]
     funded = world.idea(Stage.FUNDED)
-    world.services.plan_pilot(funded, start=date.today() + timedelta(days=3), end=date.today() + timedelta(days=60),
-                              sites=("Viby",), now=world.clock(), by=world.coordinator)
-    assert expect.ok(cli("sweep")).strip() == "nothing was due"
+    world.services.plan_pilot(funded, start=then.date() + timedelta(days=3), end=then.date() + timedelta(days=60),
+                              sites=("Viby",), now=then, by=world.coordinator)
+    assert expect.ok(cli("sweep", "--now", (then + timedelta(days=1)).isoformat())).strip() == "nothing was due"
 
-    moment = (datetime.now(UTC) + timedelta(days=31)).isoformat()
-    out = expect.ok(cli("sweep", "--now", moment))
+    out = expect.ok(cli("sweep"))
     for idea in ideas:
         assert f"idea {idea}: gate_deadline: screening deadline passed; escalated" in out
     assert f"idea {funded}: pilot_start: pilot started" in out
@@ -742,9 +778,30 @@ def test_sweep(cli, expect, engine, shown, unchanged, world):
         assert [h["to"] for h in shown(idea)["history"]] == ["submitted", "submitted"]
 
     with unchanged(*ideas, funded):
-        assert expect.ok(cli("sweep", "--now", moment)).strip() == "nothing was due"
+        assert expect.ok(cli("sweep", "--now", datetime.now(UTC).isoformat())).strip() == "nothing was due"
     with unchanged(*ideas, funded):
         expect.failed(cli("sweep", "--now", "i morgen"), 2, "ISO-8601")
     fired = scalar(engine, select(func.count()).select_from(TimerRow).where(TimerRow.fired_at.is_not(None)))
     escalations = scalar(engine, select(func.count()).select_from(HistoryRow).where(HistoryRow.action == "escalate"))
     assert escalations == 3 and fired >= 3 + 3 + 1  # deadlines, reminders (skipped), pilot start
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["digest"], ["outbox", "--flush"], ["outbox"]])
+def test_a_moment_later_than_now_is_refused_by_sweep_digest_and_outbox(cli, expect, shown, unchanged, world,
+                                                                        command):
+    """--now replays a moment that has passed: one ahead of the clock would fire deadlines and send
+    reminders and digests before they are due, and date the record in the future."""
+    idea = world.idea()  # its deadline and reminder are due in 25 and 30 days
+    ahead = datetime.now(UTC) + timedelta(days=31)
+    for moment, said in ((ahead.isoformat(), ahead.isoformat()), ("2099-01-01", "2099-01-01"),
+                         ((datetime.now(UTC) + timedelta(minutes=2)).isoformat(), None)):
+        with unchanged(idea):
+            line = expect.failed(cli(*command, "--now", moment), 2, "--now", "is later than now")
+            assert said is None or f"'{said}'" in line
+    with unchanged(idea):
+        line = expect.failed(cli(*command, "--now", "2099-01-01", lang="da"), 2)
+        assert line == ("ideaflow: bad input: --now '2099-01-01' ligger efter nu: angiv et tidspunkt, der er passeret, "
+                        "eller udelad --now for at bruge uret")
+    # a moment typed to the minute, a few seconds ahead of this clock, is now
+    expect.ok(cli(*command, "--now", (datetime.now(UTC) + timedelta(seconds=20)).isoformat()))
+    assert [h["action"] for h in shown(idea)["history"]] == ["submit"]  # nothing fired ahead of time

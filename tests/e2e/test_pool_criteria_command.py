@@ -23,3 +23,20 @@ def test_pool_criteria_replaces_them_for_an_administrator_only(cli, tmp_path):
     assert refused.returncode == 1 and refused.stderr.splitlines() == [
         "ideaflow: refused: karin@kommune.dk may not change pools' criteria: only an administrator may"]
     assert cli("pool", "criteria", "Andre", "--criteria", file).returncode == 2
+
+
+def test_two_criteria_named_alike_but_for_capital_letters_are_bad_input_and_change_nothing(cli, expect, unchanged,
+                                                                                         tmp_path):
+    """A review names a criterion in any case ("effekt=4" scores "Effekt"): two such names could not be told apart."""
+    expect.ok(cli("init"))
+    expect.ok(cli("pool", "create", "Puljen", "--budget-dkk", 1_000_000))
+    file = tmp_path / "criteria.yaml"
+    file.write_text("criteria:\n  - {name: Effekt, weight: 2}\n  - {name: lovlig}\n  - {name: EFFEKT}\n",
+                    encoding="utf-8")
+    with unchanged():
+        expect.failed(cli("pool", "criteria", "Puljen", "--criteria", file), 2,
+                      "bad input: criteria names must be unique, also ignoring capital letters: 'Effekt' and 'EFFEKT' "
+                      "are the same name")
+    with unchanged():
+        expect.failed(cli("pool", "create", "Anden pulje", "--budget-dkk", 1_000_000, "--criteria", file, lang="da"), 2,
+                      "kriteriernes navne skal være forskellige, også uden hensyn til store og små bogstaver")

@@ -6,7 +6,7 @@ unconfirmed when its time runs out. On SQLite and PostgreSQL (the `engine` fixtu
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -139,9 +139,13 @@ def test_an_unconfirmed_submission_expires_and_the_sweep_deletes_it_with_its_fil
 
 
 def test_the_sweep_deletes_expired_submissions(engine, intake, pool_id, cli, smtp):
-    """`ideaflow sweep` is where unconfirmed submissions expire (the deadline sweep's last step)."""
-    submit(intake, pool_id)
-    result = cli("sweep", "--now", later(73).isoformat())
+    """`ideaflow sweep` is where unconfirmed submissions expire (the deadline sweep's last step). The
+    submission was made 73 hours ago: a sweep runs for now or a moment that has passed, never ahead."""
+    submit(intake, pool_id, now=datetime.now(UTC) - timedelta(hours=73))
+    result = cli("sweep", "--now", (datetime.now(UTC) - timedelta(hours=2)).isoformat())
+    assert result.returncode == 0 and "expired" not in result.stdout, result  # it still had an hour left then
+    assert count(engine, SubmissionRow) == 1
+    result = cli("sweep")
     assert result.returncode == 0, result
     assert "1 unconfirmed submission(s) expired and deleted" in result.stdout
     assert count(engine, SubmissionRow) == 0 and count(engine, AttachmentRow) == 0

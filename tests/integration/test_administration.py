@@ -63,6 +63,17 @@ def test_each_person_sees_the_pools_they_run_and_is_refused_the_rest(app, setup,
     assert [(g.role, g.pool) for g in ole.grants] == [("coordinator", ROSKILDE)]
 
 
+def test_a_pool_is_created_with_a_positive_budget_and_criteria_named_apart(app, setup, engine, services, unchanged):
+    """The domain's rules for a new pool, whichever entry point asks (the CLI, the console's form)."""
+    now = datetime.now(UTC)
+    for budget in (0, -1):
+        with unchanged(), pytest.raises(BadInput, match="budget_dkk must be at least DKK 1"):
+            services.create_pool("Tom pulje", budget, now.year, now, by=IDA)
+    with unchanged(), pytest.raises(BadInput, match="'Effekt' and 'EFFEKT' are the same name"):
+        services.create_pool("Tom pulje", 1_000, now.year, now, (Criterion("Effekt"), Criterion("EFFEKT")), by=IDA)
+    assert services.create_pool("Tom pulje", 1, now.year, now, by=IDA).budget_dkk == 1
+
+
 def test_criteria_change_until_reviews_are_scored_on_them_and_every_change_is_audited(app, setup, engine):
     world, admin, now = setup, app.administration, datetime.now(UTC)
     roskilde = pool_id(app, ROSKILDE)
@@ -72,6 +83,8 @@ def test_criteria_change_until_reviews_are_scored_on_them_and_every_change_is_au
     assert refusals(engine, OLE) == ["pool criteria"]
     with pytest.raises(BadInput):
         admin.set_criteria(roskilde, (new[0], new[0]), now, by=IDA)
+    with pytest.raises(BadInput, match="'effekt' and 'Effekt' are the same name"):  # reviews name them in any case
+        admin.set_criteria(roskilde, (new[0], replace(new[1], name="Effekt")), now, by=IDA)
     assert admin.set_criteria(roskilde, new, now, by=IDA) is True
     assert admin.set_criteria(roskilde, new, now, by=IDA) is False, "the same criteria again change nothing"
     page = admin.pool(roskilde, IDA, now)

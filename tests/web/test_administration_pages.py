@@ -90,6 +90,37 @@ def test_each_error_of_the_criteria_form_names_its_criterion(site):
         ("weight-2", "Criterion 3, weight: Write a weight from 1 to 100, for example 2 or 1.5.")]
 
 
+def test_two_criteria_named_alike_but_for_capital_letters_are_refused_on_the_second(site):
+    """Reviewers name criteria in any case: "Kvalitet" beside "kvalitet" could not be told apart."""
+    site.sign_in(ADMIN)
+    pool = site.pools[TAARNBY]
+    page = site.client.post(f"/pools/{pool}/criteria", data=criteria_form(site, **{"name-6": "KVALITET",
+                                                                                 "weight-6": "1"}))
+    assert page.status_code == 422
+    assert summary(page) == [("name-6", "Giv hvert kriterium sit eget navn.")]
+    assert 'value="KVALITET"' in field_tag(page, "name-6")
+    assert "KVALITET" not in site.client.get(f"/pools/{pool}").text
+
+
+@pytest.mark.parametrize("budget", ["0", "-5", "−250.000"])
+def test_a_pool_without_a_positive_budget_is_refused_on_its_budget(site, budget):
+    site.sign_in(ADMIN)
+    form = {"csrf_token": site.csrf(), "name": "Nul-puljen", "year": "2027", "budget_dkk": budget,
+            "screening_days": "30", "funding_days": "45", "evaluation_days": "30", "reminder_days": "5",
+            "on_screening_deadline": "escalate"}
+    page = site.client.post("/pools/new", data=form)
+    assert page.status_code == 422 and summary(page) == [
+        ("budget_dkk", "Budget skal være mindst 1 kr.: en pulje uden budget kan ikke støtte nogen idé.")]
+    assert f'value="{budget}"' in field_tag(page, "budget_dkk")
+    site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/pools"})
+    english = site.client.post("/pools/new", data={**form, "csrf_token": site.csrf()})
+    assert summary(english) == [
+        ("budget_dkk", "Budget must be at least DKK 1: a pool without a budget cannot fund any idea.")]
+    assert "Nul-puljen" not in site.client.get("/pools").text
+    created = site.client.post("/pools/new", data={**form, "csrf_token": site.csrf(), "budget_dkk": "1"})
+    assert created.status_code == 200 and "pool_created" in str(created.url)
+
+
 def test_a_reviewed_pools_description_errors_name_their_criterion(site):
     """Once reviewed on, a criterion is shown by its name, and only its description is a field."""
     now = site.now

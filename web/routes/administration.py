@@ -98,7 +98,8 @@ def new_pool(request: Request, person: Annotated[Account, Depends(signed_in)]) -
 def create_pool(request: Request, person: Annotated[Account, Depends(signed_in)], form: PostedForm) -> Response:
     name = form.text("name", required=True, max_length=200).strip()
     year = form.whole_number("year", required=True, low=2000, high=2200, example=2027, grouped=False)
-    budget = form.whole_number("budget_dkk", required=True)
+    # Any whole number: what a budget must be (at least 1 krone) the domain says (`states.model.check_budget`).
+    budget = form.whole_number("budget_dkk", required=True, low=-(10**12 - 1))
     days = {key: form.whole_number(key, required=True, low=1, high=365, example=30)
             for key in ("screening_days", "funding_days", "evaluation_days")}
     reminder = form.whole_number("reminder_days", required=True, low=0, high=365, example=5)
@@ -171,9 +172,9 @@ def save_criteria(request: Request, pool_id: int, person: Annotated[Account, Dep
         weight = _parse_weight(form.value(f"weight-{n}"))
         if weight is None:
             form.error(f"weight-{n}", BAD_WEIGHT)
-        if name in names:
+        if name.casefold() in names:  # "Effekt" and "effekt" are one name (`states.criteria.check_criteria`)
             form.error(f"name-{n}", SAME_NAME)
-        names.add(name)
+        names.add(name.casefold())
         criteria.append(Criterion(name, weight or 1.0, form.value(f"must-{n}") == "yes", description))
     if not criteria and not form.errors:
         form.error("name-0", NO_CRITERIA)
