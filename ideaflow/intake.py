@@ -411,16 +411,18 @@ class Intake:
         return Confirmation(idea_id=idea.id, newly_registered=True, lang=Language(claimed.lang))
 
     def expire_submissions(self, now: datetime, batch_size: int = 500) -> int:
-        """Delete unconfirmed submissions whose link expired (with their files), a batch per transaction;
-        fail their confirmation mail if it never went out, and drop rate counts of past windows."""
+        """Delete unconfirmed submissions whose link expired (with their files), a batch per transaction,
+        then every confirmation mail whose link expired (sent or not), and drop rate counts of past windows."""
         deleted = 0
         while True:
             with self._uow() as uow:
                 repository = IntakeRepository(uow.session)
                 batch = repository.delete_expired(now, batch_size)
                 if batch < batch_size:
-                    uow.outbox.give_up(CONFIRMATION_MAIL, now - self.settings.submission_ttl,
-                                       "the submission expired before its confirmation mail was sent")
+                    # The mail that asked for the confirmation goes too, sent or not: it holds the address,
+                    # the name and the title, which the privacy notice promises are deleted (and once the
+                    # submission is confirmed, the idea and the person hold them).
+                    uow.outbox.delete_queued_by(CONFIRMATION_MAIL, now - self.settings.submission_ttl)
                     repository.forget_rate_counts(now - self.settings.rate_window)
                 uow.commit(now)
             deleted += batch

@@ -975,13 +975,12 @@ class OutboxRepository:
         )
         return [OutboxLine(*row) for row in rows]
 
-    def give_up(self, kind: str, created_by: datetime, reason: str) -> int:
-        """Fail the pending messages of `kind` queued up to a moment (their link has expired), secrets cleared."""
+    def delete_queued_by(self, kind: str, created_by: datetime) -> int:
+        """Delete the messages of `kind` queued up to a moment, sent or not: their link has expired, and they
+        hold (address, name, the idea's title) what was to be deleted with it."""
         return self.session.execute(
-            update(OutboxRow.__table__)
-            .where(OutboxRow.__table__.c.kind == kind, OutboxRow.__table__.c.status == "pending",
-                   OutboxRow.__table__.c.created_at <= created_by)
-            .values(status="failed", last_error=reason, secret=None)
+            delete(OutboxRow.__table__)
+            .where(OutboxRow.__table__.c.kind == kind, OutboxRow.__table__.c.created_at <= created_by)
         ).rowcount
 
     def count_waiting_for_retry(self) -> int:

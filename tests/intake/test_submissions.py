@@ -151,18 +151,32 @@ def test_the_sweep_deletes_expired_submissions(engine, intake, pool_id, cli, smt
     assert count(engine, SubmissionRow) == 0 and count(engine, AttachmentRow) == 0
 
 
-def test_expiry_gives_up_a_confirmation_mail_that_never_went_out(engine, pool_id):
+def test_once_its_link_expired_nothing_of_an_unconfirmed_submission_is_kept(engine, intake, pool_id, smtp,
+                                                                          snapshot):
+    """The privacy notice says an unconfirmed idea is deleted after its hours: its confirmation mail goes
+    with it, sent or never sent (the outbox row held the address, the name and the title). A confirmed
+    submission's mail goes too once its link expired: the idea and the person hold what it said."""
     from intake_helpers import intake_for
 
-    offline = intake_for(engine)  # no delivery at once: the mail waits in the outbox with its token
-    receipt = submit(offline, pool_id)
-    assert not receipt.mail_sent
-    with engine.connect() as connection:
-        assert connection.scalar(select(OutboxRow.secret)) is not None
-    offline.expire_submissions(later(72))
-    with engine.connect() as connection:
-        row = connection.execute(select(OutboxRow.status, OutboxRow.secret, OutboxRow.last_error)).one()
-    assert (row.status, row.secret) == ("failed", None) and "expired" in row.last_error
+    online, offline = intake, intake_for(engine)  # offline: no delivery at once, the mail waits
+    assert submit(online, pool_id, title="Sent but never confirmed", name="Aase Aerlig").mail_sent
+    assert not submit(offline, pool_id, title="Never sent", email="bo@example.dk", name="Bo Bagger").mail_sent
+    submit(online, pool_id, title="Confirmed in time", email="cai@example.dk", name="Cai Cold")
+    assert "aase@example.dk" in repr(snapshot()) and "bo@example.dk" in repr(snapshot())
+    tokens = [token_from(m.message) for m in smtp.handler.take()]
+    confirmed = online.confirm(tokens[-1], later(1))
+
+    assert online.expire_submissions(later(72) - timedelta(seconds=1)) == 0
+    assert count(engine, OutboxRow, OutboxRow.kind == "submission_confirm") == 3  # not before their time
+    assert online.expire_submissions(later(72)) == 2
+    kept = repr(snapshot())
+    for gone in ("aase@example.dk", "Aase Aerlig", "Sent but never confirmed", "bo@example.dk", "Bo Bagger",
+                 "Never sent"):
+        assert gone not in kept, gone
+    assert count(engine, OutboxRow, OutboxRow.kind == "submission_confirm") == 0
+    idea = services_view(engine, confirmed.idea_id)
+    assert (idea["title"], idea["proposer"]) == ("Confirmed in time", "cai@example.dk")
+    assert count(engine, OutboxRow, OutboxRow.idea_id == confirmed.idea_id) > 0  # its notices are the idea's
 
 
 def test_every_problem_of_the_form_is_named_at_once_and_nothing_is_stored(intake, pool_id, smtp, snapshot):
