@@ -29,7 +29,7 @@ from states.criteria import Criterion, check_criteria
 from states.errors import BadInput, NotAllowed, NotFound, Refused
 from states.model import Grant, Person, Pool
 from states.reviews import asked, counting
-from states.rules import coordinates, may_administer
+from states.rules import coordinates, is_last_administrator, may_administer
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Role
 from storage.repository import OutboxLine
 from storage.tables import IdeaRow, PoolChangeRow, PoolRow
@@ -65,6 +65,9 @@ class GrantLine(BaseModel):
     role: str
     pool_id: int | None
     pool: str | None  # None: every pool
+    #: Whether an administrator may revoke it now: not a role given only on the command line (the
+    #: operator's), nor the administrator role of the last person who holds it.
+    revocable: bool
 
 
 class PersonLine(BaseModel):
@@ -87,6 +90,7 @@ class Revocation(BaseModel):
     held: bool
     kept_on: list[str]
     reviews_waiting: int
+    last_administrator: bool  # then it may not be revoked (`states.rules.is_last_administrator`)
 
 
 class Administration:
@@ -159,8 +163,11 @@ class Administration:
             person = uow.people.get(email)
             if may_administer(person):
                 names = {p.id: p.name for p in uow.pools.all()}
+                administrators = uow.people.count_holding(Role.ADMINISTRATOR)
                 return [PersonLine(email=p.email, name=p.name, grants=[
-                    GrantLine(role=g.role, pool_id=g.pool_id, pool=names.get(g.pool_id))
+                    GrantLine(role=g.role, pool_id=g.pool_id, pool=names.get(g.pool_id),
+                              revocable=g.role in GRANTABLE_ROLES
+                              and not is_last_administrator(p, g.role, administrators))
                     for g in sorted(p.grants, key=lambda g: (g.role, g.pool_id is not None, names.get(g.pool_id, "")))
                 ]) for p in uow.people.everyone()]
         self._refuse(email, "people", NotAllowed("not_allowed.administrator", person=email, task="see_people"), now)
@@ -192,8 +199,10 @@ class Administration:
                     if ((idea.open_gate, idea.gate_round) not in reviewed
                             and any(p.email == person.email for p in asked(idea, uow.people.holding(role, idea.pool)))):
                         waiting += 1
+            last = is_last_administrator(person, role, uow.people.count_holding(Role.ADMINISTRATOR))
             return Revocation(email=person.email, name=person.name, role=role, pool=on.name if on else None,
-                              held=grant in person.grants, kept_on=kept_on, reviews_waiting=waiting)
+                              held=grant in person.grants, kept_on=kept_on, reviews_waiting=waiting,
+                              last_administrator=last)
 
     # -- mail ----------------------------------------------------------------------------------------
 

@@ -76,11 +76,16 @@ def require_administrator(person: Person, task: str) -> None:
         raise NotAllowed("not_allowed.administrator", person=person.email, task=task)
 
 
+def is_last_administrator(person: Person, revoked: Role, administrators: int) -> bool:
+    """Whether revoking `revoked` would take the administrator role from the last person who holds it
+    (`administrators` counts them now): nobody could then give roles in the console, and only the
+    operator's command line could mend it. Another administrator must be named first."""
+    return revoked == Role.ADMINISTRATOR and person.holds(Role.ADMINISTRATOR) and administrators <= 1
+
+
 def require_an_administrator_left(person: Person, revoked: Role, administrators: int) -> None:
-    """Refuse taking the administrator role from the last person who holds it (`administrators` counts
-    them now): nobody could then give roles in the console, and only the operator's command line could
-    mend it. Another administrator must be named first."""
-    if revoked == Role.ADMINISTRATOR and person.holds(Role.ADMINISTRATOR) and administrators <= 1:
+    """Refuse what `is_last_administrator` describes."""
+    if is_last_administrator(person, revoked, administrators):
         raise InvalidTransition("role.last_administrator", person=person.email)
 
 

@@ -13,7 +13,7 @@ import html
 import json
 import re
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -447,14 +447,28 @@ def test_the_revoke_page_says_what_another_grant_keeps_and_speaks_english(site):
     assert ">Revoke the role</button>" in english.text and ">Cancel</a>" in english.text
 
 
-def test_the_last_administrator_is_told_on_the_revoke_page_and_others_may_not_open_it(site):
+def test_the_last_administrator_is_offered_no_revocation_and_others_may_not_open_it(site):
+    """The page asks the domain what may be done: the last administrator's role has no "Fratag" beside it,
+    and its revoke page (an address kept from before) says why instead of offering the button."""
     site.sign_in(ADMIN)
-    page = site.client.get(revoke_link(site.client.get("/people"), ADMIN, "administrator"))
-    assert "Vedkommende kan ikke længere oprette puljer" in page.text
+    people = site.client.get("/people")
+    assert not [link for link in re.findall(r'href="(/people/roles/revoke\?[^"]+)"', people.text)
+                if "administrator" in link]
+    assert "(den sidste administrator)" in people.text
+    address = f"/people/roles/revoke?{urlencode({'email': ADMIN, 'role': 'administrator', 'pool': ''})}"
+    page = site.client.get(address)
+    assert page.status_code == 200 and "er den sidste administrator. Giv rollen til en anden først" in page.text
+    assert "Fratag rollen" not in page.text and "Vedkommende kan ikke længere oprette puljer" not in page.text
     refused = site.client.post("/people/roles/revoke", data={"csrf_token": site.csrf(), "email": ADMIN,
                                                             "role": "administrator", "pool": ""})
     assert refused.status_code == 422 and f"{ADMIN} er den sidste administrator" in refused.text
     assert holds(site, ADMIN, Role.ADMINISTRATOR)
+    # with a second administrator named, either may lose the role
+    site.services.add_person("ole@kommune.dk", "Ole Olsen", Role.ADMINISTRATOR, site.now)
+    people = site.client.get("/people")
+    assert "(den sidste administrator)" not in people.text
+    assert "Fratag rollen" in site.client.get(revoke_link(people, ADMIN, "administrator")).text
+    revoke_link(people, "ole@kommune.dk", "administrator")
     assert site.client.get("/people/roles/revoke?email=ida@kommune.dk&role=operator").status_code == 404
 
     site.services.add_person(KARIN, "Karin Koordinator", Role.COORDINATOR, site.now)
