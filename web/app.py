@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -140,24 +141,38 @@ def _error_pages(app: FastAPI) -> None:
 def from_environment() -> FastAPI:
     """The console for IDEAFLOW_* settings from the environment: `uvicorn --factory web.app:from_environment`.
 
-    A setting it cannot use is the line `ideaflow web` says (on stderr) and exit status 2, not a traceback.
-    A worker of `uvicorn --workers N` (a process uvicorn spawned) exits with uvicorn's own status for an
-    app that cannot start (3) instead: its supervisor then stops, where it would start the worker again
-    and again after any other."""
-    import multiprocessing
-
+    Checked as `ideaflow web` checks it before it starts: a setting it cannot use, or a mail sender no SMTP
+    server would accept, is the line `ideaflow web` says (on stderr) and exit status 2, not a traceback;
+    the privacy notice's missing texts are its warnings. A worker of `uvicorn --workers N` (a process
+    uvicorn spawned) exits with uvicorn's own status for an app that cannot start (3) instead: its
+    supervisor then stops, where it would start the worker again and again after any other."""
     from pydantic import ValidationError
 
     from ideaflow.config import Settings, explain
+    from states.messages import render
 
     try:
         settings = Settings()
     except ValidationError as error:
-        sys.stderr.write(f"ideaflow: bad setting: {explain(error)}\n")
-        sys.stderr.flush()
-        if multiprocessing.parent_process() is not None:
-            from uvicorn.config import STARTUP_FAILURE
+        _cannot_start(f"bad setting: {explain(error)}")
+    container = bootstrap(settings)
+    try:
+        container.check_mail()
+    except BadInput as error:
+        _cannot_start(f"bad input: {render(error, settings.lang)}")
+    for warning in container.privacy_warnings():
+        sys.stderr.write(f"ideaflow: {warning}\n")
+    sys.stderr.flush()
+    return create_app(container)
 
-            raise SystemExit(STARTUP_FAILURE) from None
-        raise SystemExit(2) from None
-    return create_app(bootstrap(settings))
+
+def _cannot_start(line: str) -> NoReturn:
+    import multiprocessing
+
+    sys.stderr.write(f"ideaflow: {line}\n")
+    sys.stderr.flush()
+    if multiprocessing.parent_process() is not None:
+        from uvicorn.config import STARTUP_FAILURE
+
+        raise SystemExit(STARTUP_FAILURE) from None
+    raise SystemExit(2) from None

@@ -95,6 +95,18 @@ def test_uvicorns_factory_says_a_bad_setting_in_the_line_ideaflow_web_says_and_e
     assert "Traceback" not in stderr
 
 
+def test_uvicorns_factory_refuses_a_local_sender_with_smtp_as_ideaflow_web_does(cli, db_url, tmp_path):
+    """The console would otherwise say "check your mail" for links that can never leave."""
+    settings = {"IDEAFLOW_SMTP_HOST": "127.0.0.1", "IDEAFLOW_MAIL_FROM": "ideaflow <ideaflow@localhost>"}
+    web = cli("web", "--port", "0", settings=settings)
+    assert web.returncode == 2
+    process = uvicorn(tmp_path, IDEAFLOW_DATABASE_URL=db_url, **settings)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2 and stdout == ""
+    (line,) = stderr.splitlines()
+    assert line == web.stderr.strip() and "IDEAFLOW_MAIL_FROM" in line and "ideaflow@localhost" in line
+
+
 def test_uvicorns_factory_serves_the_console_with_good_settings(cli, expect, db_url, tmp_path):
     expect.ok(cli("init"))
     process = uvicorn(tmp_path, IDEAFLOW_DATABASE_URL=db_url, IDEAFLOW_MAIL_DIR=str(tmp_path / "mail"))
