@@ -10,8 +10,9 @@ here after signing in. The session itself (its id, time-outs, ending) is the ser
 A form of such a page that arrives without a valid session (timed out, signed out in another tab,
 another person signed in in the same browser since) is not redirected: `form_not_saved` answers with
 a page that says what happened, that nothing was saved, and shows back what the person wrote in the
-form's free-text fields (`TYPED_FIELDS`), with a link to sign in and come back to the form's page.
-Nothing else of the form is shown (hidden fields, the CSRF token, choices). The CSRF check is as
+form's free-text fields (`TYPED_FIELDS`) and a review's scores (each under its criterion's name, which
+the review form carries), with a link to sign in and come back to the form's page. Nothing else of
+the form is shown (hidden fields, the CSRF token, other choices). The CSRF check is as
 strict as ever: a POST without the right token changes nothing; the cases are told apart only by the
 cookies the server sees. A POST the browser says came from another site (`Origin`, `Sec-Fetch-Site`)
 gets the plain CSRF page, and a text is shown back only when the form is known to be this site's (its
@@ -52,6 +53,9 @@ TYPED_FIELDS = {
     "criteria_text": N_("The criteria in plain words"),
 }
 CRITERION_DESCRIPTION = re.compile(r"description-[0-9]{1,3}")
+#: The review form's criterion names, each with its score (`score-N`) and must-meet answer (`must-N`).
+CRITERION_NAME = re.compile(r"criterion-([0-9]{1,3})")
+SCORES = {"1", "2", "3", "4", "5"}
 
 #: Why a form was not saved: its session timed out ("idle", "absolute") or had ended before ("ended"),
 #: the browser was signed out ("signed_out"), or it is now signed in as somebody else ("someone_else").
@@ -132,14 +136,30 @@ def why_not_signed_in(request: Request) -> Why:
 
 
 def typed_text(request: Request, lang: str) -> list[tuple[str, str]]:
-    """(label, text) of each free-text field the POST carried that is not empty, in the form's order."""
+    """(label, text) of each free-text field the POST carried that is not empty, and of each criterion a
+    review scored or answered (its name, its score and whether it is met), in the form's order."""
     form = getattr(request.state, "posted_form", None)
     shown = []
     for name, value in form.multi_items() if form is not None else ():
+        if not isinstance(value, str) or not value.strip():
+            continue
+        if criterion := CRITERION_NAME.fullmatch(name):
+            if scored := _scored(form, criterion[1], lang):
+                shown.append((value.strip()[:60], scored))
+            continue
         label = TYPED_FIELDS.get(name) or (N_("Description") if CRITERION_DESCRIPTION.fullmatch(name) else None)
-        if label and isinstance(value, str) and value.strip():
+        if label:
             shown.append((i18n.gettext(lang, label), value))
     return shown
+
+
+def _scored(form, index: str, lang: str) -> str:
+    """A criterion's score and must-meet answer as the review's refusal page says them ("4; met"), or ""."""
+    score, must = form.get(f"score-{index}"), form.get(f"must-{index}")
+    said = [score if score in SCORES else "–"] if score in SCORES or must in ("yes", "no") else []
+    if must in ("yes", "no"):
+        said.append(i18n.gettext(lang, N_("met") if must == "yes" else N_("not met")))
+    return "; ".join(said)
 
 
 def form_not_saved(request: Request, why: Why, *, show_typed: bool) -> Response:

@@ -95,11 +95,19 @@ def typed(answer) -> list[tuple[str, str]]:
 
 
 def assert_shown_back_as_text(answer, form: dict[str, str], *typed_fields: tuple[str, str]) -> None:
-    assert typed(answer) == list(typed_fields)  # the free text only: no hidden field, no choice
+    assert typed(answer) == list(typed_fields)  # the free text and a review's scores: no hidden field, no choice
     assert "<script>" not in answer.text and "<img src=x" not in answer.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in answer.text
     if "request_id" in form:  # the form's random key is nowhere on the page
         assert len(form["request_id"]) > 10 and form["request_id"] not in answer.text
+
+
+def scored(review: dict[str, str]) -> list[tuple[str, str]]:
+    """What the page shows of a review's scores: each criterion's name (the form's hidden field) and its
+    score, and for the must-meet answer given, whether it is met."""
+    names = [review[f"criterion-{n}"] for n in range(6)]
+    assert len(set(names)) == 6 and all(names), names
+    return [(name, "4; opfyldt" if n == 2 else "4") for n, name in enumerate(names)]
 
 
 def sign_in_link(answer) -> str:
@@ -129,7 +137,7 @@ def test_forms_sent_after_the_time_out_say_so_save_nothing_and_show_what_was_typ
         assert sign_in_link(answer) == f"/login?next={page}"
         assert answer.headers["cache-control"] == "no-store"
     assert_shown_back_as_text(killed, kill, ("Begrundelse", REASON))
-    assert_shown_back_as_text(reviewed, review, ("Kommentar", COMMENT))
+    assert_shown_back_as_text(reviewed, review, *scored(review), ("Kommentar", COMMENT))
     assert the_record(site) == before
     # Sent once more, the session is already gone: the page still says why it likely went.
     again = send(coordinator, f"/ideas/{site.idea}/decide", kill, kill_page)
