@@ -97,7 +97,8 @@ def test_two_criteria_named_alike_but_for_capital_letters_are_refused_on_the_sec
     page = site.client.post(f"/pools/{pool}/criteria", data=criteria_form(site, **{"name-6": "KVALITET",
                                                                                  "weight-6": "1"}))
     assert page.status_code == 422
-    assert summary(page) == [("name-6", "Giv hvert kriterium sit eget navn.")]
+    assert summary(page) == [("name-6", "Et andet kriterium hedder allerede kvalitet (uden hensyn til store og små "
+                                        "bogstaver): giv hvert kriterium sit eget navn.")]
     assert 'value="KVALITET"' in field_tag(page, "name-6")
     assert "KVALITET" not in site.client.get(f"/pools/{pool}").text
 

@@ -62,7 +62,8 @@ EVERY_POOL = ""
 PERSON_EXISTS = N_("%(email)s already exists; give them a role under 'Give a role'.")
 EVERY_POOL_ONLY = N_("The administrator role holds for every pool: choose 'Every pool' under Pool.")
 NO_CRITERIA = N_("Name at least one criterion.")
-SAME_NAME = N_("Give each criterion its own name.")
+SAME_NAME = N_("Another criterion is named %(criterion)s already (capital letters aside): give each criterion its "
+               "own name.")
 EXTRA_ROWS = 2  # empty criteria at the end of the form, to add new ones without JavaScript
 
 
@@ -158,7 +159,7 @@ def save_criteria(request: Request, pool_id: int, person: Annotated[Account, Dep
                   form: PostedForm) -> Response:
     page = _admin(request).pool(pool_id, person.email, _now(request))
     rows = min(whole_number(form.value("rows")) or 0, 60)
-    criteria, names = [], set()
+    criteria, names = [], {}  # each name's case-folded form -> the name as first typed
     for n in range(rows):
         name = form.text(f"name-{n}", max_length=60).strip()
         description = form.text(f"description-{n}", max_length=2000, multiline=True)
@@ -173,8 +174,8 @@ def save_criteria(request: Request, pool_id: int, person: Annotated[Account, Dep
         if weight is None:
             form.error(f"weight-{n}", BAD_WEIGHT)
         if name.casefold() in names:  # "Effekt" and "effekt" are one name (`states.criteria.check_criteria`)
-            form.error(f"name-{n}", SAME_NAME)
-        names.add(name.casefold())
+            form.error(f"name-{n}", SAME_NAME, criterion=names[name.casefold()])
+        names.setdefault(name.casefold(), name)
         criteria.append(Criterion(name, weight or 1.0, form.value(f"must-{n}") == "yes", description))
     if not criteria and not form.errors:
         form.error("name-0", NO_CRITERIA)
