@@ -34,6 +34,7 @@ from fastapi.responses import RedirectResponse, Response
 from ideaflow import i18n
 from ideaflow.i18n import N_
 from ideaflow.signin import Account, NewSession
+from states.criteria import MAX_SCORE, MIN_SCORE
 from web import pages
 from web.security import CSRF_FIELD, SESSION_COOKIE, cookie_attributes
 
@@ -55,7 +56,7 @@ TYPED_FIELDS = {
 CRITERION_DESCRIPTION = re.compile(r"description-[0-9]{1,3}")
 #: The review form's criterion names, each with its score (`score-N`) and must-meet answer (`must-N`).
 CRITERION_NAME = re.compile(r"criterion-([0-9]{1,3})")
-SCORES = {"1", "2", "3", "4", "5"}
+SCORES = {str(score) for score in range(MIN_SCORE, MAX_SCORE + 1)}
 
 #: Why a form was not saved: its session timed out ("idle", "absolute") or had ended before ("ended"),
 #: the browser was signed out ("signed_out"), or it is now signed in as somebody else ("someone_else").
@@ -156,8 +157,11 @@ def typed_text(request: Request, lang: str) -> list[tuple[str, str]]:
 def _scored(form, index: str, lang: str) -> str:
     """A criterion's score and must-meet answer as the review's refusal page says them ("4; met"), or ""."""
     score, must = form.get(f"score-{index}"), form.get(f"must-{index}")
-    said = [score if score in SCORES else "–"] if score in SCORES or must in ("yes", "no") else []
-    if must in ("yes", "no"):
+    answered = must in ("yes", "no")
+    if score not in SCORES and not answered:
+        return ""
+    said = [score if score in SCORES else "–"]
+    if answered:
         said.append(i18n.gettext(lang, N_("met") if must == "yes" else N_("not met")))
     return "; ".join(said)
 
