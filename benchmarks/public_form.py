@@ -3,7 +3,8 @@
 `ideaflow web` runs as its own process on a fresh SQLite file (mail written to a folder, rate limits
 out of the way); `clients` concurrent HTTP clients (each its own cookies and connection, as browsers
 are) submit `n` ideas, then confirm each from the token in its mailed link. A submission counts once
-both requests are answered, so its rate is n ÷ (time to submit all + time to confirm all). The
+both requests are answered, so its rate is n ÷ (time to submit all + time to confirm all); each
+phase's clock starts once every client is connected and has its CSRF token (see `drive`). The
 baseline (`benchmarks.bare_route`) is one POST of the same fields that commits one row to another
 table of the same database file, made by the same clients, in alternating rounds after an untimed
 warm-up of both (see `public_form`). The burst test
@@ -106,25 +107,42 @@ def start_bare(url: str, home: Path) -> Server:
                   {**os.environ, "PYTHONPATH": str(REPO)}, REPO)
 
 
-async def drive(base_url: str, jobs: list[Job], clients: int) -> tuple[float, list[float], list[str]]:
-    """Run `jobs` spread over `clients` concurrent clients; (wall seconds, each request's seconds, failures)."""
+async def drive(base_url: str, jobs: list[Job], clients: int,
+                started: Callable[[], None] = lambda: None) -> tuple[float, list[float], list[str]]:
+    """Run `jobs` spread over `clients` concurrent clients; (wall seconds, each request's seconds, failures).
+
+    Each client first opens its connection and reads a CSRF token from a page (its cookie comes with it),
+    as a browser has the form's page before it posts; the clock starts (and `started` is called) once
+    every client has, so the seconds are those of the jobs alone, for the form and the bare route alike."""
     latencies: list[float] = []
     failures: list[str] = []
+    ready = asyncio.Barrier(clients + 1)
 
     async def client(number: int) -> None:
         async with httpx.AsyncClient(base_url=base_url, timeout=300) as http:
-            token = CSRF.search((await http.get("privacy")).text)
+            try:
+                token = CSRF.search((await http.get("privacy")).text)
+            except BaseException:
+                await ready.abort()  # the others stop waiting; gather() below raises this one's error
+                raise
             token = token[1] if token else ""
+            await ready.wait()
             for job in jobs[number::clients]:
-                started = time.perf_counter()
+                begun = time.perf_counter()
                 answer = await job(http, token)
-                latencies.append(time.perf_counter() - started)
+                latencies.append(time.perf_counter() - begun)
                 if answer.status_code != 200:
                     failures.append(f"{answer.request.url.path}: {answer.status_code} {answer.text[:300]}")
 
-    started = time.perf_counter()
-    await asyncio.gather(*(client(number) for number in range(clients)))
-    return time.perf_counter() - started, latencies, failures
+    tasks = [asyncio.create_task(client(number)) for number in range(clients)]
+    try:
+        await ready.wait()
+    except asyncio.BrokenBarrierError:
+        await asyncio.gather(*tasks)
+    started()
+    begun = time.perf_counter()
+    await asyncio.gather(*tasks)
+    return time.perf_counter() - begun, latencies, failures
 
 
 def idea(n: int) -> dict[str, str]:
@@ -182,10 +200,12 @@ class Round:
     failures: list[str] = field(default_factory=list)
 
     def run(self, server: Server, jobs: list[Job], clients: int) -> Round:
-        server_before, client_before = cpu_seconds(server.process.pid), own_cpu_seconds()
-        seconds, latencies, failures = asyncio.run(drive(server.url, jobs, clients))
-        self.server_cpu += cpu_seconds(server.process.pid) - server_before
-        self.client_cpu += own_cpu_seconds() - client_before
+        before: list[float] = []
+        seconds, latencies, failures = asyncio.run(drive(
+            server.url, jobs, clients, started=lambda: before.extend((cpu_seconds(server.process.pid),
+                                                                       own_cpu_seconds()))))
+        self.server_cpu += cpu_seconds(server.process.pid) - before[0]
+        self.client_cpu += own_cpu_seconds() - before[1]
         self.seconds += seconds
         self.latencies += latencies
         self.failures += failures
