@@ -341,6 +341,72 @@ def test_a_proposer_revises_an_idea_sent_back_by_keyboard_alone(site, page):
         address, "revised by the proposer: title, description, requested amount")
 
 
+TYPED = {"#title": "Lys på stien", "#description": "Lamper langs stien.\nTo linjer, æøå.", "#department": "Veje",
+         "#requested_dkk": "75.000", "#name": "Åse Ærlig", "#email": "sprog@example.dk"}
+
+
+def test_what_a_citizen_typed_survives_a_switch_of_language(site, page):
+    """The switch is a form of its own that comes back to the page; a small script keeps the idea form's
+    fields across it (in the tab's sessionStorage), once: not the honeypot, and nothing after."""
+    form_page = f"{site.url}pools/{site.pool_id}/ideas/new"
+    page.goto(form_page)
+    for selector, text in TYPED.items():
+        page.locator(selector).fill(text)
+    page.locator("#proposer_kind-employee").check()
+    page.evaluate("document.getElementById('website').value = 'http://spam.example'")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Send an idea to {POOL}")
+    for selector, text in TYPED.items():
+        expect(page.locator(selector)).to_have_value(text)
+    expect(page.locator("#proposer_kind-employee")).to_be_checked()
+    expect(page.locator("#website")).to_have_value("")
+    page.get_by_role("button", name="Dansk").click()  # and back, with what was kept the first time
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Send en idé til {POOL}")
+    expect(page.locator("#description")).to_have_value(TYPED["#description"])
+    page.goto(form_page)  # kept for the switch only: a later visit starts empty
+    expect(page.locator("#title")).to_have_value("")
+    expect(page.locator("#proposer_kind-employee")).not_to_be_checked()
+    page.locator("#title").fill("Lys på stien")
+    page.locator("#description").fill("Lamper.")
+    page.locator("#name").fill("Åse Ærlig")
+    page.locator("#email").fill("sprog@example.dk")
+    page.locator("#proposer_kind").check()
+    page.locator("form[enctype] button[type=submit]").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tjek din e-mail")
+    assert site.count(SubmissionRow, SubmissionRow.email == "sprog@example.dk") == 1
+
+
+def test_a_proposers_revision_survives_a_switch_of_language(site, page):
+    address = "sprogrevision@example.dk"
+    idea = sent_back(site, address, "Bænke i parken")
+    sign_in_by_keyboard(site, page, address)
+    page.goto(f"{site.url}my-ideas/{idea}/revise")
+    page.locator("#description").fill("Plant træer.\nOg bænke.")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text('Revise "Bænke i parken"')
+    expect(page.locator("#description")).to_have_value("Plant træer.\nOg bænke.")
+    expect(page.locator("#title")).to_have_value("Bænke i parken")
+
+
+def test_the_form_works_without_javascript(site, browser):
+    """Every public page works without script: the idea is sent, and a switch of language only empties
+    the fields again (what the script keeps is an extra)."""
+    context = browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen", java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{site.url}pools/{site.pool_id}/ideas/new")
+        page.locator("#title").fill("Uden script")
+        page.get_by_role("button", name="English").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Send an idea to {POOL}")
+        expect(page.locator("#title")).to_have_value("")
+        fill(page, "udenscript@example.dk", title="Uden script")
+        page.locator("form[enctype] button[type=submit]").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
+        assert site.count(SubmissionRow, SubmissionRow.email == "udenscript@example.dk") == 1
+    finally:
+        context.close()
+
+
 def test_screenshots_of_the_start_page_and_the_form_for_the_readme(site, page, tmp_path):
     """The README shows a citizen's first two pages (see `readme_screenshot`)."""
     page.set_viewport_size({"width": 1100, "height": 800})
