@@ -4,7 +4,7 @@ Texts are written in English in the code and the web templates (`N_()`, `_()`, `
 translated by `ideaflow/translations/<lang>/LC_MESSAGES/messages.po`: the console's pages and what the
 service layer says to a proposer (their ideas' stages and history on "my ideas" and in their data
 export) come from this one catalogue. The `.po` files are the source, committed; they are compiled in
-memory when the process starts, so no compiled `.mo` file can fall out of step.
+memory, once per process when first asked for, so no compiled `.mo` file can fall out of step.
 
     pybabel extract -F babel.cfg -o ideaflow/translations/messages.pot --no-location --omit-header --sort-output .
     pybabel update -i ideaflow/translations/messages.pot -d ideaflow/translations --no-fuzzy-matching --no-wrap \
@@ -18,7 +18,7 @@ in the code or templates has no Danish translation, or the catalogue holds one n
 from __future__ import annotations
 
 import io
-from functools import cache
+import threading
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -34,11 +34,25 @@ DEFAULT = "da"
 NAMES = {"da": "Dansk", "en": "English"}
 
 
-@cache
+_COMPILED: dict[str, Translations] = {}
+_COMPILING = threading.Lock()
+
+
 def translations(lang: str) -> Translations:
-    """The compiled catalogue of `lang` (the default language for anything else)."""
+    """The compiled catalogue of `lang` (the default language for anything else).
+
+    Compiled once per process: the web server's first burst of requests asks for it from many worker
+    threads at once, and each compiling its own copy (a tenth of a second of CPU apiece) held up them all."""
     if lang not in LANGUAGES:
         lang = DEFAULT
+    if (found := _COMPILED.get(lang)) is None:
+        with _COMPILING:
+            if (found := _COMPILED.get(lang)) is None:
+                found = _COMPILED[lang] = _compiled(lang)
+    return found
+
+
+def _compiled(lang: str) -> Translations:
     with (CATALOGUES / lang / "LC_MESSAGES" / "messages.po").open("rb") as po:
         catalogue = read_po(po, locale=lang)
     compiled = io.BytesIO()

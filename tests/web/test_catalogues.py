@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,30 @@ def test_both_catalogues_hold_the_same_texts_and_compile():
     assert i18n.gettext("en", "Sign in") == "Sign in"
     assert i18n.gettext("da", "Welcome, %(name)s", name="Åse") == "Velkommen, Åse"
     assert i18n.gettext("xx", "Sign in") == "Log ind", "an unknown language falls back to Danish"
+
+
+def test_many_threads_asking_at_once_compile_each_catalogue_once(monkeypatch):
+    """A server's first burst asks from many worker threads at once; one compiles, the rest wait for it."""
+    monkeypatch.setattr(i18n, "_COMPILED", {})
+    compiled: list[str] = []
+    compile_for_real = i18n._compiled
+
+    def counted(lang: str):
+        compiled.append(lang)
+        return compile_for_real(lang)
+
+    monkeypatch.setattr(i18n, "_compiled", counted)
+    start = threading.Barrier(8)
+
+    def ask(lang: str):
+        start.wait()
+        return i18n.translations(lang)
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(ask, ["da", "en"] * 4))
+    assert sorted(compiled) == ["da", "en"]
+    assert len({id(t) for t in got[0::2]}) == 1 and len({id(t) for t in got[1::2]}) == 1
+    assert got[0].gettext("Sign in") == "Log ind"
 
 
 @pytest.mark.parametrize("lang", ["da"])
