@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from states.errors import NotFound
@@ -230,20 +230,21 @@ class IntakeRepository:
 
     def pending_for(self, email: str) -> list[StoredSubmission]:
         rows = self.session.execute(
-            select(*_SUBMISSION_COLUMNS).where(SubmissionRow.email == email, SubmissionRow.confirmed_at.is_(None))
+            select(*_SUBMISSION_COLUMNS).where(_addressed_to(SubmissionRow.email, email),
+                                               SubmissionRow.confirmed_at.is_(None))
             .order_by(SubmissionRow.id))
         return [StoredSubmission(*row) for row in rows]
 
     def forget_email(self, email: str, pseudonym: str, pseudonym_name: str) -> None:
         """Forget an address: delete its unconfirmed submissions, cancel and pseudonymise mail sent to it."""
-        ids = list(self.session.scalars(select(SubmissionRow.id).where(SubmissionRow.email == email)))
+        ids = list(self.session.scalars(select(SubmissionRow.id).where(_addressed_to(SubmissionRow.email, email))))
         if ids:
             self.session.execute(delete(AttachmentRow).where(AttachmentRow.submission_id.in_(ids)))
             self.session.execute(delete(SubmissionRow).where(SubmissionRow.id.in_(ids)))
         outbox = OutboxRow.__table__
-        self.session.execute(update(outbox).where(outbox.c.to_email == email, outbox.c.status == "pending")
+        self.session.execute(update(outbox).where(_addressed_to(outbox.c.to_email, email), outbox.c.status == "pending")
                              .values(status="failed", last_error="recipient forgotten", secret=None))
-        self.session.execute(update(outbox).where(outbox.c.to_email == email)
+        self.session.execute(update(outbox).where(_addressed_to(outbox.c.to_email, email))
                              .values(to_email=pseudonym, to_name=pseudonym_name))
 
     def proposer_kinds(self, idea_ids: Iterable[int]) -> dict[int, str]:
@@ -292,7 +293,7 @@ class IntakeRepository:
 
     def mail_to(self, email: str, person_id: int | None) -> list[tuple[str, datetime, str, datetime | None, dict]]:
         """(kind, created, status, sent, payload) of every message addressed to this person or address."""
-        addressed = OutboxRow.to_email == email
+        addressed = _addressed_to(OutboxRow.to_email, email)
         if person_id is not None:
             addressed = or_(addressed, OutboxRow.recipient_id == person_id)
         return [tuple(row) for row in self.session.execute(
@@ -308,3 +309,10 @@ class IntakeRepository:
 def _intake(row: PoolIntakeRow) -> PoolIntake:
     return PoolIntake(row.opens_at, row.closes_at, row.description, row.criteria_text, row.grant_min_dkk,
                       row.grant_max_dkk)
+
+
+def _addressed_to(column: ColumnElement[str], email: str) -> ColumnElement[bool]:
+    """Rows of this address in whatever letter case it was typed: one address is one proposer ("Aase@Example.dk"
+    is aase@example.dk, as `PersonRepository.find_address` has it), so their data export and their
+    forgetting find every submission and mail of theirs."""
+    return func.lower(column) == email.lower()

@@ -157,3 +157,18 @@ def test_forgetting_the_proposer_removes_their_waiting_submission(intake, servic
     assert "Åse" not in repr(tables) and ME not in repr(tables)
     assert len(tables["submissions"]) == 3  # the confirmed ones, which hold no personal data
     assert intake.export(ME, later(900))["submissions_waiting_for_confirmation"] == []
+
+
+def test_an_address_typed_in_other_letter_case_is_the_same_proposers_in_the_export_and_when_forgotten(
+        intake, services, pool_id, record, snapshot):
+    """One address is one proposer whatever its case: a submission waiting from "Aase@Example.DK" and its
+    mail are in aase@example.dk's export, and go (the mail pseudonymised) when she is forgotten."""
+    submit(intake, pool_id, title="Med store bogstaver", email="Aase@Example.DK", now=later(3))
+    exported = intake.export(ME, later(900))
+    assert sorted(w["title"] for w in exported["submissions_waiting_for_confirmation"]) == [
+        "Med store bogstaver", "Venter stadig"]
+    assert [m["subject"] for m in exported["mail"]].count("Bekræft din idé: Med store bogstaver") == 1
+    services.forget_person("AASE@example.dk", later(900))
+    tables = repr(snapshot()).lower()
+    assert ME not in tables
+    assert intake.export("Aase@Example.DK", later(900))["submissions_waiting_for_confirmation"] == []
