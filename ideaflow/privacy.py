@@ -30,8 +30,9 @@ from states.errors import BadInput
 SECTIONS = ("controller", "dpo", "purpose", "legal_basis", "data", "source", "recipients", "retention", "rights",
             "required", "automated")
 
-#: The controller's name until the municipality gives its own.
+#: The controller's name until the municipality gives its own, and how each language says it meanwhile.
 DEFAULT_CONTROLLER = "Kommunen"
+UNNAMED_CONTROLLER = {"da": "Kommunen", "en": "The municipality"}
 #: The details only the municipality can give (PrivacySettings fields), each with the section that says it
 #: and the placeholders of texts that use it.
 DETAILS = {"controller": ("controller", ("{controller}",)),
@@ -154,7 +155,8 @@ def privacy_notice(settings: PrivacySettings, lang: str) -> PrivacyNotice:
     overrides = _overrides(settings.notice_file)
     texts = {**DEFAULTS[lang], **overrides.get(lang, {})}
     values = {
-        "controller": settings.controller, "contact": settings.contact, "dpo": settings.dpo,
+        "controller": settings.controller if _named(settings) else UNNAMED_CONTROLLER[lang],
+        "contact": settings.contact, "dpo": settings.dpo,
         "expiry_hours": settings.expiry_hours, "rate_window_minutes": settings.rate_window_minutes,
         "contact_sentence": (f" Kontakt: {settings.contact}." if lang == "da" else f" Contact: {settings.contact}.")
         if settings.contact else "",
@@ -182,7 +184,7 @@ def missing_details(settings: PrivacySettings, overrides: dict[str, dict[str, st
     uses the missing setting."""
     if overrides is None:
         overrides = _overrides(settings.notice_file)
-    given = {"controller": settings.controller.strip() not in ("", DEFAULT_CONTROLLER),
+    given = {"controller": _named(settings),
              "contact": bool(settings.contact.strip()), "dpo": bool(settings.dpo.strip())}
     missing = []
     for detail, (section, placeholders) in DETAILS.items():
@@ -193,6 +195,10 @@ def missing_details(settings: PrivacySettings, overrides: dict[str, dict[str, st
             continue  # the municipality's own words for this section in both languages
         missing.append(detail)
     return missing
+
+
+def _named(settings: PrivacySettings) -> bool:
+    return settings.controller.strip() not in ("", DEFAULT_CONTROLLER)
 
 
 def _overrides(path: Path | None) -> dict[str, dict[str, str]]:

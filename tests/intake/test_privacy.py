@@ -46,14 +46,16 @@ def test_a_broken_texts_file_is_refused_with_a_reason(tmp_path, content, needle)
         privacy_notice(PrivacySettings(notice_file=file), "da")
 
 
-@pytest.mark.parametrize("lang, contact, dpo", [
-    ("da", "Kommunen har ikke oplyst sine kontaktoplysninger her.",
+@pytest.mark.parametrize("lang, controller, contact, dpo", [
+    ("da", "Kommunen er dataansvarlig", "Kommunen har ikke oplyst sine kontaktoplysninger her.",
      "Kommunen har ikke oplyst, hvordan du kontakter dens databeskyttelsesrådgiver."),
-    ("en", "The municipality has not given its contact details here.",
+    ("en", "The municipality is the controller", "The municipality has not given its contact details here.",
      "The municipality has not given how to contact its data protection officer.")])
-def test_contact_details_not_given_are_a_marked_placeholder_not_a_complete_sentence(lang, contact, dpo):
-    """GDPR art. 13(1)(a)-(b): the controller's and the DPO's contact details; only the municipality has them."""
+def test_contact_details_not_given_are_a_marked_placeholder_not_a_complete_sentence(lang, controller, contact, dpo):
+    """GDPR art. 13(1)(a)-(b): the controller's and the DPO's contact details; only the municipality has them.
+    Until it gives its name, the notice says "the municipality" in the reader's language."""
     notice = {s.key: s for s in privacy_notice(PrivacySettings(), lang).sections}
+    assert notice["controller"].text.startswith(controller)
     assert (notice["controller"].missing, notice["dpo"].missing) == (contact, dpo)
     assert notice["dpo"].text == ""  # nothing that reads as an answer ("contact the municipality")
     assert all(not s.missing for key, s in notice.items() if key not in ("controller", "dpo"))
