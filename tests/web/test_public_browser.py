@@ -499,6 +499,7 @@ def test_no_public_page_has_a_wcag_violation(site, browser, lang):
     page.locator("#title").fill(f"Revideret {lang}")
     page.locator("#requested_dkk").fill("")
     page.locator("main form button[type=submit]").click()
+    page.locator("main details").evaluate_all("all => all.forEach(d => d.open = true)")  # the earlier version too
     check("my ideas after revising")
     site.cli("decide", idea, "hold", "--by", COORDINATOR)
     page.goto(f"{site.url}my-ideas/{idea}/revise")

@@ -152,7 +152,7 @@ def assert_no_axe_violations(page, *, tags: list[str] | None = None) -> None:
 #: must wrap in its cell). A line may still end after a slash or a dash, as text does.
 BROKEN_WORDS = """() => {
   const broken = [];
-  for (const table of document.querySelectorAll("main table")) {
+  for (const table of document.querySelectorAll("main table, main dl")) {
     const walker = document.createTreeWalker(table, NodeFilter.SHOW_TEXT);
     while (walker.nextNode()) {
       const node = walker.currentNode;
@@ -172,10 +172,11 @@ BROKEN_WORDS = """() => {
 
 def assert_reflows(page, width: int) -> None:
     """WCAG 1.4.10 at `width` px (set by the caller): the page does not scroll sideways, and its tables
-    scroll in their own region rather than squeezing their columns until words break letter by letter."""
+    scroll in their own region (and its lists of terms stack) rather than squeezing their columns until
+    words break letter by letter."""
     assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{page.url} scrolls sideways at {width}"
     broken = page.evaluate(BROKEN_WORDS)
-    assert not broken, f"{page.url} at {width} px breaks words in its tables: {broken[:10]}"
+    assert not broken, f"{page.url} at {width} px breaks words in its tables or term lists: {broken[:10]}"
 
 
 def readme_screenshot(page, name: str, fallback: Path) -> None:
