@@ -39,7 +39,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 # so a crafted link cannot put words of its own on the page.
 STATUS = {
     "signed_out": N_("You are signed out."),
-    "language": N_("The language is changed."),
+    "language": N_("The language has been changed."),
     "saved": N_("Your preferences are saved."),
     "withdrawn": N_("The idea is withdrawn."),
     "already_withdrawn": N_("The idea was already withdrawn; nothing more is changed."),

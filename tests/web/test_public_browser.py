@@ -180,7 +180,7 @@ def test_a_citizens_whole_path_by_keyboard_alone(site, page, browser, tmp_path):
     page.keyboard.type("Åse Ærlig")
     page.keyboard.press("Tab")
     page.keyboard.type("aase-at-example.dk")
-    page.keyboard.press("Tab")  # the first radio button of "You write as"
+    page.keyboard.press("Tab")  # the first radio button of "You are writing as"
     page.keyboard.press("Space")
     tab_to(page, "the send button", lambda f: f["tag"] == "button" and f["text"] == "Send idéen")
     page.keyboard.press("Enter")
@@ -376,7 +376,7 @@ def test_what_a_citizen_typed_survives_a_switch_of_language(site, page):
     assert site.count(SubmissionRow, SubmissionRow.email == "sprog@example.dk") == 1
 
 
-def test_a_proposers_revision_survives_a_switch_of_language(site, page):
+def test_a_proposers_revision_and_reason_for_withdrawing_survive_a_switch_of_language(site, page):
     address = "sprogrevision@example.dk"
     idea = sent_back(site, address, "Bænke i parken")
     sign_in_by_keyboard(site, page, address)
@@ -386,6 +386,11 @@ def test_a_proposers_revision_survives_a_switch_of_language(site, page):
     expect(page.get_by_role("heading", level=1)).to_have_text('Revise "Bænke i parken"')
     expect(page.locator("#description")).to_have_value("Plant træer.\nOg bænke.")
     expect(page.locator("#title")).to_have_value("Bænke i parken")
+    page.goto(f"{site.url}my-ideas/{idea}/withdraw")  # and the reason for withdrawing
+    page.locator("#reason").fill("Vi har fundet en anden løsning.")
+    page.get_by_role("button", name="Dansk").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text('Træk "Bænke i parken" tilbage')
+    expect(page.locator("#reason")).to_have_value("Vi har fundet en anden løsning.")
 
 
 def test_the_form_works_without_javascript(site, browser):

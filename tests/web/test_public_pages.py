@@ -480,18 +480,24 @@ def test_withdrawing_twice_says_it_was_already_done_and_a_refusal_is_said_in_the
     site.sign_in("aase@example.dk")
     idea_id = site.intake.my_ideas("aase@example.dk")[0].id
     form = {"csrf_token": site.csrf(), "reason": "Vi flytter"}
+    assert 'name="reason"' in site.client.get(f"/my-ideas/{idea_id}/withdraw").text
     first = site.client.post(f"/my-ideas/{idea_id}/withdraw", data=form)
     again = site.client.post(f"/my-ideas/{idea_id}/withdraw", data=form)  # a double click, or a second tab
     assert first.status_code == again.status_code == 200
     assert "Idéen var allerede trukket tilbage; intet mere er ændret." in again.text
     history = site.intake.my_ideas("aase@example.dk")[0].history
     assert [h.text for h in history].count("Idéen blev trukket tilbage") == 1
+    page = site.client.get(f"/my-ideas/{idea_id}/withdraw")  # the page again (Back): no form to send once more
+    assert "Du har trukket idéen tilbage." in page.text and 'name="reason"' not in page.text
 
     # An idea that cannot be withdrawn (rejected): the refusal page says why, in the reader's language.
     site.submit(pool_id, title="Bænke ved stranden")
     site.confirm_latest()
     rejected = site.intake.my_ideas("aase@example.dk")[0].id
     site.services.decide(rejected, Decision.KILL, COORDINATOR, site.now, reason="Uden for puljens formål")
+    page = site.client.get(f"/my-ideas/{rejected}/withdraw")
+    assert "Idéen kan ikke længere trækkes tilbage: der er truffet afgørelse om den." in page.text
+    assert 'name="reason"' not in page.text
     refused = site.client.post(f"/my-ideas/{rejected}/withdraw", data=form)
     assert refused.status_code == 409
     assert "En idé, der er afvist, kan ikke trækkes tilbage." in refused.text, refused.text

@@ -318,7 +318,7 @@ def test_english_at_a_click_and_kept_with_the_person(page, own_console, engine):
     page.get_by_role("button", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
-    expect(page.get_by_role("status")).to_have_text("The language is changed.")
+    expect(page.get_by_role("status")).to_have_text("The language has been changed.")
     assert_no_axe_violations(page)
     sign_in(page, own_console)  # Karin's own language is Danish: signed in, the console follows her
     expect(page.locator("html")).to_have_attribute("lang", "da")

@@ -57,6 +57,23 @@ def test_sending_the_form_again_at_once_mails_no_second_link_and_answers_the_sam
     assert mails_to(site, KARIN) == 2
 
 
+def test_the_pages_say_the_minutes_the_installation_set(engine, tmp_path):
+    """The link's life and the limit's window are settings (IDEAFLOW_SIGNIN_LINK_MINUTES, _WINDOW_MINUTES):
+    the pages say them as set, as the mail does, not a fixed quarter of an hour."""
+    site = Site(engine, tmp_path, signin_link_minutes=30, signin_window_minutes=1, signin_per_address=1)
+    try:
+        site.services.add_person(KARIN, "Karin Koordinator", Role.COORDINATOR, site.now)
+        assert "det virker én gang og i 30 minutter." in site.client.get("/login").text
+        assert "Åbn det inden for 30 minutter" in ask(site, KARIN).text
+        site.client.post("/login/continue", data={"csrf_token": site.csrf(), "token": site.link("/login/continue")})
+        limited = ask(site, KARIN)
+        assert limited.status_code == 429 and "prøv igen om 1 minut." in limited.text
+        expired = site.client.get("/login/continue?token=forkert")
+        assert expired.status_code == 410 and "virker én gang og i 30 minutter." in expired.text
+    finally:
+        site.container.close()
+
+
 def test_the_page_a_link_opens_names_whom_it_signs_in(site):
     """Somebody at a shared computer sees whose link it is before pressing the button."""
     ask(site, KARIN)

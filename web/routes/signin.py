@@ -26,33 +26,36 @@ def _now(request: Request):
     return request.app.state.clock()
 
 
-def _oidc(request: Request) -> dict:
-    return {"oidc": request.app.state.single_sign_on is not None}
+def _terms(request: Request) -> dict:
+    """What the sign-in pages say of signing in here: single sign-on or not, and the configured minutes."""
+    settings = request.app.state.settings
+    return {"oidc": request.app.state.single_sign_on is not None, "link_minutes": settings.signin_link_minutes,
+            "window_minutes": settings.signin_window_minutes}
 
 
 @router.get("/login")
 def login(request: Request, next: str = "") -> Response:  # noqa: A002 (the parameter's name in the URL)
-    return pages.render(request, "login.html", {"form": Form({"next": next}), **_oidc(request)})
+    return pages.render(request, "login.html", {"form": Form({"next": next}), **_terms(request)})
 
 
 @router.post("/login")
 def ask_for_link(request: Request, form: PostedForm) -> Response:
     email = form.email()
     if form.errors:
-        return form.invalid(request, "login.html", _oidc(request))
+        return form.invalid(request, "login.html", _terms(request))
     signin = request.app.state.signin
     client = request.client.host if request.client else "unknown"
     try:
         asked = signin.request_link(email, client, _now(request), form.value("next") or None)
     except BadInput:
         form.error("email", NOT_AN_ADDRESS)
-        return form.invalid(request, "login.html", _oidc(request))
+        return form.invalid(request, "login.html", _terms(request))
     except Refused as refused:  # the command line's operator: no web user
         form.failed(refused, {"email": ("email", N_("E-mail address"))})
-        return form.invalid(request, "login.html", _oidc(request))
+        return form.invalid(request, "login.html", _terms(request))
     if asked.limited:
-        return pages.render(request, "login_limited.html", status_code=429)
-    response = pages.render(request, "login_sent.html", {"email": email})
+        return pages.render(request, "login_limited.html", _terms(request), status_code=429)
+    response = pages.render(request, "login_sent.html", {"email": email, **_terms(request)})
     # Sent after the answer: a known address then takes no longer to answer than an unknown one.
     response.background = BackgroundTask(signin.deliver, asked, _now(request))
     return response
@@ -64,7 +67,7 @@ def continue_page(request: Request, token: str = "") -> Response:
     open links too."""
     holder = request.app.state.signin.link_holder(token, _now(request)) if token else None
     if holder is None:
-        return pages.render(request, "login_expired.html", status_code=410)
+        return pages.render(request, "login_expired.html", _terms(request), status_code=410)
     pages.speak_as_the_link(request, holder.lang)
     # Whose link it is, so that nobody at a shared computer signs in as somebody else by mistake.
     return pages.render(request, "login_continue.html", {"token": token, "holder": holder})
@@ -75,7 +78,7 @@ def sign_in(request: Request, form: PostedForm) -> Response:
     session = request.app.state.signin.redeem(form.value("token"), _now(request),
                                               replacing=request.cookies.get(SESSION_COOKIE))
     if session is None:
-        return pages.render(request, "login_expired.html", status_code=410)
+        return pages.render(request, "login_expired.html", _terms(request), status_code=410)
     return auth.start_session(request, session)
 
 
