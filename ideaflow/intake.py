@@ -113,6 +113,8 @@ class Receipt(BaseModel):
     mail_sent: bool
     #: Set when the same form was sent again after its idea was confirmed: the idea's number.
     idea_id: int | None = None
+    #: The names of the files stored with it, so the proposer sees that they came (none for a form sent again).
+    files: tuple[str, ...] = ()
 
 
 class PendingSubmission(BaseModel):
@@ -339,7 +341,7 @@ class Intake:
                 now, secret=token, leased_until=now + MAIL_LEASE if self.deliver_now is not None else None)
             uow.commit(now)
         return Receipt(submission_id=submission_id, email=form.email, pool=pool_name, title=form.title,
-                       expires_at=expires_at, mail_sent=False), mail
+                       expires_at=expires_at, mail_sent=False, files=tuple(f.filename for f in files)), mail
 
     def check(self, pool_id: int, form: Submission) -> None:
         """Raise the form's problems (InvalidSubmission) without storing anything: a page that found a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -222,6 +223,19 @@ def test_every_wrong_file_is_said_at_once_each_linked_to_the_attachments(site, p
     assert site.count(SubmissionRow) == 0 and site.mails() == []
 
 
+def test_a_form_that_comes_back_asks_for_its_files_again_and_the_receipt_names_those_received(site, pool_id):
+    """No browser fills a file input: a form sent back for another mistake says, in its summary and on the
+    field, to choose the files again; the receipt lists the files that came."""
+    page = site.submit(pool_id, files=[("plan.pdf", PDF, "application/pdf")], proposer_kind="")
+    assert page.status_code == 422
+    assert summary(page) == [("attachments", "Filer gemmes ikke, når formularen kommer tilbage: vælg dem igen."),
+                             ("proposer_kind", "Vælg, om du skriver som borger eller som medarbejder.")]
+    without_files = site.submit(pool_id, proposer_kind="")
+    assert [name for name, _ in summary(without_files)] == ["proposer_kind"]
+    received = site.submit(pool_id, files=[("plan.pdf", PDF, "application/pdf"), ("kort.png", PNG, "image/png")])
+    assert received.status_code == 200 and "Filer modtaget sammen med idéen: plan.pdf, kort.png" in received.text
+
+
 def test_hostile_text_is_stored_exactly_and_shown_as_text(site, pool_id):
     title = '<script>alert("x")</script> \u202eævøl\u202c'
     description = "Linje ét\r\nLinje to\t<img src=x onerror=alert(1)>"
@@ -284,10 +298,17 @@ def test_an_amount_outside_the_pools_grants_is_refused_in_a_sentence_of_its_own(
     assert site.submit(pool_id, requested_dkk="10000").status_code == 200
 
 
+def typed_back(page) -> list[str]:
+    """The texts a page shows back to copy (`_forms.html` typed_back), unescaped."""
+    return [html.unescape(text) for text in re.findall(r"<textarea[^>]*readonly>(.*?)</textarea>", page.text, re.S)]
+
+
 def test_the_honeypot_refuses_and_stores_nothing(site, pool_id):
     page = site.submit(pool_id, website="http://spam.example")
     assert page.status_code == 400 and "Vi kunne ikke modtage idéen" in page.text
     assert site.count(SubmissionRow) == 0 and site.mails() == []
+    # A person whose browser filled the field in gets what they wrote back, to copy.
+    assert typed_back(page) == ["Grønne skolegårde", "Træer.\nOg bænke."]
 
 
 def test_the_rate_limit_answers_with_a_page_saying_until_when(engine, tmp_path):
@@ -295,8 +316,9 @@ def test_the_rate_limit_answers_with_a_page_saying_until_when(engine, tmp_path):
     site.services.create_pool(POOL, 1000, 2027, site.now)
     pool_id = site.intake.pools(site.now)[0].id
     assert [site.submit(pool_id, email=f"p{n}@example.dk").status_code for n in range(3)] == [200, 200, 429]
-    page = site.submit(pool_id, email="p9@example.dk")
+    page = site.submit(pool_id, email="p9@example.dk", title="Min <b>idé</b>")
     assert page.status_code == 429 and "Prøv igen efter" in page.text
+    assert typed_back(page)[0] == "Min <b>idé</b>" and "Min <b>" not in page.text  # as text, to copy
     assert site.count(SubmissionRow) == 2
 
 
@@ -304,8 +326,10 @@ def test_a_closed_pool_says_so_and_refuses(site, pool_id):
     site.intake.set_intake(POOL, site.now, closes_at=site.now - timedelta(minutes=1))
     page = site.client.get(f"/pools/{pool_id}/ideas/new")
     assert page.status_code == 409 and "Puljen lukkede for idéer" in page.text and 'name="title"' not in page.text
-    posted = site.submit(pool_id)
+    posted = site.submit(pool_id)  # typed while it was open: shown back, to copy
     assert posted.status_code == 409 and site.count(SubmissionRow) == 0
+    assert "Intet blev gemt." in posted.text and typed_back(posted)[0] == "Grønne skolegårde"
+    assert typed_back(page) == []
 
 
 def test_a_window_that_begins_or_ends_with_a_day_is_said_by_its_days(site, pool_id):

@@ -40,7 +40,7 @@ from states.intake import (
 )
 from states.text import whole_number, written_number
 from states.vocabulary import Language, Stage
-from web import pages
+from web import auth, pages
 from web.auth import signed_in
 from web.forms import CONTROL_CHARACTER, REQUIRED, TOO_LONG, Form, PostedForm
 from web.routes.words import file_size, whole_day
@@ -51,6 +51,8 @@ router = APIRouter()
 #: The form's hidden field that people never see and bots fill in.
 HONEYPOT = "website"
 #: The form's fields in the order they come on the page.
+#: Said on the attachments field of a form that comes back after files were chosen.
+FILES_AGAIN = N_("Files are not kept when the form comes back: choose them again.")
 FIELDS = ("title", "description", "department", "requested_dkk", "attachments", "name", "email", "proposer_kind")
 
 #: What each problem the service layer names looks like on the page.
@@ -107,13 +109,14 @@ def idea_form(request: Request, pool_id: int) -> Response:
                       status_code=200 if pool.status == IntakeStatus.OPEN else 409)
 
 
-def _form_page(request: Request, pool, form: Form, status_code: int = 200) -> Response:
+def _form_page(request: Request, pool, form: Form, status_code: int = 200, typed: list | None = None) -> Response:
+    """The form; a pool closed meanwhile shows, instead, what a POST carried (`typed`), to copy."""
     settings = request.app.state.settings
     lang = pages.language(request)
     return _render(request, "idea_form.html", {
         "pool": pool, "form": form, "honeypot": HONEYPOT, "max_files": settings.attachment_max_count,
         "max_size": file_size(settings.attachment_max_bytes, lang), "description_max": DESCRIPTION_MAX,
-        "notice": request.app.state.privacy(lang),
+        "notice": request.app.state.privacy(lang), "typed": typed or [],
     }, status_code=status_code)
 
 
@@ -130,33 +133,34 @@ async def submit_idea(request: Request, pool_id: int) -> Response:
 def _submit_idea(request: Request, pool_id: int, form: Form, uploads: list[Upload]) -> Response:
     intake = request.app.state.intake
     now = _now(request)
+    lang = pages.language(request)
     if form.value(HONEYPOT):
         # A field no person sees was filled in: a robot, or a browser's overeager autofill. Nothing is
-        # stored; a person is told how to go on.
-        return _render(request, "idea_refused.html", {"pool": intake.pool(pool_id, now), "reason": "honeypot"},
-                       status_code=400)
+        # stored; a person is told how to go on, with what they wrote to copy.
+        return _render(request, "idea_refused.html", {"pool": intake.pool(pool_id, now), "reason": "honeypot",
+                                                      "typed": auth.typed_text(request, lang)}, status_code=400)
     requested = _amount(form)
     submission = Submission(
         title=form.value("title"), description=typed(form.value("description")), name=form.value("name"),
         email=form.value("email").strip(), proposer_kind=form.value("proposer_kind"),
         department=form.value("department"), requested_dkk=requested, attachments=tuple(uploads),
         form_key=form_key(form.value("form_key")))
-    lang = pages.language(request)
     try:
         if form.errors:  # the amount could not be read: show it with whatever else is wrong
             intake.check(pool_id, submission)
-            return _form_page(request, intake.pool(pool_id, now), form, status_code=422)
+            return _form_page(request, intake.pool(pool_id, now), _files_again(form, uploads), status_code=422)
         receipt = intake.submit(pool_id, submission, client=request.client.host if request.client else "unknown",
                                 lang=Language(lang), now=now)
     except InvalidSubmission as invalid:
         _collect(form, invalid, lang)
-        return _form_page(request, intake.pool(pool_id, now), form, status_code=422)
+        return _form_page(request, intake.pool(pool_id, now), _files_again(form, uploads), status_code=422)
     except IntakeClosed:
-        return _form_page(request, intake.pool(pool_id, now), form, status_code=409)
+        return _form_page(request, intake.pool(pool_id, now), form, status_code=409,
+                          typed=auth.typed_text(request, lang))
     except RateLimited as limited:
         return _render(request, "idea_refused.html", {"pool": intake.pool(pool_id, now), "reason": "limited",
-                                                      "retry_after": limited.values["retry_after"]},
-                       status_code=429)
+                                                      "retry_after": limited.values["retry_after"],
+                                                      "typed": auth.typed_text(request, lang)}, status_code=429)
     return _render(request, "idea_received.html", {"receipt": receipt})
 
 
@@ -178,6 +182,20 @@ def _amount(form: Form) -> int | None:
     return amount
 
 
+def _files_again(form: Form, uploads: list[Upload]) -> Form:
+    """A form that comes back cannot bring its files (no browser fills a file input): if it had files and
+    none of them is wrong (a wrong one must be chosen anew anyway, and the field's hint says it), that is
+    said on the attachments field and in the error summary, so nobody sends the idea without them unawares."""
+    if uploads and "attachments" not in form.errors:
+        form.another("attachments", FILES_AGAIN)
+        _in_form_order(form)
+    return form
+
+
+def _in_form_order(form: Form) -> None:
+    form.errors = {name: form.errors[name] for name in FIELDS if name in form.errors}
+
+
 def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
     """Every problem the service layer found, on its field, with the page's words, in the form's order
     (the error summary lists them as the fields come). The attachments have one problem per file (and
@@ -192,7 +210,7 @@ def _collect(form: Form, invalid: InvalidSubmission, lang: str) -> None:
             params["max_size"] = file_size(params["max_bytes"], lang)
         record = form.another if problem.field == "attachments" else form.error
         record(problem.field, MESSAGES.get(problem.code, REQUIRED), **params)
-    form.errors = {name: form.errors[name] for name in FIELDS if name in form.errors}
+    _in_form_order(form)
 
 
 # -- confirming ---------------------------------------------------------------------------------------
