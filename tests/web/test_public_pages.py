@@ -569,7 +569,11 @@ def test_attachments_are_downloads_for_staff_only(site, pool_id):
 def test_the_privacy_and_accessibility_pages(engine, tmp_path, site):
     privacy = site.client.get("/privacy")
     assert privacy.status_code == 200 and "artikel 6, stk. 1, litra e" in privacy.text
-    assert site.client.get("/accessibility").status_code == 200
+    statement = site.client.get("/accessibility")
+    assert statement.status_code == 200  # where to write: not given, and said so, marked apart
+    assert '<p class="missing-detail"><strong>Kommunen har ikke oplyst sine kontaktoplysninger her.' in statement.text
+    told = Site(engine, tmp_path, privacy_contact="tilgaengelighed@kommune.dk").client.get("/accessibility")
+    assert "skriv til kommunen: tilgaengelighed@kommune.dk." in told.text and "missing-detail" not in told.text
     elsewhere = Site(engine, tmp_path, accessibility_url="https://www.was.digst.dk/ideaflow-kommune")
     moved = elsewhere.client.get("/accessibility", follow_redirects=False)
     assert moved.status_code == 303 and moved.headers["location"] == "https://www.was.digst.dk/ideaflow-kommune"

@@ -381,7 +381,7 @@ def accessibility(request: Request) -> Response:
     published = request.app.state.settings.accessibility_url
     if published != "/accessibility":
         return RedirectResponse(published, status_code=303)
-    return _render(request, "accessibility.html")
+    return _render(request, "accessibility.html", {"contact": request.app.state.settings.privacy_contact.strip()})
 
 
 def privacy_texts(settings: PrivacySettings) -> Callable[[str], PrivacyNotice]:
