@@ -451,6 +451,8 @@ def test_a_confirmation_without_the_forms_csrf_field_is_refused(site, pool_id):
 
 def test_my_ideas_after_signing_in_by_the_mailed_link_withdraw_and_download(site, pool_id):
     assert site.client.get("/my-ideas", follow_redirects=False).headers["location"] == "/login?next=/my-ideas"
+    # Somebody whose ideas all wait for confirmation is unknown: the sign-in page says why beforehand.
+    assert "En idé står her, når du har bekræftet den med linket" in site.client.get("/login?next=/my-ideas").text
     site.submit(pool_id)
     site.confirm_latest()
     site.sign_in("aase@example.dk")
