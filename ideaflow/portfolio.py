@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,10 +30,8 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     Select,
-    String,
     and_,
     case,
-    cast,
     exists,
     false,
     func,
@@ -315,10 +312,11 @@ def _conditions(scope: _Scope, wanted: PortfolioFilter, now: datetime, dialect: 
     if wanted.reviewer is not None:
         conditions.append(_asked(wanted.reviewer))
     if wanted.department:
-        # Departments are a JSON list; a department matches where its JSON-encoded text (as the
-        # database holds it: non-ASCII letters escaped) appears in the list's text.
-        encoded = _json_text(wanted.department)
-        conditions.append(contains(cast(IdeaRow.departments, String), encoded))
+        # Departments are a JSON list: each of its texts is compared, as the text filter compares a title
+        # (the list's own JSON text escapes æ, ø and å, so "u00c6" matched "Ældre" and "ældre" did not).
+        each = (func.json_each if dialect == "sqlite" else func.json_array_elements_text)(
+            IdeaRow.departments).table_valued("value")
+        conditions.append(exists(select(each.c.value).where(contains(each.c.value, wanted.department))))
     if wanted.text:
         term = wanted.text
         matches = [contains(IdeaRow.title, term), contains(IdeaRow.description, term)]
@@ -347,10 +345,6 @@ def _counts(scope: _Scope, wanted: PortfolioFilter) -> Select:
                 .group_by(kept.stage))
     return (select(IdeaRow.stage, func.count()).where(*scope.conditions)
             .group_by(_unindexed(IdeaRow.stage) if scope.scan else IdeaRow.stage))
-
-
-def _json_text(value: str) -> str:
-    return json.dumps(value)[1:-1]
 
 
 def _asked(reviewer_id: int) -> ColumnElement[bool]:

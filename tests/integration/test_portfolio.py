@@ -108,6 +108,11 @@ def test_each_filter_keeps_its_ideas_and_the_counts_ignore_only_the_stage(world,
     assert sorted(ids(portfolio.page(mine, f(reviewer=str(reviewer_id)), now))) == sorted(
         [screened, submitted, other, with_departments])
     assert ids(portfolio.page(mine, f(department="Teknik og Miljø"), now)) == [with_departments]
+    # Each department's own text, in any letter case, æ, ø and å too; not the list's escaped JSON text.
+    assert ids(portfolio.page(mine, f(department="MILJØ"), now)) == [with_departments]
+    assert ids(portfolio.page(mine, f(department="børn og unge"), now)) == [with_departments]
+    assert ids(portfolio.page(mine, f(department="u00f8"), now)) == []
+    assert ids(portfolio.page(mine, f(department='", "'), now)) == []
     assert ids(portfolio.page(mine, f(department="børn og unge"), now)) == [with_departments]
     assert ids(portfolio.page(mine, f(department="Kultur"), now)) == []
     assert ids(portfolio.page(mine, f(text="skolemad"), now)) == [submitted]
