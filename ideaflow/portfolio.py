@@ -181,6 +181,8 @@ class PortfolioPage:
     pages: int
     pools: list[Choice]
     reviewers: list[Reviewer]
+    #: Whether the viewer coordinates any of these pools, so may ask reviewers (an administrator alone may not).
+    may_ask_reviewers: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +207,7 @@ class _Scope:
     person: Person
     pools: list[Choice]
     every_pool: bool
+    coordinates_any: bool = False
     conditions: list[ColumnElement[bool]] = field(default_factory=list)
     #: SQLite, with a filter that reads every idea's text anyway: order and group without an index
     #: (a table scan and a sort took 0.1 s at 100,000 ideas; walking an index with a row lookup per
@@ -233,7 +236,8 @@ class Portfolio:
                                       .limit(per_page).offset((shown.page - 1) * per_page)).all()
             found = {row.id: row for row in uow.session.execute(_lines().where(IdeaRow.id.in_(ids)))}
             lines = _with_reviewers(uow, [found[i] for i in ids], scope, now)
-            return PortfolioPage(shown, lines, total, counts, pages, scope.pools, _reviewers(uow, scope))
+            return PortfolioPage(shown, lines, total, counts, pages, scope.pools, _reviewers(uow, scope),
+                                 may_ask_reviewers=scope.coordinates_any)
 
     def lines(self, viewer: str, wanted: PortfolioFilter, now: datetime, *,
               ids: Sequence[int] = ()) -> list[PortfolioLine]:
@@ -277,13 +281,14 @@ class Portfolio:
         pools = uow.pools.all()
         administers = may_administer(person)
         theirs = [p for p in pools if administers or coordinates(person, p)]
-        if not theirs:
+        if not theirs and not administers:  # an administrator's portfolio is every pool's, none at first
             if not record_refusal:
                 return None
             refusal = NotAllowed("not_allowed.portfolio", person=person.email)
             audit.record_refusal(self.engine, viewer, "portfolio", None, refusal, now)
             raise refusal
-        scope = _Scope(person, [Choice(p.id, p.name) for p in theirs], len(theirs) == len(pools))
+        scope = _Scope(person, [Choice(p.id, p.name) for p in theirs], len(theirs) == len(pools),
+                       coordinates_any=any(coordinates(person, p) for p in theirs))
         scope.conditions.extend(_conditions(scope, wanted, now, self.engine.dialect.name))
         scope.scan = self.engine.dialect.name == "sqlite" and bool(wanted.text or wanted.department)
         return scope

@@ -150,7 +150,7 @@ class Place:
 
 # Where each role works, in the order a landing page lists them.
 _PLACES = (
-    ("portfolio", "/portfolio", lambda a: Role.COORDINATOR in a.roles),
+    ("portfolio", "/portfolio", lambda a: Role.COORDINATOR in a.roles or Role.ADMINISTRATOR in a.roles),
     ("inbox", "/inbox", lambda a: Role.REVIEWER in a.roles),
     ("pilots", "/pilots", lambda a: a.follows_pilots),
     ("pools", "/pools", lambda a: Role.COORDINATOR in a.roles or Role.ADMINISTRATOR in a.roles),

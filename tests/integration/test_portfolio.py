@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -76,6 +76,16 @@ def test_a_coordinator_of_pool_a_never_sees_pool_b_and_a_reviewer_has_no_portfol
         portfolio.page(world.reviewer, f(), now)
     with engine.connect() as db:
         assert db.execute(select(RefusalRow.command)).scalars().all() == ["portfolio"]
+
+
+def test_an_administrator_of_an_installation_without_pools_has_an_empty_portfolio(app, services, engine):
+    """Every pool's portfolio is an administrator's: before the first pool, an empty one, not a refusal."""
+    now = datetime.now(UTC)
+    services.add_person("it@kommune.dk", "Ida IT", Role.ADMINISTRATOR, now)
+    empty = app.portfolio.page("it@kommune.dk", f(), now)
+    assert (empty.total, ids(empty), empty.pools) == (0, [], [])
+    with engine.connect() as db:
+        assert db.execute(select(RefusalRow.command)).scalars().all() == []
 
 
 def test_each_filter_keeps_its_ideas_and_the_counts_ignore_only_the_stage(world, portfolio, services):

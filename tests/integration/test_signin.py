@@ -217,6 +217,8 @@ def test_each_person_is_led_to_the_places_of_their_roles(services, engine, world
     assert paths(world.reviewer) == ["/portfolio", "/inbox", "/pools", "/people", "/outbox"]
     assert paths(world.follower) == ["/pilots"]
     assert paths(world.proposer) == ["/my-ideas"]
+    services.add_person("it@kommune.dk", "Ida IT", Role.ADMINISTRATOR, world.now)
+    assert paths("it@kommune.dk") == ["/portfolio", "/pools", "/people", "/outbox"]  # every pool's portfolio
     assert signin.sign_in_verified("stranger@example.dk", world.now, "/home") is None
 
 

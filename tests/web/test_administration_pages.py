@@ -484,3 +484,25 @@ def test_the_last_administrator_is_offered_no_revocation_and_others_may_not_open
             "SELECT r.command FROM refusals r JOIN people p ON p.id = r.person_id WHERE p.email = :email "
             "ORDER BY r.id"), {"email": KARIN}).scalars().all()
     assert commands == ["revoke_roles", "revoke_roles", "person revoke"]
+
+
+def test_a_new_installations_administrator_finds_an_empty_portfolio_on_the_home_page(engine, tmp_path):
+    """Before the first pool: the portfolio is linked from the home page and shows an empty list, not a 403."""
+    site = Site(engine, tmp_path)
+    try:
+        site.services.add_person(ADMIN, "Ida Administrator", Role.ADMINISTRATOR, site.now)
+        site.sign_in(ADMIN)
+        assert 'href="/portfolio"' in site.client.get("/home").text
+        empty = site.client.get("/portfolio")
+        assert empty.status_code == 200 and "<h1>" in empty.text
+        site.services.create_pool(TAARNBY, 2_000_000, 2027, site.now)
+        site.services.submit(title="Grønne skolegårde", description="Træer.", proposer="aase@example.dk",
+                             pool=TAARNBY, now=site.now)
+        listed = site.client.get("/portfolio").text
+        assert "Grønne skolegårde" in listed, "the new pool's ideas are the administrator's to see too"
+        # Only a pool's coordinator asks reviewers: an administrator is not offered what would be refused.
+        assert 'value="csv"' in listed and 'value="assign"' not in listed
+        site.services.grant_role(ADMIN, Role.COORDINATOR, site.now, pool=TAARNBY)
+        assert 'value="assign"' in site.client.get("/portfolio").text
+    finally:
+        site.container.close()
