@@ -142,7 +142,7 @@ def _day(value: str, field: str) -> date:
 def _pairs(values: list[str], field: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for value in values:
-        name, sep, answer = value.partition("=")
+        name, sep, answer = value.rpartition("=")  # the answer has no "=", a criterion's name may ("a=b=4")
         if not sep or not name:
             raise BadInput("input.not_a_pair", field=field, value=value)
         if name.casefold() in (named.casefold() for named in pairs):  # criteria are named in any case

@@ -272,6 +272,7 @@ def test_review(cli, expect, shown, unchanged, world, tmp_path):
         (["--draft"], "a draft review needs"),
         (["--score", "effektivitet=9", "--draft"], "from 1 to 5"),
         (["--score", "skønhed=3", "--draft"], "unknown criterion"),
+        (["--score", "skøn=hed=3", "--draft"], "unknown criterion"),  # a name may hold "=": split at the last
         (["--score", "effektivitet", "--draft"], "CRITERION=VALUE"),
         (["--score", "effektivitet=3", "--must", "kvalitet=yes", "--draft"], "must-meet"),
     ]:
