@@ -3,7 +3,7 @@
     admin = container.administration
     admin.pools(email, now)                   # the pools a coordinator runs (every pool for an administrator)
     admin.pool(pool_id, email, now)           # one of them: budget, allocations, criteria, policy, intake
-    admin.set_criteria(pool_id, criteria, now, by=email)   # an administrator replaces a pool's criteria
+    admin.set_criteria(pool_id, criteria, now, by=email, seen=fingerprint)   # an administrator replaces them
     admin.people(email, now)                  # everybody and their grants (administrators only)
     admin.revocation(person, role, pool, email, now)  # what revoking that grant would take away (to confirm it)
     admin.outbox(email, now)                  # mail that waits or failed, as far as the person may see it
@@ -25,8 +25,10 @@ from sqlalchemy import Engine, select
 from ideaflow.audit import record_refusal
 from ideaflow.digests import GATE_STAGES
 from ideaflow.views import PoolView, pool_view
-from states.criteria import Criterion, check_criteria
+from states.criteria import Criterion, check_criteria, criteria_fingerprint
 from states.errors import BadInput, NotAllowed, NotFound, Refused
+from states.fingerprint import require_unchanged
+from states.intake import PoolIntake
 from states.model import Grant, Person, Pool
 from states.reviews import asked, counting
 from states.rules import coordinates, is_last_administrator, may_administer
@@ -52,6 +54,13 @@ class CriteriaChange(BaseModel):
     after: list[dict]
 
 
+class IntakeChange(BaseModel):
+    at: datetime
+    by: str
+    #: The settings changed (`states.intake.PoolIntake`'s names), in the order of the form.
+    settings: list[str]
+
+
 class PoolPage(BaseModel):
     #: Its budget and grants as `ideaflow pool show` prints them (`ideaflow.views.pool_view`).
     pool: PoolView
@@ -59,6 +68,11 @@ class PoolPage(BaseModel):
     # Once an idea of the pool is reviewed or evaluated, only the criteria's descriptions may change.
     criteria_in_use: bool
     changes: list[CriteriaChange]
+    intake_changes: list[IntakeChange]
+    #: The fingerprints of the criteria and the intake settings shown (`states.fingerprint`): their forms carry
+    #: them back (`seen`), so a save from a copy older than what is stored is refused.
+    criteria_seen: str
+    intake_seen: str
 
 
 class GrantLine(BaseModel):
@@ -116,34 +130,49 @@ class Administration:
             pool = self._pool(uow, pool_id)
             allowed = _runs(person, pool)
             if allowed:
-                changes = [
-                    CriteriaChange(at=row.at, by=uow.people.by_id(row.by_id).email, before=row.before, after=row.after)
-                    for row in uow.session.scalars(select(PoolChangeRow).where(PoolChangeRow.pool_id == pool.id)
-                                                   .order_by(PoolChangeRow.id))]
+                rows = uow.session.scalars(select(PoolChangeRow).where(PoolChangeRow.pool_id == pool.id)
+                                           .order_by(PoolChangeRow.id)).all()
+                changes = [CriteriaChange(at=row.at, by=uow.people.by_id(row.by_id).email, before=row.before,
+                                          after=row.after) for row in rows if row.what == "criteria"]
+                intake_changes = [IntakeChange(at=row.at, by=uow.people.by_id(row.by_id).email,
+                                               settings=_changed(row.before, row.after))
+                                  for row in rows if row.what == "intake"]
                 in_use = uow.pools.judged(pool)
         if not allowed:
             self._refuse(email, "pool", NotAllowed("not_allowed.pool", person=email, pool=pool.name), now)
-        return PoolPage(pool=pool_view(self.engine, pool.name, now), may_edit_criteria=may_administer(person),
-                        criteria_in_use=in_use, changes=changes)
+        view = pool_view(self.engine, pool.name, now)
+        shown = view.intake  # the fingerprints are of what the page shows, read once
+        intake = PoolIntake(shown.opens_at, shown.closes_at, shown.description, shown.criteria_text,
+                            shown.grant_min_dkk, shown.grant_max_dkk)
+        criteria = tuple(Criterion(c.name, c.weight, c.must_meet, c.description) for c in view.criteria)
+        return PoolPage(pool=view, may_edit_criteria=may_administer(person), criteria_in_use=in_use, changes=changes,
+                        intake_changes=intake_changes, criteria_seen=criteria_fingerprint(criteria),
+                        intake_seen=intake.fingerprint())
 
     def set_criteria(self, pool_id: int, criteria: tuple[Criterion, ...], now: datetime, *,
-                     by: str = OPERATOR_EMAIL) -> bool:
+                     by: str = OPERATOR_EMAIL, seen: str | None = None) -> bool:
         """Replace the pool's criteria (an administrator's task); False if nothing changed.
 
         Reviews and evaluations are scored against the criteria as they were: once an idea of the pool
         has one, a change of a name, weight or must-meet would make them incomplete or weigh them
-        anew, so only descriptions may change then (refused otherwise, naming why)."""
+        anew, so only descriptions may change then (refused otherwise, naming why).
+
+        `seen`: the fingerprint of the criteria the change was made from (`criteria_fingerprint`; the
+        console's form carries it). When the criteria have changed since, the change is refused (Conflict)
+        and nothing is saved; criteria already as asked are no conflict (a form sent twice). None: no such
+        check."""
         check_criteria(criteria)
         with UnitOfWork(self.engine) as uow:
             actor = uow.people.get(by)
-            pool = self._pool(uow, pool_id)
+            pool = self._pool(uow, pool_id, lock=True)  # one change of its settings at a time, each seeing the last
             if not may_administer(actor):
                 refusal = NotAllowed("not_allowed.administrator", person=by, task="edit_criteria")
             elif criteria == pool.criteria:
                 return False
-            elif _scoring(criteria) != _scoring(pool.criteria) and uow.pools.judged(pool):
-                raise Refused("pool.criteria_in_use", field="criteria", pool=pool.name)
             else:
+                require_unchanged(seen, criteria_fingerprint(pool.criteria), pool=pool.name, settings="criteria")
+                if _scoring(criteria) != _scoring(pool.criteria) and uow.pools.judged(pool):
+                    raise Refused("pool.criteria_in_use", field="criteria", pool=pool.name)
                 uow.pools.replace_criteria(pool, criteria, actor, now)
                 uow.commit(now)
                 return True
@@ -229,8 +258,9 @@ class Administration:
     # -- helpers -------------------------------------------------------------------------------------
 
     @staticmethod
-    def _pool(uow: UnitOfWork, pool_id: int) -> Pool:
-        if not 0 < pool_id < 2**31 or uow.session.get(PoolRow, pool_id) is None:
+    def _pool(uow: UnitOfWork, pool_id: int, *, lock: bool = False) -> Pool:
+        """The pool; with `lock`, its row held until the transaction ends (`PoolRepository.lock`)."""
+        if not 0 < pool_id < 2**31 or not (uow.pools.lock(pool_id) if lock else uow.session.get(PoolRow, pool_id)):
             raise NotFound("pool.unknown", field="pool", pool=pool_id)
         return uow.pools.by_id(pool_id)
 
@@ -241,6 +271,12 @@ class Administration:
 
 def _runs(person: Person, pool: Pool) -> bool:
     return may_administer(person) or coordinates(person, pool)
+
+
+def _changed(before: list, after: list) -> list[str]:
+    """The settings an intake change recorded in pool_changes changed (each side: one mapping of them)."""
+    old, new = (before or [{}])[0], (after or [{}])[0]
+    return [name for name in new if new.get(name) != old.get(name)]
 
 
 def _scoring(criteria: tuple[Criterion, ...]) -> list[tuple[str, float, bool]]:

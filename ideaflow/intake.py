@@ -40,6 +40,7 @@ from ideaflow.proposer_words import history_key, words_for
 from notifications.render import subject as mail_subject
 from states import formatting as fmt
 from states.errors import Conflict, NotAllowed, Refused
+from states.fingerprint import require_unchanged
 from states.intake import KINDS as FILE_KINDS
 from states.intake import (
     AttachmentRules,
@@ -243,24 +244,37 @@ class Intake:
 
     # -- pools -----------------------------------------------------------------------------------------
 
-    def set_intake(self, pool: str, now: datetime, *, by: str = OPERATOR_EMAIL, **changes: object) -> PoolIntake:
+    def set_intake(self, pool: str, now: datetime, *, by: str = OPERATOR_EMAIL, seen: str | None = None,
+                   **changes: object) -> PoolIntake:
         """Change some of a pool's intake settings (window, description, criteria text, grant range): an
         administrator's or the pool's coordinator's business. Refused (BadInput, naming the setting) as
         `PoolIntake` refuses it: a window that closes before it opens, grants out of order or above the
-        pool's budget, a last day that has already passed."""
+        pool's budget, a last day that has already passed.
+
+        `seen`: the fingerprint of the settings the change was made from (`PoolIntake.fingerprint`; the
+        console's form carries it). When the settings have changed since, a change to them is refused
+        (Conflict) and nothing is saved: two coordinators with the form open, the second does not wipe out
+        what the first saved. Settings already as asked are no conflict (a form sent twice). None (the
+        command line): no such check, only the settings named change. A change is recorded in the pool's
+        changes (who, when, the settings before and after)."""
         with refusals_recorded(self.engine, "pool intake", by, None, now), self._uow() as uow:
             the_pool = uow.pools.get(pool)
             actor = uow.people.get(by)
             if not (may_administer(actor) or coordinates(actor, the_pool)):
                 raise NotAllowed("not_allowed.pool_intake", person=actor.email, pool=the_pool.name)
+            uow.pools.lock(the_pool.id)  # one change of its settings at a time, each reading the one before
             repository = IntakeRepository(uow.session)
             current = repository.intake(the_pool.id)
             unknown = set(changes) - set(PoolIntake.__slots__)
             if unknown:
                 raise TypeError(f"no intake setting {', '.join(sorted(unknown))}")
             intake = PoolIntake(**{name: changes.get(name, getattr(current, name)) for name in PoolIntake.__slots__})
+            if intake != current:
+                require_unchanged(seen, current.fingerprint(), pool=the_pool.name, settings="intake")
             intake.check_change(current, the_pool.budget_dkk, now)
             repository.set_intake(the_pool, intake, now)
+            if intake != current:
+                uow.pools.record_change(the_pool, "intake", [_settings(current)], [_settings(intake)], actor, now)
             uow.commit(now)
         return intake
 
@@ -607,3 +621,9 @@ def _history_line(h: HistoryLine, idea: Idea, word: Callable[[str, str], str | N
     elif h.action == "revise" and (fields := revised_fields(h.reason)) is not None:
         note = ", ".join(word("field", name) for name in fields)
     return ProposerHistoryLine(at=h.at, action=h.action, text=text, note=note)
+
+
+def _settings(intake: PoolIntake) -> dict:
+    """An intake's settings as the pool's changes keep them (moments in ISO 8601)."""
+    values = {name: getattr(intake, name) for name in PoolIntake.__slots__}
+    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in values.items()}

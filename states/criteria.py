@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from states.errors import BadInput
+from states.fingerprint import fingerprint
 
 MIN_SCORE, MAX_SCORE = 1, 5
 
@@ -28,6 +29,12 @@ TAARNBY_CRITERIA: tuple[Criterion, ...] = (
     Criterion("begejstring", 1.0, description="Begejstring blandt medarbejdere og borgere"),
     Criterion("omtale", 1.0, description="Positiv omtale"),
 )
+
+
+def criteria_fingerprint(criteria: tuple[Criterion, ...]) -> str:
+    """The criteria's fingerprint (`states.fingerprint`), in their order: the console's criteria form carries
+    the one it was filled in from."""
+    return fingerprint(*((c.name, c.weight, c.must_meet, c.description) for c in criteria))
 
 
 def criteria_from_document(document: object) -> tuple[Criterion, ...]:

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from states import text
 from states.errors import BadInput, Refused
+from states.fingerprint import fingerprint
 from states.vocabulary import COPENHAGEN
 
 # Field limits of the public form (characters). Title and description match `ideaflow submit`.
@@ -95,6 +96,15 @@ class PoolIntake:
             last = last_day(closes)
             if last is not None:
                 raise BadInput("intake.last_day_passed", field="closes", last_day=last)
+
+    def fingerprint(self) -> str:
+        """These settings' fingerprint (`states.fingerprint`): the console's intake form carries the one it was
+        filled in from."""
+        return fingerprint(*(getattr(self, name) for name in PoolIntake.__slots__))
+
+    def changed_from(self, before: PoolIntake) -> list[str]:
+        """The settings (by name) that differ from `before`, in the order of the form."""
+        return [name for name in PoolIntake.__slots__ if getattr(self, name) != getattr(before, name)]
 
     def check_requested(self, amount_dkk: int | None, pool_name: str) -> None:
         """Refuse an amount asked for outside what the pool gives (an idea submitted on the command line, or

@@ -209,6 +209,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                               "again before you act",
                                         "da": "idé {idea} blev ændret, mens du havde den åben ({what}): se den "
                                               "igen, før du handler"},
+    "conflict.intake_changed_meanwhile": {"en": "the intake of ideas of {pool} was changed while you had it open: "
+                                                "look at it again before you save",
+                                          "da": "modtagelsen af idéer til {pool} blev ændret, mens du havde den "
+                                                "åben: se den igen, før du gemmer"},
+    "conflict.criteria_changed_meanwhile": {"en": "the criteria of {pool} were changed while you had them open: "
+                                                  "look at them again before you save",
+                                            "da": "kriterierne for {pool} blev ændret, mens du havde dem åbne: "
+                                                  "se dem igen, før du gemmer"},
     "decide.request_reused": {"en": "request {request} was already used for a {decision} decision on idea {recorded}; "
                                     "another decision on idea {idea} needs a new request id",
                               "da": "anmodningen {request} er allerede brugt til at {decision} idé {recorded}; "

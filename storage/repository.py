@@ -330,10 +330,20 @@ class PoolRepository:
         self.session.execute(insert(CriterionRow), [
             {"pool_id": pool.id, "position": n, "name": c.name, "weight": c.weight, "must_meet": c.must_meet,
              "description": c.description} for n, c in enumerate(criteria)])
-        self.session.add(PoolChangeRow(at=now, by_id=by.id, pool_id=pool.id, what="criteria",
-                                       before=[_criterion(c) for c in pool.criteria],
-                                       after=[_criterion(c) for c in criteria]))
+        self.record_change(pool, "criteria", [_criterion(c) for c in pool.criteria],
+                           [_criterion(c) for c in criteria], by, now)
         pool.criteria = criteria
+
+    def record_change(self, pool: Pool, what: str, before: list, after: list, by: Person, now: datetime) -> None:
+        """Record in pool_changes that `by` changed the pool's `what` ("criteria", "intake") from `before` to
+        `after` (JSON)."""
+        self.session.add(PoolChangeRow(at=now, by_id=by.id, pool_id=pool.id, what=what, before=before, after=after))
+
+    def lock(self, pool_id: int) -> bool:
+        """Hold the pool's row until the transaction ends (PostgreSQL: FOR UPDATE; SQLite's writers take turns
+        already), so that two changes of its settings are made one after the other, the second reading what
+        the first saved. Whether the pool exists."""
+        return self.session.scalar(select(PoolRow.id).where(PoolRow.id == pool_id).with_for_update()) is not None
 
     def allocate(self, pool: Pool, amount_dkk: int) -> None:
         """Add to the pool's allocation only if the budget still allows it, atomically in SQL.

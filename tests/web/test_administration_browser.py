@@ -139,7 +139,8 @@ def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signe
     expect(page.get_by_text("Ændringer af kriterierne")).to_be_visible()
     with console.engine.connect() as connection:
         (before, after, by), = connection.execute(text(
-            "SELECT c.before, c.after, p.email FROM pool_changes c JOIN people p ON p.id = c.by_id"))
+            "SELECT c.before, c.after, p.email FROM pool_changes c JOIN people p ON p.id = c.by_id "
+            "WHERE c.what = 'criteria'"))
     assert by == IDA and "omtale" in before and "omtale" not in after and "lovmedholdelig" in after
 
 
@@ -215,6 +216,9 @@ def test_a_coordinator_sets_the_pools_intake_of_ideas(browser, signed_in, consol
     expect(intake).to_contain_text("Sidste dag for idéer31. marts 2027")  # the day typed, not the midnight after
     expect(intake).to_contain_text("500.000 kr.")
     expect(page.get_by_text(HOSTILE).last).to_be_visible()
+    # The pool's page says who changed which settings (the intake's changes are kept as the criteria's are).
+    expect(page.get_by_role("heading", name="Ændringer af modtagelsen af idéer")).to_be_visible()
+    expect(page.locator("main li").filter(has_text=KARIN).last).to_contain_text("Hvad puljen støtter")
     page.get_by_role("link", name="Ret modtagelsen af idéer").click()  # the form shows the days as chosen
     expect(page.get_by_label("Sidste dag for idéer")).to_have_value("2027-03-31")
 

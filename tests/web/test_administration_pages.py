@@ -506,3 +506,114 @@ def test_a_new_installations_administrator_finds_an_empty_portfolio_on_the_home_
         assert 'value="assign"' in site.client.get("/portfolio").text
     finally:
         site.container.close()
+
+
+# -- two people saving a pool's settings at once -----------------------------------------------------------------
+
+
+def browser_of(site, email: str) -> TestClient:
+    """Another browser on the site, signed in as `email` (as `Site.sign_in` signs in its own)."""
+    own, site.client = site.client, TestClient(site.app)
+    try:
+        site.sign_in(email)
+        return site.client
+    finally:
+        site.client = own
+
+
+def form_fields(page) -> dict[str, str]:
+    """What a browser sends from the page's settings form as it stands: its fields' values (hidden ones too),
+    the ticked checkboxes only."""
+    form = re.search(r'<form method="post" action="/pools/\d+/(?:intake|criteria)".*?</form>', page.text, re.S).group(0)
+    values = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and ('type="checkbox"' not in tag or "checked" in tag):
+            values[name.group(1)] = html.unescape(value.group(1)) if value else ""
+    for name, value in re.findall(r'<textarea[^>]* name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+        values[name] = html.unescape(value).removeprefix("\n")
+    return values
+
+
+def stored_intake(site, pool: int) -> dict:
+    with site.engine.connect() as connection:
+        row = connection.execute(text("SELECT description, criteria_text, grant_max_dkk FROM pool_intakes "
+                                      "WHERE pool_id = :pool"), {"pool": pool}).mappings().one_or_none()
+    return dict(row) if row else {}
+
+
+INTAKE_CHANGED = ("En anden gemte modtagelsen af idéer, mens du havde siden åben, så intet blev gemt. Det, du skrev, "
+                  "står stadig nedenfor, og det, der er gemt nu, vises, hvor det er anderledes. Se det igennem, og gem "
+                  "så igen.")
+CRITERIA_CHANGED = ("En anden gemte kriterierne, mens du havde siden åben, så intet blev gemt. Det, du skrev, står "
+                    "stadig nedenfor; kriterierne, som de er gemt nu, står på puljens side. Se dem igennem, og gem "
+                    "så igen.")
+
+
+def test_two_coordinators_saving_the_intake_at_once_the_second_is_refused_and_wipes_out_nothing(site):
+    """Mette and Kim open the intake form; Mette saves the public texts; Kim, on his older copy, changes only
+    the largest amount: his save is refused (409) with what he typed kept and Mette's texts shown, nothing
+    saved, instead of emptying her texts. Saved again from that page, it is his to save."""
+    pool = site.pools[TAARNBY]
+    for email, name in (("mette@taarnby.dk", "Mette"), ("kim@taarnby.dk", "Kim")):
+        site.services.add_person(email, name, Role.PROPOSER, site.now)
+        site.services.grant_role(email, Role.COORDINATOR, site.now, pool=TAARNBY)
+    mette, kim = browser_of(site, "mette@taarnby.dk"), browser_of(site, "kim@taarnby.dk")
+    url = f"/pools/{pool}/intake"
+    mettes_copy, kims_copy = form_fields(mette.get(url)), form_fields(kim.get(url))
+    texts = {"description": "Nye måder at løse kommunens opgaver på", "criteria_text": "Idéen skal spare tid"}
+    saved = mette.post(url, data=mettes_copy | texts, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"].endswith("status=intake_saved")
+    again = mette.post(url, data=mettes_copy | texts, follow_redirects=False)  # a double click: done, no conflict
+    assert again.status_code == 303
+
+    refused = kim.post(url, data=kims_copy | {"grant_max_dkk": "300000"})
+    assert refused.status_code == 409
+    assert INTAKE_CHANGED in html.unescape(refused.text)
+    assert 'value="300000"' in field_tag(refused, "grant_max_dkk")  # what he typed is kept
+    saved_now = re.search(r"<dl class=\"facts alert-text\">(.*?)</dl>", refused.text, re.S).group(1)
+    assert [html.unescape(m) for m in re.findall(r"<dt>([^<]*)</dt>", saved_now)] == [
+        "Hvad puljen støtter", "Kriterierne med almindelige ord", "Største beløb der gives"]
+    assert texts["description"] in html.unescape(saved_now) and "(tom)" in saved_now
+    assert stored_intake(site, pool) == {**texts, "grant_max_dkk": None}  # nothing of his saved
+
+    # From the page the refusal showed (its fingerprint is of the settings now), with Mette's texts copied in.
+    resaved = kim.post(url, data=form_fields(refused) | texts, follow_redirects=False)
+    assert resaved.status_code == 303 and resaved.headers["location"].endswith("status=intake_saved")
+    assert stored_intake(site, pool) == {**texts, "grant_max_dkk": 300_000}
+    # The command line changes only the settings it names, as before; the pool's page says who changed what.
+    site.intake.set_intake(TAARNBY, site.now, grant_min_dkk=1_000)
+    assert stored_intake(site, pool) == {**texts, "grant_max_dkk": 300_000}
+    changes = re.search(r"Ændringer af modtagelsen af idéer</h3>\s*<ul>(.*?)</ul>", kim.get(f"/pools/{pool}").text,
+                        re.S).group(1)
+    lines = [re.sub(r"\s+", " ", html.unescape(line)).split(" af ", 1)[1]
+             for line in re.findall(r"<li>(.*?)</li>", changes, re.S)]
+    assert lines == ["mette@taarnby.dk: Hvad puljen støtter, Kriterierne med almindelige ord",
+                     "kim@taarnby.dk: Største beløb der gives", "operator@ideaflow.invalid: Mindste beløb der gives"]
+
+
+def test_two_administrators_saving_the_criteria_at_once_the_second_is_refused_and_wipes_out_nothing(site):
+    pool = site.pools[TAARNBY]
+    site.services.add_person("jens@kommune.dk", "Jens Administrator", Role.ADMINISTRATOR, site.now)
+    ida, jens = browser_of(site, ADMIN), browser_of(site, "jens@kommune.dk")
+    url = f"/pools/{pool}/criteria"
+    idas_copy, jens_copy = form_fields(ida.get(url)), form_fields(jens.get(url))
+    saved = ida.post(url, data=idas_copy | {"description-0": "Færre timer på samme opgave"}, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"].endswith("status=criteria_saved")
+
+    refused = jens.post(url, data=jens_copy | {"weight-1": "3"})
+    assert refused.status_code == 409 and CRITERIA_CHANGED in html.unescape(refused.text)
+    assert 'value="3"' in field_tag(refused, "weight-1")  # what he typed is kept
+    with site.engine.connect() as connection:
+        weights = dict(connection.execute(text("SELECT name, weight FROM criteria WHERE pool_id = :pool"),
+                                          {"pool": pool}).all())
+        descriptions = dict(connection.execute(text("SELECT name, description FROM criteria WHERE pool_id = :pool"),
+                                               {"pool": pool}).all())
+    assert weights["kvalitet"] == 2.0 and descriptions["effektivitet"] == "Færre timer på samme opgave"
+
+    resaved = jens.post(url, data=form_fields(refused), follow_redirects=False)  # after looking: his to save
+    assert resaved.status_code == 303 and resaved.headers["location"].endswith("status=criteria_saved")
+    with site.engine.connect() as connection:
+        weights = dict(connection.execute(text("SELECT name, weight FROM criteria WHERE pool_id = :pool"),
+                                          {"pool": pool}).all())
+    assert weights["kvalitet"] == 3.0

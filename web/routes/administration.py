@@ -25,7 +25,7 @@ from ideaflow import i18n
 from ideaflow.i18n import N_
 from ideaflow.signin import Account
 from states.criteria import TAARNBY_CRITERIA, Criterion
-from states.errors import IdeaflowError, NotAllowed, NotFound
+from states.errors import Conflict, IdeaflowError, NotAllowed, NotFound
 from states.intake import POOL_TEXT_MAX
 from states.model import GatePolicy, local_midnight
 from states.text import whole_number
@@ -65,6 +65,20 @@ NO_CRITERIA = N_("Name at least one criterion.")
 SAME_NAME = N_("Another criterion is named %(criterion)s already (capital letters aside): give each criterion its "
                "own name.")
 EXTRA_ROWS = 2  # empty criteria at the end of the form, to add new ones without JavaScript
+#: Said when somebody else saved the settings while the form was open (`states.fingerprint`): nothing was saved.
+CRITERIA_CHANGED_MEANWHILE = N_("Somebody else saved the criteria while you had this page open, so nothing was "
+                                "saved. What you typed is kept below; the criteria saved now are on the pool's "
+                                "page. Look at them, then save again.")
+INTAKE_CHANGED_MEANWHILE = N_("Somebody else saved the intake of ideas while you had this page open, so nothing was "
+                              "saved. What you typed is kept below, and what is saved now is shown where it differs. "
+                              "Look at it, then save again.")
+#: The intake form's fields and their labels, in the order of the form.
+INTAKE_FIELDS = {"opens": N_("First day for ideas"), "closes": N_("Last day for ideas"),
+                 "description": N_("What the pool supports"), "criteria_text": N_("The criteria in plain words"),
+                 "grant_min_dkk": N_("Smallest amount given"), "grant_max_dkk": N_("Largest amount given")}
+#: The intake's settings (`states.intake.PoolIntake`) -> the form's fields.
+INTAKE_SETTINGS = {"opens_at": "opens", "closes_at": "closes", "description": "description",
+                   "criteria_text": "criteria_text", "grant_min_dkk": "grant_min_dkk", "grant_max_dkk": "grant_max_dkk"}
 
 
 def _admin(request: Request):
@@ -138,6 +152,8 @@ def _t(request: Request, text: str) -> str:
 def pool(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
     page = _admin(request).pool(pool_id, person.email, _now(request))
     return pages.render(request, "pool.html", {"page": page, "on_deadline": ON_DEADLINE,
+                                               "intake_setting": lambda name: _t(request, INTAKE_FIELDS[
+                                                   INTAKE_SETTINGS[name]]) if name in INTAKE_SETTINGS else name,
                                                **formatters(request)})
 
 
@@ -145,7 +161,7 @@ def pool(request: Request, pool_id: int, person: Annotated[Account, Depends(sign
 def criteria_form(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
     _admin(request).require_administrator(person.email, "edit_criteria", _now(request))
     page = _admin(request).pool(pool_id, person.email, _now(request))
-    values, lang = {}, pages.language(request)
+    values, lang = {"seen": page.criteria_seen}, pages.language(request)
     for n, c in enumerate(page.pool.criteria):
         values.update({f"name-{n}": c.name, f"weight-{n}": weight(c.weight, lang), f"description-{n}": c.description})
         if c.must_meet:
@@ -181,7 +197,16 @@ def save_criteria(request: Request, pool_id: int, person: Annotated[Account, Dep
         form.error("name-0", NO_CRITERIA)
     if not form.errors:
         try:
-            changed = _admin(request).set_criteria(pool_id, tuple(criteria), _now(request), by=person.email)
+            changed = _admin(request).set_criteria(pool_id, tuple(criteria), _now(request), by=person.email,
+                                                   seen=form.value("seen") or None)
+        except Conflict:
+            # Saved by somebody else meanwhile: what was typed stays, to look at the criteria and save again.
+            fresh = _admin(request).pool(pool_id, person.email, _now(request))
+            form.values["seen"] = fresh.criteria_seen
+            form.error(Form.GENERAL, CRITERIA_CHANGED_MEANWHILE)
+            response = _criteria_page(request, fresh, form, rows)
+            response.status_code = 409
+            return response
         except IdeaflowError as error:
             form.failed(error, {})
         else:
@@ -207,19 +232,27 @@ def _parse_weight(text: str) -> float | None:
 @router.get("/pools/{pool_id}/intake")
 def intake_form(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)]) -> Response:
     page = _admin(request).pool(pool_id, person.email, _now(request))
+    return _intake_page(request, page, Form({**_intake_values(page), "seen": page.intake_seen}))
+
+
+def _intake_values(page) -> dict[str, str]:
+    """The intake form's fields as the page's settings fill them in."""
     intake = page.pool.intake
-    return _intake_page(request, page, Form({
-        "opens": _local_day(intake.opens_at), "closes": _local_day(intake.closes_at, last=True),
-        "description": intake.description, "criteria_text": intake.criteria_text,
-        "grant_min_dkk": "" if intake.grant_min_dkk is None else str(intake.grant_min_dkk),
-        "grant_max_dkk": "" if intake.grant_max_dkk is None else str(intake.grant_max_dkk)}))
+    return {"opens": _local_day(intake.opens_at), "closes": _local_day(intake.closes_at, last=True),
+            "description": intake.description, "criteria_text": intake.criteria_text,
+            "grant_min_dkk": "" if intake.grant_min_dkk is None else str(intake.grant_min_dkk),
+            "grant_max_dkk": "" if intake.grant_max_dkk is None else str(intake.grant_max_dkk)}
 
 
 @router.post("/pools/{pool_id}/intake")
 def save_intake(request: Request, pool_id: int, person: Annotated[Account, Depends(signed_in)],
                 form: PostedForm) -> Response:
     """The window (whole Copenhagen days: it opens as the first day begins and closes as the last one
-    ends), the public description, the criteria in plain words and the amounts given."""
+    ends), the public description, the criteria in plain words and the amounts given.
+
+    The form carries the fingerprint of the settings it was filled in from (`seen`): saved from an older
+    copy (somebody else saved meanwhile) it answers 409 with what was typed, what is saved now where it
+    differs, and nothing saved."""
     page = _admin(request).pool(pool_id, person.email, _now(request))
     opens, closes = _day_field(form, "opens"), _day_field(form, "closes")
     changes = {
@@ -231,14 +264,18 @@ def save_intake(request: Request, pool_id: int, person: Annotated[Account, Depen
     }
     if not form.errors:
         try:
-            request.app.state.container.intake.set_intake(page.pool.name, _now(request), by=person.email, **changes)
+            request.app.state.container.intake.set_intake(page.pool.name, _now(request), by=person.email,
+                                                          seen=form.value("seen") or None, **changes)
+        except Conflict:
+            fresh = _admin(request).pool(pool_id, person.email, _now(request))
+            saved = _intake_values(fresh)
+            form.values["seen"] = fresh.intake_seen
+            form.error(Form.GENERAL, INTAKE_CHANGED_MEANWHILE)
+            differs = [(_t(request, label), saved[name]) for name, label in INTAKE_FIELDS.items()
+                       if _typed(form.value(name)) != _typed(saved[name])]
+            return _intake_page(request, fresh, form, saved_now=differs, status_code=409)
         except IdeaflowError as error:
-            form.failed(error, {"opens": ("opens", N_("First day for ideas")),
-                                "closes": ("closes", N_("Last day for ideas")),
-                                "grant_min_dkk": ("grant_min_dkk", N_("Smallest amount given")),
-                                "grant_max_dkk": ("grant_max_dkk", N_("Largest amount given")),
-                                "description": ("description", N_("What the pool supports")),
-                                "criteria_text": ("criteria_text", N_("The criteria in plain words"))})
+            form.failed(error, {name: (name, label) for name, label in INTAKE_FIELDS.items()})
         else:
             return RedirectResponse(f"/pools/{pool_id}?status=intake_saved", status_code=303)
     response = _intake_page(request, page, form)
@@ -246,12 +283,20 @@ def save_intake(request: Request, pool_id: int, person: Annotated[Account, Depen
     return response
 
 
-def _intake_page(request: Request, page, form: Form) -> Response:
+def _intake_page(request: Request, page, form: Form, saved_now: list[tuple[str, str]] = (),
+                 status_code: int = 200) -> Response:
+    """`saved_now`: (label, value) of the settings saved meanwhile where they differ from what was typed."""
     # A day typed in another form (a browser without a date picker) is shown as typed, in a text field:
     # a date field would show it empty.
     kinds = {name: "text" if form.value(name).strip() and _not_a_day(form.value(name)) else "date"
              for name in ("opens", "closes")}
-    return pages.render(request, "pool_intake.html", {"page": page, "form": form, "day_field": kinds})
+    return pages.render(request, "pool_intake.html", {"page": page, "form": form, "day_field": kinds,
+                                                      "saved_now": saved_now}, status_code=status_code)
+
+
+def _typed(value: str) -> str:
+    """A field's value as compared with what is saved (a browser sends a text area's lines ended by CR LF)."""
+    return value.replace("\r\n", "\n").strip()
 
 
 def _local_day(moment: datetime | None, *, last: bool = False) -> str:
