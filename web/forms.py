@@ -46,6 +46,9 @@ REQUIRED = N_("Fill in this field.")
 TOO_LONG = N_("Write at most %(max)s characters.")
 NOT_WHOLE_NUMBER = N_("Write a whole number, for example %(example)s.")
 OUT_OF_RANGE = N_("Write a number from %(low)s to %(high)s.")
+#: Said of a number above the field's range: its lower end may be left to the domain's own words
+#: (a budget of 0 kr. is refused with why), so it is not named there.
+TOO_LARGE = N_("Write a number of at most %(high)s.")
 CONTROL_CHARACTER = N_("Remove the control characters from the text.")
 CHOOSE = N_("Choose one of the options.")
 NOT_AN_ADDRESS = N_("Write an e-mail address, for example navn@kommune.dk.")
@@ -178,7 +181,10 @@ class Form:
             return None
         if not low <= number <= high:
             said = i18n.Count if grouped else str
-            self.error(name, OUT_OF_RANGE, low=said(low), high=said(high))
+            if number > high:
+                self.error(name, TOO_LARGE, high=said(high))
+            else:
+                self.error(name, OUT_OF_RANGE, low=said(low), high=said(high))
             return None
         return number
 

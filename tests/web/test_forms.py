@@ -53,7 +53,12 @@ def test_checks_keep_values_and_collect_one_message_per_field():
     odd = Form({"a": "²", "b": "9" * 5000, "c": "0007"})  # str.isdigit, but not for int; too many digits; zeros
     assert [odd.whole_number(f, high=100) for f in "abc"] == [None, None, 7]
     assert [odd.message(f, "da") for f in "ab"] == ["Skriv et helt tal, for eksempel 250000.",
-                                                    "Skriv et tal fra 0 til 100."]
+                                                    "Skriv et tal på højst 100."]
+    negative = Form({"budget": "-5", "huge": "10000000000000"})  # below the range: from .. to; above: at most
+    negative.whole_number("budget", low=1)
+    negative.whole_number("huge", low=-(10**12 - 1))
+    assert [negative.message(f, "da") for f in ("budget", "huge")] == [
+        "Skriv et tal fra 1 til 999.999.999.999.", "Skriv et tal på højst 999.999.999.999."]
     big = Form({"reason": "r" * 10_001, "amount": "5"})
     big.text("reason", max_length=10_000, multiline=True)
     big.whole_number("amount", low=10_000, high=2_000_000)

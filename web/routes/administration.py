@@ -260,7 +260,8 @@ def save_intake(request: Request, pool_id: int, person: Annotated[Account, Depen
         "closes_at": local_midnight(closes + timedelta(days=1)) if closes else None,
         "description": form.text("description", max_length=POOL_TEXT_MAX, multiline=True),
         "criteria_text": form.text("criteria_text", max_length=POOL_TEXT_MAX, multiline=True),
-        "grant_min_dkk": form.whole_number("grant_min_dkk"), "grant_max_dkk": form.whole_number("grant_max_dkk"),
+        "grant_min_dkk": form.whole_number("grant_min_dkk", low=1),
+        "grant_max_dkk": form.whole_number("grant_max_dkk", low=1),
     }
     if not form.errors:
         try:

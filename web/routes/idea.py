@@ -273,7 +273,7 @@ def decide(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -
     choice = form.value("decision")
     if choice not in {d.value for d in Decision}:
         form.error("decision", CHOOSE_DECISION)
-    amount = form.whole_number("amount")
+    amount = form.whole_number("amount", low=1)
     reason = form.text("reason", max_length=5000, multiline=True)
     if form.errors:
         return _render(request, page, form.value("from"), "decide", form, status_code=422)
