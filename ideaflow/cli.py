@@ -26,7 +26,18 @@ from states import formatting as fmt
 from states.errors import BadInput, IdeaflowError, Refused
 from states.messages import render
 from states.text import whole_number, written_number
-from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Decision, Gate, Language, Outcome, Role, Stage
+from states.vocabulary import (
+    GRANTABLE_ROLES,
+    MAX_DEADLINE_DAYS,
+    MAX_REMINDER_DAYS,
+    OPERATOR_EMAIL,
+    Decision,
+    Gate,
+    Language,
+    Outcome,
+    Role,
+    Stage,
+)
 
 if TYPE_CHECKING:
     from ideaflow.bootstrap import Container
@@ -192,10 +203,10 @@ def pool_create(
     budget_dkk: Annotated[int, Kroner("--budget-dkk", help="Budget in whole kroner.")],
     year: Annotated[int | None, typer.Option(help="Budget year (default: this year).")] = None,
     criteria: Annotated[Path | None, typer.Option(help="YAML or JSON file replacing the Tårnby criteria.")] = None,
-    screening_days: Annotated[int, typer.Option(min=1, max=3650)] = 30,
-    funding_days: Annotated[int, typer.Option(min=1, max=3650)] = 45,
-    evaluation_days: Annotated[int, typer.Option(min=1, max=3650)] = 30,
-    reminder_days: Annotated[int, typer.Option(min=0, max=365)] = 5,
+    screening_days: Annotated[int, typer.Option(min=1, max=MAX_DEADLINE_DAYS)] = 30,
+    funding_days: Annotated[int, typer.Option(min=1, max=MAX_DEADLINE_DAYS)] = 45,
+    evaluation_days: Annotated[int, typer.Option(min=1, max=MAX_DEADLINE_DAYS)] = 30,
+    reminder_days: Annotated[int, typer.Option(min=0, max=MAX_REMINDER_DAYS)] = 5,
     lapse_unscreened: Annotated[bool, typer.Option(help="Let ideas lapse when the screening deadline passes.")] = False,
     by: Operator = OPERATOR_EMAIL,
     opens: Opens = None,

@@ -61,6 +61,10 @@ class Role(StrEnum):
 GRANTABLE_ROLES = (Role.ADMINISTRATOR, Role.COORDINATOR, Role.REVIEWER)
 #: The built-in actor of commands given on the command line without `--by`.
 OPERATOR_EMAIL = "operator@ideaflow.invalid"
+#: The longest a pool's gate deadline and a reminder's lead may be, in days: the command line and the
+#: console accept the same.
+MAX_DEADLINE_DAYS = 3650
+MAX_REMINDER_DAYS = 365
 
 
 class Language(StrEnum):

@@ -103,6 +103,18 @@ def test_two_criteria_named_alike_but_for_capital_letters_are_refused_on_the_sec
     assert "KVALITET" not in site.client.get(f"/pools/{pool}").text
 
 
+def test_a_pools_deadlines_take_what_the_command_line_takes(site):
+    """`pool create --screening-days` takes 1 to 3650 days: so does the console's form."""
+    site.sign_in(ADMIN)
+    form = {"csrf_token": site.csrf(), "name": "Lang screening", "year": "2027", "budget_dkk": "100000",
+            "screening_days": "400", "funding_days": "45", "evaluation_days": "30", "reminder_days": "5",
+            "on_screening_deadline": "escalate"}
+    assert site.client.post("/pools/new", data=form, follow_redirects=False).status_code == 303
+    too_long = site.client.post("/pools/new", data={**form, "name": "For lang", "screening_days": "3651"})
+    assert too_long.status_code == 422 and summary(too_long) == [
+        ("screening_days", "Skriv et tal på højst 3.650.")]
+
+
 @pytest.mark.parametrize("budget", ["0", "-5", "−250.000"])
 def test_a_pool_without_a_positive_budget_is_refused_on_its_budget(site, budget):
     site.sign_in(ADMIN)

@@ -29,7 +29,15 @@ from states.errors import Conflict, IdeaflowError, NotAllowed, NotFound
 from states.intake import POOL_TEXT_MAX
 from states.model import GatePolicy, local_midnight
 from states.text import whole_number
-from states.vocabulary import COPENHAGEN, GRANTABLE_ROLES, DeadlinePolicy, Language, Role
+from states.vocabulary import (
+    COPENHAGEN,
+    GRANTABLE_ROLES,
+    MAX_DEADLINE_DAYS,
+    MAX_REMINDER_DAYS,
+    DeadlinePolicy,
+    Language,
+    Role,
+)
 from web import pages
 from web.auth import signed_in
 from web.forms import BAD_WEIGHT, CHOOSE, NOT_A_DAY, REQUIRED, Form, PostedForm
@@ -115,9 +123,9 @@ def create_pool(request: Request, person: Annotated[Account, Depends(signed_in)]
     year = form.whole_number("year", required=True, low=2000, high=2200, example=2027, grouped=False)
     # Any whole number: what a budget must be (at least 1 krone) the domain says (`states.model.check_budget`).
     budget = form.whole_number("budget_dkk", required=True, low=-(10**12 - 1))
-    days = {key: form.whole_number(key, required=True, low=1, high=365, example=30)
+    days = {key: form.whole_number(key, required=True, low=1, high=MAX_DEADLINE_DAYS, example=30)
             for key in ("screening_days", "funding_days", "evaluation_days")}
-    reminder = form.whole_number("reminder_days", required=True, low=0, high=365, example=5)
+    reminder = form.whole_number("reminder_days", required=True, low=0, high=MAX_REMINDER_DAYS, example=5)
     on_deadline = form.value("on_screening_deadline")
     if on_deadline not in {p.value for p in DeadlinePolicy}:
         form.error("on_screening_deadline", CHOOSE)
