@@ -52,6 +52,8 @@ class PrivacyNotice(BaseModel):
     lang: str
     title: str
     sections: list[PrivacySection]
+    #: Who is responsible, as the notice names them ("Hvidovre Kommune"; "the municipality" until given).
+    controller: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ def privacy_notice(settings: PrivacySettings, lang: str) -> PrivacyNotice:
         placeholders = " ".join(MISSING[lang][detail] for detail in ("contact", "dpo")
                                 if detail in missing and DETAILS[detail][0] == key)
         sections.append(PrivacySection(key=key, heading=HEADINGS[lang][key], text=text, missing=placeholders))
-    return PrivacyNotice(lang=lang, title=TITLES[lang], sections=sections)
+    return PrivacyNotice(lang=lang, title=TITLES[lang], sections=sections, controller=values["controller"])
 
 
 def missing_details(settings: PrivacySettings, overrides: dict[str, dict[str, str]] | None = None) -> list[str]:

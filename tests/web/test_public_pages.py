@@ -574,6 +574,10 @@ def test_the_privacy_and_accessibility_pages(engine, tmp_path, site):
     statement = site.client.get("/accessibility")
     assert statement.status_code == 200  # where to write: not given, and said so, marked apart
     assert '<p class="missing-detail"><strong>Kommunen har ikke oplyst sine kontaktoplysninger her.' in statement.text
+    pool = site.services.create_pool(POOL, 1000, 2027, site.now)
+    assert "Kommunen registrerer din idé" in site.client.get(f"/pools/{pool.id}/ideas/new").text
+    named = Site(engine, tmp_path, privacy_controller="Hvidovre Kommune")  # the controller by name once given
+    assert "Hvidovre Kommune registrerer din idé" in named.client.get(f"/pools/{pool.id}/ideas/new").text
     told = Site(engine, tmp_path, privacy_contact="tilgaengelighed@kommune.dk").client.get("/accessibility")
     assert "skriv til kommunen: tilgaengelighed@kommune.dk." in told.text and "missing-detail" not in told.text
     elsewhere = Site(engine, tmp_path, accessibility_url="https://www.was.digst.dk/ideaflow-kommune")
