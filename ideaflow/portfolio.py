@@ -4,10 +4,12 @@ one idea at a time (previous and next within the filtered list).
 
 A filter is a plain value (`PortfolioFilter`) that round-trips through a URL's query, so the web
 keeps it in the address bar, the idea page gets it back from the portfolio's links (`?from=…`), and
-an export or a neighbour lookup sees exactly the list the coordinator saw. Who sees which pools is
-`states.rules`' answer (`coordinates`, `may_administer`), asked here once per call; the pools then
-become one `pool_id IN (…)` condition, so a coordinator of pool A never sees a pool B idea, whatever
-the URL says.
+an export or a neighbour lookup sees exactly the list the coordinator saw. A link to an idea also
+carries its place in that list (`place`: its sort value as the list showed it), so previous and next
+are the ideas it stood between, also once a decision has moved its deadline or taken it out of the
+filter. Who sees which pools is `states.rules`' answer (`coordinates`, `may_administer`), asked here
+once per call; the pools then become one `pool_id IN (…)` condition, so a coordinator of pool A never
+sees a pool B idea, whatever the URL says.
 
 Everything is one read-only unit of work per call and a bounded number of queries: the page's
 counts per stage (a few rows of the counts the database keeps per pool and stage, or with a filter one
@@ -23,7 +25,7 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -189,6 +191,8 @@ class PortfolioPage:
 class Neighbour:
     id: int
     title: str
+    #: Its place in the list (`place`), for the link to it.
+    at: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,10 +254,15 @@ class Portfolio:
             rows = uow.session.execute(_lines().where(*conditions).order_by(*_order(wanted, scan=scope.scan))).all()
             return _with_reviewers(uow, rows, scope, now)
 
-    def neighbours(self, viewer: str, wanted: PortfolioFilter, idea_id: int, now: datetime) -> Neighbours | None:
-        """The ideas just before and after `idea_id` in the filtered list, found by the idea's own sort
-        key (so they are right also when the idea has since left the filter, e.g. after a decision).
-        None when the idea is not in the viewer's portfolio at all."""
+    def neighbours(self, viewer: str, wanted: PortfolioFilter, idea_id: int, now: datetime, *,
+                   at: str | None = None) -> Neighbours | None:
+        """The ideas just before and after `idea_id` in the filtered list (the idea itself left out).
+
+        Sought from `at`, the idea's place in the list as the coordinator was shown it (`place`, carried
+        by the link): a decision moves the idea's deadline or clears it, and takes it out of a stage's
+        list, and its neighbours are still those it stood between. Without `at` (or with one that is not
+        a value of the sort), from the idea's sort value now. None when the idea is not in the viewer's
+        portfolio at all."""
         with UnitOfWork(self.engine, read_only=True) as uow:
             scope = self._scope(uow, viewer, wanted, now, record_refusal=False)
             if scope is None:
@@ -263,14 +272,17 @@ class Portfolio:
             found = uow.session.execute(select(expression).where(IdeaRow.id == idea_id, *pool_only)).first()
             if found is None:
                 return None
-            conditions = [*scope.conditions, *([IdeaRow.stage == wanted.stage.value] if wanted.stage else [])]
+            value = _place_value(wanted.sort, at)
+            key = (found[0] if value is _NO_PLACE else value, idea_id)
+            conditions = [*scope.conditions, *([IdeaRow.stage == wanted.stage.value] if wanted.stage else []),
+                          IdeaRow.id != idea_id]  # from its place as shown, it may be found where it is now
 
             def nearest(after: bool) -> Neighbour | None:
-                for beyond, order in _steps(wanted, (found[0], idea_id), after=after):
-                    row = uow.session.execute(select(IdeaRow.id, IdeaRow.title).where(*conditions, beyond)
-                                              .order_by(*order).limit(1)).first()
+                for beyond, order in _steps(wanted, key, after=after):
+                    row = uow.session.execute(select(IdeaRow.id, IdeaRow.title, expression)
+                                              .where(*conditions, beyond).order_by(*order).limit(1)).first()
                     if row is not None:
-                        return Neighbour(row[0], row[1])
+                        return Neighbour(row[0], row[1], _place_text(wanted.sort, row[2]))
                 return None
 
             return Neighbours(wanted, nearest(after=False), nearest(after=True))
@@ -463,6 +475,45 @@ def _order(wanted: PortfolioFilter, *, reverse: bool = False, scan: bool = False
 def _unindexed(expression: ColumnElement[Any]) -> ColumnElement[Any]:
     """SQLite's `+expression`: the same value, which the planner cannot take from an index."""
     return UnaryExpression(expression, operator=operators.custom_op("+"), type_=expression.type)
+
+
+def place(wanted: PortfolioFilter, line: PortfolioLine) -> str | None:
+    """Where `line` stands in the filter's order, as text for a link to the idea (`neighbours`' `at`):
+    its sort value ("" where it has none: no deadline, no amount). None in the order of ids, which is
+    the idea's own."""
+    values = {"deadline": line.deadline, "submitted": line.submitted_at, "title": line.title,
+              "requested": line.requested_dkk}
+    return _place_text(wanted.sort, values[wanted.sort]) if wanted.sort in values else None
+
+
+def _place_text(sort: str, value: Any) -> str | None:
+    if sort == "id":
+        return None
+    if value is None:
+        return ""
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value)
+
+
+#: `_place_value`'s answer for text that is no value of the sort.
+_NO_PLACE = object()
+
+
+def _place_value(sort: str, text: str | None) -> Any:
+    """The sort value `_place_text` wrote, or `_NO_PLACE` (none given, another sort's, hand-edited)."""
+    if text is None or sort == "id":
+        return _NO_PLACE
+    if text == "":
+        return None if sort in _NULLABLE else _NO_PLACE
+    if sort == "title":
+        return text
+    if sort == "requested":
+        amount = whole_number(text, max_digits=18)
+        return _NO_PLACE if amount is None else amount
+    try:
+        moment = datetime.fromisoformat(text) if len(text) <= 40 else None
+    except ValueError:
+        return _NO_PLACE
+    return moment.astimezone(UTC) if moment is not None and moment.tzinfo is not None else _NO_PLACE
 
 
 def _steps(wanted: PortfolioFilter, key: tuple[Any, int], *, after: bool) -> list[tuple[ColumnElement[bool], list]]:

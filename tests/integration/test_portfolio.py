@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, text
 
 from ideaflow.ideapage import idea_page
-from ideaflow.portfolio import Neighbour, PortfolioFilter, csv_bytes, xlsx_bytes
+from ideaflow.portfolio import Neighbour, PortfolioFilter, csv_bytes, place, xlsx_bytes
 from states.criteria import TAARNBY_CRITERIA
 from states.errors import NotAllowed
 from states.vocabulary import Decision, Gate, Role, Stage
@@ -230,21 +230,69 @@ def test_previous_and_next_walk_the_filtered_list_in_its_order(world, portfolio,
         wanted = f(sort=sort, pool=str(pool_a))
         lines = portfolio.lines(world.coordinator, wanted, now)
         order, titles = [line.id for line in lines], {line.id: line.title for line in lines}
+        places = {line.id: place(wanted, line) for line in lines}
         assert sorted(order) == sorted(made)
         for position, idea_id in enumerate(order):
             around = portfolio.neighbours(world.coordinator, wanted, idea_id, now)
             before = order[position - 1] if position else None
-            assert around.previous == (Neighbour(before, titles[before]) if before else None), sort
+            assert around.previous == (Neighbour(before, titles[before], places[before]) if before else None), sort
+            assert around == portfolio.neighbours(world.coordinator, wanted, idea_id, now, at=places[idea_id])
             assert (around.next and around.next.id) == (order[position + 1] if position + 1 < len(order) else None)
         # An idea that has left the filter (decided since) still finds its place among the others.
         narrowed = wanted.but(stage=Stage.SUBMITTED)
         remaining = [line.id for line in portfolio.lines(world.coordinator, narrowed, now)]
         around = portfolio.neighbours(world.coordinator, narrowed, made[1], now)
-        place = order.index(made[1])
-        before_it = [i for i in order[:place] if i in remaining]
-        after_it = [i for i in order[place + 1:] if i in remaining]
+        where = order.index(made[1])
+        before_it = [i for i in order[:where] if i in remaining]
+        after_it = [i for i in order[where + 1:] if i in remaining]
         assert (around.previous and around.previous.id) == (before_it[-1] if before_it else None), sort
         assert (around.next and around.next.id) == (after_it[0] if after_it else None), sort
+
+
+def test_previous_and_next_are_those_of_the_idea_s_place_in_the_list_as_shown_also_after_decisions(
+        world, portfolio, services):
+    """The idea page's links carry the idea's place in the list as the coordinator was shown it (`place`). A
+    decision moves the idea's deadline or clears it, and out of a stage's list: from the place it was shown
+    at, its neighbours are still the ideas it stood between, in every sort."""
+    made = [world.submit(f"Idé {n}", requested_dkk=amount)
+            for n, amount in enumerate([200_000, None, 100_000, 300_000, None, 200_000])]
+    for idea_id in made[1:3]:
+        services.review(idea_id, world.reviewer, {c.name: 4 for c in TAARNBY_CRITERIA}, world.clock())
+    now = world.clock()
+    sorts = ("deadline", "-deadline", "requested", "-requested", "title", "-title", "submitted", "-submitted", "id")
+    shown = {sort: portfolio.lines(world.coordinator, f(sort=sort, stage="submitted"), now) for sort in sorts}
+    services.decide(made[1], Decision.GO, world.coordinator, world.clock())
+    services.decide(made[2], Decision.KILL, world.coordinator, world.clock(), reason="nej")
+    services.decide(made[3], Decision.HOLD, world.coordinator, world.clock(), reason="vent")
+    now = world.clock()
+    for sort in sorts:
+        wanted = f(sort=sort, stage="submitted")
+        order = [line.id for line in shown[sort]]
+        remaining = {line.id for line in portfolio.lines(world.coordinator, wanted, now)}
+        assert remaining == {made[0], made[4], made[5]}
+        for line in shown[sort]:
+            around = portfolio.neighbours(world.coordinator, wanted, line.id, now, at=place(wanted, line))
+            place_of = order.index(line.id)
+            before = [i for i in order[:place_of] if i in remaining]
+            after = [i for i in order[place_of + 1:] if i in remaining]
+            assert (around.previous and around.previous.id) == (before[-1] if before else None), (sort, line.id)
+            assert (around.next and around.next.id) == (after[0] if after else None), (sort, line.id)
+
+    # An idea still in the list, found from a place it has left, is not its own neighbour.
+    wanted = f(sort="deadline")
+    lines = portfolio.lines(world.coordinator, wanted, now)
+    first, second = (line for line in lines if line.id in (made[0], made[4]))
+    moved = (first.deadline - timedelta(seconds=1)).isoformat()
+    around = portfolio.neighbours(world.coordinator, wanted, first.id, now, at=moved)
+    assert around == portfolio.neighbours(world.coordinator, wanted, first.id, now)
+    assert around.next.id != first.id
+    # A place that is no value of the sort (hand-edited, naive, another sort's) is the idea's value now.
+    for wrong in ("i morgen", "2027-01-04T10:00:00", "x" * 60, "Idé 3"):
+        assert portfolio.neighbours(world.coordinator, wanted, second.id, now, at=wrong) == \
+            portfolio.neighbours(world.coordinator, wanted, second.id, now)
+    for sort, wrong in (("requested", "-5"), ("requested", "²"), ("requested", "1e6"), ("title", ""), ("id", "3")):
+        assert portfolio.neighbours(world.coordinator, f(sort=sort), second.id, now, at=wrong) == \
+            portfolio.neighbours(world.coordinator, f(sort=sort), second.id, now), (sort, wrong)
 
 
 def test_exports_neutralise_formulas_and_keep_numbers_and_times():

@@ -14,13 +14,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
+from states.criteria import TAARNBY_CRITERIA
 from states.vocabulary import Decision, Role
 
 from consoleweb import running_console, signed_in_people
@@ -199,7 +201,8 @@ def test_an_idea_opened_from_the_list_leads_to_the_previous_and_next_in_it(brows
     page = karin
     page.goto(console.server.url + "portfolio?sort=title")
     page.get_by_role("link", name="Fælles sagsbehandling").click()
-    expect(page).to_have_url(re.compile(rf"/ideas/{console.ids['Fælles sagsbehandling']}\?from=sort%3Dtitle$"))
+    remembered = urlencode({"from": urlencode({"sort": "title", "at": "Fælles sagsbehandling"})})  # and its place
+    expect(page).to_have_url(re.compile(rf"/ideas/{console.ids['Fælles sagsbehandling']}\?{re.escape(remembered)}$"))
     around = page.get_by_role("navigation", name="Idéer på din liste")
     expect(around.get_by_role("link", name="Forrige idé: Droner")).to_be_visible()
     around.get_by_role("link", name="Næste idé: Skolemad i Tårnby").click()
@@ -207,6 +210,63 @@ def test_an_idea_opened_from_the_list_leads_to_the_previous_and_next_in_it(brows
     around = page.get_by_role("navigation", name="Idéer på din liste")
     around.get_by_role("link", name="Tilbage til porteføljen").click()
     expect(page).to_have_url(re.compile(r"/portfolio\?sort=title$"))
+
+
+NEIGHBOURS = ["Nabo A", "Nabo B", "Nabo C"]
+
+
+def _seed_neighbours(app) -> dict[str, int]:
+    """One pool, an idea and three neighbours at screening, reviewed, deadlines a minute apart in this order."""
+    services, now = app.services, datetime.now(UTC)
+    services.create_pool(POOL, 2_000_000, 2026, now)
+    for email, name, role in ((KARIN, "Karin Koordinator", Role.COORDINATOR), (BENT, "Bent Bedømmer", Role.REVIEWER)):
+        services.add_person(email, name, Role.PROPOSER, now)
+        services.grant_role(email, role, now, pool=POOL)
+    ideas = {}
+    for n, title in enumerate(["Skolemad i Tårnby", *NEIGHBOURS]):
+        submitted = now - timedelta(minutes=10 - n)
+        ideas[title] = services.submit(title=title, description=f"Om {title}", proposer="borger@example.dk",
+                                       pool=POOL, now=submitted, requested_dkk=250_000)
+        services.review(ideas[title], BENT, {c.name: 4 for c in TAARNBY_CRITERIA}, submitted)
+    return ideas
+
+
+@pytest.fixture
+def walking(chromium, tmp_path):
+    """A console of its own (its decisions would change the other tests' lists), Karin signed in when asked."""
+    with running_console(tmp_path, _seed_neighbours) as console:
+        yield from signed_in_people(chromium, console)
+
+
+def test_previous_and_next_stay_where_the_idea_was_in_the_list_after_a_decision(browser, walking):
+    """A decision moves the idea's deadline and takes it out of the stage's list: its page, reloaded after the
+    decision, still leads to the ideas it stood between, and the walk goes on in the list as it is now."""
+    page, console = walking(KARIN), walking.console
+    page.goto(console.server.url + "portfolio?stage=submitted")
+    assert _titles(page) == ["Skolemad i Tårnby", *NEIGHBOURS]
+    page.get_by_role("link", name="Nabo B").click()
+    around = page.get_by_role("navigation", name="Idéer på din liste").get_by_role("link")
+    expect(around).to_have_text(["Tilbage til porteføljen", "Forrige idé: Nabo A", "Næste idé: Nabo C"])
+
+    page.locator("form[action$='/decide']").get_by_label("Godkend").check()
+    page.get_by_role("button", name="Registrér afgørelsen").click()
+    expect(page.get_by_role("status")).to_contain_text("Godkendelsen er registreret")
+    expect(page).to_have_url(re.compile(rf"/ideas/{console.ids['Nabo B']}\?status=decision_go&from=stage%3Dsubmitted"))
+    expect(around).to_have_text(["Tilbage til porteføljen", "Forrige idé: Nabo A", "Næste idé: Nabo C"])
+
+    page.get_by_role("link", name="Næste idé: Nabo C").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nabo C")
+    expect(around).to_have_text(["Tilbage til porteføljen", "Forrige idé: Nabo A"])  # Nabo B has left the list
+    page.locator("form[action$='/decide']").get_by_label("Afvis").check()
+    page.get_by_label("Begrundelse").fill("Ligger uden for puljen")
+    page.get_by_role("button", name="Registrér afgørelsen").click()
+    expect(page.get_by_role("status")).to_contain_text("Idéen er afvist")
+    expect(around).to_have_text(["Tilbage til porteføljen", "Forrige idé: Nabo A"])
+    page.get_by_role("link", name="Forrige idé: Nabo A").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nabo A")
+    expect(around).to_have_text(["Tilbage til porteføljen", "Forrige idé: Skolemad i Tårnby"])
+    around.get_by_text("Tilbage til porteføljen").click()
+    assert _titles(page) == ["Skolemad i Tårnby", "Nabo A"]
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

@@ -47,6 +47,9 @@ from web.routes import history_words
 from web.routes.words import file_size, weight
 
 router = APIRouter()
+#: The longest `from`: the portfolio's query and the idea's place in it hold up to three texts of 200 letters
+#: (the text and department filters, a title as `at`), and each æ, ø or å is quoted to six characters (%C3%A6).
+FROM_MAX = 4000
 SignedIn = Annotated[Account, Depends(signed_in)]
 
 CHOOSE_DECISION = N_("Choose a decision.")
@@ -124,7 +127,7 @@ def _staff(request: Request, idea_id: int, person: Account) -> IdeaPage:
 
 @router.get("/ideas/{idea_id}")
 def idea(request: Request, idea_id: int, person: SignedIn,
-         from_: Annotated[str, Query(alias="from", max_length=2000)] = "") -> Response:
+         from_: Annotated[str, Query(alias="from", max_length=FROM_MAX)] = "") -> Response:
     page = _read(request, idea_id, person)
     if page.sight == Sight.FOLLOWER:
         return RedirectResponse(f"/pilots/{idea_id}", status_code=303)

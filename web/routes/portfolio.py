@@ -27,6 +27,7 @@ from ideaflow.portfolio import (
     PortfolioPage,
     csv_bytes,
     local,
+    place,
     xlsx_bytes,
 )
 from ideaflow.signin import Account
@@ -166,15 +167,19 @@ def portfolio_href(wanted: PortfolioFilter) -> str:
     return "/portfolio" + (f"?{urlencode(query)}" if query else "")
 
 
-def idea_href(idea_id: int, wanted: PortfolioFilter) -> str:
-    """The idea page, remembering the list it was opened from (for previous and next there)."""
-    return f"/ideas/{idea_id}?{urlencode({'from': urlencode(wanted.query())})}"
+def idea_href(idea_id: int, wanted: PortfolioFilter, at: str | None = None) -> str:
+    """The idea page, remembering the list it was opened from and, as `at` in it, the idea's place there
+    (`ideaflow.portfolio.place`): previous and next on the page are the ideas it stood between, also once
+    a decision has moved it. Every form on the page and its redirect carry `from` on as it came."""
+    remembered = [*wanted.query(), *([("at", at)] if at is not None else [])]
+    return f"/ideas/{idea_id}?{urlencode({'from': urlencode(remembered)})}"
 
 
 def _context(request: Request, shown: PortfolioPage, form: Form, *, selected: list[int] = (),
              outcomes: list[Outcome] = ()) -> dict:
     lang = pages.language(request)
     wanted = shown.filter
+    places = {line.id: place(wanted, line) for line in shown.lines}
     return {
         "shown": shown,
         "wanted": wanted,
@@ -190,7 +195,7 @@ def _context(request: Request, shown: PortfolioPage, form: Form, *, selected: li
         "amount": lambda value: dkk(value, lang),
         "when": lambda value: moment(value, lang),
         "href": portfolio_href,
-        "idea_href": lambda idea_id: idea_href(idea_id, wanted),
+        "idea_href": lambda idea_id: idea_href(idea_id, wanted, places.get(idea_id)),
         "query": urlencode(wanted.query()),
         "first": (wanted.page - 1) * PER_PAGE + 1,
     }
@@ -215,14 +220,17 @@ def neighbour_links(request: Request, person: Account, idea_id: int) -> Neighbou
     Templates call it as `portfolio_neighbours(request, account, idea_id)` (`_neighbours.html`)."""
     if "from" not in request.query_params:
         return None
-    wanted = PortfolioFilter.from_query(dict(parse_qsl(request.query_params["from"])))
-    around = _portfolio(request).neighbours(person.email, wanted, idea_id, request.app.state.clock())
+    remembered = dict(parse_qsl(request.query_params["from"], keep_blank_values=True))  # "at=": no deadline
+    wanted = PortfolioFilter.from_query(remembered)
+    around = _portfolio(request).neighbours(person.email, wanted, idea_id, request.app.state.clock(),
+                                            at=remembered.get("at"))
     if around is None:
         return None
+    previous, after = around.previous, around.next
     return NeighbourLinks(
         back=portfolio_href(wanted),
-        previous=(idea_href(around.previous.id, wanted), around.previous.title) if around.previous else None,
-        next=(idea_href(around.next.id, wanted), around.next.title) if around.next else None,
+        previous=(idea_href(previous.id, wanted, previous.at), previous.title) if previous else None,
+        next=(idea_href(after.id, wanted, after.at), after.title) if after else None,
     )
 
 
