@@ -53,7 +53,7 @@ CONTROL_CHARACTER = N_("Remove the control characters from the text.")
 CHOOSE = N_("Choose one of the options.")
 NOT_AN_ADDRESS = N_("Write an e-mail address, for example navn@kommune.dk.")
 NOT_A_DAY = N_("Write a date as year-month-day, for example 2027-02-01.")
-BAD_WEIGHT = N_("Write a weight from 1 to 100, for example 2 or 1.5.")
+BAD_WEIGHT = N_("Write a weight above 0 and at most 100, for example 2 or 1.5.")
 #: Messages that do not say which field they are about: the error summary puts the field's label first.
 GENERIC = frozenset({REQUIRED, TOO_LONG, NOT_WHOLE_NUMBER, OUT_OF_RANGE, CONTROL_CHARACTER, CHOOSE, NOT_A_DAY,
                      BAD_WEIGHT})

@@ -124,7 +124,7 @@ def test_an_administrator_creates_a_pool_and_changes_its_criteria(browser, signe
     page.get_by_label("Beskrivelse").nth(6).fill("Overholder gældende regler " + HOSTILE)
     page.get_by_label("Vægt").nth(0).fill("0")
     assert post_status(page, lambda: page.get_by_role("button", name="Gem kriterierne").click()) == 422
-    expect(page.get_by_role("alert")).to_contain_text("Skriv en vægt fra 1 til 100")
+    expect(page.get_by_role("alert")).to_contain_text("Skriv en vægt over 0 og højst 100")
     expect(page.get_by_label("Navn").nth(6)).to_have_value("lovmedholdelig")
     page.get_by_label("Vægt").nth(0).fill("3")
     page.get_by_role("button", name="Gem kriterierne").click()

@@ -64,8 +64,9 @@ def test_a_new_criterion_with_content_but_no_name_is_not_thrown_away(site):
     page = site.client.post(url, data=criteria_form(site, **{"weight-6": "xyz", "description-6": "Overholder loven",
                                                            "must-6": "yes"}))
     assert page.status_code == 422
-    assert summary(page) == [("name-6", "Kriterium 7, navn: Udfyld feltet."),
-                             ("weight-6", "Kriterium 7, vægt: Skriv en vægt fra 1 til 100, for eksempel 2 eller 1,5.")]
+    assert summary(page) == [
+        ("name-6", "Kriterium 7, navn: Udfyld feltet."),
+        ("weight-6", "Kriterium 7, vægt: Skriv en vægt over 0 og højst 100, for eksempel 2 eller 1,5.")]
     assert 'value="xyz"' in field_tag(page, "weight-6") and "Overholder loven</textarea>" in page.text
     assert "checked" in field_tag(page, "must-6")
     # An existing criterion whose name is emptied is removed, as the form says; empty rows are left out.
@@ -80,14 +81,27 @@ def test_each_error_of_the_criteria_form_names_its_criterion(site):
     page = site.client.post(url, data=criteria_form(site, **{"weight-0": "0", "weight-2": "abc", "weight-3": "",
                                                            "description-1": "x" * 2001}))
     assert page.status_code == 422 and summary(page) == [
-        ("weight-0", "Kriterium 1, vægt: Skriv en vægt fra 1 til 100, for eksempel 2 eller 1,5."),
+        ("weight-0", "Kriterium 1, vægt: Skriv en vægt over 0 og højst 100, for eksempel 2 eller 1,5."),
         ("description-1", "Kriterium 2, beskrivelse: Skriv højst 2.000 tegn."),
-        ("weight-2", "Kriterium 3, vægt: Skriv en vægt fra 1 til 100, for eksempel 2 eller 1,5."),
-        ("weight-3", "Kriterium 4, vægt: Skriv en vægt fra 1 til 100, for eksempel 2 eller 1,5.")]
+        ("weight-2", "Kriterium 3, vægt: Skriv en vægt over 0 og højst 100, for eksempel 2 eller 1,5."),
+    ]
     site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/pools"})
     english = site.client.post(url, data=criteria_form(site, **{"weight-2": "abc"}))
     assert summary(english) == [
-        ("weight-2", "Criterion 3, weight: Write a weight from 1 to 100, for example 2 or 1.5.")]
+        ("weight-2", "Criterion 3, weight: Write a weight above 0 and at most 100, for example 2 or 1.5.")]
+
+
+def test_a_criterions_weight_is_what_a_criteria_file_takes_and_empty_is_1(site):
+    """The weight is "optional": empty counts as 1, as in a criteria file; a half is a weight there too."""
+    site.sign_in(ADMIN)
+    url = f"/pools/{site.pools[TAARNBY]}/criteria"
+    saved = site.client.post(url, data=criteria_form(site, **{"weight-0": "0,5", "name-6": "lovlig",
+                                                            "weight-6": ""}))
+    assert saved.status_code == 200 and "criteria_saved" in str(saved.url)
+    with site.engine.connect() as connection:
+        weights = dict(connection.execute(text("SELECT name, weight FROM criteria WHERE pool_id = :pool"),
+                                          {"pool": site.pools[TAARNBY]}).all())
+    assert (weights[TAARNBY_CRITERIA[0].name], weights["lovlig"]) == (0.5, 1.0)
 
 
 def test_two_criteria_named_alike_but_for_capital_letters_are_refused_on_the_second(site):

@@ -230,11 +230,15 @@ def _criteria_page(request: Request, page, form: Form, rows: int) -> Response:
 
 
 def _parse_weight(text: str) -> float | None:
+    """A criterion's weight as `states.criteria` takes it (above 0, at most 100; empty: 1, as in a criteria
+    file), written with a decimal point or comma; None if it is no such number."""
+    if not text.strip():
+        return 1.0
     try:
         value = float(text.strip().replace(",", "."))
     except ValueError:
         return None
-    return value if 1 <= value <= 100 else None
+    return value if 0 < value <= 100 else None
 
 
 @router.get("/pools/{pool_id}/intake")
