@@ -102,6 +102,13 @@ def test_a_criterions_weight_is_what_a_criteria_file_takes_and_empty_is_1(site):
         weights = dict(connection.execute(text("SELECT name, weight FROM criteria WHERE pool_id = :pool"),
                                           {"pool": site.pools[TAARNBY]}).all())
     assert (weights[TAARNBY_CRITERIA[0].name], weights["lovlig"]) == (0.5, 1.0)
+    # The pool page's list of changes says each criterion's weight (and must-meet), not only its name.
+    change = re.search(r"<h3>Ændringer af kriterierne</h3>\s*<ul>\s*<li>(.*?)</li>",
+                       site.client.get(f"/pools/{site.pools[TAARNBY]}").text, re.S).group(1)
+    before, after = html.unescape(change).split(" → ")
+    first = TAARNBY_CRITERIA[0]
+    assert f"{first.name} (vægt {first.weight:g})" in before and f"{first.name} (vægt 0,5)" in after
+    assert "lovlig" not in before and after.endswith("lovlig (vægt 1)")
 
 
 def test_two_criteria_named_alike_but_for_capital_letters_are_refused_on_the_second(site):
