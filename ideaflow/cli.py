@@ -863,7 +863,8 @@ def _run(argv: list[str] | None) -> None:
         if "\n" in message.strip():  # a bare command group answers with its help
             sys.stderr.write(message)
             raise SystemExit(2) from None
-        _fail(2, f"bad input: {message}")
+        # Typer validates choices with pydantic, whose "Value error, " adds nothing for a reader.
+        _fail(2, f"bad input: {message.replace('Value error, ', '')}")
     except (OperationalError, ProgrammingError) as error:
         detail = str(error.orig).splitlines()[0]
         if missing := re.search(r'FATAL: +database "(.+)" does not exist', detail):  # the server has no such database

@@ -54,7 +54,7 @@ def test_granting_needs_an_administrator_and_a_grantable_role(cli, expect, uncha
     with unchanged():
         # only the roles a grant gives are offered (--help lists them) and taken
         expect.failed(cli("person", "grant", world.reviewer, "--role", "follower"), 2,
-                      "'follower' is not one of 'administrator', 'coordinator', 'reviewer'")
+                      "Invalid value for '--role': 'follower' is not one of 'administrator', 'coordinator', 'reviewer'")
         expect.failed(cli("person", "grant", world.reviewer, "--role", "reviewer", "--pool", "Ingen"), 2,
                       "unknown pool")
     expect.ok(cli("person", "grant", world.reviewer, "--role", "coordinator", "--by", "it@kommune.dk"))
