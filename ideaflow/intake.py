@@ -111,7 +111,8 @@ class Receipt(BaseModel):
     pool: str
     title: str
     expires_at: datetime
-    mail_sent: bool
+    #: Whether the confirmation mail went at once; None when the receipt is shown again (not known then).
+    mail_sent: bool | None
     #: Set when the same form was sent again after its idea was confirmed: the idea's number.
     idea_id: int | None = None
     #: The names of the files stored with it, so the proposer sees that they came (none for a form sent again).
@@ -375,6 +376,23 @@ class Intake:
             if count > limit:
                 raise RateLimited(f"intake.rate_limited_{kind}", limit=limit,
                                   minutes=int(window.total_seconds() // 60), retry_after=start + window)
+
+    def receipt(self, submission_id: int, now: datetime) -> Receipt:
+        """The receipt of a submission, shown again (the page of a submission is its POST's answer; this is
+        its address to come back to, in another language): while it waits, where its mail went and until
+        when; once confirmed, its idea. UnknownLink once it is gone."""
+        with self._uow(read_only=True) as uow:
+            repository = IntakeRepository(uow.session)
+            found = repository.submission_by_id(submission_id)
+            if found is None or (found.confirmed_at is None and found.expires_at <= now):
+                raise UnknownLink("intake.unknown_link")
+            pool = uow.pools.by_id(found.pool_id).name
+            if found.idea_id is not None:
+                return Receipt(submission_id=found.id, email="", pool=pool, title=uow.ideas.get(found.idea_id).title,
+                               expires_at=found.expires_at, mail_sent=None, idea_id=found.idea_id)
+            files = tuple(f.filename for f in repository.attachments(submission_ids=[found.id]))
+            return Receipt(submission_id=found.id, email=found.email or "", pool=pool, title=found.title or "",
+                           expires_at=found.expires_at, mail_sent=None, files=files)
 
     def pending(self, token: str, now: datetime) -> PendingSubmission:
         """What the confirmation page shows (GET): nothing is spent, so a mail scanner's visit is harmless."""

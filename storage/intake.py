@@ -201,6 +201,10 @@ class IntakeRepository:
         row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.token_hash == token_hash)).first()
         return StoredSubmission(*row) if row else None
 
+    def submission_by_id(self, submission_id: int) -> StoredSubmission | None:
+        row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.id == submission_id)).first()
+        return StoredSubmission(*row) if row else None
+
     def claim(self, token_hash: str, now: datetime) -> StoredSubmission | None:
         """Mark the unexpired, unconfirmed submission with this token confirmed; None if there is none.
 

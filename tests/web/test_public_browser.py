@@ -373,6 +373,9 @@ def test_what_a_citizen_typed_survives_a_switch_of_language(site, page):
     page.locator("#proposer_kind").check()
     page.locator("form[enctype] button[type=submit]").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Tjek din e-mail")
+    page.get_by_role("button", name="English").click()  # the receipt again, in English: not an empty form
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
+    expect(page.locator("main")).to_contain_text("We have sent a mail to sprog@example.dk.")
     assert site.count(SubmissionRow, SubmissionRow.email == "sprog@example.dk") == 1
 
 

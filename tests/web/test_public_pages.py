@@ -236,6 +236,23 @@ def test_a_form_that_comes_back_asks_for_its_files_again_and_the_receipt_names_t
     assert received.status_code == 200 and "Filer modtaget sammen med idéen: plan.pdf, kort.png" in received.text
 
 
+def test_switching_language_on_the_receipt_shows_the_receipt_again(site, pool_id):
+    """The receipt answers a POST; its language switch comes back to a signed address of its own that
+    shows it again, not to the (empty) form, which invited sending the idea a second time."""
+    received = site.submit(pool_id, files=[("plan.pdf", PDF, "application/pdf")])
+    back = re.search(r'name="next" value="(/submissions/receipt\?ref=[^"]+)"', received.text).group(1)
+    switched = site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": back})
+    assert switched.status_code == 200 and h1(switched) == "Check your e-mail"
+    assert "We have sent a mail to aase@example.dk." in switched.text and "plan.pdf" in switched.text
+    assert html.unescape(back) in html.unescape(switched.text)  # and back again to Danish from there
+    number, _, signed = html.unescape(back).partition("=")[2].partition(".")
+    for forged in (f"{int(number) + 1}.{signed}", f"{number}.{'0' * len(signed)}", number, "x.y", ""):
+        page = site.client.get(f"/submissions/receipt?ref={forged}")
+        assert page.status_code == 410 and "aase@example.dk" not in page.text, forged
+    site.confirm_latest()  # once confirmed, the receipt says so
+    assert "Your idea is registered" in site.client.get(html.unescape(back)).text
+
+
 def test_hostile_text_is_stored_exactly_and_shown_as_text(site, pool_id):
     title = '<script>alert("x")</script> \u202eævøl\u202c'
     description = "Linje ét\r\nLinje to\t<img src=x onerror=alert(1)>"

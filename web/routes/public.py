@@ -9,6 +9,7 @@ chosen again: browsers never refill a file input), an error summary and status 4
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable
 from functools import partial
@@ -161,7 +162,31 @@ def _submit_idea(request: Request, pool_id: int, form: Form, uploads: list[Uploa
         return _render(request, "idea_refused.html", {"pool": intake.pool(pool_id, now), "reason": "limited",
                                                       "retry_after": limited.values["retry_after"],
                                                       "typed": auth.typed_text(request, lang)}, status_code=429)
-    return _render(request, "idea_received.html", {"receipt": receipt})
+    return _receipt_page(request, receipt)
+
+
+def _receipt_page(request: Request, receipt) -> Response:
+    """The receipt, whose language switch comes back to its own signed address (`receipt_again`): the
+    answer to a POST has none, and the form it came from would greet the citizen empty."""
+    signed = request.app.state.signin.keys.digest("receipt", str(receipt.submission_id))
+    here = f"/submissions/receipt?ref={receipt.submission_id}.{signed}"
+    return _render(request, "idea_received.html", {"receipt": receipt, "here": here})
+
+
+@router.get("/submissions/receipt")
+def receipt_again(request: Request, ref: str = "") -> Response:
+    """A submission's receipt shown again, in the language just chosen; only by the address its own page
+    carries (signed), so nobody can read another's by counting."""
+    number, _, signed = ref.partition(".")
+    submission_id = whole_number(number, max_digits=11)
+    expected = request.app.state.signin.keys.digest("receipt", number)
+    try:
+        if submission_id is None or not hmac.compare_digest(signed.encode(), expected.encode()):
+            raise UnknownLink("intake.unknown_link")
+        receipt = request.app.state.intake.receipt(submission_id, _now(request))
+    except UnknownLink:
+        return _render(request, "submission_expired.html", status_code=410)
+    return _receipt_page(request, receipt)
 
 
 def typed(text: str) -> str:
