@@ -537,8 +537,9 @@ class Idea:
 
     @property
     def counting_reviews(self) -> list[Review]:
-        """The reviews of the open gate this round that count: each reviewer's newest submitted version."""
-        return counting(self.reviews)
+        """The reviews of the open gate this round that count: each reviewer's newest submitted version, none
+        by anybody who declared a conflict of interest on the idea (`states.reviews.counting`)."""
+        return counting(self.reviews, conflicted=self.conflicted)
 
     def decide(
         self, decision: Decision, by: Person, now: datetime, *, amount_dkk: int | None = None, reason: str = "",
@@ -646,7 +647,9 @@ class Idea:
         return InvalidTransition("pilot.not_funded", stage=self.stage)
 
     def declare_conflict(self, person: Person, reason: str, now: datetime) -> None:
-        """Record that `person` has a conflict of interest: from now on they neither review nor decide."""
+        """Record that `person` has a conflict of interest: from now on they neither review nor decide, nor steer
+        it (`states.rules.JUDGING`), and none of their reviews of it counts (`states.reviews.counting`), also
+        those written before; those stay in the record."""
         require(person, Action.DECLARE_CONFLICT, self)
         if person.email in self.conflicted:
             raise InvalidTransition("conflict.already_declared", person=person.email, idea=self.id)
