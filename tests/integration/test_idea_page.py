@@ -279,3 +279,38 @@ def test_a_reviewer_who_declares_a_conflict_counts_nowhere_but_stays_on_the_reco
     assert [(r.reviewer, r.counts) for r in record.reviews] == [(world.reviewer, False), (second, True)]
     services.decide(idea, Decision.GO, world.coordinator, world.clock())
     assert idea_view(engine, idea).stage == Stage.SCREENED
+
+
+def test_nobody_steers_an_idea_they_proposed_or_declared_a_conflict_on_nor_reads_their_own_ideas_reviews(
+        engine, services, world, unchanged):
+    """A coordinator's own idea: her page is her "my ideas" (no reviewer's name, score or comment), and she
+    asks no reviewers for it. A coordinator who declared a conflict asks no reviewers, plans no pilot and
+    resumes nothing, and her page offers none of it; another coordinator of the pool may."""
+    knud = "knud@kommune.dk"
+    services.add_person(knud, "Knud Koordinator", Role.COORDINATOR, world.clock())
+    own = services.submit(title="Karins egen idé", description="Fra en koordinator.", proposer=world.coordinator,
+                          pool=world.pool, now=world.clock())
+    services.review(own, world.reviewer, ALL_SCORES, world.clock(), comment="Svag idé")
+    page = idea_page(engine, own, world.coordinator, world.clock())
+    assert (page.sight, page.idea) == (Sight.PROPOSER, None)
+    with pytest.raises(NotAllowed, match=f"proposed idea {own}: they see it among their own ideas"):
+        idea_view(engine, own, viewer=world.coordinator)
+    with unchanged(own, audited=True), pytest.raises(NotAllowed, match="proposed"):
+        services.assign_reviewers(own, world.coordinator, world.clock(), (world.reviewer,))
+
+    at_gate, funded = world.idea(), world.idea(Stage.FUNDED)
+    held = world.idea(Stage.ON_HOLD, held_from=Stage.SCREENED)
+    for idea in (at_gate, funded, held):
+        services.declare_conflict(idea, world.coordinator, "Min søster står bag", world.clock())
+        actions = idea_page(engine, idea, world.coordinator, world.clock()).idea.actions
+        assert not {"assign", "plan_pilot", "resume"} & set(actions), actions
+    with unchanged(at_gate, audited=True), pytest.raises(NotAllowed, match="conflict of interest"):
+        services.assign_reviewers(at_gate, world.coordinator, world.clock(), (world.reviewer,))
+    with unchanged(funded, audited=True), pytest.raises(NotAllowed, match="conflict of interest"):
+        services.plan_pilot(funded, start=date(2027, 1, 4), end=date(2027, 4, 30), sites=("Viby",),
+                            now=world.clock(), by=world.coordinator)
+    with unchanged(held, audited=True), pytest.raises(NotAllowed, match="conflict of interest"):
+        services.resume(held, world.coordinator, world.clock())
+    assert "resume" in idea_page(engine, held, knud, world.clock()).idea.actions
+    services.resume(held, knud, world.clock())
+    assert idea_view(engine, held).stage == Stage.SCREENED
