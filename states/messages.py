@@ -266,8 +266,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                    "is decided; it is {stage}",
                              "da": "idé {idea} kan kun revideres, mens den er sendt tilbage til revision, indtil "
                                    "der er truffet beslutning; den er {stage}"},
-    "pilot.dates": {"en": "pilot start {start} must be before its end {end}",
-                    "da": "pilotens start {start} skal ligge før dens slutning {end}"},
+    "pilot.ends_before_start": {"en": "the pilot's last day, {end}, is before its first day, {start}",
+                                "da": "pilotens sidste dag, {end}, ligger før dens første dag, {start}"},
     "pilot.over": {"en": "the pilot's last day, {end}, has passed; plan a pilot before it ends",
                    "da": "pilotens sidste dag, {end}, er passeret; en pilot planlægges, før den slutter"},
     "pilot.no_site": {"en": "a pilot needs at least one site ({field})",

@@ -193,6 +193,8 @@ class Review:
 
 @dataclass(frozen=True, slots=True)
 class PilotPlan:
+    """A pilot's plan: it runs from its first day (`start`) to its last (`end`), both included."""
+
     start: date
     end: date
     sites: tuple[str, ...]
@@ -200,8 +202,8 @@ class PilotPlan:
     measures: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.start < self.end:
-            raise BadInput("pilot.dates", field="end", start=self.start, end=self.end)
+        if self.end < self.start:  # both days are included: a pilot of one day starts and ends on the same date
+            raise BadInput("pilot.ends_before_start", field="end", start=self.start, end=self.end)
         if not self.sites:
             raise BadInput("pilot.no_site", field="sites")
 
