@@ -711,6 +711,14 @@ class Idea:
         gate = self.open_gate
         return gate in (Gate.SCREENING, Gate.FUNDING) and self.recycled_into == (gate, self.gate_round)
 
+    @property
+    def awaiting_revision(self) -> bool:
+        """Whether the idea waits for its proposer's revision: sent back (`sent_back`: the gate the recycle
+        reopened is open and not decided since) and not revised in this round yet. Once revised it waits for
+        the reviewers again, also after a hold and a resume; the proposer may still revise it once more
+        (`sent_back`), but is no longer asked to."""
+        return self.sent_back and self.text_round != self.gate_round
+
     def revise(
         self, by: Person, now: datetime, *, title: str | Keep = KEEP, description: str | Keep = KEEP,
         requested_dkk: int | None | Keep = KEEP, departments: tuple[str, ...] | Keep = KEEP,
