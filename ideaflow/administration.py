@@ -30,7 +30,7 @@ from states.errors import BadInput, NotAllowed, NotFound, Refused
 from states.fingerprint import require_unchanged
 from states.intake import PoolIntake
 from states.model import Grant, Person, Pool
-from states.reviews import asked, counting
+from states.reviews import asked
 from states.rules import coordinates, is_last_administrator, may_administer
 from states.vocabulary import GRANTABLE_ROLES, OPERATOR_EMAIL, Role
 from storage.repository import OutboxLine
@@ -224,7 +224,7 @@ class Administration:
                 ideas = uow.ideas.load(uow.session.scalars(
                     select(IdeaRow.id).where(IdeaRow.stage.in_(GATE_STAGES), IdeaRow.pool_id.in_(lost))))
                 for idea in ideas.values():
-                    reviewed = {(r.gate, r.round) for r in counting(idea.reviews) if r.reviewer.email == person.email}
+                    reviewed = {(r.gate, r.round) for r in idea.counting_reviews if r.reviewer.email == person.email}
                     if ((idea.open_gate, idea.gate_round) not in reviewed
                             and any(p.email == person.email for p in asked(idea, uow.people.holding(role, idea.pool)))):
                         waiting += 1

@@ -195,6 +195,8 @@ class ProposerIdea(BaseModel):
     may_revise: bool
     #: The coordinator's reason for sending it back, while it may be revised.
     sent_back_reason: str | None = None
+    #: Sent back and not revised yet (`Idea.awaiting_revision`): "my ideas" asks the proposer to revise it.
+    awaiting_revision: bool = False
     #: The idea's version as read: the revision form carries it back (`seen_version`).
     version: int
     proposer_kind: str | None
@@ -493,6 +495,7 @@ class Intake:
                 stage=idea.stage, stage_text=word("stage", idea.stage),
                 may_withdraw=Action.WITHDRAW in actions, may_revise=Action.REVISE in actions,
                 sent_back_reason=recycles[-1].reason if Action.REVISE in actions and recycles else None,
+                awaiting_revision=Action.REVISE in actions and idea.awaiting_revision,
                 version=idea.version,
                 proposer_kind=kinds.get(idea_id), departments=list(idea.departments),
                 requested_dkk=idea.requested_dkk, allocated_dkk=idea.allocated_dkk, submitted_at=idea.created_at,

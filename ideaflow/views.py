@@ -216,7 +216,7 @@ def _idea_view(idea: Idea, uow: UnitOfWork, viewer: Person | None) -> IdeaView:
     reviews = uow.ideas.reviews(idea.id)
     if viewer is not None:
         reviews = readable_by(viewer, idea.pool, reviews)
-    counted = {id(r) for r in counting(reviews)}
+    counted = {id(r) for r in counting(reviews, conflicted=idea.conflicted)}
     return IdeaView(
         id=idea.id, title=idea.title, description=idea.description, stage=idea.stage, pool=idea.pool.name,
         proposer=idea.proposer.email, deadline=idea.deadline, open_gate=idea.open_gate,
@@ -232,7 +232,7 @@ def _idea_view(idea: Idea, uow: UnitOfWork, viewer: Person | None) -> IdeaView:
         criteria_summary=[
             CriterionSpreadView(gate=c.gate, round=c.round, criterion=c.criterion, weight=c.weight, count=c.count,
                                 mean=c.mean, min=c.min, max=c.max, stdev=c.stdev)
-            for c in spread(idea.pool.criteria, reviews)
+            for c in spread(idea.pool.criteria, reviews, conflicted=idea.conflicted)
         ],
         pilot=PilotView(start=pilot.start, end=pilot.end, sites=list(pilot.sites),
                         followers=[p.email for p in pilot.followers], measures=list(pilot.measures))

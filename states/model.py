@@ -193,6 +193,8 @@ class Review:
 
 @dataclass(frozen=True, slots=True)
 class PilotPlan:
+    """A pilot's plan: it runs from its first day (`start`) to its last (`end`), both included."""
+
     start: date
     end: date
     sites: tuple[str, ...]
@@ -200,8 +202,8 @@ class PilotPlan:
     measures: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.start < self.end:
-            raise BadInput("pilot.dates", field="end", start=self.start, end=self.end)
+        if self.end < self.start:  # both days are included: a pilot of one day starts and ends on the same date
+            raise BadInput("pilot.ends_before_start", field="end", start=self.start, end=self.end)
         if not self.sites:
             raise BadInput("pilot.no_site", field="sites")
 
@@ -537,8 +539,9 @@ class Idea:
 
     @property
     def counting_reviews(self) -> list[Review]:
-        """The reviews of the open gate this round that count: each reviewer's newest submitted version."""
-        return counting(self.reviews)
+        """The reviews of the open gate this round that count: each reviewer's newest submitted version, none
+        by anybody who declared a conflict of interest on the idea (`states.reviews.counting`)."""
+        return counting(self.reviews, conflicted=self.conflicted)
 
     def decide(
         self, decision: Decision, by: Person, now: datetime, *, amount_dkk: int | None = None, reason: str = "",
@@ -646,7 +649,9 @@ class Idea:
         return InvalidTransition("pilot.not_funded", stage=self.stage)
 
     def declare_conflict(self, person: Person, reason: str, now: datetime) -> None:
-        """Record that `person` has a conflict of interest: from now on they neither review nor decide."""
+        """Record that `person` has a conflict of interest: from now on they neither review nor decide, nor steer
+        it (`states.rules.JUDGING`), and none of their reviews of it counts (`states.reviews.counting`), also
+        those written before; those stay in the record."""
         require(person, Action.DECLARE_CONFLICT, self)
         if person.email in self.conflicted:
             raise InvalidTransition("conflict.already_declared", person=person.email, idea=self.id)
@@ -705,6 +710,14 @@ class Idea:
         funding gate after a recycled screening would pass for sent back.)"""
         gate = self.open_gate
         return gate in (Gate.SCREENING, Gate.FUNDING) and self.recycled_into == (gate, self.gate_round)
+
+    @property
+    def awaiting_revision(self) -> bool:
+        """Whether the idea waits for its proposer's revision: sent back (`sent_back`: the gate the recycle
+        reopened is open and not decided since) and not revised in this round yet. Once revised it waits for
+        the reviewers again, also after a hold and a resume; the proposer may still revise it once more
+        (`sent_back`), but is no longer asked to."""
+        return self.sent_back and self.text_round != self.gate_round
 
     def revise(
         self, by: Person, now: datetime, *, title: str | Keep = KEEP, description: str | Keep = KEEP,

@@ -3,7 +3,9 @@
 A reviewer's review of one gate and round is a series of versions: drafts (unfinished, counting for
 nothing) and submissions (complete). Until the gate is decided the reviewer may add versions; the
 newest *submitted* one is the one that counts (weighted score, the screening guard, "has reviewed"),
-and a draft saved after a submission does not withdraw it. Every version is kept for the record.
+and a draft saved after a submission does not withdraw it. Once a reviewer declares a conflict of
+interest on the idea, none of their reviews of it counts any more, anywhere. Every version is kept for
+the record.
 
 Blind until submitted: a reviewer reads the other reviewers' reviews of a gate and round only once
 their own review of that gate and round is submitted, so nobody anchors on the others' scores.
@@ -13,7 +15,7 @@ These are rules about who may know what, so they live here, and every read model
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from statistics import fmean, pstdev
 from typing import TYPE_CHECKING
@@ -30,10 +32,18 @@ def _by(review: Review, person: Person) -> bool:
     return review.reviewer.email == person.email
 
 
-def counting(reviews: Sequence[Review]) -> list[Review]:
-    """The versions that count: per gate, round and reviewer the newest submitted one, in the given order."""
+def counting(reviews: Sequence[Review], *, conflicted: Collection[str]) -> list[Review]:
+    """The versions that count: per gate, round and reviewer the newest submitted one, in the given order.
+
+    `conflicted` is the addresses of the people who declared a conflict of interest on the idea
+    (`Idea.conflicted`): none of their reviews counts, whenever it was written (they neither review nor
+    decide the idea from then on, and what they wrote before must not weigh either). Their versions stay
+    in the record; they just count for nothing: not in a weighted score, the screening guard, "done" or a
+    spread. Every reader of what counts asks here, so there is no one who forgets it."""
     newest: dict[tuple, Review] = {}
     for review in reviews:
+        if review.reviewer.email in conflicted:
+            continue
         key = (review.gate, review.round, review.reviewer.email)
         if review.submitted and (key not in newest or review.version > newest[key].version):
             newest[key] = review
@@ -53,7 +63,7 @@ def asked(idea: Idea, reviewers: Sequence[Person]) -> list[Person]:
 
 def done(idea: Idea, asked_reviewers: Sequence[Person]) -> list[Person]:
     """Those of `asked_reviewers` whose review of the open gate counts (a draft is not done)."""
-    reviewed = {r.reviewer.email for r in counting(idea.reviews)}
+    reviewed = {r.reviewer.email for r in idea.counting_reviews}
     return [p for p in asked_reviewers if p.email in reviewed]
 
 
@@ -88,11 +98,13 @@ class CriterionSpread:
     stdev: float | None
 
 
-def spread(criteria: Sequence[Criterion], reviews: Sequence[Review]) -> list[CriterionSpread]:
+def spread(criteria: Sequence[Criterion], reviews: Sequence[Review], *,
+           conflicted: Collection[str]) -> list[CriterionSpread]:
     """Per gate and round with a counting review (in the order they were first reviewed), per criterion:
     the mean, the lowest and highest score and the standard deviation, so disagreement shows before
-    a decision. Pass only the reviews the reader may see: the figures reveal the scores."""
-    counted = counting(reviews)
+    a decision. Pass only the reviews the reader may see: the figures reveal the scores. `conflicted` as
+    for `counting`."""
+    counted = counting(reviews, conflicted=conflicted)
     result = []
     for gate, round_ in dict.fromkeys((r.gate, r.round) for r in counted):
         for criterion in criteria:

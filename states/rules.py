@@ -1,11 +1,12 @@
 """Who may do what, on which pool, and what a person can do on an idea right now.
 
 Roles belong to a pool: a coordinator of pool A decides A's ideas and nothing of pool B, and the same
-person may review B. Nobody reviews, decides or evaluates an idea they proposed or declared a
-conflict of interest on. An idea's own proposer withdraws it, and revises it while it is sent back
-for revision. Administrators create pools and people and grant roles; they decide nothing by being
-administrators. The command line's operator may do what an administrator may, and plan pilots (the
-contract lets `ideaflow pilot` go without `--by`).
+person may review B. Nobody judges or steers an idea they proposed or declared a conflict of interest
+on (`JUDGING`): they neither review, decide, evaluate, ask reviewers for it, plan its pilot nor resume
+it, whatever roles they hold. Nor does its proposer read its reviews (`sight`). An idea's own proposer
+withdraws it, and revises it while it is sent back for revision. Administrators create pools and people
+and grant roles; they decide nothing by being administrators. The command line's operator may do what an
+administrator may, and plan pilots (the contract lets `ideaflow pilot` go without `--by`).
 
 `available_actions` is the one answer to "which buttons does this person get": it combines these
 rules with the lifecycle (stage, open gate) and the gates' guards, so no entry point re-derives them.
@@ -43,8 +44,9 @@ class Action(StrEnum):
 
 
 DECISIONS = (Action.GO, Action.KILL, Action.HOLD, Action.RECYCLE)
-#: Actions that judge the idea: its proposer and anyone with a declared conflict are kept out.
-JUDGING = (Action.REVIEW, *DECISIONS, Action.EVALUATE)
+#: Actions that judge or steer the idea (who reviews it, its pilot, whether a held idea goes on): its
+#: proposer and anyone with a declared conflict are kept out, whatever roles they hold.
+JUDGING = (Action.REVIEW, *DECISIONS, Action.ASSIGN, Action.PLAN_PILOT, Action.EVALUATE, Action.RESUME)
 #: Actions that are the idea's proposer's own, whatever roles they hold.
 PROPOSERS = (Action.WITHDRAW, Action.REVISE)
 #: The role each action needs on the idea's pool (the proposer's own actions need none).
@@ -147,7 +149,8 @@ class Sight(StrEnum):
     """How much of an idea a person may see (the read models shape what they return by it)."""
 
     NONE = "none"  # not even that it exists: a page answers 404
-    PROPOSER = "proposer"  # their own idea: stage, decisions and reasons, the pilot; no scores or internal notes
+    PROPOSER = "proposer"  # their own idea (whatever roles they hold): stage, decisions and reasons, the pilot;
+    # no reviewers, scores or internal notes
     FOLLOWER = "follower"  # a pilot they follow: its plan, status and history; nothing personal about the proposer
     STAFF = "staff"  # the pool's coordinators and reviewers, administrators: everything the blind rule allows
 
@@ -155,12 +158,15 @@ class Sight(StrEnum):
 def sight(person: Person, idea: Idea) -> Sight:
     """What `person` may see of `idea`. Checked on every request, so typing another pool's idea's
     address shows nothing: staff of the idea's pool and administrators see it whole, a follower its
-    pilot, the proposer their own idea; anybody else nothing."""
-    if is_staff_of(person, idea.pool) or may_administer(person):
+    pilot, the proposer their own idea; anybody else nothing. The proposer sees their own idea as its
+    proposer even when they are staff of its pool or an administrator: who reviewed it, the scores and
+    the comments are not for the one whose idea they judge (nor do they judge it: `JUDGING`)."""
+    own = person.email == idea.proposer.email
+    if not own and (is_staff_of(person, idea.pool) or may_administer(person)):
         return Sight.STAFF
     if idea.pilot is not None and any(f.email == person.email for f in idea.pilot.followers):
         return Sight.FOLLOWER
-    if person.email == idea.proposer.email:
+    if own:
         return Sight.PROPOSER
     return Sight.NONE
 

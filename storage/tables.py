@@ -281,7 +281,8 @@ class AllocationRow(Base):
 
 class PilotRow(Base):
     __tablename__ = "pilots"
-    __table_args__ = (CheckConstraint("start_date < end_date", name="starts_before_end"),)
+    #: Both days are included: a pilot of one day starts and ends on the same date.
+    __table_args__ = (CheckConstraint("start_date <= end_date", name="starts_by_end"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), unique=True)

@@ -454,7 +454,7 @@ def test_errors_name_the_flags_in_english_or_danish(cli, expect, unchanged, worl
         expect.failed(cli("submit", "--title", "", "--description", "D", "--proposer", world.proposer,
                           "--pool", world.pool, lang="da"), 2, "bad input: --title skal udfyldes")
         expect.failed(cli("pilot", idea, "--start", "2027-05-01", "--end", "2027-04-01", "--site", "Rådhuset"), 2,
-                      "bad input: pilot start 1 May 2027 must be before its end 1 April 2027")
+                      "bad input: the pilot's last day, 1 April 2027, is before its first day, 1 May 2027")
         expect.failed(cli("review", idea, "--by", world.reviewer, "--score", "effektivitet=x", lang="da"), 2,
                       "--score effektivitet='x': scoren skal være et helt tal fra 1 til 5")
 
@@ -523,7 +523,7 @@ def test_pilot(cli, expect, engine, shown, unchanged, world):
         expect.failed(cli("pilot", funded, "--start", start, "--end", end, "--site", "Viby", "--by", world.reviewer),
                       1, "may not")
     for args, needle in [
-        (["--start", end, "--end", start, "--site", "Viby"], "must be before"),
+        (["--start", end, "--end", start, "--site", "Viby"], "is before its first day"),
         (["--start", "1. marts", "--end", end, "--site", "Viby"], "--start"),
         (["--start", start, "--end", end, "--site", "Viby", "--follower", "ukendt@kommune.dk"], "unknown person"),
         (["--start", start, "--end", end, "--site", "Viby", "--follower", world.follower, "--no-followers"],

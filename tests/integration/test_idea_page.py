@@ -19,7 +19,7 @@ from ideaflow.ideapage import idea_page
 from ideaflow.intake import Intake, IntakeSettings
 from ideaflow.views import idea_view, pool_view
 from notifications.handlers import queue_mail
-from states.criteria import TAARNBY_CRITERIA
+from states.criteria import TAARNBY_CRITERIA, Criterion
 from states.errors import BadInput, Conflict, NotAllowed
 from states.intake import Submission, Upload
 from states.messages import render
@@ -251,3 +251,66 @@ def test_the_pools_staff_see_the_files_that_came_with_the_idea(engine, services,
     assert idea_page(engine, idea, admin, world.clock()).attachments == ()
     form = app.reviewing.form(idea, world.reviewer, world.clock())
     assert [(f.filename, f.size_bytes) for f in form.attachments] == [("plan.pdf", len(PDF))]
+
+
+def test_a_reviewer_who_declares_a_conflict_counts_nowhere_but_stays_on_the_record(engine, services, world):
+    """Reviewed with a must-meet "no", then declared a conflict: the screening go is no longer refused by that
+    "no", and the page's count, its table and its spread agree: none of them weighs the conflicted reviewer,
+    whose review stays in the record (`ideaflow show`), marked as not counting."""
+    criteria = (*TAARNBY_CRITERIA, Criterion("lovligt", 1.0, must_meet=True))
+    services.create_pool("Inhabil pulje", 1_000_000, world.now.year, world.clock(), criteria)
+    second = "rikke@kommune.dk"
+    services.add_person(second, "Rikke Reviewer", Role.REVIEWER, world.clock())
+    idea = world.submit(pool="Inhabil pulje")
+    services.review(idea, world.reviewer, {**ALL_SCORES, "lovligt": 1}, world.clock(), {"lovligt": False}, "Nej")
+    services.review(idea, second, {**ALL_SCORES, "lovligt": 5}, world.clock(), {"lovligt": True}, "Ja")
+    before = idea_page(engine, idea, world.coordinator, world.clock())
+    assert before.go_blocked is not None and before.go_blocked.code == "screening.must_meet_failed"
+
+    services.declare_conflict(idea, world.reviewer, "Min svoger står bag", world.clock())
+    page = idea_page(engine, idea, world.coordinator, world.clock())
+    assert page.go_blocked is None and "go" in page.idea.actions
+    assert (page.answered, page.asked) == (1, 1)
+    assert [r.email for r in page.reviewers] == [second]
+    counted = [r.reviewer for r in page.idea.reviews if r.counts]
+    assert counted == [second]  # the page's table shows the reviews that count
+    assert {c.criterion: (c.count, c.mean) for c in page.idea.criteria_summary}["lovligt"] == (1, 5.0)
+    record = idea_view(engine, idea)
+    assert [(r.reviewer, r.counts) for r in record.reviews] == [(world.reviewer, False), (second, True)]
+    services.decide(idea, Decision.GO, world.coordinator, world.clock())
+    assert idea_view(engine, idea).stage == Stage.SCREENED
+
+
+def test_nobody_steers_an_idea_they_proposed_or_declared_a_conflict_on_nor_reads_their_own_ideas_reviews(
+        engine, services, world, unchanged):
+    """A coordinator's own idea: her page is her "my ideas" (no reviewer's name, score or comment), and she
+    asks no reviewers for it. A coordinator who declared a conflict asks no reviewers, plans no pilot and
+    resumes nothing, and her page offers none of it; another coordinator of the pool may."""
+    knud = "knud@kommune.dk"
+    services.add_person(knud, "Knud Koordinator", Role.COORDINATOR, world.clock())
+    own = services.submit(title="Karins egen idé", description="Fra en koordinator.", proposer=world.coordinator,
+                          pool=world.pool, now=world.clock())
+    services.review(own, world.reviewer, ALL_SCORES, world.clock(), comment="Svag idé")
+    page = idea_page(engine, own, world.coordinator, world.clock())
+    assert (page.sight, page.idea) == (Sight.PROPOSER, None)
+    with pytest.raises(NotAllowed, match=f"proposed idea {own}: they see it among their own ideas"):
+        idea_view(engine, own, viewer=world.coordinator)
+    with unchanged(own, audited=True), pytest.raises(NotAllowed, match="proposed"):
+        services.assign_reviewers(own, world.coordinator, world.clock(), (world.reviewer,))
+
+    at_gate, funded = world.idea(), world.idea(Stage.FUNDED)
+    held = world.idea(Stage.ON_HOLD, held_from=Stage.SCREENED)
+    for idea in (at_gate, funded, held):
+        services.declare_conflict(idea, world.coordinator, "Min søster står bag", world.clock())
+        actions = idea_page(engine, idea, world.coordinator, world.clock()).idea.actions
+        assert not {"assign", "plan_pilot", "resume"} & set(actions), actions
+    with unchanged(at_gate, audited=True), pytest.raises(NotAllowed, match="conflict of interest"):
+        services.assign_reviewers(at_gate, world.coordinator, world.clock(), (world.reviewer,))
+    with unchanged(funded, audited=True), pytest.raises(NotAllowed, match="conflict of interest"):
+        services.plan_pilot(funded, start=date(2027, 1, 4), end=date(2027, 4, 30), sites=("Viby",),
+                            now=world.clock(), by=world.coordinator)
+    with unchanged(held, audited=True), pytest.raises(NotAllowed, match="conflict of interest"):
+        services.resume(held, world.coordinator, world.clock())
+    assert "resume" in idea_page(engine, held, knud, world.clock()).idea.actions
+    services.resume(held, knud, world.clock())
+    assert idea_view(engine, held).stage == Stage.SCREENED

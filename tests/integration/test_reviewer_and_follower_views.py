@@ -105,7 +105,7 @@ def test_who_may_not_review_is_refused_and_recorded(app, people, services, engin
         app.reviewing.form(idea, OLE, now)
     with pytest.raises(NotFound):
         app.reviewing.check(idea, world.follower, now)
-    with pytest.raises(NotAllowed, match="nobody judges an idea they proposed"):
+    with pytest.raises(NotAllowed, match="nobody judges or steers an idea they proposed"):
         app.reviewing.form(idea, world.proposer, now)
     with pytest.raises(NotAllowed, match="only a reviewer"):
         app.reviewing.check(idea, world.coordinator, now)

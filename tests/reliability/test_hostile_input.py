@@ -213,7 +213,7 @@ def test_hostile_pilot_plans(world, check):
         start, end = start_day.isoformat(), (start_day + timedelta(days=offsets[1])).isoformat()
         if spoil == "dates":
             start, end = bad_dates
-        elif spoil == "order":  # the end before the start, or on the same day
+        elif spoil == "order":  # the end before the start (refused), or on the same day (a one-day pilot)
             start, end = (end, start) if offsets[1] % 2 else (end, end)
         sites = [] if spoil == "no site" else [*sites, bad_text] if spoil == "site" else sites
         measures = [*measures, bad_text] if spoil == "measure" else measures

@@ -262,9 +262,14 @@ def test_kill_and_recycle_need_a_reason_where_they_are_possible():
     submitted().decide(Decision.HOLD, COORDINATOR, NOW)  # a hold needs none: it is taken back by resuming
 
 
-def test_a_pilot_needs_sites_and_a_start_before_its_end():
-    with pytest.raises(BadInput, match="before its end"):
-        PilotPlan(date(2027, 2, 1), date(2027, 2, 1), ("Viby",))
+def test_a_pilot_needs_sites_and_a_last_day_no_earlier_than_its_first():
+    with pytest.raises(BadInput) as refused:
+        PilotPlan(date(2027, 2, 2), date(2027, 2, 1), ("Viby",))
+    assert (refused.value.code, refused.value.field) == ("pilot.ends_before_start", "end")
+    assert render(refused.value, "en") == "the pilot's last day, 1 February 2027, is before its first day, " \
+                                          "2 February 2027"
+    assert render(refused.value, "da") == "pilotens sidste dag, 1. februar 2027, ligger før dens første dag, " \
+                                          "2. februar 2027"
     with pytest.raises(BadInput, match="at least one site"):
         PilotPlan(date(2027, 2, 1), date(2027, 3, 1), ())
     with pytest.raises(InvalidTransition, match="planned only for a funded idea"):
@@ -415,6 +420,35 @@ def test_reviews_are_scored_and_checked():
 
 def test_utc_is_kept():
     assert submitted().created_at.tzinfo is UTC
+
+
+def test_a_pilot_of_one_day_starts_at_the_beginning_of_its_day_and_ends_at_the_end_of_it():
+    """Both days are included: a pilot whose first day is its last runs that whole day (Copenhagen), its
+    evaluation opening the day after; it may be re-planned, and a longer one shortened to one day."""
+    the_day = day(10)
+    idea = funded()
+    idea.plan_pilot(PilotPlan(the_day, the_day, ("Kastrup",)), COORDINATOR, NOW)
+    assert [(t.kind, t.due_at) for t in idea.new_timers] == [(TimerKind.PILOT_START, local_midnight(the_day))]
+    assert "pilot planned: 2026-12-03 to 2026-12-03" in idea.new_history[-1].reason
+    idea.start_pilot(local_midnight(the_day))
+    assert [(t.kind, t.due_at) for t in idea.new_timers] == [
+        (TimerKind.PILOT_END, local_midnight(the_day + timedelta(days=1)))]
+    assert Action.PLAN_PILOT in available_actions(COORDINATOR, idea) and not idea.evaluation_open
+    idea.plan_pilot(PilotPlan(the_day, the_day, ("Kastrup", "Tårnby")), COORDINATOR, local_midnight(the_day))
+    idea.end_pilot(local_midnight(the_day + timedelta(days=1)))
+    assert idea.open_gate == Gate.EVALUATION
+    assert idea.deadline == local_midnight(the_day) + timedelta(days=1 + idea.pool.policy.evaluation_days)
+    idea.evaluate(COORDINATOR, dict(ALL_SCORES), Outcome.ADJUST, "", local_midnight(the_day + timedelta(days=2)))
+    assert idea.stage == Stage.EVALUATED
+
+    shortened = funded()
+    shortened.plan_pilot(plan(), COORDINATOR, NOW)
+    one_day = PilotPlan(shortened.pilot.start, shortened.pilot.start, shortened.pilot.sites)
+    shortened.plan_pilot(one_day, COORDINATOR, NOW)
+    assert shortened.pilot == one_day and shortened.new_history[-1].action == "replan_pilot"
+    today = funded()  # a pilot of today alone, planned this morning
+    today.plan_pilot(PilotPlan(day(0), day(0), ("Viby",)), COORDINATOR, NOW)
+    assert today.pilot.end == day(0)
 
 
 def test_a_pilot_may_be_recorded_after_it_began_but_not_after_it_ended():

@@ -9,7 +9,7 @@ from states.criteria import Criterion
 from states.errors import InvalidTransition
 from states.messages import sentence
 from states.model import Grant, Person, everywhere
-from states.reviews import CriterionSpread, counting, readable_by, spread
+from states.reviews import CriterionSpread, counting, done, readable_by, spread
 from states.vocabulary import Decision, Gate, Role
 
 THIRD_REVIEWER = Person("r3@kommune.dk", "Bedømmer 3", id=6, grants=everywhere(Role.REVIEWER))
@@ -20,14 +20,14 @@ def test_the_newest_submitted_version_counts_and_a_later_draft_does_not_withdraw
     first = idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
     idea.review(REVIEWER, {"kvalitet": 2}, {}, "", NOW, draft=True)
     only_draft = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW, draft=True)
-    assert counting(idea.reviews) == [first]
+    assert counting(idea.reviews, conflicted=()) == [first]
     revised = idea.review(REVIEWER, {**ALL_SCORES, "kvalitet": 2}, {}, "", NOW)
     submitted_later = idea.review(OTHER_REVIEWER, dict(ALL_SCORES), {}, "", NOW)
-    assert counting(idea.reviews) == [revised, submitted_later]
-    assert only_draft not in counting(idea.reviews)
+    assert counting(idea.reviews, conflicted=()) == [revised, submitted_later]
+    assert only_draft not in counting(idea.reviews, conflicted=())
     # the same reviewer's review of another round is another review
     next_round = replace(first, round=2)
-    assert counting([*idea.reviews, next_round]) == [revised, submitted_later, next_round]
+    assert counting([*idea.reviews, next_round], conflicted=()) == [revised, submitted_later, next_round]
 
 
 def test_a_reviewer_reads_the_others_only_once_their_own_review_is_submitted():
@@ -73,12 +73,12 @@ def test_the_spread_per_criterion_is_the_mean_min_max_and_population_standard_de
     idea.review(OTHER_REVIEWER, {"effekt": 4, "pris": 3}, {}, "", NOW)
     idea.review(THIRD_REVIEWER, {"effekt": 5, "pris": 3}, {}, "", NOW)
     idea.review(THIRD_REVIEWER, {"effekt": 1}, {}, "", NOW, draft=True)  # a draft does not count
-    assert spread(criteria, idea.reviews) == [
+    assert spread(criteria, idea.reviews, conflicted=()) == [
         CriterionSpread(Gate.SCREENING, 1, "effekt", 2.0, 3, 3.67, 2, 5, 1.25),  # sqrt(14/9)
         CriterionSpread(Gate.SCREENING, 1, "pris", 1.0, 3, 3.0, 3, 3, 0.0),
     ]
-    assert spread(criteria, []) == []
-    assert spread(criteria, [r for r in idea.reviews if not r.submitted]) == []
+    assert spread(criteria, [], conflicted=()) == []
+    assert spread(criteria, [r for r in idea.reviews if not r.submitted], conflicted=()) == []
 
 
 def test_a_criterion_no_counting_review_scored_has_no_figures():
@@ -86,10 +86,36 @@ def test_a_criterion_no_counting_review_scored_has_no_figures():
     criteria = (Criterion("effekt", 2.0), Criterion("pris", 1.0))
     idea = submitted(pool(criteria=criteria))
     partial = replace(idea.review(REVIEWER, {"effekt": 4}, {}, "", NOW, draft=True), submitted=True)
-    assert spread(criteria, [partial]) == [
+    assert spread(criteria, [partial], conflicted=()) == [
         CriterionSpread(Gate.SCREENING, 1, "effekt", 2.0, 1, 4.0, 4, 4, 0.0),
         CriterionSpread(Gate.SCREENING, 1, "pris", 1.0, 0, None, None, None, None),
     ]
+
+
+def test_a_reviewer_who_declares_a_conflict_counts_no_more_and_stays_on_the_record():
+    """Their reviews, written before the declaration, no longer count anywhere: the screening guard, "done",
+    the spread; they are kept (`idea.reviews`) for the record."""
+    criteria = (Criterion("effekt", 2.0), Criterion("lovlig", 1.0, must_meet=True))
+    idea = submitted(pool(criteria=criteria))
+    vetoed = idea.review(REVIEWER, {"effekt": 1, "lovlig": 2}, {"lovlig": False}, "Nej", NOW)
+    fine = idea.review(OTHER_REVIEWER, {"effekt": 5, "lovlig": 5}, {"lovlig": True}, "", NOW)
+    assert idea.go_blocked_by() is not None  # the must-meet "no" counts while REVIEWER may judge
+    idea.declare_conflict(REVIEWER, "Min svoger står bag", NOW)
+    assert idea.counting_reviews == [fine] and idea.reviews == [vetoed, fine]
+    assert counting(idea.reviews, conflicted=idea.conflicted) == [fine]
+    assert done(idea, [REVIEWER, OTHER_REVIEWER]) == [OTHER_REVIEWER]
+    assert spread(criteria, idea.reviews, conflicted=idea.conflicted)[0] == CriterionSpread(
+        Gate.SCREENING, 1, "effekt", 2.0, 1, 5.0, 5, 5, 0.0)
+    assert idea.go_blocked_by() is None
+    idea.decide(Decision.GO, COORDINATOR, NOW)
+
+
+def test_a_conflict_alone_leaves_no_review_that_counts():
+    idea = submitted()
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "", NOW)
+    idea.declare_conflict(REVIEWER, "inhabil", NOW)
+    with pytest.raises(InvalidTransition, match="at least one review submitted"):
+        idea.decide(Decision.GO, COORDINATOR, NOW)
 
 
 ELSEWHERE = Person("k2@kommune.dk", "Koordinator i en anden pulje", id=7,

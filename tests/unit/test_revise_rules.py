@@ -100,6 +100,28 @@ def test_not_while_on_hold_but_again_once_resumed():
     assert idea.revise(PROPOSER, LATER, title="Genoptaget") == ("title",)
 
 
+def test_it_awaits_its_proposers_revision_only_until_revised_also_through_a_hold_and_a_resume():
+    """Sent back, it waits for its proposer; revised, it waits for the reviewers (it may still be revised
+    again until the gate is decided); a hold and a resume do not make it wait for the proposer again."""
+    idea = sent_back()
+    assert idea.sent_back and idea.awaiting_revision
+    idea.decide(Decision.HOLD, COORDINATOR, LATER)
+    assert not idea.awaiting_revision  # on hold: no gate is open
+    idea.resume(COORDINATOR, LATER)
+    assert idea.awaiting_revision  # not revised yet: still waiting for the proposer
+    idea.revise(PROPOSER, LATER, title="Revideret")
+    assert idea.sent_back and not idea.awaiting_revision
+    idea.decide(Decision.HOLD, COORDINATOR, LATER)
+    idea.resume(COORDINATOR, LATER)
+    assert idea.sent_back and not idea.awaiting_revision
+    assert Action.REVISE in available_actions(PROPOSER, idea)  # once more, if the proposer wants to
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "", LATER)
+    idea.decide(Decision.RECYCLE, COORDINATOR, LATER, reason="Igen")  # sent back again: waits anew
+    assert idea.awaiting_revision
+    idea.decide(Decision.KILL, COORDINATOR, LATER, reason="Nej")
+    assert not (idea.sent_back or idea.awaiting_revision)
+
+
 def test_not_after_withdrawing():
     idea = sent_back()
     idea.withdraw(PROPOSER, LATER)

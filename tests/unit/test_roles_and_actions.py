@@ -6,9 +6,9 @@ import pytest
 from domain import ALL_SCORES, COORDINATOR, FOLLOWER, NOW, PROPOSER, REVIEWER, funded, plan, pool, submitted
 
 from states.errors import BadInput, InvalidTransition, NotAllowed
-from states.model import Grant, Person, PilotPlan, Pool
+from states.model import Grant, Person, PilotPlan, Pool, everywhere
 from states.rules import Action, Sight, available_actions, require_sight, sight
-from states.vocabulary import Decision, Role
+from states.vocabulary import Decision, Role, Stage
 
 POOL_A = pool()
 POOL_A.id, POOL_A.name = 10, "Pulje A"
@@ -63,6 +63,48 @@ def test_the_proposer_neither_reviews_nor_decides_their_own_idea():
         idea.decide(Decision.KILL, staff_proposer, NOW)
     assert Action.WITHDRAW in available_actions(staff_proposer, idea)
     assert not {Action.REVIEW, Action.KILL} & set(available_actions(staff_proposer, idea))
+
+
+STAFF_PROPOSER = Person(PROPOSER.email, PROPOSER.name, id=PROPOSER.id,
+                        grants=frozenset({Grant(Role.COORDINATOR), Grant(Role.REVIEWER)}))
+STEERING = (Action.ASSIGN, Action.PLAN_PILOT, Action.RESUME)
+
+
+@pytest.mark.parametrize("barred", ["proposer", "conflicted"])
+def test_nobody_steers_an_idea_they_proposed_or_declared_a_conflict_on(barred):
+    """Asking reviewers, planning the pilot and resuming a held idea steer it as a decision does: refused to
+    its proposer (a coordinator of its pool) and to a coordinator who declared a conflict, and not offered."""
+    person, reason = (STAFF_PROPOSER, "proposed") if barred == "proposer" else (COORDINATOR, "conflict of interest")
+    at_gate, ready, held = submitted(), funded(), funded()
+    held.decide(Decision.HOLD, COORDINATOR, NOW)
+    if barred == "conflicted":
+        for idea in (at_gate, ready, held):
+            idea.declare_conflict(COORDINATOR, "Min svoger står bag", NOW)
+    with pytest.raises(NotAllowed, match=reason):
+        at_gate.assign_reviewers([REVIEWER], person, NOW)
+    with pytest.raises(NotAllowed, match=reason):
+        ready.plan_pilot(plan(), person, NOW)
+    with pytest.raises(NotAllowed, match=reason):
+        held.resume(person, NOW)
+    assert (at_gate.assigned, ready.pilot, held.stage) == ([], None, Stage.ON_HOLD)
+    for idea in (at_gate, ready, held):
+        assert not set(STEERING) & set(available_actions(person, idea))
+    # the same actions are offered to a coordinator who neither proposed it nor declared a conflict
+    other = Person("k4@kommune.dk", "Anden koordinator", id=42, grants=everywhere(Role.COORDINATOR))
+    assert Action.ASSIGN in available_actions(other, at_gate) and Action.PLAN_PILOT in available_actions(other, ready)
+    assert Action.RESUME in available_actions(other, held)
+
+
+def test_the_proposer_sees_their_own_idea_as_its_proposer_whatever_roles_they_hold():
+    """Not who reviewed it, the scores and the comments: a coordinator, reviewer or administrator who proposed
+    an idea sees it as its proposer does (on "my ideas"), not as the pool's staff."""
+    administrator = Person(PROPOSER.email, PROPOSER.name, id=PROPOSER.id, grants=everywhere(Role.ADMINISTRATOR))
+    idea = submitted()
+    idea.review(REVIEWER, dict(ALL_SCORES), {}, "Svag idé", NOW)
+    assert sight(STAFF_PROPOSER, idea) == sight(administrator, idea) == Sight.PROPOSER
+    with pytest.raises(NotAllowed, match=rf"proposed idea {idea.id}: they see it among their own ideas"):
+        require_sight(STAFF_PROPOSER, idea, Sight.STAFF)
+    assert sight(COORDINATOR, idea) == Sight.STAFF
 
 
 def test_only_staff_of_the_pool_declare_conflicts():

@@ -9,8 +9,8 @@ otherwise than clicked (or not at all); a form that cannot be completed with the
 without a reason accepted, or refused without the field marked; the second of two coordinators
 deciding one gate at once recording a decision on a page they no longer saw, or getting an error page
 instead of the idea and a message; a reviewer of another pool reading the idea (or leaving no audit
-row); a follower kept on the staff's page; a coordinator judging her own idea, or her withdrawal not
-recorded with its reason; hostile text run as markup; any axe-core violation at 1280
+row); a follower kept on the staff's page; a coordinator judging her own idea or reading its reviews, or
+her withdrawal not recorded with its reason; hostile text run as markup; any axe-core violation at 1280
 or 320 px in Danish or English.
 """
 
@@ -88,6 +88,7 @@ def _seed(app) -> dict[str, int]:
              "unreviewed": submit("Bænke ved åen"),
              "own": services.submit(title="Knuds egen idé", description="En idé fra en af puljens koordinatorer.",
                                     proposer=KNUD, pool=POOL, now=now)}
+    services.review(ideas["own"], RIKKE, FULL, now, {"lovlig": True}, "Rikkes kommentar")
     for key in ideas.keys() - {"own", "unreviewed"}:
         services.review(ideas[key], BENT, FULL, now, {"lovlig": True}, "Bents kommentar " + HOSTILE)
     for key in ("funding", "followed", "park", "evaluation"):
@@ -461,26 +462,31 @@ def test_asking_reviewers_hold_resume_and_a_conflict(browser, signed_in, console
     assert [h["action"] for h in console.show(idea)["history"]].count("conflict") == 1
 
 
-def test_a_coordinator_decides_nothing_on_her_own_idea_and_withdraws_it_with_a_reason(browser, signed_in, console):
+def test_a_coordinator_sees_her_own_idea_as_its_proposer_and_withdraws_it_with_a_reason(browser, signed_in, console):
+    """Her own idea's address takes her to "my ideas": no reviewer's name, score or comment, no decision, no
+    asking reviewers; she withdraws it there as any proposer does."""
     idea = console.ids["own"]
     page = signed_in(KNUD)
     page.goto(console.server.url + f"ideas/{idea}")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Knuds egen idé")
+    expect(page).to_have_url(re.compile(rf"/my-ideas#idea-{idea}$"))
+    mine = page.locator(f"section[aria-labelledby='idea-{idea}']")
+    expect(mine.get_by_role("heading", level=2)).to_have_text("Knuds egen idé")
+    assert "Rikkes kommentar" not in page.content() and "Rikke Reviewer" not in page.content()
     expect(_decide_form(page)).to_have_count(0)  # nobody decides (or reviews) an idea they proposed
-    tab_to(page, "withdraw_reason")
+    expect(page.locator("form[action$='/assign']")).to_have_count(0)
+    mine.get_by_role("link", name=re.compile("^Træk")).click()
+    expect(page).to_have_url(re.compile(rf"/my-ideas/{idea}/withdraw$"))
+    tab_to(page, "reason")
     page.keyboard.type("Vi løser det i en anden pulje " + HOSTILE)
-    page.keyboard.press("Tab")
-    expect(page.get_by_role("button", name="Træk idéen tilbage")).to_be_focused()
-    sent = _form_fields(page, "withdraw")
-    page.keyboard.press("Enter")
+    sent = _form_fields(page, f"{idea}/withdraw")
+    page.get_by_role("button", name="Træk idéen tilbage").click()
     expect(page.get_by_role("status")).to_contain_text("Idéen er trukket tilbage.")
-    expect(page.get_by_role("button", name="Træk idéen tilbage")).to_have_count(0)  # nothing left to withdraw
     expect(page.locator("main")).to_contain_text("Vi løser det i en anden pulje " + HOSTILE)  # as text
     shown = console.show(idea)
     last = shown["history"][-1]
     assert (shown["stage"], last["action"], last["by"]) == ("withdrawn", "withdraw", KNUD)
     assert last["reason"] == "Vi løser det i en anden pulje " + HOSTILE
-    page.goto(_sent_again(page, f"ideas/{idea}/withdraw", sent, console))  # a double click
+    page.goto(_sent_again(page, f"my-ideas/{idea}/withdraw", sent, console))  # a double click
     expect(page.get_by_role("status")).to_contain_text("Idéen var allerede trukket tilbage")
     assert [h["action"] for h in console.show(idea)["history"]].count("withdraw") == 1
 

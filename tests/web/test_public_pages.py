@@ -486,6 +486,35 @@ def test_my_ideas_after_signing_in_by_the_mailed_link_withdraw_and_download(site
     assert document["email"] == "aase@example.dk" and document["ideas"][0]["stage"] == "withdrawn"
 
 
+def test_my_ideas_asks_for_a_revision_only_while_the_idea_waits_for_one(site, pool_id):
+    """Sent back: the warning with the coordinator's reason. Revised, then put on hold and resumed: no
+    warning, no old reason; a plain link still lets the proposer revise it again until the decision."""
+    site.submit(pool_id)
+    site.confirm_latest()
+    address = "aase@example.dk"
+    idea_id = site.intake.my_ideas(address)[0].id
+    site.services.decide(idea_id, Decision.RECYCLE, COORDINATOR, site.now, reason="Uddyb budgettet, tak.")
+    site.sign_in(address)
+    warning = "Sendt tilbage til dig til revision"
+    page = site.client.get("/my-ideas")
+    assert warning in page.text and "Uddyb budgettet, tak." in page.text
+    [mine] = site.intake.my_ideas(address)
+    assert (mine.may_revise, mine.awaiting_revision) == (True, True)
+
+    site.services.revise(idea_id, address, site.now, title="Grønne skolegårde med budget")
+    for decision in (Decision.HOLD, None):
+        if decision:
+            site.services.decide(idea_id, decision, COORDINATOR, site.now, reason="Afventer budgettet")
+        else:
+            site.services.resume(idea_id, COORDINATOR, site.now)
+        page = site.client.get("/my-ideas")
+        assert warning not in page.text and "Uddyb budgettet" not in page.text.split("<h3")[0], decision
+    [mine] = site.intake.my_ideas(address)
+    assert (mine.may_revise, mine.awaiting_revision) == (True, False)
+    assert f'href="/my-ideas/{idea_id}/revise"' in page.text  # may revise again, not asked to
+    assert site.client.get(f"/my-ideas/{idea_id}/revise").status_code == 200
+
+
 def test_the_downloaded_data_explains_itself_in_the_readers_language(engine, tmp_path, pool_id):
     """GDPR art. 15: the download says, besides the data, why and how it is processed (the privacy notice),
     what each mail was and each file is, and how to get a copy of a file (only staff may download it)."""
