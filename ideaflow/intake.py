@@ -386,14 +386,12 @@ class Intake:
         with self._uow(read_only=True) as uow:
             repository = IntakeRepository(uow.session)
             found = repository.submission_by_id(submission_id)
-            if found is None or (found.confirmed_at is None and found.expires_at <= now):
-                raise UnknownLink("intake.unknown_link")
-            pool = uow.pools.by_id(found.pool_id).name
+            pool, title = _shown(uow, found, now)
             if found.idea_id is not None:
-                return Receipt(submission_id=found.id, email="", pool=pool, title=uow.ideas.get(found.idea_id).title,
-                               expires_at=found.expires_at, mail_sent=None, idea_id=found.idea_id)
+                return Receipt(submission_id=found.id, email="", pool=pool, title=title, expires_at=found.expires_at,
+                               mail_sent=None, idea_id=found.idea_id)
             files = tuple(f.filename for f in repository.attachments(submission_ids=[found.id]))
-            return Receipt(submission_id=found.id, email=found.email or "", pool=pool, title=found.title or "",
+            return Receipt(submission_id=found.id, email=found.email or "", pool=pool, title=title,
                            expires_at=found.expires_at, mail_sent=None, files=files)
 
     def pending(self, token: str, now: datetime) -> PendingSubmission:
@@ -402,12 +400,7 @@ class Intake:
         with self._uow(read_only=True) as uow:
             repository = IntakeRepository(uow.session)
             found = repository.submission(token_hash)
-            if found is None or (found.confirmed_at is None and found.expires_at <= now):
-                raise UnknownLink("intake.unknown_link")
-            pool = uow.pools.by_id(found.pool_id).name
-            title = found.title
-            if found.idea_id is not None:
-                title = uow.ideas.get(found.idea_id).title
+            pool, title = _shown(uow, found, now)
             return PendingSubmission(pool=pool, title=title, expires_at=found.expires_at, idea_id=found.idea_id,
                                      lang=Language(found.lang))
 
@@ -577,6 +570,15 @@ def _require_staff(person: Person, idea: Idea) -> None:
     if not is_staff_of(person, idea.pool):
         raise NotAllowed("not_allowed.staff_only", person=person.email, action="see_attachments", idea=idea.id,
                          pool=idea.pool.name)
+
+
+def _shown(uow: UnitOfWork, found: StoredSubmission | None, now: datetime) -> tuple[str, str]:
+    """(pool, title) of a submission a page shows again: its idea's title once confirmed (the submission's
+    own fields are emptied then). UnknownLink when it is gone: never stored, or expired unconfirmed."""
+    if found is None or (found.confirmed_at is None and found.expires_at <= now):
+        raise UnknownLink("intake.unknown_link")
+    title = uow.ideas.get(found.idea_id).title if found.idea_id is not None else found.title or ""
+    return uow.pools.by_id(found.pool_id).name, title
 
 
 def _open_pool(pool_id: int, name: str, year: int, intake: PoolIntake, now: datetime) -> OpenPool:

@@ -544,16 +544,6 @@ def test_a_new_installations_administrator_finds_an_empty_portfolio_on_the_home_
 # -- two people saving a pool's settings at once -----------------------------------------------------------------
 
 
-def browser_of(site, email: str) -> TestClient:
-    """Another browser on the site, signed in as `email` (as `Site.sign_in` signs in its own)."""
-    own, site.client = site.client, TestClient(site.app)
-    try:
-        site.sign_in(email)
-        return site.client
-    finally:
-        site.client = own
-
-
 def form_fields(page) -> dict[str, str]:
     """What a browser sends from the page's settings form as it stands: its fields' values (hidden ones too),
     the ticked checkboxes only."""
@@ -591,7 +581,7 @@ def test_two_coordinators_saving_the_intake_at_once_the_second_is_refused_and_wi
     for email, name in (("mette@taarnby.dk", "Mette"), ("kim@taarnby.dk", "Kim")):
         site.services.add_person(email, name, Role.PROPOSER, site.now)
         site.services.grant_role(email, Role.COORDINATOR, site.now, pool=TAARNBY)
-    mette, kim = browser_of(site, "mette@taarnby.dk"), browser_of(site, "kim@taarnby.dk")
+    mette, kim = site.browser_of("mette@taarnby.dk"), site.browser_of("kim@taarnby.dk")
     url = f"/pools/{pool}/intake"
     mettes_copy, kims_copy = form_fields(mette.get(url)), form_fields(kim.get(url))
     texts = {"description": "Nye måder at løse kommunens opgaver på", "criteria_text": "Idéen skal spare tid"}
@@ -628,7 +618,7 @@ def test_two_coordinators_saving_the_intake_at_once_the_second_is_refused_and_wi
 def test_two_administrators_saving_the_criteria_at_once_the_second_is_refused_and_wipes_out_nothing(site):
     pool = site.pools[TAARNBY]
     site.services.add_person("jens@kommune.dk", "Jens Administrator", Role.ADMINISTRATOR, site.now)
-    ida, jens = browser_of(site, ADMIN), browser_of(site, "jens@kommune.dk")
+    ida, jens = site.browser_of(ADMIN), site.browser_of("jens@kommune.dk")
     url = f"/pools/{pool}/criteria"
     idas_copy, jens_copy = form_fields(ida.get(url)), form_fields(jens.get(url))
     saved = ida.post(url, data=idas_copy | {"description-0": "Færre timer på samme opgave"}, follow_redirects=False)

@@ -91,6 +91,15 @@ class Site:
                                                            "token": self.link("/login/continue", to=address)})
         assert answer.status_code == 200 and "<h1>" in answer.text, answer.text  # followed to the next page
 
+    def browser_of(self, address: str) -> TestClient:
+        """Another browser on the site, with its own cookies, signed in as `address` (another person's)."""
+        own, self.client = self.client, TestClient(self.app)
+        try:
+            self.sign_in(address)
+            return self.client
+        finally:
+            self.client = own
+
     def count(self, table) -> int:
         with self.engine.connect() as connection:
             return connection.scalar(select(func.count()).select_from(table))

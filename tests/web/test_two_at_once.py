@@ -14,7 +14,6 @@ import html
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_public_pages import Site
 
@@ -40,16 +39,6 @@ def site(engine, tmp_path):
         site.services.add_person(email, name, role, site.now)
     yield site
     site.container.close()
-
-
-def browser(site, address: str) -> TestClient:
-    """A client of its own, signed in as `address` (another person's browser)."""
-    own, site.client = site.client, TestClient(site.app)
-    try:
-        site.sign_in(address)
-        return site.client
-    finally:
-        site.client = own
 
 
 def hidden(page) -> dict[str, str]:
@@ -88,7 +77,7 @@ def reviews_by(site, idea_id: int, email: str) -> list[tuple[str, int, int, bool
 
 def test_a_review_posted_after_its_gate_was_decided_is_refused_with_what_was_typed(site):
     idea_id = idea(site)
-    lars = browser(site, LARS)
+    lars = site.browser_of(LARS)
     draft = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Halvfærdig", save="draft")
     assert (draft["gate"], draft["round"]) == ("screening", "1")
     assert lars.post(f"/ideas/{idea_id}/review", data=draft, follow_redirects=False).status_code == 303
@@ -117,7 +106,7 @@ def test_a_review_posted_after_its_gate_was_decided_is_refused_with_what_was_typ
 
 def test_a_review_of_the_text_before_a_revision_is_refused_in_the_new_round(site):
     idea_id = idea(site)
-    lars = browser(site, LARS)
+    lars = site.browser_of(LARS)
     form = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Beløbet er for højt")
     site.services.decide(idea_id, Decision.RECYCLE, METTE, site.now, reason="Sænk beløbet")
     site.services.revise(idea_id, BORGER, site.now, description="Anden udgave.", requested_dkk=150_000)
@@ -142,7 +131,7 @@ def test_a_review_of_the_text_before_a_revision_in_the_same_round_is_refused(sit
     what was typed shown back and the form of the new text linked, though the gate and round are the same."""
     idea_id = idea(site)
     site.services.decide(idea_id, Decision.RECYCLE, METTE, site.now, reason="Sænk beløbet")
-    lars = browser(site, LARS)
+    lars = site.browser_of(LARS)
     form = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Beløbet er stadig for højt")
     assert (form["gate"], form["round"], form["text_version"]) == ("screening", "2", "0")
     site.services.revise(idea_id, BORGER, site.now, description="Anden udgave.", requested_dkk=150_000)
@@ -171,7 +160,7 @@ def test_a_review_of_the_text_before_a_revision_in_the_same_round_is_refused(sit
 
 def test_a_reviewer_whose_role_is_revoked_while_the_form_is_open_is_told_so_with_what_they_typed(site):
     idea_id = idea(site)
-    lars = browser(site, LARS)
+    lars = site.browser_of(LARS)
     form = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Lang kommentar, skrevet med omhu")
     site.services.revoke_role(LARS, Role.REVIEWER, site.now)
 
@@ -187,7 +176,7 @@ def test_a_reviewer_whose_role_is_revoked_while_the_form_is_open_is_told_so_with
 
     # somebody who never reviewed in the pool still finds no such idea (its existence is not given away)
     site.services.add_person("ole@roskilde.dk", "Ole", Role.PROPOSER, site.now)
-    ole = browser(site, "ole@roskilde.dk")
+    ole = site.browser_of("ole@roskilde.dk")
     assert ole.post(f"/ideas/{idea_id}/review", data={**form, "csrf_token": hidden(ole.get("/privacy"))
                                                       .get("csrf_token", "")}).status_code == 404
 
@@ -200,7 +189,7 @@ def test_a_follower_is_refused_the_review_form_in_the_second_person(site):
     site.services.plan_pilot(idea_id, start=site.now.date().replace(year=site.now.year + 1),
                              end=site.now.date().replace(year=site.now.year + 2), sites=("Viby",), now=site.now,
                              by=METTE, followers=(BYRAAD,))
-    refused = browser(site, BYRAAD).get(f"/ideas/{idea_id}/review")
+    refused = site.browser_of(BYRAAD).get(f"/ideas/{idea_id}/review")
     assert refused.status_code == 403
     said = main_text(refused)
     assert f"Du er ikke bedømmer i puljen '{POOL}': kun puljens bedømmere bedømmer dens idéer." in said
@@ -221,7 +210,7 @@ def decide_form(page, decision: str, reason: str = "") -> dict[str, str]:
 def test_a_decision_after_another_coordinators_says_what_they_decided_and_chooses_nothing_at_the_new_gate(site):
     idea_id = idea(site)
     site.services.review(idea_id, ANNE, ALL_SCORES, site.now)
-    mette, jens = browser(site, METTE), browser(site, JENS)
+    mette, jens = site.browser_of(METTE), site.browser_of(JENS)
     mettes = decide_form(mette.get(f"/ideas/{idea_id}"), "go")
     jens_s = decide_form(jens.get(f"/ideas/{idea_id}"), "kill", "Passer ikke til puljens formål")
     assert mette.post(f"/ideas/{idea_id}/decide", data=mettes, follow_redirects=False).status_code == 303
@@ -245,7 +234,7 @@ def test_a_decision_after_another_coordinators_says_what_they_decided_and_choose
 
 def test_a_recycle_meanwhile_is_named_too_though_the_gate_is_the_same(site):
     idea_id = idea(site)
-    mette, jens = browser(site, METTE), browser(site, JENS)
+    mette, jens = site.browser_of(METTE), site.browser_of(JENS)
     mettes = decide_form(mette.get(f"/ideas/{idea_id}"), "recycle", "Sænk beløbet")
     jens_s = decide_form(jens.get(f"/ideas/{idea_id}"), "kill", "For dyr")
     assert mette.post(f"/ideas/{idea_id}/decide", data=mettes, follow_redirects=False).status_code == 303
@@ -260,7 +249,7 @@ def test_a_recycle_meanwhile_is_named_too_though_the_gate_is_the_same(site):
 def test_a_decision_refused_because_a_review_came_in_says_so(site):
     idea_id = idea(site)
     site.services.review(idea_id, ANNE, ALL_SCORES, site.now)
-    jens = browser(site, JENS)
+    jens = site.browser_of(JENS)
     form = decide_form(jens.get(f"/ideas/{idea_id}"), "go")
     site.services.review(idea_id, LARS, ALL_SCORES, site.now)
     refused = jens.post(f"/ideas/{idea_id}/decide", data=form, follow_redirects=False)
@@ -277,7 +266,7 @@ def test_a_reviewers_draft_saved_meanwhile_does_not_make_the_coordinators_page_s
     (the coordinator decides on the reviews)."""
     idea_id = idea(site)
     site.services.review(idea_id, ANNE, ALL_SCORES, site.now)
-    jens, lars = browser(site, JENS), browser(site, LARS)
+    jens, lars = site.browser_of(JENS), site.browser_of(LARS)
     form = decide_form(jens.get(f"/ideas/{idea_id}"), "recycle", "Sænk beløbet")
     draft = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Halvfærdig", save="draft")
     assert lars.post(f"/ideas/{idea_id}/review", data=draft, follow_redirects=False).status_code == 303
@@ -296,7 +285,7 @@ def test_a_review_posted_after_the_idea_was_put_on_hold_says_so_and_leads_nowher
     """A hold decides no gate: the page says where the idea is, not that its screening was decided, and
     offers no form to review, since none is open."""
     idea_id = idea(site)
-    lars = browser(site, LARS)
+    lars = site.browser_of(LARS)
     form = filled_review(lars.get(f"/ideas/{idea_id}/review"), comment="Skrevet før pausen")
     site.services.decide(idea_id, Decision.HOLD, METTE, site.now, reason="Afventer budget")
 
