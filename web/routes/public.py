@@ -51,9 +51,9 @@ router = APIRouter()
 
 #: The form's hidden field that people never see and bots fill in.
 HONEYPOT = "website"
-#: The form's fields in the order they come on the page.
 #: Said on the attachments field of a form that comes back after files were chosen.
 FILES_AGAIN = N_("Files are not kept when the form comes back: choose them again.")
+#: The form's fields in the order they come on the page.
 FIELDS = ("title", "description", "department", "requested_dkk", "attachments", "name", "email", "proposer_kind")
 
 #: What each problem the service layer names looks like on the page.
