@@ -57,6 +57,18 @@ def test_sending_the_form_again_at_once_mails_no_second_link_and_answers_the_sam
     assert mails_to(site, KARIN) == 2
 
 
+def test_switching_language_after_asking_for_a_link_says_again_that_it_is_on_its_way(site):
+    """The page after asking answers a POST; its language switch comes back to /login/sent, which says the
+    same in the other language (without the address), not to an empty sign-in form."""
+    sent = ask(site, KARIN)
+    assert 'name="next" value="/login/sent"' in sent.text
+    switched = site.client.post("/language", data={"csrf_token": site.csrf(), "lang": "en", "next": "/login/sent"})
+    assert switched.status_code == 200 and "<h1>Check your e-mail</h1>" in switched.text
+    assert "If the address you gave belongs to somebody who uses ideaflow, a link to sign in is on its way" in \
+        switched.text and KARIN not in switched.text
+    assert mails_to(site, KARIN) == 1  # shown again, nothing sent again
+
+
 def test_the_pages_say_the_minutes_the_installation_set(engine, tmp_path):
     """The link's life and the limit's window are settings (IDEAFLOW_SIGNIN_LINK_MINUTES, _WINDOW_MINUTES):
     the pages say them as set, as the mail does, not a fixed quarter of an hour."""

@@ -55,10 +55,18 @@ def ask_for_link(request: Request, form: PostedForm) -> Response:
         return form.invalid(request, "login.html", _terms(request))
     if asked.limited:
         return pages.render(request, "login_limited.html", _terms(request), status_code=429)
-    response = pages.render(request, "login_sent.html", {"email": email, **_terms(request)})
+    # Its language switch comes back to /login/sent: the answer to a POST has no address of its own, and the
+    # form it came from would come back empty, as if nothing had been sent.
+    response = pages.render(request, "login_sent.html", {"email": email, "here": "/login/sent", **_terms(request)})
     # Sent after the answer: a known address then takes no longer to answer than an unknown one.
     response.background = BackgroundTask(signin.deliver, asked, _now(request))
     return response
+
+
+@router.get("/login/sent")
+def link_sent(request: Request) -> Response:
+    """What the page after asking for a link says, again (in the language just chosen), without the address."""
+    return pages.render(request, "login_sent.html", {"email": None, "here": "/login/sent", **_terms(request)})
 
 
 @router.get("/login/continue")
