@@ -260,6 +260,9 @@ class Services:
                                    recorded=recorded[0], decision=recorded[1], idea=idea_id)
                 idea.decide(decision, uow.people.get(by), now, amount_dkk=amount_dkk, reason=reason,
                             at_gate=at_gate, request_id=request_id)
+                if amount_dkk is not None:  # an allocation the domain took: within the pool's published range
+                    IntakeRepository(uow.session).intake(idea.pool.id).check_requested(
+                        amount_dkk, idea.pool.name, field="amount_dkk")
                 uow.commit(now)
         except Refused:
             # On PostgreSQL the same request sent twice at once (a double click) runs side by side: the

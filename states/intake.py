@@ -106,14 +106,16 @@ class PoolIntake:
         """The settings (by name) that differ from `before`, in the order of the form."""
         return [name for name in PoolIntake.__slots__ if getattr(self, name) != getattr(before, name)]
 
-    def check_requested(self, amount_dkk: int | None, pool_name: str) -> None:
-        """Refuse an amount asked for outside what the pool gives (an idea submitted on the command line, or
-        revised; the public form checks its own, field by field)."""
+    def check_requested(self, amount_dkk: int | None, pool_name: str, field: str = "requested_dkk") -> None:
+        """Refuse an amount outside what the pool says it gives: asked for (an idea submitted on the command
+        line, or revised; the public form checks its own, field by field), or allocated by a funding go
+        (`field` "amount_dkk": the range is the pool's public word to every proposer; a coordinator who
+        means to give more changes the range first, on the record)."""
         if amount_dkk is not None and self.grant_max_dkk is not None and amount_dkk > self.grant_max_dkk:
-            raise BadInput("intake.above_grant_max", field="requested_dkk", amount_dkk=amount_dkk, pool=pool_name,
+            raise BadInput("intake.above_grant_max", field=field, amount_dkk=amount_dkk, pool=pool_name,
                            max_dkk=self.grant_max_dkk)
         if amount_dkk is not None and self.grant_min_dkk is not None and amount_dkk < self.grant_min_dkk:
-            raise BadInput("intake.below_grant_min", field="requested_dkk", amount_dkk=amount_dkk, pool=pool_name,
+            raise BadInput("intake.below_grant_min", field=field, amount_dkk=amount_dkk, pool=pool_name,
                            min_dkk=self.grant_min_dkk)
 
     def status(self, now: datetime) -> IntakeStatus:

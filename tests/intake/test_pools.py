@@ -8,13 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from states.criteria import TAARNBY_CRITERIA
 from states.errors import BadInput, NotFound
 from states.intake import IntakeClosed, IntakeStatus, PoolIntake
 from states.messages import sentence
 from states.model import local_midnight
-from states.vocabulary import COPENHAGEN
+from states.vocabulary import COPENHAGEN, Decision
 
-from intake_helpers import POOL, T0, later, submit
+from intake_helpers import COORDINATOR, POOL, REVIEWER, T0, later, submit
 
 OPENS, CLOSES = T0 + timedelta(days=1), T0 + timedelta(days=31)
 
@@ -57,6 +58,25 @@ def test_no_amount_given_exceeds_the_pools_budget(intake, services, pool_id, sna
         intake.set_intake(POOL, T0, grant_min_dkk=20_000, grant_max_dkk=10_000)
     assert snapshot() == before
     assert intake.set_intake(POOL, T0, grant_min_dkk=2_000_000, grant_max_dkk=2_000_000).grant_max_dkk == 2_000_000
+
+
+def test_a_funding_go_allocates_within_the_grants_the_pool_publishes(intake, services, pool_id, snapshot):
+    """The public page says what an idea can get from the pool; a funding go keeps to it (a coordinator who
+    means to give more changes the range first)."""
+    intake.set_intake(POOL, T0, grant_min_dkk=10_000, grant_max_dkk=200_000)
+    idea = services.submit(title="Grønne skolegårde", description="Træer.", proposer="aase@example.dk", pool=POOL,
+                           now=T0, requested_dkk=150_000)
+    scores = {c.name: 4 for c in TAARNBY_CRITERIA}
+    services.review(idea, REVIEWER, scores, T0)
+    services.decide(idea, Decision.GO, COORDINATOR, T0)
+    services.review(idea, REVIEWER, scores, T0)
+    before = snapshot()
+    for amount, code in ((250_000, "intake.above_grant_max"), (5_000, "intake.below_grant_min")):
+        with pytest.raises(BadInput) as refused:
+            services.decide(idea, Decision.GO, COORDINATOR, T0, amount_dkk=amount)
+        assert (refused.value.code, refused.value.field) == (code, "amount_dkk")
+        assert snapshot() == before
+    assert services.decide(idea, Decision.GO, COORDINATOR, T0, amount_dkk=200_000).allocated_dkk == 200_000
 
 
 def test_a_last_day_that_has_passed_is_refused_when_it_is_set(intake, pool_id, snapshot):
