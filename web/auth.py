@@ -46,7 +46,6 @@ TYPED_FIELDS = {
     "reason": N_("Reason"),
     "comment": N_("Comment"),
     "evaluation_comment": N_("Comment"),
-    "withdraw_reason": N_("Why the idea is withdrawn"),
     "conflict_reason": N_("Why you have a conflict of interest"),
     "sites": N_("Test sites"),
     "followers": N_("Follow-up group"),

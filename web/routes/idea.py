@@ -39,7 +39,7 @@ from states.form_keys import form_key, new_form_key
 from states.messages import sentence
 from states.rules import DECISIONS, Sight
 from states.text import whole_number
-from states.vocabulary import Decision, Outcome, Stage
+from states.vocabulary import Decision, Outcome
 from web import pages
 from web.auth import signed_in
 from web.forms import REQUIRED, Form, PostedForm
@@ -101,7 +101,6 @@ PILOT_FIELDS = {"start": ("start", N_("First day")), "end": ("end", N_("Last day
                 "measures": ("measures", N_("Measures"))}
 EVALUATE_FIELDS = {"comment": ("evaluation_comment", N_("Comment")), "outcome": ("outcome", N_("Outcome"))}
 CONFLICT_FIELDS = {"reason": ("conflict_reason", N_("Why you have a conflict of interest"))}
-WITHDRAW_FIELDS = {"reason": ("withdraw_reason", N_("Why the idea is withdrawn"))}
 ASSIGN_FIELDS = {"reviewers": ("reviewer-1", N_("Reviewers"))}
 
 
@@ -173,7 +172,7 @@ def _blank_forms(page: IdeaPage, back: str) -> dict[str, Form]:
     seen = {"decide": {"gate": page.idea.open_gate or "", "decided": str(len(_decisions(page))),
                        "request_id": new_form_key()}, "pilot": planned}
     return {name: Form({**hidden, **seen.get(name, {})})
-            for name in ("decide", "assign", "pilot", "evaluate", "resume", "withdraw", "conflict")}
+            for name in ("decide", "assign", "pilot", "evaluate", "resume", "conflict")}
 
 
 def _words(page: IdeaPage, lang: str) -> dict:
@@ -406,18 +405,6 @@ def resume(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -
         idea_id, person.email, _now(request), seen_version=_seen(form)),
         holds=lambda fresh: "already_resumed" if fresh.idea.history[-1].action == "resume" else None)
     return failed or _done(idea_id, "resumed", form)
-
-
-@router.post("/ideas/{idea_id}/withdraw")
-def withdraw(request: Request, idea_id: int, person: SignedIn, form: PostedForm) -> Response:
-    page = _staff(request, idea_id, person)
-    reason = form.text("withdraw_reason", max_length=5000, multiline=True)
-    if form.errors:
-        return _render(request, page, form.value("from"), "withdraw", form, status_code=422)
-    failed = _attempt(request, page, "withdraw", form, WITHDRAW_FIELDS, lambda: request.app.state.services.withdraw(
-        idea_id, person.email, _now(request), reason, seen_version=_seen(form)),
-        holds=lambda fresh: "already_withdrawn" if fresh.idea.stage == Stage.WITHDRAWN else None)
-    return failed or _done(idea_id, "withdrawn", form)
 
 
 @router.post("/ideas/{idea_id}/conflict")
