@@ -31,8 +31,8 @@ SECTIONS = ("controller", "dpo", "purpose", "legal_basis", "data", "source", "re
             "required", "automated")
 
 #: The controller's name until the municipality gives its own, and how each language says it meanwhile.
-DEFAULT_CONTROLLER = "Kommunen"
 UNNAMED_CONTROLLER = {"da": "Kommunen", "en": "The municipality"}
+DEFAULT_CONTROLLER = UNNAMED_CONTROLLER["da"]
 #: The details only the municipality can give (PrivacySettings fields), each with the section that says it
 #: and the placeholders of texts that use it.
 DETAILS = {"controller": ("controller", ("{controller}",)),

@@ -168,9 +168,12 @@ def _submit_idea(request: Request, pool_id: int, form: Form, uploads: list[Uploa
 def _receipt_page(request: Request, receipt) -> Response:
     """The receipt, whose language switch comes back to its own signed address (`receipt_again`): the
     answer to a POST has none, and the form it came from would greet the citizen empty."""
-    signed = request.app.state.signin.keys.digest("receipt", str(receipt.submission_id))
-    here = f"/submissions/receipt?ref={receipt.submission_id}.{signed}"
+    here = f"/submissions/receipt?ref={receipt.submission_id}.{_receipt_mac(request, str(receipt.submission_id))}"
     return _render(request, "idea_received.html", {"receipt": receipt, "here": here})
+
+
+def _receipt_mac(request: Request, submission_id: str) -> str:
+    return request.app.state.signin.keys.digest("receipt", submission_id)
 
 
 @router.get("/submissions/receipt")
@@ -179,9 +182,8 @@ def receipt_again(request: Request, ref: str = "") -> Response:
     carries (signed), so nobody can read another's by counting."""
     number, _, signed = ref.partition(".")
     submission_id = whole_number(number, max_digits=11)
-    expected = request.app.state.signin.keys.digest("receipt", number)
     try:
-        if submission_id is None or not hmac.compare_digest(signed.encode(), expected.encode()):
+        if submission_id is None or not hmac.compare_digest(signed.encode(), _receipt_mac(request, number).encode()):
             raise UnknownLink("intake.unknown_link")
         receipt = request.app.state.intake.receipt(submission_id, _now(request))
     except UnknownLink:
@@ -406,7 +408,11 @@ def accessibility(request: Request) -> Response:
     published = request.app.state.settings.accessibility_url
     if published != "/accessibility":
         return RedirectResponse(published, status_code=303)
-    return _render(request, "accessibility.html", {"contact": request.app.state.settings.privacy_contact.strip()})
+    # Where to write, as the privacy notice gives it: the contact, or its marked placeholder (none when the
+    # municipality's own texts say it), so the two pages never disagree.
+    controller = next(s for s in request.app.state.privacy(pages.language(request)).sections if s.key == "controller")
+    return _render(request, "accessibility.html", {"contact": request.app.state.settings.privacy_contact.strip(),
+                                                   "missing": controller.missing})
 
 
 def privacy_texts(settings: PrivacySettings) -> Callable[[str], PrivacyNotice]:
