@@ -198,11 +198,13 @@ class IntakeRepository:
                                            SubmissionRow.idea_id).where(SubmissionRow.form_key == form_key)).first()
 
     def submission(self, token_hash: str) -> StoredSubmission | None:
-        row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.token_hash == token_hash)).first()
-        return StoredSubmission(*row) if row else None
+        return self._submission_where(SubmissionRow.token_hash == token_hash)
 
     def submission_by_id(self, submission_id: int) -> StoredSubmission | None:
-        row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(SubmissionRow.id == submission_id)).first()
+        return self._submission_where(SubmissionRow.id == submission_id)
+
+    def _submission_where(self, condition: ColumnElement[bool]) -> StoredSubmission | None:
+        row = self.session.execute(select(*_SUBMISSION_COLUMNS).where(condition)).first()
         return StoredSubmission(*row) if row else None
 
     def claim(self, token_hash: str, now: datetime) -> StoredSubmission | None:
